@@ -52,3 +52,5 @@ pub fn normalize(raw: &str, country: Option<CountryCode>) -> Result<Normalized, 
     let text = clean(raw)?;
     Ok(Normalized { text, country, valid: false, repaired: false, candidates: Vec::new() })
 }
+
+pub mod grammar;
