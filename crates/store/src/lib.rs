@@ -1,1 +1,166 @@
-//! limes-store
+//! The node's durable store: cameras, plate reads, hotlist entries and alerts.
+//!
+//! The default engine is SQLite in WAL mode with `synchronous = FULL`, so a
+//! commit returns only after the write-ahead log is fsynced. All writes of
+//! reads go through one writer thread that practises *group commit*: it takes
+//! every batch waiting in its queue, writes them in one transaction, commits
+//! (one fsync), and only then answers each batch's submitter. The HTTP layer
+//! acknowledges a batch after that answer, so an acknowledged read survives a
+//! crash (see `design/store.md`).
+//!
+//! Reads of the store use a small pool of read-only connections; WAL lets them
+//! run beside the writer.
+//!
+//! ```
+//! # fn main() -> Result<(), limes_store::StoreError> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = limes_store::Store::open(dir.path(), limes_store::StoreOptions::default())?;
+//! assert_eq!(store.cameras()?.len(), 0);
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OpenFlags};
+
+mod alerts;
+mod cameras;
+mod hotlist;
+mod reads;
+mod schema;
+mod writer;
+
+pub use alerts::{Ack, Alert, AlertQuery};
+pub use reads::{PlateFilter, ReadCursor, ReadPage, ReadQuery, StoredRead};
+pub use writer::{Committed, NewAlert, NewRead, WriteBatch};
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database engine failed (disk full, corruption, I/O error).
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A stored row could not be decoded; the database was changed outside limes.
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+    /// The database was written by a newer limes.
+    #[error("database schema version {found} is newer than this limes supports ({supported})")]
+    TooNew { found: i64, supported: i64 },
+    /// The writer thread has stopped (after a fatal error or at shutdown).
+    #[error("the store's writer has stopped")]
+    WriterGone,
+    /// Creating the data directory failed.
+    #[error("data directory {path}: {source}")]
+    Dir { path: PathBuf, source: std::io::Error },
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+/// Tuning of the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most reads the writer puts into one transaction.
+    pub max_group_rows: usize,
+    /// Read-only connections kept for queries.
+    pub readers: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_group_rows: 50_000, readers: 4 }
+    }
+}
+
+/// A handle on the node's store; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    /// For rarely written tables (cameras, hotlist, alert acks); the read writer has its own.
+    admin: Mutex<Connection>,
+    writer: writer::WriterHandle,
+}
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "limes.db";
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir` and migrates it to the current schema.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.to_owned(), source })?;
+        let path = dir.join(DB_FILE);
+        let mut admin = open_rw(&path)?;
+        schema::migrate(&mut admin)?;
+        let writer = writer::WriterHandle::start(open_rw(&path)?, options.max_group_rows);
+        let readers = (0..options.readers.max(1)).map(|_| open_ro(&path)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { inner: Arc::new(Inner { path, readers: Mutex::new(readers), admin: Mutex::new(admin), writer }) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a read-only connection from the pool.
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let conn = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_ro(&self.inner.path)?,
+        };
+        let out = f(&conn);
+        self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+        out
+    }
+
+    /// Runs `f` on the connection for rarely written tables.
+    fn with_admin<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.inner.admin.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut conn)
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    // WAL lets readers run beside the writer; FULL makes every commit fsync the log,
+    // which is what lets the API acknowledge a batch only once it is durable.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
+
+fn open_rw(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB
+    Ok(conn)
+}
+
+fn open_ro(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+/// Microseconds since the epoch, as stored.
+pub fn to_us(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The inverse of [`to_us`].
+pub fn from_us(us: i64) -> DateTime<Utc> {
+    Utc.timestamp_micros(us).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn corrupt(table: &'static str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { table, detail: detail.to_string() }
+}

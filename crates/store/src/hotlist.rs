@@ -1,0 +1,89 @@
+//! Hotlist entries, persisted; the matching index is rebuilt from them at start.
+
+use chrono::Utc;
+use limes_model::{AgencyId, HotlistEntry, HotlistReason};
+use limes_plate::{CountryCode, PlateText};
+use rusqlite::{Row, params};
+
+use crate::{Store, StoreError, corrupt, from_us, to_us};
+
+fn decode(row: &Row<'_>) -> rusqlite::Result<Result<HotlistEntry, StoreError>> {
+    let id: i64 = row.get(0)?;
+    let plate: String = row.get(1)?;
+    let country: Option<String> = row.get(2)?;
+    let reason: String = row.get(3)?;
+    let priority: u8 = row.get(4)?;
+    let agency: String = row.get(5)?;
+    let expires: Option<i64> = row.get(6)?;
+    let fuzzy: bool = row.get(7)?;
+    let note: Option<String> = row.get(8)?;
+    Ok((|| {
+        Ok(HotlistEntry {
+            id: id as u64,
+            plate: PlateText::new(&plate).map_err(|e| corrupt("hotlist", e))?,
+            country: country.map(|c| CountryCode::parse(&c)).transpose().map_err(|e| corrupt("hotlist", e))?,
+            reason: HotlistReason::parse(&reason).ok_or_else(|| corrupt("hotlist", format!("reason {reason:?}")))?,
+            priority,
+            agency: AgencyId::new(agency).map_err(|e| corrupt("hotlist", e))?,
+            expires: expires.map(from_us),
+            fuzzy,
+            note,
+        })
+    })())
+}
+
+impl Store {
+    /// Every hotlist entry, by id.
+    pub fn hotlist(&self) -> Result<Vec<HotlistEntry>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, plate, country, reason, priority, agency, expires_us, fuzzy, note FROM hotlist ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], decode)?;
+            rows.map(|r| r?).collect()
+        })
+    }
+
+    /// The next free hotlist id.
+    pub fn next_hotlist_id(&self) -> Result<u64, StoreError> {
+        self.with_reader(|conn| {
+            Ok(conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM hotlist", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+
+    /// Creates or replaces entries (by id), all or none.
+    pub fn upsert_hotlist(&self, entries: &[HotlistEntry]) -> Result<(), StoreError> {
+        let now = to_us(Utc::now());
+        self.with_admin(|conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO hotlist (id, plate, country, reason, priority, agency, expires_us, fuzzy,
+                                                     note, updated_us)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                for e in entries {
+                    stmt.execute(params![
+                        e.id as i64,
+                        e.plate.as_str(),
+                        e.country.as_ref().map(CountryCode::as_str),
+                        e.reason.as_str(),
+                        e.priority,
+                        e.agency.as_str(),
+                        e.expires.map(to_us),
+                        e.fuzzy,
+                        e.note,
+                        now,
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Deletes an entry.
+    pub fn delete_hotlist_entry(&self, id: u64) -> Result<bool, StoreError> {
+        self.with_admin(|conn| Ok(conn.execute("DELETE FROM hotlist WHERE id = ?1", [id as i64])? > 0))
+    }
+}

@@ -1,0 +1,216 @@
+//! Stored plate reads and their search: by plate (exact, look-alike, or any
+//! predicate such as edit distance and wildcards), camera and time, paged.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use limes_model::{CameraId, PlateRead};
+use limes_plate::{CountryCode, PlateKey, PlateText};
+use rusqlite::types::Value;
+use serde::Serialize;
+
+use crate::{Store, StoreError, corrupt, from_us, to_us};
+
+/// A read as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredRead {
+    pub id: i64,
+    pub received: DateTime<Utc>,
+    /// Canonical text.
+    pub plate: PlateText,
+    pub country: Option<CountryCode>,
+    pub valid: bool,
+    pub read: PlateRead,
+}
+
+/// How to match the plate of stored reads.
+#[derive(Clone)]
+pub enum PlateFilter {
+    /// The canonical text equals this key.
+    Exact(PlateKey),
+    /// The look-alike-folded key equals this key.
+    Lookalike(PlateKey),
+    /// Any test on the canonical text (edit distance, wildcard); scans the
+    /// camera/time range, so callers should bound it.
+    Matches(Arc<dyn Fn(&str) -> bool + Send + Sync>),
+}
+
+impl fmt::Debug for PlateFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(k) => f.debug_tuple("Exact").field(k).finish(),
+            Self::Lookalike(k) => f.debug_tuple("Lookalike").field(k).finish(),
+            Self::Matches(_) => f.write_str("Matches(..)"),
+        }
+    }
+}
+
+/// Where a page of results ended: the next page starts after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ReadCursor {
+    pub time_us: i64,
+    pub id: i64,
+}
+
+impl ReadCursor {
+    /// An opaque string form for URLs.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.time_us, self.id)
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let (t, i) = s.split_once('_')?;
+        Some(Self { time_us: t.parse().ok()?, id: i.parse().ok()? })
+    }
+}
+
+/// A search over stored reads, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ReadQuery {
+    pub plate: Option<PlateFilter>,
+    pub camera: Option<CameraId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub after: Option<ReadCursor>,
+    pub limit: usize,
+    /// With a [`PlateFilter::Matches`] filter: the most rows examined before the
+    /// page is returned incomplete (with a cursor to continue).
+    pub max_scan: usize,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReadPage {
+    pub reads: Vec<StoredRead>,
+    /// Set when more results may follow.
+    pub next: Option<ReadCursor>,
+}
+
+fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredRead, StoreError>> {
+    let id: i64 = row.get(0)?;
+    let received: i64 = row.get(1)?;
+    let plate: String = row.get(2)?;
+    let country: Option<String> = row.get(3)?;
+    let valid: bool = row.get(4)?;
+    let body: String = row.get(5)?;
+    Ok((|| {
+        Ok(StoredRead {
+            id,
+            received: from_us(received),
+            plate: PlateText::new(&plate).map_err(|e| corrupt("reads", e))?,
+            country: country.map(|c| CountryCode::parse(&c)).transpose().map_err(|e| corrupt("reads", e))?,
+            valid,
+            read: serde_json::from_str(&body).map_err(|e| corrupt("reads", e))?,
+        })
+    })())
+}
+
+impl Store {
+    /// Searches stored reads, newest first.
+    pub fn search_reads(&self, q: &ReadQuery) -> Result<ReadPage, StoreError> {
+        let limit = q.limit.clamp(1, 10_000);
+        let mut sql = String::from("SELECT id, received_us, plate, country, valid, body, time_us FROM reads");
+        let mut conds: Vec<&str> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        let mut matcher = None;
+        match &q.plate {
+            Some(PlateFilter::Exact(k)) => {
+                conds.push("plate_key = ?");
+                args.push(Value::Integer(k.0 as i64));
+            }
+            Some(PlateFilter::Lookalike(k)) => {
+                conds.push("lookalike_key = ?");
+                args.push(Value::Integer(k.0 as i64));
+            }
+            Some(PlateFilter::Matches(f)) => matcher = Some(f.clone()),
+            None => {}
+        }
+        if let Some(c) = &q.camera {
+            conds.push("camera = ?");
+            args.push(Value::Text(c.as_str().to_owned()));
+        }
+        if let Some(t) = q.from {
+            conds.push("time_us >= ?");
+            args.push(Value::Integer(to_us(t)));
+        }
+        if let Some(t) = q.to {
+            conds.push("time_us < ?");
+            args.push(Value::Integer(to_us(t)));
+        }
+        if let Some(c) = q.after {
+            conds.push("(time_us, id) < (?, ?)");
+            args.push(Value::Integer(c.time_us));
+            args.push(Value::Integer(c.id));
+        }
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        sql.push_str(" ORDER BY time_us DESC, id DESC");
+        let max_scan = if q.max_scan == 0 { 1_000_000 } else { q.max_scan };
+        if matcher.is_none() {
+            sql.push_str(&format!(" LIMIT {}", limit + 1));
+        }
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+            let mut reads: Vec<StoredRead> = Vec::new();
+            let mut scanned = 0usize;
+            let mut last_kept = None;
+            while let Some(row) = rows.next()? {
+                scanned += 1;
+                let here = ReadCursor { time_us: row.get(6)?, id: row.get(0)? };
+                let keep = match &matcher {
+                    Some(m) => m(&row.get::<_, String>(2)?),
+                    None => true,
+                };
+                if keep {
+                    if reads.len() == limit {
+                        return Ok(ReadPage { reads, next: last_kept });
+                    }
+                    reads.push(decode(row)??);
+                    last_kept = Some(here);
+                }
+                if matcher.is_some() && scanned >= max_scan {
+                    // Scanned enough for one request: hand back a cursor to go on from here.
+                    return Ok(ReadPage { reads, next: Some(here) });
+                }
+            }
+            Ok(ReadPage { reads, next: None })
+        })
+    }
+
+    /// One read by id.
+    pub fn read(&self, id: i64) -> Result<StoredRead, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT id, received_us, plate, country, valid, body FROM reads WHERE id = ?1")?;
+            let mut rows = stmt.query_map([id], decode)?;
+            rows.next().ok_or_else(|| StoreError::NotFound(format!("read {id}")))??
+        })
+    }
+
+    /// How many reads are stored.
+    pub fn count_reads(&self) -> Result<u64, StoreError> {
+        self.with_reader(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM reads", [], |r| r.get::<_, i64>(0))? as u64))
+    }
+
+    /// Deletes reads (and their alerts) seen before `cutoff`, in small
+    /// transactions so ingest is never blocked for long; returns how many.
+    pub fn delete_reads_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        loop {
+            let n = self.with_admin(|conn| {
+                Ok(conn.execute(
+                    "DELETE FROM reads WHERE id IN (SELECT id FROM reads WHERE time_us < ?1 LIMIT 10000)",
+                    [to_us(cutoff)],
+                )?)
+            })?;
+            total += n as u64;
+            if n < 10_000 {
+                return Ok(total);
+            }
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The writer thread: group commit of read batches.
+//!
+//! Procedure for each group (see `design/store.md`):
+//! 1. block for one batch, then take every batch already queued, up to
+//!    `max_group_rows` reads;
+//! 2. `BEGIN`; each batch inside its own savepoint, so a batch that fails is
+//!    rolled back alone and the others still commit;
+//! 3. `COMMIT`, which with `synchronous = FULL` fsyncs the WAL;
+//! 4. only then answer every batch's submitter.
+
+use std::sync::mpsc;
+use std::thread;
+
+use chrono::{DateTime, Utc};
+use limes_model::{AgencyId, HotlistEntry, HotlistReason, MatchKind, PlateRead};
+use limes_plate::{CountryCode, PlateText, lookalike_key};
+use rusqlite::{Connection, params};
+use tokio::sync::oneshot;
+
+use crate::alerts::Alert;
+use crate::{StoreError, to_us};
+
+/// A read ready to store: the reader's record and what normalisation made of it.
+#[derive(Debug, Clone)]
+pub struct NewRead {
+    pub read: PlateRead,
+    /// Canonical text (grammar-repaired when the country is known).
+    pub plate: PlateText,
+    pub country: Option<CountryCode>,
+    pub valid: bool,
+    pub received: DateTime<Utc>,
+    body: String,
+}
+
+impl NewRead {
+    /// Prepares a read for storage; serialises it here, on the caller's thread,
+    /// so that the single writer thread does as little as possible.
+    pub fn new(
+        read: PlateRead,
+        plate: PlateText,
+        country: Option<CountryCode>,
+        valid: bool,
+        received: DateTime<Utc>,
+    ) -> Self {
+        let body = serde_json::to_string(&read).unwrap_or_default();
+        Self { read, plate, country, valid, received, body }
+    }
+}
+
+/// An alert to store with the read at `read_index` of the same batch.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub read_index: usize,
+    pub entry_id: u64,
+    pub entry_plate: PlateText,
+    pub reason: HotlistReason,
+    pub priority: u8,
+    pub agency: AgencyId,
+    pub kind: MatchKind,
+    pub distance: u8,
+}
+
+impl NewAlert {
+    pub fn new(read_index: usize, entry: &HotlistEntry, kind: MatchKind, distance: u8) -> Self {
+        Self {
+            read_index,
+            entry_id: entry.id,
+            entry_plate: entry.plate.clone(),
+            reason: entry.reason,
+            priority: entry.priority,
+            agency: entry.agency.clone(),
+            kind,
+            distance,
+        }
+    }
+}
+
+/// Reads and the alerts they raised, written atomically.
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    pub reads: Vec<NewRead>,
+    pub alerts: Vec<NewAlert>,
+}
+
+/// What a committed batch became.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The stored id of each read, in batch order.
+    pub read_ids: Vec<i64>,
+    pub alerts: Vec<Alert>,
+}
+
+struct Job {
+    batch: WriteBatch,
+    reply: oneshot::Sender<Result<Committed, StoreError>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct WriterHandle {
+    tx: mpsc::SyncSender<Job>,
+}
+
+impl WriterHandle {
+    pub(crate) fn start(conn: Connection, max_group_rows: usize) -> Self {
+        // Bounded: when the disk cannot keep up, submitters wait (backpressure)
+        // instead of the queue growing without limit.
+        let (tx, rx) = mpsc::sync_channel::<Job>(1024);
+        thread::Builder::new()
+            .name("limes-store-writer".into())
+            .spawn(move || run(conn, rx, max_group_rows))
+            .expect("spawn store writer thread");
+        Self { tx }
+    }
+}
+
+impl crate::Store {
+    /// Writes a batch durably; resolves once it is committed and fsynced.
+    pub async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let tx = self.inner.writer.tx.clone();
+        // `send` blocks only while the queue is full; keep that off the async executor.
+        let job = Job { batch, reply };
+        match tx.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(job)) => {
+                tokio::task::spawn_blocking(move || tx.send(job))
+                    .await
+                    .map_err(|_| StoreError::WriterGone)?
+                    .map_err(|_| StoreError::WriterGone)?;
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => return Err(StoreError::WriterGone),
+        }
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// The blocking twin of [`Store::write`], for callers outside an async runtime.
+    pub fn write_blocking(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner.writer.tx.send(Job { batch, reply }).map_err(|_| StoreError::WriterGone)?;
+        rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_group_rows: usize) {
+    while let Ok(first) = rx.recv() {
+        let mut rows = first.batch.reads.len();
+        let mut group = vec![first];
+        while rows < max_group_rows {
+            match rx.try_recv() {
+                Ok(job) => {
+                    rows += job.batch.reads.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let results = write_group(&mut conn, &group);
+        match results {
+            Ok(results) => {
+                for (job, result) in group.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, batches = group.len(), "group commit failed");
+                let msg = e.to_string();
+                for job in group {
+                    let _ = job.reply.send(Err(StoreError::Corrupt { table: "reads", detail: msg.clone() }));
+                }
+            }
+        }
+    }
+}
+
+fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Result<Committed, StoreError>>, StoreError> {
+    let mut tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(group.len());
+    for job in group {
+        let mut sp = tx.savepoint()?;
+        match write_batch(&sp, &job.batch) {
+            Ok(c) => {
+                sp.commit()?;
+                results.push(Ok(c));
+            }
+            Err(e) => {
+                sp.rollback()?;
+                drop(sp);
+                results.push(Err(e));
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(results)
+}
+
+fn write_batch(conn: &Connection, batch: &WriteBatch) -> Result<Committed, StoreError> {
+    let mut insert_read = conn.prepare_cached(
+        "INSERT INTO reads (camera, time_us, received_us, plate, plate_key, lookalike_key, country, valid, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut read_ids = Vec::with_capacity(batch.reads.len());
+    for r in &batch.reads {
+        insert_read.execute(params![
+            r.read.camera.as_str(),
+            to_us(r.read.time),
+            to_us(r.received),
+            r.plate.as_str(),
+            r.plate.key().0 as i64,
+            lookalike_key(&r.plate).key().0 as i64,
+            r.country.as_ref().map(CountryCode::as_str),
+            r.valid,
+            r.body,
+        ])?;
+        read_ids.push(conn.last_insert_rowid());
+    }
+    let mut alerts = Vec::with_capacity(batch.alerts.len());
+    if !batch.alerts.is_empty() {
+        let mut insert_alert = conn.prepare_cached(
+            "INSERT INTO alerts (read_id, entry_id, kind, distance, plate, read_text, camera, time_us, created_us,
+                                 reason, priority, agency)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        for a in &batch.alerts {
+            let r = batch.reads.get(a.read_index).ok_or_else(|| StoreError::NotFound("alert's read".into()))?;
+            let created = r.received;
+            insert_alert.execute(params![
+                read_ids[a.read_index],
+                a.entry_id as i64,
+                a.kind.as_str(),
+                a.distance,
+                a.entry_plate.as_str(),
+                r.read.plate.text.value,
+                r.read.camera.as_str(),
+                to_us(r.read.time),
+                to_us(created),
+                a.reason.as_str(),
+                a.priority,
+                a.agency.as_str(),
+            ])?;
+            alerts.push(Alert {
+                id: conn.last_insert_rowid(),
+                read_id: read_ids[a.read_index],
+                entry_id: a.entry_id,
+                kind: a.kind,
+                distance: a.distance,
+                plate: a.entry_plate.clone(),
+                read_text: r.read.plate.text.value.clone(),
+                camera: r.read.camera.clone(),
+                time: r.read.time,
+                created,
+                reason: a.reason,
+                priority: a.priority,
+                agency: a.agency.clone(),
+                ack: None,
+            });
+        }
+    }
+    Ok(Committed { read_ids, alerts })
+}

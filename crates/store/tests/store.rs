@@ -1,0 +1,258 @@
+//! The store against real SQLite files in a temporary directory.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use limes_model::{
+    AgencyId, Camera, CameraId, CameraKind, Direction, GeoPoint, HotlistEntry, HotlistReason, MatchKind, PlateInfo,
+    PlateRead, Scored,
+};
+use limes_plate::{CountryCode, PlateText, lookalike_key};
+use limes_store::{AlertQuery, NewAlert, NewRead, PlateFilter, ReadQuery, Store, StoreOptions, WriteBatch};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap()
+}
+
+fn camera(id: &str) -> Camera {
+    Camera {
+        id: CameraId::new(id).unwrap(),
+        agency: AgencyId::new("ro-igpf").unwrap(),
+        kind: CameraKind::Anpr,
+        position: Some(GeoPoint::new(47.95, 26.07).unwrap()),
+        heading: Some(10.0),
+        road: Some("E85".into()),
+        lane: None,
+        country: CountryCode::RO,
+        name: Some("Siret north".into()),
+    }
+}
+
+fn read(camera: &str, plate: &str, t: DateTime<Utc>) -> NewRead {
+    let r = PlateRead {
+        camera: CameraId::new(camera).unwrap(),
+        time: t,
+        plate: PlateInfo {
+            text: Scored { value: plate.to_owned(), confidence: Some(0.9) },
+            plate_type: None,
+            country: Some(Scored { value: CountryCode::RO, confidence: None }),
+            issuing_entity: None,
+        },
+        direction: Direction::Leaving,
+        position: None,
+        vehicle: None,
+        images: vec![],
+    };
+    NewRead::new(r, PlateText::new(plate).unwrap(), Some(CountryCode::RO), true, t)
+}
+
+fn entry(id: u64, plate: &str) -> HotlistEntry {
+    HotlistEntry {
+        id,
+        plate: PlateText::new(plate).unwrap(),
+        country: Some(CountryCode::RO),
+        reason: HotlistReason::Stolen,
+        priority: 1,
+        agency: AgencyId::new("ro-igpf").unwrap(),
+        expires: None,
+        fuzzy: false,
+        note: None,
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn cameras_round_trip_and_update() {
+    let (_dir, store) = open();
+    assert_eq!(store.upsert_cameras(&[camera("a"), camera("b")]).unwrap(), 2);
+    let mut changed = camera("a");
+    changed.kind = CameraKind::Drone;
+    changed.position = None;
+    assert_eq!(store.upsert_cameras(&[changed.clone()]).unwrap(), 0);
+    assert_eq!(store.camera(&CameraId::new("a").unwrap()).unwrap(), Some(changed));
+    assert_eq!(store.cameras().unwrap().len(), 2);
+    assert!(store.delete_camera(&CameraId::new("b").unwrap()).unwrap());
+    assert!(!store.delete_camera(&CameraId::new("b").unwrap()).unwrap());
+    assert_eq!(store.cameras().unwrap().len(), 1);
+}
+
+#[test]
+fn hotlist_round_trip() {
+    let (_dir, store) = open();
+    let mut e = entry(7, "B123ABC");
+    e.expires = Some(t0());
+    e.note = Some("seen near Suceava".into());
+    e.fuzzy = true;
+    store.upsert_hotlist(&[e.clone(), entry(8, "CJ01XYZ")]).unwrap();
+    assert_eq!(store.hotlist().unwrap(), vec![e, entry(8, "CJ01XYZ")]);
+    assert_eq!(store.next_hotlist_id().unwrap(), 9);
+    assert!(store.delete_hotlist_entry(7).unwrap());
+    assert_eq!(store.hotlist().unwrap().len(), 1);
+}
+
+#[test]
+fn a_batch_survives_reopening_and_alerts_reference_their_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let committed = {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let batch = WriteBatch {
+            reads: vec![read("a", "B123ABC", t0()), read("a", "CJ01XYZ", t0())],
+            alerts: vec![NewAlert::new(1, &entry(3, "CJ01XYZ"), MatchKind::Confirmed, 0)],
+        };
+        store.write_blocking(batch).unwrap()
+    };
+    assert_eq!(committed.read_ids.len(), 2);
+    assert_eq!(committed.alerts[0].read_id, committed.read_ids[1]);
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(store.count_reads().unwrap(), 2);
+    let alerts = store.alerts(&AlertQuery { limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(alerts, committed.alerts);
+    assert_eq!(store.read(committed.read_ids[1]).unwrap().plate.as_str(), "CJ01XYZ");
+}
+
+#[test]
+fn a_bad_batch_fails_alone_in_its_group() {
+    let (_dir, store) = open();
+    // Many batches at once so that the writer groups them; every fourth one is
+    // inconsistent (an alert pointing past its reads) and must fail alone.
+    let handles: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let mut batch = WriteBatch { reads: vec![read("a", &format!("B{i:03}AAA"), t0())], alerts: vec![] };
+                if i % 4 == 0 {
+                    batch.alerts.push(NewAlert::new(5, &entry(1, "B000AAA"), MatchKind::Confirmed, 0));
+                }
+                (i, store.write_blocking(batch))
+            })
+        })
+        .collect();
+    for h in handles {
+        let (i, result) = h.join().unwrap();
+        assert_eq!(result.is_err(), i % 4 == 0, "batch {i}: {result:?}");
+    }
+    assert_eq!(store.count_reads().unwrap(), 30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_async_writers_all_commit() {
+    let (_dir, store) = open();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let reads = (0..50).map(|j| read("a", &format!("B{:02}{}", j, ["AAA", "BBB"][i % 2]), t0())).collect();
+            store.write(WriteBatch { reads, alerts: vec![] }).await.unwrap().read_ids.len()
+        }));
+    }
+    let mut n = 0;
+    for t in tasks {
+        n += t.await.unwrap();
+    }
+    assert_eq!(n, 10_000);
+    assert_eq!(store.count_reads().unwrap(), 10_000);
+}
+
+#[test]
+fn search_by_plate_lookalike_camera_time_with_paging() {
+    let (_dir, store) = open();
+    let mut reads = Vec::new();
+    for i in 0..25 {
+        reads.push(read(if i % 2 == 0 { "a" } else { "b" }, "B123ABC", t0() + Duration::minutes(i)));
+    }
+    reads.push(read("a", "B1Z3A8C", t0()));
+    reads.push(read("a", "CJ01XYZ", t0()));
+    store.write_blocking(WriteBatch { reads, alerts: vec![] }).unwrap();
+
+    let exact = PlateText::new("B123ABC").unwrap();
+    let mut q = ReadQuery { plate: Some(PlateFilter::Exact(exact.key())), limit: 10, ..Default::default() };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.search_reads(&q).unwrap();
+        assert!(page.reads.len() <= 10);
+        seen.extend(page.reads.iter().map(|r| r.read.time));
+        match page.next {
+            Some(c) => q.after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert!(seen.windows(2).all(|w| w[0] >= w[1]), "newest first");
+
+    let look = lookalike_key(&PlateText::new("B1Z3A8C").unwrap());
+    let q = ReadQuery { plate: Some(PlateFilter::Lookalike(look.key())), limit: 100, ..Default::default() };
+    assert_eq!(store.search_reads(&q).unwrap().reads.len(), 26);
+
+    let q = ReadQuery {
+        plate: Some(PlateFilter::Exact(exact.key())),
+        camera: Some(CameraId::new("b").unwrap()),
+        from: Some(t0() + Duration::minutes(10)),
+        to: Some(t0() + Duration::minutes(20)),
+        limit: 100,
+        ..Default::default()
+    };
+    let got = store.search_reads(&q).unwrap().reads;
+    assert_eq!(got.len(), 5, "odd minutes 11..=19 on camera b");
+    assert!(got.iter().all(|r| r.read.camera.as_str() == "b"));
+
+    let starts_with_cj: Arc<dyn Fn(&str) -> bool + Send + Sync> = Arc::new(|p: &str| p.starts_with("CJ"));
+    let q = ReadQuery { plate: Some(PlateFilter::Matches(starts_with_cj.clone())), limit: 100, ..Default::default() };
+    assert_eq!(store.search_reads(&q).unwrap().reads.len(), 1);
+    // A bounded scan hands back a cursor and finds the rest on the next pages.
+    let mut q =
+        ReadQuery { plate: Some(PlateFilter::Matches(starts_with_cj)), limit: 100, max_scan: 5, ..Default::default() };
+    let mut found = 0;
+    let mut pages = 0;
+    loop {
+        let page = store.search_reads(&q).unwrap();
+        found += page.reads.len();
+        pages += 1;
+        match page.next {
+            Some(c) => q.after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(found, 1);
+    assert!(pages >= 5);
+}
+
+#[test]
+fn retention_deletes_old_reads_and_their_alerts() {
+    let (_dir, store) = open();
+    let batch = WriteBatch {
+        reads: vec![read("a", "B123ABC", t0() - Duration::days(40)), read("a", "B123ABC", t0())],
+        alerts: vec![
+            NewAlert::new(0, &entry(1, "B123ABC"), MatchKind::Confirmed, 0),
+            NewAlert::new(1, &entry(1, "B123ABC"), MatchKind::Confirmed, 0),
+        ],
+    };
+    store.write_blocking(batch).unwrap();
+    assert_eq!(store.delete_reads_before(t0() - Duration::days(30)).unwrap(), 1);
+    assert_eq!(store.count_reads().unwrap(), 1);
+    assert_eq!(store.alerts(&AlertQuery { limit: 10, ..Default::default() }).unwrap().len(), 1);
+}
+
+#[test]
+fn acknowledging_keeps_the_first_acknowledgement() {
+    let (_dir, store) = open();
+    let c = store
+        .write_blocking(WriteBatch {
+            reads: vec![read("a", "B123ABC", t0())],
+            alerts: vec![NewAlert::new(0, &entry(1, "B123ABC"), MatchKind::Possible, 0)],
+        })
+        .unwrap();
+    let id = c.alerts[0].id;
+    let unacked = AlertQuery { unacknowledged_only: true, limit: 10, ..Default::default() };
+    assert_eq!(store.alerts(&unacked).unwrap().len(), 1);
+    let a = store.acknowledge_alert(id, "op1", Some("checked image: different car"), t0()).unwrap();
+    assert_eq!(a.ack.as_ref().unwrap().by, "op1");
+    let again = store.acknowledge_alert(id, "op2", None, t0()).unwrap();
+    assert_eq!(again.ack.unwrap().by, "op1");
+    assert!(store.alerts(&unacked).unwrap().is_empty());
+    assert!(store.acknowledge_alert(id + 100, "op1", None, t0()).is_err());
+}
