@@ -211,7 +211,7 @@ fn hostile_input() {
     check(&format!("{}B12ABC", " ".repeat(ten_mb)), "RO", "B 12 ABC valid");
     check(&format!("B12ABC{}", "€".repeat(ten_mb / 3)), "RO", "error BadChar('€')");
     check(&format!("A{}", "\u{301}".repeat(ten_mb / 2)), "", "A: none");
-    check("B\012ABC", "RO", "error BadChar('\\0')");
+    check("B\x0012ABC", "RO", "error BadChar('\\0')");
     check("B12\u{7}ABC", "RO", "error BadChar('\\u{7}')");
     check("B12\u{1b}[31mABC", "RO", "error BadChar('\\u{1b}')");
     check("B12ABC🚗", "RO", "error BadChar('🚗')");
