@@ -1,1 +1,70 @@
-//! limes-hotlist
+//! Hotlist matching operators can trust.
+//!
+//! This crate holds the hotlist in memory and answers two kinds of questions; it
+//! does no I/O (hotlist files are parsed by the server, which converts them to
+//! [`HotlistEntry`](limes_model::HotlistEntry) records).
+//!
+//! * [`HotlistIndex::match_read`] is the live path: for each normalised read, the
+//!   entries whose plate equals the grammar-repaired text ([`MatchKind::Confirmed`]
+//!   when the countries agree), whose look-alike fold (O/0/D/Q, I/1, B/8, S/5, Z/2,
+//!   G/6) equals the read's, or which are flagged `fuzzy` and lie within one edit
+//!   ([`MatchKind::Possible`]). A read costs one hash probe per distinct text.
+//! * [`HotlistIndex::search`] serves investigators: exact, look-alike,
+//!   edit-distance (≤ 1 or 2, with full recall by Pass-Join partitioning) and
+//!   [`Wildcard`] queries such as `B*12?ABC`.
+//! * [`brute_force_search`] and [`BruteForce`] define what `search` must return,
+//!   by testing every entry; tests and the recall benchmark compare against them.
+//! * [`levenshtein_within`], [`EditMatcher`] and [`Wildcard::matches`] are the
+//!   text predicates, for reuse on stored reads.
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use limes_hotlist::{HotlistIndex, Query, MaxEdits, Wildcard};
+//! use limes_model::{AgencyId, HotlistEntry, HotlistReason, MatchKind};
+//! use limes_plate::{normalize, CountryCode, PlateText};
+//!
+//! let entry = HotlistEntry {
+//!     id: 1,
+//!     plate: PlateText::new("B123XYZ").unwrap(),
+//!     country: Some(CountryCode::RO),
+//!     reason: HotlistReason::Stolen,
+//!     priority: 1,
+//!     agency: AgencyId::new("ro-test").unwrap(),
+//!     expires: None,
+//!     fuzzy: false,
+//!     note: None,
+//! };
+//! let index = HotlistIndex::from_entries(vec![entry]);
+//! let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+//!
+//! let read = normalize("b 123 xyz", Some(CountryCode::RO)).unwrap();
+//! let hits = index.match_read(&read, now);
+//! assert_eq!((hits[0].entry_id, hits[0].kind), (1, MatchKind::Confirmed));
+//!
+//! // The same text, read as a Moldovan plate: an operator must look.
+//! let read = normalize("B123XYZ", Some(CountryCode::MD)).unwrap();
+//! assert_eq!(index.match_read(&read, now)[0].kind, MatchKind::Possible);
+//!
+//! // Read with 8 for B and no country: Romania's grammar repairs it to the entry.
+//! let read = normalize("8123XYZ", None).unwrap();
+//! assert_eq!(index.match_read(&read, now)[0].kind, MatchKind::Confirmed);
+//!
+//! let near = Query::EditDistance { plate: PlateText::new("B12XYZ").unwrap(), max: MaxEdits::One };
+//! assert_eq!(index.search(&near, now, 10)[0].entry_id, 1);
+//! let pattern = Query::Wildcard(Wildcard::parse("B*XY?").unwrap());
+//! assert_eq!(index.search(&pattern, now, 10).len(), 1);
+//! ```
+
+mod distance;
+mod fuzzy;
+mod index;
+mod key;
+mod query;
+mod segments;
+mod wildcard;
+
+pub use distance::{EditMatcher, levenshtein_within};
+pub use index::{Hit, HotlistIndex};
+pub use limes_model::MatchKind;
+pub use query::{BadMaxEdits, BruteForce, MaxEdits, Query, SearchHit, brute_force_search};
+pub use wildcard::{Wildcard, WildcardError};
