@@ -99,9 +99,11 @@ const COLOURS: [(&str, f64); 10] = [
 ];
 
 /// The colours readers report.
-pub(crate) fn colours() -> impl Iterator<Item = &'static str> {
-    COLOURS.iter().map(|(c, _)| *c)
+pub(crate) fn colour(index: usize) -> &'static str {
+    COLOURS[index % COLOURS.len()].0
 }
+
+pub(crate) const COLOUR_COUNT: usize = COLOURS.len();
 
 /// The make a country's own drivers favour (several times its usual share).
 fn national_make(country: CountryCode) -> Option<&'static str> {
@@ -116,82 +118,141 @@ fn national_make(country: CountryCode) -> Option<&'static str> {
     })
 }
 
-/// One item of `items`, with probability proportional to its weight.
-pub(crate) fn weighted<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> T {
+fn makes(class: Class) -> &'static [(&'static str, f64)] {
+    match class {
+        Class::Car => &CAR_MAKES,
+        Class::Van => &VAN_MAKES,
+        Class::Truck => &TRUCK_MAKES,
+        Class::Bus => &BUS_MAKES,
+        Class::Motorcycle => &MOTORCYCLE_MAKES,
+    }
+}
+
+/// An index into `items`, with probability proportional to its weight.
+pub(crate) fn weighted_index<T>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> usize {
     let total: f64 = items.iter().map(|(_, w)| w).sum();
     let mut x = rng.random::<f64>() * total;
-    for &(item, w) in items {
-        if x < w {
-            return item;
+    for (i, (_, w)) in items.iter().enumerate() {
+        if x < *w {
+            return i;
         }
         x -= w;
     }
-    items[items.len() - 1].0
+    items.len() - 1
 }
 
-fn make(rng: &mut ChaCha8Rng, class: Class, country: CountryCode) -> &'static str {
-    match class {
-        Class::Car => {
-            let national = national_make(country);
-            let boosted: Vec<(&'static str, f64)> =
-                CAR_MAKES.iter().map(|&(m, w)| (m, if Some(m) == national { w * 5.0 } else { w })).collect();
-            weighted(rng, &boosted)
+/// One item of `items`, with probability proportional to its weight.
+pub(crate) fn weighted<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> T {
+    items[weighted_index(rng, items)].0
+}
+
+/// An index into [`makes`]`(class)`.
+fn make(rng: &mut ChaCha8Rng, class: Class, country: CountryCode) -> u8 {
+    let table = makes(class);
+    let index = match (class, national_make(country)) {
+        (Class::Car, Some(national)) => {
+            let boosted: Vec<(&str, f64)> =
+                table.iter().map(|&(m, w)| (m, if m == national { w * 5.0 } else { w })).collect();
+            weighted_index(rng, &boosted)
         }
-        Class::Van => weighted(rng, &VAN_MAKES),
-        Class::Truck => weighted(rng, &TRUCK_MAKES),
-        Class::Bus => weighted(rng, &BUS_MAKES),
-        Class::Motorcycle => weighted(rng, &MOTORCYCLE_MAKES),
+        _ => weighted_index(rng, table),
+    };
+    index as u8
+}
+
+/// A canonical plate text stored inline, so that a large fleet stays small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Plate {
+    bytes: [u8; PlateText::MAX_LEN],
+    len: u8,
+}
+
+impl Plate {
+    pub(crate) fn of(text: &PlateText) -> Plate {
+        let mut bytes = [0; PlateText::MAX_LEN];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Plate { bytes, len: text.len() as u8 }
+    }
+
+    pub(crate) fn text(&self) -> PlateText {
+        let s = std::str::from_utf8(&self.bytes[..self.len as usize]).expect("plate bytes are ASCII");
+        PlateText::new(s).expect("plate bytes are canonical")
     }
 }
 
-/// A plate of `country`, in one of its grammar's formats, and its printed form.
-pub(crate) fn plate(rng: &mut ChaCha8Rng, country: CountryCode) -> (PlateText, String) {
-    let format = format(rng, country);
-    let text = generate(rng, format);
-    let printed = format.display(&text);
-    (text, printed)
-}
-
-/// A plate of `country`, in one of its grammar's formats.
-pub(crate) fn plate_text(rng: &mut ChaCha8Rng, country: CountryCode) -> PlateText {
-    let format = format(rng, country);
-    generate(rng, format)
-}
-
-fn format(rng: &mut ChaCha8Rng, country: CountryCode) -> &'static grammar::Format {
+/// A plate of `country` in one of its grammar's formats, and that format's index.
+pub(crate) fn plate(rng: &mut ChaCha8Rng, country: CountryCode) -> (PlateText, u8) {
     let formats = grammar::formats(country);
-    &formats[rng.random_range(0..formats.len())]
-}
-
-fn generate(rng: &mut ChaCha8Rng, format: &grammar::Format) -> PlateText {
-    format.generate(&mut |n| if n == 0 { 0 } else { rng.random_range(0..n) })
+    let index = rng.random_range(0..formats.len().min(256));
+    let text = formats[index].generate(&mut |n| if n == 0 { 0 } else { rng.random_range(0..n) });
+    (text, index as u8)
 }
 
 /// One vehicle of the fleet.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Vehicle {
-    pub plate: PlateText,
-    /// The plate as printed, with its format's separators.
-    pub printed: String,
+    pub plate: Plate,
+    /// The index of the plate's format in its country's grammar.
+    pub format: u8,
     pub country: CountryCode,
     pub class: Class,
-    pub make: &'static str,
-    pub colour: &'static str,
+    make: u8,
+    colour: u8,
     pub hotlisted: bool,
     /// The convoy the vehicle always travels in, if any.
     pub convoy: Option<u32>,
     /// The side of the border the vehicle starts on.
     pub home: Side,
-    /// How often the vehicle travels, relative to the others.
-    pub activity: f64,
+}
+
+impl Vehicle {
+    pub(crate) fn make(&self) -> &'static str {
+        makes(self.class)[self.make as usize].0
+    }
+
+    pub(crate) fn colour(&self) -> &'static str {
+        COLOURS[self.colour as usize].0
+    }
+
+    /// The plate as printed, with its format's separators.
+    pub(crate) fn printed(&self, text: &PlateText) -> String {
+        grammar::formats(self.country)[self.format as usize].display(text)
+    }
+}
+
+/// The vehicles that travel together: one, or a convoy of two to four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Party {
+    members: [u32; 4],
+    len: u8,
+}
+
+impl Party {
+    pub(crate) fn members(&self) -> &[u32] {
+        &self.members[..self.len as usize]
+    }
+
+    /// The vehicle that leads; it decides the route.
+    pub(crate) fn leader(&self) -> usize {
+        self.members[0] as usize
+    }
+
+    fn of(members: &[u32]) -> Party {
+        let mut party = Party { members: [0; 4], len: 0 };
+        for &m in members.iter().take(4) {
+            party.members[party.len as usize] = m;
+            party.len += 1;
+        }
+        party
+    }
 }
 
 /// The vehicles of a simulation, generated from the configuration's seed alone.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Fleet {
     pub vehicles: Vec<Vehicle>,
-    /// Each convoy's vehicles, indices into `vehicles`.
-    pub convoys: Vec<Vec<u32>>,
+    /// The units that make trips: every vehicle outside a convoy alone, then the convoys.
+    pub parties: Vec<Party>,
 }
 
 impl Fleet {
@@ -206,29 +267,25 @@ impl Fleet {
             // exhausted gets a duplicate, as a cloned plate would be.
             let mut candidate = plate(&mut rng, country);
             for _ in 0..64 {
-                if !seen.contains(&candidate.0) {
+                if !seen.contains(&Plate::of(&candidate.0)) {
                     break;
                 }
                 candidate = plate(&mut rng, country);
             }
-            let (plate, printed) = candidate;
-            seen.insert(plate.clone());
+            let (text, format) = candidate;
+            let plate = Plate::of(&text);
+            seen.insert(plate);
             let class = weighted(&mut rng, &CLASSES);
             let make = make(&mut rng, class, country);
-            let colour = weighted(&mut rng, &COLOURS);
+            let colour = weighted_index(&mut rng, &COLOURS) as u8;
             let home = match cfg.region.side_of(country) {
                 Some(side) => side,
                 None if rng.random_bool(0.5) => Side::A,
                 None => Side::B,
             };
-            // Most vehicles cross now and then; some commute, and lorries run every day.
-            let mut activity = weighted(&mut rng, &[(1.0, 0.70), (4.0, 0.25), (15.0, 0.05)]);
-            if class == Class::Truck {
-                activity *= 3.0;
-            }
             vehicles.push(Vehicle {
                 plate,
-                printed,
+                format,
                 country,
                 class,
                 make,
@@ -236,7 +293,6 @@ impl Fleet {
                 hotlisted: false,
                 convoy: None,
                 home,
-                activity,
             });
         }
 
@@ -266,20 +322,10 @@ impl Fleet {
             next += size;
             in_convoys -= size;
         }
-        Fleet { vehicles, convoys }
-    }
-
-    /// The vehicles that travel together with vehicle `v`, `v` first.
-    pub(crate) fn party(&self, v: u32) -> Vec<u32> {
-        match self.vehicles[v as usize].convoy {
-            None => vec![v],
-            Some(c) => {
-                let mut members = self.convoys[c as usize].clone();
-                members.retain(|&m| m != v);
-                members.insert(0, v);
-                members
-            }
-        }
+        let mut parties: Vec<Party> =
+            (0..n as u32).filter(|&v| vehicles[v as usize].convoy.is_none()).map(|v| Party::of(&[v])).collect();
+        parties.extend(convoys.iter().map(|members| Party::of(members)));
+        Fleet { vehicles, parties }
     }
 }
 

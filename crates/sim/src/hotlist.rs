@@ -8,7 +8,7 @@ use limes_plate::{CountryCode, PlateText, grammar};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use crate::fleet::{self, Fleet, weighted};
+use crate::fleet::{self, Fleet, Plate, weighted};
 use crate::{ConfigError, SimConfig, Stream};
 
 /// The hotlist for `cfg`'s fleet: first an entry for every hotlisted vehicle, then filler entries
@@ -38,12 +38,12 @@ pub fn hotlist(cfg: &SimConfig, total_entries: usize) -> Result<Hotlist, ConfigE
         let country = (!rng.random_bool(0.02)).then_some(vehicle.country);
         let expires = rng.random_bool(0.3).then(|| days_after(cfg.start, rng.random_range(30.0..365.0)));
         let fuzzy = rng.random_bool(0.05);
-        fleet_entries.push(entry(&mut rng, &agencies, next_id, vehicle.plate.clone(), country, expires, fuzzy));
+        fleet_entries.push(entry(&mut rng, &agencies, next_id, vehicle.plate.text(), country, expires, fuzzy));
     }
     let fillers = total_entries.saturating_sub(fleet_entries.len());
     let known: Vec<(CountryCode, f64)> = grammar::KNOWN.iter().map(|&c| (c, 1.0)).collect();
     Ok(Hotlist {
-        fleet_plates: fleet.vehicles.into_iter().map(|v| v.plate).collect(),
+        fleet_plates: fleet.vehicles.iter().map(|v| v.plate).collect(),
         fleet_entries: fleet_entries.into_iter(),
         fillers,
         next_id,
@@ -59,7 +59,7 @@ pub fn hotlist(cfg: &SimConfig, total_entries: usize) -> Result<Hotlist, ConfigE
 #[derive(Debug)]
 pub struct Hotlist {
     fleet_entries: std::vec::IntoIter<HotlistEntry>,
-    fleet_plates: HashSet<PlateText>,
+    fleet_plates: HashSet<Plate>,
     fillers: usize,
     next_id: u64,
     rng: ChaCha8Rng,
@@ -87,8 +87,8 @@ impl Iterator for Hotlist {
         let mut country = if rng.random_bool(0.85) { weighted(rng, &self.mix) } else { weighted(rng, &self.known) };
         let mut tries = 0;
         let plate = loop {
-            let plate = fleet::plate_text(rng, country);
-            if !self.fleet_plates.contains(&plate) {
+            let (plate, _) = fleet::plate(rng, country);
+            if !self.fleet_plates.contains(&Plate::of(&plate)) {
                 break plate;
             }
             // A country whose every plate is in the fleet: try another.

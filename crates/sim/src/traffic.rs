@@ -1,7 +1,7 @@
 //! The simulator: trips of the fleet along the corridor, turned into plate reads in time order.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use limes_model::{CameraKind, Direction, PlateInfo, PlateRead, Scored, VehicleInfo};
@@ -43,24 +43,30 @@ pub struct Truth {
     pub trip: u64,
 }
 
-/// A read scheduled for later: small, because a busy region holds many.
+/// A read scheduled for later: small, because a busy region holds millions.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     /// Milliseconds after the start.
     time_ms: i64,
-    /// Breaks ties in scheduling order, so that equal times come out deterministically.
-    seq: u64,
     trip: u64,
     vehicle: u32,
     camera: u16,
-    direction: Direction,
-    /// For the patrol car: how far along its leg the read happened.
-    fraction: f32,
+    /// What the camera's kind needs: for a fixed camera 0 if the vehicle approached and 1 if it
+    /// left; for the patrol car how far along its leg the read happened, in 65535ths.
+    detail: u16,
+}
+
+impl Pending {
+    /// Orders reads by time, then totally (a vehicle passes a camera once per trip), so that the
+    /// stream is deterministic.
+    fn key(&self) -> (i64, u64, u32, u16) {
+        (self.time_ms, self.trip, self.vehicle, self.camera)
+    }
 }
 
 impl PartialEq for Pending {
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        self.key() == other.key()
     }
 }
 
@@ -74,7 +80,7 @@ impl PartialOrd for Pending {
 
 impl Ord for Pending {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.time_ms, self.seq).cmp(&(other.time_ms, other.seq))
+        self.key().cmp(&other.key())
     }
 }
 
@@ -85,6 +91,12 @@ const CROSS_FOREIGN: f64 = 0.9;
 
 /// Queueing speed through the checkpoints, m/s (15 km/h).
 const CHECKPOINT_SPEED: f64 = 15.0 / 3.6;
+
+/// Minutes a vehicle stays put after a trip, at least.
+const REST_MIN: (f64, f64) = (5.0, 60.0);
+
+/// A trip takes one of this many parties that have waited longest.
+const PICK_AMONG: usize = 16;
 
 /// Seconds between convoy members at each camera.
 const CONVOY_GAP_S: (f64, f64) = (1.5, 6.0);
@@ -97,22 +109,46 @@ struct Route {
     crosses: bool,
 }
 
-/// Walks the fleet's vehicles in a random order, a new order each round, so that every vehicle
-/// gets a turn in each round.
-#[derive(Debug)]
-struct Rounds {
-    order: Vec<usize>,
-    next: usize,
+/// Parties that are busy, in buckets by the minute they are free again: a timing wheel, because
+/// a heap of a million busy parties costs more than all else the simulator does.
+#[derive(Debug, Default)]
+struct Wheel {
+    /// The minute (since the Unix epoch of the start, in whole minutes) of the first bucket.
+    first_minute: i64,
+    buckets: VecDeque<Vec<u32>>,
 }
 
-impl Rounds {
-    fn next(&mut self, rng: &mut ChaCha8Rng) -> usize {
-        if self.next == self.order.len() {
-            self.order = fleet::shuffled(rng, self.order.len());
-            self.next = 0;
+impl Wheel {
+    /// Marks `party` free from the minute after `free_ms`.
+    fn push(&mut self, free_ms: i64, party: u32) {
+        let minute = free_ms.div_euclid(60_000) + 1;
+        if self.buckets.is_empty() {
+            self.first_minute = minute;
         }
-        self.next += 1;
-        self.order[self.next - 1]
+        if minute < self.first_minute {
+            let missing = (self.first_minute - minute) as usize;
+            for _ in 0..missing {
+                self.buckets.push_front(Vec::new());
+            }
+            self.first_minute = minute;
+        }
+        let index = (minute - self.first_minute) as usize;
+        if self.buckets.len() <= index {
+            self.buckets.resize_with(index + 1, Vec::new);
+        }
+        self.buckets[index].push(party);
+    }
+
+    /// Moves the parties free by `now_ms` to the back of `free`.
+    fn release(&mut self, now_ms: i64, free: &mut VecDeque<u32>) {
+        let now = now_ms.div_euclid(60_000);
+        while self.first_minute <= now {
+            let Some(bucket) = self.buckets.pop_front() else {
+                break;
+            };
+            free.extend(bucket);
+            self.first_minute += 1;
+        }
     }
 }
 
@@ -140,13 +176,14 @@ pub struct Simulator {
     next_trip_s: f64,
     /// Mean seconds between trip starts.
     mean_gap_s: f64,
-    seq: u64,
     trips: u64,
-    busy_until_ms: Vec<i64>,
+    trips_skipped: u64,
+    /// Parties free to travel, those that have waited longest first.
+    free: VecDeque<u32>,
+    /// Parties on the road or resting, by the minute they are free again.
+    busy: Wheel,
+    /// The side of the border each party is on.
     side: Vec<Side>,
-    rounds: Rounds,
-    /// Cumulative activity of the fleet's vehicles, for picking frequent travellers more often.
-    activity: Vec<f64>,
 }
 
 impl Simulator {
@@ -154,32 +191,31 @@ impl Simulator {
     pub fn new(cfg: SimConfig) -> Result<Simulator, ConfigError> {
         cfg.validate()?;
         let fleet = Fleet::generate(&cfg);
-        let mut total = 0.0;
-        let activity = fleet
-            .vehicles
-            .iter()
-            .map(|v| {
-                total += v.activity;
-                total
-            })
-            .collect();
-        let n = fleet.vehicles.len();
+        let mut traffic = crate::rng(cfg.seed, Stream::Traffic);
+        let free = fleet::shuffled(&mut traffic, fleet.parties.len()).into_iter().map(|p| p as u32).collect();
         let mut sim = Simulator {
             start_unix_ms: cfg.start.timestamp_millis(),
-            traffic: crate::rng(cfg.seed, Stream::Traffic),
+            traffic,
             reads: crate::rng(cfg.seed, Stream::Reads),
             pending: BinaryHeap::new(),
             next_trip_s: 0.0,
             mean_gap_s: 1.0,
-            seq: 0,
             trips: 0,
-            busy_until_ms: vec![i64::MIN; n],
-            side: fleet.vehicles.iter().map(|v| v.home).collect(),
-            rounds: Rounds { order: (0..n).collect(), next: n },
-            activity,
+            trips_skipped: 0,
+            free,
+            busy: Wheel::default(),
+            side: Vec::new(),
             fleet,
             cfg,
         };
+        // Start in the long-run state: some vehicles are abroad already.
+        let abroad = CROSS_FROM_HOME / (CROSS_FROM_HOME + CROSS_FROM_ABROAD);
+        sim.side = (sim.fleet.parties.iter())
+            .map(|p| {
+                let home = sim.fleet.vehicles[p.leader()].home;
+                if sim.traffic.random_bool(abroad) { home.other() } else { home }
+            })
+            .collect();
         sim.mean_gap_s = sim.reads_per_trip() / sim.cfg.reads_per_second;
         sim.next_trip_s = -sim.longest_trip_s();
         Ok(sim)
@@ -202,6 +238,12 @@ impl Simulator {
         self.trips
     }
 
+    /// How many trips could not start because every vehicle was on the road or resting: more
+    /// than a few means the fleet is too small for the rate, and the rate falls short.
+    pub fn trips_skipped(&self) -> u64 {
+        self.trips_skipped
+    }
+
     fn region(&self) -> &Region {
         &self.cfg.region
     }
@@ -219,18 +261,17 @@ impl Simulator {
     /// The mean number of reads a trip yields, from a fixed sample of trips.
     fn reads_per_trip(&self) -> f64 {
         let mut rng = crate::rng(self.cfg.seed, Stream::Pilot);
-        let n = self.fleet.vehicles.len();
+        let parties = &self.fleet.parties;
         // Domestic vehicles are abroad this share of the time in the long run.
         let abroad = CROSS_FROM_HOME / (CROSS_FROM_HOME + CROSS_FROM_ABROAD);
         let mut total = 0.0;
         const SAMPLES: usize = 4096;
         for _ in 0..SAMPLES {
-            let v = if rng.random_bool(0.5) { rng.random_range(0..n) } else { by_activity(&mut rng, &self.activity) };
-            let vehicle = &self.fleet.vehicles[v];
+            let party = &parties[rng.random_range(0..parties.len())];
+            let vehicle = &self.fleet.vehicles[party.leader()];
             let side = if rng.random_bool(abroad) { vehicle.home.other() } else { vehicle.home };
             let route = route(&mut rng, &self.cfg.region, vehicle, side);
-            let party = self.fleet.party(v as u32).len() as f64;
-            total += party * self.expected_reads(&route);
+            total += party.members().len() as f64 * self.expected_reads(&route);
         }
         (total / SAMPLES as f64).max(0.01)
     }
@@ -249,20 +290,14 @@ impl Simulator {
         fixed + patrol + drone
     }
 
-    /// A vehicle (with its convoy) free to start a trip at `at_ms`, if one is found quickly.
-    fn pick_party(&mut self, at_ms: i64) -> Option<Vec<u32>> {
-        for _ in 0..16 {
-            let v = if self.traffic.random_bool(0.5) {
-                self.rounds.next(&mut self.traffic)
-            } else {
-                by_activity(&mut self.traffic, &self.activity)
-            };
-            let party = self.fleet.party(v as u32);
-            if party.iter().all(|&m| self.busy_until_ms[m as usize] <= at_ms) {
-                return Some(party);
-            }
+    /// A party free to start a trip at `at_ms`: one of those that have waited longest.
+    fn pick_party(&mut self, at_ms: i64) -> Option<usize> {
+        self.busy.release(at_ms, &mut self.free);
+        if self.free.is_empty() {
+            return None;
         }
-        None
+        let i = self.traffic.random_range(0..self.free.len().min(PICK_AMONG));
+        self.free.remove(i).map(|p| p as usize)
     }
 
     /// Starts the next trip and schedules its reads.
@@ -271,41 +306,45 @@ impl Simulator {
         let gap = -(1.0 - self.traffic.random::<f64>()).ln() * self.mean_gap_s;
         self.next_trip_s += gap;
         let start_ms = (start_s * 1000.0).round() as i64;
-        let Some(party) = self.pick_party(start_ms) else {
+        let Some(party_index) = self.pick_party(start_ms) else {
+            self.trips_skipped += 1;
             return;
         };
         self.trips += 1;
         let trip = self.trips;
-        let leader = party[0] as usize;
-        let side = self.side[leader];
+        let party = self.fleet.parties[party_index];
+        let leader = party.leader();
+        let side = self.side[party_index];
         let route = route(&mut self.traffic, &self.cfg.region, &self.fleet.vehicles[leader], side);
 
         // The party drives at the pace of its slowest member and queues in the lorry lanes if it
         // has a lorry or a coach.
-        let heavy = party.iter().any(|&m| self.fleet.vehicles[m as usize].class.heavy());
+        let heavy = party.members().iter().any(|&m| self.fleet.vehicles[m as usize].class.heavy());
         let class = if heavy { fleet::Class::Truck } else { self.fleet.vehicles[leader].class };
         let (low, high) = class.speed_kmh();
         let speed = fleet_speed_mps(self.traffic.random_range(low..high));
         let arrivals = self.arrivals(&route, start_s, speed, heavy);
 
-        let mut offsets = vec![0.0; arrivals.len()];
-        let mut end_s = start_s;
-        for (k, &member) in party.iter().enumerate() {
-            if k > 0 {
-                for o in offsets.iter_mut() {
-                    *o += self.traffic.random_range(CONVOY_GAP_S.0..CONVOY_GAP_S.1);
+        // Reads come from the last station at the latest; trips over before the start (while
+        // warming up) only keep their vehicles busy.
+        let members = party.members().len() as f64;
+        let last_s = arrivals.last().copied().unwrap_or(start_s) + members * CONVOY_GAP_S.1;
+        if last_s >= 0.0 {
+            let mut offsets = vec![0.0; arrivals.len()];
+            for (k, &member) in party.members().iter().enumerate() {
+                if k > 0 {
+                    for o in offsets.iter_mut() {
+                        *o += self.traffic.random_range(CONVOY_GAP_S.0..CONVOY_GAP_S.1);
+                    }
                 }
+                let times: Vec<f64> = arrivals.iter().zip(&offsets).map(|(a, o)| a + o).collect();
+                self.schedule(trip, member, &route, &times);
             }
-            let times: Vec<f64> = arrivals.iter().zip(&offsets).map(|(a, o)| a + o).collect();
-            self.schedule(trip, member, &route, &times);
-            end_s = end_s.max(times.last().copied().unwrap_or(start_s));
         }
-        let rest_s = self.traffic.random_range(20.0..240.0) * 60.0;
-        let busy_until = ((end_s + rest_s) * 1000.0) as i64;
-        let destination = if route.crosses { side.other() } else { side };
-        for &m in &party {
-            self.busy_until_ms[m as usize] = busy_until;
-            self.side[m as usize] = destination;
+        let rest_s = self.traffic.random_range(REST_MIN.0..REST_MIN.1) * 60.0;
+        self.busy.push(((last_s + rest_s) * 1000.0) as i64, party_index as u32);
+        if route.crosses {
+            self.side[party_index] = side.other();
         }
     }
 
@@ -337,10 +376,9 @@ impl Simulator {
         for (&station, &t) in route.stations.iter().zip(times) {
             for site in &region.stations[station].sites {
                 if site.sees(route.travel) && self.traffic.random_bool(site.read_rate) {
-                    let direction =
-                        if site.approaching(route.travel) { Direction::Approaching } else { Direction::Leaving };
+                    let leaving = u16::from(!site.approaching(route.travel));
                     let jitter = self.traffic.random_range(0.0..0.8);
-                    reads.push((t + jitter, site.camera, direction, 0.0));
+                    reads.push((t + jitter, site.camera, leaving));
                 }
             }
         }
@@ -349,8 +387,8 @@ impl Simulator {
             let at = |station: usize| route.stations.iter().position(|&s| s == station).map(|i| times[i]);
             if let (Some(t0), Some(t1)) = (at(patrol.leg), at(patrol.leg + 1)) {
                 let fraction = self.traffic.random_range(0.15..0.85);
-                let direction = if self.traffic.random_bool(0.6) { Direction::Approaching } else { Direction::Leaving };
-                reads.push((t0 + (t1 - t0) * fraction, patrol.camera, direction, fraction));
+                let detail = (fraction * f64::from(u16::MAX)).round() as u16;
+                reads.push((t0 + (t1 - t0) * fraction, patrol.camera, detail));
             }
         }
         let drone = &region.drone;
@@ -359,24 +397,15 @@ impl Simulator {
             if let (Some(t0), Some(t1)) = (at(region.crossing - 1), at(region.crossing)) {
                 let (first, last) = (t0.min(t1), t0.max(t1));
                 let t = first + (last - first) * self.traffic.random_range(0.05..0.95);
-                reads.push((t, drone.camera, Direction::Unknown, 0.0));
+                reads.push((t, drone.camera, 0));
             }
         }
-        for (t, camera, direction, fraction) in reads {
+        for (t, camera, detail) in reads {
             let time_ms = (t * 1000.0).round() as i64;
             if time_ms < 0 {
                 continue;
             }
-            self.seq += 1;
-            self.pending.push(Reverse(Pending {
-                time_ms,
-                seq: self.seq,
-                trip,
-                vehicle,
-                camera: camera as u16,
-                direction,
-                fraction: fraction as f32,
-            }));
+            self.pending.push(Reverse(Pending { time_ms, trip, vehicle, camera: camera as u16, detail }));
         }
     }
 
@@ -391,7 +420,8 @@ impl Simulator {
             variations: &self.cfg.variations,
             cyrillic_rate: self.cfg.cyrillic_rate,
         };
-        let rendered = ocr::render(rng, &vehicle.plate, &vehicle.printed, vehicle.country, style);
+        let plate = vehicle.plate.text();
+        let rendered = ocr::render(rng, &plate, &vehicle.printed(&plate), vehicle.country, style);
 
         let mut confidence = rng.random_range(0.86..0.99) - 0.1 * rendered.errors.character_errors() as f64;
         if rendered.errors.cyrillic || rendered.errors.diacritics {
@@ -406,12 +436,13 @@ impl Simulator {
         let plate_type = (camera.kind == CameraKind::Anpr)
             .then(|| Scored { value: "normal".to_owned(), confidence: Some(round3(rng.random_range(0.9..0.99))) });
 
-        let mut colour = vehicle.colour;
-        if rng.random_bool(0.05) {
-            let colours: Vec<&'static str> = fleet::colours().collect();
-            colour = colours[rng.random_range(0..colours.len())];
-        }
-        let make = rng.random_bool(0.9).then(|| vehicle.make.to_owned());
+        // Colour classifiers are wrong now and then.
+        let colour = if rng.random_bool(0.05) {
+            fleet::colour(rng.random_range(0..fleet::COLOUR_COUNT))
+        } else {
+            vehicle.colour()
+        };
+        let make = rng.random_bool(0.9).then(|| vehicle.make().to_owned());
         let (make, colour, class) = match camera.kind {
             CameraKind::Anpr => (make, Some(colour), Some(vehicle.class)),
             CameraKind::Fixed => (None, Some(colour), Some(vehicle.class)),
@@ -420,10 +451,17 @@ impl Simulator {
         };
         let info = VehicleInfo { make, colour: colour.map(str::to_owned), class: class.map(|c| c.as_str().to_owned()) };
 
-        let position = match camera.kind {
-            CameraKind::Drone => Some(region.drone.position(self.start_unix_ms + p.time_ms)),
-            CameraKind::Mobile => Some(region.along(region.patrol.leg, f64::from(p.fraction))),
-            CameraKind::Anpr | CameraKind::Fixed => None,
+        let (position, direction) = match camera.kind {
+            CameraKind::Drone => (Some(region.drone.position(self.start_unix_ms + p.time_ms)), Direction::Unknown),
+            CameraKind::Mobile => {
+                // The patrol car reads oncoming traffic and the vehicles overtaking it.
+                let fraction = f64::from(p.detail) / f64::from(u16::MAX);
+                let direction = if rng.random_bool(0.6) { Direction::Approaching } else { Direction::Leaving };
+                (Some(region.along(region.patrol.leg, fraction)), direction)
+            }
+            CameraKind::Anpr | CameraKind::Fixed => {
+                (None, if p.detail == 0 { Direction::Approaching } else { Direction::Leaving })
+            }
         };
         let read = PlateRead {
             camera: camera.id.clone(),
@@ -434,14 +472,14 @@ impl Simulator {
                 country,
                 issuing_entity: None,
             },
-            direction: p.direction,
+            direction,
             position,
             vehicle: Some(info),
             images: Vec::new(),
         };
         let truth = Truth {
             vehicle: u64::from(p.vehicle),
-            plate: vehicle.plate.clone(),
+            plate,
             country: vehicle.country,
             hotlisted: vehicle.hotlisted,
             errors: rendered.errors,
@@ -491,13 +529,6 @@ fn pick(rng: &mut ChaCha8Rng, range: std::ops::Range<usize>) -> usize {
 /// Whether the route drives the whole of leg `leg`.
 fn covers(route: &Route, leg: usize) -> bool {
     route.stations.windows(2).any(|w| w[0].min(w[1]) == leg)
-}
-
-/// A vehicle index, with probability proportional to its activity (`cumulative` sums them).
-fn by_activity(rng: &mut ChaCha8Rng, cumulative: &[f64]) -> usize {
-    let total = cumulative.last().copied().unwrap_or(0.0);
-    let x = rng.random::<f64>() * total;
-    cumulative.partition_point(|&c| c <= x).min(cumulative.len() - 1)
 }
 
 /// Where a vehicle on `side` drives next.
