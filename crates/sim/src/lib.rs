@@ -18,6 +18,31 @@
 //! The crate does no I/O and never reads the clock: the same configuration gives the same
 //! reads, byte for byte, on the same platform.
 //!
+//! # Errors in the reads
+//!
+//! Each character of the true plate is, independently, read as its look-alike (O↔0, D→0, Q→0,
+//! I↔1, B↔8, S↔5, Z↔2, G↔6; [`ErrorModel::lookalike`], 2 % by default, of the characters that
+//! have one), as another character ([`ErrorModel::other`], 0.5 %), or dropped or followed by an
+//! extra one ([`ErrorModel::drop_insert`], 0.3 %). The text is then given its form: the printed
+//! form's separators, none, or others ([`Variations`]); Cyrillic look-alike letters for a share
+//! of UA, BG and RS plates ([`SimConfig::cyrillic_rate`]); diacritics or lower case now and
+//! then. A share of reads ([`SimConfig::no_country_rate`], 5 %) reports no country.
+//!
+//! [`ReadErrors`] counts the character errors and tells from the text itself which cosmetic
+//! differences it shows; [`ReadErrors::class`] is the worst of them, ordered
+//! `Exact < Cosmetic < LookAlike < Substitution < DropInsert`. A `Cosmetic` read cleans
+//! ([`limes_plate::clean`]) to the true plate; a `LookAlike` one has the true plate's look-alike
+//! key ([`limes_plate::lookalike_key`]). So "recall on reads that differ only by look-alikes,
+//! separators, diacritics or Cyrillic" is recall over reads with `class() <= LookAlike`.
+//!
+//! # Rate and fleet
+//!
+//! Trips start at random (a Poisson process) at the pace that gives
+//! [`SimConfig::reads_per_second`] on average, so a sender pacing at that rate sends reads whose
+//! times keep up with the clock. A vehicle makes one trip at a time and rests after it, so the
+//! fleet must be large enough for the rate ([`SimConfig::vehicles`]);
+//! [`Simulator::trips_skipped`] tells when it is not.
+//!
 //! ```
 //! use limes_sim::{hotlist, ErrorClass, Region, SimConfig, Simulator};
 //!

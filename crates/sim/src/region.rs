@@ -181,7 +181,7 @@ impl Region {
     /// The names [`Region::named`] knows.
     pub const NAMES: [&'static str; 3] = ["ro-ua", "ro-rs", "cz-pl"];
 
-    /// Romania–Ukraine at Siret–Porubne: DN2/E85 from Suceava north to the crossing, М19/E85 on to
+    /// Romania–Ukraine at Siret–Porubne: DN2/E85 from Suceava north to the crossing, M19/E85 on to
     /// Chernivtsi. Cars wait minutes to hours, lorries hours.
     ///
     /// Traffic: RO 50 %, UA 40 %, MD 5 %, PL, HU, BG, DE, SK 1 % each.
@@ -230,18 +230,18 @@ impl Region {
         b.station(
             47.9880,
             26.0310,
-            "М19/E85",
+            "M19/E85",
             &[
                 lane("ua-porubne-01", "ua-dpsu", "Porubne checkpoint, entry lanes", TowardsA, Travel::AToB, "entry"),
                 lane("ua-porubne-02", "ua-dpsu", "Porubne checkpoint, exit lanes", TowardsB, Travel::BToA, "exit"),
             ],
         );
-        b.station(48.0870, 25.9300, "М19/E85", &[cam("ua-hlyboka-01", "ua-npu", Anpr, "М19 Hlyboka", TowardsA)]);
+        b.station(48.0870, 25.9300, "M19/E85", &[cam("ua-hlyboka-01", "ua-npu", Anpr, "M19 Hlyboka", TowardsA)]);
         b.station(
             48.2460,
             25.9520,
-            "М19/E85",
-            &[cam("ua-chernivtsi-01", "ua-npu", Anpr, "М19 Chernivtsi south", TowardsB)],
+            "M19/E85",
+            &[cam("ua-chernivtsi-01", "ua-npu", Anpr, "M19 Chernivtsi south", TowardsB)],
         );
         b.patrol("ro-patrol-01", "ro-igpf", "Border police patrol car, DN2 Dărmănești–Siret", 1);
         b.drone("ro-drone-01", "ro-igpf", "Border police drone over Siret–Porubne", Side::A);
@@ -648,5 +648,47 @@ impl<'de> serde::Deserialize<'de> for Region {
         Region::named(&name).ok_or_else(|| {
             serde::de::Error::custom(format!("unknown region {name:?}, expected one of {}", Region::NAMES.join(", ")))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_stay_within_their_bounds() {
+        let wait = Wait { min: 30.0, mode: 120.0, max: 360.0 };
+        assert_eq!(wait.quantile(0.0), 30.0);
+        assert!((wait.quantile(1.0) - 360.0).abs() < 1e-9);
+        let split = (120.0 - 30.0) / (360.0 - 30.0);
+        assert!((wait.quantile(split) - 120.0).abs() < 1e-9);
+        let mut last = 0.0;
+        for i in 0..=100 {
+            let w = wait.quantile(f64::from(i) / 100.0);
+            assert!(w >= last && (30.0..=360.0).contains(&w));
+            last = w;
+        }
+    }
+
+    #[test]
+    fn the_drone_circles_the_crossing() {
+        let region = Region::ro_ua();
+        let drone = &region.drone;
+        for minute in 0..20 {
+            let p = drone.position(1_780_293_600_000 + minute * 60_000);
+            let r = p.distance_m(&drone.center);
+            assert!((r - drone.radius_m).abs() < 5.0, "{r} m from the centre");
+        }
+    }
+
+    #[test]
+    fn checkpoint_cameras_see_one_way_and_look_at_it() {
+        let region = Region::ro_ua();
+        let border = &region.stations[region.crossing - 1];
+        assert_eq!(border.sites.len(), 2);
+        for site in &border.sites {
+            let Sees::Only(travel) = site.sees else { panic!("a checkpoint lane sees one way") };
+            assert!(site.approaching(travel));
+        }
     }
 }

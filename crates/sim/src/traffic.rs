@@ -557,3 +557,34 @@ fn route(rng: &mut ChaCha8Rng, region: &Region, vehicle: &Vehicle, side: Side) -
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_read_stays_small() {
+        assert_eq!(std::mem::size_of::<Pending>(), 24);
+    }
+
+    #[test]
+    fn the_wheel_frees_parties_by_the_minute_in_order() {
+        let mut wheel = Wheel::default();
+        let mut free = VecDeque::new();
+        wheel.push(125_000, 1); // free from minute 3
+        wheel.push(-30_000, 2); // free from minute 0
+        wheel.push(179_999, 3); // free from minute 3
+        wheel.release(59_999, &mut free);
+        assert_eq!(free, [2]);
+        wheel.release(179_999, &mut free);
+        assert_eq!(free, [2]);
+        wheel.release(180_000, &mut free);
+        assert_eq!(free, [2, 1, 3]);
+        wheel.release(10_000_000, &mut free);
+        wheel.push(10_000_000, 4); // in minute 166, free from minute 167
+        wheel.release(10_019_999, &mut free);
+        assert_eq!(free.len(), 3);
+        wheel.release(10_020_000, &mut free);
+        assert_eq!(free, [2, 1, 3, 4]);
+    }
+}
