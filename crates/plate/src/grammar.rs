@@ -105,6 +105,32 @@ pub struct Format {
     nonzero: bool,
     /// At least one character must be a digit (the generic format).
     needs_digit: bool,
+    /// Bit `i` is set where the format allows only a digit (`N`, `P`).
+    digit_slots: u16,
+    /// Bit `i` is set where the format allows only a letter (`R`, `L`, `M`, literals).
+    letter_slots: u16,
+}
+
+/// Which characters of a text are letters and which are digits, one bit per position: what a
+/// format's slots are compared with to reject it before reading it character by character.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kinds {
+    letters: u16,
+    digits: u16,
+}
+
+impl Kinds {
+    pub(crate) fn of(text: &[u8]) -> Self {
+        let (mut letters, mut digits) = (0u16, 0u16);
+        for (i, b) in text.iter().take(PlateText::MAX_LEN).enumerate() {
+            if b.is_ascii_digit() {
+                digits |= 1 << i;
+            } else {
+                letters |= 1 << i;
+            }
+        }
+        Kinds { letters, digits }
+    }
 }
 
 const fn mask(letters: &str) -> u32 {
@@ -129,6 +155,7 @@ impl Format {
         let p = pattern.as_bytes();
         let mut classes = [0u8; PlateText::MAX_LEN];
         let (mut len, mut region_start, mut region_len) = (0usize, 0usize, 0usize);
+        let (mut digit_slots, mut letter_slots) = (0u16, 0u16);
         let mut i = 0;
         while i < p.len() {
             if is_class(p[i]) {
@@ -141,6 +168,11 @@ impl Format {
                     region_len += 1;
                 }
                 classes[len] = p[i];
+                match p[i] {
+                    b'N' | b'P' => digit_slots |= 1 << len,
+                    b'X' => {}
+                    _ => letter_slots |= 1 << len,
+                }
                 len += 1;
             }
             i += 1;
@@ -158,6 +190,8 @@ impl Format {
             initial_mask: mask(AZ),
             nonzero: true,
             needs_digit: false,
+            digit_slots,
+            letter_slots,
         }
     }
 
@@ -234,7 +268,18 @@ impl Format {
     /// (0→O, 1→I, 8→B, 5→S, 2→Z, 6→G). `X` positions, which allow both, are never repaired, and
     /// a text needing more than [`MAX_REPAIRS`] repairs does not fit.
     pub(crate) fn fit(&self, text: &[u8], out: &mut [u8; PlateText::MAX_LEN]) -> Option<Fit> {
+        self.fit_kinds(text, Kinds::of(text), out)
+    }
+
+    /// [`fit`](Self::fit) with the text's [`Kinds`] computed once for many formats.
+    fn fit_kinds(&self, text: &[u8], kinds: Kinds, out: &mut [u8; PlateText::MAX_LEN]) -> Option<Fit> {
         if text.len() != self.len as usize {
+            return None;
+        }
+        // Every letter in a digit slot and digit in a letter slot needs a repair: too many, and
+        // the format is out without reading a character.
+        let misplaced = (kinds.letters & self.digit_slots) | (kinds.digits & self.letter_slots);
+        if misplaced.count_ones() > u32::from(MAX_REPAIRS) {
             return None;
         }
         let mut repairs = 0u8;
@@ -729,11 +774,16 @@ pub(crate) enum Reading {
 /// Reads canonical `text` with `country`'s grammar: the fit needing the fewest repairs, the
 /// strongest evidence among equals.
 pub(crate) fn read(country: CountryCode, text: &[u8]) -> Reading {
+    read_kinds(country, text, Kinds::of(text))
+}
+
+/// [`read`] with the text's [`Kinds`] computed once for many countries.
+pub(crate) fn read_kinds(country: CountryCode, text: &[u8], kinds: Kinds) -> Reading {
     let mut best: Option<([u8; PlateText::MAX_LEN], Fit, &'static Format)> = None;
     let mut ambiguous = false;
     let mut out = [0u8; PlateText::MAX_LEN];
     for format in formats(country) {
-        let Some(fit) = format.fit(text, &mut out) else { continue };
+        let Some(fit) = format.fit_kinds(text, kinds, &mut out) else { continue };
         match &mut best {
             Some((_, b, _)) if fit.repairs > b.repairs => {}
             Some((t, b, f)) if fit.repairs == b.repairs => {

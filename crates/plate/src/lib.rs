@@ -105,8 +105,9 @@ pub fn normalize(raw: &str, country: Option<CountryCode>) -> Result<Normalized, 
             Reading::Invalid => {}
         },
         None => {
+            let kinds = grammar::Kinds::of(text.as_bytes());
             for country in KNOWN {
-                if let Reading::Valid { text: read, fit, .. } = grammar::read(country, text.as_bytes()) {
+                if let Reading::Valid { text: read, fit, .. } = grammar::read_kinds(country, text.as_bytes(), kinds) {
                     candidates.push(Candidate {
                         country,
                         text: PlateText::from_canonical(&read[..text.len()]),
