@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::distance::levenshtein_within;
 use crate::fuzzy::FuzzyIndex;
-use crate::key::{fold_key, pack, symbols, unpack};
+use crate::key::{fold_key, pack, unpack};
 use crate::query::{Prepared, Query, SearchHit, expired, hit_order};
 use crate::segments::SegmentIndex;
 
@@ -472,8 +472,7 @@ impl HotlistIndex {
                 keys.sort_unstable();
                 keys.dedup();
                 for key in keys {
-                    let text = unpack(key);
-                    if let Some(d) = prepared.test(text.as_bytes(), symbols(text.as_bytes())) {
+                    if let Some(d) = prepared.test(unpack(key).as_bytes()) {
                         take(key, d, &mut found);
                     }
                 }
