@@ -36,20 +36,32 @@ pub const KNOWN: [CountryCode; 10] = [
     CountryCode::DE,
 ];
 
-/// The region codes a format's `R` run may hold. Lists are ASCII-folded (Serbian ČA is `CA`,
-/// German TÜ is `TU`) and sorted, so that lookup is a binary search.
+/// The region codes a format's `R` run may hold. Lists are the codes separated by single spaces,
+/// ASCII-folded (Serbian ČA is `CA`, German TÜ is `TU`) and sorted, so that lookup is a binary
+/// search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Regions {
     /// The format has no region code.
     None,
     /// Every code there is: a code not listed makes the plate invalid.
-    Complete(&'static [&'static str]),
+    Complete(&'static str),
     /// The commonly issued codes: others exist, so an unlisted code is valid but scores lower,
     /// and only a text that needs no repair may have one. [`Format::generate`] uses only listed
     /// codes.
-    Partial(&'static [&'static str]),
+    Partial(&'static str),
     /// Any code whose first letter is one of these (the Polish voivodeship letters).
     FirstLetter(&'static str),
+}
+
+impl Regions {
+    /// The listed codes (none for [`Regions::None`] and [`Regions::FirstLetter`]).
+    pub fn codes(&self) -> impl Iterator<Item = &'static str> {
+        let list = match *self {
+            Regions::Complete(list) | Regions::Partial(list) => list,
+            Regions::None | Regions::FirstLetter(_) => "",
+        };
+        list.split(' ').filter(|c| !c.is_empty())
+    }
 }
 
 /// How strongly a fit is backed by a region code, from weakest to strongest.
@@ -117,19 +129,29 @@ pub struct Format {
 pub(crate) struct Kinds {
     letters: u16,
     digits: u16,
+    /// Letters that look like no digit (A, C, E, …), which no repair can put in a digit slot.
+    fixed_letters: u16,
+    /// Digits that look like no letter (3, 4, 7, 9), which no repair can put in a letter slot.
+    fixed_digits: u16,
 }
 
 impl Kinds {
     pub(crate) fn of(text: &[u8]) -> Self {
-        let (mut letters, mut digits) = (0u16, 0u16);
-        for (i, b) in text.iter().take(PlateText::MAX_LEN).enumerate() {
+        let mut kinds = Kinds { letters: 0, digits: 0, fixed_letters: 0, fixed_digits: 0 };
+        for (i, &b) in text.iter().take(PlateText::MAX_LEN).enumerate() {
             if b.is_ascii_digit() {
-                digits |= 1 << i;
+                kinds.digits |= 1 << i;
+                if digit_to_letter(b).is_none() {
+                    kinds.fixed_digits |= 1 << i;
+                }
             } else {
-                letters |= 1 << i;
+                kinds.letters |= 1 << i;
+                if letter_to_digit(b).is_none() {
+                    kinds.fixed_letters |= 1 << i;
+                }
             }
         }
-        Kinds { letters, digits }
+        kinds
     }
 }
 
@@ -279,7 +301,8 @@ impl Format {
         // Every letter in a digit slot and digit in a letter slot needs a repair: too many, and
         // the format is out without reading a character.
         let misplaced = (kinds.letters & self.digit_slots) | (kinds.digits & self.letter_slots);
-        if misplaced.count_ones() > u32::from(MAX_REPAIRS) {
+        let unrepairable = (kinds.fixed_letters & self.digit_slots) | (kinds.fixed_digits & self.letter_slots);
+        if unrepairable != 0 || misplaced.count_ones() > u32::from(MAX_REPAIRS) {
             return None;
         }
         let mut repairs = 0u8;
@@ -361,7 +384,9 @@ impl Format {
         let region = self.region_start as usize..(self.region_start + self.region_len) as usize;
         match self.regions {
             Regions::Complete(list) | Regions::Partial(list) if !list.is_empty() => {
-                out[region].copy_from_slice(list[draw(list.len())].as_bytes());
+                let width = region.len();
+                let count = list.len().div_ceil(width + 1);
+                out[region].copy_from_slice(nth_code(list, width, draw(count)));
             }
             Regions::FirstLetter(set) => {
                 for (k, slot) in out[region].iter_mut().enumerate() {
@@ -417,8 +442,30 @@ fn one_of(draw: &mut impl FnMut(usize) -> usize, set: &str) -> u8 {
     set.as_bytes()[draw(set.len())]
 }
 
-fn listed(list: &[&str], code: &[u8]) -> bool {
-    list.binary_search_by(|c| c.as_bytes().cmp(code)).is_ok()
+/// Whether `code` is in `list`, sorted codes as long as it separated by single spaces.
+fn listed(list: &str, code: &[u8]) -> bool {
+    // Codes are at most three letters: packed big-endian into an integer they compare as they
+    // sort, without a call to memcmp per probe.
+    let pack = |bytes: &[u8]| bytes.iter().fold(0u32, |k, &b| k << 8 | u32::from(b));
+    let (list, width) = (list.as_bytes(), code.len());
+    let stride = width + 1;
+    let key = pack(code);
+    let (mut low, mut high) = (0, list.len().div_ceil(stride));
+    while low < high {
+        let mid = low + (high - low) / 2;
+        let Some(probe) = list.get(mid * stride..mid * stride + width) else { return false };
+        match pack(probe).cmp(&key) {
+            std::cmp::Ordering::Less => low = mid + 1,
+            std::cmp::Ordering::Greater => high = mid,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+/// The `i`th code of a space-separated list of codes of `width` letters.
+fn nth_code(list: &str, width: usize, i: usize) -> &[u8] {
+    &list.as_bytes()[i * (width + 1)..i * (width + 1) + width]
 }
 
 /// The digit a letter is read as where only a digit may stand (the classes of
@@ -459,18 +506,17 @@ fn digit_to_letter(c: u8) -> Option<u8> {
 // read as 1 and 0. Temporary (red, numeric) and institutional plates are not national formats.
 
 /// The 41 county codes (Bucharest, B, has formats of its own).
-const RO_COUNTIES: &[&str] = &[
-    "AB", "AG", "AR", "BC", "BH", "BN", "BR", "BT", "BV", "BZ", "CJ", "CL", "CS", "CT", "CV", "DB", "DJ", "GJ", "GL",
-    "GR", "HD", "HR", "IF", "IL", "IS", "MH", "MM", "MS", "NT", "OT", "PH", "SB", "SJ", "SM", "SV", "TL", "TM", "TR",
-    "VL", "VN", "VS",
-];
+const RO_COUNTIES: &str = concat!(
+    "AB AG AR BC BH BN BR BT BV BZ CJ CL CS CT CV DB DJ GJ GL GR HD HR IF IL IS MH MM MS NT OT PH SB SJ ",
+    "SM SV TL TM TR VL VN VS",
+);
 const RO_LETTERS: &str = "ABCDEFGHIJKLMNOPRSTUVWXYZ";
 const RO_INITIALS: &str = "ABCDEFGHJKLMNPRSTUVWXYZ";
 
 static RO: [Format; 3] = [
     Format::new("RR NN MLL").regions(Regions::Complete(RO_COUNTIES)).letters(RO_LETTERS).initials(RO_INITIALS),
-    Format::new("R NN MLL").regions(Regions::Complete(&["B"])).letters(RO_LETTERS).initials(RO_INITIALS),
-    Format::new("R PNN MLL").regions(Regions::Complete(&["B"])).letters(RO_LETTERS).initials(RO_INITIALS),
+    Format::new("R NN MLL").regions(Regions::Complete("B")).letters(RO_LETTERS).initials(RO_INITIALS),
+    Format::new("R PNN MLL").regions(Regions::Complete("B")).letters(RO_LETTERS).initials(RO_INITIALS),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -481,11 +527,10 @@ static RO: [Format; 3] = [
 const UA_LETTERS: &str = "ABCEHIKMOPTX";
 /// Region codes of the 2004 series (AA Kyiv … CH Sevastopol), their 2013 counterparts (KA … IH)
 /// and II, issued nationally.
-const UA_REGIONS: &[&str] = &[
-    "AA", "AB", "AC", "AE", "AH", "AI", "AK", "AM", "AO", "AP", "AT", "AX", "BA", "BB", "BC", "BE", "BH", "BI", "BK",
-    "BM", "BO", "BT", "BX", "CA", "CB", "CE", "CH", "HA", "HB", "HC", "HE", "HH", "HI", "HK", "HM", "HO", "HT", "HX",
-    "IA", "IB", "IE", "IH", "II", "KA", "KB", "KC", "KE", "KH", "KI", "KK", "KM", "KO", "KP", "KT", "KX",
-];
+const UA_REGIONS: &str = concat!(
+    "AA AB AC AE AH AI AK AM AO AP AT AX BA BB BC BE BH BI BK BM BO BT BX CA CB CE CH HA HB HC HE HH HI ",
+    "HK HM HO HT HX IA IB IE IH II KA KB KC KE KH KI KK KM KO KP KT KX",
+);
 
 static UA: [Format; 1] = [Format::new("RR NNNN LL").regions(Regions::Complete(UA_REGIONS)).letters(UA_LETTERS)];
 
@@ -495,12 +540,10 @@ static UA: [Format; 1] = [Format::new("RR NNNN LL").regions(Regions::Complete(UA
 
 /// City codes, folded (ČA Čačak is CA, ŠA Šabac is SA, ĆU Ćuprija is CU, and PŽ Požega and
 /// PZ Prizren share PZ). Partial: codes are added as registration areas are.
-const RS_CITIES: &[&str] = &[
-    "AC", "AL", "AR", "BB", "BC", "BG", "BO", "BP", "BT", "BU", "CA", "CU", "DE", "GM", "IC", "IN", "JA", "KA", "KG",
-    "KI", "KL", "KM", "KO", "KS", "KV", "KZ", "LE", "LO", "LU", "NG", "NI", "NP", "NS", "NV", "PA", "PI", "PK", "PN",
-    "PO", "PP", "PZ", "RA", "RU", "SA", "SD", "SI", "SJ", "SM", "SO", "SP", "SU", "SV", "TO", "TS", "UB", "UE", "VA",
-    "VB", "VL", "VP", "VR", "VS", "ZA", "ZR",
-];
+const RS_CITIES: &str = concat!(
+    "AC AL AR BB BC BG BO BP BT BU CA CU DE GM IC IN JA KA KG KI KL KM KO KS KV KZ LE LO LU NG NI NP NS ",
+    "NV PA PI PK PN PO PP PZ RA RU SA SD SI SJ SM SO SP SU SV TO TS UB UE VA VB VL VP VR VS ZA ZR",
+);
 
 static RS: [Format; 3] = [
     Format::new("RR NNN-LL").regions(Regions::Partial(RS_CITIES)),
@@ -516,7 +559,7 @@ static RS: [Format; 3] = [
 /// The 14 region letters (A Praha, B Jihomoravský, C Jihočeský, E Pardubický, H Královéhradecký,
 /// J Vysočina, K Karlovarský, L Liberecký, M Olomoucký, P Plzeňský, S Středočeský,
 /// T Moravskoslezský, U Ústecký, Z Zlínský).
-const CZ_REGIONS: &[&str] = &["A", "B", "C", "E", "H", "J", "K", "L", "M", "P", "S", "T", "U", "Z"];
+const CZ_REGIONS: &str = "A B C E H J K L M P S T U Z";
 const CZ_LETTERS: &str = "ABCDEFHIJKLMNPRSTUVXYZ";
 
 static CZ: [Format; 1] = [Format::new("PRX NNNN").regions(Regions::Complete(CZ_REGIONS)).letters(CZ_LETTERS)];
@@ -568,14 +611,12 @@ static HU: [Format; 2] = [Format::new("LLL-NNN"), Format::new("LL LL-NNN")];
 // ("C AB 123", "BL AB 123").
 
 /// District codes of the region forms. Partial.
-const MD_DISTRICTS: &[&str] = &[
-    "AN", "BL", "BR", "BS", "CH", "CL", "CM", "CR", "CS", "CT", "DB", "DN", "DR", "ED", "FL", "FR", "GE", "GL", "HN",
-    "IL", "LV", "NS", "OC", "OR", "RS", "RZ", "SD", "SG", "SR", "ST", "SV", "TL", "TR", "UN",
-];
+const MD_DISTRICTS: &str =
+    "AN BL BR BS CH CL CM CR CS CT DB DN DR ED FL FR GE GL HN IL LV NS OC OR RS RZ SD SG SR ST SV TL TR UN";
 
 static MD: [Format; 3] = [
     Format::new("LLL NNN"),
-    Format::new("R LL NNN").regions(Regions::Partial(&["C"])),
+    Format::new("R LL NNN").regions(Regions::Partial("C")),
     Format::new("RR LL NNN").regions(Regions::Partial(MD_DISTRICTS)),
 ];
 
@@ -586,13 +627,11 @@ static MD: [Format; 3] = [
 /// District codes (with the extra codes of the large districts: BA BL BT BD BE BI Bratislava,
 /// KE KI Košice, NR NI Nitra, PO PV Prešov, TT TA Trnava, TN TC Trenčín, ZA ZI Žilina, BB BC
 /// Banská Bystrica).
-const SK_DISTRICTS: &[&str] = &[
-    "BA", "BB", "BC", "BD", "BE", "BI", "BJ", "BL", "BN", "BR", "BS", "BT", "BY", "BZ", "CA", "DK", "DS", "DT", "GA",
-    "GL", "HC", "HE", "IL", "KA", "KE", "KI", "KK", "KM", "KN", "KS", "LC", "LE", "LM", "LV", "MA", "MI", "ML", "MT",
-    "MY", "NI", "NM", "NO", "NR", "NZ", "PB", "PD", "PE", "PK", "PN", "PO", "PP", "PS", "PT", "PU", "PV", "RA", "RK",
-    "RS", "RV", "SA", "SB", "SC", "SE", "SI", "SK", "SL", "SN", "SO", "SP", "SV", "TA", "TC", "TN", "TO", "TR", "TS",
-    "TT", "TV", "VK", "VT", "ZA", "ZC", "ZH", "ZI", "ZM", "ZV",
-];
+const SK_DISTRICTS: &str = concat!(
+    "BA BB BC BD BE BI BJ BL BN BR BS BT BY BZ CA DK DS DT GA GL HC HE IL KA KE KI KK KM KN KS LC LE LM ",
+    "LV MA MI ML MT MY NI NM NO NR NZ PB PD PE PK PN PO PP PS PT PU PV RA RK RS RV SA SB SC SE SI SK SL ",
+    "SN SO SP SV TA TC TN TO TR TS TT TV VK VT ZA ZC ZH ZI ZM ZV",
+);
 
 static SK: [Format; 2] = [Format::new("RR NNNLL").regions(Regions::Complete(SK_DISTRICTS)), Format::new("LL NNNLL")];
 
@@ -603,12 +642,11 @@ static SK: [Format; 2] = [Format::new("RR NNNLL").regions(Regions::Complete(SK_D
 const BG_LETTERS: &str = "ABCEHKMOPTXY";
 /// One-letter province codes: A Burgas, B Varna, C Sofia city, E Blagoevgrad, H Shumen,
 /// K Kardzhali, M Montana, P Ruse, T Targovishte, X Haskovo, Y Yambol.
-const BG_PROVINCES_1: &[&str] = &["A", "B", "C", "E", "H", "K", "M", "P", "T", "X", "Y"];
+const BG_PROVINCES_1: &str = "A B C E H K M P T X Y";
 /// Two-letter province codes: BH Vidin, BP Vratsa, BT Veliko Tarnovo, CA CB Sofia city,
 /// CC Silistra, CH Sliven, CM Smolyan, CO Sofia province, CT Stara Zagora, EB Gabrovo, EH Pleven,
 /// KH Kyustendil, OB Lovech, PA Pazardzhik, PB Plovdiv, PK Pernik, PP Razgrad, TX Dobrich.
-const BG_PROVINCES_2: &[&str] =
-    &["BH", "BP", "BT", "CA", "CB", "CC", "CH", "CM", "CO", "CT", "EB", "EH", "KH", "OB", "PA", "PB", "PK", "PP", "TX"];
+const BG_PROVINCES_2: &str = "BH BP BT CA CB CC CH CM CO CT EB EH KH OB PA PB PK PP TX";
 
 static BG: [Format; 4] = [
     Format::new("R NNNN L").regions(Regions::Complete(BG_PROVINCES_1)).letters(BG_LETTERS),
@@ -623,34 +661,27 @@ static BG: [Format; 4] = [
 // most eight characters; electric vehicles add E, historic vehicles H ("M-AB 123E").
 
 /// District codes of one letter (B Berlin, M München, …).
-const DE1: &[&str] = &["A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "V", "W", "Z"];
+const DE1: &str = "A B C D E F G H J K L M N P R S V W Z";
 /// Common two-letter district codes. Partial: there are about 400 district codes in all.
-const DE2: &[&str] = &[
-    "AA", "AB", "AC", "AK", "AM", "AN", "AO", "AP", "AS", "AW", "AZ", "BA", "BB", "BC", "BI", "BK", "BL", "BM", "BN",
-    "BO", "BS", "BT", "BZ", "CB", "CE", "CO", "CW", "DA", "DD", "DE", "DH", "DN", "DO", "DU", "DW", "EA", "ED", "EE",
-    "EF", "EI", "EL", "EM", "EN", "ER", "ES", "EU", "FB", "FD", "FF", "FL", "FN", "FO", "FR", "FS", "FT", "FU", "GE",
-    "GF", "GG", "GI", "GL", "GM", "GO", "GP", "GR", "GS", "GT", "GZ", "HA", "HB", "HD", "HE", "HF", "HG", "HH", "HI",
-    "HL", "HM", "HN", "HO", "HP", "HR", "HS", "HU", "HX", "HZ", "IK", "IN", "IZ", "KA", "KB", "KC", "KE", "KF", "KG",
-    "KH", "KI", "KL", "KN", "KO", "KR", "KS", "KT", "KU", "LA", "LB", "LD", "LG", "LI", "LL", "LM", "LO", "LU", "MA",
-    "MB", "MD", "ME", "MG", "MH", "MI", "MK", "MM", "MN", "MR", "MS", "MZ", "NB", "ND", "NE", "NF", "NI", "NK", "NM",
-    "NR", "NU", "NW", "OA", "OB", "OD", "OE", "OF", "OG", "OH", "OK", "OL", "OS", "PA", "PB", "PE", "PF", "PI", "PM",
-    "PR", "PS", "RA", "RD", "RE", "RH", "RO", "RP", "RS", "RT", "RV", "RW", "RZ", "SB", "SC", "SE", "SG", "SI", "SK",
-    "SL", "SM", "SN", "SO", "SP", "SR", "ST", "SU", "SW", "SZ", "TF", "TR", "TS", "TU", "UE", "UL", "UM", "UN", "VB",
-    "VK", "VS", "WB", "WE", "WF", "WI", "WL", "WM", "WN", "WO", "WT", "WU", "WW", "ZW",
-];
+const DE2: &str = concat!(
+    "AA AB AC AK AM AN AO AP AS AW AZ BA BB BC BI BK BL BM BN BO BS BT BZ CB CE CO CW DA DD DE DH DN DO ",
+    "DU DW EA ED EE EF EI EL EM EN ER ES EU FB FD FF FL FN FO FR FS FT FU GE GF GG GI GL GM GO GP GR GS ",
+    "GT GZ HA HB HD HE HF HG HH HI HL HM HN HO HP HR HS HU HX HZ IK IN IZ KA KB KC KE KF KG KH KI KL KN ",
+    "KO KR KS KT KU LA LB LD LG LI LL LM LO LU MA MB MD ME MG MH MI MK MM MN MR MS MZ NB ND NE NF NI NK ",
+    "NM NR NU NW OA OB OD OE OF OG OH OK OL OS PA PB PE PF PI PM PR PS RA RD RE RH RO RP RS RT RV RW RZ ",
+    "SB SC SE SG SI SK SL SM SN SO SP SR ST SU SW SZ TF TR TS TU UE UL UM UN VB VK VS WB WE WF WI WL WM ",
+    "WN WO WT WU WW ZW",
+);
 /// Common three-letter district codes. Partial.
-const DE3: &[&str] = &[
-    "AIC", "AUR", "BAD", "BGL", "BIR", "BIT", "BOR", "BOT", "CHA", "CLP", "COC", "COE", "CUX", "DAH", "DAN", "DAU",
-    "DEG", "DEL", "DGF", "DLG", "DON", "EBE", "EMD", "EMS", "ERB", "FDS", "FFB", "FRG", "GAP", "HAL", "HAM", "HBN",
-    "HDH", "HER", "HGW", "HRO", "HSK", "HST", "HVL", "HWI", "IGB", "KIB", "KLE", "KUN", "KUS", "LAU", "LDK", "LDS",
-    "LER", "LEV", "LIF", "LIP", "LOS", "LUP", "MEI", "MIL", "MKK", "MOL", "MOS", "MSE", "MSH", "MSP", "MTK", "MYK",
-    "MZG", "NEA", "NES", "NEW", "NMS", "NOH", "NOM", "NWM", "OAL", "OHA", "OHZ", "OPR", "OSL", "PAF", "PAN", "PCH",
-    "PIR", "PLO", "REG", "ROW", "RUD", "SAD", "SAW", "SHA", "SHG", "SIG", "SLS", "SOM", "SON", "STA", "STD", "SUW",
-    "TBB", "TIR", "TOL", "TUT", "VEC", "VER", "VIE", "WAF", "WAK", "WEN", "WES", "WHV", "WIL", "WND", "WOB", "WST",
-    "WTM", "WUG", "WUN",
-];
+const DE3: &str = concat!(
+    "AIC AUR BAD BGL BIR BIT BOR BOT CHA CLP COC COE CUX DAH DAN DAU DEG DEL DGF DLG DON EBE EMD EMS ERB ",
+    "FDS FFB FRG GAP HAL HAM HBN HDH HER HGW HRO HSK HST HVL HWI IGB KIB KLE KUN KUS LAU LDK LDS LER LEV ",
+    "LIF LIP LOS LUP MEI MIL MKK MOL MOS MSE MSH MSP MTK MYK MZG NEA NES NEW NMS NOH NOM NWM OAL OHA OHZ ",
+    "OPR OSL PAF PAN PCH PIR PLO REG ROW RUD SAD SAW SHA SHG SIG SLS SOM SON STA STD SUW TBB TIR TOL TUT ",
+    "VEC VER VIE WAF WAK WEN WES WHV WIL WND WOB WST WTM WUG WUN",
+);
 
-const fn de(pattern: &'static str, districts: &'static [&'static str]) -> Format {
+const fn de(pattern: &'static str, districts: &'static str) -> Format {
     Format::new(pattern).regions(Regions::Partial(districts))
 }
 

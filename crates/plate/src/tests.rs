@@ -311,10 +311,13 @@ fn region_lists() {
     for country in KNOWN.into_iter().chain([unknown]) {
         for format in grammar::formats(country) {
             let region_len = format.pattern().bytes().filter(|&b| b == b'R').count();
+            assert!(region_len <= 4, "region codes are packed into a u32");
             if let Regions::Complete(list) | Regions::Partial(list) = format.region_codes() {
-                assert!(!list.is_empty());
-                assert!(list.windows(2).all(|w| w[0] < w[1]), "{country} {}", format.pattern());
-                for code in list {
+                let codes: Vec<&str> = format.region_codes().codes().collect();
+                assert!(!codes.is_empty());
+                assert_eq!(codes.join(" "), list, "{country}: one space between codes");
+                assert!(codes.windows(2).all(|w| w[0] < w[1]), "{country} {}", format.pattern());
+                for code in codes {
                     assert_eq!(code.len(), region_len, "{country} {code}");
                     assert!(code.bytes().all(|b| b.is_ascii_uppercase()), "{country} {code}");
                 }
