@@ -84,6 +84,12 @@ pub struct Candidate {
 /// text is left as it is and marked `ambiguous`; when none fits it is left as it is and not
 /// `valid`.
 ///
+/// A repair replaces a character by its look-alike where the format allows only the other kind:
+/// O, D, Q→0, I→1, B→8, S→5, Z→2, G→6 in digit positions, and 0→O, 1→I, 8→B, 5→S, 2→Z, 6→G in
+/// letter positions. Positions that allow both are never repaired, a reading may repair at most
+/// [`grammar::MAX_REPAIRS`] characters, and a repaired reading needs a listed region code where
+/// the format's list is partial. A repair never changes the text's [`lookalike_key`].
+///
 /// Without a country, `text` is the cleaned text and `candidates` lists every known country
 /// whose grammar reads it unambiguously, with that country's repaired text, best score first
 /// (ties in [`grammar::KNOWN`] order).
