@@ -478,8 +478,7 @@ impl HotlistIndex {
                 }
             }
             Query::EditDistance { plate, max } => {
-                let mut keys = Vec::new();
-                self.segments.within(plate.as_bytes(), usize::from(max.get()), |k, d| keys.push((k, d)));
+                let mut keys = self.segments.within(plate.as_bytes(), usize::from(max.get()));
                 keys.sort_unstable();
                 keys.dedup_by_key(|&mut (k, _)| k);
                 for (key, d) in keys {

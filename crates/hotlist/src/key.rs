@@ -12,7 +12,7 @@ use limes_plate::{PlateText, lookalike_key};
 pub(crate) const MAX_LEN: usize = PlateText::MAX_LEN;
 
 /// `POW37[n]` is `37^n`; a packed text of `n` characters is below it.
-const POW37: [u64; MAX_LEN + 1] = {
+pub(crate) const POW37: [u64; MAX_LEN + 1] = {
     let mut p = [1u64; MAX_LEN + 1];
     let mut i = 1;
     while i <= MAX_LEN {

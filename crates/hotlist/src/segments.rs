@@ -39,11 +39,13 @@
 //! found (its lookup then yields no entry); once the stale set reaches an eighth
 //! of the indexed texts, the postings are compacted in parallel.
 
+use std::collections::BTreeSet;
+
 use hashbrown::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use crate::distance::EditMatcher;
-use crate::key::{MAX_LEN, bytes_reversed, len_of, pack, unpack};
+use crate::key::{MAX_LEN, POW37, bytes_reversed, len_of, pack, unpack};
 use crate::wildcard::Wildcard;
 
 /// The edit bounds the index serves.
@@ -51,6 +53,9 @@ const TAUS: [usize; 2] = [1, 2];
 
 /// The shortest text that is cut into segments; shorter ones are scanned.
 const MIN_CUT: usize = 3;
+
+/// From how many candidates or texts a query verifies them in parallel.
+const PARALLEL_FROM: usize = 1 << 15;
 
 /// The segments of a text of length `len` for bound `tau`: (number from 1, start, length).
 fn segments(len: usize, tau: usize) -> impl Iterator<Item = (usize, usize, usize)> {
@@ -68,15 +73,30 @@ fn segments(len: usize, tau: usize) -> impl Iterator<Item = (usize, usize, usize
 
 /// The posting key of a segment: its packed text (at most 6 characters, under
 /// 2^32) tagged with the text length, the segment number and the bound.
+///
+/// The last segment of τ = 1 is packed backwards, so that the postings of texts
+/// that end alike are neighbours in key order, as those that begin alike are by
+/// their first segment: a wildcard pattern's literal prefix or suffix then selects
+/// a contiguous range of postings.
 #[inline]
 fn posting(tau: usize, len: usize, number: usize, segment: &[u8]) -> u64 {
-    pack(segment) | (len as u64) << 40 | (number as u64) << 48 | (tau as u64) << 56
+    let packed =
+        if tau == 1 && number == 2 { segment.iter().rev().fold(0, |k, &b| k * 37 + pack(&[b])) } else { pack(segment) };
+    packed | tag(tau, len, number)
+}
+
+/// The bits of a posting key above its segment text.
+#[inline]
+fn tag(tau: usize, len: usize, number: usize) -> u64 {
+    (len as u64) << 40 | (number as u64) << 48 | (tau as u64) << 56
 }
 
 /// The edit-distance index of a set of distinct packed texts.
 #[derive(Debug, Default)]
 pub(crate) struct SegmentIndex {
     postings: HashMap<u64, Vec<u64>>,
+    /// The keys of the τ = 1 postings, in order, for wildcard scans.
+    ordered: BTreeSet<u64>,
     /// Texts of fewer than [`MIN_CUT`] characters.
     short: Vec<u64>,
     /// Texts still in the postings whose last entry has left.
@@ -111,7 +131,10 @@ impl SegmentIndex {
             }
         }
         postings.shrink_to_fit();
-        Self { postings, short, stale: HashSet::new(), indexed: keys.len() }
+        let mut ordered: Vec<u64> = postings.keys().copied().filter(|&p| p >> 56 == 1).collect();
+        ordered.par_sort_unstable();
+        let ordered = ordered.into_iter().collect();
+        Self { postings, ordered, short, stale: HashSet::new(), indexed: keys.len() }
     }
 
     /// Adds a text that no live entry had.
@@ -129,7 +152,15 @@ impl SegmentIndex {
         for tau in TAUS {
             for (number, start, seg_len) in segments(bytes.len(), tau) {
                 let p = posting(tau, bytes.len(), number, &bytes[start..start + seg_len]);
-                self.postings.entry(p).or_default().push(key);
+                self.postings
+                    .entry(p)
+                    .or_insert_with(|| {
+                        if tau == 1 {
+                            self.ordered.insert(p);
+                        }
+                        Vec::new()
+                    })
+                    .push(key);
             }
         }
     }
@@ -147,30 +178,25 @@ impl SegmentIndex {
         let stale = &self.stale;
         let mut lists: Vec<&mut Vec<u64>> = self.postings.values_mut().collect();
         lists.par_iter_mut().for_each(|list| list.retain(|k| !stale.contains(k)));
-        self.postings.retain(|_, list| !list.is_empty());
+        let ordered = &mut self.ordered;
+        self.postings.retain(|p, list| {
+            if list.is_empty() {
+                ordered.remove(p);
+            }
+            !list.is_empty()
+        });
         self.short.retain(|k| !stale.contains(k));
         self.indexed -= self.stale.len();
         self.stale.clear();
     }
 
-    /// Calls `found(key, distance)` for each indexed text within `tau` (1 or 2) of
-    /// `query`, possibly more than once for a text, and for stale texts too.
-    pub(crate) fn within(&self, query: &[u8], tau: usize, mut found: impl FnMut(u64, u8)) {
+    /// The indexed texts within `tau` (1 or 2) edits of `query`, with their
+    /// distances: each once or more, stale ones too, in no order.
+    pub(crate) fn within(&self, query: &[u8], tau: usize) -> Vec<(u64, u8)> {
         debug_assert!(TAUS.contains(&tau));
-        // Texts are verified from their last character to their first, as they
-        // unpack, so the pattern is reversed too: ed(a, b) = ed(rev a, rev b).
-        let reversed: Vec<u8> = query.iter().rev().copied().collect();
-        let matcher = EditMatcher::new(&reversed, tau as u8);
-        let mut verify = |key: u64| {
-            if let Some(d) = matcher.within_iter(len_of(key), bytes_reversed(key)) {
-                found(key, d);
-            }
-        };
-        for &key in &self.short {
-            verify(key);
-        }
         let m = query.len() as isize;
         let t = tau as isize;
+        let mut probes = Vec::new();
         let lengths = (m - t).max(MIN_CUT as isize)..=(m + t).min(MAX_LEN as isize);
         for len in lengths {
             let delta = m - len;
@@ -180,32 +206,70 @@ impl SegmentIndex {
                 let hi = (p + (i - 1)).min(p + delta + (t + 1 - i)).min(m - seg_len as isize);
                 for x in lo..=hi {
                     let x = x as usize;
-                    let key = posting(tau, len as usize, number, &query[x..x + seg_len]);
-                    for &candidate in self.postings.get(&key).map(Vec::as_slice).unwrap_or_default() {
-                        verify(candidate);
-                    }
+                    probes.push(posting(tau, len as usize, number, &query[x..x + seg_len]));
                 }
             }
         }
+        // Equal substrings at different starts are the same probe.
+        probes.sort_unstable();
+        probes.dedup();
+        let lists: Vec<&[u64]> = std::iter::once(self.short.as_slice())
+            .chain(probes.iter().filter_map(|p| self.postings.get(p).map(Vec::as_slice)))
+            .collect();
+
+        // Texts are verified from their last character to their first, as they
+        // unpack, so the pattern is reversed too: ed(a, b) = ed(rev a, rev b).
+        let reversed: Vec<u8> = query.iter().rev().copied().collect();
+        let matcher = EditMatcher::new(&reversed, tau as u8);
+        let verify = |key: &u64| matcher.within_iter(len_of(*key), bytes_reversed(*key)).map(|d| (*key, d));
+        let candidates: usize = lists.iter().map(|l| l.len()).sum();
+        if candidates < PARALLEL_FROM {
+            lists.iter().flat_map(|l| l.iter().filter_map(verify)).collect()
+        } else {
+            lists.par_iter().flat_map_iter(|l| l.iter().filter_map(verify)).collect()
+        }
     }
 
-    /// The indexed texts that match `pattern`, stale ones too, in no order. Scans
-    /// every text, skipping whole postings whose first segment and length cannot
-    /// match, and the rest in parallel.
+    /// The indexed texts that match `pattern`, stale ones too, in no order.
+    ///
+    /// A filtered scan: every text of [`MIN_CUT`] or more characters is in exactly
+    /// one τ = 1 posting of first segments and in exactly one of (backwards packed)
+    /// last segments. When the pattern begins with a longer literal run than it
+    /// ends with, the first segments are scanned, otherwise the last: the literal
+    /// run selects a contiguous range of postings for each length, the rest of the
+    /// pattern's anchored characters skip postings within it, and the texts of
+    /// the postings left are matched, in parallel when they are many. A pattern
+    /// with literals only in its middle (`*12*`) scans every text.
     pub(crate) fn matching(&self, pattern: &Wildcard) -> Vec<u64> {
+        let (head, tail) = (pattern.anchored(false), pattern.anchored(true));
+        let run = |a: &[Option<u8>]| a.iter().take_while(|c| c.is_some()).count();
+        let (number, anchored) = if run(&head) >= run(&tail) { (1, head) } else { (2, tail) };
+        let literal: Vec<u8> = anchored.iter().map_while(|c| *c).collect();
+        let lengths = pattern.min_len().max(MIN_CUT)..=pattern.max_len().min(MAX_LEN);
+        let mut lists: Vec<&[u64]> = Vec::new();
+        for len in lengths {
+            let seg_len = segments(len, 1).nth(number - 1).map_or(0, |(_, _, l)| l);
+            // The segment texts of this length that begin with the literal run.
+            let fixed = literal.len().min(seg_len);
+            let free = seg_len - fixed;
+            let base = pack(&literal[..fixed]) * POW37[free];
+            let (lo, hi) = (base + (POW37[free] - 1) / 36, base + POW37[free] - 1);
+            let tag = tag(1, len, number);
+            for &p in self.ordered.range(lo | tag..=hi | tag) {
+                let segment = unpack(p & 0xffff_ffff);
+                let fits = segment.as_bytes().iter().zip(&anchored).all(|(b, c)| c.is_none_or(|c| c == *b));
+                if fits && let Some(list) = self.postings.get(&p) {
+                    lists.push(list);
+                }
+            }
+        }
+        let count: usize = lists.iter().map(|l| l.len()).sum();
         let matches = |key: &u64| pattern.matches(unpack(*key).as_bytes());
-        // The τ = 1 postings of first segments hold every text of MIN_CUT or more
-        // characters exactly once.
-        let lists: Vec<&Vec<u64>> = self
-            .postings
-            .iter()
-            .filter(|&(&p, _)| {
-                let (tau, number, len) = (p >> 56, (p >> 48) & 0xff, ((p >> 40) & 0xff) as usize);
-                tau == 1 && number == 1 && pattern.may_match(unpack(p & 0xffff_ffff).as_bytes(), len)
-            })
-            .map(|(_, list)| list)
-            .collect();
-        let mut found: Vec<u64> = lists.par_iter().flat_map_iter(|list| list.iter().copied().filter(matches)).collect();
+        let mut found: Vec<u64> = if count < PARALLEL_FROM {
+            lists.iter().flat_map(|l| l.iter().copied().filter(matches)).collect()
+        } else {
+            lists.par_iter().flat_map_iter(|l| l.iter().copied().filter(matches)).collect()
+        };
         found.extend(self.short.iter().copied().filter(matches));
         found
     }
@@ -213,6 +277,8 @@ impl SegmentIndex {
     /// Bytes allocated, walking every posting list.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.postings.allocation_size()
+            // A B-tree holds about 11 keys in nodes of about 200 bytes.
+            + self.ordered.len() * 20
             + self.postings.values().map(|l| l.capacity() * 8).sum::<usize>()
             + self.short.capacity() * 8
             + self.stale.allocation_size()
@@ -255,8 +321,7 @@ mod tests {
             tau in 1usize..=2,
         ) {
             let index = SegmentIndex::build(keys(&texts));
-            let mut found = Vec::new();
-            index.within(query.as_bytes(), tau, |k, d| found.push((k, d)));
+            let mut found = index.within(query.as_bytes(), tau);
             found.sort_unstable();
             found.dedup();
             let mut expected: Vec<(u64, u8)> = texts
@@ -282,9 +347,7 @@ mod tests {
                 grown.add(k);
             }
             for tau in TAUS {
-                let (mut a, mut b) = (Vec::new(), Vec::new());
-                bulk.within(query.as_bytes(), tau, |k, d| a.push((k, d)));
-                grown.within(query.as_bytes(), tau, |k, d| b.push((k, d)));
+                let (mut a, mut b) = (bulk.within(query.as_bytes(), tau), grown.within(query.as_bytes(), tau));
                 a.sort_unstable();
                 a.dedup();
                 b.sort_unstable();
@@ -292,6 +355,34 @@ mod tests {
                 prop_assert_eq!(a, b);
             }
         }
+    }
+
+    #[test]
+    fn large_postings_are_verified_in_parallel_and_exactly() {
+        let texts: Vec<String> = (0..40_000).map(|i| format!("AB{i:05}")).collect();
+        let index = SegmentIndex::build(keys(&texts));
+        assert!(index.postings.values().any(|l| l.len() >= PARALLEL_FROM));
+        for (query, tau) in [("AB12345", 2), ("AB1234", 1), ("A8O1234", 2)] {
+            let mut found = index.within(query.as_bytes(), tau);
+            found.sort_unstable();
+            found.dedup();
+            let mut expected: Vec<(u64, u8)> = texts
+                .iter()
+                .filter_map(|t| {
+                    let d = plain_levenshtein(t.as_bytes(), query.as_bytes());
+                    (d <= tau).then_some((pack(t.as_bytes()), d as u8))
+                })
+                .collect();
+            expected.sort_unstable();
+            assert_eq!(found, expected, "{query} within {tau}");
+        }
+        let pattern = Wildcard::parse("AB*9?").unwrap();
+        let mut found = index.matching(&pattern);
+        found.sort_unstable();
+        let mut expected: Vec<u64> =
+            texts.iter().filter(|t| pattern.matches(t.as_bytes())).map(|t| pack(t.as_bytes())).collect();
+        expected.sort_unstable();
+        assert_eq!(found, expected);
     }
 
     /// The texts the postings hold: the τ = 1 first segments and the short list.

@@ -150,45 +150,25 @@ impl Wildcard {
         tokens[p..].iter().all(|t| *t == Token::Any)
     }
 
-    /// Whether some text of `len` characters that starts with `prefix` can match.
-    ///
-    /// Simulates the pattern's automaton with the unknown characters matching any
-    /// literal; the pattern has at most [`Self::MAX_INPUT_CHARS`] tokens, so the set
-    /// of its states fits one `u128`.
-    pub(crate) fn may_match(&self, prefix: &[u8], len: usize) -> bool {
-        if len < self.min_len || (!self.open && len != self.min_len) || prefix.len() > len {
-            return false;
-        }
-        let tokens = &self.tokens;
-        let close = |mut states: u128| {
-            for (p, token) in tokens.iter().enumerate() {
-                if *token == Token::Any && states & (1 << p) != 0 {
-                    states |= 1 << (p + 1);
-                }
-            }
-            states
+    /// The characters the pattern fixes by their distance from the start of the
+    /// text (or from its end, `from_end`, nearest first): its tokens up to the
+    /// first (last) `*`, `None` for a `?`.
+    pub(crate) fn anchored(&self, from_end: bool) -> Vec<Option<u8>> {
+        let fixed = |t: &Token| match t {
+            Token::Literal(b) => Some(Some(*b)),
+            Token::One => Some(None),
+            Token::Any => None,
         };
-        let mut states = close(1);
-        for i in 0..len {
-            let byte = prefix.get(i).copied();
-            let mut next = 0u128;
-            for (p, token) in tokens.iter().enumerate() {
-                if states & (1 << p) == 0 {
-                    continue;
-                }
-                match token {
-                    Token::Any => next |= 1 << p,
-                    Token::One => next |= 1 << (p + 1),
-                    Token::Literal(b) if byte.is_none_or(|c| c == *b) => next |= 1 << (p + 1),
-                    Token::Literal(_) => {}
-                }
-            }
-            states = close(next);
-            if states == 0 {
-                return false;
-            }
+        if from_end {
+            self.tokens.iter().rev().map_while(fixed).collect()
+        } else {
+            self.tokens.iter().map_while(fixed).collect()
         }
-        states & (1 << tokens.len()) != 0
+    }
+
+    /// The most characters a matching text has.
+    pub(crate) fn max_len(&self) -> usize {
+        if self.open { PlateText::MAX_LEN } else { self.min_len }
     }
 
     /// The fewest characters a matching text has.
@@ -308,15 +288,16 @@ mod tests {
         }
 
         #[test]
-        fn may_match_is_exact_for_prefixes(pattern in "[AB0?*]{1,10}", text in "[AB0]{1,8}", cut in 0usize..8) {
-            if let Ok(w) = Wildcard::parse(&pattern) {
-                let prefix = &text.as_bytes()[..cut.min(text.len())];
-                // A matching text is never pruned away by its own prefix.
-                if w.matches(text.as_bytes()) {
-                    prop_assert!(w.may_match(prefix, text.len()));
-                }
-                // With the whole text known, may_match is matching.
-                prop_assert_eq!(w.may_match(text.as_bytes(), text.len()), w.matches(text.as_bytes()));
+        fn anchored_characters_hold_in_every_match(pattern in "[AB0?*]{1,10}", text in "[AB0]{1,10}") {
+            if let Ok(w) = Wildcard::parse(&pattern)
+                && w.matches(text.as_bytes())
+            {
+                let fits = |anchored: Vec<Option<u8>>, bytes: &mut dyn Iterator<Item = &u8>| {
+                    anchored.iter().zip(bytes).all(|(c, b)| c.is_none_or(|c| c == *b))
+                };
+                prop_assert!(fits(w.anchored(false), &mut text.as_bytes().iter()));
+                prop_assert!(fits(w.anchored(true), &mut text.as_bytes().iter().rev()));
+                prop_assert!((w.min_len()..=w.max_len()).contains(&text.len()));
             }
         }
 

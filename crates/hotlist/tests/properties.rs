@@ -316,15 +316,21 @@ proptest! {
             let plate = PlateText::new(&text).unwrap();
             let max = if two { MaxEdits::Two } else { MaxEdits::One };
             check_search(&entries, &index, &Query::EditDistance { plate, max }, usize::MAX)?;
+            for holes in [&[(1, true)][..], &[(0, false), (4, true)], &[(text.len() - 1, true)]] {
+                if let Ok(pattern) = Wildcard::parse(&wildcard_from(&text, holes)) {
+                    check_search(&entries, &index, &Query::Wildcard(pattern), usize::MAX)?;
+                }
+            }
         }
     }
 }
 
 #[test]
 fn many_removals_compact_and_stay_exact() {
-    // Enough removals to compact the edit-distance index more than once.
-    let entries: Vec<HotlistEntry> = (0..20_000u64)
-        .map(|i| make_entry(i, (format!("AB{:05}", i % 15_000), (i % 3) as usize, 3, i % 7 == 0)))
+    // Enough removals to compact the edit-distance index more than once, and
+    // enough plates sharing segments that queries verify candidates in parallel.
+    let entries: Vec<HotlistEntry> = (0..60_000u64)
+        .map(|i| make_entry(i, (format!("AB{:05}", i % 50_000), (i % 3) as usize, 3, i % 7 == 0)))
         .collect();
     let mut index = HotlistIndex::from_entries(entries.clone());
     let mut kept = Vec::new();
