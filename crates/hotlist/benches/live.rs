@@ -19,6 +19,8 @@ fn bench(c: &mut Criterion) {
     let index = common::build(entries);
     let now = common::now();
     let normalized: Vec<_> = reads_country.iter().filter_map(|(raw, country)| normalize(raw, *country).ok()).collect();
+    let normalized_none: Vec<_> =
+        reads_none.iter().filter_map(|(raw, country)| normalize(raw, *country).ok()).collect();
 
     let hits: usize = normalized.iter().map(|r| index.match_read(r, now).len()).sum();
     eprintln!("{} of {} reads hit", hits, normalized.len());
@@ -42,16 +44,18 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
-    let mut at = 0;
-    group.bench_function("match_only/country", |b| {
-        b.iter(|| {
-            for read in &normalized[at..at + BATCH] {
-                index.match_read_into(black_box(read), now, &mut hits);
-                black_box(&hits);
-            }
-            at = (at + BATCH) % (normalized.len() - BATCH);
-        })
-    });
+    for (name, reads) in [("match_only/country", &normalized), ("match_only/no_country", &normalized_none)] {
+        let mut at = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for read in &reads[at..at + BATCH] {
+                    index.match_read_into(black_box(read), now, &mut hits);
+                    black_box(&hits);
+                }
+                at = (at + BATCH) % (reads.len() - BATCH);
+            })
+        });
+    }
     group.finish();
 }
 

@@ -59,7 +59,7 @@ fn main() {
         }
     }
     println!(
-        "{count} queries over {n} entries: index {:.1} µs per query (one thread), brute force {:.1} ms per query ({} threads)",
+        "{count} queries over {n} entries: index {:.1} µs per query, brute force {:.1} ms per query ({} threads)",
         index_time.as_secs_f64() * 1e6 / count as f64,
         oracle_time.as_secs_f64() * 1e3 / count as f64,
         rayon::current_num_threads(),

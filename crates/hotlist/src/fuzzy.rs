@@ -10,35 +10,50 @@
 
 use hashbrown::HashMap;
 
-use crate::key::{MAX_LEN, pack};
+use crate::key::{MAX_LEN, POW37, pack};
 
 /// The distinct packed variants of a text: itself and its one-character deletions.
+///
+/// Packs each deletion from the packed prefix before it and the packed suffix
+/// after it, `pack(t[..i]) · 37^(n-1-i) + pack(t[i+1..])`, in `O(n)` in all.
+#[inline]
 fn variants(text: &[u8], out: &mut [u64; MAX_LEN + 1]) -> usize {
-    out[0] = pack(text);
-    let mut n = 1;
-    let mut buf = [0u8; MAX_LEN];
-    for skip in 0..text.len() {
-        // Deleting any character of a run of equal characters gives the same text.
-        if skip > 0 && text[skip] == text[skip - 1] {
-            continue;
-        }
-        let mut len = 0;
-        for (i, &b) in text.iter().enumerate() {
-            if i != skip {
-                buf[len] = b;
-                len += 1;
-            }
-        }
-        out[n] = pack(&buf[..len]);
-        n += 1;
+    let n = text.len();
+    let mut suffix = [0u64; MAX_LEN + 1];
+    for i in (0..n).rev() {
+        suffix[i] = pack(&text[i..=i]) * POW37[n - 1 - i] + suffix[i + 1];
     }
-    n
+    out[0] = suffix[0];
+    let mut count = 1;
+    let mut prefix = 0u64;
+    for i in 0..n {
+        // Deleting any character of a run of equal characters gives the same text.
+        if i == 0 || text[i] != text[i - 1] {
+            out[count] = prefix * POW37[n - 1 - i] + suffix[i + 1];
+            count += 1;
+        }
+        prefix = prefix * 37 + pack(&text[i..=i]);
+    }
+    count
+}
+
+/// Bits of the filter's bucket number.
+const FILTER_BITS: u32 = 20;
+
+/// The filter bucket of a variant (Fibonacci hashing).
+#[inline]
+fn bucket(variant: u64) -> usize {
+    (variant.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FILTER_BITS)) as usize
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct FuzzyIndex {
     /// Variant → slots of flagged entries having it.
     variants: HashMap<u64, Vec<u32>>,
+    /// A counting filter over the variants (1 MiB, allocated with the first entry):
+    /// a read whose variants all land in empty buckets skips the table, as almost
+    /// every read does. A counter that reaches 255 stays there.
+    filter: Vec<u8>,
     entries: usize,
 }
 
@@ -50,8 +65,13 @@ impl FuzzyIndex {
     pub(crate) fn add(&mut self, plate: &[u8], slot: u32) {
         let mut keys = [0; MAX_LEN + 1];
         let n = variants(plate, &mut keys);
+        if self.filter.is_empty() {
+            self.filter = vec![0; 1 << FILTER_BITS];
+        }
         for &k in &keys[..n] {
             self.variants.entry(k).or_default().push(slot);
+            let counter = &mut self.filter[bucket(k)];
+            *counter = counter.saturating_add(1);
         }
         self.entries += 1;
     }
@@ -60,6 +80,10 @@ impl FuzzyIndex {
         let mut keys = [0; MAX_LEN + 1];
         let n = variants(plate, &mut keys);
         for &k in &keys[..n] {
+            let counter = &mut self.filter[bucket(k)];
+            if *counter < u8::MAX {
+                *counter -= 1;
+            }
             if let Some(list) = self.variants.get_mut(&k) {
                 list.retain(|&s| s != slot);
                 if list.is_empty() {
@@ -74,9 +98,15 @@ impl FuzzyIndex {
     /// `text` (all that are, some more than once, and some that are not).
     #[inline]
     pub(crate) fn candidates(&self, text: &[u8], mut found: impl FnMut(u32)) {
+        if self.filter.is_empty() {
+            return;
+        }
         let mut keys = [0; MAX_LEN + 1];
         let n = variants(text, &mut keys);
         for k in &keys[..n] {
+            if self.filter[bucket(*k)] == 0 {
+                continue;
+            }
             if let Some(list) = self.variants.get(k) {
                 list.iter().for_each(|&s| found(s));
             }
@@ -84,7 +114,9 @@ impl FuzzyIndex {
     }
 
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.variants.allocation_size() + self.variants.values().map(|l| l.capacity() * 4).sum::<usize>()
+        self.variants.allocation_size()
+            + self.filter.capacity()
+            + self.variants.values().map(|l| l.capacity() * 4).sum::<usize>()
     }
 }
 
@@ -93,6 +125,19 @@ mod tests {
     use super::*;
     use crate::distance::plain_levenshtein;
     use proptest::prelude::*;
+
+    #[test]
+    fn variants_are_the_distinct_deletions() {
+        let mut out = [0; MAX_LEN + 1];
+        let n = variants(b"AAB", &mut out);
+        let mut got = out[..n].to_vec();
+        got.sort_unstable();
+        let mut expected = vec![pack(b"AAB"), pack(b"AB"), pack(b"AA")];
+        expected.sort_unstable();
+        assert_eq!(got, expected);
+        let n = variants(b"Z", &mut out);
+        assert_eq!(&out[..n], &[pack(b"Z"), 0]);
+    }
 
     proptest! {
         #[test]
@@ -115,6 +160,7 @@ mod tests {
                 index.remove(p.as_bytes(), slot as u32);
             }
             prop_assert!(index.variants.is_empty());
+            prop_assert!(index.filter.iter().all(|&c| c == 0));
             prop_assert!(index.is_empty());
         }
     }

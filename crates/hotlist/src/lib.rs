@@ -17,6 +17,28 @@
 //! * [`levenshtein_within`], [`EditMatcher`] and [`Wildcard::matches`] are the
 //!   text predicates, for reuse on stored reads.
 //!
+//! # Design
+//!
+//! * Entries live in slots (`u32`) of 56 bytes: the plate and its look-alike fold
+//!   packed base-37 into `u64`s, the id, expiry, country, reason, priority and
+//!   flag; agencies are interned and the rare notes kept in a side map. Full
+//!   [`HotlistEntry`](limes_model::HotlistEntry) records are rebuilt on demand.
+//! * Two hash tables hold only slot numbers: by id, and by fold. Entries with the
+//!   same fold are chained through their slots, so one probe serves both the
+//!   exact and the look-alike match of a read.
+//! * Fuzzy-flagged entries also sit in a deletion-neighbourhood table behind a
+//!   1 MiB counting filter; a read probes its one-character deletions.
+//! * The edit-distance index is Pass-Join: each distinct plate cut into 2 and into
+//!   3 segments, posted by segment. The `segments` module proves that a query
+//!   probing its multi-match-aware substrings cannot miss a plate within 1 or 2
+//!   edits; every candidate is then verified exactly (Myers/Hyyrö bit-parallel).
+//! * At ten million entries the index takes about 1.2 GiB
+//!   ([`HotlistIndex::memory_bytes`]).
+//!
+//! Invariants: nothing here does I/O or reads a clock (callers pass `now`); an
+//! expired entry never hits; an entry hits a read at most once; results are
+//! sorted, so they do not depend on insertion order or hash seeds.
+//!
 //! ```
 //! use chrono::{TimeZone, Utc};
 //! use limes_hotlist::{HotlistIndex, Query, MaxEdits, Wildcard};

@@ -74,11 +74,18 @@ pub fn build(entries: Vec<HotlistEntry>) -> HotlistIndex {
     let start = Instant::now();
     let index = HotlistIndex::from_entries(entries);
     eprintln!(
-        "built an index of {n} entries in {:.1} s; memory_bytes = {:.0} MiB",
+        "built an index of {n} entries in {:.1} s; memory_bytes = {:.0} MiB; resident now {}",
         start.elapsed().as_secs_f64(),
-        index.memory_bytes() as f64 / (1 << 20) as f64
+        index.memory_bytes() as f64 / (1 << 20) as f64,
+        resident().unwrap_or_else(|| "unknown".into()),
     );
     index
+}
+
+/// The process's resident memory, as Linux reports it.
+fn resident() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l["VmRSS:".len()..].trim().to_owned())
 }
 
 /// The look-alike of a character, if it has one.
