@@ -1,1 +1,148 @@
-fn main() {}
+//! `limes`: the node binary and its tools.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod client;
+mod config;
+mod demo;
+mod node;
+mod simulate;
+
+/// limes: security cooperation across a border. One node per agency.
+#[derive(Debug, Parser)]
+#[command(name = "limes", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a commented default configuration (limes.toml) and exit.
+    Init(InitArgs),
+    /// Run a node.
+    Serve {
+        /// The configuration file.
+        #[arg(long, short, default_value = "limes.toml")]
+        config: PathBuf,
+    },
+    /// Run a node with simulated border cameras and print live alerts, then a summary.
+    Demo(demo::DemoArgs),
+    /// Send simulated plate reads to a node at a target rate.
+    Simulate(simulate::SimulateArgs),
+    /// Measure throughput and latency; prints `name=value unit` lines.
+    Bench(bench::BenchArgs),
+    /// Plate tools.
+    Plate {
+        #[command(subcommand)]
+        command: PlateCommand,
+    },
+    /// The camera registry of a running node.
+    Camera(client::CameraArgs),
+    /// The hotlist of a running node.
+    Hotlist(client::HotlistArgs),
+    /// Search a running node's plate reads.
+    Reads(client::ReadsArgs),
+    /// List, watch and acknowledge a running node's alerts.
+    Alerts(client::AlertsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// Folder to write limes.toml into.
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
+    #[arg(long, default_value = "node-1")]
+    node_id: String,
+    #[arg(long, default_value = "ro-igpf")]
+    agency: String,
+    #[arg(long, default_value = "RO")]
+    country: String,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Overwrite an existing limes.toml.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum PlateCommand {
+    /// Print each text's canonical form, validity and candidate countries (JSON lines).
+    Normalize {
+        /// The country the plates are from (ISO 3166-1 alpha-2); without it, countries are guessed.
+        #[arg(long)]
+        country: Option<String>,
+        /// Plate texts as read (quote those with spaces).
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+}
+
+fn init(a: InitArgs) -> anyhow::Result<()> {
+    limes_model::AgencyId::new(a.agency.clone()).context("--agency")?;
+    limes_plate::CountryCode::parse(&a.country).context("--country")?;
+    a.listen.parse::<std::net::SocketAddr>().with_context(|| format!("--listen {:?}", a.listen))?;
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
+    let path = a.dir.join("limes.toml");
+    if path.exists() && !a.force {
+        bail!("{} exists; pass --force to overwrite it", path.display());
+    }
+    let text = config::default_toml(&a.node_id, &a.agency, &a.country.to_ascii_uppercase(), &a.listen, "limes-data");
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
+    println!("start the node with: limes serve --config {}", path.display());
+    Ok(())
+}
+
+fn plate_normalize(country: Option<String>, texts: Vec<String>) -> anyhow::Result<()> {
+    let country = country.map(|c| limes_plate::CountryCode::parse(&c)).transpose().context("--country")?;
+    let mut failed = false;
+    for t in texts {
+        match limes_plate::normalize(&t, country) {
+            Ok(n) => println!("{}", serde_json::json!({"input": t, "normalized": n})),
+            Err(e) => {
+                failed = true;
+                println!("{}", serde_json::json!({"input": t, "error": e.to_string()}));
+            }
+        }
+    }
+    if failed {
+        bail!("some plate texts could not be normalised");
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = || tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime");
+    match cli.command {
+        Command::Init(a) => init(a),
+        Command::Serve { config } => {
+            let cfg = config::Config::load(&config)?;
+            rt()?.block_on(async {
+                let node = node::Node::from_config(&cfg).await?;
+                tracing::info!(url = %node.url(), node = %cfg.node.id, data = %cfg.store.data_dir.display(), "limes node serving");
+                println!("limes node {} listening on {}", cfg.node.id, node.url());
+                node.run_until_signal().await
+            })
+        }
+        Command::Demo(a) => rt()?.block_on(demo::run(a)),
+        Command::Simulate(a) => rt()?.block_on(simulate::run(a)),
+        Command::Bench(a) => bench::run(a),
+        Command::Plate { command: PlateCommand::Normalize { country, text } } => plate_normalize(country, text),
+        Command::Camera(a) => rt()?.block_on(client::camera(a)),
+        Command::Hotlist(a) => rt()?.block_on(client::hotlist(a)),
+        Command::Reads(a) => rt()?.block_on(client::reads(a)),
+        Command::Alerts(a) => rt()?.block_on(client::alerts(a)),
+    }
+}

@@ -62,8 +62,12 @@ impl Slot {
 /// look-alike matches of a read. Hashing is hashbrown's default, foldhash: packed
 /// plates are base-37 numbers whose low bits follow the last characters, so the
 /// hash must mix all 64 bits (as foldhash's folded multiply does in about a
-/// nanosecond), and its per-process random seed keeps crafted plates from
-/// clustering in the table.
+/// nanosecond; FxHash's single multiply leaves the top bits, which hashbrown uses
+/// as tags, weak), and its seed differs between tables and processes, so plates
+/// cannot be crafted in advance to collide.
+///
+/// Slots are `u32`: an index holds fewer than 2^32 - 1 entries (at 56 bytes a
+/// slot, 240 GB of them).
 #[derive(Debug, Default)]
 pub struct HotlistIndex {
     slots: Vec<Slot>,
@@ -125,6 +129,7 @@ impl HotlistIndex {
     pub fn from_entries(entries: Vec<HotlistEntry>) -> Self {
         let mut index = Self::new();
         let n = entries.len();
+        assert!(n < NIL as usize, "a hotlist index holds fewer than 2^32 - 1 entries");
         let agencies: Vec<u32> = entries.iter().map(|e| index.intern(&e.agency)).collect();
         let notes: Vec<(u32, String)> =
             entries.par_iter().enumerate().filter_map(|(i, e)| e.note.clone().map(|note| (i as u32, note))).collect();
@@ -235,6 +240,7 @@ impl HotlistIndex {
                 s
             }
             None => {
+                assert!(self.slots.len() < NIL as usize, "a hotlist index holds fewer than 2^32 - 1 entries");
                 self.slots.push(slot);
                 (self.slots.len() - 1) as u32
             }

@@ -185,8 +185,11 @@ pub fn brute_force_search(entries: &[HotlistEntry], query: &Query, now: DateTime
 /// The brute-force oracle with each entry's plate signature (symbol set and
 /// length) computed once, for many queries over many entries (the recall
 /// benchmark's 10M × 10,000). A scan reads the 8-byte signatures and touches an
-/// entry only when [its signature may match](Prepared::may_match), a necessary
-/// condition, so the scan stays exact.
+/// entry only when its signature meets a necessary condition for a match, so the
+/// scan stays exact: the same symbols and length for an exact query, the same
+/// length for a look-alike, every literal for a wildcard, and for `k` edits,
+/// lengths within `k` and at most `k` distinct symbols of either plate missing
+/// from the other (each such symbol needs an edit of its own).
 #[derive(Debug)]
 pub struct BruteForce<'a> {
     entries: &'a [HotlistEntry],

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use limes_hotlist::{HotlistIndex, MaxEdits, Query, Wildcard, brute_force_search};
+use limes_hotlist::{BruteForce, HotlistIndex, MaxEdits, Query, Wildcard, brute_force_search};
 use limes_model::{AgencyId, HotlistEntry, HotlistReason, MatchKind};
 use limes_plate::{Candidate, CountryCode, Normalized, PlateText, lookalike_key};
 use proptest::prelude::*;
@@ -164,6 +164,35 @@ proptest! {
         let text = query_text(&entries, pick, &fresh, &edits);
         if let Ok(pattern) = Wildcard::parse(&wildcard_from(&text, &holes)) {
             check_search(&entries, &index, &Query::Wildcard(pattern), limit)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// The batched oracle of the recall benchmark answers as one query at a time.
+    #[test]
+    fn batched_oracle_equals_single_queries(
+        entries in entries(),
+        texts in prop::collection::vec((plate(), 0..4usize), 1..40),
+    ) {
+        let queries: Vec<Query> = texts
+            .into_iter()
+            .map(|(t, mode)| {
+                let plate = PlateText::new(&t).unwrap();
+                match mode {
+                    0 => Query::Exact(plate),
+                    1 => Query::Lookalike(plate),
+                    2 => Query::EditDistance { plate, max: MaxEdits::Two },
+                    _ => Query::Wildcard(Wildcard::parse(&wildcard_from(&t, &[(1, true)])).unwrap()),
+                }
+            })
+            .collect();
+        let oracle = BruteForce::new(&entries);
+        let batched = oracle.search_many(&queries, now(), 5);
+        for (q, got) in queries.iter().zip(batched) {
+            prop_assert_eq!(got, brute_force_search(&entries, q, now(), 5));
         }
     }
 }

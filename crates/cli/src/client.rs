@@ -1,0 +1,321 @@
+//! Subcommands that talk to a running node over its HTTP API.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use futures::StreamExt;
+use reqwest::{Client, RequestBuilder};
+
+/// Where the node is.
+#[derive(Debug, Args)]
+pub struct NodeUrl {
+    /// The node's API address.
+    #[arg(long, env = "LIMES_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    url: String,
+}
+
+impl NodeUrl {
+    fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url.trim_end_matches('/'), path)
+    }
+}
+
+/// Sends a request; prints the JSON answer, or fails with the node's error message.
+async fn send(req: RequestBuilder) -> anyhow::Result<serde_json::Value> {
+    let resp = req.send().await.context("sending the request (is the node running? see --url)")?;
+    let status = resp.status();
+    let text = resp.text().await.context("reading the answer")?;
+    let body: serde_json::Value = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    };
+    if !status.is_success() {
+        let msg = body.get("message").and_then(|m| m.as_str()).map(str::to_owned).unwrap_or_else(|| body.to_string());
+        bail!("node answered {status}: {msg}");
+    }
+    Ok(body)
+}
+
+fn print(v: &serde_json::Value) {
+    if !v.is_null() {
+        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    }
+}
+
+fn content_type_for(file: &std::path::Path, csv_is: &'static str) -> &'static str {
+    match file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("csv") => csv_is,
+        Some("geojson") => "application/geo+json",
+        _ => "application/json",
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CameraArgs {
+    #[command(flatten)]
+    node: NodeUrl,
+    #[command(subcommand)]
+    command: CameraCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum CameraCommand {
+    /// List every camera.
+    List,
+    /// Show one camera.
+    Show { id: String },
+    /// Register or replace one camera.
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        agency: String,
+        /// fixed, anpr, mobile or drone.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        country: String,
+        #[arg(long, requires = "lon", allow_negative_numbers = true)]
+        lat: Option<f64>,
+        #[arg(long, requires = "lat", allow_negative_numbers = true)]
+        lon: Option<f64>,
+        /// Degrees clockwise from north.
+        #[arg(long)]
+        heading: Option<f64>,
+        #[arg(long)]
+        road: Option<String>,
+        #[arg(long)]
+        lane: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Import cameras from CSV (id,agency,kind,lat,lon,heading,road,lane,country,name) or GeoJSON.
+    Import { file: PathBuf },
+    /// Remove a camera (its reads stay).
+    Remove { id: String },
+}
+
+pub async fn camera(a: CameraArgs) -> anyhow::Result<()> {
+    let c = Client::new();
+    let n = &a.node;
+    let v = match a.command {
+        CameraCommand::List => send(c.get(n.at("/api/v1/cameras"))).await?,
+        CameraCommand::Show { id } => send(c.get(n.at(&format!("/api/v1/cameras/{id}")))).await?,
+        CameraCommand::Add { id, agency, kind, country, lat, lon, heading, road, lane, name } => {
+            let position = lat.zip(lon).map(|(lat, lon)| serde_json::json!({"lat": lat, "lon": lon}));
+            let mut body = serde_json::json!({"id": id, "agency": agency, "kind": kind, "country": country});
+            let obj = body.as_object_mut().expect("object literal");
+            for (k, v) in [
+                ("position", position),
+                ("heading", heading.map(Into::into)),
+                ("road", road.map(Into::into)),
+                ("lane", lane.map(Into::into)),
+                ("name", name.map(Into::into)),
+            ] {
+                if let Some(v) = v {
+                    obj.insert(k.into(), v);
+                }
+            }
+            send(c.post(n.at("/api/v1/cameras")).json(&body)).await?
+        }
+        CameraCommand::Import { file } => {
+            let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let ct = content_type_for(&file, "text/csv");
+            send(c.post(n.at("/api/v1/cameras/import")).header("content-type", ct).body(data)).await?
+        }
+        CameraCommand::Remove { id } => send(c.delete(n.at(&format!("/api/v1/cameras/{id}")))).await?,
+    };
+    print(&v);
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct HotlistArgs {
+    #[command(flatten)]
+    node: NodeUrl,
+    #[command(subcommand)]
+    command: HotlistCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum HotlistCommand {
+    /// Import entries from CSV (plate,country,reason,priority,agency,expires,fuzzy,note) or a JSON array.
+    Import { file: PathBuf },
+    /// Search the hotlist as an investigator: exact, lookalike, fuzzy (edit distance) or wildcard.
+    Search {
+        plate: String,
+        #[arg(long = "match", default_value = "exact")]
+        mode: String,
+        #[arg(long)]
+        distance: Option<u8>,
+        #[arg(long)]
+        country: Option<String>,
+    },
+    /// Remove an entry.
+    Remove { id: u64 },
+}
+
+pub async fn hotlist(a: HotlistArgs) -> anyhow::Result<()> {
+    let c = Client::new();
+    let n = &a.node;
+    let v = match a.command {
+        HotlistCommand::Import { file } => {
+            let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let ct = content_type_for(&file, "text/csv");
+            send(c.post(n.at("/api/v1/hotlist")).header("content-type", ct).body(data)).await?
+        }
+        HotlistCommand::Search { plate, mode, distance, country } => {
+            let mut q = vec![("plate", plate), ("match", mode)];
+            q.extend(distance.map(|d| ("distance", d.to_string())));
+            q.extend(country.map(|c| ("country", c)));
+            send(c.get(n.at("/api/v1/hotlist/search")).query(&q)).await?
+        }
+        HotlistCommand::Remove { id } => send(c.delete(n.at(&format!("/api/v1/hotlist/{id}")))).await?,
+    };
+    print(&v);
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ReadsArgs {
+    #[command(flatten)]
+    node: NodeUrl,
+    /// Plate to look for (omit to list the newest reads).
+    plate: Option<String>,
+    /// exact, lookalike, fuzzy or wildcard (`B*12?ABC`).
+    #[arg(long = "match", default_value = "exact")]
+    mode: String,
+    /// Edit distance for --match fuzzy (1 or 2).
+    #[arg(long)]
+    distance: Option<u8>,
+    #[arg(long)]
+    country: Option<String>,
+    #[arg(long)]
+    camera: Option<String>,
+    /// RFC 3339 start time (inclusive).
+    #[arg(long)]
+    from: Option<String>,
+    /// RFC 3339 end time (exclusive).
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Continue from a previous page's `next`.
+    #[arg(long)]
+    cursor: Option<String>,
+}
+
+pub async fn reads(a: ReadsArgs) -> anyhow::Result<()> {
+    let mut q: Vec<(&str, String)> = vec![("match", a.mode), ("limit", a.limit.to_string())];
+    for (k, v) in [
+        ("plate", a.plate),
+        ("country", a.country),
+        ("camera", a.camera),
+        ("from", a.from),
+        ("to", a.to),
+        ("cursor", a.cursor),
+    ] {
+        q.extend(v.map(|v| (k, v)));
+    }
+    q.extend(a.distance.map(|d| ("distance", d.to_string())));
+    print(&send(Client::new().get(a.node.at("/api/v1/reads")).query(&q)).await?);
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    node: NodeUrl,
+    #[command(subcommand)]
+    command: AlertsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertsCommand {
+    /// List alerts, newest first.
+    List {
+        #[arg(long)]
+        unacknowledged: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Acknowledge an alert.
+    Ack {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Print alerts as they come (Server-Sent Events), one JSON line each.
+    Watch,
+}
+
+pub async fn alerts(a: AlertsArgs) -> anyhow::Result<()> {
+    let c = Client::new();
+    let n = &a.node;
+    match a.command {
+        AlertsCommand::List { unacknowledged, limit } => {
+            let q = [("unacknowledged", unacknowledged.to_string()), ("limit", limit.to_string())];
+            print(&send(c.get(n.at("/api/v1/alerts")).query(&q)).await?);
+        }
+        AlertsCommand::Ack { id, by, note } => {
+            let body = serde_json::json!({"by": by, "note": note});
+            print(&send(c.post(n.at(&format!("/api/v1/alerts/{id}/ack"))).json(&body)).await?);
+        }
+        AlertsCommand::Watch => {
+            let mut events = sse_events(&c, &n.at("/api/v1/alerts/stream")).await?;
+            while let Some(ev) = events.next().await {
+                let (kind, data) = ev?;
+                if kind == "alert" {
+                    println!("{data}");
+                } else {
+                    eprintln!("{kind}: {data}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Connects to an SSE endpoint and yields `(event, data)` pairs.
+pub async fn sse_events(
+    c: &Client,
+    url: &str,
+) -> anyhow::Result<futures::stream::BoxStream<'static, anyhow::Result<(String, String)>>> {
+    let resp =
+        c.get(url).header("accept", "text/event-stream").send().await.context("connecting to the alert stream")?;
+    if !resp.status().is_success() {
+        bail!("alert stream answered {}", resp.status());
+    }
+    let bytes = resp.bytes_stream();
+    Ok(Box::pin(futures::stream::unfold((bytes, String::new()), |(mut bytes, mut buf)| async move {
+        loop {
+            if let Some(end) = buf.find("\n\n") {
+                let block: String = buf.drain(..end + 2).collect();
+                let (mut kind, mut data) = (String::from("message"), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        kind = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        if !data.is_empty() {
+                            data.push('\n');
+                        }
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return Some((Ok((kind, data)), (bytes, buf)));
+            }
+            match bytes.next().await {
+                Some(Ok(chunk)) => buf.push_str(&String::from_utf8_lossy(&chunk)),
+                Some(Err(e)) => return Some((Err(anyhow::Error::new(e).context("alert stream broke")), (bytes, buf))),
+                None => return None,
+            }
+        }
+    })))
+}

@@ -1,0 +1,159 @@
+//! The node's TOML configuration.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use limes_model::AgencyId;
+use limes_plate::CountryCode;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub node: NodeSection,
+    #[serde(default)]
+    pub api: ApiSection,
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub retention: RetentionSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// This node's id, unique among federated nodes.
+    pub id: String,
+    pub agency: AgencyId,
+    pub country: CountryCode,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    pub listen: SocketAddr,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+fn default_max_body() -> usize {
+    32 << 20
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self { listen: "127.0.0.1:8080".parse().expect("literal address"), max_body_bytes: default_max_body() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// Where the database lives; relative paths are relative to the config file.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self { data_dir: PathBuf::from("limes-data") }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Plate reads (and their alerts) older than this are deleted.
+    pub reads_days: u32,
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        Self { reads_days: 30 }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file; the data directory is resolved against the file's folder.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        let mut cfg: Config = toml::from_str(&text).with_context(|| format!("parsing config {}", path.display()))?;
+        if cfg.node.id.trim().is_empty() {
+            bail!("config {}: node.id is empty", path.display());
+        }
+        if cfg.retention.reads_days == 0 {
+            bail!("config {}: retention.reads_days must be at least 1", path.display());
+        }
+        if cfg.store.data_dir.is_relative() {
+            let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            cfg.store.data_dir = base.join(&cfg.store.data_dir);
+        }
+        Ok(cfg)
+    }
+}
+
+/// The commented default configuration `limes init` writes.
+pub fn default_toml(node_id: &str, agency: &str, country: &str, listen: &str, data_dir: &str) -> String {
+    format!(
+        r#"# limes node configuration. Every key is shown with its default or an example.
+
+[node]
+# This node's id: unique among the nodes that federate with it.
+id = "{node_id}"
+# The agency that runs this node (letters, digits, - _ . :), e.g. "ro-igpf" or "ua-dpsu".
+agency = "{agency}"
+# ISO 3166-1 alpha-2 code of the country the node is in.
+country = "{country}"
+
+[api]
+# Address of the HTTP API (integrations, the operations page, the CLI).
+listen = "{listen}"
+# Largest request body accepted, in bytes (batches of reads, hotlist and camera imports).
+max_body_bytes = 33554432
+
+[store]
+# Where the embedded database (SQLite, WAL, fsync on every commit) lives.
+# A relative path is relative to this file.
+data_dir = "{data_dir}"
+
+[retention]
+# Plate reads and their alerts older than this many days are deleted automatically.
+reads_days = 30
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_parses_and_resolves_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("limes.toml");
+        std::fs::write(&path, default_toml("n1", "ro-igpf", "RO", "127.0.0.1:9000", "data")).unwrap();
+        let cfg = Config::load(&path).unwrap();
+        assert_eq!(cfg.node.country, CountryCode::RO);
+        assert_eq!(cfg.api.listen.port(), 9000);
+        assert_eq!(cfg.store.data_dir, dir.path().join("data"));
+        assert_eq!(cfg.retention.reads_days, 30);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("limes.toml");
+        let good = default_toml("n1", "ro-igpf", "RO", "127.0.0.1:9000", "data");
+        for (bad, needle) in [
+            (good.replace("reads_days = 30", "reads_days = 30\nextra = 1"), "extra"),
+            (good.replace("country = \"RO\"", "country = \"Romania\""), "Romania"),
+            (good.replace("reads_days = 30", "reads_days = 0"), "reads_days"),
+            (good.replace("127.0.0.1:9000", "not-an-address"), "listen"),
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let err = format!("{:#}", Config::load(&path).unwrap_err());
+            assert!(err.contains(needle), "{err:?} should name {needle:?}");
+        }
+    }
+}

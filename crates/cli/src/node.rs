@@ -1,0 +1,84 @@
+//! Running a node: the store, the API server and its background tasks.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use limes_server::{AppState, ServerOptions};
+use limes_store::{Store, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+/// A node running inside this process.
+#[derive(Debug)]
+pub struct Node {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    retention: JoinHandle<()>,
+}
+
+impl Node {
+    /// Opens the store in `data_dir`, binds `listen` and serves the API.
+    pub async fn start(
+        data_dir: &Path,
+        listen: SocketAddr,
+        options: ServerOptions,
+        retention_days: u32,
+    ) -> anyhow::Result<Self> {
+        let dir = data_dir.to_owned();
+        let store = tokio::task::spawn_blocking(move || Store::open(&dir, StoreOptions::default()))
+            .await?
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+        let state = tokio::task::spawn_blocking(move || AppState::load(store, options))
+            .await?
+            .context("loading cameras and hotlist")?;
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = limes_server::router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        let retention = tokio::spawn(limes_server::retention_task(state.store.clone(), retention_days));
+        Ok(Self { addr, state, shutdown: Some(tx), server, retention })
+    }
+
+    /// Starts the node a config file describes.
+    pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
+        let options = ServerOptions { max_body_bytes: cfg.api.max_body_bytes, ..ServerOptions::default() };
+        Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days).await
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests and waits for those under way.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.retention.abort();
+        self.server.await??;
+        Ok(())
+    }
+
+    /// Serves until the server fails or the process gets SIGINT/SIGTERM.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; shutting down"),
+            _ = term.recv() => tracing::info!("terminated; shutting down"),
+        }
+        self.stop().await
+    }
+}

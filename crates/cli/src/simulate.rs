@@ -1,0 +1,240 @@
+//! `limes simulate`: simulated border traffic sent to a node over HTTP at a target rate.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use clap::Args;
+use limes_server::wire::{IngestReport, ReadIn};
+use limes_sim::{Region, SimConfig, Simulator};
+use reqwest::Client;
+use tokio::sync::{Mutex, Semaphore};
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// The node's API address.
+    #[arg(long, env = "LIMES_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Border region: ro-ua, ro-rs or cz-pl.
+    #[arg(long, default_value = "ro-ua")]
+    pub region: String,
+    /// Reads per second to send.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Stop after this many seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Stop after this many reads (whichever comes first).
+    #[arg(long)]
+    pub reads: Option<u64>,
+    /// Seed of every random choice: the same seed sends the same traffic.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Reads per HTTP request.
+    #[arg(long, default_value_t = 250)]
+    pub batch: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Vehicles in the simulated fleet (default: enough for the rate).
+    #[arg(long)]
+    pub vehicles: Option<usize>,
+    /// First register the region's cameras and import a hotlist of this many entries
+    /// (the fleet's hotlisted vehicles plus generated fillers).
+    #[arg(long)]
+    pub setup_hotlist: Option<usize>,
+}
+
+impl SimulateArgs {
+    pub fn sim_config(&self) -> anyhow::Result<SimConfig> {
+        let region = Region::named(&self.region)
+            .with_context(|| format!("--region {:?} is not ro-ua, ro-rs or cz-pl", self.region))?;
+        let vehicles = self.vehicles.unwrap_or(((self.rate * 2000.0) as usize).clamp(2000, 2_000_000));
+        Ok(SimConfig {
+            seed: self.seed,
+            region,
+            start: Utc::now(),
+            vehicles,
+            reads_per_second: self.rate,
+            ..SimConfig::default()
+        })
+    }
+}
+
+/// What a run of the sender did.
+#[derive(Debug, Default)]
+pub struct SendReport {
+    pub sent: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub alerts: u64,
+    pub failed_requests: u64,
+    /// Request latencies, microseconds.
+    pub latencies_us: Vec<u64>,
+    pub elapsed: Duration,
+}
+
+/// Registers the region's cameras and imports a hotlist of `entries` entries.
+pub async fn setup(client: &Client, url: &str, cfg: &SimConfig, entries: usize) -> anyhow::Result<usize> {
+    let cameras = cfg.region.cameras();
+    for c in &cameras {
+        let r = client.post(format!("{url}/api/v1/cameras")).json(c).send().await.context("registering a camera")?;
+        if !r.status().is_success() {
+            bail!("registering camera {}: {}", c.id, r.text().await.unwrap_or_default());
+        }
+    }
+    let mut imported = 0;
+    let mut chunk = Vec::with_capacity(50_000);
+    let mut list = limes_sim::hotlist(cfg, entries)?.peekable();
+    while list.peek().is_some() {
+        chunk.clear();
+        chunk.extend(list.by_ref().take(50_000).map(|e| {
+            serde_json::json!({
+                "plate": e.plate.as_str(), "country": e.country.map(|c| c.to_string()), "reason": e.reason.as_str(),
+                "priority": e.priority, "agency": e.agency.as_str(), "expires": e.expires.map(|t| t.to_rfc3339()),
+                "fuzzy": e.fuzzy, "note": e.note,
+            })
+        }));
+        let r =
+            client.post(format!("{url}/api/v1/hotlist")).json(&chunk).send().await.context("importing the hotlist")?;
+        let status = r.status();
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("importing the hotlist: {status} {v}");
+        }
+        imported += v["imported"].as_u64().unwrap_or(0) as usize;
+    }
+    Ok(imported)
+}
+
+/// How fast and how long to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    /// Reads per second.
+    pub rate: f64,
+    pub duration: Duration,
+    pub max_reads: Option<u64>,
+    /// Reads per request.
+    pub batch: usize,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
+impl From<&SimulateArgs> for Pace {
+    fn from(a: &SimulateArgs) -> Self {
+        Self {
+            rate: a.rate,
+            duration: Duration::from_secs_f64(a.duration.max(0.0)),
+            max_reads: a.reads,
+            batch: a.batch,
+            concurrency: a.concurrency,
+        }
+    }
+}
+
+/// Sends the simulator's reads in batches, paced to `pace.rate` reads per second,
+/// until `pace.duration` has passed or `pace.max_reads` were sent.
+pub async fn send(client: &Client, url: &str, sim: Simulator, pace: Pace) -> anyhow::Result<SendReport> {
+    let Pace { rate, duration, max_reads, batch, concurrency } = pace;
+    if rate.is_nan() || rate <= 0.0 {
+        bail!("--rate must be positive");
+    }
+    let batch = batch.max(1);
+    let report = Arc::new(Mutex::new(SendReport::default()));
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let endpoint = format!("{url}/api/v1/reads");
+    let start = Instant::now();
+    let mut sim = sim;
+    let mut sent: u64 = 0;
+    let mut tasks = tokio::task::JoinSet::new();
+    while start.elapsed() < duration && max_reads.is_none_or(|m| sent < m) {
+        let n = max_reads.map_or(batch as u64, |m| (m - sent).min(batch as u64)) as usize;
+        // Pace: this batch is due when the reads before it have had their time.
+        let due = start + Duration::from_secs_f64(sent as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let now = Utc::now();
+        let body: Vec<ReadIn> = sim
+            .by_ref()
+            .take(n)
+            .map(|s| {
+                let mut r = ReadIn::from(&s.read);
+                // A simulated read never claims a time after its sending.
+                r.time = r.time.min(now);
+                r
+            })
+            .collect();
+        sent += body.len() as u64;
+        let permit = permits.clone().acquire_owned().await?;
+        let (client, endpoint, report) = (client.clone(), endpoint.clone(), report.clone());
+        tasks.spawn(async move {
+            let t = Instant::now();
+            let result = client.post(&endpoint).json(&body).send().await;
+            let outcome = match result {
+                Ok(r) if r.status().is_success() => r.json::<IngestReport>().await.ok(),
+                Ok(r) => {
+                    tracing::warn!(status = %r.status(), "batch refused");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "sending a batch failed");
+                    None
+                }
+            };
+            let mut rep = report.lock().await;
+            rep.sent += body.len() as u64;
+            rep.latencies_us.push(t.elapsed().as_micros() as u64);
+            match outcome {
+                Some(o) => {
+                    rep.accepted += o.accepted as u64;
+                    rep.rejected += o.rejected.len() as u64;
+                    rep.alerts += o.alerts as u64;
+                }
+                None => rep.failed_requests += 1,
+            }
+            drop(permit);
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    let mut rep = std::mem::take(&mut *report.lock().await);
+    rep.elapsed = start.elapsed();
+    Ok(rep)
+}
+
+/// The `q`-quantile (0..=1) of `values`, sorting them.
+pub fn quantile(values: &mut [u64], q: f64) -> u64 {
+    if values.is_empty() {
+        return 0;
+    }
+    values.sort_unstable();
+    values[((values.len() - 1) as f64 * q).round() as usize]
+}
+
+pub async fn run(a: SimulateArgs) -> anyhow::Result<()> {
+    let cfg = a.sim_config()?;
+    let client = Client::new();
+    let url = a.url.trim_end_matches('/').to_owned();
+    if let Some(n) = a.setup_hotlist {
+        let imported = setup(&client, &url, &cfg, n).await?;
+        println!("registered {} cameras, imported {imported} hotlist entries", cfg.region.cameras().len());
+    }
+    let sim = Simulator::new(cfg)?;
+    let mut rep = send(&client, &url, sim, Pace::from(&a)).await?;
+    let secs = rep.elapsed.as_secs_f64();
+    println!(
+        "sent {} reads in {secs:.1} s ({:.0}/s): accepted {}, rejected {}, alerts {}, failed requests {}, request p50 {:.1} ms, p99 {:.1} ms",
+        rep.sent,
+        rep.sent as f64 / secs,
+        rep.accepted,
+        rep.rejected,
+        rep.alerts,
+        rep.failed_requests,
+        quantile(&mut rep.latencies_us, 0.5) as f64 / 1000.0,
+        quantile(&mut rep.latencies_us, 0.99) as f64 / 1000.0,
+    );
+    if rep.failed_requests > 0 {
+        bail!("{} requests failed", rep.failed_requests);
+    }
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Runs the real `limes` binary in a fresh temporary directory (after ripgrep's tests/util.rs).
+
+#![allow(dead_code)] // Each test file uses a different part of this module.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn limes_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_limes"))
+}
+
+/// A node process serving from its own temporary data directory.
+pub struct TestNode {
+    pub dir: tempfile::TempDir,
+    pub child: Child,
+    pub url: String,
+    pub config: PathBuf,
+}
+
+pub fn write_config(dir: &Path) -> PathBuf {
+    let out = Command::new(limes_bin())
+        .args(["init", "--dir"])
+        .arg(dir)
+        .args(["--node-id", "test-node", "--agency", "ro-igpf", "--country", "RO", "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("run limes init");
+    assert!(out.status.success(), "limes init failed: {}", String::from_utf8_lossy(&out.stderr));
+    dir.join("limes.toml")
+}
+
+impl TestNode {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = write_config(dir.path());
+        Self::start_with(dir, config, None)
+    }
+
+    /// Starts `limes serve`, optionally wrapped in another command (e.g. strace).
+    pub fn start_with(dir: tempfile::TempDir, config: PathBuf, wrapper: Option<Vec<String>>) -> Self {
+        let mut cmd = match &wrapper {
+            Some(w) => {
+                let mut c = Command::new(&w[0]);
+                c.args(&w[1..]).arg(limes_bin());
+                c
+            }
+            None => Command::new(limes_bin()),
+        };
+        cmd.arg("serve").arg("--config").arg(&config).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("spawn limes serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let url = rx.recv_timeout(Duration::from_secs(60)).expect("node did not report its address within 60 s");
+        Self { dir, child, url, config }
+    }
+
+    /// Restarts the node on the same data directory (after a kill).
+    pub fn restart(mut self) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Move the folder out; the old value's Drop then has only a dead child to reap.
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        let config = dir.path().join("limes.toml");
+        Self::start_with(dir, config, None)
+    }
+
+    pub fn kill9(&mut self) {
+        // SIGKILL: no shutdown code runs.
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        // A wrapper (strace) would leave the node running when killed: kill its children first.
+        kill_children(self.child.id());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends SIGKILL to every child of process `pid` (Linux `/proc`).
+fn kill_children(pid: u32) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return };
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace() {
+            let _ = Command::new("kill").args(["-9", child]).status();
+        }
+    }
+}
+
+/// Runs the `limes` CLI to completion.
+pub fn limes(args: &[&str]) -> std::process::Output {
+    Command::new(limes_bin()).args(args).output().expect("run limes")
+}
+
+pub fn camera_json(id: &str, country: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "agency": "ro-igpf", "kind": "anpr", "country": country,
+                       "position": {"lat": 47.95, "lon": 26.07}, "heading": 10.0})
+}
+
+pub fn read_json(camera: &str, plate: &str, country: Option<&str>) -> serde_json::Value {
+    let mut v = serde_json::json!({"camera": camera, "time": chrono::Utc::now().to_rfc3339(), "plate": plate,
+                                   "confidence": 0.9, "direction": "leaving"});
+    if let Some(c) = country {
+        v["country"] = c.into();
+    }
+    v
+}
+
+/// Waits for `f` to return true, polling; panics after `timeout`.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "condition not met within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,85 @@
+//! The web layer's one error type.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An API error: client errors say exactly what was wrong; server errors are
+/// logged in full and reported to the client without details.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (syntax, encoding, parameters).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request is well-formed but its content is refused.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The thing addressed does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The body is larger than the node accepts.
+    #[error("request body is larger than the {0} bytes this node accepts")]
+    TooLarge(usize),
+    /// The content type is not one this endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Something failed inside the node.
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unprocessable(_) => "unprocessable",
+            Self::NotFound(_) => "not_found",
+            Self::TooLarge(_) => "too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error serving a request");
+        }
+        let status = self.status();
+        (status, Json(Body { error: self.code(), message: self.to_string() })).into_response()
+    }
+}
+
+impl From<limes_store::StoreError> for ApiError {
+    fn from(e: limes_store::StoreError) -> Self {
+        match e {
+            limes_store::StoreError::NotFound(what) => Self::NotFound(format!("{what} not found")),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}

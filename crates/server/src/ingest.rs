@@ -1,0 +1,99 @@
+//! The path of a plate read: parse → validate → normalise → match → store
+//! durably → acknowledge → push alerts.
+
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, Utc};
+use limes_model::{MatchKind, PlateRead};
+use limes_store::{NewAlert, NewRead, WriteBatch};
+
+use crate::wire::{IngestReport, ReadIn, Rejected};
+use crate::{AlertEvent, ApiError, AppState, read_lock};
+
+/// Reads that passed every check, ready to write, and those that did not.
+struct Prepared {
+    batch: WriteBatch,
+    /// The posted index of each read in `batch.reads`.
+    indices: Vec<usize>,
+    rejected: Vec<Rejected>,
+}
+
+fn check(state: &AppState, raw: ReadIn, now: DateTime<Utc>) -> Result<(PlateRead, limes_plate::Normalized), String> {
+    let read = raw.into_domain()?;
+    read.validate(now).map_err(|e| e.to_string())?;
+    if !read_lock(&state.cameras).contains_key(&read.camera) {
+        return Err(format!("unknown camera {:?}: register it first (POST /api/v1/cameras)", read.camera.as_str()));
+    }
+    let country = read.plate.country.as_ref().map(|c| c.value);
+    let normalized = limes_plate::normalize(&read.plate.text.value, country).map_err(|e| format!("plate: {e}"))?;
+    Ok((read, normalized))
+}
+
+fn prepare(state: &AppState, items: Vec<(usize, Result<ReadIn, String>)>, now: DateTime<Utc>) -> Prepared {
+    let mut p = Prepared { batch: WriteBatch::default(), indices: Vec::new(), rejected: Vec::new() };
+    let mut checked = Vec::with_capacity(items.len());
+    for (index, item) in items {
+        match item.and_then(|raw| check(state, raw, now)) {
+            Ok(ok) => checked.push((index, ok)),
+            Err(error) => p.rejected.push(Rejected { index, error }),
+        }
+    }
+    let hotlist = read_lock(&state.hotlist);
+    let mut hits = Vec::new();
+    for (index, (read, normalized)) in checked {
+        let slot = p.batch.reads.len();
+        hits.clear();
+        hotlist.match_read_into(&normalized, now, &mut hits);
+        for hit in &hits {
+            if let Some(entry) = hotlist.get(hit.entry_id) {
+                p.batch.alerts.push(NewAlert::new(slot, &entry, hit.kind, hit.distance));
+            }
+        }
+        p.batch.reads.push(NewRead::new(read, normalized.text, normalized.country, normalized.valid, now));
+        p.indices.push(index);
+    }
+    p
+}
+
+/// Validates, matches and durably stores a batch of posted reads; returns once
+/// the accepted ones are committed (fsynced), after pushing their alerts.
+pub async fn ingest_reads(
+    state: &AppState,
+    items: Vec<(usize, Result<ReadIn, String>)>,
+) -> Result<IngestReport, ApiError> {
+    let now = Utc::now();
+    let prepared = {
+        let state = state.clone();
+        // Normalising and matching a large batch is CPU work: keep it off the reactor.
+        if items.len() > 64 {
+            tokio::task::spawn_blocking(move || prepare(&state, items, now)).await?
+        } else {
+            prepare(&state, items, now)
+        }
+    };
+    let Prepared { batch, indices, rejected } = prepared;
+    state.stats.reads_rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
+    let mut report = IngestReport { rejected, ..Default::default() };
+    if batch.reads.is_empty() {
+        return Ok(report);
+    }
+    let committed = state.store.write(batch).await?;
+    state.stats.batches.fetch_add(1, Ordering::Relaxed);
+    state.stats.reads_accepted.fetch_add(committed.read_ids.len() as u64, Ordering::Relaxed);
+    for alert in &committed.alerts {
+        let counter = match alert.kind {
+            MatchKind::Confirmed => &state.stats.alerts_confirmed,
+            MatchKind::Possible => &state.stats.alerts_possible,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Ok(json) = serde_json::to_string(alert) {
+            // No subscriber is not an error: the alert is stored and listed.
+            let _ = state.alerts.send(AlertEvent { id: alert.id, json: json.into() });
+        }
+    }
+    report.accepted = committed.read_ids.len();
+    report.alerts = committed.alerts.len();
+    report.ids = committed.read_ids;
+    debug_assert_eq!(indices.len(), report.ids.len());
+    Ok(report)
+}

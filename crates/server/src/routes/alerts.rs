@@ -1,0 +1,131 @@
+//! Alerts: listing, acknowledgement and the live Server-Sent Events stream.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use chrono::Utc;
+use futures::Stream;
+use limes_store::{Alert, AlertQuery};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{body_bytes, json, utf8};
+use crate::{ApiError, AppState};
+
+#[derive(Deserialize)]
+pub(super) struct ListParams {
+    #[serde(default)]
+    unacknowledged: bool,
+    before: Option<i64>,
+    limit: Option<usize>,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    let q = AlertQuery { unacknowledged_only: p.unacknowledged, before_id: p.before, limit: p.limit.unwrap_or(100) };
+    let store = state.store.clone();
+    Ok(Json(tokio::task::spawn_blocking(move || store.alerts(&q)).await??))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AckBody {
+    /// Who acknowledges (until user accounts exist, the operator's name or call sign).
+    by: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+pub(super) async fn ack(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Body,
+) -> Result<Json<Alert>, ApiError> {
+    let bytes = body_bytes(&state, body).await?;
+    let b: AckBody = json("acknowledgement", utf8(&bytes)?)?;
+    if b.by.trim().is_empty() {
+        return Err(ApiError::Unprocessable("acknowledgement needs a non-empty \"by\"".into()));
+    }
+    let store = state.store.clone();
+    Ok(Json(
+        tokio::task::spawn_blocking(move || store.acknowledge_alert(id, b.by.trim(), b.note.as_deref(), Utc::now()))
+            .await??,
+    ))
+}
+
+/// `GET /api/v1/alerts/stream`: every new alert as an `alert` event whose id is
+/// the alert's id. A client that reconnects with `Last-Event-ID` first gets the
+/// alerts it missed (up to 10,000), then the live ones, without duplicates.
+pub(super) async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    // Subscribe before reading the backlog so nothing falls between the two.
+    let mut rx = state.alerts.subscribe();
+    let last_seen: Option<i64> =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+    let store = state.store.clone();
+    let stream = async_stream(move |tx| async move {
+        let mut high = last_seen.unwrap_or(i64::MIN);
+        if let Some(last) = last_seen {
+            let backlog = tokio::task::spawn_blocking(move || {
+                let mut out = Vec::new();
+                let mut before = None;
+                while out.len() < 10_000 {
+                    let page =
+                        store.alerts(&AlertQuery { unacknowledged_only: false, before_id: before, limit: 1000 })?;
+                    let done = page.len() < 1000;
+                    before = page.last().map(|a| a.id);
+                    out.extend(page.into_iter().take_while(|a| a.id > last));
+                    if done || before.is_some_and(|b| b <= last) {
+                        break;
+                    }
+                }
+                out.reverse();
+                Ok::<_, limes_store::StoreError>(out)
+            })
+            .await;
+            if let Ok(Ok(missed)) = backlog {
+                for a in missed {
+                    high = high.max(a.id);
+                    let json = serde_json::to_string(&a).unwrap_or_default();
+                    if tx.send(Event::default().event("alert").id(a.id.to_string()).data(json)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        loop {
+            let ev = match rx.recv().await {
+                Ok(a) if a.id <= high => continue,
+                Ok(a) => Event::default().event("alert").id(a.id.to_string()).data(&*a.json),
+                Err(RecvError::Lagged(n)) => Event::default()
+                    .event("lagged")
+                    .data(format!("{n} alerts skipped; list them with GET /api/v1/alerts")),
+                Err(RecvError::Closed) => return,
+            };
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// A stream fed by a task through a small channel; the task ends when the client goes.
+fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Event>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(f(tx));
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|ev| (Ok(ev), rx)) })
+}

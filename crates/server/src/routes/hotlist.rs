@@ -1,0 +1,162 @@
+//! Hotlist import, listing and investigative search.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::Utc;
+use limes_hotlist::{MaxEdits, Query as HotlistQuery, Wildcard};
+use limes_model::HotlistEntry;
+use serde::{Deserialize, Serialize};
+
+use super::reads::MatchMode;
+use super::{body_bytes, media_type, utf8};
+use crate::import::{ImportError, hotlist_csv, hotlist_json};
+use crate::{ApiError, AppState, read_lock, write_lock};
+
+#[derive(Serialize)]
+pub(super) struct ImportReport {
+    imported: usize,
+    /// The ids given to the imported entries, in file order.
+    ids: Vec<u64>,
+    errors: Vec<ImportError>,
+}
+
+/// Imports entries from CSV (`text/csv`) or a JSON array; good rows are kept, bad ones reported.
+pub(super) async fn import(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
+    let bytes = body_bytes(&state, body).await?;
+    let text = utf8(&bytes)?;
+    let parsed = match media_type(&headers).as_str() {
+        "text/csv" => hotlist_csv(text.as_bytes()),
+        "application/json" | "" => hotlist_json(text.as_bytes()),
+        other => {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "content type {other:?} is not text/csv or application/json"
+            )));
+        }
+    }
+    .map_err(ApiError::Unprocessable)?;
+    let store = state.store.clone();
+    let (entries, mut errors) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let mut next = store.next_hotlist_id()?;
+        let mut entries: Vec<HotlistEntry> = Vec::with_capacity(parsed.records.len());
+        let mut errors = parsed.errors;
+        for (at, h) in parsed.records {
+            match h.into_entry(next) {
+                Ok(e) => {
+                    entries.push(e);
+                    next += 1;
+                }
+                Err(error) => errors.push(ImportError { at, error }),
+            }
+        }
+        store.upsert_hotlist(&entries)?;
+        Ok((entries, errors))
+    })
+    .await??;
+    errors.sort_by_key(|e| e.at);
+    let ids: Vec<u64> = entries.iter().map(|e| e.id).collect();
+    {
+        let mut index = write_lock(&state.hotlist);
+        for e in entries {
+            index.insert(e);
+        }
+    }
+    let status = if ids.is_empty() && !errors.is_empty() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, Json(ImportReport { imported: ids.len(), ids, errors })))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListParams {
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+pub(super) async fn list(State(state): State<AppState>, Query(p): Query<ListParams>) -> Json<Vec<HotlistEntry>> {
+    let store = state.store.clone();
+    let all = tokio::task::spawn_blocking(move || store.hotlist()).await.ok().and_then(Result::ok).unwrap_or_default();
+    Json(all.into_iter().skip(p.offset.unwrap_or(0)).take(p.limit.unwrap_or(1000).min(10_000)).collect())
+}
+
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+) -> Result<Json<HotlistEntry>, ApiError> {
+    read_lock(&state.hotlist)
+        .get(id)
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("hotlist entry {id} not found")))
+}
+
+pub(super) async fn delete(State(state): State<AppState>, Path(id): Path<u64>) -> Result<StatusCode, ApiError> {
+    let store = state.store.clone();
+    if !tokio::task::spawn_blocking(move || store.delete_hotlist_entry(id)).await?? {
+        return Err(ApiError::NotFound(format!("hotlist entry {id} not found")));
+    }
+    write_lock(&state.hotlist).remove(id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SearchParams {
+    plate: String,
+    #[serde(default, rename = "match")]
+    mode: MatchMode,
+    distance: Option<u8>,
+    country: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+pub(super) struct Found {
+    entry: HotlistEntry,
+    distance: u8,
+}
+
+/// Investigative search of the hotlist: exact, look-alike, edit distance or wildcard.
+pub(super) async fn search(
+    State(state): State<AppState>,
+    Query(p): Query<SearchParams>,
+) -> Result<Json<Vec<Found>>, ApiError> {
+    let bad = |m: String| ApiError::BadRequest(m);
+    let country = p
+        .country
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(limes_plate::CountryCode::parse)
+        .transpose()
+        .map_err(|e| bad(e.to_string()))?;
+    let query = match p.mode {
+        MatchMode::Wildcard => {
+            HotlistQuery::Wildcard(Wildcard::parse(&p.plate).map_err(|e| bad(format!("wildcard: {e}")))?)
+        }
+        mode => {
+            let n = limes_plate::normalize(&p.plate, country).map_err(|e| bad(format!("plate: {e}")))?;
+            match mode {
+                MatchMode::Exact => HotlistQuery::Exact(n.text),
+                MatchMode::Lookalike => HotlistQuery::Lookalike(n.text),
+                _ => {
+                    let max = MaxEdits::try_from(p.distance.unwrap_or(1)).map_err(|e| bad(e.to_string()))?;
+                    HotlistQuery::EditDistance { plate: n.text, max }
+                }
+            }
+        }
+    };
+    let limit = p.limit.unwrap_or(100).clamp(1, 10_000);
+    let index = state.hotlist.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let index = read_lock(&index);
+        index
+            .search(&query, Utc::now(), limit)
+            .into_iter()
+            .filter_map(|h| index.get(h.entry_id).map(|entry| Found { entry, distance: h.distance }))
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    Ok(Json(found))
+}

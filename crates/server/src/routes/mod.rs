@@ -1,0 +1,70 @@
+//! Route table and shared request helpers.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use axum::routing::{get, post};
+
+use crate::{ApiError, AppState};
+
+mod alerts;
+mod cameras;
+mod hotlist;
+mod misc;
+mod reads;
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(misc::health))
+        .route("/api/v1/stats", get(misc::stats))
+        .route("/api/v1/plates/normalize", get(misc::normalize))
+        .route("/api/v1/reads", post(reads::post).get(reads::search))
+        .route("/api/v1/reads/{id}", get(reads::get_one))
+        .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
+        .route("/api/v1/cameras/import", post(cameras::import))
+        .route("/api/v1/cameras/{id}", get(cameras::get_one).put(cameras::put).delete(cameras::delete))
+        .route("/api/v1/hotlist", get(hotlist::list).post(hotlist::import))
+        .route("/api/v1/hotlist/search", get(hotlist::search))
+        .route("/api/v1/hotlist/{id}", get(hotlist::get_one).delete(hotlist::delete))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/stream", get(alerts::stream))
+        .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
+        .with_state(state)
+}
+
+/// The media type of a request, lower case, without parameters.
+pub(crate) fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Reads a whole body up to the node's limit.
+pub(crate) async fn body_bytes(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
+    let limit = state.options.max_body_bytes;
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large { ApiError::TooLarge(limit) } else { ApiError::BadRequest(format!("reading request body: {e}")) }
+    })
+}
+
+/// Checks a body is UTF-8, naming the first bad byte's offset.
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, ApiError> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("request body is not valid UTF-8 (at byte {})", e.valid_up_to())))
+}
+
+/// Parses JSON with an error that names line and column.
+pub(crate) fn json<'a, T: serde::Deserialize<'a>>(what: &str, text: &'a str) -> Result<T, ApiError> {
+    serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            ApiError::Unprocessable(format!("{what}: {e}"))
+        } else {
+            ApiError::BadRequest(format!("{what} is not valid JSON: {e}"))
+        }
+    })
+}

@@ -1,0 +1,237 @@
+//! `POST /api/v1/reads` (one read, a JSON array, or an NDJSON stream) and read search.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use limes_hotlist::{Wildcard, levenshtein_within};
+use limes_model::CameraId;
+use limes_plate::{CountryCode, lookalike_key};
+use limes_store::{PlateFilter, ReadCursor, ReadQuery, StoredRead};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::{body_bytes, json, media_type, utf8};
+use crate::wire::{IngestReport, ReadIn, Rejected};
+use crate::{ApiError, AppState, ingest_reads};
+
+pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+    match media_type(&headers).as_str() {
+        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => ndjson(state, body).await,
+        "application/json" | "" => {
+            let bytes = body_bytes(&state, body).await?;
+            let text = utf8(&bytes)?;
+            if text.trim_start().starts_with('[') {
+                let raws: Vec<&RawValue> = json("batch", text)?;
+                let items = raws
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, raw)| (i, serde_json::from_str::<ReadIn>(raw.get()).map_err(|e| e.to_string())))
+                    .collect::<Vec<_>>();
+                let n = items.len();
+                let report = ingest_reads(&state, items).await?;
+                let status =
+                    if n > 0 && report.accepted == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+                Ok((status, Json(report)).into_response())
+            } else {
+                let read: ReadIn = json("read", text)?;
+                let report = ingest_reads(&state, vec![(0, Ok(read))]).await?;
+                match report.rejected.first() {
+                    Some(r) => Err(ApiError::Unprocessable(r.error.clone())),
+                    None => Ok((StatusCode::CREATED, Json(report)).into_response()),
+                }
+            }
+        }
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "content type {other:?} is not application/json or application/x-ndjson"
+        ))),
+    }
+}
+
+/// Reads an NDJSON stream line by line, committing every `stream_chunk` reads;
+/// answers once everything is committed. A bad line is reported by its index
+/// (line number minus one) and never stops the stream.
+async fn ndjson(state: AppState, body: Body) -> Result<Response, ApiError> {
+    let max_line = state.options.max_line_bytes;
+    let chunk = state.options.stream_chunk.max(1);
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut skipping = false;
+    let mut line_no = 0usize;
+    let mut items = Vec::new();
+    let mut report = IngestReport::default();
+
+    fn line_item(index: usize, line: &[u8]) -> Option<(usize, Result<ReadIn, String>)> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        let parsed = std::str::from_utf8(line)
+            .map_err(|e| format!("line is not valid UTF-8 (at byte {})", e.valid_up_to()))
+            .and_then(|s| serde_json::from_str::<ReadIn>(s).map_err(|e| e.to_string()));
+        Some((index, parsed))
+    }
+
+    loop {
+        let next = stream.next().await;
+        let data = match next {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                // The client went away or the body broke: what was committed stays.
+                return Err(ApiError::BadRequest(format!(
+                    "reading NDJSON stream after {} committed reads: {e}",
+                    report.accepted
+                )));
+            }
+            None => break,
+        };
+        let mut rest: &[u8] = &data;
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            let (head, tail) = rest.split_at(pos);
+            rest = &tail[1..];
+            if skipping {
+                skipping = false;
+            } else {
+                buf.extend_from_slice(head);
+                items.extend(line_item(line_no, &buf));
+            }
+            buf.clear();
+            line_no += 1;
+            if items.len() >= chunk {
+                merge(&mut report, ingest_reads(&state, std::mem::take(&mut items)).await?);
+            }
+        }
+        if !skipping {
+            buf.extend_from_slice(rest);
+            if buf.len() > max_line {
+                report
+                    .rejected
+                    .push(Rejected { index: line_no, error: format!("line is longer than {max_line} bytes") });
+                buf.clear();
+                skipping = true;
+            }
+        }
+    }
+    if !skipping {
+        items.extend(line_item(line_no, &buf));
+    }
+    if !items.is_empty() {
+        merge(&mut report, ingest_reads(&state, items).await?);
+    }
+    report.rejected.sort_by_key(|r| r.index);
+    Ok((StatusCode::OK, Json(report)).into_response())
+}
+
+fn merge(into: &mut IngestReport, part: IngestReport) {
+    into.accepted += part.accepted;
+    into.alerts += part.alerts;
+    into.ids.extend(part.ids);
+    into.rejected.extend(part.rejected);
+}
+
+/// How a search matches plates.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum MatchMode {
+    /// The grammar-repaired canonical text.
+    #[default]
+    Exact,
+    /// Equal after look-alike folding.
+    Lookalike,
+    /// Within `distance` edits (Levenshtein).
+    Fuzzy,
+    /// `*` for any run, `?` for one character.
+    Wildcard,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SearchParams {
+    plate: Option<String>,
+    #[serde(default, rename = "match")]
+    mode: MatchMode,
+    distance: Option<u8>,
+    country: Option<String>,
+    camera: Option<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+pub(super) struct SearchPage {
+    reads: Vec<StoredRead>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+pub(super) async fn search(
+    State(state): State<AppState>,
+    Query(p): Query<SearchParams>,
+) -> Result<Json<SearchPage>, ApiError> {
+    let bad = |m: String| ApiError::BadRequest(m);
+    let country = p
+        .country
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(CountryCode::parse)
+        .transpose()
+        .map_err(|e| bad(e.to_string()))?;
+    let plate = match p.plate.as_deref().filter(|s| !s.trim().is_empty()) {
+        None => None,
+        Some(text) => Some(match p.mode {
+            MatchMode::Exact => {
+                let n = limes_plate::normalize(text, country).map_err(|e| bad(format!("plate: {e}")))?;
+                PlateFilter::Exact(n.text.key())
+            }
+            MatchMode::Lookalike => {
+                let t = limes_plate::clean(text).map_err(|e| bad(format!("plate: {e}")))?;
+                PlateFilter::Lookalike(lookalike_key(&t).key())
+            }
+            MatchMode::Fuzzy => {
+                let t = limes_plate::clean(text).map_err(|e| bad(format!("plate: {e}")))?;
+                let k = p.distance.unwrap_or(1);
+                if !(1..=2).contains(&k) {
+                    return Err(bad(format!("distance {k} is not 1 or 2")));
+                }
+                PlateFilter::Matches(Arc::new(move |s: &str| {
+                    levenshtein_within(s.as_bytes(), t.as_bytes(), k).is_some()
+                }))
+            }
+            MatchMode::Wildcard => {
+                let w = Wildcard::parse(text).map_err(|e| bad(format!("wildcard: {e}")))?;
+                PlateFilter::Matches(Arc::new(move |s: &str| w.matches(s.as_bytes())))
+            }
+        }),
+    };
+    let camera = p.camera.map(CameraId::new).transpose().map_err(|e| bad(e.to_string()))?;
+    let after = p
+        .cursor
+        .as_deref()
+        .map(|c| ReadCursor::decode(c).ok_or_else(|| bad(format!("cursor {c:?} is not one this API gave"))))
+        .transpose()?;
+    let q = ReadQuery {
+        plate,
+        camera,
+        from: p.from,
+        to: p.to,
+        after,
+        limit: p.limit.unwrap_or(100).clamp(1, 1000),
+        max_scan: 500_000,
+    };
+    let store = state.store.clone();
+    let page = tokio::task::spawn_blocking(move || store.search_reads(&q)).await??;
+    Ok(Json(SearchPage { reads: page.reads, next: page.next.map(|c| c.encode()) }))
+}
+
+pub(super) async fn get_one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<StoredRead>, ApiError> {
+    let store = state.store.clone();
+    Ok(Json(tokio::task::spawn_blocking(move || store.read(id)).await??))
+}
