@@ -185,7 +185,10 @@ proptest! {
                     0 => Query::Exact(plate),
                     1 => Query::Lookalike(plate),
                     2 => Query::EditDistance { plate, max: MaxEdits::Two },
-                    _ => Query::Wildcard(Wildcard::parse(&wildcard_from(&t, &[(1, true)])).unwrap()),
+                    _ => match Wildcard::parse(&wildcard_from(&t, &[(1, true)])) {
+                        Ok(pattern) => Query::Wildcard(pattern),
+                        Err(_) => Query::Exact(plate),
+                    },
                 }
             })
             .collect();
@@ -378,4 +381,30 @@ fn many_removals_compact_and_stay_exact() {
     }
     let pattern = Query::Wildcard(Wildcard::parse("AB*9?").unwrap());
     assert_eq!(index.search(&pattern, now(), usize::MAX), brute_force_search(&kept, &pattern, now(), usize::MAX));
+}
+
+#[test]
+fn batched_oracle_spans_blocks() {
+    // More entries than one scan block of the batched oracle.
+    let entries: Vec<HotlistEntry> =
+        (0..40_000u64).map(|i| make_entry(i, (format!("B{:05}S", i * 7 % 40_000), 1, 3, false))).collect();
+    let queries: Vec<Query> = ["B00007S", "B3999OS", "B12345", "8O0O14S"]
+        .iter()
+        .flat_map(|t| {
+            let plate = PlateText::new(t).unwrap();
+            [
+                Query::EditDistance { plate: plate.clone(), max: MaxEdits::One },
+                Query::EditDistance { plate: plate.clone(), max: MaxEdits::Two },
+                Query::Lookalike(plate),
+            ]
+        })
+        .collect();
+    let oracle = BruteForce::new(&entries);
+    let batched = oracle.search_many(&queries, now(), usize::MAX);
+    let index = HotlistIndex::from_entries(entries.clone());
+    assert!(batched.iter().map(Vec::len).sum::<usize>() > 20);
+    for (q, got) in queries.iter().zip(batched) {
+        assert_eq!(got, oracle.search(q, now(), usize::MAX), "{q:?}");
+        assert_eq!(got, index.search(q, now(), usize::MAX), "{q:?}");
+    }
 }
