@@ -68,7 +68,7 @@ impl Slot {
 ///
 /// Slots are `u32`: an index holds fewer than 2^32 - 1 entries (at 56 bytes a
 /// slot, 240 GB of them).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct HotlistIndex {
     slots: Vec<Slot>,
     free: Vec<u32>,
@@ -229,10 +229,10 @@ impl HotlistIndex {
     }
 
     /// Adds an entry, replacing and returning the one with the same id.
-    pub fn insert(&mut self, entry: HotlistEntry) -> Option<HotlistEntry> {
+    pub fn insert(&mut self, mut entry: HotlistEntry) -> Option<HotlistEntry> {
         let old = self.remove(entry.id);
         let agency = self.intern(&entry.agency);
-        let note = entry.note.clone();
+        let note = entry.note.take();
         let slot = Slot::new(entry, agency);
         let s = match self.free.pop() {
             Some(s) => {
@@ -553,6 +553,17 @@ impl Slot {
             priority: entry.priority,
             fuzzy: entry.fuzzy,
         }
+    }
+}
+
+impl std::fmt::Debug for HotlistIndex {
+    /// A summary: the entries themselves can number millions.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotlistIndex")
+            .field("len", &self.len)
+            .field("slots", &self.slots.len())
+            .field("agencies", &self.agencies.len())
+            .finish_non_exhaustive()
     }
 }
 
