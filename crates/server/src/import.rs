@@ -308,3 +308,112 @@ pub fn hotlist_json(data: &[u8]) -> Result<Parsed<HotlistIn>, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_csv_keeps_good_rows_and_names_bad_ones() {
+        let csv = "id,agency,kind,lat,lon,heading,road,lane,country,name\n\
+                   a,ro-igpf,anpr,47.9,26.0,180,E85,1,RO,North\n\
+                   b,ro-igpf,anpr,47.9,,,,,RO,\n\
+                   c,ro-igpf,anpr,north,26,,,,RO,\n\
+                   d,ro-igpf,anpr,,,400,,,RO,\n\
+                   e,ro igpf,anpr,,,,,,RO,\n\
+                   f,ro-igpf,drone,,,,,,ROU,\n\
+                   g,ro-igpf,fixed\n";
+        let p = cameras_csv(csv.as_bytes()).unwrap();
+        assert_eq!(p.records.iter().map(|(at, c)| (*at, c.id.as_str())).collect::<Vec<_>>(), vec![(2, "a")]);
+        let errs: Vec<(usize, &str)> = p.errors.iter().map(|e| (e.at, e.error.as_str())).collect();
+        assert_eq!(errs.iter().map(|e| e.0).collect::<Vec<_>>(), vec![3, 4, 5, 6, 7, 8]);
+        assert!(errs[0].1.contains("together"), "{errs:?}");
+        assert!(errs[1].1.contains("\"north\" is not a number"), "{errs:?}");
+        assert!(errs[2].1.contains("heading 400"), "{errs:?}");
+        assert!(errs[3].1.contains("agency id"), "{errs:?}");
+        assert!(errs[4].1.contains("ROU"), "{errs:?}");
+        assert!(errs[5].1.contains("country code"), "{errs:?}");
+    }
+
+    #[test]
+    fn hostile_csv_is_refused_or_reported_never_panics() {
+        let long_field = format!("id,agency,kind,country\n{},ro-igpf,anpr,RO\n", "x".repeat(1 << 20));
+        let inputs: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"\xff\xfe\x00garbage\n\x00\x01".to_vec(),
+            b"id,agency\nx,y\n".to_vec(),
+            b"id,agency,kind,country\n\"unterminated,ro-igpf,anpr,RO\n".to_vec(),
+            long_field.into_bytes(),
+            b"id,agency,kind,country\n\xc3\x28,ro-igpf,anpr,RO\n".to_vec(),
+        ];
+        for input in inputs {
+            match cameras_csv(&input) {
+                Ok(p) => assert!(p.records.is_empty(), "{:?}", p.records),
+                Err(e) => assert!(!e.is_empty()),
+            }
+            match hotlist_csv(&input) {
+                Ok(p) => assert!(p.records.is_empty()),
+                Err(e) => assert!(!e.is_empty()),
+            }
+        }
+        assert!(cameras_csv(b"id,agency\nx,y\n").unwrap_err().contains("kind, country"));
+    }
+
+    #[test]
+    fn geojson_checks_types_geometry_and_properties() {
+        let doc = serde_json::json!({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [26.07, 47.95]},
+             "properties": {"id": "a", "agency": "ro-igpf", "kind": "anpr", "country": "RO", "heading": 90.0}},
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [226.0, 47.95]},
+             "properties": {"id": "b", "agency": "ro-igpf", "kind": "anpr", "country": "RO"}},
+            {"type": "Feature", "geometry": null, "id": "c",
+             "properties": {"agency": "ro-igpf", "kind": "drone", "country": "RO"}},
+            {"type": "Feature", "geometry": null,
+             "properties": {"id": "d", "agency": "ro-igpf", "kind": "anpr", "country": "RO", "colour": "red"}},
+            {"type": "Point", "coordinates": [1, 2]},
+            42
+        ]});
+        let p = cameras_geojson(doc.to_string().as_bytes()).unwrap();
+        let ok: Vec<(usize, &str)> = p.records.iter().map(|(at, c)| (*at, c.id.as_str())).collect();
+        assert_eq!(ok, vec![(0, "a"), (2, "c")]);
+        assert_eq!(p.records[0].1.position.unwrap().lat, 47.95, "GeoJSON is [lon, lat]");
+        assert_eq!(p.errors.iter().map(|e| e.at).collect::<Vec<_>>(), vec![1, 3, 4, 5]);
+        assert!(p.errors[1].error.contains("colour"));
+
+        assert!(cameras_geojson(br#"{"type": "Feature", "features": []}"#).unwrap_err().contains("FeatureCollection"));
+        assert!(cameras_geojson(b"not json").unwrap_err().starts_with("GeoJSON"));
+        // Deep nesting stops at serde_json's recursion limit instead of overflowing the stack.
+        let deep =
+            format!("{{\"type\":\"FeatureCollection\",\"features\":[{}{}]}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(cameras_geojson(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn hotlist_entries_are_normalised_and_checked() {
+        let csv = "plate,country,reason,priority,agency,expires,fuzzy,note\n\
+                   b-12-abc,RO,stolen,1,ro-igpf,2027-01-31,yes,grey\n\
+                   АА 1234 ВВ,UA,wanted,,ua-npu,2027-01-31T10:00:00Z,,\n\
+                   X1,RO,stolen,9,ro-igpf,,,\n\
+                   X2,RO,stolen,1,ro-igpf,tomorrow,,\n\
+                   X3,RO,stolen,1,ro-igpf,,maybe,\n";
+        let p = hotlist_csv(csv.as_bytes()).unwrap();
+        assert_eq!(p.errors.iter().map(|e| e.at).collect::<Vec<_>>(), vec![6]);
+        let entries: Vec<Result<HotlistEntry, String>> =
+            p.records.into_iter().enumerate().map(|(i, (_, h))| h.into_entry(i as u64 + 1)).collect();
+        let e0 = entries[0].as_ref().unwrap();
+        assert_eq!((e0.plate.as_str(), e0.fuzzy, e0.priority), ("B12ABC", true, 1));
+        assert_eq!(e0.expires.unwrap().to_rfc3339(), "2027-01-31T23:59:59+00:00");
+        let e1 = entries[1].as_ref().unwrap();
+        assert_eq!((e1.plate.as_str(), e1.priority), ("AA1234BB", 3));
+        assert!(entries[2].as_ref().unwrap_err().contains("priority 9"));
+        assert!(entries[3].as_ref().unwrap_err().contains("tomorrow"));
+
+        let json = br#"[{"plate": "CJ 01 XYZ", "country": "RO", "reason": "missing person", "agency": "ro-igpr"},
+                        {"plate": "CJ 01 XYZ", "reason": "stolen"}, "text", {"plate": 5}]"#;
+        let p = hotlist_json(json).unwrap();
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.errors.iter().map(|e| e.at).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert!(p.errors[0].error.contains("agency"));
+        assert!(hotlist_json(b"{\"plate\": 1}").unwrap_err().contains("array"));
+    }
+}
