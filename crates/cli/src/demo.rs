@@ -92,8 +92,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     // The live alert stream, as an operator's screen would get it.
     let mut events = crate::client::sse_events(&client, &format!("{url}/api/v1/alerts/stream")).await?;
     let per_second = a.alert_lines_per_second;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let sink = seen.clone();
     let watcher = tokio::spawn(async move {
-        let mut latencies_us = Vec::new();
         let mut window = Instant::now();
         let mut shown = 0u32;
         while let Some(Ok((kind, data))) = events.next().await {
@@ -102,7 +103,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             }
             let Ok(alert) = serde_json::from_str::<AlertLine>(&data) else { continue };
             let latency = (Utc::now() - alert.created).num_microseconds().unwrap_or(0).max(0) as u64;
-            latencies_us.push(latency);
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(latency);
             if window.elapsed() >= Duration::from_secs(1) {
                 window = Instant::now();
                 shown = 0;
@@ -121,7 +122,6 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        latencies_us
     });
 
     let sim = Simulator::new(cfg)?;
@@ -129,7 +129,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(300)).await; // let the last alerts arrive
     let stats = node.state.stats();
     watcher.abort();
-    let mut alert_latencies = watcher.await.unwrap_or_default();
+    let mut alert_latencies = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
     node.stop().await?;
 
     let secs = rep.elapsed.as_secs_f64();

@@ -336,8 +336,10 @@ pub struct HotlistEntry {
 pub enum MatchKind {
     /// The grammar-repaired canonical text equals the entry's, and countries agree.
     Confirmed,
-    /// Equal only after look-alike folding, or within edit distance of a fuzzy entry,
-    /// or the read had no country: an operator must look at the image.
+    /// Equal only after look-alike folding, equal text under another country than the
+    /// read's, or within edit distance of an entry flagged fuzzy: an operator must look at
+    /// the image. (A read without a country whose text equals the entry's, as read or as
+    /// repaired by the entry country's grammar, is confirmed.)
     Possible,
 }
 

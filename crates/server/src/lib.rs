@@ -99,10 +99,7 @@ impl AppState {
     /// Loads cameras and the hotlist from the store and builds the matching index.
     pub fn load(store: Store, options: ServerOptions) -> Result<Self, limes_store::StoreError> {
         let cameras = store.cameras()?.into_iter().map(|c| (c.id.clone(), c)).collect();
-        let mut index = HotlistIndex::new();
-        for e in store.hotlist()? {
-            index.insert(e);
-        }
+        let index = HotlistIndex::from_entries(store.hotlist()?);
         let (alerts, _) = broadcast::channel(options.alert_buffer.max(16));
         Ok(Self {
             store,

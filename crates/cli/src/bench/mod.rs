@@ -1,0 +1,74 @@
+//! `limes bench`: throughput, latency and matching-quality figures, printed as
+//! `name=value unit` lines (one per figure) so that runs can be compared and
+//! recorded in docs/benchmarks.md. These are long-running commands, not tests.
+
+use clap::Args;
+
+mod matching;
+mod node;
+mod pgtrgm;
+mod quality;
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Which benchmarks: ingest, latency, match, search, pgtrgm, quality, or all.
+    #[arg(default_value = "all")]
+    pub which: Vec<String>,
+    /// Hotlist entries for the ingest, latency and quality benchmarks.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub hotlist: usize,
+    /// Hotlist entries for the live-matching and edit-distance benchmarks.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub index_entries: usize,
+    /// Investigative queries for the search benchmark and its recall check.
+    #[arg(long, default_value_t = 10_000)]
+    pub queries: usize,
+    /// Seconds each throughput/latency run lasts.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Reads per second for the latency benchmark.
+    #[arg(long, default_value_t = 10_000.0)]
+    pub latency_rate: f64,
+    /// PostgreSQL connection string for the pg_trgm comparison.
+    #[arg(long, default_value = "host=127.0.0.1 port=5432 user=postgres dbname=test")]
+    pub postgres: String,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Prints one figure.
+pub fn figure(name: &str, value: impl std::fmt::Display, unit: &str) {
+    println!("{name}={value} {unit}");
+}
+
+pub fn run(a: BenchArgs) -> anyhow::Result<()> {
+    let all = a.which.iter().any(|w| w == "all");
+    let wants = |name: &str| all || a.which.iter().any(|w| w == name);
+    for w in &a.which {
+        if !["all", "ingest", "latency", "match", "search", "pgtrgm", "quality"].contains(&w.as_str()) {
+            anyhow::bail!("unknown benchmark {w:?}: use ingest, latency, match, search, pgtrgm, quality or all");
+        }
+    }
+    figure("machine.cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "cores");
+    let rt = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    if wants("ingest") {
+        rt()?.block_on(node::ingest(&a))?;
+    }
+    if wants("latency") {
+        rt()?.block_on(node::latency(&a))?;
+    }
+    if wants("match") {
+        matching::live(&a)?;
+    }
+    if wants("search") {
+        matching::search(&a)?;
+    }
+    if wants("pgtrgm") {
+        pgtrgm::run(&a)?;
+    }
+    if wants("quality") {
+        quality::run(&a)?;
+    }
+    Ok(())
+}

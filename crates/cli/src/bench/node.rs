@@ -1,0 +1,156 @@
+//! Node-level benchmarks over real HTTP on loopback: ingest throughput into the
+//! durable store, and latency from a read's arrival to its alert on the SSE stream.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use futures::StreamExt;
+use limes_server::ServerOptions;
+use limes_server::wire::{IngestReport, ReadIn};
+use limes_sim::{Region, SimConfig, Simulator};
+use limes_store::{Store, StoreOptions};
+
+use super::{BenchArgs, figure};
+use crate::node::Node;
+use crate::simulate::{Pace, quantile, send};
+
+/// A node in a temporary folder with the region's cameras and a generated hotlist.
+async fn prepared_node(a: &BenchArgs, cfg: &SimConfig) -> anyhow::Result<(tempfile::TempDir, Node)> {
+    let dir = tempfile::tempdir()?;
+    let t = Instant::now();
+    {
+        let store = Store::open(dir.path(), StoreOptions::default())?;
+        store.upsert_cameras(&cfg.region.cameras())?;
+        let entries: Vec<_> = limes_sim::hotlist(cfg, a.hotlist)?.collect();
+        store.upsert_hotlist(&entries)?;
+    }
+    let node = Node::start(dir.path(), "127.0.0.1:0".parse()?, ServerOptions::default(), 30).await?;
+    eprintln!("node with {} hotlist entries ready in {:.1} s", a.hotlist, t.elapsed().as_secs_f64());
+    Ok((dir, node))
+}
+
+fn sim_config(a: &BenchArgs, rate: f64) -> SimConfig {
+    SimConfig {
+        seed: a.seed,
+        region: Region::ro_ua(),
+        start: Utc::now() - chrono::Duration::hours(1),
+        vehicles: ((rate * 2000.0) as usize).clamp(20_000, 2_000_000),
+        reads_per_second: rate,
+        ..SimConfig::default()
+    }
+}
+
+/// Ingest → match → durable store, batched over HTTP by concurrent clients in this process.
+pub async fn ingest(a: &BenchArgs) -> anyhow::Result<()> {
+    const BATCH: usize = 1000;
+    const CONCURRENCY: usize = 8;
+    let cfg = sim_config(a, 100_000.0);
+    let (_dir, node) = prepared_node(a, &cfg).await?;
+    // Bodies are serialised up front so the load generator spends its time sending.
+    let t = Instant::now();
+    let now = Utc::now();
+    let bodies: Arc<Vec<bytes::Bytes>> = Arc::new(
+        Simulator::new(cfg)?
+            .take(200 * BATCH)
+            .map(|s| {
+                let mut r = ReadIn::from(&s.read);
+                r.time = r.time.min(now);
+                r
+            })
+            .collect::<Vec<_>>()
+            .chunks(BATCH)
+            .map(|c| serde_json::to_vec(c).map(bytes::Bytes::from))
+            .collect::<Result<_, _>>()?,
+    );
+    eprintln!("generated {} batches of {BATCH} reads in {:.1} s", bodies.len(), t.elapsed().as_secs_f64());
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/v1/reads", node.url());
+    let accepted = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(a.seconds);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..CONCURRENCY {
+        let (client, url, bodies, accepted) = (client.clone(), url.clone(), bodies.clone(), accepted.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut i = w;
+            while Instant::now() < deadline {
+                let body = bodies[i % bodies.len()].clone();
+                i += CONCURRENCY;
+                let t = Instant::now();
+                let r = client.post(&url).header("content-type", "application/json").body(body).send().await?;
+                let rep: IngestReport = r.error_for_status()?.json().await?;
+                latencies.push(t.elapsed().as_micros() as u64);
+                accepted.fetch_add(rep.accepted as u64, Ordering::Relaxed);
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await??);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let n = accepted.load(Ordering::Relaxed);
+    let stats = node.state.stats();
+    node.stop().await?;
+    figure("ingest.reads_per_second", format!("{:.0}", n as f64 / secs), "reads/s");
+    figure("ingest.reads", n, "reads");
+    figure("ingest.alerts", stats.alerts_confirmed + stats.alerts_possible, "alerts");
+    figure("ingest.hotlist_entries", a.hotlist, "entries");
+    figure("ingest.batch", BATCH, "reads/request");
+    figure("ingest.concurrency", CONCURRENCY, "requests");
+    figure("ingest.request_p50", format!("{:.1}", quantile(&mut latencies, 0.5) as f64 / 1000.0), "ms");
+    figure("ingest.request_p99", format!("{:.1}", quantile(&mut latencies, 0.99) as f64 / 1000.0), "ms");
+    figure("ingest.load_generator_shares_cores", "yes", "(same process, same 2 cores)");
+    Ok(())
+}
+
+/// p50/p99 from a read's arrival at the node to its alert on the SSE stream, at a steady rate.
+pub async fn latency(a: &BenchArgs) -> anyhow::Result<()> {
+    let cfg = sim_config(a, a.latency_rate);
+    let (_dir, node) = prepared_node(a, &cfg).await?;
+    let client = reqwest::Client::new();
+    let mut events = crate::client::sse_events(&client, &format!("{}/api/v1/alerts/stream", node.url())).await?;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let sink = seen.clone();
+    let watcher = tokio::spawn(async move {
+        while let Some(Ok((kind, data))) = events.next().await {
+            if kind != "alert" {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+            let created = v["created"].as_str().and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok());
+            if let Some(c) = created {
+                let us = (Utc::now() - c.with_timezone(&Utc)).num_microseconds().unwrap_or(0).max(0) as u64;
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push(us);
+            }
+        }
+    });
+    let mut sim_cfg = cfg;
+    sim_cfg.start = Utc::now();
+    let sim = Simulator::new(sim_cfg)?;
+    let pace = Pace {
+        rate: a.latency_rate,
+        duration: Duration::from_secs_f64(a.seconds),
+        max_reads: None,
+        batch: 100,
+        concurrency: 8,
+    };
+    let rep = send(&client, &node.url(), sim, pace).await.context("sending reads")?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    watcher.abort();
+    let mut lat = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+    node.stop().await?;
+    let secs = rep.elapsed.as_secs_f64();
+    figure("latency.rate", format!("{:.0}", rep.sent as f64 / secs), "reads/s");
+    figure("latency.alerts", lat.len(), "alerts");
+    figure("latency.read_to_sse_p50", format!("{:.2}", quantile(&mut lat, 0.5) as f64 / 1000.0), "ms");
+    figure("latency.read_to_sse_p99", format!("{:.2}", quantile(&mut lat, 0.99) as f64 / 1000.0), "ms");
+    figure("latency.read_to_sse_max", format!("{:.2}", quantile(&mut lat, 1.0) as f64 / 1000.0), "ms");
+    figure("latency.failed_requests", rep.failed_requests, "requests");
+    Ok(())
+}
