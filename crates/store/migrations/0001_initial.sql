@@ -28,7 +28,8 @@ CREATE TABLE reads (
     valid           INTEGER NOT NULL,
     body            TEXT NOT NULL
 ) STRICT;
-CREATE INDEX reads_by_plate ON reads (plate_key, time_us);
+-- One index serves both exact and look-alike search: every exact match shares its
+-- look-alike key, and a look-alike bucket holds only a few distinct plates.
 CREATE INDEX reads_by_lookalike ON reads (lookalike_key, time_us);
 CREATE INDEX reads_by_camera ON reads (camera, time_us);
 CREATE INDEX reads_by_time ON reads (time_us);

@@ -87,6 +87,8 @@ struct Inner {
     /// For rarely written tables (cameras, hotlist, alert acks); the read writer has its own.
     admin: Mutex<Connection>,
     writer: writer::WriterHandle,
+    /// Dropping this stops the checkpointer thread.
+    _checkpointer: std::sync::mpsc::Sender<()>,
 }
 
 /// The database file's name inside the data directory.
@@ -101,7 +103,16 @@ impl Store {
         schema::migrate(&mut admin)?;
         let writer = writer::WriterHandle::start(open_rw(&path)?, options.max_group_rows);
         let readers = (0..options.readers.max(1)).map(|_| open_ro(&path)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { inner: Arc::new(Inner { path, readers: Mutex::new(readers), admin: Mutex::new(admin), writer }) })
+        let checkpointer = start_checkpointer(open_rw(&path)?);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                readers: Mutex::new(readers),
+                admin: Mutex::new(admin),
+                writer,
+                _checkpointer: checkpointer,
+            }),
+        })
     }
 
     /// The database file.
@@ -129,6 +140,9 @@ impl Store {
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {
+    // Larger pages mean fewer page writes per indexed row; it only takes effect when the
+    // database is created, before WAL mode is set.
+    conn.pragma_update(None, "page_size", 8192)?;
     // WAL lets readers run beside the writer; FULL makes every commit fsync the log,
     // which is what lets the API acknowledge a batch only once it is durable.
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -142,7 +156,28 @@ fn open_rw(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     configure(&conn)?;
     conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB
+    // Checkpoints (copying the WAL back into the database and fsyncing it) would otherwise
+    // run inside whichever commit crosses the threshold, stalling ingest: the
+    // checkpointer thread does them instead.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(conn)
+}
+
+/// Checkpoints the WAL once a second on a connection of its own, in PASSIVE mode so it
+/// never waits for or blocks the writer; stops when the returned sender is dropped.
+fn start_checkpointer(conn: Connection) -> std::sync::mpsc::Sender<()> {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new().name("limes-store-checkpoint".into()).spawn(move || {
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(std::time::Duration::from_secs(1)) {
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the WAL checkpointer");
+    }
+    tx
 }
 
 fn open_ro(path: &Path) -> Result<Connection, StoreError> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use limes_model::{CameraId, PlateRead};
-use limes_plate::{CountryCode, PlateKey, PlateText};
+use limes_plate::{CountryCode, PlateKey, PlateText, lookalike_key};
 use rusqlite::types::Value;
 use serde::Serialize;
 
@@ -27,8 +27,8 @@ pub struct StoredRead {
 /// How to match the plate of stored reads.
 #[derive(Clone)]
 pub enum PlateFilter {
-    /// The canonical text equals this key.
-    Exact(PlateKey),
+    /// The canonical text equals this one.
+    Exact(PlateText),
     /// The look-alike-folded key equals this key.
     Lookalike(PlateKey),
     /// Any test on the canonical text (edit distance, wildcard); scans the
@@ -39,7 +39,7 @@ pub enum PlateFilter {
 impl fmt::Debug for PlateFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Exact(k) => f.debug_tuple("Exact").field(k).finish(),
+            Self::Exact(t) => f.debug_tuple("Exact").field(t).finish(),
             Self::Lookalike(k) => f.debug_tuple("Lookalike").field(k).finish(),
             Self::Matches(_) => f.write_str("Matches(..)"),
         }
@@ -115,9 +115,11 @@ impl Store {
         let mut args: Vec<Value> = Vec::new();
         let mut matcher = None;
         match &q.plate {
-            Some(PlateFilter::Exact(k)) => {
-                conds.push("plate_key = ?");
-                args.push(Value::Integer(k.0 as i64));
+            Some(PlateFilter::Exact(text)) => {
+                // Through the look-alike index (see the schema), then the exact key.
+                conds.push("lookalike_key = ? AND plate_key = ?");
+                args.push(Value::Integer(lookalike_key(text).key().0 as i64));
+                args.push(Value::Integer(text.key().0 as i64));
             }
             Some(PlateFilter::Lookalike(k)) => {
                 conds.push("lookalike_key = ?");

@@ -170,7 +170,7 @@ fn search_by_plate_lookalike_camera_time_with_paging() {
     store.write_blocking(WriteBatch { reads, alerts: vec![] }).unwrap();
 
     let exact = PlateText::new("B123ABC").unwrap();
-    let mut q = ReadQuery { plate: Some(PlateFilter::Exact(exact.key())), limit: 10, ..Default::default() };
+    let mut q = ReadQuery { plate: Some(PlateFilter::Exact(exact.clone())), limit: 10, ..Default::default() };
     let mut seen = Vec::new();
     loop {
         let page = store.search_reads(&q).unwrap();
@@ -189,7 +189,7 @@ fn search_by_plate_lookalike_camera_time_with_paging() {
     assert_eq!(store.search_reads(&q).unwrap().reads.len(), 26);
 
     let q = ReadQuery {
-        plate: Some(PlateFilter::Exact(exact.key())),
+        plate: Some(PlateFilter::Exact(exact.clone())),
         camera: Some(CameraId::new("b").unwrap()),
         from: Some(t0() + Duration::minutes(10)),
         to: Some(t0() + Duration::minutes(20)),

@@ -189,7 +189,7 @@ pub(super) async fn search(
         Some(text) => Some(match p.mode {
             MatchMode::Exact => {
                 let n = limes_plate::normalize(text, country).map_err(|e| bad(format!("plate: {e}")))?;
-                PlateFilter::Exact(n.text.key())
+                PlateFilter::Exact(n.text)
             }
             MatchMode::Lookalike => {
                 let t = limes_plate::clean(text).map_err(|e| bad(format!("plate: {e}")))?;
