@@ -10,9 +10,18 @@ use limes_store::{NewRead, Store, StoreOptions, WriteBatch};
 fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    // Experiments: LIMES_DROP_INDEX=name drops one index first, to see what it costs.
+    if let Ok(index) = std::env::var("LIMES_DROP_INDEX") {
+        let conn = rusqlite::Connection::open(store.path()).unwrap();
+        conn.execute_batch(&format!("DROP INDEX {index}")).unwrap();
+    }
+    let rounds: usize = std::env::var("LIMES_BATCHES").ok().and_then(|v| v.parse().ok()).unwrap_or(400);
     let now = Utc::now();
     let make = |i: usize| {
-        let plate = format!("B{:03}{}", i % 1000, ["ABC", "XYZ", "KLM", "QRS"][i % 4]);
+        // Spread keys like real traffic: many distinct plates in random order.
+        let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+        let letters: String = (0..3).map(|k| (b'A' + ((h >> (5 * k)) % 26) as u8) as char).collect();
+        let plate = format!("B{:03}{letters}", (h >> 20) % 1000);
         let read = PlateRead {
             camera: CameraId::new(format!("cam-{}", i % 10)).unwrap(),
             time: now,
@@ -29,7 +38,7 @@ fn main() {
         };
         NewRead::new(read, PlateText::new(&plate).unwrap(), Some(CountryCode::RO), true, now)
     };
-    let batches: Vec<WriteBatch> = (0..400)
+    let batches: Vec<WriteBatch> = (0..rounds)
         .map(|b| WriteBatch { reads: (0..1000).map(|i| make(b * 1000 + i)).collect(), alerts: vec![] })
         .collect();
     let t = Instant::now();
@@ -45,5 +54,8 @@ fn main() {
         h.join().unwrap();
     }
     let secs = t.elapsed().as_secs_f64();
+    let wal = std::fs::metadata(store.path().with_extension("db-wal")).map(|m| m.len()).unwrap_or(0);
+    let db = std::fs::metadata(store.path()).map(|m| m.len()).unwrap_or(0);
+    eprintln!("wal {:.1} MB, database {:.1} MB", wal as f64 / 1e6, db as f64 / 1e6);
     println!("store.write_reads_per_second={:.0} reads/s ({n} reads in {secs:.2} s)", n as f64 / secs);
 }

@@ -66,11 +66,15 @@ pub struct StoreOptions {
     pub max_group_rows: usize,
     /// Read-only connections kept for queries.
     pub readers: usize,
+    /// When the WAL holds more frames (pages) than this, the writer checkpoints it between
+    /// two groups, so that sustained ingest cannot grow it without bound.
+    pub wal_frames_limit: i64,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_group_rows: 50_000, readers: 4 }
+        // 8,192 frames of 8 KiB pages: a 64 MiB WAL.
+        Self { max_group_rows: 50_000, readers: 4, wal_frames_limit: 8192 }
     }
 }
 
@@ -101,7 +105,7 @@ impl Store {
         let path = dir.join(DB_FILE);
         let mut admin = open_rw(&path)?;
         schema::migrate(&mut admin)?;
-        let writer = writer::WriterHandle::start(open_rw(&path)?, options.max_group_rows);
+        let writer = writer::WriterHandle::start(open_rw(&path)?, &options)?;
         let readers = (0..options.readers.max(1)).map(|_| open_ro(&path)).collect::<Result<Vec<_>, _>>()?;
         let checkpointer = start_checkpointer(open_rw(&path)?);
         Ok(Self {
@@ -160,15 +164,19 @@ fn open_rw(path: &Path) -> Result<Connection, StoreError> {
     // run inside whichever commit crosses the threshold, stalling ingest: the
     // checkpointer thread does them instead.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // After the log restarts, keep its file at most this large (bytes).
+    conn.pragma_update(None, "journal_size_limit", 128i64 << 20)?;
     Ok(conn)
 }
 
-/// Checkpoints the WAL once a second on a connection of its own, in PASSIVE mode so it
-/// never waits for or blocks the writer; stops when the returned sender is dropped.
+/// Checkpoints the WAL four times a second on a connection of its own, in PASSIVE mode so
+/// it never waits for or blocks the writer (which bounds the WAL, see `writer.rs`); stops
+/// when the returned sender is dropped.
 fn start_checkpointer(conn: Connection) -> std::sync::mpsc::Sender<()> {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let spawned = std::thread::Builder::new().name("limes-store-checkpoint".into()).spawn(move || {
-        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(std::time::Duration::from_secs(1)) {
+        let period = std::time::Duration::from_millis(250);
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(period) {
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
             }

@@ -8,7 +8,8 @@
 //! 3. `COMMIT`, which with `synchronous = FULL` fsyncs the WAL;
 //! 4. only then answer every batch's submitter.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 
 use chrono::{DateTime, Utc};
@@ -101,15 +102,23 @@ pub(crate) struct WriterHandle {
 }
 
 impl WriterHandle {
-    pub(crate) fn start(conn: Connection, max_group_rows: usize) -> Self {
+    pub(crate) fn start(mut conn: Connection, options: &crate::StoreOptions) -> Result<Self, StoreError> {
+        let (max_group_rows, wal_limit) = (options.max_group_rows, options.wal_frames_limit);
+        // SQLite tells after every commit how many frames the WAL holds.
+        let wal_frames = Arc::new(AtomicI64::new(0));
+        let frames = wal_frames.clone();
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+            frames.store(i64::from(pages), Ordering::Relaxed);
+            Ok(())
+        }))?;
         // Bounded: when the disk cannot keep up, submitters wait (backpressure)
         // instead of the queue growing without limit.
         let (tx, rx) = mpsc::sync_channel::<Job>(1024);
         thread::Builder::new()
             .name("limes-store-writer".into())
-            .spawn(move || run(conn, rx, max_group_rows))
-            .expect("spawn store writer thread");
-        Self { tx }
+            .spawn(move || run(conn, rx, max_group_rows, wal_limit, wal_frames))
+            .map_err(|e| StoreError::Dir { path: "writer thread".into(), source: e })?;
+        Ok(Self { tx })
     }
 }
 
@@ -141,8 +150,24 @@ impl crate::Store {
     }
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, max_group_rows: usize) {
+fn run(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    max_group_rows: usize,
+    wal_limit: i64,
+    wal_frames: Arc<AtomicI64>,
+) {
     while let Ok(first) = rx.recv() {
+        // Under sustained ingest the background checkpointer never sees a moment without
+        // new frames, so the WAL would only grow. Here no frames are being added: a PASSIVE
+        // checkpoint copies the frames the background one has not yet copied, and the next
+        // transaction starts the log again from its beginning.
+        if wal_frames.load(Ordering::Relaxed) > wal_limit {
+            match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+                Ok(_) => wal_frames.store(0, Ordering::Relaxed),
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint in the writer failed"),
+            }
+        }
         let mut rows = first.batch.reads.len();
         let mut group = vec![first];
         while rows < max_group_rows {

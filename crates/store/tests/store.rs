@@ -256,3 +256,28 @@ fn acknowledging_keeps_the_first_acknowledgement() {
     assert!(store.alerts(&unacked).unwrap().is_empty());
     assert!(store.acknowledge_alert(id + 100, "op1", None, t0()).is_err());
 }
+
+#[test]
+fn sustained_writes_keep_the_wal_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions { wal_frames_limit: 64, ..StoreOptions::default() };
+    let store = Store::open(dir.path(), options).unwrap();
+    let wal = store.path().with_extension("db-wal");
+    let mut largest = 0;
+    // Never a quiet moment for the background checkpointer: only the writer's own
+    // checkpoint can let the log start again.
+    let start = std::time::Instant::now();
+    let mut i = 0;
+    while start.elapsed() < std::time::Duration::from_secs(3) {
+        let reads = (0..500)
+            .map(|j| read("a", &format!("B{:03}{}", (i * 7 + j) % 1000, ["ABC", "XYZ"][j % 2]), t0()))
+            .collect();
+        store.write_blocking(WriteBatch { reads, alerts: vec![] }).unwrap();
+        largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+        i += 1;
+    }
+    let written = store.count_reads().unwrap();
+    assert!(written >= 20_000, "wrote {written} reads");
+    // 64 frames of 8 KiB is 512 KiB; a group or two past the limit is the most it can reach.
+    assert!(largest < 16 << 20, "the WAL grew to {largest} bytes for {written} reads");
+}

@@ -26,6 +26,9 @@ pub struct BenchArgs {
     /// Seconds each throughput/latency run lasts.
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
+    /// Requests in flight at once in the ingest benchmark (each of 1,000 reads).
+    #[arg(long, default_value_t = 32)]
+    pub ingest_concurrency: usize,
     /// Reads per second for the latency benchmark.
     #[arg(long, default_value_t = 10_000.0)]
     pub latency_rate: f64,

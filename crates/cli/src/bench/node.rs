@@ -8,28 +8,65 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use futures::StreamExt;
-use limes_server::ServerOptions;
 use limes_server::wire::{IngestReport, ReadIn};
 use limes_sim::{Region, SimConfig, Simulator};
 use limes_store::{Store, StoreOptions};
 
 use super::{BenchArgs, figure};
-use crate::node::Node;
 use crate::simulate::{Pace, quantile, send};
 
-/// A node in a temporary folder with the region's cameras and a generated hotlist.
-async fn prepared_node(a: &BenchArgs, cfg: &SimConfig) -> anyhow::Result<(tempfile::TempDir, Node)> {
-    let dir = tempfile::tempdir()?;
-    let t = Instant::now();
-    {
-        let store = Store::open(dir.path(), StoreOptions::default())?;
-        store.upsert_cameras(&cfg.region.cameras())?;
-        let entries: Vec<_> = limes_sim::hotlist(cfg, a.hotlist)?.collect();
-        store.upsert_hotlist(&entries)?;
+/// A node of its own: a `limes serve` process on a temporary folder holding the region's
+/// cameras and a generated hotlist, so that the load generator in this process cannot
+/// starve the node's tasks (they still share the machine's cores).
+struct NodeProcess {
+    _dir: tempfile::TempDir,
+    child: std::process::Child,
+    url: String,
+}
+
+impl NodeProcess {
+    async fn start(a: &BenchArgs, cfg: &SimConfig) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let t = Instant::now();
+        {
+            let store = Store::open(&dir.path().join("limes-data"), StoreOptions::default())?;
+            store.upsert_cameras(&cfg.region.cameras())?;
+            let entries: Vec<_> = limes_sim::hotlist(cfg, a.hotlist)?.collect();
+            store.upsert_hotlist(&entries)?;
+        }
+        let config = dir.path().join("limes.toml");
+        std::fs::write(&config, crate::config::default_toml("bench", "ro-igpf", "RO", "127.0.0.1:0", "limes-data"))?;
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("starting limes serve")?;
+        let stdout = child.stdout.take().context("node stdout")?;
+        let url = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .find_map(|l| l.split("listening on ").nth(1).map(|u| u.trim().to_owned()))
+        })
+        .await?
+        .context("the node did not report its address")?;
+        eprintln!("node with {} hotlist entries ready in {:.1} s", a.hotlist, t.elapsed().as_secs_f64());
+        Ok(Self { _dir: dir, child, url })
     }
-    let node = Node::start(dir.path(), "127.0.0.1:0".parse()?, ServerOptions::default(), 30).await?;
-    eprintln!("node with {} hotlist entries ready in {:.1} s", a.hotlist, t.elapsed().as_secs_f64());
-    Ok((dir, node))
+
+    async fn stats(&self) -> anyhow::Result<limes_server::StatsSnapshot> {
+        Ok(reqwest::get(format!("{}/api/v1/stats", self.url)).await?.json().await?)
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn sim_config(a: &BenchArgs, rate: f64) -> SimConfig {
@@ -46,9 +83,9 @@ fn sim_config(a: &BenchArgs, rate: f64) -> SimConfig {
 /// Ingest → match → durable store, batched over HTTP by concurrent clients in this process.
 pub async fn ingest(a: &BenchArgs) -> anyhow::Result<()> {
     const BATCH: usize = 1000;
-    const CONCURRENCY: usize = 8;
+    let concurrency = a.ingest_concurrency.max(1);
     let cfg = sim_config(a, 100_000.0);
-    let (_dir, node) = prepared_node(a, &cfg).await?;
+    let node = NodeProcess::start(a, &cfg).await?;
     // Bodies are serialised up front so the load generator spends its time sending.
     let t = Instant::now();
     let now = Utc::now();
@@ -67,19 +104,19 @@ pub async fn ingest(a: &BenchArgs) -> anyhow::Result<()> {
     );
     eprintln!("generated {} batches of {BATCH} reads in {:.1} s", bodies.len(), t.elapsed().as_secs_f64());
     let client = reqwest::Client::new();
-    let url = format!("{}/api/v1/reads", node.url());
+    let url = format!("{}/api/v1/reads", node.url);
     let accepted = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(a.seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..CONCURRENCY {
+    for w in 0..concurrency {
         let (client, url, bodies, accepted) = (client.clone(), url.clone(), bodies.clone(), accepted.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut i = w;
             while Instant::now() < deadline {
                 let body = bodies[i % bodies.len()].clone();
-                i += CONCURRENCY;
+                i += concurrency;
                 let t = Instant::now();
                 let r = client.post(&url).header("content-type", "application/json").body(body).send().await?;
                 let rep: IngestReport = r.error_for_status()?.json().await?;
@@ -95,26 +132,30 @@ pub async fn ingest(a: &BenchArgs) -> anyhow::Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     let n = accepted.load(Ordering::Relaxed);
-    let stats = node.state.stats();
-    node.stop().await?;
+    let stats = node.stats().await?;
+    drop(node);
     figure("ingest.reads_per_second", format!("{:.0}", n as f64 / secs), "reads/s");
     figure("ingest.reads", n, "reads");
     figure("ingest.alerts", stats.alerts_confirmed + stats.alerts_possible, "alerts");
     figure("ingest.hotlist_entries", a.hotlist, "entries");
     figure("ingest.batch", BATCH, "reads/request");
-    figure("ingest.concurrency", CONCURRENCY, "requests");
+    figure("ingest.concurrency", concurrency, "requests");
     figure("ingest.request_p50", format!("{:.1}", quantile(&mut latencies, 0.5) as f64 / 1000.0), "ms");
     figure("ingest.request_p99", format!("{:.1}", quantile(&mut latencies, 0.99) as f64 / 1000.0), "ms");
-    figure("ingest.load_generator_shares_cores", "yes", "(same process, same 2 cores)");
+    figure(
+        "ingest.load_generator_shares_cores",
+        "yes",
+        "(node and load generator are two processes on the same 2 cores)",
+    );
     Ok(())
 }
 
 /// p50/p99 from a read's arrival at the node to its alert on the SSE stream, at a steady rate.
 pub async fn latency(a: &BenchArgs) -> anyhow::Result<()> {
     let cfg = sim_config(a, a.latency_rate);
-    let (_dir, node) = prepared_node(a, &cfg).await?;
+    let node = NodeProcess::start(a, &cfg).await?;
     let client = reqwest::Client::new();
-    let mut events = crate::client::sse_events(&client, &format!("{}/api/v1/alerts/stream", node.url())).await?;
+    let mut events = crate::client::sse_events(&client, &format!("{}/api/v1/alerts/stream", node.url)).await?;
     let seen = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
     let sink = seen.clone();
     let watcher = tokio::spawn(async move {
@@ -140,11 +181,11 @@ pub async fn latency(a: &BenchArgs) -> anyhow::Result<()> {
         batch: 100,
         concurrency: 8,
     };
-    let rep = send(&client, &node.url(), sim, pace).await.context("sending reads")?;
+    let rep = send(&client, &node.url, sim, pace).await.context("sending reads")?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     watcher.abort();
     let mut lat = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
-    node.stop().await?;
+    drop(node);
     let secs = rep.elapsed.as_secs_f64();
     figure("latency.rate", format!("{:.0}", rep.sent as f64 / secs), "reads/s");
     figure("latency.alerts", lat.len(), "alerts");
