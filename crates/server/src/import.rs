@@ -417,3 +417,78 @@ mod tests {
         assert!(hotlist_json(b"{\"plate\": 1}").unwrap_err().contains("array"));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Property tests standing in for fuzzing until a nightly toolchain is available for
+    //! cargo-fuzz: no input makes a parser panic, and every record is either kept or
+    //! reported.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const CAMERA_CSV: &str = "id,agency,kind,lat,lon,heading,road,lane,country,name\n\
+                              a,ro-igpf,anpr,47.9,26.0,180,E85,1,RO,North\n\
+                              b,ro-igpf,drone,,,,,,UA,\n";
+    const HOTLIST_CSV: &str = "plate,country,reason,priority,agency,expires,fuzzy,note\n\
+                               B 12 ABC,RO,stolen,1,ro-igpf,2027-01-31,true,x\n\
+                               АА 1234 ВВ,UA,wanted,2,ua-npu,,,\n";
+
+    /// A valid document with a few bytes overwritten, inserted or removed.
+    fn mutated(base: &'static str) -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 0..8).prop_map(move |edits| {
+            let mut b = base.as_bytes().to_vec();
+            for (at, byte, op) in edits {
+                let at = at % (b.len() + 1);
+                match op {
+                    0 if at < b.len() => b[at] = byte,
+                    1 => b.insert(at, byte),
+                    _ if at < b.len() => {
+                        b.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            b
+        })
+    }
+
+    fn check_csv<T>(parsed: Result<Parsed<T>, String>, data: &[u8]) {
+        if let Ok(p) = parsed {
+            let lines = data.split(|&b| b == b'\n').count();
+            assert!(p.records.len() + p.errors.len() <= lines);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            check_csv(cameras_csv(&data), &data);
+            check_csv(hotlist_csv(&data), &data);
+            let _ = cameras_geojson(&data);
+            let _ = hotlist_json(&data);
+        }
+
+        #[test]
+        fn mutated_camera_csv_never_panics(data in mutated(CAMERA_CSV)) {
+            check_csv(cameras_csv(&data), &data);
+        }
+
+        #[test]
+        fn mutated_hotlist_csv_never_panics(data in mutated(HOTLIST_CSV)) {
+            let parsed = hotlist_csv(&data);
+            if let Ok(p) = parsed {
+                for (i, (_, h)) in p.records.into_iter().enumerate() {
+                    let _ = h.into_entry(i as u64);
+                }
+            }
+        }
+
+        #[test]
+        fn mutated_read_json_never_panics(data in mutated(r#"{"camera":"ro-1","time":"2026-11-21T10:00:00Z","plate":"B 12 ABC","country":"RO","confidence":0.9,"position":{"lat":47.9,"lon":26.1}}"#)) {
+            if let Ok(r) = serde_json::from_slice::<crate::wire::ReadIn>(&data) {
+                let _ = r.into_domain().map(|read| read.validate(chrono::Utc::now()));
+            }
+        }
+    }
+}
