@@ -75,6 +75,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         batch: 200,
         concurrency: 4,
         vehicles: None,
+        start: None,
         setup_hotlist: Some(a.hotlist),
     };
     let cfg = sim_args.sim_config()?;

@@ -40,6 +40,10 @@ pub struct SimulateArgs {
     /// Vehicles in the simulated fleet (default: enough for the rate).
     #[arg(long)]
     pub vehicles: Option<usize>,
+    /// Time of the first simulated read (RFC 3339; default: now). With the same seed and
+    /// start, the same reads are generated.
+    #[arg(long)]
+    pub start: Option<chrono::DateTime<Utc>>,
     /// First register the region's cameras and import a hotlist of this many entries
     /// (the fleet's hotlisted vehicles plus generated fillers).
     #[arg(long)]

@@ -62,3 +62,86 @@ fn demo_runs_for_its_duration_and_prints_a_summary() {
         .expect("reads stored figure");
     assert!(stored >= 100, "about 50 reads/s for 3 s, got {stored}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_commands_drive_a_running_node() {
+    let node = util::TestNode::start();
+    let url = node.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--url", &url]);
+        let out = limes(&all);
+        assert!(out.status.success(), "limes {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let cams = dir.path().join("cams.csv");
+    std::fs::write(
+        &cams,
+        "id,agency,kind,lat,lon,heading,road,lane,country,name\nro-x,ro-igpf,anpr,47.9,26.0,0,E85,1,RO,X\n",
+    )
+    .unwrap();
+    assert!(run(&["camera", "import", cams.to_str().unwrap()]).contains("\"imported\": 1"));
+    run(&[
+        "camera",
+        "add",
+        "--id",
+        "ua-y",
+        "--agency",
+        "ua-dpsu",
+        "--kind",
+        "fixed",
+        "--country",
+        "UA",
+        "--lat",
+        "47.8",
+        "--lon",
+        "26.3",
+    ]);
+    let list: Value = serde_json::from_str(&run(&["camera", "list"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+
+    let hot = dir.path().join("hot.csv");
+    std::fs::write(&hot, "plate,country,reason,priority,agency\nB 99 ZZZ,RO,stolen,1,ro-igpf\n").unwrap();
+    assert!(run(&["hotlist", "import", hot.to_str().unwrap()]).contains("\"imported\": 1"));
+    let found: Value = serde_json::from_str(&run(&["hotlist", "search", "B*99*", "--match", "wildcard"])).unwrap();
+    assert_eq!(found[0]["entry"]["plate"], "B99ZZZ");
+
+    // A simulated run: the region's cameras, a hotlist, reads at a paced rate.
+    let out = run(&[
+        "simulate",
+        "--rate",
+        "200",
+        "--duration",
+        "2",
+        "--seed",
+        "3",
+        "--setup-hotlist",
+        "2000",
+        "--vehicles",
+        "5000",
+    ]);
+    assert!(out.contains("sent") && out.contains("failed requests 0"), "{out}");
+    let page: Value = serde_json::from_str(&run(&["reads", "--limit", "5"])).unwrap();
+    assert_eq!(page["reads"].as_array().unwrap().len(), 5);
+    // The hotlisted plate passes the imported camera: a confirmed alert to acknowledge.
+    let r = reqwest::Client::new()
+        .post(node.at("/api/v1/reads"))
+        .json(&util::read_json("ro-x", "B-99-ZZZ", Some("RO")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let alerts: Value = serde_json::from_str(&run(&["alerts", "list", "--unacknowledged"])).unwrap();
+    let ours = alerts.as_array().unwrap().iter().find(|a| a["plate"] == "B99ZZZ").expect("alert for B99ZZZ");
+    assert_eq!(ours["kind"], "confirmed");
+    let id = ours["id"].as_i64().unwrap().to_string();
+    let acked: Value = serde_json::from_str(&run(&["alerts", "ack", &id, "--by", "op-1"])).unwrap();
+    assert_eq!(acked["ack"]["by"], "op-1");
+    let found: Value = serde_json::from_str(&run(&["reads", "B99ZZZ", "--country", "RO"])).unwrap();
+    assert_eq!(found["reads"].as_array().unwrap().len(), 1);
+    // A node that is not there is a clear error.
+    let out = limes(&["camera", "list", "--url", "http://127.0.0.1:9"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the node running"));
+}
