@@ -351,3 +351,87 @@ impl MatchKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn read_at(time: DateTime<Utc>) -> PlateRead {
+        PlateRead {
+            camera: CameraId::new("ro-1").unwrap(),
+            time,
+            plate: PlateInfo {
+                text: Scored { value: "B 12 ABC".into(), confidence: Some(0.9) },
+                plate_type: None,
+                country: Some(Scored { value: CountryCode::RO, confidence: Some(0.7) }),
+                issuing_entity: None,
+            },
+            direction: Direction::Leaving,
+            position: None,
+            vehicle: None,
+            images: vec![],
+        }
+    }
+
+    #[test]
+    fn positions_are_checked_and_distances_measured() {
+        for (lat, lon, ok) in [(47.9, 26.3, true), (-90.0, 180.0, true), (90.1, 0.0, false), (0.0, -180.5, false)] {
+            assert_eq!(GeoPoint::new(lat, lon).is_ok(), ok, "{lat}, {lon}");
+        }
+        assert!(GeoPoint::new(f64::NAN, 0.0).is_err());
+        // Siret (RO) to Porubne (UA): about 6.3 km apart.
+        let siret = GeoPoint::new(47.9537, 26.0670).unwrap();
+        let porubne = GeoPoint::new(48.0106, 26.0297).unwrap();
+        let d = siret.distance_m(&porubne);
+        assert!((6_000.0..7_500.0).contains(&d), "{d}");
+        assert_eq!(siret.distance_m(&siret), 0.0);
+        let bad: Result<GeoPoint, _> = serde_json::from_str(r#"{"lat": 100, "lon": 0}"#);
+        assert!(bad.unwrap_err().to_string().contains("not a WGS84"));
+    }
+
+    #[test]
+    fn ids_hold_their_invariants() {
+        assert!(CameraId::new("ro-siret-01").is_ok());
+        assert!(AgencyId::new("ua.dpsu:west_1").is_ok());
+        assert_eq!(CameraId::new("").unwrap_err(), IdError::Empty { kind: "camera" });
+        assert!(matches!(CameraId::new("a b"), Err(IdError::BadChar { .. })));
+        assert!(matches!(AgencyId::new("x".repeat(65)), Err(IdError::TooLong { .. })));
+        let bad: Result<Camera, _> =
+            serde_json::from_str(r#"{"id": "a/b", "agency": "x", "kind": "anpr", "country": "RO"}"#);
+        assert!(bad.unwrap_err().to_string().contains("camera id"));
+    }
+
+    #[test]
+    fn a_read_is_refused_when_its_time_or_confidences_are_impossible() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+        assert!(read_at(now).validate(now).is_ok());
+        assert!(read_at(now + chrono::Duration::seconds(MAX_FUTURE_SKEW_S)).validate(now).is_ok());
+        let err = read_at(now + chrono::Duration::hours(1)).validate(now).unwrap_err();
+        assert!(matches!(err, ModelError::FutureTime { ahead_s: 3600, .. }), "{err:?}");
+        assert!(matches!(read_at(Utc.timestamp_opt(0, 0).unwrap()).validate(now), Err(ModelError::AncientTime(_))));
+        let mut r = read_at(now);
+        r.plate.country.as_mut().unwrap().confidence = Some(1.5);
+        assert!(matches!(r.validate(now), Err(ModelError::BadConfidence { field: "country", .. })));
+        r.plate.country = None;
+        r.plate.text.confidence = Some(f32::NAN);
+        assert!(matches!(r.validate(now), Err(ModelError::BadConfidence { field: "text", .. })));
+    }
+
+    #[test]
+    fn camera_headings_and_kinds() {
+        let mut c: Camera =
+            serde_json::from_str(r#"{"id": "a", "agency": "x", "kind": "drone", "country": "UA", "heading": 359.5}"#)
+                .unwrap();
+        assert!(c.validate().is_ok());
+        assert!(c.kind.is_moving());
+        c.heading = Some(360.0);
+        assert!(matches!(c.validate(), Err(ModelError::BadHeading(_))));
+        for k in [CameraKind::Fixed, CameraKind::Anpr, CameraKind::Mobile, CameraKind::Drone] {
+            assert_eq!(CameraKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(HotlistReason::parse("Missing person"), Some(HotlistReason::MissingPerson));
+        assert_eq!(HotlistReason::parse("lost"), None);
+    }
+}
