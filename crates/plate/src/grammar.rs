@@ -20,7 +20,7 @@
 //! law's, the comment on the format says so. Region code lists are real, complete where marked
 //! [`Regions::Complete`], and the commonly issued codes where marked [`Regions::Partial`].
 
-use crate::{CountryCode, PlateText};
+use crate::{CountryCode, PlateText, digit_to_letter, letter_to_digit};
 
 /// The countries with a grammar of their own; others use the generic fallback.
 pub const KNOWN: [CountryCode; 10] = [
@@ -466,37 +466,6 @@ fn listed(list: &str, code: &[u8]) -> bool {
 /// The `i`th code of a space-separated list of codes of `width` letters.
 fn nth_code(list: &str, width: usize, i: usize) -> &[u8] {
     &list.as_bytes()[i * (width + 1)..i * (width + 1) + width]
-}
-
-/// The digit a letter is read as where only a digit may stand (the classes of
-/// [`lookalike_key`](crate::lookalike_key)).
-///
-/// A→4 and T→7 are deliberately absent: A and T are frequent plate letters, OCR rarely confuses
-/// them with 4 and 7 on the plate fonts of the region, and keeping exactly the look-alike classes
-/// means a repair never changes a plate's look-alike key.
-fn letter_to_digit(c: u8) -> Option<u8> {
-    Some(match c {
-        b'O' | b'D' | b'Q' => b'0',
-        b'I' => b'1',
-        b'B' => b'8',
-        b'S' => b'5',
-        b'Z' => b'2',
-        b'G' => b'6',
-        _ => return None,
-    })
-}
-
-/// The letter a digit is read as where only a letter may stand.
-fn digit_to_letter(c: u8) -> Option<u8> {
-    Some(match c {
-        b'0' => b'O',
-        b'1' => b'I',
-        b'8' => b'B',
-        b'5' => b'S',
-        b'2' => b'Z',
-        b'6' => b'G',
-        _ => return None,
-    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,7 +34,10 @@ mod text;
 
 pub mod grammar;
 
-pub use text::{CountryCode, PlateError, PlateKey, PlateText, clean, lookalike_key};
+pub use text::{
+    CountryCode, PlateError, PlateKey, PlateText, clean, digit_to_letter, letter_to_digit, lookalike_class,
+    lookalike_key, lookalike_swap,
+};
 
 use grammar::{KNOWN, Reading};
 

@@ -350,3 +350,22 @@ fn generate_is_valid_for_every_format() {
         }
     }
 }
+
+#[test]
+fn the_lookalike_table_is_one_set_of_classes() {
+    use crate::{digit_to_letter, letter_to_digit, lookalike_class, lookalike_swap};
+    for c in (b'0'..=b'9').chain(b'A'..=b'Z') {
+        assert_eq!(lookalike_class(lookalike_class(c)), lookalike_class(c));
+        if let Some(s) = lookalike_swap(c) {
+            assert_ne!(s, c);
+            assert_eq!(lookalike_class(s), lookalike_class(c), "{} and {}", c as char, s as char);
+            assert_ne!(s.is_ascii_digit(), c.is_ascii_digit(), "a swap crosses letters and digits");
+        }
+        if let Some(d) = letter_to_digit(c) {
+            assert!(c.is_ascii_uppercase() && d.is_ascii_digit());
+            assert_eq!(digit_to_letter(d).map(lookalike_class), Some(d));
+        }
+    }
+    let swapped: String = "ODQIBSZG018526".bytes().map(|c| lookalike_swap(c).unwrap() as char).collect();
+    assert_eq!(swapped, "000188526IBSZG");
+}

@@ -414,8 +414,9 @@ pub fn clean(raw: &str) -> Result<PlateText, PlateError> {
 }
 
 /// The look-alike class of a canonical character: O, D and Q read as 0, I as 1, B as 8, S as 5,
-/// Z as 2 and G as 6; every other character is its own class.
-pub(crate) fn lookalike(b: u8) -> u8 {
+/// Z as 2 and G as 6; every other character is its own class. The one table of the OCR
+/// confusions that the rest of limes uses.
+pub fn lookalike_class(b: u8) -> u8 {
     match b {
         b'O' | b'D' | b'Q' => b'0',
         b'I' => b'1',
@@ -425,6 +426,34 @@ pub(crate) fn lookalike(b: u8) -> u8 {
         b'G' => b'6',
         b => b,
     }
+}
+
+/// The digit a letter is read as where only a digit may stand: its [`lookalike_class`].
+///
+/// A→4 and T→7 are deliberately absent: A and T are frequent plate letters, OCR rarely confuses
+/// them with 4 and 7 on the plate fonts of the region, and keeping exactly the look-alike classes
+/// means a repair never changes a plate's look-alike key.
+pub fn letter_to_digit(c: u8) -> Option<u8> {
+    let d = lookalike_class(c);
+    (c.is_ascii_uppercase() && d.is_ascii_digit()).then_some(d)
+}
+
+/// The letter a digit is read as where only a letter may stand (the usual letter of its class).
+pub fn digit_to_letter(c: u8) -> Option<u8> {
+    Some(match c {
+        b'0' => b'O',
+        b'1' => b'I',
+        b'8' => b'B',
+        b'5' => b'S',
+        b'2' => b'Z',
+        b'6' => b'G',
+        _ => return None,
+    })
+}
+
+/// The character OCR most often reads instead of `c`: a letter's digit or a digit's letter.
+pub fn lookalike_swap(c: u8) -> Option<u8> {
+    letter_to_digit(c).or_else(|| digit_to_letter(c))
 }
 
 /// Folds the characters OCR confuses: O/D/Q→0, I→1, B→8, S→5, Z→2, G→6.
@@ -443,7 +472,7 @@ pub fn lookalike_key(text: &PlateText) -> PlateText {
     let mut bytes = [0u8; PlateText::MAX_LEN];
     let n = text.len().min(PlateText::MAX_LEN);
     for (slot, &b) in bytes.iter_mut().zip(&text.as_bytes()[..n]) {
-        *slot = lookalike(b);
+        *slot = lookalike_class(b);
     }
     PlateText::from_canonical(&bytes[..n])
 }

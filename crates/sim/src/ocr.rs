@@ -161,34 +161,12 @@ const SEPARATORS: [char; 4] = [' ', '-', '·', '.'];
 
 /// The character OCR mistakes `c` for, if any.
 pub(crate) fn lookalike_of(c: u8) -> Option<u8> {
-    Some(match c {
-        b'O' | b'D' | b'Q' => b'0',
-        b'0' => b'O',
-        b'I' => b'1',
-        b'1' => b'I',
-        b'B' => b'8',
-        b'8' => b'B',
-        b'S' => b'5',
-        b'5' => b'S',
-        b'Z' => b'2',
-        b'2' => b'Z',
-        b'G' => b'6',
-        b'6' => b'G',
-        _ => return None,
-    })
+    limes_plate::lookalike_swap(c)
 }
 
 /// The look-alike class of `c`, as [`limes_plate::lookalike_key`] folds it.
 fn fold(c: u8) -> u8 {
-    match c {
-        b'O' | b'D' | b'Q' => b'0',
-        b'I' => b'1',
-        b'B' => b'8',
-        b'S' => b'5',
-        b'Z' => b'2',
-        b'G' => b'6',
-        c => c,
-    }
+    limes_plate::lookalike_class(c)
 }
 
 /// The Cyrillic letter that looks like Latin `c` (the twelve shared by UA, BG and RS plates).

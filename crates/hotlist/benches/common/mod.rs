@@ -90,23 +90,7 @@ fn resident() -> Option<String> {
 
 /// The look-alike of a character, if it has one.
 pub fn lookalike(c: u8) -> Option<u8> {
-    Some(match c {
-        b'O' => b'0',
-        b'0' => b'O',
-        b'D' => b'0',
-        b'Q' => b'0',
-        b'I' => b'1',
-        b'1' => b'I',
-        b'B' => b'8',
-        b'8' => b'B',
-        b'S' => b'5',
-        b'5' => b'S',
-        b'Z' => b'2',
-        b'2' => b'Z',
-        b'G' => b'6',
-        b'6' => b'G',
-        _ => return None,
-    })
+    limes_plate::lookalike_swap(c)
 }
 
 const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
