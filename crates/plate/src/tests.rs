@@ -367,5 +367,5 @@ fn the_lookalike_table_is_one_set_of_classes() {
         }
     }
     let swapped: String = "ODQIBSZG018526".bytes().map(|c| lookalike_swap(c).unwrap() as char).collect();
-    assert_eq!(swapped, "000188526IBSZG");
+    assert_eq!(swapped, "00018526OIBSZG");
 }
