@@ -44,6 +44,18 @@ impl Store {
         })
     }
 
+    /// Up to `limit` entries with ids above `after`, by id.
+    pub fn hotlist_page(&self, after: u64, limit: usize) -> Result<Vec<HotlistEntry>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, plate, country, reason, priority, agency, expires_us, fuzzy, note FROM hotlist
+                 WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(rusqlite::params![after as i64, limit.min(100_000) as i64], decode)?;
+            rows.map(|r| r?).collect()
+        })
+    }
+
     /// The next free hotlist id.
     pub fn next_hotlist_id(&self) -> Result<u64, StoreError> {
         self.with_reader(|conn| {

@@ -91,6 +91,8 @@ fn hotlist_round_trip() {
     store.upsert_hotlist(&[e.clone(), entry(8, "CJ01XYZ")]).unwrap();
     assert_eq!(store.hotlist().unwrap(), vec![e, entry(8, "CJ01XYZ")]);
     assert_eq!(store.next_hotlist_id().unwrap(), 9);
+    assert_eq!(store.hotlist_page(7, 10).unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), vec![8]);
+    assert_eq!(store.hotlist_page(0, 1).unwrap().len(), 1);
     assert!(store.delete_hotlist_entry(7).unwrap());
     assert_eq!(store.hotlist().unwrap().len(), 1);
 }

@@ -71,15 +71,21 @@ pub(super) async fn import(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ListParams {
+    /// Entries with ids above this (the last id of the previous page).
+    after: Option<u64>,
     limit: Option<usize>,
-    offset: Option<usize>,
 }
 
-pub(super) async fn list(State(state): State<AppState>, Query(p): Query<ListParams>) -> Json<Vec<HotlistEntry>> {
+/// Entries by id, a page at a time.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Vec<HotlistEntry>>, ApiError> {
     let store = state.store.clone();
-    let all = tokio::task::spawn_blocking(move || store.hotlist()).await.ok().and_then(Result::ok).unwrap_or_default();
-    Json(all.into_iter().skip(p.offset.unwrap_or(0)).take(p.limit.unwrap_or(1000).min(10_000)).collect())
+    let (after, limit) = (p.after.unwrap_or(0), p.limit.unwrap_or(1000).clamp(1, 10_000));
+    Ok(Json(tokio::task::spawn_blocking(move || store.hotlist_page(after, limit)).await??))
 }
 
 pub(super) async fn get_one(
