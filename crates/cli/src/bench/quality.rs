@@ -1,0 +1,341 @@
+//! Matching quality on simulated traffic: recall of hotlisted vehicles and false
+//! alerts, with the issue's reader error model.
+//!
+//! Reads come from `limes_sim::Simulator` with the default [`ErrorModel`] (2 %
+//! look-alike substitution, 0.5 % other substitution, 0.3 % dropped or inserted
+//! character per character; 5 % of reads without a country) and go, in process,
+//! through `normalize` and `HotlistIndex::match_read_into` at the read's time, as
+//! the node's ingest path does. Each read carries its truth, so every alert can
+//! be judged: an alert is right when the entry's plate is the vehicle's true
+//! plate. `limes_sim::hotlist` never gives a filler entry a plate any vehicle of
+//! the fleet carries, so an alert on an entry with another plate is false.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use anyhow::bail;
+use limes_hotlist::HotlistIndex;
+use limes_model::{HotlistEntry, MatchKind};
+use limes_plate::{Normalized, PlateText, clean, lookalike_key, normalize};
+use limes_sim::{ErrorClass, ErrorModel, Simulator};
+
+use super::{BenchArgs, figure};
+
+/// Simulated reads scored.
+const READS: usize = 2_000_000;
+
+/// Examples of each kind of mistake printed to stderr.
+const EXAMPLES: usize = 8;
+
+const CLASSES: [ErrorClass; 5] =
+    [ErrorClass::Exact, ErrorClass::Cosmetic, ErrorClass::LookAlike, ErrorClass::Substitution, ErrorClass::DropInsert];
+
+/// Counts for one group of reads.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    reads: u64,
+    /// Reads of hotlisted vehicles whose entry is live at the read's time.
+    hotlisted: u64,
+    /// Of those, reads with an alert of any kind on an entry with the true plate.
+    found: u64,
+    /// Of those, reads with a confirmed alert on an entry with the true plate.
+    found_confirmed: u64,
+    /// Alerts on entries whose plate is not the read's true plate.
+    false_confirmed: u64,
+    false_possible: u64,
+    /// Reads `normalize` refused.
+    unreadable: u64,
+}
+
+impl Tally {
+    fn add(&mut self, o: &Tally) {
+        self.reads += o.reads;
+        self.hotlisted += o.hotlisted;
+        self.found += o.found;
+        self.found_confirmed += o.found_confirmed;
+        self.false_confirmed += o.false_confirmed;
+        self.false_possible += o.false_possible;
+        self.unreadable += o.unreadable;
+    }
+
+    fn recall(&self) -> f64 {
+        ratio(self.found, self.hotlisted)
+    }
+
+    fn recall_confirmed(&self) -> f64 {
+        ratio(self.found_confirmed, self.hotlisted)
+    }
+
+    fn per_10k(&self, n: u64) -> f64 {
+        1e4 * ratio(n, self.reads)
+    }
+
+    fn line(&self, name: &str) -> String {
+        format!(
+            "{name:<22} {:>9} {:>9} {:>9.4} {:>9.4} {:>9} {:>9} {:>7}",
+            self.reads,
+            self.hotlisted,
+            self.recall(),
+            self.recall_confirmed(),
+            self.false_confirmed,
+            self.false_possible,
+            self.unreadable
+        )
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { f64::NAN } else { a as f64 / b as f64 }
+}
+
+fn class_name(c: ErrorClass) -> &'static str {
+    match c {
+        ErrorClass::Exact => "exact",
+        ErrorClass::Cosmetic => "cosmetic",
+        ErrorClass::LookAlike => "look-alike",
+        ErrorClass::Substitution => "substitution",
+        ErrorClass::DropInsert => "drop/insert",
+    }
+}
+
+/// Why a possible alert was raised, as far as the read and the entry tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum PossibleSource {
+    /// A text of the read equals the entry's plate, but the countries disagree.
+    SameText,
+    /// A text of the read has the entry's look-alike fold.
+    LookAlike,
+    /// The entry is flagged fuzzy and lies one edit away.
+    Fuzzy,
+}
+
+/// Whether the read's text, or a candidate country's repair, folds as `plate` does.
+fn same_fold(read: &Normalized, plate: &PlateText) -> bool {
+    let fold = lookalike_key(plate);
+    std::iter::once(&read.text).chain(read.candidates.iter().map(|c| &c.text)).any(|t| lookalike_key(t) == fold)
+}
+
+fn is_expired(entry: &HotlistEntry, time: chrono::DateTime<chrono::Utc>) -> bool {
+    entry.expires.is_some_and(|t| t <= time)
+}
+
+pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
+    eprintln!("== quality: {READS} simulated reads against a hotlist of {} entries", a.hotlist);
+    let cfg = super::matching::sim_config(a);
+    // The issue's error model; the figures mean nothing with another.
+    let issue = ErrorModel { lookalike: 0.02, other: 0.005, drop_insert: 0.003 };
+    if cfg.error_model != issue || cfg.no_country_rate != 0.05 {
+        bail!(
+            "the simulator's default error model {:?} with {} of reads without a country is not the issue's \
+             (2 % look-alike, 0.5 % other, 0.3 % drop/insert, 5 % without a country)",
+            cfg.error_model,
+            cfg.no_country_rate
+        );
+    }
+    eprintln!(
+        "error model {:?}, {} % of reads without a country, {} % Cyrillic for UA/BG/RS, {:?}",
+        cfg.error_model,
+        100.0 * cfg.no_country_rate,
+        100.0 * cfg.cyrillic_rate,
+        cfg.variations
+    );
+
+    let t = Instant::now();
+    let entries: Vec<HotlistEntry> = limes_sim::hotlist(&cfg, a.hotlist)?.collect();
+    let index = HotlistIndex::from_entries(entries.clone());
+    eprintln!("hotlist of {} entries generated and indexed in {:.1} s", entries.len(), t.elapsed().as_secs_f64());
+    let by_id: HashMap<u64, usize> = entries.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    let by_plate: HashMap<&str, Vec<usize>> = entries.iter().enumerate().fold(HashMap::new(), |mut m, (i, e)| {
+        m.entry(e.plate.as_str()).or_default().push(i);
+        m
+    });
+
+    let mut by_class = [Tally::default(); 5];
+    let mut by_country = [Tally::default(); 2];
+    let (mut expired_hotlisted, mut listed_not_hotlisted) = (0u64, 0u64);
+    let mut vehicles = HashSet::new();
+    // Whether each trip of a hotlisted vehicle raised an alert on its entry at least once.
+    let mut trips: HashMap<(u64, u64), bool> = HashMap::new();
+    let mut missed_examples = Vec::new();
+    let mut false_examples = Vec::new();
+    // False confirmed alerts by (read had a country, grammar repair made the match).
+    let mut false_confirmed_kinds: HashMap<(bool, bool), u64> = HashMap::new();
+    // The repairs behind false confirmed alerts, as "cleaned→repaired" characters.
+    let mut repairs: HashMap<String, u64> = HashMap::new();
+    let mut false_possible_sources: HashMap<(bool, PossibleSource), u64> = HashMap::new();
+    let mut hits = Vec::new();
+    let t = Instant::now();
+    let mut sim = Simulator::new(cfg)?;
+    let (mut first, mut last) = (None, None);
+    for s in sim.by_ref().take(READS) {
+        let (read, truth) = (&s.read, &s.truth);
+        first.get_or_insert(read.time);
+        last = Some(read.time);
+        let class = truth.errors.class();
+        let country = read.plate.country.as_ref().map(|c| c.value);
+        let mut tally = Tally { reads: 1, ..Tally::default() };
+        let normalized = normalize(&read.plate.text.value, country);
+        match &normalized {
+            Ok(n) => index.match_read_into(n, read.time, &mut hits),
+            Err(_) => {
+                tally.unreadable = 1;
+                hits.clear();
+            }
+        }
+        let listed = by_plate
+            .get(truth.plate.as_str())
+            .is_some_and(|list| list.iter().any(|&i| !is_expired(&entries[i], read.time)));
+        expired_hotlisted += u64::from(truth.hotlisted && !listed);
+        listed_not_hotlisted += u64::from(!truth.hotlisted && listed);
+        let (mut found, mut confirmed) = (false, false);
+        for hit in &hits {
+            let entry = &entries[by_id[&hit.entry_id]];
+            if entry.plate == truth.plate {
+                found = true;
+                confirmed |= hit.kind == MatchKind::Confirmed;
+                continue;
+            }
+            match hit.kind {
+                MatchKind::Confirmed => {
+                    tally.false_confirmed += 1;
+                    // Whether grammar repair made the text equal: the cleaned text is not the plate.
+                    let cleaned = clean(&read.plate.text.value).ok();
+                    let repaired = cleaned.as_ref() != Some(&entry.plate);
+                    if let Some(cleaned) = cleaned.filter(|c| c.len() == entry.plate.len()) {
+                        for (r, e) in cleaned.as_bytes().iter().zip(entry.plate.as_bytes()).filter(|(r, e)| r != e) {
+                            *repairs.entry(format!("{}→{}", *r as char, *e as char)).or_default() += 1;
+                        }
+                    }
+                    *false_confirmed_kinds.entry((country.is_some(), repaired)).or_default() += 1;
+                }
+                MatchKind::Possible => {
+                    tally.false_possible += 1;
+                    let source = match &normalized {
+                        _ if hit.distance == 0 => PossibleSource::SameText,
+                        Ok(n) if same_fold(n, &entry.plate) => PossibleSource::LookAlike,
+                        _ => PossibleSource::Fuzzy,
+                    };
+                    *false_possible_sources.entry((country.is_some(), source)).or_default() += 1;
+                }
+            }
+            if hit.kind == MatchKind::Confirmed && false_examples.len() < EXAMPLES {
+                false_examples.push(format!(
+                    "read {:?} ({}) of {} {} [{}] confirmed entry {} {:?}",
+                    read.plate.text.value,
+                    country.map_or_else(|| "no country".to_owned(), |c| c.as_str().to_owned()),
+                    truth.plate,
+                    truth.country.as_str(),
+                    class_name(class),
+                    entry.plate,
+                    entry.country.map(|c| c.as_str().to_owned()),
+                ));
+            }
+        }
+        if truth.hotlisted && listed {
+            vehicles.insert(truth.vehicle);
+            *trips.entry((truth.trip, truth.vehicle)).or_default() |= found;
+            tally.hotlisted = 1;
+            tally.found = u64::from(found);
+            tally.found_confirmed = u64::from(confirmed);
+            if !found && class <= ErrorClass::LookAlike && missed_examples.len() < EXAMPLES {
+                missed_examples.push(format!(
+                    "missed read {:?} ({}) of {} {} [{}]",
+                    read.plate.text.value,
+                    country.map_or_else(|| "no country".to_owned(), |c| c.as_str().to_owned()),
+                    truth.plate,
+                    truth.country.as_str(),
+                    class_name(class),
+                ));
+            }
+        }
+        by_class[class as usize].add(&tally);
+        by_country[usize::from(country.is_some())].add(&tally);
+    }
+    let elapsed = t.elapsed();
+    let mut all = Tally::default();
+    for t in &by_class {
+        all.add(t);
+    }
+    let mut lookalike_or_better = Tally::default();
+    for (c, t) in CLASSES.iter().zip(&by_class) {
+        if *c <= ErrorClass::LookAlike {
+            lookalike_or_better.add(t);
+        }
+    }
+    eprintln!(
+        "{} reads from {} to {} simulated and matched in {:.1} s ({} trips skipped)",
+        all.reads,
+        first.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        last.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        elapsed.as_secs_f64(),
+        sim.trips_skipped()
+    );
+    eprintln!(
+        "{expired_hotlisted} reads of hotlisted vehicles whose entry had expired (not counted as hotlisted); \
+         {listed_not_hotlisted} reads of other vehicles carrying a listed plate"
+    );
+    eprintln!("by error class:");
+    eprintln!(
+        "{:<22} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "class", "reads", "hotlisted", "recall", "confirmd", "false.c", "false.p", "unread."
+    );
+    for (c, t) in CLASSES.iter().zip(&by_class) {
+        eprintln!("{}", t.line(class_name(*c)));
+    }
+    eprintln!("{}", lookalike_or_better.line("<= look-alike"));
+    eprintln!("{}", by_country[1].line("with country"));
+    eprintln!("{}", by_country[0].line("without country"));
+    eprintln!("{}", all.line("all"));
+    let mut kinds: Vec<_> = false_confirmed_kinds.into_iter().collect();
+    kinds.sort();
+    for ((had_country, repaired), n) in kinds {
+        eprintln!(
+            "false confirmed alerts, read {} a country, {}: {n}",
+            if had_country { "with" } else { "without" },
+            if repaired { "equal to the entry only after grammar repair" } else { "cleaned text equal to the entry" }
+        );
+    }
+    let mut repairs: Vec<_> = repairs.into_iter().collect();
+    repairs.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    eprintln!(
+        "grammar repairs behind them: {}",
+        repairs.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ")
+    );
+    let mut sources: Vec<_> = false_possible_sources.into_iter().collect();
+    sources.sort();
+    for ((had_country, source), n) in sources {
+        eprintln!(
+            "false possible alerts, read {} a country, {}: {n}",
+            if had_country { "with" } else { "without" },
+            match source {
+                PossibleSource::SameText => "same text as the entry but another country",
+                PossibleSource::LookAlike => "same look-alike fold as the entry",
+                PossibleSource::Fuzzy => "a fuzzy entry one edit away",
+            }
+        );
+    }
+    for e in false_examples.iter().chain(&missed_examples) {
+        eprintln!("  {e}");
+    }
+
+    figure("quality.hotlist_entries", entries.len(), "entries");
+    figure("quality.reads", all.reads, "reads");
+    figure("quality.hotlisted_reads", all.hotlisted, "reads");
+    figure("quality.hotlisted_vehicles_read", vehicles.len(), "vehicles");
+    figure("quality.lookalike_or_better_hotlisted_reads", lookalike_or_better.hotlisted, "reads");
+    figure("quality.recall", format!("{:.4}", all.recall()), "fraction");
+    let found_trips = trips.values().filter(|&&found| found).count();
+    figure("quality.hotlisted_trips", trips.len(), "trips");
+    figure("quality.recall_per_trip", format!("{:.4}", ratio(found_trips as u64, trips.len() as u64)), "fraction");
+    figure("quality.recall_confirmed", format!("{:.4}", all.recall_confirmed()), "fraction");
+    figure("quality.recall_lookalike_or_better", format!("{:.4}", lookalike_or_better.recall()), "fraction");
+    figure(
+        "quality.recall_lookalike_or_better_confirmed",
+        format!("{:.4}", lookalike_or_better.recall_confirmed()),
+        "fraction",
+    );
+    figure("quality.false_confirmed_per_10k_reads", format!("{:.3}", all.per_10k(all.false_confirmed)), "alerts");
+    figure("quality.false_possible_per_10k_reads", format!("{:.3}", all.per_10k(all.false_possible)), "alerts");
+    figure("quality.unreadable_reads", all.unreadable, "reads");
+    Ok(())
+}
