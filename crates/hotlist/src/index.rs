@@ -100,16 +100,19 @@ enum Rule {
     Country(CountryCode),
     /// The read had no country and this is its own text: any entry.
     Any,
-    /// The read had no country and this is this candidate country's repair:
-    /// entries of that country or of none.
+    /// The read had no country and this is this candidate country's repair: it never
+    /// confirms. Guessing the country and then repairing by that guess is two guesses:
+    /// measured on simulated traffic, such hits were often another plate (a valid RO
+    /// plate read without a country, repaired as BG, equal to a BG entry).
     Candidate(CountryCode),
 }
 
 impl Rule {
     fn confirms(self, entry: Option<CountryCode>) -> bool {
         match (self, entry) {
+            (Rule::Candidate(_), _) => false,
             (_, None) | (Rule::Any, _) => true,
-            (Rule::Country(c) | Rule::Candidate(c), Some(e)) => c == e,
+            (Rule::Country(c), Some(e)) => c == e,
         }
     }
 }
@@ -366,9 +369,9 @@ impl HotlistIndex {
     ///
     /// * **Confirmed**: an entry's plate equals a text of the read and the
     ///   countries agree: for a known country, the entry's is the same or none;
-    ///   without one, the entry's country is the candidate whose repair matched,
-    ///   or the entry has none, or the read's own text matched.
-    /// * **Possible**: the plate equals a text but the countries disagree; or the
+    ///   without one, the read's own (cleaned, unrepaired) text matched.
+    /// * **Possible**: the plate equals a text but the countries disagree, or only
+    ///   a candidate country's repair of a read without a country equals it; or the
     ///   look-alike folds of a text and the plate are equal; or the entry is
     ///   fuzzy-flagged and its plate is within one edit of a text.
     /// * Entries that expire at or before `now` never hit, and each entry hits at

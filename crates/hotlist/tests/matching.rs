@@ -114,14 +114,15 @@ fn read_without_country() {
     // The read's own text equal: confirmed, whatever the entry's country.
     check(vec![entry(1, "B123XYZ", Some(RO))], read_unknown("B123XYZ", &[]), &[(1, Confirmed, 0)]);
     check(vec![entry(1, "B123XYZ", Some(UA))], read_unknown("B123XYZ", &[(RO, "B123XYZ")]), &[(1, Confirmed, 0)]);
-    // A candidate's repair equal, for the entry's country: confirmed.
+    // A candidate's repair equal, even for the entry's country: only possible (the
+    // country was guessed, then the text repaired by the guess).
     check(
         vec![entry(1, "B123XYZ", Some(RO))],
         read_unknown("8123XYZ", &[(MD, "8123XYZ"), (RO, "B123XYZ")]),
-        &[(1, Confirmed, 0)],
+        &[(1, Possible, 0)],
     );
     // ... or for an entry without country.
-    check(vec![entry(1, "B123XYZ", None)], read_unknown("8123XYZ", &[(RO, "B123XYZ")]), &[(1, Confirmed, 0)]);
+    check(vec![entry(1, "B123XYZ", None)], read_unknown("8123XYZ", &[(RO, "B123XYZ")]), &[(1, Possible, 0)]);
     // A candidate's repair equal, but for another country: possible.
     check(vec![entry(1, "B123XYZ", Some(UA))], read_unknown("8123XYZ", &[(RO, "B123XYZ")]), &[(1, Possible, 0)]);
     // Only a look-alike of a candidate's repair.

@@ -202,9 +202,11 @@ proptest! {
 
 /// What `match_read` must return, by the rules applied to each entry in turn.
 fn reference_hits(entries: &[HotlistEntry], read: &Normalized, now: DateTime<Utc>) -> Vec<(u64, MatchKind, u8)> {
-    // (text, the country whose entries an equal text confirms; None: any entry)
-    let mut forms: Vec<(&PlateText, Option<CountryCode>)> = vec![(&read.text, read.country)];
-    forms.extend(read.candidates.iter().map(|c| (&c.text, Some(c.country))));
+    // (text, whose entries an equal text confirms: Some(None) any entry, Some(Some(c))
+    // entries of c or of no country, None: none — a candidate country's repair only
+    // ever gives a possible hit)
+    let mut forms: Vec<(&PlateText, Option<Option<CountryCode>>)> = vec![(&read.text, Some(read.country))];
+    forms.extend(read.candidates.iter().map(|c| (&c.text, None)));
     let mut hits = Vec::new();
     for e in entries {
         if e.expires.is_some_and(|t| t <= now) {
@@ -215,7 +217,10 @@ fn reference_hits(entries: &[HotlistEntry], read: &Normalized, now: DateTime<Utc
             .filter_map(|&(text, confirms)| {
                 let d = levenshtein(text.as_bytes(), e.plate.as_bytes()) as u8;
                 if *text == e.plate {
-                    let agree = confirms.is_none() || e.country.is_none() || confirms == e.country;
+                    let agree = match confirms {
+                        None => false,
+                        Some(c) => c.is_none() || e.country.is_none() || c == e.country,
+                    };
                     Some(if agree { (MatchKind::Confirmed, 0) } else { (MatchKind::Possible, 0) })
                 } else if lookalike_key(text) == lookalike_key(&e.plate) || (e.fuzzy && d <= 1) {
                     Some((MatchKind::Possible, d))

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use anyhow::bail;
-use limes_hotlist::HotlistIndex;
+use limes_hotlist::{HotlistIndex, MatchPolicy};
 use limes_model::{HotlistEntry, MatchKind};
 use limes_plate::{Normalized, PlateText, clean, lookalike_key, normalize};
 use limes_sim::{ErrorClass, ErrorModel, Simulator};
@@ -98,6 +98,18 @@ fn class_name(c: ErrorClass) -> &'static str {
     }
 }
 
+/// Thresholds of [`MatchPolicy::confirm_min_confidence`] whose trade-off is reported.
+const CURVE: [f32; 7] = [0.0, 0.7, 0.75, 0.8, 0.82, 0.85, 0.9];
+
+/// Confirmed alerts that a threshold keeps.
+#[derive(Debug, Clone, Copy, Default)]
+struct CurvePoint {
+    /// On a hotlisted vehicle's read, for its own entry.
+    true_confirmed: u64,
+    /// On an entry whose plate is not the vehicle's.
+    false_confirmed: u64,
+}
+
 /// Why a possible alert was raised, as far as the read and the entry tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum PossibleSource {
@@ -164,6 +176,8 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let mut repairs: HashMap<String, u64> = HashMap::new();
     let mut false_possible_sources: HashMap<(bool, PossibleSource), u64> = HashMap::new();
     let mut hits = Vec::new();
+    let policy = MatchPolicy::default();
+    let mut curve = [CurvePoint::default(); CURVE.len()];
     let t = Instant::now();
     let mut sim = Simulator::new(cfg)?;
     let (mut first, mut last) = (None, None);
@@ -182,9 +196,24 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
                 hits.clear();
             }
         }
+        // The trade-off of the confidence rule, from the hits before it is applied.
+        let confidence = read.plate.text.confidence;
         let listed = by_plate
             .get(truth.plate.as_str())
             .is_some_and(|list| list.iter().any(|&i| !is_expired(&entries[i], read.time)));
+        for (threshold, point) in CURVE.iter().zip(curve.iter_mut()) {
+            if !(MatchPolicy { confirm_min_confidence: *threshold }).confirms(confidence) {
+                continue;
+            }
+            for hit in hits.iter().filter(|h| h.kind == MatchKind::Confirmed) {
+                if entries[by_id[&hit.entry_id]].plate == truth.plate {
+                    point.true_confirmed += u64::from(truth.hotlisted && listed);
+                } else {
+                    point.false_confirmed += 1;
+                }
+            }
+        }
+        policy.apply(confidence, &mut hits);
         expired_hotlisted += u64::from(truth.hotlisted && !listed);
         listed_not_hotlisted += u64::from(!truth.hotlisted && listed);
         let (mut found, mut confirmed) = (false, false);
@@ -337,5 +366,19 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     figure("quality.false_confirmed_per_10k_reads", format!("{:.3}", all.per_10k(all.false_confirmed)), "alerts");
     figure("quality.false_possible_per_10k_reads", format!("{:.3}", all.per_10k(all.false_possible)), "alerts");
     figure("quality.unreadable_reads", all.unreadable, "reads");
+    figure("quality.policy.confirm_min_confidence", policy.confirm_min_confidence, "(figures above apply it)");
+    for (threshold, point) in CURVE.iter().zip(&curve) {
+        let name = format!("quality.curve.min_confidence_{threshold:.2}");
+        figure(
+            &format!("{name}.recall_confirmed"),
+            format!("{:.4}", ratio(point.true_confirmed, all.hotlisted)),
+            "fraction",
+        );
+        figure(
+            &format!("{name}.false_confirmed_per_10k_reads"),
+            format!("{:.3}", all.per_10k(point.false_confirmed)),
+            "alerts",
+        );
+    }
     Ok(())
 }
