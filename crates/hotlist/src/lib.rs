@@ -67,9 +67,10 @@
 //! let read = normalize("B123XYZ", Some(CountryCode::MD)).unwrap();
 //! assert_eq!(index.match_read(&read, now)[0].kind, MatchKind::Possible);
 //!
-//! // Read with 8 for B and no country: Romania's grammar repairs it to the entry.
+//! // Read with 8 for B and no country: Romania's grammar would repair it to the entry,
+//! // but the country was only guessed, so an operator must look.
 //! let read = normalize("8123XYZ", None).unwrap();
-//! assert_eq!(index.match_read(&read, now)[0].kind, MatchKind::Confirmed);
+//! assert_eq!(index.match_read(&read, now)[0].kind, MatchKind::Possible);
 //!
 //! let near = Query::EditDistance { plate: PlateText::new("B12XYZ").unwrap(), max: MaxEdits::One };
 //! assert_eq!(index.search(&near, now, 10)[0].entry_id, 1);
