@@ -19,6 +19,21 @@ pub struct Config {
     pub store: StoreSection,
     #[serde(default)]
     pub retention: RetentionSection,
+    #[serde(default)]
+    pub matching: MatchingSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchingSection {
+    /// Reads whose text confidence is below this raise only possible alerts (0: off).
+    pub confirm_min_confidence: f32,
+}
+
+impl Default for MatchingSection {
+    fn default() -> Self {
+        Self { confirm_min_confidence: limes_hotlist::MatchPolicy::DEFAULT_CONFIRM_MIN_CONFIDENCE }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,6 +97,9 @@ impl Config {
         if cfg.node.id.trim().is_empty() {
             bail!("config {}: node.id is empty", path.display());
         }
+        if !(0.0..=1.0).contains(&cfg.matching.confirm_min_confidence) {
+            bail!("config {}: matching.confirm_min_confidence must be in 0..=1", path.display());
+        }
         if cfg.retention.reads_days == 0 {
             bail!("config {}: retention.reads_days must be at least 1", path.display());
         }
@@ -120,6 +138,12 @@ data_dir = "{data_dir}"
 [retention]
 # Plate reads and their alerts older than this many days are deleted automatically.
 reads_days = 30
+
+[matching]
+# A read whose text confidence (as the camera reports it) is below this raises only
+# *possible* alerts, never confirmed ones. 0 trusts every read. See docs/benchmarks.md for
+# the trade-off measured on simulated traffic before raising it.
+confirm_min_confidence = 0.0
 "#
     )
 }
@@ -149,6 +173,7 @@ mod tests {
             (good.replace("reads_days = 30", "reads_days = 30\nextra = 1"), "extra"),
             (good.replace("country = \"RO\"", "country = \"Romania\""), "Romania"),
             (good.replace("reads_days = 30", "reads_days = 0"), "reads_days"),
+            (good.replace("confirm_min_confidence = 0.0", "confirm_min_confidence = 1.5"), "confirm_min_confidence"),
             (good.replace("127.0.0.1:9000", "not-an-address"), "listen"),
         ] {
             std::fs::write(&path, bad).unwrap();

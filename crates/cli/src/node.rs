@@ -54,7 +54,11 @@ impl Node {
 
     /// Starts the node a config file describes.
     pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
-        let options = ServerOptions { max_body_bytes: cfg.api.max_body_bytes, ..ServerOptions::default() };
+        let options = ServerOptions {
+            max_body_bytes: cfg.api.max_body_bytes,
+            match_policy: limes_hotlist::MatchPolicy { confirm_min_confidence: cfg.matching.confirm_min_confidence },
+            ..ServerOptions::default()
+        };
         Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days).await
     }
 

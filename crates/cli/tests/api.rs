@@ -333,3 +333,24 @@ async fn search_by_plate_modes_camera_and_time_with_paging() {
     let r = c.get(node.at("/api/v1/reads?cursor=garbage")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn reads_the_camera_was_unsure_of_raise_only_possible_alerts_when_configured() {
+    let node = TestNode::start_edited(|c| c.replace("confirm_min_confidence = 0.0", "confirm_min_confidence = 0.85"));
+    let c = Client::new();
+    c.post(node.at("/api/v1/cameras")).json(&camera_json("ro-cam-1", "RO")).send().await.unwrap();
+    let hotlist = json!([{"plate": "B 55 KKK", "country": "RO", "reason": "stolen", "agency": "ro-igpf"}]);
+    c.post(node.at("/api/v1/hotlist")).json(&hotlist).send().await.unwrap();
+    for confidence in [0.95, 0.6] {
+        let mut read = read_json("ro-cam-1", "B55KKK", Some("RO"));
+        read["confidence"] = confidence.into();
+        c.post(node.at("/api/v1/reads")).json(&read).send().await.unwrap();
+    }
+    let mut read = read_json("ro-cam-1", "B55KKK", Some("RO"));
+    read.as_object_mut().unwrap().remove("confidence");
+    c.post(node.at("/api/v1/reads")).json(&read).send().await.unwrap();
+    let alerts: Value = c.get(node.at("/api/v1/alerts")).send().await.unwrap().json().await.unwrap();
+    // Newest first: no confidence given (trusted), 0.6 (demoted), 0.95 (confirmed).
+    let kinds: Vec<&str> = alerts.as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["confirmed", "possible", "confirmed"]);
+}

@@ -44,6 +44,7 @@ fn prepare(state: &AppState, items: Vec<(usize, Result<ReadIn, String>)>, now: D
         let slot = p.batch.reads.len();
         hits.clear();
         hotlist.match_read_into(&normalized, now, &mut hits);
+        state.options.match_policy.apply(read.plate.text.confidence, &mut hits);
         for hit in &hits {
             if let Some(entry) = hotlist.get(hit.entry_id) {
                 p.batch.alerts.push(NewAlert::new(slot, &entry, hit.kind, hit.distance));

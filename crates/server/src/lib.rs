@@ -46,11 +46,19 @@ pub struct ServerOptions {
     pub stream_chunk: usize,
     /// How many alerts a slow SSE subscriber may fall behind before it is told it lagged.
     pub alert_buffer: usize,
+    /// When a hit may be confirmed.
+    pub match_policy: limes_hotlist::MatchPolicy,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        Self { max_body_bytes: 32 << 20, max_line_bytes: 64 << 10, stream_chunk: 4096, alert_buffer: 65_536 }
+        Self {
+            max_body_bytes: 32 << 20,
+            max_line_bytes: 64 << 10,
+            stream_chunk: 4096,
+            alert_buffer: 65_536,
+            match_policy: limes_hotlist::MatchPolicy::default(),
+        }
     }
 }
 

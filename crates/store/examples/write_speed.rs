@@ -43,15 +43,29 @@ fn main() {
         .collect();
     let t = Instant::now();
     let n = batches.len() * 1000;
-    let handles: Vec<_> = batches
-        .into_iter()
-        .map(|b| {
-            let s = store.clone();
-            std::thread::spawn(move || s.write_blocking(b).unwrap())
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
+    // 32 writers at a time, as many HTTP requests in flight would be; a line every million rows.
+    let mut lap = Instant::now();
+    let mut done = 0usize;
+    for chunk in batches.chunks(32) {
+        let handles: Vec<_> = chunk
+            .iter()
+            .cloned()
+            .map(|b| {
+                let s = store.clone();
+                std::thread::spawn(move || s.write_blocking(b).unwrap())
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        done += chunk.len() * 1000;
+        if done % 1_000_000 < chunk.len() * 1000 {
+            eprintln!(
+                "{done} rows: {:.0} rows/s over the last million (every million)",
+                1e6 / lap.elapsed().as_secs_f64()
+            );
+            lap = Instant::now();
+        }
     }
     let secs = t.elapsed().as_secs_f64();
     let wal = std::fs::metadata(store.path().with_extension("db-wal")).map(|m| m.len()).unwrap_or(0);

@@ -37,6 +37,15 @@ impl TestNode {
         Self::start_with(dir, config, None)
     }
 
+    /// Starts a node whose generated config was first changed by `edit`.
+    pub fn start_edited(edit: impl FnOnce(String) -> String) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = write_config(dir.path());
+        let text = std::fs::read_to_string(&config).expect("read config");
+        std::fs::write(&config, edit(text)).expect("write config");
+        Self::start_with(dir, config, None)
+    }
+
     /// Starts `limes serve`, optionally wrapped in another command (e.g. strace).
     pub fn start_with(dir: tempfile::TempDir, config: PathBuf, wrapper: Option<Vec<String>>) -> Self {
         let mut cmd = match &wrapper {
