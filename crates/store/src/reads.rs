@@ -114,15 +114,20 @@ impl Store {
         let mut conds: Vec<&str> = Vec::new();
         let mut args: Vec<Value> = Vec::new();
         let mut matcher = None;
+        // The plate index is keyed by segment first (migration 0002): probe every segment.
+        const BY_PLATE: &str = "seg IN (SELECT value FROM json_each(?)) AND lookalike_key = ?";
         match &q.plate {
             Some(PlateFilter::Exact(text)) => {
-                // Through the look-alike index (see the schema), then the exact key.
-                conds.push("lookalike_key = ? AND plate_key = ?");
+                // Through the look-alike index, then the exact key.
+                conds.push(BY_PLATE);
+                conds.push("plate_key = ?");
+                args.push(Value::Text(self.segments()?));
                 args.push(Value::Integer(lookalike_key(text).key().0 as i64));
                 args.push(Value::Integer(text.key().0 as i64));
             }
             Some(PlateFilter::Lookalike(k)) => {
-                conds.push("lookalike_key = ?");
+                conds.push(BY_PLATE);
+                args.push(Value::Text(self.segments()?));
                 args.push(Value::Integer(k.0 as i64));
             }
             Some(PlateFilter::Matches(f)) => matcher = Some(f.clone()),
@@ -181,6 +186,19 @@ impl Store {
             }
             Ok(ReadPage { reads, next: None })
         })
+    }
+
+    /// The segments of the plate index that hold reads, as a JSON array.
+    fn segments(&self) -> Result<String, StoreError> {
+        let (min, max): (Option<i64>, Option<i64>) = self.with_reader(|conn| {
+            Ok(conn.query_row("SELECT MIN(id), MAX(id) FROM reads", [], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        })?;
+        let bits = crate::schema::SEGMENT_BITS;
+        let segments: Vec<String> = match (min, max) {
+            (Some(a), Some(b)) => ((a >> bits)..=(b >> bits)).map(|s| s.to_string()).collect(),
+            _ => Vec::new(),
+        };
+        Ok(format!("[{}]", segments.join(",")))
     }
 
     /// One read by id.

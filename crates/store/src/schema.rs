@@ -6,7 +6,11 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The migrations, in order; index `i` takes the schema from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+pub(crate) const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/0001_initial.sql"), include_str!("../migrations/0002_plate_segments.sql")];
+
+/// Reads per segment of the plate index is `1 << SEGMENT_BITS` (see migration 0002).
+pub(crate) const SEGMENT_BITS: u32 = 18;
 
 pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
@@ -56,6 +60,26 @@ mod tests {
             assert_eq!(schema_of(&conn), want, "upgrade from version {start}");
             assert_eq!(version(&conn).unwrap(), MIGRATIONS.len() as i64);
         }
+    }
+
+    #[test]
+    fn version_2_carries_version_1_reads_into_their_segments() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO reads (id, camera, time_us, received_us, plate, plate_key, lookalike_key, valid, body)
+             VALUES (5, 'a', 0, 0, 'B1', 1, 1, 1, '{}'), (300000, 'a', 0, 0, 'B1', 1, 1, 1, '{}');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let segs: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, seg FROM reads ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(segs, vec![(5, 0), (300_000, 1)]);
     }
 
     #[test]

@@ -199,12 +199,16 @@ fn run(
 
 fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Result<Committed, StoreError>>, StoreError> {
     let mut tx = conn.transaction()?;
+    // This thread is the only writer: it numbers the reads itself, so that each row can carry
+    // its plate-index segment (id >> SEGMENT_BITS) as it is inserted.
+    let mut next_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM reads", [], |r| r.get(0))?;
     let mut results = Vec::with_capacity(group.len());
     for job in group {
         let mut sp = tx.savepoint()?;
-        match write_batch(&sp, &job.batch) {
+        match write_batch(&sp, &job.batch, next_id) {
             Ok(c) => {
                 sp.commit()?;
+                next_id += c.read_ids.len() as i64;
                 results.push(Ok(c));
             }
             Err(e) => {
@@ -218,14 +222,17 @@ fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Result<Commit
     Ok(results)
 }
 
-fn write_batch(conn: &Connection, batch: &WriteBatch) -> Result<Committed, StoreError> {
+fn write_batch(conn: &Connection, batch: &WriteBatch, first_id: i64) -> Result<Committed, StoreError> {
     let mut insert_read = conn.prepare_cached(
-        "INSERT INTO reads (camera, time_us, received_us, plate, plate_key, lookalike_key, country, valid, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO reads (id, seg, camera, time_us, received_us, plate, plate_key, lookalike_key, country, valid,
+                            body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     let mut read_ids = Vec::with_capacity(batch.reads.len());
-    for r in &batch.reads {
+    for (id, r) in (first_id..).zip(&batch.reads) {
         insert_read.execute(params![
+            id,
+            id >> crate::schema::SEGMENT_BITS,
             r.read.camera.as_str(),
             to_us(r.read.time),
             to_us(r.received),
@@ -236,7 +243,7 @@ fn write_batch(conn: &Connection, batch: &WriteBatch) -> Result<Committed, Store
             r.valid,
             r.body,
         ])?;
-        read_ids.push(conn.last_insert_rowid());
+        read_ids.push(id);
     }
     let mut alerts = Vec::with_capacity(batch.alerts.len());
     if !batch.alerts.is_empty() {

@@ -283,3 +283,45 @@ fn sustained_writes_keep_the_wal_bounded() {
     // 64 frames of 8 KiB is 512 KiB; a group or two past the limit is the most it can reach.
     assert!(largest < 16 << 20, "the WAL grew to {largest} bytes for {written} reads");
 }
+
+#[test]
+fn plate_search_spans_every_segment_and_uses_the_plate_index() {
+    let (_dir, store) = open();
+    store.write_blocking(WriteBatch { reads: vec![read("a", "B123ABC", t0())], alerts: vec![] }).unwrap();
+    // Jump three segments ahead (262,144 reads each), as a long-running node would have.
+    let far = 3i64 << 18;
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    conn.execute(
+        "INSERT INTO reads (id, seg, camera, time_us, received_us, plate, plate_key, lookalike_key, country, valid, body)
+         SELECT ?1, ?1 >> 18, camera, time_us + 1, received_us, plate, plate_key, lookalike_key, country, valid, body
+         FROM reads WHERE id = 1",
+        [far],
+    )
+    .unwrap();
+    let c = store
+        .write_blocking(WriteBatch {
+            reads: vec![read("a", "B123ABC", t0() + Duration::minutes(1)), read("a", "CJ01XYZ", t0())],
+            alerts: vec![],
+        })
+        .unwrap();
+    assert_eq!(c.read_ids, vec![far + 1, far + 2], "the writer numbers on from the newest read");
+    let exact = PlateText::new("B123ABC").unwrap();
+    let q = ReadQuery { plate: Some(PlateFilter::Exact(exact.clone())), limit: 10, ..Default::default() };
+    let ids: Vec<i64> = store.search_reads(&q).unwrap().reads.iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![far + 1, far, 1], "newest first, across segments 0 and 3");
+    let look =
+        ReadQuery { plate: Some(PlateFilter::Lookalike(lookalike_key(&exact).key())), limit: 10, ..Default::default() };
+    assert_eq!(store.search_reads(&look).unwrap().reads.len(), 3);
+
+    let plan: Vec<String> = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT id FROM reads
+             WHERE seg IN (SELECT value FROM json_each('[0,1,2,3]')) AND lookalike_key = 5 AND plate_key = 5",
+        )
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(plan.iter().any(|p| p.contains("reads_by_plate")), "{plan:?}");
+}
