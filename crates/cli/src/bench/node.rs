@@ -86,22 +86,26 @@ pub async fn ingest(a: &BenchArgs) -> anyhow::Result<()> {
     let concurrency = a.ingest_concurrency.max(1);
     let cfg = sim_config(a, 100_000.0);
     let node = NodeProcess::start(a, &cfg).await?;
-    // Bodies are serialised up front so the load generator spends its time sending.
+    // Bodies are serialised up front so the load generator spends its time sending. Each read's
+    // time is a fixed-width placeholder that is overwritten with the sending time, so that
+    // times increase as a camera's do (reusing the same times would make the time indexes take
+    // random inserts, which real traffic does not cause).
     let t = Instant::now();
-    let now = Utc::now();
-    let bodies: Arc<Vec<bytes::Bytes>> = Arc::new(
+    let placeholder = chrono::DateTime::parse_from_rfc3339(PLACEHOLDER)?.with_timezone(&Utc);
+    let bodies: Arc<Vec<TimedBody>> = Arc::new(
         Simulator::new(cfg)?
             .take(200 * BATCH)
             .map(|s| {
                 let mut r = ReadIn::from(&s.read);
-                r.time = r.time.min(now);
+                r.time = placeholder;
                 r
             })
             .collect::<Vec<_>>()
             .chunks(BATCH)
-            .map(|c| serde_json::to_vec(c).map(bytes::Bytes::from))
+            .map(|c| serde_json::to_vec(c).map(TimedBody::new))
             .collect::<Result<_, _>>()?,
     );
+    anyhow::ensure!(bodies.iter().all(|b| b.slots.len() == BATCH), "every read's time is a placeholder");
     eprintln!("generated {} batches of {BATCH} reads in {:.1} s", bodies.len(), t.elapsed().as_secs_f64());
     let client = reqwest::Client::new();
     let url = format!("{}/api/v1/reads", node.url);
@@ -115,7 +119,7 @@ pub async fn ingest(a: &BenchArgs) -> anyhow::Result<()> {
             let mut latencies = Vec::new();
             let mut i = w;
             while Instant::now() < deadline {
-                let body = bodies[i % bodies.len()].clone();
+                let body = bodies[i % bodies.len()].at(Utc::now());
                 i += concurrency;
                 let t = Instant::now();
                 let r = client.post(&url).header("content-type", "application/json").body(body).send().await?;
@@ -126,16 +130,36 @@ pub async fn ingest(a: &BenchArgs) -> anyhow::Result<()> {
             anyhow::Ok(latencies)
         }));
     }
+    // Throughput per 10-second window, to see whether it holds as the store grows.
+    let windows = {
+        let accepted = accepted.clone();
+        tokio::spawn(async move {
+            let mut last = 0;
+            let mut out = Vec::new();
+            while Instant::now() + Duration::from_secs(10) <= deadline {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                let now = accepted.load(Ordering::Relaxed);
+                out.push((now - last) / 10);
+                last = now;
+            }
+            out
+        })
+    };
     let mut latencies = Vec::new();
     for t in tasks {
         latencies.extend(t.await??);
     }
+    let windows = windows.await?;
     let secs = start.elapsed().as_secs_f64();
     let n = accepted.load(Ordering::Relaxed);
     let stats = node.stats().await?;
     drop(node);
     figure("ingest.reads_per_second", format!("{:.0}", n as f64 / secs), "reads/s");
     figure("ingest.reads", n, "reads");
+    if windows.len() > 1 {
+        let list: Vec<String> = windows.iter().map(u64::to_string).collect();
+        figure("ingest.reads_per_second_by_10s_window", list.join(","), "reads/s");
+    }
     figure("ingest.alerts", stats.alerts_confirmed + stats.alerts_possible, "alerts");
     figure("ingest.hotlist_entries", a.hotlist, "entries");
     figure("ingest.batch", BATCH, "reads/request");
@@ -194,4 +218,34 @@ pub async fn latency(a: &BenchArgs) -> anyhow::Result<()> {
     figure("latency.read_to_sse_max", format!("{:.2}", quantile(&mut lat, 1.0) as f64 / 1000.0), "ms");
     figure("latency.failed_requests", rep.failed_requests, "requests");
     Ok(())
+}
+
+/// How the placeholder time serialises; the sending time is written in the same width.
+const PLACEHOLDER: &str = "2001-01-01T00:00:00.123456Z";
+
+/// A serialised batch whose reads' times are overwritten when it is sent.
+struct TimedBody {
+    bytes: Vec<u8>,
+    /// Offsets of the placeholder time in `bytes`.
+    slots: Vec<usize>,
+}
+
+impl TimedBody {
+    fn new(bytes: Vec<u8>) -> Self {
+        let p = PLACEHOLDER.as_bytes();
+        let slots = bytes.windows(p.len()).enumerate().filter(|(_, w)| *w == p).map(|(i, _)| i).collect();
+        Self { bytes, slots }
+    }
+
+    /// The body with every read's time set to `t`.
+    fn at(&self, t: chrono::DateTime<Utc>) -> bytes::Bytes {
+        let stamp = t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut out = self.bytes.clone();
+        if stamp.len() == PLACEHOLDER.len() {
+            for &at in &self.slots {
+                out[at..at + stamp.len()].copy_from_slice(stamp.as_bytes());
+            }
+        }
+        bytes::Bytes::from(out)
+    }
 }
