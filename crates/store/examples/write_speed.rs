@@ -68,6 +68,23 @@ fn main() {
         }
     }
     let secs = t.elapsed().as_secs_f64();
+    // Plate search after the writes: exact and look-alike, over every segment.
+    let segments = (n as f64 / f64::from(1u32 << 18)).ceil();
+    let t = Instant::now();
+    let mut found = 0;
+    for i in (0..n).step_by(n / 1000) {
+        let plate = make(i).plate;
+        let q = limes_store::ReadQuery {
+            plate: Some(limes_store::PlateFilter::Exact(plate)),
+            limit: 100,
+            ..Default::default()
+        };
+        found += store.search_reads(&q).unwrap().reads.len();
+    }
+    eprintln!(
+        "store.plate_search_us={:.0} µs per exact search over {segments} segments ({found} reads found by 1,000 searches)",
+        t.elapsed().as_secs_f64() * 1e6 / 1000.0
+    );
     let wal = std::fs::metadata(store.path().with_extension("db-wal")).map(|m| m.len()).unwrap_or(0);
     let db = std::fs::metadata(store.path()).map(|m| m.len()).unwrap_or(0);
     eprintln!("wal {:.1} MB, database {:.1} MB", wal as f64 / 1e6, db as f64 / 1e6);

@@ -33,7 +33,7 @@ mod schema;
 mod writer;
 
 pub use alerts::{Ack, Alert, AlertQuery};
-pub use reads::{PlateFilter, ReadCursor, ReadPage, ReadQuery, StoredRead};
+pub use reads::{PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
 pub use writer::{Committed, NewAlert, NewRead, WriteBatch};
 
 /// What went wrong in the store.

@@ -24,6 +24,9 @@ pub struct StoredRead {
     pub read: PlateRead,
 }
 
+/// A test on a stored read's canonical plate text.
+pub type PlateMatcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// How to match the plate of stored reads.
 #[derive(Clone)]
 pub enum PlateFilter {
@@ -33,7 +36,7 @@ pub enum PlateFilter {
     Lookalike(PlateKey),
     /// Any test on the canonical text (edit distance, wildcard); scans the
     /// camera/time range, so callers should bound it.
-    Matches(Arc<dyn Fn(&str) -> bool + Send + Sync>),
+    Matches(PlateMatcher),
 }
 
 impl fmt::Debug for PlateFilter {
@@ -79,6 +82,14 @@ pub struct ReadQuery {
     pub max_scan: usize,
 }
 
+/// A search as SQL, with what must be checked in Rust.
+struct Search {
+    sql: String,
+    args: Vec<Value>,
+    matcher: Option<PlateMatcher>,
+    limit: usize,
+}
+
 /// One page of results.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReadPage {
@@ -109,8 +120,65 @@ fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredRead, StoreE
 impl Store {
     /// Searches stored reads, newest first.
     pub fn search_reads(&self, q: &ReadQuery) -> Result<ReadPage, StoreError> {
+        let Search { sql, args, matcher, limit } = self.search_sql(q)?;
+        let max_scan = if q.max_scan == 0 { 1_000_000 } else { q.max_scan };
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+            let mut reads: Vec<StoredRead> = Vec::new();
+            let mut scanned = 0usize;
+            let mut last_kept = None;
+            while let Some(row) = rows.next()? {
+                scanned += 1;
+                let here = ReadCursor { time_us: row.get(6)?, id: row.get(0)? };
+                let keep = match &matcher {
+                    Some(m) => m(&row.get::<_, String>(2)?),
+                    None => true,
+                };
+                if keep {
+                    if reads.len() == limit {
+                        return Ok(ReadPage { reads, next: last_kept });
+                    }
+                    reads.push(decode(row)??);
+                    last_kept = Some(here);
+                }
+                if matcher.is_some() && scanned >= max_scan {
+                    // Scanned enough for one request: hand back a cursor to go on from here.
+                    return Ok(ReadPage { reads, next: Some(here) });
+                }
+            }
+            Ok(ReadPage { reads, next: None })
+        })
+    }
+
+    /// How SQLite will run a search (`EXPLAIN QUERY PLAN`), one line per step: for
+    /// operators and for the tests that keep plate search on the plate index. A plate
+    /// search first finds the range of ids; its plan comes first.
+    pub fn search_plan(&self, q: &ReadQuery) -> Result<Vec<String>, StoreError> {
+        let Search { sql, args, .. } = self.search_sql(q)?;
+        self.with_reader(|conn| {
+            let mut plan = Vec::new();
+            let plate = matches!(q.plate, Some(PlateFilter::Exact(_) | PlateFilter::Lookalike(_)));
+            for (sql, args) in
+                [(Self::ID_RANGE, &[][..]), (sql.as_str(), &args[..])].into_iter().skip(usize::from(!plate))
+            {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(3))?;
+                plan.extend(rows.collect::<Result<Vec<_>, _>>()?);
+            }
+            Ok(plan)
+        })
+    }
+
+    fn search_sql(&self, q: &ReadQuery) -> Result<Search, StoreError> {
         let limit = q.limit.clamp(1, 10_000);
         let mut sql = String::from("SELECT id, received_us, plate, country, valid, body, time_us FROM reads");
+        if matches!(q.plate, Some(PlateFilter::Exact(_) | PlateFilter::Lookalike(_))) {
+            // Without this, SQLite may walk the time index newest first to avoid sorting and
+            // test every read on the way; a plate's reads are few, so finding them first and
+            // sorting them is the fast way.
+            sql.push_str(" INDEXED BY reads_by_plate");
+        }
         let mut conds: Vec<&str> = Vec::new();
         let mut args: Vec<Value> = Vec::new();
         let mut matcher = None;
@@ -155,44 +223,21 @@ impl Store {
             sql.push_str(&conds.join(" AND "));
         }
         sql.push_str(" ORDER BY time_us DESC, id DESC");
-        let max_scan = if q.max_scan == 0 { 1_000_000 } else { q.max_scan };
         if matcher.is_none() {
             sql.push_str(&format!(" LIMIT {}", limit + 1));
         }
-        self.with_reader(|conn| {
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
-            let mut reads: Vec<StoredRead> = Vec::new();
-            let mut scanned = 0usize;
-            let mut last_kept = None;
-            while let Some(row) = rows.next()? {
-                scanned += 1;
-                let here = ReadCursor { time_us: row.get(6)?, id: row.get(0)? };
-                let keep = match &matcher {
-                    Some(m) => m(&row.get::<_, String>(2)?),
-                    None => true,
-                };
-                if keep {
-                    if reads.len() == limit {
-                        return Ok(ReadPage { reads, next: last_kept });
-                    }
-                    reads.push(decode(row)??);
-                    last_kept = Some(here);
-                }
-                if matcher.is_some() && scanned >= max_scan {
-                    // Scanned enough for one request: hand back a cursor to go on from here.
-                    return Ok(ReadPage { reads, next: Some(here) });
-                }
-            }
-            Ok(ReadPage { reads, next: None })
-        })
+        Ok(Search { sql, args, matcher, limit })
     }
+
+    /// The SQL that finds the range of read ids. Two subqueries: SQLite answers a lone MIN
+    /// or MAX from the rowid's end, but scans the whole table for both in one (measured:
+    /// 267 ms a plate search at 6M reads, against 0.4 ms).
+    const ID_RANGE: &'static str = "SELECT (SELECT MIN(id) FROM reads), (SELECT MAX(id) FROM reads)";
 
     /// The segments of the plate index that hold reads, as a JSON array.
     fn segments(&self) -> Result<String, StoreError> {
-        let (min, max): (Option<i64>, Option<i64>) = self.with_reader(|conn| {
-            Ok(conn.query_row("SELECT MIN(id), MAX(id) FROM reads", [], |r| Ok((r.get(0)?, r.get(1)?)))?)
-        })?;
+        let (min, max): (Option<i64>, Option<i64>) =
+            self.with_reader(|conn| Ok(conn.query_row(Self::ID_RANGE, [], |r| Ok((r.get(0)?, r.get(1)?)))?))?;
         let bits = crate::schema::SEGMENT_BITS;
         let segments: Vec<String> = match (min, max) {
             (Some(a), Some(b)) => ((a >> bits)..=(b >> bits)).map(|s| s.to_string()).collect(),
