@@ -57,45 +57,46 @@ pub fn cameras_csv(data: &[u8]) -> Result<Parsed<Camera>, String> {
     }
     let (lat, lon, heading, road, lane, name) =
         (col("lat"), col("lon"), col("heading"), col("road"), col("lane"), col("name"));
+    Ok(each_record(rdr, |rec| {
+        let get = |c: Option<usize>| c.and_then(|c| rec.get(c));
+        let position = match (parse_f64("lat", get(lat))?, parse_f64("lon", get(lon))?) {
+            (Some(la), Some(lo)) => Some(GeoPoint::new(la, lo).map_err(|e| e.to_string())?),
+            (None, None) => None,
+            _ => return Err("lat and lon must be given together".to_owned()),
+        };
+        let kind_s = get(kind).unwrap_or("");
+        let c = Camera {
+            id: CameraId::new(get(id).unwrap_or("").trim()).map_err(|e| e.to_string())?,
+            agency: AgencyId::new(get(agency).unwrap_or("").trim()).map_err(|e| e.to_string())?,
+            kind: CameraKind::parse(kind_s)
+                .ok_or_else(|| format!("kind {kind_s:?} is not fixed, anpr, mobile or drone"))?,
+            position,
+            heading: parse_f64("heading", get(heading))?,
+            road: opt(get(road)).map(str::to_owned),
+            lane: opt(get(lane)).map(str::to_owned),
+            country: CountryCode::parse(get(country).unwrap_or("")).map_err(|e| e.to_string())?,
+            name: opt(get(name)).map(str::to_owned),
+        };
+        c.validate().map_err(|e| e.to_string())?;
+        Ok(c)
+    }))
+}
+
+/// Runs `parse` on every record of a CSV reader; keeps what it accepts with its line number
+/// (the header is line 1) and reports what it or the CSV reader refuses.
+fn each_record<T>(
+    mut rdr: csv::Reader<&[u8]>,
+    mut parse: impl FnMut(&csv::StringRecord) -> Result<T, String>,
+) -> Parsed<T> {
     let mut out = Parsed::default();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                out.errors.push(ImportError { at: line, error: e.to_string() });
-                continue;
-            }
-        };
-        let get = |c: Option<usize>| c.and_then(|c| rec.get(c));
-        let camera = (|| {
-            let position = match (parse_f64("lat", get(lat))?, parse_f64("lon", get(lon))?) {
-                (Some(la), Some(lo)) => Some(GeoPoint::new(la, lo).map_err(|e| e.to_string())?),
-                (None, None) => None,
-                _ => return Err("lat and lon must be given together".to_owned()),
-            };
-            let kind_s = get(kind).unwrap_or("");
-            let c = Camera {
-                id: CameraId::new(get(id).unwrap_or("").trim()).map_err(|e| e.to_string())?,
-                agency: AgencyId::new(get(agency).unwrap_or("").trim()).map_err(|e| e.to_string())?,
-                kind: CameraKind::parse(kind_s)
-                    .ok_or_else(|| format!("kind {kind_s:?} is not fixed, anpr, mobile or drone"))?,
-                position,
-                heading: parse_f64("heading", get(heading))?,
-                road: opt(get(road)).map(str::to_owned),
-                lane: opt(get(lane)).map(str::to_owned),
-                country: CountryCode::parse(get(country).unwrap_or("")).map_err(|e| e.to_string())?,
-                name: opt(get(name)).map(str::to_owned),
-            };
-            c.validate().map_err(|e| e.to_string())?;
-            Ok(c)
-        })();
-        match camera {
-            Ok(c) => out.records.push((line, c)),
+        match rec.map_err(|e| e.to_string()).and_then(|r| parse(&r)) {
+            Ok(t) => out.records.push((line, t)),
             Err(error) => out.errors.push(ImportError { at: line, error }),
         }
     }
-    Ok(out)
+    out
 }
 
 #[derive(Deserialize)]
@@ -256,43 +257,27 @@ pub fn hotlist_csv(data: &[u8]) -> Result<Parsed<HotlistIn>, String> {
     }
     let (country, priority, expires, fuzzy, note) =
         (col("country"), col("priority"), col("expires"), col("fuzzy"), col("note"));
-    let mut out = Parsed::default();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i + 2;
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                out.errors.push(ImportError { at: line, error: e.to_string() });
-                continue;
-            }
-        };
+    Ok(each_record(rdr, |rec| {
         let get = |c: Option<usize>| opt(c.and_then(|c| rec.get(c))).map(str::to_owned);
-        let parsed = (|| {
-            Ok(HotlistIn {
-                plate: get(plate).ok_or("plate is empty")?,
-                country: get(country),
-                reason: get(reason).ok_or("reason is empty")?,
-                priority: get(priority)
-                    .map(|p| p.parse::<u8>().map_err(|_| format!("priority {p:?} is not a number 1..=5")))
-                    .transpose()?,
-                agency: get(agency).ok_or("agency is empty")?,
-                expires: get(expires),
-                fuzzy: get(fuzzy)
-                    .map(|f| match f.to_ascii_lowercase().as_str() {
-                        "1" | "true" | "yes" => Ok(true),
-                        "0" | "false" | "no" => Ok(false),
-                        _ => Err(format!("fuzzy {f:?} is not true or false")),
-                    })
-                    .transpose()?,
-                note: get(note),
-            })
-        })();
-        match parsed {
-            Ok(h) => out.records.push((line, h)),
-            Err(error) => out.errors.push(ImportError { at: line, error }),
-        }
-    }
-    Ok(out)
+        Ok(HotlistIn {
+            plate: get(plate).ok_or("plate is empty")?,
+            country: get(country),
+            reason: get(reason).ok_or("reason is empty")?,
+            priority: get(priority)
+                .map(|p| p.parse::<u8>().map_err(|_| format!("priority {p:?} is not a number 1..=5")))
+                .transpose()?,
+            agency: get(agency).ok_or("agency is empty")?,
+            expires: get(expires),
+            fuzzy: get(fuzzy)
+                .map(|f| match f.to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" => Ok(true),
+                    "0" | "false" | "no" => Ok(false),
+                    _ => Err(format!("fuzzy {f:?} is not true or false")),
+                })
+                .transpose()?,
+            note: get(note),
+        })
+    }))
 }
 
 /// Parses a JSON array of hotlist entries, each checked on its own.

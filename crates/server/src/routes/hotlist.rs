@@ -130,13 +130,7 @@ pub(super) async fn search(
     Query(p): Query<SearchParams>,
 ) -> Result<Json<Vec<Found>>, ApiError> {
     let bad = |m: String| ApiError::BadRequest(m);
-    let country = p
-        .country
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(limes_plate::CountryCode::parse)
-        .transpose()
-        .map_err(|e| bad(e.to_string()))?;
+    let country = super::country_param(p.country.as_deref())?;
     let query = match p.mode {
         MatchMode::Wildcard => {
             HotlistQuery::Wildcard(Wildcard::parse(&p.plate).map_err(|e| bad(format!("wildcard: {e}")))?)

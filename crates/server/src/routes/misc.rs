@@ -21,12 +21,6 @@ pub(super) struct NormalizeParams {
 }
 
 pub(super) async fn normalize(Query(p): Query<NormalizeParams>) -> Result<Json<limes_plate::Normalized>, ApiError> {
-    let country = p
-        .country
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(limes_plate::CountryCode::parse)
-        .transpose()
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let country = super::country_param(p.country.as_deref())?;
     limes_plate::normalize(&p.text, country).map(Json).map_err(|e| ApiError::Unprocessable(format!("plate: {e}")))
 }

@@ -68,3 +68,12 @@ pub(crate) fn json<'a, T: serde::Deserialize<'a>>(what: &str, text: &'a str) -> 
         }
     })
 }
+
+/// An optional `country` query parameter: absent or empty is none; otherwise two letters.
+pub(crate) fn country_param(country: Option<&str>) -> Result<Option<limes_plate::CountryCode>, ApiError> {
+    country
+        .filter(|c| !c.is_empty())
+        .map(limes_plate::CountryCode::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
+}

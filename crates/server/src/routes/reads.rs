@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use limes_hotlist::{Wildcard, levenshtein_within};
 use limes_model::CameraId;
-use limes_plate::{CountryCode, lookalike_key};
+use limes_plate::lookalike_key;
 use limes_store::{PlateFilter, ReadCursor, ReadQuery, StoredRead};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -177,13 +177,7 @@ pub(super) async fn search(
     Query(p): Query<SearchParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
     let bad = |m: String| ApiError::BadRequest(m);
-    let country = p
-        .country
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(CountryCode::parse)
-        .transpose()
-        .map_err(|e| bad(e.to_string()))?;
+    let country = super::country_param(p.country.as_deref())?;
     let plate = match p.plate.as_deref().filter(|s| !s.trim().is_empty()) {
         None => None,
         Some(text) => Some(match p.mode {
