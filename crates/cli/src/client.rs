@@ -44,9 +44,10 @@ fn print(v: &serde_json::Value) {
     }
 }
 
-fn content_type_for(file: &std::path::Path, csv_is: &'static str) -> &'static str {
+/// The content type of an import file, by its extension.
+fn content_type_for(file: &std::path::Path) -> &'static str {
     match file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("csv") => csv_is,
+        Some("csv") => "text/csv",
         Some("geojson") => "application/geo+json",
         _ => "application/json",
     }
@@ -122,7 +123,7 @@ pub async fn camera(a: CameraArgs) -> anyhow::Result<()> {
         }
         CameraCommand::Import { file } => {
             let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let ct = content_type_for(&file, "text/csv");
+            let ct = content_type_for(&file);
             send(c.post(n.at("/api/v1/cameras/import")).header("content-type", ct).body(data)).await?
         }
         CameraCommand::Remove { id } => send(c.delete(n.at(&format!("/api/v1/cameras/{id}")))).await?,
@@ -163,7 +164,7 @@ pub async fn hotlist(a: HotlistArgs) -> anyhow::Result<()> {
     let v = match a.command {
         HotlistCommand::Import { file } => {
             let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let ct = content_type_for(&file, "text/csv");
+            let ct = content_type_for(&file);
             send(c.post(n.at("/api/v1/hotlist")).header("content-type", ct).body(data)).await?
         }
         HotlistCommand::Search { plate, mode, distance, country } => {
@@ -318,4 +319,56 @@ pub async fn sse_events(
             }
         }
     })))
+}
+
+/// An alert as the stream carries it: the fields the CLI shows.
+#[derive(Debug, serde::Deserialize)]
+pub struct AlertLine {
+    pub kind: String,
+    pub plate: String,
+    pub read_text: String,
+    pub camera: String,
+    pub reason: String,
+    pub priority: u8,
+    /// When the node received the read.
+    pub created: chrono::DateTime<chrono::Utc>,
+}
+
+/// Watches a node's alert stream and measures each alert's latency: from the read's arrival
+/// at the node to the alert's arrival here, in microseconds.
+#[derive(Debug)]
+pub struct AlertWatch {
+    latencies: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AlertWatch {
+    /// Subscribes to the stream at `base_url`; `on_alert` sees every alert with its latency.
+    pub async fn start(
+        client: &Client,
+        base_url: &str,
+        mut on_alert: impl FnMut(&AlertLine, u64) + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        let mut events = sse_events(client, &format!("{base_url}/api/v1/alerts/stream")).await?;
+        let latencies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = latencies.clone();
+        let task = tokio::spawn(async move {
+            while let Some(Ok((kind, data))) = events.next().await {
+                if kind != "alert" {
+                    continue;
+                }
+                let Ok(alert) = serde_json::from_str::<AlertLine>(&data) else { continue };
+                let us = (chrono::Utc::now() - alert.created).num_microseconds().unwrap_or(0).max(0) as u64;
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push(us);
+                on_alert(&alert, us);
+            }
+        });
+        Ok(Self { latencies, task })
+    }
+
+    /// Stops watching; the latencies of the alerts seen, in arrival order.
+    pub fn stop(self) -> Vec<u64> {
+        self.task.abort();
+        std::mem::take(&mut *self.latencies.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }

@@ -4,13 +4,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
 use clap::Args;
-use futures::StreamExt;
 use limes_server::ServerOptions;
 use limes_sim::Simulator;
 use reqwest::Client;
 
+use crate::client::AlertWatch;
 use crate::node::Node;
 use crate::simulate::{Pace, SimulateArgs, quantile, send, setup};
 
@@ -39,17 +38,6 @@ pub struct DemoArgs {
     /// Print at most this many alert lines per second (all are counted).
     #[arg(long, default_value_t = 5)]
     alert_lines_per_second: u32,
-}
-
-#[derive(serde::Deserialize)]
-struct AlertLine {
-    kind: String,
-    plate: String,
-    read_text: String,
-    camera: String,
-    reason: String,
-    priority: u8,
-    created: DateTime<Utc>,
 }
 
 pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
@@ -91,46 +79,35 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     );
 
     // The live alert stream, as an operator's screen would get it.
-    let mut events = crate::client::sse_events(&client, &format!("{url}/api/v1/alerts/stream")).await?;
     let per_second = a.alert_lines_per_second;
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
-    let sink = seen.clone();
-    let watcher = tokio::spawn(async move {
-        let mut window = Instant::now();
-        let mut shown = 0u32;
-        while let Some(Ok((kind, data))) = events.next().await {
-            if kind != "alert" {
-                continue;
-            }
-            let Ok(alert) = serde_json::from_str::<AlertLine>(&data) else { continue };
-            let latency = (Utc::now() - alert.created).num_microseconds().unwrap_or(0).max(0) as u64;
-            sink.lock().unwrap_or_else(|e| e.into_inner()).push(latency);
-            if window.elapsed() >= Duration::from_secs(1) {
-                window = Instant::now();
-                shown = 0;
-            }
-            if shown < per_second {
-                shown += 1;
-                println!(
-                    "ALERT {:<9} {:<10} {:<14} p{} camera {:<14} read {:?} ({:.1} ms after the read arrived)",
-                    alert.kind,
-                    alert.plate,
-                    alert.reason,
-                    alert.priority,
-                    alert.camera,
-                    alert.read_text,
-                    latency as f64 / 1000.0
-                );
-            }
+    let mut window = Instant::now();
+    let mut shown = 0u32;
+    let watch = AlertWatch::start(&client, &url, move |alert, latency| {
+        if window.elapsed() >= Duration::from_secs(1) {
+            window = Instant::now();
+            shown = 0;
         }
-    });
+        if shown < per_second {
+            shown += 1;
+            println!(
+                "ALERT {:<9} {:<10} {:<14} p{} camera {:<14} read {:?} ({:.1} ms after the read arrived)",
+                alert.kind,
+                alert.plate,
+                alert.reason,
+                alert.priority,
+                alert.camera,
+                alert.read_text,
+                latency as f64 / 1000.0
+            );
+        }
+    })
+    .await?;
 
     let sim = Simulator::new(cfg)?;
     let mut rep = send(&client, &url, sim, Pace::from(&sim_args)).await?;
     tokio::time::sleep(Duration::from_millis(300)).await; // let the last alerts arrive
     let stats = node.state.stats();
-    watcher.abort();
-    let mut alert_latencies = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut alert_latencies = watch.stop();
     node.stop().await?;
 
     let secs = rep.elapsed.as_secs_f64();

@@ -1,10 +1,11 @@
 //! The path of a plate read: parse → validate → normalise → match → store
 //! durably → acknowledge → push alerts.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
-use limes_model::{MatchKind, PlateRead};
+use limes_model::{Camera, CameraId, MatchKind, PlateRead};
 use limes_store::{NewAlert, NewRead, WriteBatch};
 
 use crate::wire::{IngestReport, ReadIn, Rejected};
@@ -13,15 +14,17 @@ use crate::{AlertEvent, ApiError, AppState, read_lock};
 /// Reads that passed every check, ready to write, and those that did not.
 struct Prepared {
     batch: WriteBatch,
-    /// The posted index of each read in `batch.reads`.
-    indices: Vec<usize>,
     rejected: Vec<Rejected>,
 }
 
-fn check(state: &AppState, raw: ReadIn, now: DateTime<Utc>) -> Result<(PlateRead, limes_plate::Normalized), String> {
+fn check(
+    cameras: &HashMap<CameraId, Camera>,
+    raw: ReadIn,
+    now: DateTime<Utc>,
+) -> Result<(PlateRead, limes_plate::Normalized), String> {
     let read = raw.into_domain()?;
     read.validate(now).map_err(|e| e.to_string())?;
-    if !read_lock(&state.cameras).contains_key(&read.camera) {
+    if !cameras.contains_key(&read.camera) {
         return Err(format!("unknown camera {:?}: register it first (POST /api/v1/cameras)", read.camera.as_str()));
     }
     let country = read.plate.country.as_ref().map(|c| c.value);
@@ -30,17 +33,20 @@ fn check(state: &AppState, raw: ReadIn, now: DateTime<Utc>) -> Result<(PlateRead
 }
 
 fn prepare(state: &AppState, items: Vec<(usize, Result<ReadIn, String>)>, now: DateTime<Utc>) -> Prepared {
-    let mut p = Prepared { batch: WriteBatch::default(), indices: Vec::new(), rejected: Vec::new() };
+    let mut p = Prepared { batch: WriteBatch::default(), rejected: Vec::new() };
     let mut checked = Vec::with_capacity(items.len());
-    for (index, item) in items {
-        match item.and_then(|raw| check(state, raw, now)) {
-            Ok(ok) => checked.push((index, ok)),
-            Err(error) => p.rejected.push(Rejected { index, error }),
+    {
+        let cameras = read_lock(&state.cameras);
+        for (index, item) in items {
+            match item.and_then(|raw| check(&cameras, raw, now)) {
+                Ok(ok) => checked.push(ok),
+                Err(error) => p.rejected.push(Rejected { index, error }),
+            }
         }
     }
     let hotlist = read_lock(&state.hotlist);
     let mut hits = Vec::new();
-    for (index, (read, normalized)) in checked {
+    for (read, normalized) in checked {
         let slot = p.batch.reads.len();
         hits.clear();
         hotlist.match_read_into(&normalized, now, &mut hits);
@@ -51,7 +57,6 @@ fn prepare(state: &AppState, items: Vec<(usize, Result<ReadIn, String>)>, now: D
             }
         }
         p.batch.reads.push(NewRead::new(read, normalized.text, normalized.country, normalized.valid, now));
-        p.indices.push(index);
     }
     p
 }
@@ -72,7 +77,7 @@ pub async fn ingest_reads(
             prepare(&state, items, now)
         }
     };
-    let Prepared { batch, indices, rejected } = prepared;
+    let Prepared { batch, rejected } = prepared;
     state.stats.reads_rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
     let mut report = IngestReport { rejected, ..Default::default() };
     if batch.reads.is_empty() {
@@ -95,6 +100,5 @@ pub async fn ingest_reads(
     report.accepted = committed.read_ids.len();
     report.alerts = committed.alerts.len();
     report.ids = committed.read_ids;
-    debug_assert_eq!(indices.len(), report.ids.len());
     Ok(report)
 }

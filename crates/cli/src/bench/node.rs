@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use futures::StreamExt;
 use limes_server::wire::{IngestReport, ReadIn};
 use limes_sim::{Region, SimConfig, Simulator};
 use limes_store::{Store, StoreOptions};
@@ -179,22 +178,7 @@ pub async fn latency(a: &BenchArgs) -> anyhow::Result<()> {
     let cfg = sim_config(a, a.latency_rate);
     let node = NodeProcess::start(a, &cfg).await?;
     let client = reqwest::Client::new();
-    let mut events = crate::client::sse_events(&client, &format!("{}/api/v1/alerts/stream", node.url)).await?;
-    let seen = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
-    let sink = seen.clone();
-    let watcher = tokio::spawn(async move {
-        while let Some(Ok((kind, data))) = events.next().await {
-            if kind != "alert" {
-                continue;
-            }
-            let v: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
-            let created = v["created"].as_str().and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok());
-            if let Some(c) = created {
-                let us = (Utc::now() - c.with_timezone(&Utc)).num_microseconds().unwrap_or(0).max(0) as u64;
-                sink.lock().unwrap_or_else(|e| e.into_inner()).push(us);
-            }
-        }
-    });
+    let watch = crate::client::AlertWatch::start(&client, &node.url, |_, _| {}).await?;
     let mut sim_cfg = cfg;
     sim_cfg.start = Utc::now();
     let sim = Simulator::new(sim_cfg)?;
@@ -207,8 +191,7 @@ pub async fn latency(a: &BenchArgs) -> anyhow::Result<()> {
     };
     let rep = send(&client, &node.url, sim, pace).await.context("sending reads")?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    watcher.abort();
-    let mut lat = std::mem::take(&mut *seen.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut lat = watch.stop();
     drop(node);
     let secs = rep.elapsed.as_secs_f64();
     figure("latency.rate", format!("{:.0}", rep.sent as f64 / secs), "reads/s");
