@@ -28,11 +28,28 @@ pub struct Config {
 pub struct MatchingSection {
     /// Reads whose text confidence is below this raise only possible alerts (0: off).
     pub confirm_min_confidence: f32,
+    /// A read whose vehicle plainly differs from the entry's raises only a possible alert.
+    #[serde(default = "yes")]
+    pub check_vehicle: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl MatchingSection {
+    pub fn policy(&self) -> limes_hotlist::MatchPolicy {
+        limes_hotlist::MatchPolicy {
+            confirm_min_confidence: self.confirm_min_confidence,
+            check_vehicle: self.check_vehicle,
+        }
+    }
 }
 
 impl Default for MatchingSection {
     fn default() -> Self {
-        Self { confirm_min_confidence: limes_hotlist::MatchPolicy::DEFAULT_CONFIRM_MIN_CONFIDENCE }
+        let policy = limes_hotlist::MatchPolicy::default();
+        Self { confirm_min_confidence: policy.confirm_min_confidence, check_vehicle: policy.check_vehicle }
     }
 }
 
@@ -144,6 +161,11 @@ reads_days = 30
 # *possible* alerts, never confirmed ones. 0 trusts every read. See docs/benchmarks.md for
 # the trade-off measured on simulated traffic before raising it.
 confirm_min_confidence = 0.0
+# A read whose vehicle plainly differs from the hotlist entry's (another make, or a colour
+# no lighting explains: red for white, not silver for white) raises only a *possible*
+# alert, marked make_differs or colour_differs. Entries and readers that say nothing
+# about the vehicle are not affected.
+check_vehicle = true
 "#
     )
 }

@@ -56,7 +56,7 @@ impl Node {
     pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
         let options = ServerOptions {
             max_body_bytes: cfg.api.max_body_bytes,
-            match_policy: limes_hotlist::MatchPolicy { confirm_min_confidence: cfg.matching.confirm_min_confidence },
+            match_policy: cfg.matching.policy(),
             ..ServerOptions::default()
         };
         Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days).await

@@ -354,3 +354,52 @@ async fn reads_the_camera_was_unsure_of_raise_only_possible_alerts_when_configur
     let kinds: Vec<&str> = alerts.as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["confirmed", "possible", "confirmed"]);
 }
+
+#[tokio::test]
+async fn a_read_of_another_vehicle_raises_only_a_possible_alert_saying_why() {
+    let (node, c) = setup().await;
+    let csv = "plate,country,reason,agency,make,colour\n\
+               B 21 VAN,RO,stolen,ro-igpf,VW,alb\n\
+               B 22 VAN,RO,stolen,ro-igpf,Dacia,\n\
+               B 23 VAN,RO,stolen,ro-igpf,,\n";
+    let r = c.post(node.at("/api/v1/hotlist")).header("content-type", "text/csv").body(csv).send().await.unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["imported"], 3, "{v}");
+    let listed: Value = c.get(node.at("/api/v1/hotlist?limit=10")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed[0]["vehicle"], json!({"make": "VW", "colour": "alb"}), "kept as the list wrote it: {listed}");
+
+    let with_vehicle = |plate: &str, make: &str, colour: &str| {
+        let mut read = read_json("ro-cam-1", plate, Some("RO"));
+        read["vehicle"] = json!({"make": make, "colour": colour});
+        read
+    };
+    for read in [
+        with_vehicle("B21VAN", "Volkswagen", "silver"), // neighbouring colour: confirmed
+        with_vehicle("B21VAN", "Volkswagen", "red"),    // colour contradicts
+        with_vehicle("B22VAN", "BMW", "white"),         // make differs
+        with_vehicle("B23VAN", "BMW", "red"),           // the entry describes no vehicle: confirmed
+    ] {
+        let r = c.post(node.at("/api/v1/reads")).json(&read).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let alerts: Value = c.get(node.at("/api/v1/alerts")).send().await.unwrap().json().await.unwrap();
+    let got: Vec<(String, String, Value)> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|a| {
+            (a["plate"].as_str().unwrap().to_owned(), a["kind"].as_str().unwrap().to_owned(), a["demoted"].clone())
+        })
+        .collect();
+    let row = |p: &str, k: &str, d: Value| (p.to_owned(), k.to_owned(), d);
+    assert_eq!(
+        got,
+        vec![
+            row("B21VAN", "confirmed", Value::Null),
+            row("B21VAN", "possible", json!("colour_differs")),
+            row("B22VAN", "possible", json!("make_differs")),
+            row("B23VAN", "confirmed", Value::Null),
+        ]
+    );
+}

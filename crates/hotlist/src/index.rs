@@ -5,7 +5,7 @@ use std::hash::BuildHasher;
 
 use chrono::{DateTime, Utc};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
-use limes_model::{AgencyId, HotlistEntry, HotlistReason, MatchKind};
+use limes_model::{AgencyId, Colour, Demotion, HotlistEntry, HotlistReason, Make, MatchKind, VehicleCode, VehicleInfo};
 use limes_plate::{CountryCode, Normalized};
 use rayon::prelude::*;
 
@@ -26,10 +26,14 @@ pub struct Hit {
     /// The Levenshtein distance between the read's text (or the candidate text that
     /// matched) and the entry's plate: 0 for an exact match.
     pub distance: u8,
+    /// Why a hit that the text alone would confirm is only possible
+    /// ([`MatchPolicy::apply`](crate::MatchPolicy::apply) sets it).
+    pub demoted: Option<Demotion>,
 }
 
-/// An entry as the index keeps it: 56 bytes, with the agency interned and the
-/// rare note kept aside.
+/// An entry as the index keeps it: 56 bytes, with the agency interned, the vehicle
+/// as the two codes matching compares, and the rare note (and vehicle descriptions
+/// the codes do not reproduce) kept aside.
 #[derive(Debug, Clone)]
 struct Slot {
     /// The packed plate; 0 marks a free slot.
@@ -45,6 +49,10 @@ struct Slot {
     reason: HotlistReason,
     priority: u8,
     fuzzy: bool,
+    /// [`Make::code`] or 0.
+    make: u8,
+    /// [`Colour::code`] or 0.
+    colour: u8,
 }
 
 impl Slot {
@@ -79,6 +87,8 @@ pub struct HotlistIndex {
     agencies: Vec<AgencyId>,
     agency_slots: HashMap<AgencyId, u32>,
     notes: HashMap<u32, String>,
+    /// Vehicle descriptions that the slot's codes do not reproduce word for word.
+    vehicles: HashMap<u32, VehicleInfo>,
     fuzzy: FuzzyIndex,
     segments: SegmentIndex,
     len: usize,
@@ -136,10 +146,13 @@ impl HotlistIndex {
         let agencies: Vec<u32> = entries.iter().map(|e| index.intern(&e.agency)).collect();
         let notes: Vec<(u32, String)> =
             entries.par_iter().enumerate().filter_map(|(i, e)| e.note.clone().map(|note| (i as u32, note))).collect();
-        index.slots = entries.into_par_iter().zip(agencies).map(|(e, agency)| Slot::new(e, agency)).collect();
+        let (slots, vehicles): (Vec<Slot>, Vec<Option<VehicleInfo>>) =
+            entries.into_par_iter().zip(agencies).map(|(e, agency)| Slot::new(e, agency)).unzip();
+        index.slots = slots;
         index.notes = notes.into_iter().collect();
+        index.vehicles = vehicles.into_iter().enumerate().filter_map(|(i, v)| Some((i as u32, v?))).collect();
 
-        let Self { slots, free, hasher, by_id, by_fold, notes, .. } = &mut index;
+        let Self { slots, free, hasher, by_id, by_fold, notes, vehicles, .. } = &mut index;
         by_id.reserve(n, |&s| hasher.hash_one(slots[s as usize].id));
         for s in 0..slots.len() as u32 {
             let id = slots[s as usize].id;
@@ -153,6 +166,7 @@ impl HotlistIndex {
                     let old = std::mem::replace(o.get_mut(), s);
                     slots[old as usize].key = 0;
                     notes.remove(&old);
+                    vehicles.remove(&old);
                     free.push(old);
                 }
                 hashbrown::hash_table::Entry::Vacant(v) => {
@@ -228,7 +242,14 @@ impl HotlistIndex {
             expires: slot.expires,
             fuzzy: slot.fuzzy,
             note: self.notes.get(&s).cloned(),
+            vehicle: self.vehicles.get(&s).cloned().or_else(|| vehicle_of_codes(slot.make, slot.colour)),
         }
+    }
+
+    /// The make and colour of entry `id`, as read-side checks compare them.
+    pub fn vehicle_code(&self, id: u64) -> Option<VehicleCode> {
+        let slot = &self.slots[self.slot_of(id)? as usize];
+        Some(VehicleCode { make: Make::from_code(slot.make), colour: Colour::from_code(slot.colour) })
     }
 
     /// Adds an entry, replacing and returning the one with the same id.
@@ -236,7 +257,7 @@ impl HotlistIndex {
         let old = self.remove(entry.id);
         let agency = self.intern(&entry.agency);
         let note = entry.note.take();
-        let slot = Slot::new(entry, agency);
+        let (slot, vehicle) = Slot::new(entry, agency);
         let s = match self.free.pop() {
             Some(s) => {
                 self.slots[s as usize] = slot;
@@ -250,6 +271,9 @@ impl HotlistIndex {
         };
         if let Some(note) = note {
             self.notes.insert(s, note);
+        }
+        if let Some(vehicle) = vehicle {
+            self.vehicles.insert(s, vehicle);
         }
         let (id, key) = (self.slots[s as usize].id, self.slots[s as usize].key);
         let Self { slots, hasher, by_id, .. } = self;
@@ -321,6 +345,7 @@ impl HotlistIndex {
             self.segments.retire(key);
         }
         self.notes.remove(&s);
+        self.vehicles.remove(&s);
         self.free.push(s);
         self.len -= 1;
         Some(entry)
@@ -426,7 +451,7 @@ impl HotlistIndex {
                     })
                     .min();
                 if let Some((kind, distance)) = best {
-                    hits.push(Hit { entry_id: slot.id, kind, distance });
+                    hits.push(Hit { entry_id: slot.id, kind, distance, demoted: None });
                 }
             }
         }
@@ -441,7 +466,7 @@ impl HotlistIndex {
                         return;
                     }
                     if let Some(distance) = levenshtein_within(form.text, unpack(slot.key).as_bytes(), 1) {
-                        hits.push(Hit { entry_id: slot.id, kind: MatchKind::Possible, distance });
+                        hits.push(Hit { entry_id: slot.id, kind: MatchKind::Possible, distance, demoted: None });
                     }
                 });
             }
@@ -530,6 +555,7 @@ impl HotlistIndex {
             + self.agency_slots.allocation_size()
             + self.notes.allocation_size()
             + self.notes.values().map(String::capacity).sum::<usize>()
+            + self.vehicles.allocation_size()
             + self.fuzzy.memory_bytes()
             + self.segments.memory_bytes()
     }
@@ -542,9 +568,14 @@ impl<'a> Form<'a> {
 }
 
 impl Slot {
-    fn new(entry: HotlistEntry, agency: u32) -> Self {
+    /// The slot for `entry`, and its vehicle description when the slot's codes do not
+    /// reproduce it.
+    fn new(entry: HotlistEntry, agency: u32) -> (Self, Option<VehicleInfo>) {
         let bytes = entry.plate.as_bytes();
-        Slot {
+        let code = entry.vehicle.as_ref().map(VehicleCode::of).unwrap_or_default();
+        let (make, colour) = (code.make.map_or(0, Make::code), code.colour.map_or(0, Colour::code));
+        let aside = entry.vehicle.filter(|v| vehicle_of_codes(make, colour).as_ref() != Some(v));
+        let slot = Slot {
             key: pack(bytes),
             fold: fold_key(bytes),
             id: entry.id,
@@ -555,8 +586,21 @@ impl Slot {
             reason: entry.reason,
             priority: entry.priority,
             fuzzy: entry.fuzzy,
-        }
+            make,
+            colour,
+        };
+        (slot, aside)
     }
+}
+
+/// The vehicle description the codes stand for, in canonical words.
+fn vehicle_of_codes(make: u8, colour: u8) -> Option<VehicleInfo> {
+    let (make, colour) = (Make::from_code(make), Colour::from_code(colour));
+    (make.is_some() || colour.is_some()).then(|| VehicleInfo {
+        make: make.map(|m| m.name().to_owned()),
+        colour: colour.map(|c| c.as_str().to_owned()),
+        class: None,
+    })
 }
 
 impl std::fmt::Debug for HotlistIndex {

@@ -55,6 +55,7 @@
 //!     expires: None,
 //!     fuzzy: false,
 //!     note: None,
+//!     vehicle: None,
 //! };
 //! let index = HotlistIndex::from_entries(vec![entry]);
 //! let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();

@@ -22,6 +22,7 @@ fn entry(id: u64, plate: &str, country: Option<CountryCode>) -> HotlistEntry {
         expires: None,
         fuzzy: false,
         note: None,
+        vehicle: None,
     }
 }
 
@@ -179,7 +180,7 @@ fn removed_and_replaced_entries() {
 
     let removed = index.remove(1).unwrap();
     assert_eq!(removed, entry(1, "B123XYZ", Some(RO)));
-    assert_eq!(index.match_read(&b123, now()), vec![Hit { entry_id: 2, kind: Possible, distance: 1 }]);
+    assert_eq!(index.match_read(&b123, now()), vec![Hit { entry_id: 2, kind: Possible, distance: 1, demoted: None }]);
     assert_eq!(index.remove(1), None);
 
     let old = index.insert(entry(2, "CJ07ABC", Some(RO)));

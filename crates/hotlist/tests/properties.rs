@@ -43,6 +43,7 @@ fn make_entry(id: u64, (plate, country, expiry, fuzzy): (String, usize, usize, b
         expires,
         fuzzy,
         note: id.is_multiple_of(5).then(|| format!("note {id}")),
+        vehicle: None,
     }
 }
 

@@ -16,7 +16,9 @@ use limes_plate::{CountryCode, PlateText};
 use serde::{Deserialize, Serialize};
 
 mod ids;
+mod vehicle;
 pub use ids::{AgencyId, CameraId, IdError};
+pub use vehicle::{Colour, Make, Mismatch, VehicleCode};
 
 /// Why a record was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -326,6 +328,10 @@ pub struct HotlistEntry {
     /// Also alert, as *possible*, on reads within edit distance 1 of this plate.
     #[serde(default)]
     pub fuzzy: bool,
+    /// The vehicle the plate belongs to, when the list says: a read whose vehicle plainly
+    /// differs (another make, a contradicting colour) gives only a *possible* hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle: Option<VehicleInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -341,6 +347,46 @@ pub enum MatchKind {
     /// the image. (A read without a country whose text equals the entry's, as read or as
     /// repaired by the entry country's grammar, is confirmed.)
     Possible,
+}
+
+/// Why a hit whose text would confirm it is only [`MatchKind::Possible`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Demotion {
+    /// The reader's confidence in the text was below the node's threshold.
+    LowConfidence,
+    /// The reader saw another make than the entry names.
+    MakeDiffers,
+    /// The reader saw a colour that contradicts the entry's.
+    ColourDiffers,
+}
+
+impl Demotion {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::LowConfidence => "low_confidence",
+            Self::MakeDiffers => "make_differs",
+            Self::ColourDiffers => "colour_differs",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "low_confidence" => Self::LowConfidence,
+            "make_differs" => Self::MakeDiffers,
+            "colour_differs" => Self::ColourDiffers,
+            _ => return None,
+        })
+    }
+}
+
+impl From<Mismatch> for Demotion {
+    fn from(m: Mismatch) -> Self {
+        match m {
+            Mismatch::Make => Self::MakeDiffers,
+            Mismatch::Colour => Self::ColourDiffers,
+        }
+    }
 }
 
 impl MatchKind {

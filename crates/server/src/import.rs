@@ -4,7 +4,7 @@
 //! (a CSV line, a JSON index), so that one typo never loses a whole file.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use limes_model::{AgencyId, Camera, CameraId, CameraKind, GeoPoint, HotlistEntry, HotlistReason};
+use limes_model::{AgencyId, Camera, CameraId, CameraKind, GeoPoint, HotlistEntry, HotlistReason, VehicleInfo};
 use limes_plate::CountryCode;
 use serde::{Deserialize, Serialize};
 
@@ -207,6 +207,12 @@ pub struct HotlistIn {
     pub fuzzy: Option<bool>,
     #[serde(default)]
     pub note: Option<String>,
+    /// The vehicle's make (`Dacia`, `VW`), as the list gives it.
+    #[serde(default)]
+    pub make: Option<String>,
+    /// The vehicle's colour (`white`, `gri`), as the list gives it.
+    #[serde(default)]
+    pub colour: Option<String>,
 }
 
 fn parse_expiry(s: &str) -> Result<DateTime<Utc>, String> {
@@ -239,12 +245,20 @@ impl HotlistIn {
             expires: opt(self.expires.as_deref()).map(parse_expiry).transpose()?,
             fuzzy: self.fuzzy.unwrap_or(false),
             note: opt(self.note.as_deref()).map(str::to_owned),
+            vehicle: vehicle(self.make.as_deref(), self.colour.as_deref()),
         })
     }
 }
 
+/// The vehicle an entry describes, if it names a make or colour. Words are kept as the
+/// list gives them; matching compares those it knows ([`limes_model::VehicleCode`]).
+fn vehicle(make: Option<&str>, colour: Option<&str>) -> Option<VehicleInfo> {
+    let (make, colour) = (opt(make).map(str::to_owned), opt(colour).map(str::to_owned));
+    (make.is_some() || colour.is_some()).then_some(VehicleInfo { make, colour, class: None })
+}
+
 /// The columns a hotlist CSV may have; `plate`, `reason` and `agency` are required.
-pub const HOTLIST_CSV_HEADER: &str = "plate,country,reason,priority,agency,expires,fuzzy,note";
+pub const HOTLIST_CSV_HEADER: &str = "plate,country,reason,priority,agency,expires,fuzzy,note,make,colour";
 
 /// Parses a hotlist CSV with a header row.
 pub fn hotlist_csv(data: &[u8]) -> Result<Parsed<HotlistIn>, String> {
@@ -257,6 +271,7 @@ pub fn hotlist_csv(data: &[u8]) -> Result<Parsed<HotlistIn>, String> {
     }
     let (country, priority, expires, fuzzy, note) =
         (col("country"), col("priority"), col("expires"), col("fuzzy"), col("note"));
+    let (make, colour) = (col("make"), col("colour").or_else(|| col("color")));
     Ok(each_record(rdr, |rec| {
         let get = |c: Option<usize>| opt(c.and_then(|c| rec.get(c))).map(str::to_owned);
         Ok(HotlistIn {
@@ -276,6 +291,8 @@ pub fn hotlist_csv(data: &[u8]) -> Result<Parsed<HotlistIn>, String> {
                 })
                 .transpose()?,
             note: get(note),
+            make: get(make),
+            colour: get(colour),
         })
     }))
 }

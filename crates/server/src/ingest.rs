@@ -50,10 +50,10 @@ fn prepare(state: &AppState, items: Vec<(usize, Result<ReadIn, String>)>, now: D
         let slot = p.batch.reads.len();
         hits.clear();
         hotlist.match_read_into(&normalized, now, &mut hits);
-        state.options.match_policy.apply(read.plate.text.confidence, &mut hits);
+        state.options.match_policy.apply(read.plate.text.confidence, read.vehicle.as_ref(), &hotlist, &mut hits);
         for hit in &hits {
             if let Some(entry) = hotlist.get(hit.entry_id) {
-                p.batch.alerts.push(NewAlert::new(slot, &entry, hit.kind, hit.distance));
+                p.batch.alerts.push(NewAlert::demoted(slot, &entry, hit.kind, hit.distance, hit.demoted));
             }
         }
         p.batch.reads.push(NewRead::new(read, normalized.text, normalized.country, normalized.valid, now));

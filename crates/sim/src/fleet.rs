@@ -7,8 +7,10 @@ use limes_plate::{CountryCode, PlateText, grammar};
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
-use crate::SimConfig;
+use limes_model::VehicleInfo;
+
 use crate::region::Side;
+use crate::{SimConfig, VehicleModel};
 
 /// A vehicle's body type, as readers with a classifier report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +100,89 @@ const COLOURS: [(&str, f64); 10] = [
     ("orange", 2.0),
 ];
 
-/// The colours readers report.
-pub(crate) fn colour(index: usize) -> &'static str {
-    COLOURS[index % COLOURS.len()].0
+/// The colours a classifier takes each colour of [`COLOURS`] for in poor light, by index:
+/// the simulator's own view, written apart from the matcher's (`limes_model::Colour`).
+const COLOUR_CONFUSIONS: [&[u8]; 10] = [
+    &[1, 3],       // white: grey, silver
+    &[0, 3, 2, 4], // grey: white, silver, black, blue
+    &[1, 4, 6],    // black: grey, blue, green
+    &[0, 1],       // silver: white, grey
+    &[1, 2],       // blue: grey, black
+    &[9, 7],       // red: orange, brown
+    &[2, 1],       // green: black, grey
+    &[5, 9, 2],    // brown: red, orange, black
+    &[9],          // yellow: orange
+    &[5, 8],       // orange: red, yellow
+];
+
+/// The colour a classifier reports for a vehicle of colour `true_colour` (an index into
+/// [`COLOURS`]) under `model`.
+pub(crate) fn seen_colour(rng: &mut ChaCha8Rng, true_colour: u8, model: &VehicleModel) -> &'static str {
+    let index = if !rng.random_bool(model.colour_wrong) {
+        usize::from(true_colour)
+    } else if rng.random_bool(model.colour_far) {
+        other_index(rng, COLOURS.len(), usize::from(true_colour))
+    } else {
+        let near = COLOUR_CONFUSIONS[usize::from(true_colour)];
+        usize::from(near[rng.random_range(0..near.len())])
+    };
+    COLOURS[index].0
 }
 
-pub(crate) const COLOUR_COUNT: usize = COLOURS.len();
+/// An index in `0..n` other than `not` (when `n > 1`).
+fn other_index(rng: &mut ChaCha8Rng, n: usize, not: usize) -> usize {
+    if n < 2 {
+        return not;
+    }
+    let i = rng.random_range(0..n - 1);
+    if i >= not { i + 1 } else { i }
+}
+
+/// The make a classifier reports for `vehicle`: another make of its body type now and then.
+pub(crate) fn seen_make(rng: &mut ChaCha8Rng, vehicle: &Vehicle, model: &VehicleModel) -> &'static str {
+    let table = makes(vehicle.class);
+    let index = if rng.random_bool(model.make_wrong) {
+        other_index(rng, table.len(), usize::from(vehicle.make))
+    } else {
+        usize::from(vehicle.make)
+    };
+    table[index].0
+}
+
+/// What a hotlist entry says about a vehicle of `class` with make and colour indices
+/// `make` and `colour`: each named at the model's rate, now and then wrongly.
+pub(crate) fn described(
+    rng: &mut ChaCha8Rng,
+    (class, make, colour): (Class, u8, u8),
+    model: &VehicleModel,
+) -> Option<VehicleInfo> {
+    let table = makes(class);
+    let make = rng.random_bool(model.entry_make).then(|| {
+        let i = if rng.random_bool(model.entry_wrong) {
+            other_index(rng, table.len(), usize::from(make))
+        } else {
+            usize::from(make)
+        };
+        table[i].0.to_owned()
+    });
+    let colour = rng.random_bool(model.entry_colour).then(|| {
+        let i = if rng.random_bool(model.entry_wrong) {
+            other_index(rng, COLOURS.len(), usize::from(colour))
+        } else {
+            usize::from(colour)
+        };
+        COLOURS[i].0.to_owned()
+    });
+    (make.is_some() || colour.is_some()).then_some(VehicleInfo { make, colour, class: None })
+}
+
+/// A random vehicle of `country`'s traffic: body type, make index and colour index.
+pub(crate) fn random_vehicle(rng: &mut ChaCha8Rng, country: CountryCode) -> (Class, u8, u8) {
+    let class = weighted(rng, &CLASSES);
+    let make = make(rng, class, country);
+    let colour = weighted_index(rng, &COLOURS) as u8;
+    (class, make, colour)
+}
 
 /// The make a country's own drivers favour (several times its usual share).
 fn national_make(country: CountryCode) -> Option<&'static str> {
@@ -206,12 +285,9 @@ pub(crate) struct Vehicle {
 }
 
 impl Vehicle {
-    pub(crate) fn make(&self) -> &'static str {
-        makes(self.class)[self.make as usize].0
-    }
-
-    pub(crate) fn colour(&self) -> &'static str {
-        COLOURS[self.colour as usize].0
+    /// Body type, make index and colour index.
+    pub(crate) fn attributes(&self) -> (Class, u8, u8) {
+        (self.class, self.make, self.colour)
     }
 
     /// The plate as printed, with its format's separators.
@@ -275,9 +351,7 @@ impl Fleet {
             let (text, format) = candidate;
             let plate = Plate::of(&text);
             seen.insert(plate);
-            let class = weighted(&mut rng, &CLASSES);
-            let make = make(&mut rng, class, country);
-            let colour = weighted_index(&mut rng, &COLOURS) as u8;
+            let (class, make, colour) = random_vehicle(&mut rng, country);
             let home = match cfg.region.side_of(country) {
                 Some(side) => side,
                 None if rng.random_bool(0.5) => Side::A,

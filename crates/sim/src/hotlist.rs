@@ -40,7 +40,9 @@ pub fn hotlist(cfg: &SimConfig, total_entries: usize) -> Result<Hotlist, ConfigE
         // Edit-distance alerting is for the few entries an agency marks for it: 1 %
         // of wanted vehicles here, 0.1 % of the rest of the list.
         let fuzzy = rng.random_bool(0.01);
-        fleet_entries.push(entry(&mut rng, &agencies, next_id, vehicle.plate.text(), country, expires, fuzzy));
+        let mut e = entry(&mut rng, &agencies, next_id, vehicle.plate.text(), country, expires, fuzzy);
+        e.vehicle = fleet::described(&mut rng, vehicle.attributes(), &cfg.vehicle_model);
+        fleet_entries.push(e);
     }
     let fillers = total_entries.saturating_sub(fleet_entries.len());
     let known: Vec<(CountryCode, f64)> = grammar::KNOWN.iter().map(|&c| (c, 1.0)).collect();
@@ -54,6 +56,7 @@ pub fn hotlist(cfg: &SimConfig, total_entries: usize) -> Result<Hotlist, ConfigE
         mix: cfg.region.country_mix().to_vec(),
         known,
         start: cfg.start,
+        vehicle_model: cfg.vehicle_model,
     })
 }
 
@@ -69,6 +72,7 @@ pub struct Hotlist {
     mix: Vec<(CountryCode, f64)>,
     known: Vec<(CountryCode, f64)>,
     start: DateTime<Utc>,
+    vehicle_model: crate::VehicleModel,
 }
 
 impl Iterator for Hotlist {
@@ -99,10 +103,13 @@ impl Iterator for Hotlist {
                 country = weighted(rng, &self.known);
             }
         };
+        let attributes = fleet::random_vehicle(rng, country);
         let country = (!rng.random_bool(0.02)).then_some(country);
         let expires = rng.random_bool(0.25).then(|| days_after(self.start, rng.random_range(-30.0..365.0)));
         let fuzzy = rng.random_bool(0.001);
-        Some(entry(rng, &self.agencies, self.next_id, plate, country, expires, fuzzy))
+        let mut e = entry(rng, &self.agencies, self.next_id, plate, country, expires, fuzzy);
+        e.vehicle = fleet::described(rng, attributes, &self.vehicle_model);
+        Some(e)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -139,7 +146,7 @@ fn entry(
         HotlistReason::Other => rng.random_range(4..=5),
     };
     let agency = agencies[rng.random_range(0..agencies.len())].clone();
-    HotlistEntry { id, plate, country, reason, priority, agency, expires, fuzzy, note: None }
+    HotlistEntry { id, plate, country, reason, priority, agency, expires, fuzzy, note: None, vehicle: None }
 }
 
 fn days_after(start: DateTime<Utc>, days: f64) -> DateTime<Utc> {

@@ -124,6 +124,79 @@ pub struct SimConfig {
     pub cyrillic_rate: f64,
     /// Separators, diacritics and case of the reported text.
     pub variations: Variations,
+    /// How readers recognise make and colour, and how hotlists describe vehicles.
+    pub vehicle_model: VehicleModel,
+}
+
+/// Make and colour: what readers report and how often they are wrong, and what hotlist
+/// entries say about the vehicle.
+///
+/// The defaults are meant to be on the pessimistic side of published make-and-model
+/// recognition (about 90 to 95 % right on the make) and of colour classification (white,
+/// silver and grey, black and dark blue confused in poor light and at night). A wrong
+/// make is another make of the same body type; a wrong colour is mostly a neighbouring
+/// one ([`VehicleModel::colour_far`] of the wrong ones are any colour).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VehicleModel {
+    /// Share of reads from cameras with a make classifier (ANPR and patrol cameras) that
+    /// report a make.
+    pub make_reported: f64,
+    /// Share of reported makes that are wrong.
+    pub make_wrong: f64,
+    /// Share of reported colours that are wrong.
+    pub colour_wrong: f64,
+    /// Share of wrong colours that are any colour rather than a neighbouring one.
+    pub colour_far: f64,
+    /// Share of hotlist entries that name the vehicle's make.
+    pub entry_make: f64,
+    /// Share of hotlist entries that name the vehicle's colour.
+    pub entry_colour: f64,
+    /// Share of hotlist descriptions that are wrong (repainted, mistyped): another make or
+    /// colour than the vehicle's.
+    pub entry_wrong: f64,
+}
+
+impl Default for VehicleModel {
+    fn default() -> Self {
+        VehicleModel {
+            make_reported: 0.9,
+            make_wrong: 0.08,
+            colour_wrong: 0.12,
+            colour_far: 0.25,
+            entry_make: 0.9,
+            entry_colour: 0.8,
+            entry_wrong: 0.01,
+        }
+    }
+}
+
+impl VehicleModel {
+    /// Readers and hotlists that say nothing about vehicles.
+    pub const SILENT: VehicleModel = VehicleModel {
+        make_reported: 0.0,
+        make_wrong: 0.0,
+        colour_wrong: 0.0,
+        colour_far: 0.0,
+        entry_make: 0.0,
+        entry_colour: 0.0,
+        entry_wrong: 0.0,
+    };
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (field, value) in [
+            ("vehicle_model.make_reported", self.make_reported),
+            ("vehicle_model.make_wrong", self.make_wrong),
+            ("vehicle_model.colour_wrong", self.colour_wrong),
+            ("vehicle_model.colour_far", self.colour_far),
+            ("vehicle_model.entry_make", self.entry_make),
+            ("vehicle_model.entry_colour", self.entry_colour),
+            ("vehicle_model.entry_wrong", self.entry_wrong),
+        ] {
+            check_probability(field, value)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for SimConfig {
@@ -140,6 +213,7 @@ impl Default for SimConfig {
             no_country_rate: 0.05,
             cyrillic_rate: 0.15,
             variations: Variations::default(),
+            vehicle_model: VehicleModel::default(),
         }
     }
 }
@@ -158,6 +232,7 @@ impl SimConfig {
         check_probability("no_country_rate", self.no_country_rate)?;
         check_probability("cyrillic_rate", self.cyrillic_rate)?;
         self.error_model.validate()?;
+        self.vehicle_model.validate()?;
         self.variations.validate()
     }
 }

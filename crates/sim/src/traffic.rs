@@ -436,13 +436,9 @@ impl Simulator {
         let plate_type = (camera.kind == CameraKind::Anpr)
             .then(|| Scored { value: "normal".to_owned(), confidence: Some(round3(rng.random_range(0.9..0.99))) });
 
-        // Colour classifiers are wrong now and then.
-        let colour = if rng.random_bool(0.05) {
-            fleet::colour(rng.random_range(0..fleet::COLOUR_COUNT))
-        } else {
-            vehicle.colour()
-        };
-        let make = rng.random_bool(0.9).then(|| vehicle.make().to_owned());
+        let model = &self.cfg.vehicle_model;
+        let colour = fleet::seen_colour(rng, vehicle.attributes().2, model);
+        let make = rng.random_bool(model.make_reported).then(|| fleet::seen_make(rng, vehicle, model).to_owned());
         let (make, colour, class) = match camera.kind {
             CameraKind::Anpr => (make, Some(colour), Some(vehicle.class)),
             CameraKind::Fixed => (None, Some(colour), Some(vehicle.class)),

@@ -427,3 +427,44 @@ fn a_configuration_reads_from_json_with_defaults() {
     assert!(serde_json::from_str::<SimConfig>(r#"{"region": "de-at"}"#).is_err());
     assert!(serde_json::from_str::<SimConfig>(r#"{"sede": 1}"#).is_err());
 }
+
+/// Reads of hotlisted vehicles compared with their entries' descriptions: the share of
+/// makes that disagree and of colours that differ at all.
+fn vehicle_disagreement(cfg: &SimConfig) -> (f64, f64, usize) {
+    let entries: HashMap<PlateText, limes_model::HotlistEntry> =
+        hotlist(cfg, 0).unwrap().map(|e| (e.plate.clone(), e)).collect();
+    let (mut makes, mut make_diff, mut colours, mut colour_diff) = (0, 0, 0, 0);
+    for r in reads(cfg, 200_000).iter().filter(|r| r.truth.hotlisted) {
+        let (Some(seen), Some(listed)) = (&r.read.vehicle, entries[&r.truth.plate].vehicle.as_ref()) else {
+            continue;
+        };
+        if let (Some(a), Some(b)) = (&seen.make, &listed.make) {
+            makes += 1;
+            make_diff += usize::from(a != b);
+        }
+        if let (Some(a), Some(b)) = (&seen.colour, &listed.colour) {
+            colours += 1;
+            colour_diff += usize::from(a != b);
+        }
+    }
+    (make_diff as f64 / makes.max(1) as f64, colour_diff as f64 / colours.max(1) as f64, makes)
+}
+
+#[test]
+fn make_and_colour_are_misread_at_the_models_rates() {
+    let cfg = SimConfig { hotlist_fraction: 0.05, ..config(9, Region::ro_ua()) };
+    let model = cfg.vehicle_model;
+    let (make, colour, compared) = vehicle_disagreement(&cfg);
+    assert!(compared > 2_000, "{compared} reads with a make on both sides");
+    // Reader and list are each wrong now and then.
+    let expected_make = model.make_wrong + model.entry_wrong;
+    assert!((make - expected_make).abs() < 0.02, "make differs on {make}, expected about {expected_make}");
+    let expected_colour = model.colour_wrong + model.entry_wrong;
+    assert!((colour - expected_colour).abs() < 0.025, "colour differs on {colour}, expected about {expected_colour}");
+
+    let silent = SimConfig { vehicle_model: limes_sim::VehicleModel::SILENT, ..cfg.clone() };
+    assert!(hotlist(&silent, 0).unwrap().all(|e| e.vehicle.is_none()), "silent lists describe no vehicle");
+    assert!(reads(&silent, 5_000).iter().all(|r| r.read.vehicle.as_ref().is_none_or(|v| v.make.is_none())));
+    let bad = SimConfig { vehicle_model: limes_sim::VehicleModel { colour_far: 1.5, ..Default::default() }, ..cfg };
+    assert!(matches!(Simulator::new(bad), Err(ConfigError::Probability { field: "vehicle_model.colour_far", .. })));
+}

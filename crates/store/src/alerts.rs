@@ -1,7 +1,7 @@
 //! Alerts: a hotlist hit on a read, persisted, then acknowledged by an operator.
 
 use chrono::{DateTime, Utc};
-use limes_model::{AgencyId, CameraId, HotlistReason, MatchKind};
+use limes_model::{AgencyId, CameraId, Demotion, HotlistReason, MatchKind};
 use limes_plate::PlateText;
 use rusqlite::{Row, params};
 use serde::Serialize;
@@ -15,6 +15,9 @@ pub struct Alert {
     pub read_id: i64,
     pub entry_id: u64,
     pub kind: MatchKind,
+    /// Why a hit whose text would confirm it is only possible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demoted: Option<Demotion>,
     /// Edit distance between the read and the entry (0 for exact and look-alike hits).
     pub distance: u8,
     /// The hotlisted plate.
@@ -53,7 +56,7 @@ pub struct AlertQuery {
 }
 
 const COLUMNS: &str = "id, read_id, entry_id, kind, distance, plate, read_text, camera, time_us, created_us,
-                       reason, priority, agency, acked_by, acked_us, ack_note";
+                       reason, priority, agency, acked_by, acked_us, ack_note, demoted";
 
 fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
     let kind: String = row.get(3)?;
@@ -64,6 +67,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
     let acked_by: Option<String> = row.get(13)?;
     let acked_us: Option<i64> = row.get(14)?;
     let note: Option<String> = row.get(15)?;
+    let demoted: Option<String> = row.get(16)?;
     let (id, read_id, entry_id, distance, time_us, created_us, priority): (i64, i64, i64, u8, i64, i64, u8) =
         (row.get(0)?, row.get(1)?, row.get(2)?, row.get(4)?, row.get(8)?, row.get(9)?, row.get(11)?);
     Ok((|| {
@@ -76,6 +80,9 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
                 "possible" => MatchKind::Possible,
                 other => return Err(corrupt("alerts", format!("kind {other:?}"))),
             },
+            demoted: demoted
+                .map(|d| Demotion::parse(&d).ok_or_else(|| corrupt("alerts", format!("demoted {d:?}"))))
+                .transpose()?,
             distance,
             plate: PlateText::new(&plate).map_err(|e| corrupt("alerts", e))?,
             read_text: row.get::<_, String>(6).map_err(|e| corrupt("alerts", e))?,

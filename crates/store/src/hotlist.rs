@@ -17,6 +17,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<HotlistEntry, StoreError>> {
     let expires: Option<i64> = row.get(6)?;
     let fuzzy: bool = row.get(7)?;
     let note: Option<String> = row.get(8)?;
+    let vehicle: Option<String> = row.get(9)?;
     Ok((|| {
         Ok(HotlistEntry {
             id: id as u64,
@@ -28,6 +29,10 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<HotlistEntry, StoreError>> {
             expires: expires.map(from_us),
             fuzzy,
             note,
+            vehicle: vehicle
+                .map(|v| serde_json::from_str(&v))
+                .transpose()
+                .map_err(|e| corrupt("hotlist", format!("vehicle: {e}")))?,
         })
     })())
 }
@@ -37,7 +42,7 @@ impl Store {
     pub fn hotlist(&self) -> Result<Vec<HotlistEntry>, StoreError> {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, plate, country, reason, priority, agency, expires_us, fuzzy, note FROM hotlist ORDER BY id",
+                "SELECT id, plate, country, reason, priority, agency, expires_us, fuzzy, note, vehicle FROM hotlist ORDER BY id",
             )?;
             let rows = stmt.query_map([], decode)?;
             rows.map(|r| r?).collect()
@@ -48,7 +53,7 @@ impl Store {
     pub fn hotlist_page(&self, after: u64, limit: usize) -> Result<Vec<HotlistEntry>, StoreError> {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, plate, country, reason, priority, agency, expires_us, fuzzy, note FROM hotlist
+                "SELECT id, plate, country, reason, priority, agency, expires_us, fuzzy, note, vehicle FROM hotlist
                  WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(rusqlite::params![after as i64, limit.min(100_000) as i64], decode)?;
@@ -71,10 +76,12 @@ impl Store {
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT OR REPLACE INTO hotlist (id, plate, country, reason, priority, agency, expires_us, fuzzy,
-                                                     note, updated_us)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                                     note, vehicle, updated_us)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?;
                 for e in entries {
+                    let vehicle =
+                        e.vehicle.as_ref().map(|v| serde_json::to_string(v).expect("a VehicleInfo serialises"));
                     stmt.execute(params![
                         e.id as i64,
                         e.plate.as_str(),
@@ -85,6 +92,7 @@ impl Store {
                         e.expires.map(to_us),
                         e.fuzzy,
                         e.note,
+                        vehicle,
                         now,
                     ])?;
                 }

@@ -6,8 +6,11 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The migrations, in order; index `i` takes the schema from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/0001_initial.sql"), include_str!("../migrations/0002_plate_segments.sql")];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_plate_segments.sql"),
+    include_str!("../migrations/0003_vehicle_checks.sql"),
+];
 
 /// Reads per segment of the plate index is `1 << SEGMENT_BITS` (see migration 0002).
 pub(crate) const SEGMENT_BITS: u32 = 18;

@@ -13,7 +13,7 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 
 use chrono::{DateTime, Utc};
-use limes_model::{AgencyId, HotlistEntry, HotlistReason, MatchKind, PlateRead};
+use limes_model::{AgencyId, Demotion, HotlistEntry, HotlistReason, MatchKind, PlateRead};
 use limes_plate::{CountryCode, PlateText, lookalike_key};
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
@@ -59,10 +59,23 @@ pub struct NewAlert {
     pub agency: AgencyId,
     pub kind: MatchKind,
     pub distance: u8,
+    /// Why a hit the text would confirm is only possible.
+    pub demoted: Option<Demotion>,
 }
 
 impl NewAlert {
     pub fn new(read_index: usize, entry: &HotlistEntry, kind: MatchKind, distance: u8) -> Self {
+        Self::demoted(read_index, entry, kind, distance, None)
+    }
+
+    /// An alert for a hit, with the reason a matching rule made it only possible.
+    pub fn demoted(
+        read_index: usize,
+        entry: &HotlistEntry,
+        kind: MatchKind,
+        distance: u8,
+        demoted: Option<Demotion>,
+    ) -> Self {
         Self {
             read_index,
             entry_id: entry.id,
@@ -72,6 +85,7 @@ impl NewAlert {
             agency: entry.agency.clone(),
             kind,
             distance,
+            demoted,
         }
     }
 }
@@ -249,8 +263,8 @@ fn write_batch(conn: &Connection, batch: &WriteBatch, first_id: i64) -> Result<C
     if !batch.alerts.is_empty() {
         let mut insert_alert = conn.prepare_cached(
             "INSERT INTO alerts (read_id, entry_id, kind, distance, plate, read_text, camera, time_us, created_us,
-                                 reason, priority, agency)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                 reason, priority, agency, demoted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         for a in &batch.alerts {
             let r = batch.reads.get(a.read_index).ok_or_else(|| StoreError::NotFound("alert's read".into()))?;
@@ -268,12 +282,14 @@ fn write_batch(conn: &Connection, batch: &WriteBatch, first_id: i64) -> Result<C
                 a.reason.as_str(),
                 a.priority,
                 a.agency.as_str(),
+                a.demoted.as_ref().map(Demotion::as_str),
             ])?;
             alerts.push(Alert {
                 id: conn.last_insert_rowid(),
                 read_id: read_ids[a.read_index],
                 entry_id: a.entry_id,
                 kind: a.kind,
+                demoted: a.demoted,
                 distance: a.distance,
                 plate: a.entry_plate.clone(),
                 read_text: r.read.plate.text.value.clone(),

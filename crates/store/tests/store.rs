@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use limes_model::{
-    AgencyId, Camera, CameraId, CameraKind, Direction, GeoPoint, HotlistEntry, HotlistReason, MatchKind, PlateInfo,
-    PlateRead, Scored,
+    AgencyId, Camera, CameraId, CameraKind, Demotion, Direction, GeoPoint, HotlistEntry, HotlistReason, MatchKind,
+    PlateInfo, PlateRead, Scored, VehicleInfo,
 };
 use limes_plate::{CountryCode, PlateText, lookalike_key};
 use limes_store::{AlertQuery, NewAlert, NewRead, PlateFilter, ReadQuery, Store, StoreOptions, WriteBatch};
@@ -57,6 +57,7 @@ fn entry(id: u64, plate: &str) -> HotlistEntry {
         expires: None,
         fuzzy: false,
         note: None,
+        vehicle: None,
     }
 }
 
@@ -88,6 +89,7 @@ fn hotlist_round_trip() {
     e.expires = Some(t0());
     e.note = Some("seen near Suceava".into());
     e.fuzzy = true;
+    e.vehicle = Some(VehicleInfo { make: Some("VW".into()), colour: Some("gri".into()), class: None });
     store.upsert_hotlist(&[e.clone(), entry(8, "CJ01XYZ")]).unwrap();
     assert_eq!(store.hotlist().unwrap(), vec![e, entry(8, "CJ01XYZ")]);
     assert_eq!(store.next_hotlist_id().unwrap(), 9);
@@ -104,15 +106,20 @@ fn a_batch_survives_reopening_and_alerts_reference_their_reads() {
         let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
         let batch = WriteBatch {
             reads: vec![read("a", "B123ABC", t0()), read("a", "CJ01XYZ", t0())],
-            alerts: vec![NewAlert::new(1, &entry(3, "CJ01XYZ"), MatchKind::Confirmed, 0)],
+            alerts: vec![
+                NewAlert::new(1, &entry(3, "CJ01XYZ"), MatchKind::Confirmed, 0),
+                NewAlert::demoted(0, &entry(4, "B123ABC"), MatchKind::Possible, 0, Some(Demotion::ColourDiffers)),
+            ],
         };
         store.write_blocking(batch).unwrap()
     };
+    assert_eq!(committed.alerts[1].demoted, Some(Demotion::ColourDiffers));
     assert_eq!(committed.read_ids.len(), 2);
     assert_eq!(committed.alerts[0].read_id, committed.read_ids[1]);
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     assert_eq!(store.count_reads().unwrap(), 2);
-    let alerts = store.alerts(&AlertQuery { limit: 10, ..Default::default() }).unwrap();
+    let mut alerts = store.alerts(&AlertQuery { limit: 10, ..Default::default() }).unwrap();
+    alerts.reverse();
     assert_eq!(alerts, committed.alerts);
     assert_eq!(store.read(committed.read_ids[1]).unwrap().plate.as_str(), "CJ01XYZ");
 }

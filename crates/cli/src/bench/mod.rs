@@ -38,6 +38,10 @@ pub struct BenchArgs {
     /// Seed of the generated data.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Make and colour recognition of the simulated readers and hotlists, for the quality
+    /// benchmark: `default`, `poor` (twice the errors) or `silent` (no vehicle reported).
+    #[arg(long, default_value = "default")]
+    pub vehicle_model: String,
 }
 
 /// Prints one figure.

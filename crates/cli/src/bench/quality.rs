@@ -15,9 +15,9 @@ use std::time::Instant;
 
 use anyhow::bail;
 use limes_hotlist::{HotlistIndex, MatchPolicy};
-use limes_model::{HotlistEntry, MatchKind};
+use limes_model::{Demotion, HotlistEntry, MatchKind};
 use limes_plate::{Normalized, PlateText, clean, lookalike_key, normalize};
-use limes_sim::{ErrorClass, ErrorModel, Simulator};
+use limes_sim::{ErrorClass, ErrorModel, Simulator, VehicleModel};
 
 use super::{BenchArgs, figure};
 
@@ -133,7 +133,22 @@ fn is_expired(entry: &HotlistEntry, time: chrono::DateTime<chrono::Utc>) -> bool
 
 pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     eprintln!("== quality: {READS} simulated reads against a hotlist of {} entries", a.hotlist);
-    let cfg = super::matching::sim_config(a);
+    let mut cfg = super::matching::sim_config(a);
+    cfg.vehicle_model = match a.vehicle_model.as_str() {
+        "default" => VehicleModel::default(),
+        "silent" => VehicleModel::SILENT,
+        "poor" => {
+            let d = VehicleModel::default();
+            VehicleModel {
+                make_wrong: 2.0 * d.make_wrong,
+                colour_wrong: 2.0 * d.colour_wrong,
+                colour_far: 1.6 * d.colour_far,
+                entry_wrong: 3.0 * d.entry_wrong,
+                ..d
+            }
+        }
+        other => bail!("unknown vehicle model {other:?}: use default, poor or silent"),
+    };
     // The issue's error model; the figures mean nothing with another.
     let issue = ErrorModel { lookalike: 0.02, other: 0.005, drop_insert: 0.003 };
     if cfg.error_model != issue || cfg.no_country_rate != 0.05 {
@@ -151,6 +166,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         100.0 * cfg.cyrillic_rate,
         cfg.variations
     );
+    eprintln!("vehicle model {:?}", cfg.vehicle_model);
 
     let t = Instant::now();
     let entries: Vec<HotlistEntry> = limes_sim::hotlist(&cfg, a.hotlist)?.collect();
@@ -177,7 +193,11 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let mut false_possible_sources: HashMap<(bool, PossibleSource), u64> = HashMap::new();
     let mut hits = Vec::new();
     let policy = MatchPolicy::default();
-    let mut curve = [CurvePoint::default(); CURVE.len()];
+    // Without the vehicle check, then with it.
+    let mut curve = [[CurvePoint::default(); CURVE.len()]; 2];
+    let mut tried = Vec::new();
+    // Hits the vehicle check made possible: on the vehicle's own entry, and on another.
+    let (mut demoted_true, mut demoted_false) = (0u64, 0u64);
     let t = Instant::now();
     let mut sim = Simulator::new(cfg)?;
     let (mut first, mut last) = (None, None);
@@ -201,29 +221,38 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         let listed = by_plate
             .get(truth.plate.as_str())
             .is_some_and(|list| list.iter().any(|&i| !is_expired(&entries[i], read.time)));
-        for (threshold, point) in CURVE.iter().zip(curve.iter_mut()) {
-            if !(MatchPolicy { confirm_min_confidence: *threshold }).confirms(confidence) {
-                continue;
-            }
-            for hit in hits.iter().filter(|h| h.kind == MatchKind::Confirmed) {
-                if entries[by_id[&hit.entry_id]].plate == truth.plate {
-                    point.true_confirmed += u64::from(truth.hotlisted && listed);
-                } else {
-                    point.false_confirmed += 1;
+        for (check_vehicle, row) in [false, true].into_iter().zip(curve.iter_mut()) {
+            for (threshold, point) in CURVE.iter().zip(row.iter_mut()) {
+                if hits.is_empty() {
+                    break;
+                }
+                tried.clear();
+                tried.extend_from_slice(&hits);
+                let p = MatchPolicy { confirm_min_confidence: *threshold, check_vehicle };
+                p.apply(confidence, read.vehicle.as_ref(), &index, &mut tried);
+                for hit in tried.iter().filter(|h| h.kind == MatchKind::Confirmed) {
+                    if entries[by_id[&hit.entry_id]].plate == truth.plate {
+                        point.true_confirmed += u64::from(truth.hotlisted && listed);
+                    } else {
+                        point.false_confirmed += 1;
+                    }
                 }
             }
         }
-        policy.apply(confidence, &mut hits);
+        policy.apply(confidence, read.vehicle.as_ref(), &index, &mut hits);
         expired_hotlisted += u64::from(truth.hotlisted && !listed);
         listed_not_hotlisted += u64::from(!truth.hotlisted && listed);
         let (mut found, mut confirmed) = (false, false);
         for hit in &hits {
             let entry = &entries[by_id[&hit.entry_id]];
+            let vehicle_demoted = matches!(hit.demoted, Some(Demotion::MakeDiffers | Demotion::ColourDiffers));
             if entry.plate == truth.plate {
                 found = true;
                 confirmed |= hit.kind == MatchKind::Confirmed;
+                demoted_true += u64::from(vehicle_demoted && truth.hotlisted && listed);
                 continue;
             }
+            demoted_false += u64::from(vehicle_demoted);
             match hit.kind {
                 MatchKind::Confirmed => {
                     tally.false_confirmed += 1;
@@ -365,10 +394,33 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     );
     figure("quality.false_confirmed_per_10k_reads", format!("{:.3}", all.per_10k(all.false_confirmed)), "alerts");
     figure("quality.false_possible_per_10k_reads", format!("{:.3}", all.per_10k(all.false_possible)), "alerts");
+    figure("quality.policy.check_vehicle", policy.check_vehicle, "(figures above apply it)");
+    figure("quality.vehicle_check.demoted_true_hits", demoted_true, "reads");
+    figure("quality.vehicle_check.demoted_false_hits", demoted_false, "alerts");
+    figure(
+        "quality.text_only.recall_confirmed",
+        format!("{:.4}", ratio(curve[0][0].true_confirmed, all.hotlisted)),
+        "fraction",
+    );
+    figure(
+        "quality.text_only.false_confirmed_per_10k_reads",
+        format!("{:.3}", all.per_10k(curve[0][0].false_confirmed)),
+        "alerts",
+    );
     figure("quality.unreadable_reads", all.unreadable, "reads");
     figure("quality.policy.confirm_min_confidence", policy.confirm_min_confidence, "(figures above apply it)");
-    for (threshold, point) in CURVE.iter().zip(&curve) {
+    for ((threshold, point), vehicle_point) in CURVE.iter().zip(&curve[0]).zip(&curve[1]) {
         let name = format!("quality.curve.min_confidence_{threshold:.2}");
+        figure(
+            &format!("{name}.with_vehicle_check.recall_confirmed"),
+            format!("{:.4}", ratio(vehicle_point.true_confirmed, all.hotlisted)),
+            "fraction",
+        );
+        figure(
+            &format!("{name}.with_vehicle_check.false_confirmed_per_10k_reads"),
+            format!("{:.3}", all.per_10k(vehicle_point.false_confirmed)),
+            "alerts",
+        );
         figure(
             &format!("{name}.recall_confirmed"),
             format!("{:.4}", ratio(point.true_confirmed, all.hotlisted)),

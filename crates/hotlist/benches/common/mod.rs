@@ -62,6 +62,7 @@ pub fn hotlist(n: usize, seed: u64) -> Vec<HotlistEntry> {
                     },
                     fuzzy: rng.random_range(0..2000u32) == 0,
                     note: (roll == 999).then(|| "seen at the border".to_owned()),
+                    vehicle: None,
                 }
             })
         })
