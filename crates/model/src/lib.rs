@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 mod ids;
 pub use ids::{AgencyId, CameraId, IdError};
+mod detection;
+pub use detection::{AgeRange, BoundingBox, BoxUnits, Detection, DetectionError, DetectionKind, Gender, MAX_AGE};
 
 /// Why a record was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
