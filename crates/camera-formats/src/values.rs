@@ -69,9 +69,8 @@ pub(crate) fn epoch_seconds(format: SourceFormat, path: &str, v: f64) -> Result<
     if !v.is_finite() || v.abs() > 1e11 {
         return Err(FormatError::bad(format, path, v.to_string(), "not a time in seconds since 1970"));
     }
-    let secs = v.floor();
-    let nanos = ((v - secs) * 1e9).round().min(999_999_999.0) as u32;
-    DateTime::from_timestamp(secs as i64, nanos)
+    // Microseconds: what f64 holds exactly for today's epoch times (16 digits < 2^53).
+    DateTime::from_timestamp_micros((v * 1e6).round() as i64)
         .ok_or_else(|| FormatError::bad(format, path, v.to_string(), "not a time in seconds since 1970"))
 }
 
