@@ -289,9 +289,11 @@ fn geotag(g: &GeoTag) -> Result<Option<GeoPoint>, FormatError> {
 pub struct AxisImage {
     /// The position in `ImageArray`, as in [`ImageSlot::index`].
     pub index: usize,
+    /// What the picture shows (`ImageType`, or the event's `imageType`).
     pub kind: ImageKind,
     /// `ImageFormat` as given (`jpg`).
     pub format: Option<String>,
+    /// The decoded bytes.
     pub data: Vec<u8>,
     /// The data starts with the JPEG magic bytes (`FF D8 FF`).
     pub is_jpeg: bool,

@@ -124,6 +124,7 @@ pub fn parse_hikvision_xml(bytes: &[u8], limits: &Limits) -> Result<Vec<Observat
 /// [`PlateObservation::images`] name (match them with [`Part::is_named`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HikvisionUpload<'a> {
+    /// What the XML part gives, as [`parse_hikvision_xml`] returns it.
     pub observations: Vec<Observation>,
     /// Every part but the XML, in order; check [`Part::mislabelled`] before storing one.
     pub images: Vec<Part<'a>>,

@@ -214,6 +214,7 @@ pub enum TrackState {
 /// One thing a camera reported: a plate read or a detection, with where and when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Observation {
+    /// The format the document was parsed as.
     pub format: SourceFormat,
     /// Who sent it, as the format says; the edge maps it to a [`CameraId`].
     pub source: SourceIdentity,
@@ -225,6 +226,7 @@ pub struct Observation {
     pub object_id: Option<String>,
     /// Where the object is in its track, when the format says.
     pub track: Option<TrackState>,
+    /// The read or the detection.
     pub payload: Payload,
     /// Values of the source that have no canonical field, keyed by their path in the
     /// document (e.g. `ANPR/vehicleInfo/vehicleLogoRecog`, `plateList`). Never identity: the
@@ -252,7 +254,9 @@ pub struct PlateObservation {
     /// The country exactly as the source gave it (`DEU`, `US`, Hikvision's numeric `5`), also
     /// when it could not be mapped.
     pub country_raw: Option<String>,
+    /// Towards or away from the camera, when the source says.
     pub direction: Direction,
+    /// Make, colour and class of the vehicle, when the source reports them.
     pub vehicle: Option<VehicleInfo>,
     /// The camera's own position, when the source reports one.
     pub position: Option<GeoPoint>,
@@ -266,14 +270,19 @@ pub struct PlateObservation {
 /// and, when absent, the time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DetectionObservation {
+    /// Face, person or vehicle.
     pub kind: DetectionKind,
     /// How sure the source was of the kind, 0..=1.
     pub confidence: Option<f32>,
+    /// Estimated age range (faces and persons).
     pub age: Option<Scored<AgeRange>>,
+    /// Estimated gender (faces and persons).
     pub gender: Option<Scored<Gender>>,
+    /// Where the object is in the picture.
     pub bbox: Option<BoundingBox>,
     /// The source's zone, region or rule the object was in.
     pub zone: Option<String>,
+    /// Vehicle attributes (vehicles only).
     pub vehicle: Option<VehicleInfo>,
     /// The camera's own position, when the source reports one.
     pub position: Option<GeoPoint>,
@@ -307,6 +316,7 @@ impl ImageKind {
 /// `ImageArray` entry at `index` ([`decode_axis_images`]), or a URI on the camera.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageSlot {
+    /// What the picture shows.
     pub kind: ImageKind,
     /// File name, part name or URI on the camera.
     pub name: Option<String>,

@@ -21,6 +21,7 @@ pub struct Part<'a> {
     pub filename: Option<String>,
     /// The declared `Content-Type`, lower case, without parameters.
     pub content_type: Option<String>,
+    /// The part's bytes, borrowed from the body.
     pub data: &'a [u8],
     /// The data starts with the JPEG magic bytes (`FF D8 FF`).
     pub is_jpeg: bool,

@@ -57,7 +57,9 @@ impl DetectionKind {
 /// An estimated age range in whole years, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AgeRange {
+    /// The youngest age in the range.
     pub min: u8,
+    /// The oldest age in the range.
     pub max: u8,
 }
 
@@ -68,7 +70,9 @@ pub const MAX_AGE: u8 = 130;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Gender {
+    /// Estimated female.
     Female,
+    /// Estimated male.
     Male,
 }
 
@@ -114,10 +118,15 @@ impl BoxUnits {
 /// Where in the picture an object is: a rectangle, origin top left, y downwards.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BoundingBox {
+    /// The left edge.
     pub left: f32,
+    /// The top edge.
     pub top: f32,
+    /// The right edge (not left of `left`).
     pub right: f32,
+    /// The bottom edge (not above `top`).
     pub bottom: f32,
+    /// Fractions of the picture, or pixels.
     pub units: BoxUnits,
 }
 
@@ -153,9 +162,11 @@ impl BoundingBox {
 /// and nothing may be added to this type that would let a detection name a person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
+    /// The camera whose analytics saw the object.
     pub camera: CameraId,
     /// When the object was seen, UTC.
     pub time: DateTime<Utc>,
+    /// Face, person or vehicle.
     pub kind: DetectionKind,
     /// How sure the analytics was that the object is of this kind, 0..=1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,6 +177,7 @@ pub struct Detection {
     /// Estimated gender (faces and persons only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<Scored<Gender>>,
+    /// Where the object is in the picture.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox: Option<BoundingBox>,
     /// The zone, region or rule of the camera's analytics that the object was in.
