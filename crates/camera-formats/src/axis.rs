@@ -2,8 +2,8 @@
 //!
 //! * The HTTP push event (JSON, one per read): `plateUnicode`/`plateText`,
 //!   `plateConfidence`, `plateCountry` (ISO alpha-3), `plateRegion` (issuing entity),
-//!   `carState` (`new`/`update`/`lost` → [`TrackState`]), `carMoveDirection` (`in` is
-//!   towards the camera: approaching; `out`: leaving), `geotag`, `plateCoordinates`
+//!   `carState` (`new`/`update`/`lost` → [`TrackState`]), `carMoveDirection` (`in` taken as
+//!   approaching, `out` as leaving), `geotag`, `plateCoordinates`
 //!   (`[x, y, width, height]` in pixels), `vehicle_info`, `camera_info`, `imagesURI` and the
 //!   base64 `ImageArray` ([`decode_axis_images`]). Numbers may come as JSON numbers or as
 //!   text. `plateListDescription` (free text an operator typed about a listed plate) is

@@ -7,7 +7,9 @@
 //!   (an empty list), never a read of "UNKNOWN". `confidenceLevel` is a percentage.
 //!   `country` is kept raw (`country_raw`); it becomes a country only when it is an ISO
 //!   3166-1 code, because the numeric codes of Hikvision firmware differ between regions.
-//!   `direction` `forward` (towards the camera) is approaching, `reverse` is leaving.
+//!   `direction` `forward` is taken as approaching and `reverse` as leaving: forward is the
+//!   lane's configured direction, towards the camera in the usual ANPR set-up; a camera
+//!   mounted the other way round needs the edge to swap them.
 //! * An alert with a `DetectionRegionList` (`fielddetection`, `linedetection`,
 //!   `regionEntrance`, `regionExiting`) gives one detection per region entry whose
 //!   `detectionTarget` is `human` or `vehicle`, the region's `regionID` as the zone.

@@ -61,7 +61,8 @@ pub fn parse_onvif_xml(bytes: &[u8], topic: Option<&str>, limits: &Limits) -> Re
 }
 
 /// Parses ONVIF metadata in its JSON form (the `onvif-mj` MQTT payload): an object with a
-/// `Frame` array, or with a `VideoAnalytics` or `MetadataStream` member holding one.
+/// `Frame` array, or with a `VideoAnalytics` or `MetadataStream` member holding one, or a
+/// single frame (an object with `@UtcTime` or `Object`).
 ///
 /// `topic` is the MQTT topic the message came on (it names the device and the analytics
 /// module, e.g. `MyDevice/onvif-mj/VideoAnalytics/1/MyClassifier`).
@@ -80,6 +81,8 @@ pub fn parse_onvif_json(bytes: &[u8], topic: Option<&str>, limits: &Limits) -> R
     let mut element = |name: &str, v: &serde_json::Value| to_element(name, v, format, limits, &mut count);
     let analytics = if map.contains_key("Frame") {
         element("VideoAnalytics", &value)?
+    } else if map.contains_key("@UtcTime") || map.contains_key("Object") {
+        Element { name: "VideoAnalytics".into(), children: vec![element("Frame", &value)?], ..Element::default() }
     } else if let Some(v) = map.get("VideoAnalytics") {
         element("VideoAnalytics", v)?
     } else if let Some(v) = map.get("MetadataStream").and_then(|m| m.get("VideoAnalytics")) {

@@ -55,6 +55,15 @@ fn onvif_json_gives_what_the_same_frame_in_xml_gives() {
 }
 
 #[test]
+fn onvif_json_single_frame_root() {
+    let doc = br##"{"@UtcTime": "2026-01-02T03:04:05Z", "Object": [{"@ObjectId": 7, "Appearance": {
+        "LicensePlateInfo": {"PlateNumber": {"@Likelihood": 0.5, "#text": "SB77XYZ"}}}}]}"##;
+    let obs = parse_onvif_json(doc, None, &limits()).unwrap();
+    assert_eq!(time(&obs[0]), "2026-01-02T03:04:05.000Z");
+    assert_eq!(plate(&obs[0]).plate.text, Scored { value: "SB77XYZ".into(), confidence: Some(0.5) });
+}
+
+#[test]
 fn onvif_license_plate_fragment_without_namespace_declarations() {
     let obs = parse_onvif_xml(&fixture("onvif_fragment_licenseplateinfo.xml"), None, &limits()).unwrap();
     assert_eq!(obs.len(), 1);
@@ -161,6 +170,14 @@ fn hikvision_anpr_read() {
     let read = o.clone().into_plate_read(CameraId::new("ro-siret-2").unwrap(), now()).unwrap();
     assert_eq!(read.validate(now()), Ok(()));
     assert_eq!(read.position, Some(position));
+}
+
+#[test]
+fn hikvision_time_without_offset_is_left_to_the_receiver() {
+    let xml = String::from_utf8(fixture("hikvision_anpr_plate.xml")).unwrap();
+    let xml = xml.replace("2026-03-02T07:15:42+02:00", "2026-03-02T07:15:42");
+    let obs = parse_hikvision_xml(xml.as_bytes(), &limits()).unwrap();
+    assert_eq!(obs[0].time, None, "a camera's local time without its offset cannot be placed");
 }
 
 #[test]
