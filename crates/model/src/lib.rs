@@ -19,6 +19,8 @@ mod ids;
 mod vehicle;
 pub use ids::{AgencyId, CameraId, IdError};
 pub use vehicle::{Colour, Make, Mismatch, VehicleCode};
+mod detection;
+pub use detection::{AgeRange, BoundingBox, BoxUnits, Detection, DetectionError, DetectionKind, Gender, MAX_AGE};
 
 /// Why a record was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
