@@ -21,6 +21,9 @@ pub struct Config {
     pub retention: RetentionSection,
     #[serde(default)]
     pub matching: MatchingSection,
+    /// Camera analytics from an MQTT broker, and alerts back to it.
+    #[serde(default)]
+    pub mqtt: Option<limes_mqtt::MqttConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +123,11 @@ impl Config {
         if cfg.retention.reads_days == 0 {
             bail!("config {}: retention.reads_days must be at least 1", path.display());
         }
+        if let Some(mqtt) = &cfg.mqtt
+            && let Err(e) = mqtt.validate()
+        {
+            bail!("config {}: {e}", path.display());
+        }
         if cfg.store.data_dir.is_relative() {
             let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
             cfg.store.data_dir = base.join(&cfg.store.data_dir);
@@ -166,6 +174,25 @@ confirm_min_confidence = 0.0
 # alert, marked make_differs or colour_differs. Entries and readers that say nothing
 # about the vehicle are not affected.
 check_vehicle = true
+
+# Camera analytics over MQTT (uncomment to use). Each subscription names its payload format:
+# onvif-json (ONVIF Profile M metadata, `onvif-mj` topics), onvif-xml, frigate (frigate/events and
+# frigate/tracked_object_update), axis-lpv (AXIS License Plate Verifier push events) or limes
+# (the JSON of POST /api/v1/reads). At qos 1 a message is acknowledged to the broker only once
+# its reads are stored.
+# [mqtt]
+# url = "mqtt://127.0.0.1:1883"
+# client_id = "{node_id}"
+# alerts_topic = "limes/{node_id}/alerts"
+# connections = 1
+# subscriptions = [
+#   {{ topic = "+/onvif-mj/VideoAnalytics/#", format = "onvif-json" }},
+#   {{ topic = "frigate/events", format = "frigate" }},
+# ]
+# [mqtt.cameras]
+# A source as the message names it (topic:…, name:…, mac:…, serial:…) → a registered camera id.
+# A Frigate camera whose name is a registered camera id needs no line here.
+# "topic:MyDevice/onvif-mj/VideoAnalytics/1/MyClassifier" = "ro-siret-01"
 "#
     )
 }

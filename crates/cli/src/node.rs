@@ -3,7 +3,11 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
 use anyhow::Context;
+use limes_mqtt::{MqttConfig, MqttStats};
 use limes_server::{AppState, ServerOptions};
 use limes_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
@@ -11,6 +15,24 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+
+/// `GET /api/v1/mqtt`: the MQTT side's counters, per source.
+fn mqtt_routes(stats: Arc<MqttStats>) -> axum::Router {
+    axum::Router::new().route(
+        "/api/v1/mqtt",
+        axum::routing::get(move || {
+            let stats = stats.clone();
+            async move {
+                axum::Json(serde_json::json!({
+                    "messages": stats.messages.load(Ordering::Relaxed),
+                    "connections_lost": stats.connections_lost.load(Ordering::Relaxed),
+                    "alerts_published": stats.alerts_published.load(Ordering::Relaxed),
+                    "sources": stats.sources(),
+                }))
+            }
+        }),
+    )
+}
 
 /// A node running inside this process.
 #[derive(Debug)]
@@ -20,6 +42,9 @@ pub struct Node {
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     retention: JoinHandle<()>,
+    /// What the MQTT side has done (all zero without `[mqtt]`).
+    pub mqtt_stats: Arc<MqttStats>,
+    mqtt: Option<JoinHandle<()>>,
 }
 
 impl Node {
@@ -40,7 +65,8 @@ impl Node {
         let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let app = limes_server::router(state.clone());
+        let mqtt_stats = Arc::new(MqttStats::default());
+        let app = limes_server::router(state.clone()).merge(mqtt_routes(mqtt_stats.clone()));
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -49,7 +75,20 @@ impl Node {
                 .await
         });
         let retention = tokio::spawn(limes_server::retention_task(state.store.clone(), retention_days));
-        Ok(Self { addr, state, shutdown: Some(tx), server, retention })
+        Ok(Self { addr, state, shutdown: Some(tx), server, retention, mqtt_stats, mqtt: None })
+    }
+
+    /// Starts taking camera analytics from an MQTT broker (and publishing alerts to it).
+    /// The broker need not be up: the client keeps reconnecting.
+    pub fn start_mqtt(&mut self, cfg: MqttConfig) -> anyhow::Result<()> {
+        cfg.validate().map_err(|e| anyhow::anyhow!(e))?;
+        let (state, stats) = (self.state.clone(), self.mqtt_stats.clone());
+        self.mqtt = Some(tokio::spawn(async move {
+            if let Err(e) = limes_mqtt::run(state, cfg, stats).await {
+                tracing::error!(error = %e, "mqtt stopped");
+            }
+        }));
+        Ok(())
     }
 
     /// Starts the node a config file describes.
@@ -59,7 +98,11 @@ impl Node {
             match_policy: cfg.matching.policy(),
             ..ServerOptions::default()
         };
-        Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days).await
+        let mut node = Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days).await?;
+        if let Some(mqtt) = &cfg.mqtt {
+            node.start_mqtt(mqtt.clone())?;
+        }
+        Ok(node)
     }
 
     pub fn url(&self) -> String {
@@ -72,6 +115,9 @@ impl Node {
             let _ = tx.send(());
         }
         self.retention.abort();
+        if let Some(mqtt) = self.mqtt.take() {
+            mqtt.abort();
+        }
         self.server.await??;
         Ok(())
     }

@@ -1,0 +1,606 @@
+//! MQTT at the edge of a limes node: camera analytics in, alerts out.
+//!
+//! Cameras and video systems publish what they see on a broker: ONVIF Profile M
+//! metadata in its JSON form (`onvif-mj`), Frigate's `frigate/events` and
+//! `frigate/tracked_object_update`, AXIS License Plate Verifier push events, or limes's
+//! own read JSON. [`run`] subscribes to the configured topics, parses each message with
+//! `limes-camera-formats`, maps its source to a registered camera ([`MqttConfig::cameras`]),
+//! and hands plate reads to the node's ingest path (`limes_server::ingest_reads`), in
+//! batches, like an HTTP POST. Alerts are published back on [`MqttConfig::alerts_topic`].
+//!
+//! # Delivery
+//!
+//! Subscriptions at QoS 1 use manual acknowledgement: a message is acknowledged to the
+//! broker only after the batch it was in is durably stored (or refused for good: a
+//! malformed payload is acknowledged and counted, since redelivering it cannot help). A
+//! node that stops before acknowledging gets the message again from the broker's
+//! session; the reads are stored at least once. At QoS 0 the broker keeps nothing, and
+//! a message in a batch not yet committed when the node stops is lost: choose QoS 0 only
+//! where the cameras publish at QoS 0 anyway.
+//!
+//! A broker lets only a few unacknowledged messages be in flight per client (Mosquitto:
+//! 20). With acknowledgement after a disk commit, that bounds one connection's rate, so
+//! [`MqttConfig::connections`] opens several that share the subscriptions
+//! (`$share/<group>/<topic>`).
+//!
+//! # Bad input
+//!
+//! Every message is parsed on its own: a malformed payload, an unknown source or an
+//! invalid read is counted per source ([`MqttStats`]) and logged, and never affects the
+//! other messages of its batch or the connection. Payloads above
+//! [`MqttConfig::max_payload_bytes`] are refused by the client before parsing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use limes_camera_formats::{
+    FormatError, Limits, Observation, Payload, TrackState, parse_axis_push_json, parse_frigate, parse_onvif_json,
+    parse_onvif_xml,
+};
+use limes_model::CameraId;
+use limes_server::wire::ReadIn;
+use limes_server::{AppState, ingest_reads};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+mod dedupe;
+
+use dedupe::TrackDedupe;
+
+/// What a subscription's messages are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageFormat {
+    /// ONVIF metadata, JSON form (`onvif-mj` topics).
+    OnvifJson,
+    /// ONVIF metadata, XML (`tt:MetadataStream` documents).
+    OnvifXml,
+    /// Frigate NVR `frigate/events` and `frigate/tracked_object_update`.
+    Frigate,
+    /// AXIS License Plate Verifier push-event JSON.
+    AxisLpv,
+    /// limes's own read JSON, as `POST /api/v1/reads` takes it (one read or an array).
+    Limes,
+}
+
+impl MessageFormat {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::OnvifJson => "onvif-json",
+            Self::OnvifXml => "onvif-xml",
+            Self::Frigate => "frigate",
+            Self::AxisLpv => "axis-lpv",
+            Self::Limes => "limes",
+        }
+    }
+}
+
+/// One topic filter and the format of what is published on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// An MQTT topic filter (`+` and `#` wildcards allowed).
+    pub topic: String,
+    pub format: MessageFormat,
+    /// 0 or 1 (default 1: acknowledged only once stored).
+    #[serde(default = "default_qos")]
+    pub qos: u8,
+}
+
+fn default_qos() -> u8 {
+    1
+}
+
+/// How a node talks to its broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://host:port`.
+    pub url: String,
+    /// The client id; connection `i` of several adds `-i`. Keep it stable: the broker
+    /// keeps unacknowledged messages for it across restarts.
+    pub client_id: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+    /// Where alerts are published as JSON (QoS 1), if anywhere.
+    #[serde(default)]
+    pub alerts_topic: Option<String>,
+    /// Source keys (as `limes-camera-formats` names sources: `topic:…`, `name:…`,
+    /// `mac:…`, `serial:…`) mapped to registered camera ids. A source not listed here is
+    /// taken as the camera whose id equals its value (Frigate's camera name, say).
+    #[serde(default)]
+    pub cameras: BTreeMap<String, String>,
+    /// Connections sharing the subscriptions (more than one uses `$share/limes/…`).
+    #[serde(default = "one")]
+    pub connections: usize,
+    /// Most reads handed to ingest at once.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// How long a batch waits to fill, milliseconds.
+    #[serde(default = "default_linger")]
+    pub linger_ms: u64,
+    /// Largest message accepted, bytes.
+    #[serde(default = "default_max_payload")]
+    pub max_payload_bytes: usize,
+}
+
+fn one() -> usize {
+    1
+}
+fn default_batch() -> usize {
+    2_000
+}
+fn default_linger() -> u64 {
+    5
+}
+fn default_max_payload() -> usize {
+    1 << 20
+}
+
+impl MqttConfig {
+    /// A configuration with the defaults for everything but the broker and client id.
+    pub fn new(url: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            client_id: client_id.into(),
+            username: None,
+            password: None,
+            subscriptions: Vec::new(),
+            alerts_topic: None,
+            cameras: BTreeMap::new(),
+            connections: 1,
+            batch: default_batch(),
+            linger_ms: default_linger(),
+            max_payload_bytes: default_max_payload(),
+        }
+    }
+
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        options(self, 0)?;
+        if self.connections == 0 || self.connections > 64 {
+            return Err(format!("mqtt.connections is {}, must be 1 to 64", self.connections));
+        }
+        if self.batch == 0 {
+            return Err("mqtt.batch must be at least 1".into());
+        }
+        for s in &self.subscriptions {
+            if s.qos > 1 {
+                return Err(format!("subscription {:?}: qos {} is not 0 or 1", s.topic, s.qos));
+            }
+            if s.topic.is_empty() {
+                return Err("a subscription has an empty topic".into());
+            }
+        }
+        for (key, camera) in &self.cameras {
+            CameraId::new(camera.as_str()).map_err(|e| format!("mqtt.cameras {key:?}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Counters for one source (a camera key, or the topic when the message named none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceCounters {
+    pub messages: u64,
+    pub reads_accepted: u64,
+    /// Reads refused by validation (unknown camera, time in the future…).
+    pub reads_rejected: u64,
+    /// Messages that did not parse.
+    pub malformed: u64,
+    /// Face, person and vehicle detections received.
+    pub detections: u64,
+    /// Repeated reports of an already reported tracked object.
+    pub duplicates: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// What the MQTT side has done, per source and in total.
+#[derive(Debug, Default)]
+pub struct MqttStats {
+    pub messages: AtomicU64,
+    pub connections_lost: AtomicU64,
+    pub alerts_published: AtomicU64,
+    sources: Mutex<BTreeMap<String, SourceCounters>>,
+}
+
+impl MqttStats {
+    /// The counters of every source seen.
+    pub fn sources(&self) -> BTreeMap<String, SourceCounters> {
+        self.sources.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn update(&self, source: &str, f: impl FnOnce(&mut SourceCounters)) {
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        match sources.get_mut(source) {
+            Some(c) => f(c),
+            None => {
+                // A flood of made-up sources must not grow the map without bound.
+                if sources.len() >= 10_000 {
+                    f(sources.entry("(other)".to_owned()).or_default());
+                } else {
+                    f(sources.entry(source.to_owned()).or_default());
+                }
+            }
+        }
+    }
+}
+
+/// Why the MQTT side could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    #[error("mqtt config: {0}")]
+    Config(String),
+    #[error("mqtt client: {0}")]
+    Client(#[from] rumqttc::ClientError),
+}
+
+fn options(cfg: &MqttConfig, connection: usize) -> Result<MqttOptions, String> {
+    let client_id = if cfg.connections > 1 { format!("{}-{connection}", cfg.client_id) } else { cfg.client_id.clone() };
+    let url = cfg.url.trim();
+    let rest = url
+        .strip_prefix("mqtt://")
+        .or_else(|| url.strip_prefix("tcp://"))
+        .ok_or_else(|| format!("mqtt.url {url:?} must start with mqtt:// (TLS brokers are not supported yet)"))?;
+    let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("mqtt.url {url:?}: port {p:?} is not a number"))?),
+        None => (rest.trim_end_matches('/'), 1883),
+    };
+    if host.is_empty() {
+        return Err(format!("mqtt.url {url:?} names no host"));
+    }
+    if client_id.is_empty() {
+        return Err("mqtt.client_id is empty".into());
+    }
+    let mut o = MqttOptions::new(client_id, host, port);
+    o.set_keep_alive(Duration::from_secs(30));
+    // Unacknowledged messages survive a reconnect or restart in the broker's session.
+    o.set_clean_session(false);
+    o.set_manual_acks(true);
+    // The protocol's own limit: a message the client refused would cost the connection, and
+    // at QoS 1 the broker would deliver it again on every reconnect. Oversized messages are
+    // refused one by one instead ([`MqttConfig::max_payload_bytes`]).
+    o.set_max_packet_size(MQTT_MAX_PACKET, 1 << 20);
+    o.set_inflight(100);
+    if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+        o.set_credentials(u.clone(), p.clone());
+    }
+    Ok(o)
+}
+
+/// The largest packet MQTT allows (its remaining-length field tops out at 256 MiB).
+const MQTT_MAX_PACKET: usize = 268_435_455;
+
+/// A message taken from the broker, waiting to be ingested.
+struct Incoming {
+    publish: Publish,
+    format: MessageFormat,
+    /// Which connection it came on, to acknowledge it there.
+    connection: usize,
+}
+
+/// Connects, subscribes and ingests until the process ends; reconnects after failures.
+/// Returns only on a configuration error.
+pub async fn run(state: AppState, cfg: MqttConfig, stats: Arc<MqttStats>) -> Result<(), MqttError> {
+    cfg.validate().map_err(MqttError::Config)?;
+    let (tx, rx) = mpsc::channel::<Incoming>(cfg.batch.max(64) * 4);
+    let mut clients = Vec::new();
+    for connection in 0..cfg.connections {
+        let (client, eventloop) = AsyncClient::new(options(&cfg, connection).map_err(MqttError::Config)?, 1_024);
+        tokio::spawn(receive(client.clone(), eventloop, cfg.clone(), connection, tx.clone(), stats.clone()));
+        clients.push(client);
+    }
+    drop(tx);
+    if let Some(topic) = cfg.alerts_topic.clone() {
+        tokio::spawn(publish_alerts(state.clone(), clients[0].clone(), topic, stats.clone()));
+    }
+    ingest_loop(state, cfg, clients, rx, stats).await;
+    Ok(())
+}
+
+/// Drives one connection: (re)subscribes on every connect and forwards publishes.
+async fn receive(
+    client: AsyncClient,
+    mut eventloop: EventLoop,
+    cfg: MqttConfig,
+    connection: usize,
+    tx: mpsc::Sender<Incoming>,
+    stats: Arc<MqttStats>,
+) {
+    // Topic filters are matched in order; the first that matches gives the format.
+    let filters: Vec<(String, MessageFormat)> = cfg.subscriptions.iter().map(|s| (s.topic.clone(), s.format)).collect();
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                tracing::info!(connection, url = %cfg.url, "mqtt connected");
+                for s in &cfg.subscriptions {
+                    let topic = if cfg.connections > 1 { format!("$share/limes/{}", s.topic) } else { s.topic.clone() };
+                    let qos = if s.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
+                    if let Err(e) = client.subscribe(topic, qos).await {
+                        tracing::warn!(error = %e, "mqtt subscribe");
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                stats.messages.fetch_add(1, Ordering::Relaxed);
+                let format = filters.iter().find(|(f, _)| topic_matches(f, &publish.topic)).map(|(_, f)| *f);
+                let Some(format) = format else {
+                    // A retained or stray message on a topic we no longer want.
+                    let _ = client.ack(&publish).await;
+                    continue;
+                };
+                if tx.send(Incoming { publish, format, connection }).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                stats.connections_lost.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(connection, error = %e, "mqtt connection lost; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Whether an MQTT topic filter matches a topic (`+` one level, `#` the rest). A
+/// `$share/group/` prefix is not part of the filter's match.
+pub fn topic_matches(filter: &str, topic: &str) -> bool {
+    let mut f = filter.split('/');
+    let mut t = topic.split('/');
+    loop {
+        match (f.next(), t.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Takes messages in batches, ingests them, then acknowledges them.
+async fn ingest_loop(
+    state: AppState,
+    cfg: MqttConfig,
+    clients: Vec<AsyncClient>,
+    mut rx: mpsc::Receiver<Incoming>,
+    stats: Arc<MqttStats>,
+) {
+    let limits = Limits { max_document_bytes: cfg.max_payload_bytes, ..Limits::default() };
+    let linger = Duration::from_millis(cfg.linger_ms);
+    let mut dedupe = TrackDedupe::new(100_000);
+    let mut batch: Vec<Incoming> = Vec::with_capacity(cfg.batch);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        let deadline = tokio::time::Instant::now() + linger;
+        while batch.len() < cfg.batch {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(m)) => batch.push(m),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let now = Utc::now();
+        let mut items: Vec<(usize, Result<ReadIn, String>)> = Vec::new();
+        // For each item, the source it counts against.
+        let mut item_sources: Vec<String> = Vec::new();
+        {
+            let cameras = state.cameras.read().unwrap_or_else(|e| e.into_inner());
+            for m in &batch {
+                let decoded = decode(m.format, &m.publish.topic, &m.publish.payload, &limits);
+                let observations = match decoded {
+                    Ok(o) => o,
+                    Err(Decoded::Malformed(e)) => {
+                        let source = format!("topic:{}", m.publish.topic);
+                        tracing::debug!(%source, error = %e, "mqtt message refused");
+                        stats.update(&source, |c| {
+                            c.messages += 1;
+                            c.malformed += 1;
+                            c.last_error = Some(e);
+                        });
+                        continue;
+                    }
+                    Err(Decoded::Reads(reads)) => {
+                        let source = format!("topic:{}", m.publish.topic);
+                        stats.update(&source, |c| c.messages += 1);
+                        for r in reads {
+                            items.push((items.len(), r));
+                            item_sources.push(source.clone());
+                        }
+                        continue;
+                    }
+                };
+                let mut counted = false;
+                for o in observations {
+                    let source = o.source.key().unwrap_or_else(|| format!("topic:{}", m.publish.topic));
+                    if !counted {
+                        stats.update(&source, |c| c.messages += 1);
+                        counted = true;
+                    }
+                    if matches!(o.payload, Payload::Detection(_)) {
+                        stats.update(&source, |c| c.detections += 1);
+                        continue;
+                    }
+                    if !dedupe.first_report(&source, &o) {
+                        stats.update(&source, |c| c.duplicates += 1);
+                        continue;
+                    }
+                    let camera = camera_for(&cfg, &cameras, &source, &o);
+                    let read: Result<ReadIn, String> = match camera {
+                        Ok(camera) => match o.into_plate_read(camera, now) {
+                            Some(read) => Ok(ReadIn::from(&read)),
+                            None => continue,
+                        },
+                        Err(e) => Err(e),
+                    };
+                    items.push((items.len(), read));
+                    item_sources.push(source);
+                }
+            }
+        }
+        let total = items.len();
+        let result = if items.is_empty() { Ok(None) } else { ingest_reads(&state, items).await.map(Some) };
+        match result {
+            Ok(report) => {
+                let mut rejected = vec![None; total];
+                if let Some(report) = &report {
+                    for r in &report.rejected {
+                        if let Some(slot) = rejected.get_mut(r.index) {
+                            *slot = Some(r.error.clone());
+                        }
+                    }
+                }
+                for (source, error) in item_sources.iter().zip(rejected) {
+                    stats.update(source, |c| match error {
+                        None => c.reads_accepted += 1,
+                        Some(e) => {
+                            c.reads_rejected += 1;
+                            c.last_error = Some(e);
+                        }
+                    });
+                }
+                for m in batch.drain(..) {
+                    let _ = clients[m.connection].ack(&m.publish).await;
+                }
+            }
+            Err(e) => {
+                // Not stored: leave the messages unacknowledged; the broker delivers them again
+                // after the session is resumed.
+                tracing::error!(error = %e, messages = batch.len(), "mqtt batch not stored");
+                batch.clear();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// A message's content: observations, or (in limes's own format) reads.
+enum Decoded {
+    Malformed(String),
+    Reads(Vec<Result<ReadIn, String>>),
+}
+
+fn decode(format: MessageFormat, topic: &str, payload: &[u8], limits: &Limits) -> Result<Vec<Observation>, Decoded> {
+    let malformed = |e: FormatError| Decoded::Malformed(e.to_string());
+    match format {
+        MessageFormat::OnvifJson => parse_onvif_json(payload, Some(topic), limits).map_err(malformed),
+        MessageFormat::OnvifXml => parse_onvif_xml(payload, Some(topic), limits).map_err(malformed),
+        MessageFormat::Frigate => parse_frigate(payload, limits).map_err(malformed),
+        MessageFormat::AxisLpv => parse_axis_push_json(payload, limits).map_err(malformed),
+        MessageFormat::Limes => {
+            if payload.len() > limits.max_document_bytes {
+                return Err(Decoded::Malformed(format!(
+                    "message of {} bytes is over the limit of {}",
+                    payload.len(),
+                    limits.max_document_bytes
+                )));
+            }
+            let value: serde_json::Value =
+                serde_json::from_slice(payload).map_err(|e| Decoded::Malformed(format!("JSON: {e}")))?;
+            let values = match value {
+                serde_json::Value::Array(items) => items,
+                one => vec![one],
+            };
+            Err(Decoded::Reads(
+                values.into_iter().map(|v| serde_json::from_value(v).map_err(|e| e.to_string())).collect(),
+            ))
+        }
+    }
+}
+
+/// The registered camera a source stands for.
+fn camera_for(
+    cfg: &MqttConfig,
+    cameras: &HashMap<CameraId, limes_model::Camera>,
+    source: &str,
+    _o: &Observation,
+) -> Result<CameraId, String> {
+    if let Some(id) = cfg.cameras.get(source) {
+        return CameraId::new(id.as_str()).map_err(|e| e.to_string());
+    }
+    // `name:front_door` is the camera `front_door` if one is registered under that id.
+    let value = source.split_once(':').map_or(source, |(_, v)| v);
+    match CameraId::new(value) {
+        Ok(id) if cameras.contains_key(&id) => Ok(id),
+        _ => Err(format!("source {source:?} is not mapped to a camera (add it to [mqtt.cameras])")),
+    }
+}
+
+/// Publishes every alert the node raises, as JSON, at QoS 1.
+async fn publish_alerts(state: AppState, client: AsyncClient, topic: String, stats: Arc<MqttStats>) {
+    let mut alerts = state.alerts.subscribe();
+    loop {
+        match alerts.recv().await {
+            Ok(alert) => {
+                let payload = alert.json.as_bytes().to_vec();
+                if client.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await.is_ok() {
+                    stats.alerts_published.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "mqtt alert publisher lagged");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// What is read and stored from one tracked object: the first report of each plate text.
+pub(crate) fn plate_text(o: &Observation) -> Option<&str> {
+    match &o.payload {
+        Payload::Plate(p) => Some(p.plate.text.value.as_str()),
+        Payload::Detection(_) => None,
+    }
+}
+
+/// Whether `o` ends its object's track.
+pub(crate) fn ends_track(o: &Observation) -> bool {
+    o.track == Some(TrackState::End)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_filters_match_like_a_broker() {
+        for (filter, topic, ok) in [
+            ("a/b", "a/b", true),
+            ("a/+", "a/b", true),
+            ("a/+", "a/b/c", false),
+            ("a/#", "a/b/c", true),
+            ("#", "x", true),
+            ("frigate/events", "frigate/reviews", false),
+            ("+/onvif-mj/#", "MyDevice/onvif-mj/VideoAnalytics/1", true),
+            ("a/b", "a", false),
+        ] {
+            assert_eq!(topic_matches(filter, topic), ok, "{filter} {topic}");
+        }
+    }
+
+    #[test]
+    fn configs_are_checked() {
+        let mut cfg = MqttConfig::new("mqtt://127.0.0.1:1883", "node-1");
+        assert_eq!(cfg.validate(), Ok(()));
+        cfg.url = "http://x".into();
+        assert!(cfg.validate().unwrap_err().contains("mqtt://"));
+        cfg.url = "mqtt://host:port".into();
+        assert!(cfg.validate().unwrap_err().contains("port"));
+        cfg.url = "mqtt://host".into();
+        assert_eq!(cfg.validate(), Ok(()));
+        cfg.subscriptions.push(Subscription { topic: "a/#".into(), format: MessageFormat::Frigate, qos: 2 });
+        assert!(cfg.validate().unwrap_err().contains("qos 2"));
+        cfg.subscriptions[0].qos = 1;
+        cfg.cameras.insert("name:x".into(), "bad id".into());
+        assert!(cfg.validate().unwrap_err().contains("name:x"));
+    }
+}
