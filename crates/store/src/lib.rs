@@ -143,6 +143,15 @@ impl Store {
     }
 }
 
+/// Begins a transaction that writes. `IMMEDIATE` takes the write lock at `BEGIN`, waiting
+/// (busy timeout) while another connection writes. A deferred transaction that reads first
+/// would hold a snapshot, and if another connection committed before its first write,
+/// SQLite would refuse the upgrade at once (`SQLITE_BUSY_SNAPSHOT`, no waiting): with the
+/// writer committing groups all the time, every transaction that writes must begin this way.
+pub(crate) fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     // Larger pages mean fewer page writes per indexed row; it only takes effect when the
     // database is created, before WAL mode is set.

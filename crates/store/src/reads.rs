@@ -266,6 +266,11 @@ impl Store {
     pub fn delete_reads_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut total = 0u64;
         loop {
+            if total > 0 {
+                // SQLite's busy handler polls (up to 100 ms apart): without a pause, chunk after
+                // chunk could keep the write lock from the writer until its busy timeout.
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
             let n = self.with_admin(|conn| {
                 Ok(conn.execute(
                     "DELETE FROM reads WHERE id IN (SELECT id FROM reads WHERE time_us < ?1 LIMIT 10000)",

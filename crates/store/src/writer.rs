@@ -3,8 +3,8 @@
 //! Procedure for each group (see `design/store.md`):
 //! 1. block for one batch, then take every batch already queued, up to
 //!    `max_group_rows` reads;
-//! 2. `BEGIN`; each batch inside its own savepoint, so a batch that fails is
-//!    rolled back alone and the others still commit;
+//! 2. `BEGIN IMMEDIATE`; each batch inside its own savepoint, so a batch that
+//!    fails is rolled back alone and the others still commit;
 //! 3. `COMMIT`, which with `synchronous = FULL` fsyncs the WAL;
 //! 4. only then answer every batch's submitter.
 
@@ -198,7 +198,8 @@ fn run(
 }
 
 fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Result<Committed, StoreError>>, StoreError> {
-    let mut tx = conn.transaction()?;
+    // The write lock from BEGIN: the next id is read first (see `write_transaction`).
+    let mut tx = crate::write_transaction(conn)?;
     // This thread is the only writer: it numbers the reads itself, so that each row can carry
     // its plate-index segment (id >> SEGMENT_BITS) as it is inserted.
     let mut next_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM reads", [], |r| r.get(0))?;

@@ -320,3 +320,33 @@ fn plate_search_spans_every_segment_and_uses_the_plate_index() {
         assert!(!plan.iter().any(|p| p.contains("reads_by_time") || p.contains("SCAN reads")), "{plan:?}");
     }
 }
+
+#[test]
+fn other_writers_committing_meanwhile_never_fail_a_group() {
+    // Camera and hotlist changes, acknowledgements, retention (and images and webhook cursors)
+    // commit on their own connection while the writer commits groups. The writer must wait
+    // for them, never fail: a deferred transaction whose snapshot went stale before its first
+    // insert failed with "database is locked" (SQLITE_BUSY_SNAPSHOT), the whole group with it.
+    let (_dir, store) = open();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.upsert_cameras(&[camera("a")]).unwrap();
+                n += 1;
+                // SQLite's busy handler polls; a writer that never pauses could starve the other.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            n
+        })
+    };
+    for i in 0..100 {
+        let reads = (0..20).map(|j| read("a", &format!("B{:02}{}", j, ["AAA", "BBB"][i % 2]), t0())).collect();
+        store.write_blocking(WriteBatch { reads, alerts: vec![] }).unwrap_or_else(|e| panic!("group {i}: {e}"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(other.join().unwrap() > 0);
+    assert_eq!(store.count_reads().unwrap(), 2000);
+}
