@@ -272,10 +272,24 @@ impl Store {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
             let n = self.with_admin(|conn| {
-                Ok(conn.execute(
+                let tx = crate::write_transaction(conn)?;
+                // Keep the highest ids ever given, so that the writer never gives them again (0004).
+                for table in ["reads", "alerts"] {
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO id_floors (name, id)
+                             SELECT '{table}', high FROM (SELECT MAX(id) AS high FROM {table}) WHERE high IS NOT NULL
+                             ON CONFLICT (name) DO UPDATE SET id = MAX(id, excluded.id)"
+                        ),
+                        [],
+                    )?;
+                }
+                let n = tx.execute(
                     "DELETE FROM reads WHERE id IN (SELECT id FROM reads WHERE time_us < ?1 LIMIT 10000)",
                     [to_us(cutoff)],
-                )?)
+                )?;
+                tx.commit()?;
+                Ok(n)
             })?;
             total += n as u64;
             if n < 10_000 {

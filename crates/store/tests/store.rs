@@ -322,6 +322,55 @@ fn plate_search_spans_every_segment_and_uses_the_plate_index() {
 }
 
 #[test]
+fn ids_are_never_given_twice_even_after_retention_deletes_the_newest_rows() {
+    let (_dir, store) = open();
+    // A late upload: a read from 40 days ago raises an alert, then retention deletes both,
+    // leaving no row at all. The next read and alert must not take their ids again.
+    let old = store
+        .write_blocking(WriteBatch {
+            reads: vec![read("a", "B123ABC", t0() - Duration::days(40))],
+            alerts: vec![NewAlert::new(0, &entry(1, "B123ABC"), MatchKind::Confirmed, 0)],
+        })
+        .unwrap();
+    assert_eq!(store.newest_alert_id().unwrap(), old.alerts[0].id);
+    assert_eq!(store.delete_reads_before(t0() - Duration::days(30)).unwrap(), 1);
+    assert_eq!(store.count_reads().unwrap(), 0);
+    assert_eq!(store.newest_alert_id().unwrap(), old.alerts[0].id, "remembered after the rows went");
+    let new = store
+        .write_blocking(WriteBatch {
+            reads: vec![read("a", "B123ABC", t0())],
+            alerts: vec![NewAlert::new(0, &entry(1, "B123ABC"), MatchKind::Confirmed, 0)],
+        })
+        .unwrap();
+    assert!(new.read_ids[0] > old.read_ids[0], "{new:?} after {old:?}");
+    assert!(new.alerts[0].id > old.alerts[0].id, "{new:?} after {old:?}");
+    assert_eq!(store.alerts_after(old.alerts[0].id, 10).unwrap(), new.alerts);
+}
+
+#[test]
+fn alerts_after_an_id_come_oldest_first_and_webhook_cursors_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        assert_eq!(store.newest_alert_id().unwrap(), 0);
+        let reads = (0..5).map(|i| read("a", &format!("B12{i}ABC"), t0())).collect();
+        let alerts = (0..5).map(|i| NewAlert::new(i, &entry(1, "B120ABC"), MatchKind::Possible, 1)).collect();
+        store.write_blocking(WriteBatch { reads, alerts }).unwrap();
+        let all = store.alerts_after(0, 100).unwrap();
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+        assert_eq!(store.alerts_after(all[1].id, 2).unwrap(), all[2..4].to_vec());
+        assert_eq!(store.webhook_cursor("dispatch").unwrap(), None);
+        store.set_webhook_cursor("dispatch", all[2].id).unwrap();
+        store.set_webhook_cursor("dispatch", all[3].id).unwrap();
+        store.set_webhook_cursor("other", 1).unwrap();
+    }
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let newest = store.newest_alert_id().unwrap();
+    assert_eq!(store.webhook_cursor("dispatch").unwrap(), Some(newest - 1));
+    assert_eq!(store.webhook_cursor("other").unwrap(), Some(1));
+}
+
+#[test]
 fn other_writers_committing_meanwhile_never_fail_a_group() {
     // Camera and hotlist changes, acknowledgements, retention (and images and webhook cursors)
     // commit on their own connection while the writer commits groups. The writer must wait
