@@ -21,6 +21,41 @@ pub struct Config {
     pub retention: RetentionSection,
     #[serde(default)]
     pub matching: MatchingSection,
+    #[serde(default)]
+    pub images: ImagesSection,
+}
+
+/// What an image posted for a read may be; see `limes_store::ImageLimits`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesSection {
+    pub max_bytes: usize,
+    pub max_width: u32,
+    pub max_height: u32,
+    pub max_decoded_bytes: u64,
+}
+
+impl Default for ImagesSection {
+    fn default() -> Self {
+        let l = limes_store::ImageLimits::default();
+        Self {
+            max_bytes: l.max_bytes,
+            max_width: l.max_width,
+            max_height: l.max_height,
+            max_decoded_bytes: l.max_decoded_bytes,
+        }
+    }
+}
+
+impl ImagesSection {
+    pub fn limits(&self) -> limes_store::ImageLimits {
+        limes_store::ImageLimits {
+            max_bytes: self.max_bytes,
+            max_width: self.max_width,
+            max_height: self.max_height,
+            max_decoded_bytes: self.max_decoded_bytes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,6 +138,13 @@ impl Config {
         if cfg.retention.reads_days == 0 {
             bail!("config {}: retention.reads_days must be at least 1", path.display());
         }
+        let i = &cfg.images;
+        if i.max_bytes == 0 || i.max_width == 0 || i.max_height == 0 || i.max_decoded_bytes == 0 {
+            bail!(
+                "config {}: images.max_bytes, max_width, max_height and max_decoded_bytes must be above 0",
+                path.display()
+            );
+        }
         if cfg.store.data_dir.is_relative() {
             let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
             cfg.store.data_dir = base.join(&cfg.store.data_dir);
@@ -144,6 +186,18 @@ reads_days = 30
 # *possible* alerts, never confirmed ones. 0 trusts every read. See docs/benchmarks.md for
 # the trade-off measured on simulated traffic before raising it.
 confirm_min_confidence = 0.0
+
+[images]
+# Plate crops and overview images that cameras post for their reads (JPEG or PNG), stored once
+# per content under <data_dir>/images and deleted with the last read that uses them.
+# The largest image file accepted, in bytes.
+max_bytes = 8388608
+# Images wider or taller than this are refused from their header, before any decoding.
+max_width = 16384
+max_height = 16384
+# The most memory an image's pixels may take decoded (width x height x bytes per pixel): a
+# small file declaring a huge picture (a decompression bomb) is refused.
+max_decoded_bytes = 536870912
 "#
     )
 }
@@ -162,6 +216,7 @@ mod tests {
         assert_eq!(cfg.api.listen.port(), 9000);
         assert_eq!(cfg.store.data_dir, dir.path().join("data"));
         assert_eq!(cfg.retention.reads_days, 30);
+        assert_eq!(cfg.images.limits(), limes_store::ImageLimits::default());
     }
 
     #[test]
@@ -175,6 +230,7 @@ mod tests {
             (good.replace("reads_days = 30", "reads_days = 0"), "reads_days"),
             (good.replace("confirm_min_confidence = 0.0", "confirm_min_confidence = 1.5"), "confirm_min_confidence"),
             (good.replace("127.0.0.1:9000", "not-an-address"), "listen"),
+            (good.replace("max_width = 16384", "max_width = 0"), "max_width"),
         ] {
             std::fs::write(&path, bad).unwrap();
             let err = format!("{:#}", Config::load(&path).unwrap_err());

@@ -34,6 +34,15 @@ impl Node {
         let store = tokio::task::spawn_blocking(move || Store::open(&dir, StoreOptions::default()))
             .await?
             .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+        // Image files left by a crash (between a deletion's commit and its unlink, or a file
+        // written whose row never committed): removed in the background, file by file under
+        // the image's lock, so the node serves meanwhile.
+        let sweeper = store.clone();
+        tokio::task::spawn_blocking(move || match sweeper.sweep_orphan_images() {
+            Ok(r) if r.removed > 0 => tracing::info!(files = r.files, removed = r.removed, "swept orphan image files"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeping orphan image files failed; the next start retries"),
+        });
         let state = tokio::task::spawn_blocking(move || AppState::load(store, options))
             .await?
             .context("loading cameras and hotlist")?;
@@ -57,6 +66,7 @@ impl Node {
         let options = ServerOptions {
             max_body_bytes: cfg.api.max_body_bytes,
             match_policy: limes_hotlist::MatchPolicy { confirm_min_confidence: cfg.matching.confirm_min_confidence },
+            images: cfg.images.limits(),
             ..ServerOptions::default()
         };
         Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days).await

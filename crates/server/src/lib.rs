@@ -3,7 +3,8 @@
 //! parses and validates requests, normalises plates (`limes-plate`), matches
 //! them against the hotlist index (`limes-hotlist`), writes reads and alerts
 //! durably (`limes-store`) and only then acknowledges and pushes alerts to the
-//! Server-Sent Events stream.
+//! Server-Sent Events stream. Images of reads (plate crops, overviews) are posted
+//! and served by their SHA-256.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -48,6 +49,8 @@ pub struct ServerOptions {
     pub alert_buffer: usize,
     /// When a hit may be confirmed.
     pub match_policy: limes_hotlist::MatchPolicy,
+    /// What an image posted for a read may be (its body limit is `images.max_bytes`).
+    pub images: limes_store::ImageLimits,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +61,7 @@ impl Default for ServerOptions {
             stream_chunk: 4096,
             alert_buffer: 65_536,
             match_policy: limes_hotlist::MatchPolicy::default(),
+            images: limes_store::ImageLimits::default(),
         }
     }
 }
