@@ -20,6 +20,7 @@ pub struct Node {
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     retention: JoinHandle<()>,
+    webhooks: Vec<limes_webhook::Running>,
 }
 
 impl Node {
@@ -29,6 +30,7 @@ impl Node {
         listen: SocketAddr,
         options: ServerOptions,
         retention_days: u32,
+        webhooks: &[limes_webhook::WebhookConfig],
     ) -> anyhow::Result<Self> {
         let dir = data_dir.to_owned();
         let store = tokio::task::spawn_blocking(move || Store::open(&dir, StoreOptions::default()))
@@ -46,6 +48,12 @@ impl Node {
         let state = tokio::task::spawn_blocking(move || AppState::load(store, options))
             .await?
             .context("loading cameras and hotlist")?;
+        // Before the API serves: a new webhook's starting point (saved by spawn) then precedes
+        // every alert raised from now on.
+        let mut running = Vec::with_capacity(webhooks.len());
+        for w in webhooks {
+            running.push(limes_webhook::spawn(w, &state).await.context("starting webhooks")?);
+        }
         let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -58,7 +66,7 @@ impl Node {
                 .await
         });
         let retention = tokio::spawn(limes_server::retention_task(state.store.clone(), retention_days));
-        Ok(Self { addr, state, shutdown: Some(tx), server, retention })
+        Ok(Self { addr, state, shutdown: Some(tx), server, retention, webhooks: running })
     }
 
     /// Starts the node a config file describes.
@@ -69,7 +77,7 @@ impl Node {
             images: cfg.images.limits(),
             ..ServerOptions::default()
         };
-        Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days).await
+        Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days, &cfg.webhooks).await
     }
 
     pub fn url(&self) -> String {
@@ -83,6 +91,10 @@ impl Node {
         }
         self.retention.abort();
         self.server.await??;
+        // After the last request: every alert raised is in the store for the next start.
+        for w in self.webhooks.drain(..) {
+            w.stop().await;
+        }
         Ok(())
     }
 
