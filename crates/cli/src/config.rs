@@ -24,6 +24,44 @@ pub struct Config {
     /// Camera analytics from an MQTT broker, and alerts back to it.
     #[serde(default)]
     pub mqtt: Option<limes_mqtt::MqttConfig>,
+    #[serde(default)]
+    pub images: ImagesSection,
+    /// Outbound webhooks: every new alert POSTed to each, signed (see `limes-webhook`).
+    #[serde(default)]
+    pub webhooks: Vec<limes_webhook::WebhookConfig>,
+}
+
+/// What an image posted for a read may be; see `limes_store::ImageLimits`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesSection {
+    pub max_bytes: usize,
+    pub max_width: u32,
+    pub max_height: u32,
+    pub max_decoded_bytes: u64,
+}
+
+impl Default for ImagesSection {
+    fn default() -> Self {
+        let l = limes_store::ImageLimits::default();
+        Self {
+            max_bytes: l.max_bytes,
+            max_width: l.max_width,
+            max_height: l.max_height,
+            max_decoded_bytes: l.max_decoded_bytes,
+        }
+    }
+}
+
+impl ImagesSection {
+    pub fn limits(&self) -> limes_store::ImageLimits {
+        limes_store::ImageLimits {
+            max_bytes: self.max_bytes,
+            max_width: self.max_width,
+            max_height: self.max_height,
+            max_decoded_bytes: self.max_decoded_bytes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,10 +166,21 @@ impl Config {
         {
             bail!("config {}: {e}", path.display());
         }
+        let i = &cfg.images;
+        if i.max_bytes == 0 || i.max_width == 0 || i.max_height == 0 || i.max_decoded_bytes == 0 {
+            bail!(
+                "config {}: images.max_bytes, max_width, max_height and max_decoded_bytes must be above 0",
+                path.display()
+            );
+        }
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         if cfg.store.data_dir.is_relative() {
-            let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
             cfg.store.data_dir = base.join(&cfg.store.data_dir);
         }
+        for w in &mut cfg.webhooks {
+            w.resolve_paths(base);
+        }
+        limes_webhook::check(&cfg.webhooks).with_context(|| format!("config {}", path.display()))?;
         Ok(cfg)
     }
 }
@@ -193,6 +242,39 @@ check_vehicle = true
 # A source as the message names it (topic:…, name:…, mac:…, serial:…) → a registered camera id.
 # A Frigate camera whose name is a registered camera id needs no line here.
 # "topic:MyDevice/onvif-mj/VideoAnalytics/1/MyClassifier" = "ro-siret-01"
+
+[images]
+# Plate crops and overview images that cameras post for their reads (JPEG or PNG), stored once
+# per content under <data_dir>/images and deleted with the last read that uses them.
+# The largest image file accepted, in bytes.
+max_bytes = 8388608
+# Images wider or taller than this are refused from their header, before any decoding.
+max_width = 16384
+max_height = 16384
+# The most memory an image's pixels may take decoded (width x height x bytes per pixel): a
+# small file declaring a huge picture (a decompression bomb) is refused.
+max_decoded_bytes = 536870912
+
+# Webhooks: each new alert is POSTed as JSON to every [[webhooks]] entry, one request per
+# alert, in order, signed with HMAC-SHA256 over "<timestamp>.<body>" (headers
+# X-Limes-Signature: sha256=<hex>, X-Limes-Timestamp, X-Limes-Delivery = the alert id; how a
+# receiver verifies them: docs/api.md, "Webhooks"). Delivery is at least once: an attempt
+# that fails (no connection, no answer within timeout_ms, a status other than 2xx) is tried
+# again after a pause doubling from retry_initial_ms to retry_max_ms, for as long as it takes.
+# A failing receiver never slows ingest. The position in the alerts is kept in the store
+# under the entry's name and survives restarts; a new name starts with the alerts raised
+# from then on. To use the example, copy it and uncomment it.
+#
+# [[webhooks]]
+# name = "dispatch"                        # letters, digits, - _ . ; names the saved position
+# url = "https://dispatch.example/limes"   # http or https; redirects are not followed
+# secret = "at least 16 random bytes"      # the HMAC key...
+# secret_file = "dispatch.secret"          # ...or a file holding it (relative to this file)
+# min_priority = 2                         # only priorities 1 (most urgent) to 2; default: all
+# kinds = ["confirmed"]                    # confirmed and/or possible; default: both
+# timeout_ms = 10000
+# retry_initial_ms = 1000
+# retry_max_ms = 300000
 "#
     )
 }
@@ -211,6 +293,31 @@ mod tests {
         assert_eq!(cfg.api.listen.port(), 9000);
         assert_eq!(cfg.store.data_dir, dir.path().join("data"));
         assert_eq!(cfg.retention.reads_days, 30);
+        assert_eq!(cfg.images.limits(), limes_store::ImageLimits::default());
+        assert!(cfg.webhooks.is_empty());
+    }
+
+    #[test]
+    fn the_commented_webhook_example_parses_once_uncommented() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("limes.toml");
+        std::fs::write(dir.path().join("dispatch.secret"), "0123456789abcdef0123\n").unwrap();
+        let text = default_toml("n1", "ro-igpf", "RO", "127.0.0.1:9000", "data");
+        let start = text.find("# [[webhooks]]").unwrap();
+        let example: String = text[start..]
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .filter(|l| !l.starts_with("secret = "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&path, format!("{}{example}\n", &text[..start])).unwrap();
+        let cfg = Config::load(&path).unwrap();
+        assert_eq!(cfg.webhooks.len(), 1);
+        assert_eq!(cfg.webhooks[0].secret_file.as_deref(), Some(dir.path().join("dispatch.secret").as_path()));
+        // Both secret and secret_file: refused, naming the webhook.
+        std::fs::write(&path, format!("{}{example}\nsecret = \"0123456789abcdef\"\n", &text[..start])).unwrap();
+        let err = format!("{:#}", Config::load(&path).unwrap_err());
+        assert!(err.contains("\"dispatch\"") && err.contains("exactly one"), "{err}");
     }
 
     #[test]
@@ -224,6 +331,7 @@ mod tests {
             (good.replace("reads_days = 30", "reads_days = 0"), "reads_days"),
             (good.replace("confirm_min_confidence = 0.0", "confirm_min_confidence = 1.5"), "confirm_min_confidence"),
             (good.replace("127.0.0.1:9000", "not-an-address"), "listen"),
+            (good.replace("max_width = 16384", "max_width = 0"), "max_width"),
         ] {
             std::fs::write(&path, bad).unwrap();
             let err = format!("{:#}", Config::load(&path).unwrap_err());

@@ -49,7 +49,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             temp.path().to_owned()
         }
     };
-    let node = Node::start(&dir, a.listen, ServerOptions::default(), 30).await?;
+    let node = Node::start(&dir, a.listen, ServerOptions::default(), 30, &[]).await?;
     let url = node.url();
     println!("limes demo: node on {url} (data in {}), region {}", dir.display(), a.region);
 

@@ -45,6 +45,7 @@ pub struct Node {
     /// What the MQTT side has done (all zero without `[mqtt]`).
     pub mqtt_stats: Arc<MqttStats>,
     mqtt: Option<JoinHandle<()>>,
+    webhooks: Vec<limes_webhook::Running>,
 }
 
 impl Node {
@@ -54,14 +55,30 @@ impl Node {
         listen: SocketAddr,
         options: ServerOptions,
         retention_days: u32,
+        webhooks: &[limes_webhook::WebhookConfig],
     ) -> anyhow::Result<Self> {
         let dir = data_dir.to_owned();
         let store = tokio::task::spawn_blocking(move || Store::open(&dir, StoreOptions::default()))
             .await?
             .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+        // Image files left by a crash (between a deletion's commit and its unlink, or a file
+        // written whose row never committed): removed in the background, file by file under
+        // the image's lock, so the node serves meanwhile.
+        let sweeper = store.clone();
+        tokio::task::spawn_blocking(move || match sweeper.sweep_orphan_images() {
+            Ok(r) if r.removed > 0 => tracing::info!(files = r.files, removed = r.removed, "swept orphan image files"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeping orphan image files failed; the next start retries"),
+        });
         let state = tokio::task::spawn_blocking(move || AppState::load(store, options))
             .await?
             .context("loading cameras and hotlist")?;
+        // Before the API serves: a new webhook's starting point (saved by spawn) then precedes
+        // every alert raised from now on.
+        let mut running = Vec::with_capacity(webhooks.len());
+        for w in webhooks {
+            running.push(limes_webhook::spawn(w, &state).await.context("starting webhooks")?);
+        }
         let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -75,7 +92,7 @@ impl Node {
                 .await
         });
         let retention = tokio::spawn(limes_server::retention_task(state.store.clone(), retention_days));
-        Ok(Self { addr, state, shutdown: Some(tx), server, retention, mqtt_stats, mqtt: None })
+        Ok(Self { addr, state, shutdown: Some(tx), server, retention, webhooks: running, mqtt_stats, mqtt: None })
     }
 
     /// Starts taking camera analytics from an MQTT broker (and publishing alerts to it).
@@ -96,9 +113,11 @@ impl Node {
         let options = ServerOptions {
             max_body_bytes: cfg.api.max_body_bytes,
             match_policy: cfg.matching.policy(),
+            images: cfg.images.limits(),
             ..ServerOptions::default()
         };
-        let mut node = Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days).await?;
+        let mut node =
+            Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days, &cfg.webhooks).await?;
         if let Some(mqtt) = &cfg.mqtt {
             node.start_mqtt(mqtt.clone())?;
         }
@@ -119,6 +138,10 @@ impl Node {
             mqtt.abort();
         }
         self.server.await??;
+        // After the last request: every alert raised is in the store for the next start.
+        for w in self.webhooks.drain(..) {
+            w.stop().await;
+        }
         Ok(())
     }
 

@@ -228,6 +228,33 @@ pub struct VehicleInfo {
     pub class: Option<String>,
 }
 
+/// What an image of a read shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageKind {
+    /// A crop of the plate, as the reader cut it out.
+    Plate,
+    /// The scene: vehicle and surroundings.
+    Overview,
+}
+
+impl ImageKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Plate => "plate",
+            Self::Overview => "overview",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "plate" => Some(Self::Plate),
+            "overview" => Some(Self::Overview),
+            _ => None,
+        }
+    }
+}
+
 /// A reference to an image a reader took (plate crop or overview).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageRef {

@@ -3,7 +3,8 @@
 //! parses and validates requests, normalises plates (`limes-plate`), matches
 //! them against the hotlist index (`limes-hotlist`), writes reads and alerts
 //! durably (`limes-store`) and only then acknowledges and pushes alerts to the
-//! Server-Sent Events stream.
+//! Server-Sent Events stream. Images of reads (plate crops, overviews) are posted
+//! and served by their SHA-256.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,8 +17,8 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
 use limes_hotlist::HotlistIndex;
@@ -48,6 +49,8 @@ pub struct ServerOptions {
     pub alert_buffer: usize,
     /// When a hit may be confirmed.
     pub match_policy: limes_hotlist::MatchPolicy,
+    /// What an image posted for a read may be (its body limit is `images.max_bytes`).
+    pub images: limes_store::ImageLimits,
 }
 
 impl Default for ServerOptions {
@@ -58,6 +61,7 @@ impl Default for ServerOptions {
             stream_chunk: 4096,
             alert_buffer: 65_536,
             match_policy: limes_hotlist::MatchPolicy::default(),
+            images: limes_store::ImageLimits::default(),
         }
     }
 }
@@ -70,10 +74,58 @@ pub struct Stats {
     pub batches: AtomicU64,
     pub alerts_confirmed: AtomicU64,
     pub alerts_possible: AtomicU64,
+    /// One entry per outbound webhook, registered as it starts (`limes-webhook`).
+    pub webhooks: RwLock<Vec<Arc<WebhookStats>>>,
+}
+
+/// The counters of one outbound webhook.
+#[derive(Debug, Default)]
+pub struct WebhookStats {
+    pub name: String,
+    /// Alerts delivered (the receiver answered 2xx).
+    pub delivered: AtomicU64,
+    /// Delivery attempts that failed (no answer in time, refused connection, not 2xx); each
+    /// failure is retried.
+    pub failed: AtomicU64,
+    /// Alerts the webhook's filter (priority, kind) passed over.
+    pub filtered: AtomicU64,
+    /// The id of the last alert the webhook is done with.
+    pub cursor: AtomicI64,
+    /// What the last failed attempt got, cleared by the next delivery.
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl WebhookStats {
+    pub fn new(name: &str) -> Self {
+        Self { name: name.to_owned(), ..Self::default() }
+    }
+
+    pub fn snapshot(&self) -> WebhookStatsSnapshot {
+        WebhookStatsSnapshot {
+            name: self.name.clone(),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            filtered: self.filtered.load(Ordering::Relaxed),
+            cursor: self.cursor.load(Ordering::Relaxed),
+            last_error: self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
+    }
+}
+
+/// A snapshot of [`WebhookStats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct WebhookStatsSnapshot {
+    pub name: String,
+    pub delivered: u64,
+    pub failed: u64,
+    pub filtered: u64,
+    pub cursor: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// A snapshot of [`Stats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StatsSnapshot {
     pub reads_accepted: u64,
     pub reads_rejected: u64,
@@ -82,6 +134,9 @@ pub struct StatsSnapshot {
     pub alerts_possible: u64,
     pub hotlist_entries: u64,
     pub cameras: u64,
+    /// Per outbound webhook, in the order of the configuration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookStatsSnapshot>,
 }
 
 /// What every handler shares.
@@ -129,6 +184,7 @@ impl AppState {
             alerts_possible: s.alerts_possible.load(Ordering::Relaxed),
             hotlist_entries: read_lock(&self.hotlist).len() as u64,
             cameras: read_lock(&self.cameras).len() as u64,
+            webhooks: read_lock(&s.webhooks).iter().map(|w| w.snapshot()).collect(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! converts to and from the domain types explicitly.
 
 use chrono::{DateTime, Utc};
-use limes_model::{CameraId, Direction, GeoPoint, ImageRef, PlateInfo, PlateRead, Scored, VehicleInfo};
+use limes_model::{CameraId, Direction, GeoPoint, ImageKind, ImageRef, PlateInfo, PlateRead, Scored, VehicleInfo};
 use limes_plate::CountryCode;
 use serde::{Deserialize, Serialize};
 
@@ -113,4 +113,57 @@ pub struct IngestReport {
     pub rejected: Vec<Rejected>,
     /// Alerts the accepted reads raised.
     pub alerts: usize,
+}
+
+/// An image of a read, as listed and as answered to a post.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageOut {
+    /// SHA-256 of the bytes, lower-case hex: the image's identity and ETag.
+    pub sha256: String,
+    /// Where to get the bytes.
+    pub url: String,
+    pub read_id: i64,
+    pub kind: ImageKind,
+    /// `jpeg` or `png`, as found in the bytes.
+    pub format: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub camera: String,
+    /// The camera's agency when the image was attached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
+    /// When the camera took it (the read's time).
+    pub time: DateTime<Utc>,
+    /// How it reached the node (`http` for this API).
+    pub source_format: String,
+    /// When it was attached to the read.
+    pub added: DateTime<Utc>,
+    /// When the node first stored these bytes (for this read or another).
+    pub first_seen: DateTime<Utc>,
+    /// In the answer to a post: the bytes were already stored, no new file was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deduplicated: Option<bool>,
+}
+
+impl From<&limes_store::ReadImage> for ImageOut {
+    fn from(i: &limes_store::ReadImage) -> Self {
+        Self {
+            sha256: i.image.sha256.to_string(),
+            url: format!("/api/v1/images/{}", i.image.sha256),
+            read_id: i.read_id,
+            kind: i.kind,
+            format: i.image.format.as_str().to_owned(),
+            bytes: i.image.bytes,
+            width: i.image.width,
+            height: i.image.height,
+            camera: i.camera.to_string(),
+            agency: i.agency.as_ref().map(|a| a.to_string()),
+            time: i.time,
+            source_format: i.source_format.clone(),
+            added: i.added,
+            first_seen: i.image.first_seen,
+            deduplicated: None,
+        }
+    }
 }

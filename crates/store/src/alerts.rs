@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use limes_model::{AgencyId, CameraId, Demotion, HotlistReason, MatchKind};
 use limes_plate::PlateText;
-use rusqlite::{Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use crate::{Store, StoreError, corrupt, from_us, to_us};
@@ -122,6 +122,53 @@ impl Store {
             let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1"))?;
             let mut rows = stmt.query_map([id], decode)?;
             rows.next().ok_or_else(|| StoreError::NotFound(format!("alert {id}")))??
+        })
+    }
+
+    /// Up to `limit` alerts with ids above `after`, oldest first: what an outbound delivery
+    /// has not handled yet. Ids only grow in commit order (one writer numbers them, above
+    /// every id ever given), so nothing committed later can appear below `after`.
+    pub fn alerts_after(&self, after: i64, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {COLUMNS} FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
+            let rows = stmt.query_map(params![after, limit.clamp(1, 10_000) as i64], decode)?;
+            rows.map(|r| r?).collect()
+        })
+    }
+
+    /// The highest alert id given so far (0 before the first alert).
+    pub fn newest_alert_id(&self) -> Result<i64, StoreError> {
+        self.with_reader(|conn| {
+            Ok(conn.query_row(
+                "SELECT MAX(COALESCE((SELECT MAX(id) FROM alerts), 0),
+                            COALESCE((SELECT id FROM id_floors WHERE name = 'alerts'), 0))",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// The id of the last alert the named webhook is done with, if it ever ran.
+    pub fn webhook_cursor(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.with_reader(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT last_alert_id FROM webhook_cursors WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    /// Records durably that the named webhook is done with every alert up to `last_alert_id`.
+    pub fn set_webhook_cursor(&self, name: &str, last_alert_id: i64) -> Result<(), StoreError> {
+        self.with_admin(|conn| {
+            conn.execute(
+                "INSERT INTO webhook_cursors (name, last_alert_id, updated_us) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET last_alert_id = excluded.last_alert_id,
+                                                  updated_us = excluded.updated_us",
+                params![name, last_alert_id, to_us(Utc::now())],
+            )?;
+            Ok(())
         })
     }
 

@@ -57,7 +57,7 @@ impl Store {
     pub fn upsert_cameras(&self, cameras: &[Camera]) -> Result<usize, StoreError> {
         let now = to_us(Utc::now());
         self.with_admin(|conn| {
-            let tx = conn.transaction()?;
+            let tx = crate::write_transaction(conn)?;
             let mut created = 0;
             {
                 let mut exists = tx.prepare_cached("SELECT 1 FROM cameras WHERE id = ?1")?;

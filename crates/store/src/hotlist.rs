@@ -72,7 +72,7 @@ impl Store {
     pub fn upsert_hotlist(&self, entries: &[HotlistEntry]) -> Result<(), StoreError> {
         let now = to_us(Utc::now());
         self.with_admin(|conn| {
-            let tx = conn.transaction()?;
+            let tx = crate::write_transaction(conn)?;
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT OR REPLACE INTO hotlist (id, plate, country, reason, priority, agency, expires_us, fuzzy,

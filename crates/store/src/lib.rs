@@ -1,4 +1,5 @@
-//! The node's durable store: cameras, plate reads, hotlist entries and alerts.
+//! The node's durable store: cameras, plate reads, hotlist entries, alerts, the images of
+//! reads and the cursors of outbound webhooks.
 //!
 //! The default engine is SQLite in WAL mode with `synchronous = FULL`, so a
 //! commit returns only after the write-ahead log is fsynced. All writes of
@@ -10,6 +11,12 @@
 //!
 //! Reads of the store use a small pool of read-only connections; WAL lets them
 //! run beside the writer.
+//!
+//! Images (plate crops, overviews) are files named by the SHA-256 of their bytes under
+//! `images/`, one per content however many reads use it, with their metadata in SQLite; a
+//! file goes when the last read using it is deleted ([`ValidImage`], [`Store::put_image`]).
+//! Alert ids only grow and are never given twice, so an outbound delivery can keep its place
+//! as the id of the last alert it handled ([`Store::alerts_after`], [`Store::webhook_cursor`]).
 //!
 //! ```
 //! # fn main() -> Result<(), limes_store::StoreError> {
@@ -28,11 +35,16 @@ use rusqlite::{Connection, OpenFlags};
 mod alerts;
 mod cameras;
 mod hotlist;
+mod images;
 mod reads;
 mod schema;
 mod writer;
 
 pub use alerts::{Ack, Alert, AlertQuery};
+pub use images::{
+    IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,
+    ValidImage,
+};
 pub use reads::{PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
 pub use writer::{Committed, NewAlert, NewRead, WriteBatch};
 
@@ -57,6 +69,9 @@ pub enum StoreError {
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// Writing, reading or removing a file of the store (an image) failed.
+    #[error("file {path}: {source}")]
+    File { path: PathBuf, source: std::io::Error },
 }
 
 /// Tuning of the store.
@@ -87,6 +102,10 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
+    /// Image files, named by their content's SHA-256 (see `images.rs`).
+    images_dir: PathBuf,
+    /// Serialise writing, unlinking and sweeping of image files, by image id.
+    image_locks: Box<[Mutex<()>]>,
     readers: Mutex<Vec<Connection>>,
     /// For rarely written tables (cameras, hotlist, alert acks); the read writer has its own.
     admin: Mutex<Connection>,
@@ -102,6 +121,11 @@ impl Store {
     /// Opens (creating if needed) the store in `dir` and migrates it to the current schema.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.to_owned(), source })?;
+        let images_dir = dir.join(images::IMAGES_DIR);
+        if !images_dir.is_dir() {
+            std::fs::create_dir(&images_dir).map_err(|source| StoreError::Dir { path: images_dir.clone(), source })?;
+            images::fsync_dir(dir)?;
+        }
         let path = dir.join(DB_FILE);
         let mut admin = open_rw(&path)?;
         schema::migrate(&mut admin)?;
@@ -111,6 +135,8 @@ impl Store {
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
+                images_dir,
+                image_locks: (0..images::LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
                 readers: Mutex::new(readers),
                 admin: Mutex::new(admin),
                 writer,
@@ -141,6 +167,15 @@ impl Store {
         let mut conn = self.inner.admin.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut conn)
     }
+}
+
+/// Begins a transaction that writes. `IMMEDIATE` takes the write lock at `BEGIN`, waiting
+/// (busy timeout) while another connection writes. A deferred transaction that reads first
+/// would hold a snapshot, and if another connection committed before its first write,
+/// SQLite would refuse the upgrade at once (`SQLITE_BUSY_SNAPSHOT`, no waiting): with the
+/// writer committing groups all the time, every transaction that writes must begin this way.
+pub(crate) fn write_transaction(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
 fn configure(conn: &Connection) -> Result<(), StoreError> {

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use limes_model::{CameraId, PlateRead};
 use limes_plate::{CountryCode, PlateKey, PlateText, lookalike_key};
+use rusqlite::params;
 use rusqlite::types::Value;
 use serde::Serialize;
 
-use crate::{Store, StoreError, corrupt, from_us, to_us};
+use crate::{ImageId, Store, StoreError, corrupt, from_us, to_us};
 
 /// A read as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -261,21 +262,100 @@ impl Store {
         self.with_reader(|conn| Ok(conn.query_row("SELECT COUNT(*) FROM reads", [], |r| r.get::<_, i64>(0))? as u64))
     }
 
-    /// Deletes reads (and their alerts) seen before `cutoff`, in small
-    /// transactions so ingest is never blocked for long; returns how many.
+    /// Deletes reads (and their alerts and image references) seen before `cutoff`, in small
+    /// transactions so ingest is never blocked for long; images no read refers to any more
+    /// go too, rows first, then files. Returns how many reads were deleted.
     pub fn delete_reads_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut total = 0u64;
         loop {
-            let n = self.with_admin(|conn| {
-                Ok(conn.execute(
-                    "DELETE FROM reads WHERE id IN (SELECT id FROM reads WHERE time_us < ?1 LIMIT 10000)",
-                    [to_us(cutoff)],
-                )?)
+            if total > 0 {
+                pause_between_chunks();
+            }
+            let (n, orphans) = self.with_admin(|conn| {
+                let tx = crate::write_transaction(conn)?;
+                let ids: Vec<i64> = tx
+                    .prepare_cached("SELECT id FROM reads WHERE time_us < ?1 ORDER BY time_us LIMIT ?2")?
+                    .query_map(params![to_us(cutoff), DELETE_CHUNK as i64], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let deleted = delete_reads_in(&tx, &ids)?;
+                tx.commit()?;
+                Ok(deleted)
             })?;
-            total += n as u64;
-            if n < 10_000 {
+            self.remove_unreferenced_files(&orphans);
+            total += n;
+            if n < DELETE_CHUNK as u64 {
                 return Ok(total);
             }
         }
     }
+
+    /// Deletes reads by id, as [`Store::delete_reads_before`] does; ids that do not exist
+    /// are skipped. Returns how many reads were deleted.
+    pub fn delete_reads(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        let mut total = 0;
+        for (i, chunk) in ids.chunks(DELETE_CHUNK).enumerate() {
+            if i > 0 {
+                pause_between_chunks();
+            }
+            let (n, orphans) = self.with_admin(|conn| {
+                let tx = crate::write_transaction(conn)?;
+                let deleted = delete_reads_in(&tx, chunk)?;
+                tx.commit()?;
+                Ok(deleted)
+            })?;
+            self.remove_unreferenced_files(&orphans);
+            total += n;
+        }
+        Ok(total)
+    }
+}
+
+/// Reads deleted per transaction.
+const DELETE_CHUNK: usize = 10_000;
+
+/// SQLite's busy handler polls (up to 100 ms apart): without a pause, chunk after chunk
+/// could keep the write lock from the writer until its busy timeout.
+fn pause_between_chunks() {
+    std::thread::sleep(std::time::Duration::from_millis(100));
+}
+
+/// Deletes reads inside `tx`: their alerts and image references go with them (`ON DELETE
+/// CASCADE`), then the rows of images no read refers to any more. Returns how many reads
+/// were deleted and the images whose files the caller must unlink after the commit.
+fn delete_reads_in(tx: &rusqlite::Transaction<'_>, ids: &[i64]) -> Result<(u64, Vec<ImageId>), StoreError> {
+    if ids.is_empty() {
+        return Ok((0, Vec::new()));
+    }
+    let ids = serde_json::to_string(ids).map_err(|e| corrupt("reads", e))?;
+    // Keep the highest ids ever given, so that the writer never gives them again (0004).
+    for table in ["reads", "alerts"] {
+        tx.execute(
+            &format!(
+                "INSERT INTO id_floors (name, id) SELECT '{table}', high FROM (SELECT MAX(id) AS high FROM {table})
+                 WHERE high IS NOT NULL
+                 ON CONFLICT (name) DO UPDATE SET id = MAX(id, excluded.id)"
+            ),
+            [],
+        )?;
+    }
+    let images: Vec<String> = tx
+        .prepare_cached("SELECT DISTINCT sha256 FROM read_images WHERE read_id IN (SELECT value FROM json_each(?1))")?
+        .query_map([&ids], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let deleted = tx.execute("DELETE FROM reads WHERE id IN (SELECT value FROM json_each(?1))", [&ids])? as u64;
+    let mut orphans = Vec::new();
+    if !images.is_empty() {
+        let images = serde_json::to_string(&images).map_err(|e| corrupt("images", e))?;
+        let mut stmt = tx.prepare_cached(
+            "DELETE FROM images WHERE sha256 IN (SELECT value FROM json_each(?1))
+               AND NOT EXISTS (SELECT 1 FROM read_images r WHERE r.sha256 = images.sha256)
+             RETURNING sha256",
+        )?;
+        let rows = stmt.query_map([&images], |r| r.get::<_, String>(0))?;
+        for sha in rows {
+            let sha = sha?;
+            orphans.push(ImageId::parse(&sha).ok_or_else(|| corrupt("images", format!("sha256 {sha:?}")))?);
+        }
+    }
+    Ok((deleted, orphans))
 }

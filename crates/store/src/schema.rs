@@ -1,16 +1,28 @@
 //! Versioned migrations: one SQL file per version step, applied in order inside
 //! one transaction each, the version kept in `PRAGMA user_version`.
+//!
+//! A migration's version is the number its file name starts with (`0004_images.sql` is
+//! version 4), not its place in the list: numbers only have to increase, so branches that
+//! add migrations side by side can reserve their numbers and leave gaps until they merge.
+//! A database is at the version of the last migration applied to it; opening it applies
+//! every migration with a higher number, in order.
 
 use rusqlite::Connection;
 
 use crate::StoreError;
 
-/// The migrations, in order; index `i` takes the schema from version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/0001_initial.sql"),
-    include_str!("../migrations/0002_plate_segments.sql"),
-    include_str!("../migrations/0003_vehicle_checks.sql"),
+/// The migrations by version, in increasing order (gaps allowed).
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_plate_segments.sql")),
+    (3, include_str!("../migrations/0003_vehicle_checks.sql")),
+    (4, include_str!("../migrations/0004_images.sql")),
 ];
+
+/// The newest schema version this build knows.
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |(v, _)| *v)
+}
 
 /// Reads per segment of the plate index is `1 << SEGMENT_BITS` (see migration 0002).
 pub(crate) const SEGMENT_BITS: u32 = 18;
@@ -21,21 +33,22 @@ pub(crate) fn version(conn: &Connection) -> Result<i64, StoreError> {
 
 /// Brings the schema to the newest version, from any older one.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    migrate_to(conn, MIGRATIONS.len() as i64)
+    migrate_to(conn, latest())
 }
 
+/// Applies the migrations numbered above the database's version, up to `target`.
 pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), StoreError> {
     let found = version(conn)?;
-    let supported = MIGRATIONS.len() as i64;
+    let supported = latest();
     if found > supported {
         return Err(StoreError::TooNew { found, supported });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(found as usize) {
+    for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found && *v <= target) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.pragma_update(None, "user_version", *v)?;
         tx.commit()?;
-        tracing::info!(version = i + 1, "migrated store schema");
+        tracing::info!(version = v, "migrated store schema");
     }
     Ok(())
 }
@@ -55,14 +68,34 @@ mod tests {
         migrate(&mut fresh).unwrap();
         let want = schema_of(&fresh);
         assert!(want.iter().any(|(_, name, _)| name == "reads"));
-        for start in 0..MIGRATIONS.len() as i64 {
+        let starts = std::iter::once(0).chain(MIGRATIONS.iter().map(|(v, _)| *v).filter(|v| *v < latest()));
+        for start in starts {
             let mut conn = Connection::open_in_memory().unwrap();
             migrate_to(&mut conn, start).unwrap();
             assert_eq!(version(&conn).unwrap(), start);
             migrate(&mut conn).unwrap();
             assert_eq!(schema_of(&conn), want, "upgrade from version {start}");
-            assert_eq!(version(&conn).unwrap(), MIGRATIONS.len() as i64);
+            assert_eq!(version(&conn).unwrap(), latest());
         }
+    }
+
+    #[test]
+    fn every_migration_file_is_listed_under_its_number_in_increasing_order() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<(i64, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".sql"))
+            .map(|name| {
+                let number = name.split('_').next().unwrap().parse().unwrap_or_else(|_| panic!("{name}: no number"));
+                let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+                (number, text)
+            })
+            .collect();
+        files.sort();
+        let listed: Vec<(i64, String)> = MIGRATIONS.iter().map(|(v, sql)| (*v, sql.to_string())).collect();
+        assert_eq!(listed, files, "schema::MIGRATIONS and the files in migrations/ differ");
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0), "versions must increase");
     }
 
     #[test]

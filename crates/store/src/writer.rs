@@ -3,8 +3,8 @@
 //! Procedure for each group (see `design/store.md`):
 //! 1. block for one batch, then take every batch already queued, up to
 //!    `max_group_rows` reads;
-//! 2. `BEGIN`; each batch inside its own savepoint, so a batch that fails is
-//!    rolled back alone and the others still commit;
+//! 2. `BEGIN IMMEDIATE`; each batch inside its own savepoint, so a batch that
+//!    fails is rolled back alone and the others still commit;
 //! 3. `COMMIT`, which with `synchronous = FULL` fsyncs the WAL;
 //! 4. only then answer every batch's submitter.
 
@@ -211,18 +211,27 @@ fn run(
     }
 }
 
+/// The next free read and alert ids: above every stored row and above the highest id
+/// retention ever deleted (`id_floors`), so that no id is given twice.
+const NEXT_IDS: &str = "SELECT
+    MAX(COALESCE((SELECT MAX(id) FROM reads), 0), COALESCE((SELECT id FROM id_floors WHERE name = 'reads'), 0)) + 1,
+    MAX(COALESCE((SELECT MAX(id) FROM alerts), 0), COALESCE((SELECT id FROM id_floors WHERE name = 'alerts'), 0)) + 1";
+
 fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Result<Committed, StoreError>>, StoreError> {
-    let mut tx = conn.transaction()?;
-    // This thread is the only writer: it numbers the reads itself, so that each row can carry
-    // its plate-index segment (id >> SEGMENT_BITS) as it is inserted.
-    let mut next_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM reads", [], |r| r.get(0))?;
+    // The write lock from BEGIN: the next ids are read first (see `write_transaction`).
+    let mut tx = crate::write_transaction(conn)?;
+    // This thread is the only writer of reads and alerts: it numbers them itself, so that each
+    // read can carry its plate-index segment (id >> SEGMENT_BITS) as it is inserted, and alert
+    // ids only ever grow (webhook cursors rely on it).
+    let (mut next_id, mut next_alert_id): (i64, i64) = tx.query_row(NEXT_IDS, [], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let mut results = Vec::with_capacity(group.len());
     for job in group {
         let mut sp = tx.savepoint()?;
-        match write_batch(&sp, &job.batch, next_id) {
+        match write_batch(&sp, &job.batch, next_id, next_alert_id) {
             Ok(c) => {
                 sp.commit()?;
                 next_id += c.read_ids.len() as i64;
+                next_alert_id += c.alerts.len() as i64;
                 results.push(Ok(c));
             }
             Err(e) => {
@@ -236,7 +245,12 @@ fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Result<Commit
     Ok(results)
 }
 
-fn write_batch(conn: &Connection, batch: &WriteBatch, first_id: i64) -> Result<Committed, StoreError> {
+fn write_batch(
+    conn: &Connection,
+    batch: &WriteBatch,
+    first_id: i64,
+    first_alert_id: i64,
+) -> Result<Committed, StoreError> {
     let mut insert_read = conn.prepare_cached(
         "INSERT INTO reads (id, seg, camera, time_us, received_us, plate, plate_key, lookalike_key, country, valid,
                             body)
@@ -262,14 +276,15 @@ fn write_batch(conn: &Connection, batch: &WriteBatch, first_id: i64) -> Result<C
     let mut alerts = Vec::with_capacity(batch.alerts.len());
     if !batch.alerts.is_empty() {
         let mut insert_alert = conn.prepare_cached(
-            "INSERT INTO alerts (read_id, entry_id, kind, distance, plate, read_text, camera, time_us, created_us,
-                                 reason, priority, agency, demoted)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            "INSERT INTO alerts (id, read_id, entry_id, kind, distance, plate, read_text, camera, time_us,
+                                 created_us, reason, priority, agency, demoted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
-        for a in &batch.alerts {
+        for (id, a) in (first_alert_id..).zip(&batch.alerts) {
             let r = batch.reads.get(a.read_index).ok_or_else(|| StoreError::NotFound("alert's read".into()))?;
             let created = r.received;
             insert_alert.execute(params![
+                id,
                 read_ids[a.read_index],
                 a.entry_id as i64,
                 a.kind.as_str(),
@@ -285,7 +300,7 @@ fn write_batch(conn: &Connection, batch: &WriteBatch, first_id: i64) -> Result<C
                 a.demoted.as_ref().map(Demotion::as_str),
             ])?;
             alerts.push(Alert {
-                id: conn.last_insert_rowid(),
+                id,
                 read_id: read_ids[a.read_index],
                 entry_id: a.entry_id,
                 kind: a.kind,

@@ -327,3 +327,82 @@ fn plate_search_spans_every_segment_and_uses_the_plate_index() {
         assert!(!plan.iter().any(|p| p.contains("reads_by_time") || p.contains("SCAN reads")), "{plan:?}");
     }
 }
+
+#[test]
+fn ids_are_never_given_twice_even_after_retention_deletes_the_newest_rows() {
+    let (_dir, store) = open();
+    // A late upload: a read from 40 days ago raises an alert, then retention deletes both,
+    // leaving no row at all. The next read and alert must not take their ids again.
+    let old = store
+        .write_blocking(WriteBatch {
+            reads: vec![read("a", "B123ABC", t0() - Duration::days(40))],
+            alerts: vec![NewAlert::new(0, &entry(1, "B123ABC"), MatchKind::Confirmed, 0)],
+        })
+        .unwrap();
+    assert_eq!(store.newest_alert_id().unwrap(), old.alerts[0].id);
+    assert_eq!(store.delete_reads_before(t0() - Duration::days(30)).unwrap(), 1);
+    assert_eq!(store.count_reads().unwrap(), 0);
+    assert_eq!(store.newest_alert_id().unwrap(), old.alerts[0].id, "remembered after the rows went");
+    let new = store
+        .write_blocking(WriteBatch {
+            reads: vec![read("a", "B123ABC", t0())],
+            alerts: vec![NewAlert::new(0, &entry(1, "B123ABC"), MatchKind::Confirmed, 0)],
+        })
+        .unwrap();
+    assert!(new.read_ids[0] > old.read_ids[0], "{new:?} after {old:?}");
+    assert!(new.alerts[0].id > old.alerts[0].id, "{new:?} after {old:?}");
+    assert_eq!(store.alerts_after(old.alerts[0].id, 10).unwrap(), new.alerts);
+}
+
+#[test]
+fn alerts_after_an_id_come_oldest_first_and_webhook_cursors_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        assert_eq!(store.newest_alert_id().unwrap(), 0);
+        let reads = (0..5).map(|i| read("a", &format!("B12{i}ABC"), t0())).collect();
+        let alerts = (0..5).map(|i| NewAlert::new(i, &entry(1, "B120ABC"), MatchKind::Possible, 1)).collect();
+        store.write_blocking(WriteBatch { reads, alerts }).unwrap();
+        let all = store.alerts_after(0, 100).unwrap();
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+        assert_eq!(store.alerts_after(all[1].id, 2).unwrap(), all[2..4].to_vec());
+        assert_eq!(store.webhook_cursor("dispatch").unwrap(), None);
+        store.set_webhook_cursor("dispatch", all[2].id).unwrap();
+        store.set_webhook_cursor("dispatch", all[3].id).unwrap();
+        store.set_webhook_cursor("other", 1).unwrap();
+    }
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let newest = store.newest_alert_id().unwrap();
+    assert_eq!(store.webhook_cursor("dispatch").unwrap(), Some(newest - 1));
+    assert_eq!(store.webhook_cursor("other").unwrap(), Some(1));
+}
+
+#[test]
+fn other_writers_committing_meanwhile_never_fail_a_group() {
+    // Camera and hotlist changes, acknowledgements, retention (and images and webhook cursors)
+    // commit on their own connection while the writer commits groups. The writer must wait
+    // for them, never fail: a deferred transaction whose snapshot went stale before its first
+    // insert failed with "database is locked" (SQLITE_BUSY_SNAPSHOT), the whole group with it.
+    let (_dir, store) = open();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.upsert_cameras(&[camera("a")]).unwrap();
+                n += 1;
+                // SQLite's busy handler polls; a writer that never pauses could starve the other.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            n
+        })
+    };
+    for i in 0..100 {
+        let reads = (0..20).map(|j| read("a", &format!("B{:02}{}", j, ["AAA", "BBB"][i % 2]), t0())).collect();
+        store.write_blocking(WriteBatch { reads, alerts: vec![] }).unwrap_or_else(|e| panic!("group {i}: {e}"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(other.join().unwrap() > 0);
+    assert_eq!(store.count_reads().unwrap(), 2000);
+}

@@ -10,6 +10,7 @@ use crate::{ApiError, AppState};
 mod alerts;
 mod cameras;
 mod hotlist;
+mod images;
 mod misc;
 mod reads;
 
@@ -20,6 +21,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/plates/normalize", get(misc::normalize))
         .route("/api/v1/reads", post(reads::post).get(reads::search))
         .route("/api/v1/reads/{id}", get(reads::get_one))
+        .route("/api/v1/reads/{id}/images", get(images::list).post(images::post))
+        .route("/api/v1/images/{sha256}", get(images::get_one))
         .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
         .route("/api/v1/cameras/import", post(cameras::import))
         .route("/api/v1/cameras/{id}", get(cameras::get_one).put(cameras::put).delete(cameras::delete))
@@ -44,7 +47,11 @@ pub(crate) fn media_type(headers: &HeaderMap) -> String {
 
 /// Reads a whole body up to the node's limit.
 pub(crate) async fn body_bytes(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
-    let limit = state.options.max_body_bytes;
+    body_bytes_up_to(body, state.options.max_body_bytes).await
+}
+
+/// Reads a whole body of at most `limit` bytes.
+pub(crate) async fn body_bytes_up_to(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
             || e.to_string().contains("length limit");
