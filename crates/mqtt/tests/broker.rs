@@ -37,10 +37,12 @@ fn broker() -> &'static Broker {
             return Broker { host: "127.0.0.1".into(), port: 1883, _child: None };
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = ["mosquitto", "/usr/sbin/mosquitto"]
-            .iter()
-            .find_map(|bin| Command::new(bin).args(["-p", &port.to_string()]).spawn().ok())
+        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"]
+            .into_iter()
+            .find(|b| std::path::Path::new(b).exists())
             .expect("no MQTT broker on 127.0.0.1:1883 and no `mosquitto` to start one (scripts/test installs it)");
+        // Statics are never dropped: `timeout` ends the broker after the test run.
+        let child = Command::new("timeout").args(["900", bin, "-p", &port.to_string()]).spawn().unwrap();
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(start.elapsed() < Duration::from_secs(10), "mosquitto did not start");

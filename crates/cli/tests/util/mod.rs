@@ -139,3 +139,33 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// An MQTT broker for the tests: Mosquitto on 127.0.0.1:1883 where the machine runs one,
+/// otherwise a `mosquitto` started on a free port for this test process (`scripts/test`
+/// installs it). Tests must use topics and client ids of their own.
+#[allow(dead_code)]
+pub fn mqtt_broker() -> (String, u16) {
+    use std::net::TcpStream;
+    static BROKER: std::sync::OnceLock<(String, u16)> = std::sync::OnceLock::new();
+    BROKER
+        .get_or_init(|| {
+            if TcpStream::connect("127.0.0.1:1883").is_ok() {
+                return ("127.0.0.1".into(), 1883);
+            }
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"]
+                .into_iter()
+                .find(|b| std::path::Path::new(b).exists())
+                .expect("no MQTT broker on 127.0.0.1:1883 and no `mosquitto` to start (scripts/test installs it)");
+            // Statics are never dropped: `timeout` ends the broker after the test run.
+            let child = Command::new("timeout").args(["900", bin, "-p", &port.to_string()]).spawn().unwrap();
+            std::mem::forget(child);
+            let start = Instant::now();
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(start.elapsed() < Duration::from_secs(10), "mosquitto did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            ("127.0.0.1".into(), port)
+        })
+        .clone()
+}

@@ -12,6 +12,7 @@ mod cameras;
 mod hotlist;
 mod images;
 mod misc;
+mod push;
 mod reads;
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -26,6 +27,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
         .route("/api/v1/cameras/import", post(cameras::import))
         .route("/api/v1/cameras/{id}", get(cameras::get_one).put(cameras::put).delete(cameras::delete))
+        .route("/api/v1/cameras/{id}/push/hikvision", post(push::hikvision))
+        .route("/api/v1/cameras/{id}/push/axis", post(push::axis))
+        .route("/api/v1/cameras/{id}/push/onvif", post(push::onvif))
         .route("/api/v1/hotlist", get(hotlist::list).post(hotlist::import))
         .route("/api/v1/hotlist/search", get(hotlist::search))
         .route("/api/v1/hotlist/{id}", get(hotlist::get_one).delete(hotlist::delete))
