@@ -226,6 +226,47 @@ pub async fn reads(a: ReadsArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    node: NodeUrl,
+    /// The registered camera the files come from.
+    #[arg(long)]
+    camera: String,
+    /// onvif (tt:MetadataStream XML), hikvision (EventNotificationAlert XML, or a saved
+    /// multipart body with --content-type) or axis (push-event JSON).
+    #[arg(long)]
+    format: String,
+    /// The Content-Type to send (default: by format; a saved Hikvision multipart body needs
+    /// its `multipart/form-data; boundary=…`).
+    #[arg(long)]
+    content_type: Option<String>,
+    /// The files; each is one request.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// Sends each file to the node's camera push route; stops at the first refusal.
+pub async fn push(a: PushArgs) -> anyhow::Result<()> {
+    let (route, default_type) = match a.format.as_str() {
+        "onvif" | "onvif-xml" => ("onvif", "application/xml"),
+        "hikvision" | "isapi" => ("hikvision", "application/xml"),
+        "axis" | "axis-lpv" => ("axis", "application/json"),
+        other => anyhow::bail!("format {other:?} is not onvif, hikvision or axis"),
+    };
+    let content_type = a.content_type.as_deref().unwrap_or(default_type);
+    let url = a.node.at(&format!("/api/v1/cameras/{}/push/{route}", a.camera));
+    let client = Client::new();
+    for file in &a.files {
+        let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let report = send(client.post(&url).header(reqwest::header::CONTENT_TYPE, content_type).body(body))
+            .await
+            .with_context(|| format!("pushing {}", file.display()))?;
+        println!("{}\t{}", file.display(), report);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Args)]
 pub struct AlertsArgs {
     #[command(flatten)]
     node: NodeUrl,

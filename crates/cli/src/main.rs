@@ -47,6 +47,9 @@ enum Command {
     Hotlist(client::HotlistArgs),
     /// Search a running node's plate reads.
     Reads(client::ReadsArgs),
+    /// Send files a camera wrote (ONVIF metadata XML, Hikvision ISAPI alerts, Axis LPV
+    /// events) to a running node, as that camera.
+    Push(client::PushArgs),
     /// List, watch and acknowledge a running node's alerts.
     Alerts(client::AlertsArgs),
 }
@@ -143,6 +146,7 @@ fn main() -> anyhow::Result<()> {
         Command::Camera(a) => rt()?.block_on(client::camera(a)),
         Command::Hotlist(a) => rt()?.block_on(client::hotlist(a)),
         Command::Reads(a) => rt()?.block_on(client::reads(a)),
+        Command::Push(a) => rt()?.block_on(client::push(a)),
         Command::Alerts(a) => rt()?.block_on(client::alerts(a)),
     }
 }

@@ -26,6 +26,7 @@ fn mqtt_routes(stats: Arc<MqttStats>) -> axum::Router {
                 axum::Json(serde_json::json!({
                     "messages": stats.messages.load(Ordering::Relaxed),
                     "connections_lost": stats.connections_lost.load(Ordering::Relaxed),
+                    "last_connection_error": *stats.last_connection_error.lock().unwrap_or_else(|e| e.into_inner()),
                     "alerts_published": stats.alerts_published.load(Ordering::Relaxed),
                     "sources": stats.sources(),
                 }))

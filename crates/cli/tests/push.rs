@@ -5,6 +5,7 @@
 mod util;
 
 use std::io::Cursor;
+use std::path::PathBuf;
 
 use base64::Engine;
 use reqwest::{Client, StatusCode, header};
@@ -201,4 +202,49 @@ async fn an_axis_push_event_and_an_onvif_document_become_reads() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let report: Value = r.json().await.unwrap();
     assert!(report["rejected"][0]["error"].as_str().unwrap().contains("future"), "{report}");
+}
+
+#[tokio::test]
+async fn limes_push_sends_files_a_camera_wrote() {
+    let (node, _c) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let plate = dir.path().join("plate.xml");
+    std::fs::write(
+        &plate,
+        format!(
+            r#"<tt:MetadataStream xmlns:tt="http://www.onvif.org/ver10/schema"><tt:VideoAnalytics>
+            <tt:Frame UtcTime="{}"><tt:Object ObjectId="4"><tt:Appearance><tt:LicensePlateInfo>
+            <tt:PlateNumber Likelihood="0.88">CJ 07 LMN</tt:PlateNumber></tt:LicensePlateInfo>
+            </tt:Appearance></tt:Object></tt:Frame></tt:VideoAnalytics></tt:MetadataStream>"#,
+            chrono::Utc::now().to_rfc3339()
+        ),
+    )
+    .unwrap();
+    let face = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../camera-formats/tests/fixtures/onvif_metadatastream_humanface.xml");
+    let url = node.at("");
+    let out = util::limes(&[
+        "push",
+        "--url",
+        &url,
+        "--camera",
+        "ro-siret-2",
+        "--format",
+        "onvif",
+        plate.to_str().unwrap(),
+        face.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].contains("\"accepted\":1") && lines[0].contains("\"alerts\":1"), "{stdout}");
+    assert!(lines[1].contains("\"detections\":1") && lines[1].contains("\"accepted\":0"), "{stdout}");
+
+    let garbage = dir.path().join("garbage.xml");
+    std::fs::write(&garbage, "<tt:MetadataStream").unwrap();
+    let out =
+        util::limes(&["push", "--url", &url, "--camera", "ro-siret-2", "--format", "onvif", garbage.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("400"), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -210,6 +210,8 @@ pub struct MqttStats {
     pub messages: AtomicU64,
     pub connections_lost: AtomicU64,
     pub alerts_published: AtomicU64,
+    /// Why the connection was last lost, if it ever was.
+    pub last_connection_error: Mutex<Option<String>>,
     sources: Mutex<BTreeMap<String, SourceCounters>>,
 }
 
@@ -346,6 +348,7 @@ async fn receive(
             Err(e) => {
                 stats.connections_lost.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(connection, error = %e, "mqtt connection lost; retrying in 1 s");
+                *stats.last_connection_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

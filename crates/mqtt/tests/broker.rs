@@ -334,3 +334,29 @@ impl Node {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_garbage_neither_drops_the_connection_nor_blocks_good_reads() {
+    let prefix = unique("t4");
+    let node = start(tempfile::tempdir().unwrap(), config(&prefix));
+    let onvif = format!("{prefix}/onvif-mj/VideoAnalytics/1");
+    node.wait_for_subscription(&onvif).await;
+    let (c, _) = client(None).await;
+    for i in 0..5_000u32 {
+        let payload = format!("{{\"Frame\": [{{\"Object\": {i}}}").into_bytes();
+        c.publish(onvif.as_str(), QoS::AtMostOnce, false, payload).await.unwrap();
+    }
+    c.publish(onvif.as_str(), QoS::AtLeastOnce, false, onvif_plate("B 99 FLD")).await.unwrap();
+    node.wait_reads(1).await;
+    let sources = node.stats.sources();
+    let mapped = &sources[&format!("topic:{onvif}")];
+    assert!(mapped.malformed > 1_000, "{sources:?}");
+    assert_eq!(mapped.reads_accepted, 1);
+    assert_eq!(
+        node.stats.connections_lost.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "{:?}",
+        node.stats.last_connection_error.lock().unwrap()
+    );
+    node.task.abort();
+}
