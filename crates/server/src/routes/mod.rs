@@ -12,6 +12,7 @@ mod cameras;
 mod hotlist;
 mod images;
 mod misc;
+mod ndjson;
 mod reads;
 
 pub(crate) fn router(state: AppState) -> Router {
