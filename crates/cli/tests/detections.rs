@@ -272,3 +272,36 @@ async fn an_ndjson_stream_of_detections_is_committed_and_bad_lines_are_reported(
     assert_eq!(*bad.last().unwrap(), 5_000);
     assert_eq!(stats(&node, &c).await.0, 4_985);
 }
+
+#[tokio::test]
+async fn detections_have_a_retention_of_their_own() {
+    // A year for both first: retention runs as the node starts, maybe after these posts.
+    let node = TestNode::start_edited(|c| {
+        c.replace("reads_days = 30", "reads_days = 365").replace("detections_days = 30", "detections_days = 365")
+    });
+    let c = Client::new();
+    c.post(node.at("/api/v1/cameras")).json(&camera_json("ro-siret-02", "RO")).send().await.unwrap();
+    let day = 86_400;
+    let r = c
+        .post(node.at("/api/v1/detections"))
+        .json(&json!([face("ro-siret-02", 40 * day), face("ro-siret-02", 10 * day)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["accepted"], 2);
+    let mut read = util::read_json("ro-siret-02", "B 12 ABC", Some("RO"));
+    read["time"] = rfc3339(chrono::Utc::now() - chrono::Duration::days(40)).into();
+    assert_eq!(c.post(node.at("/api/v1/reads")).json(&read).send().await.unwrap().status(), StatusCode::CREATED);
+
+    // Thirty days for detections, still a year for reads: only the old detection goes.
+    let config = std::fs::read_to_string(&node.config).unwrap();
+    std::fs::write(&node.config, config.replace("detections_days = 365", "detections_days = 30")).unwrap();
+    let node = node.restart();
+    let start = std::time::Instant::now();
+    while count(&search(&node, &c, "").await) > 1 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "retention did not run");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let reads: Value = c.get(node.at("/api/v1/reads")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(reads["reads"].as_array().unwrap().len(), 1, "reads keep their own retention");
+}
