@@ -139,11 +139,19 @@ impl Default for StoreSection {
 pub struct RetentionSection {
     /// Plate reads (and their alerts) older than this are deleted.
     pub reads_days: u32,
+    /// Face, person and vehicle detections older than this are deleted. Separate from
+    /// reads: detections describe people, and an agency may have to keep them for less.
+    #[serde(default = "default_detections_days")]
+    pub detections_days: u32,
+}
+
+fn default_detections_days() -> u32 {
+    30
 }
 
 impl Default for RetentionSection {
     fn default() -> Self {
-        Self { reads_days: 30 }
+        Self { reads_days: 30, detections_days: default_detections_days() }
     }
 }
 
@@ -160,6 +168,9 @@ impl Config {
         }
         if cfg.retention.reads_days == 0 {
             bail!("config {}: retention.reads_days must be at least 1", path.display());
+        }
+        if cfg.retention.detections_days == 0 {
+            bail!("config {}: retention.detections_days must be at least 1", path.display());
         }
         if let Some(mqtt) = &cfg.mqtt
             && let Err(e) = mqtt.validate()
@@ -212,6 +223,10 @@ data_dir = "{data_dir}"
 [retention]
 # Plate reads and their alerts older than this many days are deleted automatically.
 reads_days = 30
+# Face, person and vehicle detections (estimated age range and gender, never identity) older
+# than this many days are deleted automatically. Kept apart from reads_days: detections
+# describe people, and the law an agency works under may allow keeping them for less.
+detections_days = 30
 
 [matching]
 # A read whose text confidence (as the camera reports it) is below this raises only
@@ -293,6 +308,11 @@ mod tests {
         assert_eq!(cfg.api.listen.port(), 9000);
         assert_eq!(cfg.store.data_dir, dir.path().join("data"));
         assert_eq!(cfg.retention.reads_days, 30);
+        assert_eq!(cfg.retention.detections_days, 30);
+        // A configuration written before detections were stored keeps working.
+        let old = default_toml("n1", "ro-igpf", "RO", "127.0.0.1:9000", "data").replace("detections_days = 30", "");
+        std::fs::write(&path, old).unwrap();
+        assert_eq!(Config::load(&path).unwrap().retention.detections_days, 30);
         assert_eq!(cfg.images.limits(), limes_store::ImageLimits::default());
         assert!(cfg.webhooks.is_empty());
     }
@@ -329,6 +349,7 @@ mod tests {
             (good.replace("reads_days = 30", "reads_days = 30\nextra = 1"), "extra"),
             (good.replace("country = \"RO\"", "country = \"Romania\""), "Romania"),
             (good.replace("reads_days = 30", "reads_days = 0"), "reads_days"),
+            (good.replace("detections_days = 30", "detections_days = 0"), "detections_days"),
             (good.replace("confirm_min_confidence = 0.0", "confirm_min_confidence = 1.5"), "confirm_min_confidence"),
             (good.replace("127.0.0.1:9000", "not-an-address"), "listen"),
             (good.replace("max_width = 16384", "max_width = 0"), "max_width"),

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use limes_server::ServerOptions;
+use limes_server::{Retention, ServerOptions};
 use limes_sim::Simulator;
 use reqwest::Client;
 
@@ -49,7 +49,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             temp.path().to_owned()
         }
     };
-    let node = Node::start(&dir, a.listen, ServerOptions::default(), 30, &[]).await?;
+    let node = Node::start(&dir, a.listen, ServerOptions::default(), Retention::default(), &[]).await?;
     let url = node.url();
     println!("limes demo: node on {url} (data in {}), region {}", dir.display(), a.region);
 

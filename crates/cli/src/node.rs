@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use limes_mqtt::{MqttConfig, MqttStats};
-use limes_server::{AppState, ServerOptions};
+use limes_server::{AppState, Retention, ServerOptions};
 use limes_store::{Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -55,7 +55,7 @@ impl Node {
         data_dir: &Path,
         listen: SocketAddr,
         options: ServerOptions,
-        retention_days: u32,
+        retention: Retention,
         webhooks: &[limes_webhook::WebhookConfig],
     ) -> anyhow::Result<Self> {
         let dir = data_dir.to_owned();
@@ -92,7 +92,7 @@ impl Node {
                 })
                 .await
         });
-        let retention = tokio::spawn(limes_server::retention_task(state.store.clone(), retention_days));
+        let retention = tokio::spawn(limes_server::retention_task(state.store.clone(), retention));
         Ok(Self { addr, state, shutdown: Some(tx), server, retention, webhooks: running, mqtt_stats, mqtt: None })
     }
 
@@ -117,8 +117,9 @@ impl Node {
             images: cfg.images.limits(),
             ..ServerOptions::default()
         };
-        let mut node =
-            Self::start(&cfg.store.data_dir, cfg.api.listen, options, cfg.retention.reads_days, &cfg.webhooks).await?;
+        let retention =
+            Retention { reads_days: cfg.retention.reads_days, detections_days: cfg.retention.detections_days };
+        let mut node = Self::start(&cfg.store.data_dir, cfg.api.listen, options, retention, &cfg.webhooks).await?;
         if let Some(mqtt) = &cfg.mqtt {
             node.start_mqtt(mqtt.clone())?;
         }

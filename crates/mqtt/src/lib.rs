@@ -5,13 +5,19 @@
 //! `frigate/tracked_object_update`, AXIS License Plate Verifier push events, or limes's
 //! own read JSON. [`run`] subscribes to the configured topics, parses each message with
 //! `limes-camera-formats`, maps its source to a registered camera ([`MqttConfig::cameras`]),
-//! and hands plate reads to the node's ingest path (`limes_server::ingest_reads`), in
-//! batches, like an HTTP POST. Alerts are published back on [`MqttConfig::alerts_topic`].
+//! and hands plate reads to the node's ingest path (`limes_server::ingest_reads`) and face,
+//! person and vehicle detections to `limes_server::ingest_detections`, in batches, like an
+//! HTTP POST. Alerts are published back on [`MqttConfig::alerts_topic`].
+//!
+//! Detections keep what the camera estimated (kind, age range, gender, box, zone, its
+//! tracking number), never identity: the parsers drop names a source attaches (Frigate's
+//! `sub_label`). A tracked object gives one stored detection per kind, its first report,
+//! until it goes unreported for a minute or its track ends.
 //!
 //! # Delivery
 //!
 //! Subscriptions at QoS 1 use manual acknowledgement: a message is acknowledged to the
-//! broker only after the batch it was in is durably stored (or refused for good: a
+//! broker only after the batch it was in (its reads and its detections) is durably stored (or refused for good: a
 //! malformed payload is acknowledged and counted, since redelivering it cannot help). A
 //! node that stops before acknowledging gets the message again from the broker's
 //! session; the reads are stored at least once. At QoS 0 the broker keeps nothing, and
@@ -42,14 +48,14 @@ use limes_camera_formats::{
 };
 use limes_model::CameraId;
 use limes_server::wire::ReadIn;
-use limes_server::{AppState, ingest_reads};
+use limes_server::{AppState, DetectionItem, ingest_detections, ingest_reads};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 mod dedupe;
 
-use dedupe::TrackDedupe;
+use dedupe::{DetectionDedupe, TrackDedupe};
 
 /// What a subscription's messages are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -198,7 +204,13 @@ pub struct SourceCounters {
     pub malformed: u64,
     /// Face, person and vehicle detections received.
     pub detections: u64,
-    /// Repeated reports of an already reported tracked object.
+    /// Detections stored.
+    #[serde(default)]
+    pub detections_stored: u64,
+    /// Detections refused (unmapped source, values validation refuses…).
+    #[serde(default)]
+    pub detections_rejected: u64,
+    /// Repeated reports of an already reported tracked object (reads and detections).
     pub duplicates: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -382,6 +394,7 @@ async fn ingest_loop(
     let limits = Limits { max_document_bytes: cfg.max_payload_bytes, ..Limits::default() };
     let linger = Duration::from_millis(cfg.linger_ms);
     let mut dedupe = TrackDedupe::new(100_000);
+    let mut detection_dedupe = DetectionDedupe::new(100_000);
     let mut batch: Vec<Incoming> = Vec::with_capacity(cfg.batch);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -396,6 +409,8 @@ async fn ingest_loop(
         let mut items: Vec<(usize, Result<ReadIn, String>)> = Vec::new();
         // For each item, the source it counts against.
         let mut item_sources: Vec<String> = Vec::new();
+        let mut detections: Vec<DetectionItem> = Vec::new();
+        let mut detection_sources: Vec<String> = Vec::new();
         {
             let cameras = state.cameras.read().unwrap_or_else(|e| e.into_inner());
             for m in &batch {
@@ -429,8 +444,18 @@ async fn ingest_loop(
                         stats.update(&source, |c| c.messages += 1);
                         counted = true;
                     }
-                    if matches!(o.payload, Payload::Detection(_)) {
+                    if let Payload::Detection(d) = &o.payload {
                         stats.update(&source, |c| c.detections += 1);
+                        if !detection_dedupe.first_report(&source, &o, d.kind, now) {
+                            stats.update(&source, |c| c.duplicates += 1);
+                            continue;
+                        }
+                        let source_format = o.format.as_str();
+                        let detection = camera_for(&cfg, &cameras, &source, &o).and_then(|camera| {
+                            o.into_detection(camera, now).ok_or_else(|| "not a detection".to_owned())
+                        });
+                        detections.push(DetectionItem { index: detections.len(), source_format, detection });
+                        detection_sources.push(source);
                         continue;
                     }
                     if !dedupe.first_report(&source, &o) {
@@ -450,19 +475,23 @@ async fn ingest_loop(
                 }
             }
         }
-        let total = items.len();
-        let result = if items.is_empty() { Ok(None) } else { ingest_reads(&state, items).await.map(Some) };
-        match result {
-            Ok(report) => {
-                let mut rejected = vec![None; total];
-                if let Some(report) = &report {
-                    for r in &report.rejected {
-                        if let Some(slot) = rejected.get_mut(r.index) {
-                            *slot = Some(r.error.clone());
-                        }
-                    }
+        // Reads and detections go to the writer side by side (usually into one group
+        // commit); the messages are acknowledged only once both are stored.
+        let (reads, stored) = tokio::join!(
+            async {
+                if items.is_empty() { Ok(Vec::new()) } else { ingest_reads(&state, items).await.map(|r| r.rejected) }
+            },
+            async {
+                if detections.is_empty() {
+                    Ok(Vec::new())
+                } else {
+                    ingest_detections(&state, detections).await.map(|r| r.rejected)
                 }
-                for (source, error) in item_sources.iter().zip(rejected) {
+            },
+        );
+        match (reads, stored) {
+            (Ok(reads_rejected), Ok(detections_rejected)) => {
+                for (source, error) in item_sources.iter().zip(by_index(item_sources.len(), reads_rejected)) {
                     stats.update(source, |c| match error {
                         None => c.reads_accepted += 1,
                         Some(e) => {
@@ -471,19 +500,42 @@ async fn ingest_loop(
                         }
                     });
                 }
+                let outcomes = by_index(detection_sources.len(), detections_rejected);
+                for (source, error) in detection_sources.iter().zip(outcomes) {
+                    stats.update(source, |c| match error {
+                        None => c.detections_stored += 1,
+                        Some(e) => {
+                            c.detections_rejected += 1;
+                            c.last_error = Some(e);
+                        }
+                    });
+                }
                 for m in batch.drain(..) {
                     let _ = clients[m.connection].ack(&m.publish).await;
                 }
             }
-            Err(e) => {
+            (reads, detections) => {
                 // Not stored: leave the messages unacknowledged; the broker delivers them again
-                // after the session is resumed.
-                tracing::error!(error = %e, messages = batch.len(), "mqtt batch not stored");
+                // after the session is resumed (what was stored is then stored again: at least once).
+                for e in [reads.err(), detections.err()].into_iter().flatten() {
+                    tracing::error!(error = %e, messages = batch.len(), "mqtt batch not stored");
+                }
                 batch.clear();
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
+}
+
+/// The error of each of `n` items, by index, from a report's refusals.
+fn by_index(n: usize, rejected: Vec<limes_server::wire::Rejected>) -> Vec<Option<String>> {
+    let mut errors = vec![None; n];
+    for r in rejected {
+        if let Some(slot) = errors.get_mut(r.index) {
+            *slot = Some(r.error);
+        }
+    }
+    errors
 }
 
 /// A message's content: observations, or (in limes's own format) reads.

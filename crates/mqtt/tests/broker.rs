@@ -8,11 +8,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use limes_model::{AgeRange, DetectionKind, Gender};
 use limes_model::{AgencyId, Camera, CameraId, CameraKind, HotlistEntry, HotlistReason};
-use limes_mqtt::{MessageFormat, MqttConfig, MqttStats, Subscription};
+use limes_mqtt::{MessageFormat, MqttConfig, MqttStats, SourceCounters, Subscription};
 use limes_plate::{CountryCode, PlateText};
 use limes_server::{AppState, ServerOptions};
-use limes_store::{ReadQuery, Store, StoreOptions};
+use limes_store::{DetectionQuery, ReadQuery, Store, StoreOptions};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::json;
 
@@ -72,6 +73,15 @@ impl Node {
         let start = Instant::now();
         while self.count_reads() < n {
             assert!(start.elapsed() < Duration::from_secs(15), "{} of {n} reads stored", self.count_reads());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the MQTT counters satisfy `f`.
+    async fn wait_stats(&self, what: &str, f: impl Fn(&std::collections::BTreeMap<String, SourceCounters>) -> bool) {
+        let start = Instant::now();
+        while !f(&self.stats.sources()) {
+            assert!(start.elapsed() < Duration::from_secs(15), "{what}: {:?}", self.stats.sources());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -236,6 +246,108 @@ async fn onvif_and_frigate_cameras_produce_reads_and_alerts_go_back_to_the_broke
     assert_eq!(frigate.reads_accepted, 1, "{sources:?}");
     assert_eq!(frigate.duplicates, 1, "the repeated update is not a second read");
     assert_eq!(frigate.detections, 2, "the car before its plate was read, and the person");
+    node.wait_stats("both detections stored", |s| s["name:gate_west"].detections_stored == 2).await;
+    assert_eq!(node.state.store.count_detections().unwrap(), 2);
+    node.task.abort();
+}
+
+/// An ONVIF face with estimated age and gender, on an `onvif-mj` topic.
+fn onvif_face(object_id: u32) -> Vec<u8> {
+    serde_json::to_vec(&json!({"Frame": [{
+        "@UtcTime": Utc::now().to_rfc3339(),
+        "Object": [{
+            "@ObjectId": object_id,
+            "Appearance": {
+                "Shape": {"BoundingBox": {"@left": -0.5, "@top": 0.5, "@right": 0.0, "@bottom": -0.5}},
+                "Class": {"Type": [{"@Likelihood": 0.9, "#text": "Face"}]},
+                "HumanFace": {
+                    "Gender": {"@Likelihood": 0.8, "#text": "Female"},
+                    "Age": {"Min": 30, "Max": 40}
+                }
+            }
+        }]
+    }]}))
+    .unwrap()
+}
+
+/// A Frigate person event on `camera`, in zone `driveway`, carrying the name Frigate's face
+/// recognition gave it (which limes must drop).
+fn frigate_person(kind: &str, id: &str, camera: &str) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&frigate(kind, id, "person", None)).unwrap();
+    for side in ["before", "after"] {
+        v[side]["camera"] = camera.into();
+        v[side]["current_zones"] = json!(["driveway"]);
+        v[side]["sub_label"] = json!(["Ion Popescu", 0.93]);
+    }
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faces_and_persons_are_stored_without_identity_and_searchable() {
+    let prefix = unique("t4");
+    let node = start(tempfile::tempdir().unwrap(), config(&prefix));
+    let (c, _) = client(None).await;
+    node.wait_for_subscription(&format!("{prefix}/xml")).await;
+
+    let onvif = format!("{prefix}/onvif-mj/VideoAnalytics/1");
+    let events = format!("{prefix}/frigate/events");
+    // The same face in two frames, the same person in two events: one detection each.
+    for _ in 0..2 {
+        c.publish(onvif.as_str(), QoS::AtLeastOnce, false, onvif_face(21)).await.unwrap();
+    }
+    c.publish(events.as_str(), QoS::AtLeastOnce, false, frigate_person("new", "p-1", "gate_west")).await.unwrap();
+    c.publish(events.as_str(), QoS::AtLeastOnce, false, frigate_person("update", "p-1", "gate_west")).await.unwrap();
+    // A person on a camera nobody registered is refused and counted.
+    c.publish(events.as_str(), QoS::AtLeastOnce, false, frigate_person("new", "p-2", "nowhere")).await.unwrap();
+    node.wait_stats("every detection handled", |s| {
+        let n = |k: &str| s.get(k).map_or(0, |c| c.detections_stored + c.detections_rejected + c.duplicates);
+        n(&format!("topic:{onvif}")) == 2 && n("name:gate_west") == 2 && n("name:nowhere") == 1
+    })
+    .await;
+
+    let store = &node.state.store;
+    assert_eq!(store.count_detections().unwrap(), 2);
+    let q = DetectionQuery { kind: Some(DetectionKind::Face), limit: 10, ..Default::default() };
+    let faces = store.search_detections(&q).unwrap().detections;
+    assert_eq!(faces.len(), 1, "{faces:?}");
+    let face = &faces[0];
+    assert_eq!(face.detection.camera.as_str(), "ro-cam-1");
+    assert_eq!(face.source_format, "onvif-json");
+    assert_eq!(face.detection.object_id.as_deref(), Some("21"));
+    assert_eq!(face.detection.age.as_ref().unwrap().value, AgeRange { min: 30, max: 40 });
+    let gender = face.detection.gender.as_ref().unwrap();
+    assert_eq!((gender.value, gender.confidence), (Gender::Female, Some(0.8)));
+    assert!(face.detection.bbox.is_some());
+    assert!((face.detection.time - Utc::now()).num_seconds().abs() < 60, "the frame's time");
+    // Found by what was estimated: the age range overlaps, the gender matches.
+    let q = DetectionQuery {
+        age: Some(AgeRange { min: 38, max: 60 }),
+        gender: Some(Gender::Female),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.search_detections(&q).unwrap().detections, faces);
+
+    let q = DetectionQuery { zone: Some("driveway".into()), limit: 10, ..Default::default() };
+    let persons = store.search_detections(&q).unwrap().detections;
+    assert_eq!(persons.len(), 1, "{persons:?}");
+    let person = &persons[0];
+    assert_eq!(person.detection.kind, DetectionKind::Person);
+    assert_eq!(person.detection.camera.as_str(), "gate_west");
+    assert_eq!(person.source_format, "frigate");
+    assert_eq!(person.detection.object_id.as_deref(), Some("p-1"));
+    assert_eq!(person.detection.confidence, Some(0.8));
+    // The name Frigate attached is nowhere in what was stored.
+    let stored = serde_json::to_string(&person).unwrap();
+    assert!(!stored.contains("Ion"), "{stored}");
+
+    let sources = node.stats.sources();
+    let (onvif_source, frigate_source) = (&sources[&format!("topic:{onvif}")], &sources["name:gate_west"]);
+    assert_eq!((onvif_source.detections, onvif_source.detections_stored, onvif_source.duplicates), (2, 1, 1));
+    assert_eq!((frigate_source.detections, frigate_source.detections_stored, frigate_source.duplicates), (2, 1, 1));
+    let unmapped = &sources["name:nowhere"];
+    assert_eq!((unmapped.detections, unmapped.detections_rejected), (1, 1), "{sources:?}");
+    assert!(unmapped.last_error.as_deref().unwrap().contains("not mapped"), "{sources:?}");
     node.task.abort();
 }
 

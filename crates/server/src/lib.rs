@@ -4,7 +4,9 @@
 //! them against the hotlist index (`limes-hotlist`), writes reads and alerts
 //! durably (`limes-store`) and only then acknowledges and pushes alerts to the
 //! Server-Sent Events stream. Images of reads (plate crops, overviews) are posted
-//! and served by their SHA-256.
+//! and served by their SHA-256. Face, person and vehicle detections are posted,
+//! validated, stored in the same group commits as reads, and searched by camera, zone,
+//! kind, time, estimated age and gender; they never carry identity and raise no alert.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,12 +29,14 @@ use limes_store::Store;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+mod detections;
 mod error;
 pub mod import;
 mod ingest;
 mod routes;
 pub mod wire;
 
+pub use detections::{DetectionItem, HTTP_SOURCE, MAX_TEXT_BYTES, ingest_detections};
 pub use error::ApiError;
 pub use ingest::ingest_reads;
 
@@ -74,6 +78,10 @@ pub struct Stats {
     pub batches: AtomicU64,
     pub alerts_confirmed: AtomicU64,
     pub alerts_possible: AtomicU64,
+    /// Face, person and vehicle detections stored (HTTP and MQTT).
+    pub detections_accepted: AtomicU64,
+    /// Detections refused by validation (unknown camera, age out of range, box outside…).
+    pub detections_rejected: AtomicU64,
     /// One entry per outbound webhook, registered as it starts (`limes-webhook`).
     pub webhooks: RwLock<Vec<Arc<WebhookStats>>>,
 }
@@ -132,6 +140,10 @@ pub struct StatsSnapshot {
     pub batches: u64,
     pub alerts_confirmed: u64,
     pub alerts_possible: u64,
+    #[serde(default)]
+    pub detections_accepted: u64,
+    #[serde(default)]
+    pub detections_rejected: u64,
     pub hotlist_entries: u64,
     pub cameras: u64,
     /// Per outbound webhook, in the order of the configuration.
@@ -182,6 +194,8 @@ impl AppState {
             batches: s.batches.load(Ordering::Relaxed),
             alerts_confirmed: s.alerts_confirmed.load(Ordering::Relaxed),
             alerts_possible: s.alerts_possible.load(Ordering::Relaxed),
+            detections_accepted: s.detections_accepted.load(Ordering::Relaxed),
+            detections_rejected: s.detections_rejected.load(Ordering::Relaxed),
             hotlist_entries: read_lock(&self.hotlist).len() as u64,
             cameras: read_lock(&self.cameras).len() as u64,
             webhooks: read_lock(&s.webhooks).iter().map(|w| w.snapshot()).collect(),
@@ -204,17 +218,48 @@ pub fn router(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// Deletes reads older than `retention_days` once an hour, until the process ends.
-pub async fn retention_task(store: Store, retention_days: u32) {
+/// How long the node keeps what it stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Plate reads (with their alerts and images) older than this many days are deleted.
+    pub reads_days: u32,
+    /// Face, person and vehicle detections older than this many days are deleted.
+    pub detections_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { reads_days: 30, detections_days: 30 }
+    }
+}
+
+/// Deletes reads and detections past their retention once an hour (the first time at
+/// once), until the process ends.
+pub async fn retention_task(store: Store, retention: Retention) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
-        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(retention_days));
+        let now = chrono::Utc::now();
+        let reads_cutoff = now - chrono::Duration::days(i64::from(retention.reads_days));
+        let detections_cutoff = now - chrono::Duration::days(i64::from(retention.detections_days));
         let store = store.clone();
-        match tokio::task::spawn_blocking(move || store.delete_reads_before(cutoff)).await {
-            Ok(Ok(n)) if n > 0 => tracing::info!(deleted = n, %cutoff, "retention deleted old reads"),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "retention failed; will retry"),
+        // Each kind on its own: a failure deleting one never keeps the other.
+        let deleted = tokio::task::spawn_blocking(move || {
+            (store.delete_reads_before(reads_cutoff), store.delete_detections_before(detections_cutoff))
+        })
+        .await;
+        match deleted {
+            Ok((reads, detections)) => {
+                for (what, cutoff, result) in
+                    [("reads", reads_cutoff, reads), ("detections", detections_cutoff, detections)]
+                {
+                    match result {
+                        Ok(n) if n > 0 => tracing::info!(deleted = n, %cutoff, "retention deleted old {what}"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "retention of {what} failed; will retry"),
+                    }
+                }
+            }
             Err(e) => tracing::error!(error = %e, "retention task panicked; will retry"),
         }
     }

@@ -2,7 +2,10 @@
 //! converts to and from the domain types explicitly.
 
 use chrono::{DateTime, Utc};
-use limes_model::{CameraId, Direction, GeoPoint, ImageKind, ImageRef, PlateInfo, PlateRead, Scored, VehicleInfo};
+use limes_model::{
+    AgeRange, BoundingBox, CameraId, Detection, DetectionKind, Direction, Gender, GeoPoint, ImageKind, ImageRef,
+    MAX_AGE, PlateInfo, PlateRead, Scored, VehicleInfo,
+};
 use limes_plate::CountryCode;
 use serde::{Deserialize, Serialize};
 
@@ -166,4 +169,152 @@ impl From<&limes_store::ReadImage> for ImageOut {
             deduplicated: None,
         }
     }
+}
+
+/// One face, person or vehicle detection as an integration posts it. It carries what a
+/// camera's analytics estimated, never who a person is: there is no field for a name, a
+/// face template or a recognition result, and unknown fields are refused.
+///
+/// ```json
+/// {"camera": "ro-siret-02", "time": "2026-11-21T10:00:00Z", "kind": "face", "confidence": 0.8,
+///  "age_min": 20, "age_max": 30, "gender": "male", "gender_confidence": 0.7,
+///  "bbox": {"left": 0.1, "top": 0.2, "right": 0.3, "bottom": 0.4, "units": "normalized"},
+///  "zone": "gate", "object_id": "15"}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionIn {
+    pub camera: String,
+    pub time: DateTime<Utc>,
+    /// `face`, `person` or `vehicle`.
+    pub kind: DetectionKind,
+    /// How sure the analytics was of the kind, 0..=1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// Estimated age range in years, both ends included (faces and persons); both or neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_min: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_confidence: Option<f32>,
+    /// Estimated gender (faces and persons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<Gender>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender_confidence: Option<f32>,
+    /// Where the object is in the picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bbox: Option<BoundingBox>,
+    /// The zone, region or rule of the camera's analytics that the object was in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// The camera's short-lived tracking number for the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    /// Make, colour, class (vehicles only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle: Option<VehicleInfo>,
+    /// The camera's own position when it moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<GeoPoint>,
+}
+
+impl DetectionIn {
+    /// Converts to the domain record; fails on a malformed camera id, an age out of range,
+    /// or a half-given age range or attribute. Not validated: see [`Detection::validate`].
+    pub fn into_domain(self) -> Result<Detection, String> {
+        let camera = CameraId::new(self.camera).map_err(|e| e.to_string())?;
+        let age = match (self.age_min, self.age_max) {
+            (Some(min), Some(max)) => {
+                let year = |v: u32| u8::try_from(v).ok().filter(|v| *v <= MAX_AGE);
+                match (year(min), year(max)) {
+                    (Some(min), Some(max)) => {
+                        Some(Scored { value: AgeRange { min, max }, confidence: self.age_confidence })
+                    }
+                    _ => return Err(format!("age range {min}..={max} is not a range of human ages (0..={MAX_AGE})")),
+                }
+            }
+            (None, None) if self.age_confidence.is_some() => {
+                return Err("age_confidence is given without age_min and age_max".into());
+            }
+            (None, None) => None,
+            _ => return Err("age_min and age_max go together: give both or neither".into()),
+        };
+        let gender = match self.gender {
+            Some(value) => Some(Scored { value, confidence: self.gender_confidence }),
+            None if self.gender_confidence.is_some() => {
+                return Err("gender_confidence is given without gender".into());
+            }
+            None => None,
+        };
+        let text = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        Ok(Detection {
+            camera,
+            time: self.time,
+            kind: self.kind,
+            confidence: self.confidence,
+            age,
+            gender,
+            bbox: self.bbox,
+            zone: text(self.zone),
+            object_id: text(self.object_id),
+            vehicle: self.vehicle,
+            position: self.position,
+        })
+    }
+}
+
+impl From<&Detection> for DetectionIn {
+    fn from(d: &Detection) -> Self {
+        Self {
+            camera: d.camera.to_string(),
+            time: d.time,
+            kind: d.kind,
+            confidence: d.confidence,
+            age_min: d.age.as_ref().map(|a| u32::from(a.value.min)),
+            age_max: d.age.as_ref().map(|a| u32::from(a.value.max)),
+            age_confidence: d.age.as_ref().and_then(|a| a.confidence),
+            gender: d.gender.as_ref().map(|g| g.value),
+            gender_confidence: d.gender.as_ref().and_then(|g| g.confidence),
+            bbox: d.bbox,
+            zone: d.zone.clone(),
+            object_id: d.object_id.clone(),
+            vehicle: d.vehicle.clone(),
+            position: d.position,
+        }
+    }
+}
+
+/// A stored detection as searched: its id, when and how it reached the node, and the
+/// detection in the shape it is posted in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DetectionOut {
+    pub id: i64,
+    /// When the node received it.
+    pub received: DateTime<Utc>,
+    /// How it reached the node: `http`, or the camera format (`onvif-json`, `frigate`…).
+    pub source_format: String,
+    #[serde(flatten)]
+    pub detection: DetectionIn,
+}
+
+impl From<&limes_store::StoredDetection> for DetectionOut {
+    fn from(d: &limes_store::StoredDetection) -> Self {
+        Self {
+            id: d.id,
+            received: d.received,
+            source_format: d.source_format.clone(),
+            detection: DetectionIn::from(&d.detection),
+        }
+    }
+}
+
+/// The answer to posted detections: what was stored durably and what was refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DetectionReport {
+    pub accepted: usize,
+    /// Stored ids of the accepted detections, in the order they were posted.
+    pub ids: Vec<i64>,
+    pub rejected: Vec<Rejected>,
 }

@@ -1,5 +1,5 @@
 //! The node's durable store: cameras, plate reads, hotlist entries, alerts, the images of
-//! reads and the cursors of outbound webhooks.
+//! reads, the cursors of outbound webhooks, and face, person and vehicle detections.
 //!
 //! The default engine is SQLite in WAL mode with `synchronous = FULL`, so a
 //! commit returns only after the write-ahead log is fsynced. All writes of
@@ -18,6 +18,11 @@
 //! Alert ids only grow and are never given twice, so an outbound delivery can keep its place
 //! as the id of the last alert it handled ([`Store::alerts_after`], [`Store::webhook_cursor`]).
 //!
+//! Detections (a face, person or vehicle a camera's analytics saw, with estimated age range
+//! and gender, never identity) go through the same writer and group commits as reads
+//! ([`Store::write_detections`]) and are searched by camera, zone, kind, time, age and gender
+//! ([`Store::search_detections`]).
+//!
 //! ```
 //! # fn main() -> Result<(), limes_store::StoreError> {
 //! let dir = tempfile::tempdir().unwrap();
@@ -34,6 +39,7 @@ use rusqlite::{Connection, OpenFlags};
 
 mod alerts;
 mod cameras;
+mod detections;
 mod hotlist;
 mod images;
 mod reads;
@@ -41,6 +47,7 @@ mod schema;
 mod writer;
 
 pub use alerts::{Ack, Alert, AlertQuery};
+pub use detections::{DetectionBatch, DetectionCursor, DetectionPage, DetectionQuery, NewDetection, StoredDetection};
 pub use images::{
     IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,
     ValidImage,
@@ -77,7 +84,7 @@ pub enum StoreError {
 /// Tuning of the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Most reads the writer puts into one transaction.
+    /// Most rows (reads and detections) the writer puts into one transaction.
     pub max_group_rows: usize,
     /// Read-only connections kept for queries.
     pub readers: usize,

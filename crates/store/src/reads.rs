@@ -315,7 +315,7 @@ const DELETE_CHUNK: usize = 10_000;
 
 /// SQLite's busy handler polls (up to 100 ms apart): without a pause, chunk after chunk
 /// could keep the write lock from the writer until its busy timeout.
-fn pause_between_chunks() {
+pub(crate) fn pause_between_chunks() {
     std::thread::sleep(std::time::Duration::from_millis(100));
 }
 

@@ -17,6 +17,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_plate_segments.sql")),
     (3, include_str!("../migrations/0003_vehicle_checks.sql")),
     (4, include_str!("../migrations/0004_images.sql")),
+    (5, include_str!("../migrations/0005_detections.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -1,8 +1,8 @@
-//! The writer thread: group commit of read batches.
+//! The writer thread: group commit of read batches and detection batches.
 //!
 //! Procedure for each group (see `design/store.md`):
 //! 1. block for one batch, then take every batch already queued, up to
-//!    `max_group_rows` reads;
+//!    `max_group_rows` rows (reads and detections);
 //! 2. `BEGIN IMMEDIATE`; each batch inside its own savepoint, so a batch that
 //!    fails is rolled back alone and the others still commit;
 //! 3. `COMMIT`, which with `synchronous = FULL` fsyncs the WAL;
@@ -19,6 +19,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use crate::alerts::Alert;
+use crate::detections::DetectionBatch;
 use crate::{StoreError, to_us};
 
 /// A read ready to store: the reader's record and what normalisation made of it.
@@ -105,9 +106,51 @@ pub struct Committed {
     pub alerts: Vec<Alert>,
 }
 
-struct Job {
-    batch: WriteBatch,
-    reply: oneshot::Sender<Result<Committed, StoreError>>,
+/// What a submitter hands the writer: a batch and where to send its outcome.
+enum Job {
+    Reads { batch: WriteBatch, reply: oneshot::Sender<Result<Committed, StoreError>> },
+    Detections { batch: DetectionBatch, reply: oneshot::Sender<Result<Vec<i64>, StoreError>> },
+}
+
+impl Job {
+    /// Rows the job inserts (for the group's size limit).
+    fn rows(&self) -> usize {
+        match self {
+            Self::Reads { batch, .. } => batch.reads.len(),
+            Self::Detections { batch, .. } => batch.detections.len(),
+        }
+    }
+
+    /// Answers the submitter with the outcome of its batch.
+    fn answer(self, outcome: Outcome) {
+        match (self, outcome) {
+            (Self::Reads { reply, .. }, Outcome::Reads(r)) => {
+                let _ = reply.send(r);
+            }
+            (Self::Detections { reply, .. }, Outcome::Detections(r)) => {
+                let _ = reply.send(r);
+            }
+            (job, _) => job.fail(StoreError::Corrupt { table: "writer", detail: "outcome of another kind".into() }),
+        }
+    }
+
+    /// Answers the submitter with an error.
+    fn fail(self, e: StoreError) {
+        match self {
+            Self::Reads { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+            Self::Detections { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+}
+
+/// What one job of a group became.
+enum Outcome {
+    Reads(Result<Committed, StoreError>),
+    Detections(Result<Vec<i64>, StoreError>),
 }
 
 #[derive(Debug)]
@@ -140,27 +183,44 @@ impl crate::Store {
     /// Writes a batch durably; resolves once it is committed and fsynced.
     pub async fn write(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
         let (reply, rx) = oneshot::channel();
-        let tx = self.inner.writer.tx.clone();
-        // `send` blocks only while the queue is full; keep that off the async executor.
-        let job = Job { batch, reply };
-        match tx.try_send(job) {
-            Ok(()) => {}
-            Err(mpsc::TrySendError::Full(job)) => {
-                tokio::task::spawn_blocking(move || tx.send(job))
-                    .await
-                    .map_err(|_| StoreError::WriterGone)?
-                    .map_err(|_| StoreError::WriterGone)?;
-            }
-            Err(mpsc::TrySendError::Disconnected(_)) => return Err(StoreError::WriterGone),
-        }
+        self.submit(Job::Reads { batch, reply }).await?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
     /// The blocking twin of [`Store::write`], for callers outside an async runtime.
     pub fn write_blocking(&self, batch: WriteBatch) -> Result<Committed, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.inner.writer.tx.send(Job { batch, reply }).map_err(|_| StoreError::WriterGone)?;
+        self.inner.writer.tx.send(Job::Reads { batch, reply }).map_err(|_| StoreError::WriterGone)?;
         rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Writes detections durably, in the same group commits as reads; resolves with their
+    /// ids, in batch order, once they are committed and fsynced. All or none are stored.
+    pub async fn write_detections(&self, batch: DetectionBatch) -> Result<Vec<i64>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::Detections { batch, reply }).await?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// The blocking twin of [`Store::write_detections`].
+    pub fn write_detections_blocking(&self, batch: DetectionBatch) -> Result<Vec<i64>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner.writer.tx.send(Job::Detections { batch, reply }).map_err(|_| StoreError::WriterGone)?;
+        rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Queues a job for the writer.
+    async fn submit(&self, job: Job) -> Result<(), StoreError> {
+        let tx = self.inner.writer.tx.clone();
+        // `send` blocks only while the queue is full; keep that off the async executor.
+        match tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(mpsc::TrySendError::Full(job)) => tokio::task::spawn_blocking(move || tx.send(job))
+                .await
+                .map_err(|_| StoreError::WriterGone)?
+                .map_err(|_| StoreError::WriterGone),
+            Err(mpsc::TrySendError::Disconnected(_)) => Err(StoreError::WriterGone),
+        }
     }
 }
 
@@ -182,12 +242,12 @@ fn run(
                 Err(e) => tracing::warn!(error = %e, "WAL checkpoint in the writer failed"),
             }
         }
-        let mut rows = first.batch.reads.len();
+        let mut rows = first.rows();
         let mut group = vec![first];
         while rows < max_group_rows {
             match rx.try_recv() {
                 Ok(job) => {
-                    rows += job.batch.reads.len();
+                    rows += job.rows();
                     group.push(job);
                 }
                 Err(_) => break,
@@ -197,14 +257,14 @@ fn run(
         match results {
             Ok(results) => {
                 for (job, result) in group.into_iter().zip(results) {
-                    let _ = job.reply.send(result);
+                    job.answer(result);
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, batches = group.len(), "group commit failed");
                 let msg = e.to_string();
                 for job in group {
-                    let _ = job.reply.send(Err(StoreError::Corrupt { table: "reads", detail: msg.clone() }));
+                    job.fail(StoreError::Corrupt { table: "reads", detail: msg.clone() });
                 }
             }
         }
@@ -217,7 +277,7 @@ const NEXT_IDS: &str = "SELECT
     MAX(COALESCE((SELECT MAX(id) FROM reads), 0), COALESCE((SELECT id FROM id_floors WHERE name = 'reads'), 0)) + 1,
     MAX(COALESCE((SELECT MAX(id) FROM alerts), 0), COALESCE((SELECT id FROM id_floors WHERE name = 'alerts'), 0)) + 1";
 
-fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Result<Committed, StoreError>>, StoreError> {
+fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Outcome>, StoreError> {
     // The write lock from BEGIN: the next ids are read first (see `write_transaction`).
     let mut tx = crate::write_transaction(conn)?;
     // This thread is the only writer of reads and alerts: it numbers them itself, so that each
@@ -227,19 +287,27 @@ fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Result<Commit
     let mut results = Vec::with_capacity(group.len());
     for job in group {
         let mut sp = tx.savepoint()?;
-        match write_batch(&sp, &job.batch, next_id, next_alert_id) {
-            Ok(c) => {
-                sp.commit()?;
-                next_id += c.read_ids.len() as i64;
-                next_alert_id += c.alerts.len() as i64;
-                results.push(Ok(c));
-            }
-            Err(e) => {
-                sp.rollback()?;
-                drop(sp);
-                results.push(Err(e));
-            }
+        let (ok, outcome) = match job {
+            Job::Reads { batch, .. } => match write_batch(&sp, batch, next_id, next_alert_id) {
+                Ok(c) => {
+                    next_id += c.read_ids.len() as i64;
+                    next_alert_id += c.alerts.len() as i64;
+                    (true, Outcome::Reads(Ok(c)))
+                }
+                Err(e) => (false, Outcome::Reads(Err(e))),
+            },
+            Job::Detections { batch, .. } => match crate::detections::insert(&sp, batch) {
+                Ok(ids) => (true, Outcome::Detections(Ok(ids))),
+                Err(e) => (false, Outcome::Detections(Err(e))),
+            },
+        };
+        if ok {
+            sp.commit()?;
+        } else {
+            sp.rollback()?;
+            drop(sp);
         }
+        results.push(outcome);
     }
     tx.commit()?;
     Ok(results)

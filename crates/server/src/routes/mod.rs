@@ -9,9 +9,11 @@ use crate::{ApiError, AppState};
 
 mod alerts;
 mod cameras;
+mod detections;
 mod hotlist;
 mod images;
 mod misc;
+mod ndjson;
 mod push;
 mod reads;
 
@@ -24,6 +26,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/reads/{id}", get(reads::get_one))
         .route("/api/v1/reads/{id}/images", get(images::list).post(images::post))
         .route("/api/v1/images/{sha256}", get(images::get_one))
+        .route("/api/v1/detections", post(detections::post).get(detections::search))
+        .route("/api/v1/detections/{id}", get(detections::get_one))
         .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
         .route("/api/v1/cameras/import", post(cameras::import))
         .route("/api/v1/cameras/{id}", get(cameras::get_one).put(cameras::put).delete(cameras::delete))

@@ -10,7 +10,8 @@
 //! * `POST /api/v1/cameras/{id}/push/onvif`: an ONVIF `tt:MetadataStream` document.
 //!
 //! Plate reads enter the same path as `POST /api/v1/reads`: validated, matched and stored
-//! (fsynced) before the answer. Pictures are then stored for the read they belong to. A
+//! (fsynced) before the answer; face, person and vehicle detections the path of
+//! `POST /api/v1/detections`. Pictures are then stored for the read they belong to. A
 //! picture that is not one (a part that lies about its type, a decompression bomb) is
 //! refused on its own and reported; the read is kept.
 
@@ -28,6 +29,7 @@ use limes_store::{ImageFormat, ImageMeta, ValidImage};
 use serde::Serialize;
 
 use super::{body_bytes, media_type};
+use crate::detections::{DetectionItem, ingest_detections};
 use crate::wire::{ReadIn, Rejected};
 use crate::{ApiError, AppState, ingest_reads};
 
@@ -47,8 +49,11 @@ pub(super) struct PushReport {
     /// Pictures refused, with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     image_errors: Vec<String>,
-    /// Face, person and vehicle detections in the payload (not stored by this route).
+    /// Face, person and vehicle detections stored (never identity).
     detections: usize,
+    /// Detections refused, by their position among the payload's detections.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    detections_rejected: Vec<Rejected>,
 }
 
 /// A picture that came with the payload, not yet checked.
@@ -174,17 +179,27 @@ async fn store(
     let now = Utc::now();
     let mut report = PushReport::default();
     let mut items = Vec::new();
+    let mut detections = Vec::new();
     // The picture slots of each read, in the order of `items`.
     let mut slots: Vec<Vec<ImageSlot>> = Vec::new();
     for o in observations {
         match &o.payload {
-            Payload::Detection(_) => report.detections += 1,
+            Payload::Detection(_) => {
+                let index = detections.len();
+                let detection = o.into_detection(camera.clone(), now).ok_or_else(|| "not a detection".to_owned());
+                detections.push(DetectionItem { index, source_format, detection });
+            }
             Payload::Plate(p) => {
                 slots.push(p.images.clone());
                 let read = o.into_plate_read(camera.clone(), now).map(|r| ReadIn::from(&r));
                 items.push((items.len(), read.ok_or_else(|| "not a plate read".to_owned())));
             }
         }
+    }
+    if !detections.is_empty() {
+        let stored = ingest_detections(state, detections).await?;
+        report.detections = stored.accepted;
+        report.detections_rejected = stored.rejected;
     }
     if !items.is_empty() {
         let ingested = ingest_reads(state, items).await?;

@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use limes_hotlist::{Wildcard, levenshtein_within};
 use limes_model::CameraId;
 use limes_plate::lookalike_key;
@@ -16,8 +15,9 @@ use limes_store::{PlateFilter, ReadCursor, ReadQuery, StoredRead};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::ndjson::NdjsonChunks;
 use super::{body_bytes, json, media_type, utf8};
-use crate::wire::{IngestReport, ReadIn, Rejected};
+use crate::wire::{IngestReport, ReadIn};
 use crate::{ApiError, AppState, ingest_reads};
 
 pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
@@ -57,71 +57,18 @@ pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body
 /// answers once everything is committed. A bad line is reported by its index
 /// (line number minus one) and never stops the stream.
 async fn ndjson(state: AppState, body: Body) -> Result<Response, ApiError> {
-    let max_line = state.options.max_line_bytes;
-    let chunk = state.options.stream_chunk.max(1);
-    let mut stream = body.into_data_stream();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut skipping = false;
-    let mut line_no = 0usize;
-    let mut items = Vec::new();
+    let parse = |line: &str| serde_json::from_str::<ReadIn>(line).map_err(|e| e.to_string());
+    let mut lines = NdjsonChunks::new(body, state.options.max_line_bytes, state.options.stream_chunk, parse);
     let mut report = IngestReport::default();
-
-    fn line_item(index: usize, line: &[u8]) -> Option<(usize, Result<ReadIn, String>)> {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return None;
-        }
-        let parsed = std::str::from_utf8(line)
-            .map_err(|e| format!("line is not valid UTF-8 (at byte {})", e.valid_up_to()))
-            .and_then(|s| serde_json::from_str::<ReadIn>(s).map_err(|e| e.to_string()));
-        Some((index, parsed))
-    }
-
     loop {
-        let next = stream.next().await;
-        let data = match next {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => {
-                // The client went away or the body broke: what was committed stays.
-                return Err(ApiError::BadRequest(format!(
-                    "reading NDJSON stream after {} committed reads: {e}",
-                    report.accepted
-                )));
-            }
+        let items = lines.next_chunk().await.map_err(|e| {
+            // The client went away or the body broke: what was committed stays.
+            ApiError::BadRequest(format!("reading NDJSON stream after {} committed reads: {e}", report.accepted))
+        })?;
+        match items {
+            Some(items) => merge(&mut report, ingest_reads(&state, items).await?),
             None => break,
-        };
-        let mut rest: &[u8] = &data;
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
-            let (head, tail) = rest.split_at(pos);
-            rest = &tail[1..];
-            if skipping {
-                skipping = false;
-            } else {
-                buf.extend_from_slice(head);
-                items.extend(line_item(line_no, &buf));
-            }
-            buf.clear();
-            line_no += 1;
-            if items.len() >= chunk {
-                merge(&mut report, ingest_reads(&state, std::mem::take(&mut items)).await?);
-            }
         }
-        if !skipping {
-            buf.extend_from_slice(rest);
-            if buf.len() > max_line {
-                report
-                    .rejected
-                    .push(Rejected { index: line_no, error: format!("line is longer than {max_line} bytes") });
-                buf.clear();
-                skipping = true;
-            }
-        }
-    }
-    if !skipping {
-        items.extend(line_item(line_no, &buf));
-    }
-    if !items.is_empty() {
-        merge(&mut report, ingest_reads(&state, items).await?);
     }
     report.rejected.sort_by_key(|r| r.index);
     Ok((StatusCode::OK, Json(report)).into_response())
