@@ -30,11 +30,11 @@ fn event(task: usize, i: usize) -> AuditEvent {
     AuditEvent {
         actor: Actor::User(format!("officer{}", task % 50)),
         role: "investigator".into(),
-        action: if i % 10 == 0 { Action::Disclose } else { Action::Consult },
+        action: if i.is_multiple_of(10) { Action::Disclose } else { Action::Consult },
         object: Object::plate(&format!("B{:03}XYZ", (task * 7919 + i) % 1000)),
         purpose: "border-control".into(),
         legal_basis: "RO Law 363/2018 art. 5".into(),
-        case_ref: (i % 3 == 0).then(|| format!("2026/{}", task % 97)),
+        case_ref: i.is_multiple_of(3).then(|| format!("2026/{}", task % 97)),
         outcome: Outcome::Allowed,
         details: Details::new(&serde_json::json!({"search": "exact", "results": i % 17})),
     }

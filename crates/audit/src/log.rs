@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::checkpoint::{CheckpointSigner, SignedCheckpoint, VerifierKey};
 use crate::merkle::{self, Frontier, Hash, NewNode};
 use crate::record::{Action, Actor, AuditEvent, AuditRecord, Details, Object, Outcome, RecordText, Salt, to_ranges};
-use crate::sql::{self, MIN_STORED_LEVEL, SqlTree};
+use crate::sql::{self, SqlTree};
 use crate::{AuditError, export, schema, verify};
 
 /// The audit database's file name inside the data directory.
@@ -183,6 +183,8 @@ pub struct AuditLog {
 struct Inner {
     path: PathBuf,
     verifier: VerifierKey,
+    /// The lowest level of stored nodes (see `sql::NODE_LEVEL`).
+    node_level: u32,
     /// Taken when the last handle goes, which lets the writer finish and stop.
     tx: Option<mpsc::Sender<Job>>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -201,10 +203,10 @@ impl AuditLog {
         let mut conn = sql::open_rw(&path)?;
         schema::migrate(&mut conn)?;
         let signer = load_or_create_key(dir, &options.origin, &conn)?;
-        check_meta(&mut conn, &signer)?;
+        let node_level = check_meta(&mut conn, &signer)?;
 
         let size = sql::log_size(&conn)?;
-        let frontier = Frontier::load(&SqlTree(&conn), size)?;
+        let frontier = Frontier::load(&SqlTree { conn: &conn, node_level }, size)?;
         let last: Option<(i64, Vec<u8>, i64, Vec<u8>)> = conn
             .query_row("SELECT size, root, time, signature FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
@@ -243,6 +245,7 @@ impl AuditLog {
             last_checkpoint_at: Instant::now().checked_sub(options.checkpoint_interval).unwrap_or_else(Instant::now),
             salts: SaltBuffer::default(),
             scratch: Vec::with_capacity(1024),
+            node_level,
         };
         let writer = Writer {
             conn,
@@ -265,6 +268,7 @@ impl AuditLog {
             inner: Arc::new(Inner {
                 path,
                 verifier,
+                node_level,
                 tx: Some(tx),
                 writer: Some(writer),
                 shared,
@@ -389,7 +393,7 @@ impl AuditLog {
     /// The leaf hash of record `seq`.
     pub fn leaf(&self, seq: u64) -> Result<Hash, AuditError> {
         self.check_size(seq + 1)?;
-        self.with_reader(|conn| merkle::NodeReader::node(&SqlTree(conn), 0, seq))
+        self.with_reader(|conn| merkle::NodeReader::node(&SqlTree { conn, node_level: self.inner.node_level }, 0, seq))
     }
 
     fn check_size(&self, size: u64) -> Result<(), AuditError> {
@@ -403,13 +407,19 @@ impl AuditLog {
     /// The inclusion proof of record `seq` in the tree of `size` records (a checkpoint's size).
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, AuditError> {
         self.check_size(size)?;
-        self.with_reader(|conn| merkle::inclusion_proof(&SqlTree(conn), seq, size).map_err(proof_error))
+        self.with_reader(|conn| {
+            merkle::inclusion_proof(&SqlTree { conn, node_level: self.inner.node_level }, seq, size)
+                .map_err(proof_error)
+        })
     }
 
     /// The consistency proof between the trees of `old` and `new` records (two checkpoints).
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, AuditError> {
         self.check_size(new)?;
-        self.with_reader(|conn| merkle::consistency_proof(&SqlTree(conn), old, new).map_err(proof_error))
+        self.with_reader(|conn| {
+            merkle::consistency_proof(&SqlTree { conn, node_level: self.inner.node_level }, old, new)
+                .map_err(proof_error)
+        })
     }
 
     /// Writes the records `filter` selects as JSON lines; returns how many.
@@ -503,8 +513,9 @@ fn write_secret_file(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), AuditE
     Ok(())
 }
 
-/// Records the log's origin and key at creation; afterwards, refuses others.
-fn check_meta(conn: &mut Connection, signer: &CheckpointSigner) -> Result<(), AuditError> {
+/// Records the log's origin, key and node level at creation; afterwards, refuses another
+/// origin or key, and returns the level the log keeps.
+fn check_meta(conn: &mut Connection, signer: &CheckpointSigner) -> Result<u32, AuditError> {
     let key = signer.verifier().to_string();
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let get = |name: &str| -> rusqlite::Result<Option<String>> {
@@ -526,8 +537,15 @@ fn check_meta(conn: &mut Connection, signer: &CheckpointSigner) -> Result<(), Au
             tx.execute("INSERT INTO meta (name, value) VALUES ('key', ?1)", [&key])?;
         }
     }
+    let level = match get("node_level")? {
+        Some(_) => sql::node_level(&tx)?.ok_or_else(|| AuditError::Corrupt("meta node_level is not a level".into()))?,
+        None => {
+            tx.execute("INSERT INTO meta (name, value) VALUES ('node_level', ?1)", [sql::NODE_LEVEL.to_string()])?;
+            sql::NODE_LEVEL
+        }
+    };
     tx.commit()?;
-    Ok(())
+    Ok(level)
 }
 
 /// Wakes the writer every [`TICK`] while any [`AuditLog`] handle lives.
@@ -596,6 +614,8 @@ struct State {
     last_checkpoint_at: Instant,
     salts: SaltBuffer,
     scratch: Vec<u8>,
+    /// Nodes of this level and above are stored.
+    node_level: u32,
 }
 
 struct Writer {
@@ -827,8 +847,9 @@ fn append_one(tx: &Connection, state: &mut State, event: &AuditEvent, time_us: i
     tx.prepare_cached("INSERT INTO leaves (seq, hash) VALUES (?1, ?2)")?.execute(params![seq as i64, &leaf.0[..]])?;
     let mut created: [Option<NewNode>; 64] = [None; 64];
     let mut n = 0;
+    let node_level = state.node_level;
     state.frontier.push(leaf, |node| {
-        if node.level >= MIN_STORED_LEVEL {
+        if node.level >= node_level {
             created[n] = Some(node);
             n += 1;
         }

@@ -10,11 +10,20 @@ use crate::merkle::{Hash, NodeReader, node_hash};
 use crate::record::{Action, Actor, AuditEvent, AuditRecord, Details, Object, Outcome};
 use crate::{AuditError, schema};
 
-/// The lowest level of complete subtree kept in `nodes`; lower ones are hashed from the (at
-/// most 8) leaves under them when a proof needs them. Keeping every level (1) cost a sixth
-/// of append throughput and a fifth more bytes per record; keeping none made every proof
-/// hash leaves by the thousand (design/audit.md has the measurements).
-pub(crate) const MIN_STORED_LEVEL: u32 = 4;
+/// The lowest level of complete subtree a new log keeps in `nodes`; lower ones are hashed from
+/// the (at most 8) leaves under them when a proof needs them. Keeping every level (1) cost a
+/// sixth of append throughput and a fifth more bytes per record; keeping none made every
+/// proof hash leaves by the thousand (design/audit.md has the measurements). A log records
+/// its level in `meta` (`node_level`) when it is created and keeps it.
+pub(crate) const NODE_LEVEL: u32 = 4;
+
+/// The `node_level` a log recorded, if it is one.
+pub(crate) fn node_level(conn: &Connection) -> Result<Option<u32>, AuditError> {
+    use rusqlite::OptionalExtension;
+    let text: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE name = 'node_level'", [], |r| r.get(0)).optional()?;
+    Ok(text.and_then(|t| t.parse().ok()).filter(|l| (1..=63).contains(l)))
+}
 
 fn configure(conn: &Connection) -> Result<(), AuditError> {
     // As the reads store: 8 KiB pages, WAL so readers run beside the writer, FULL so a commit
@@ -50,22 +59,24 @@ pub(crate) fn open_ro(path: &Path) -> Result<Connection, AuditError> {
     Ok(conn)
 }
 
-/// The tree as stored: leaves in `leaves`, complete subtrees of level ≥ [`MIN_STORED_LEVEL`] in
-/// `nodes`.
+/// The tree as stored: leaves in `leaves`, complete subtrees of level ≥ `node_level` in `nodes`.
 #[derive(Debug)]
-pub(crate) struct SqlTree<'c>(pub &'c Connection);
+pub(crate) struct SqlTree<'c> {
+    pub conn: &'c Connection,
+    pub node_level: u32,
+}
 
 impl NodeReader for SqlTree<'_> {
     type Error = AuditError;
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, AuditError> {
         if level == 0 {
-            return leaf(self.0, index);
+            return leaf(self.conn, index);
         }
-        if level < MIN_STORED_LEVEL {
+        if level < self.node_level {
             let (lo, hi) = (index << level, (index + 1) << level);
             let mut stmt =
-                self.0.prepare_cached("SELECT seq, hash FROM leaves WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
+                self.conn.prepare_cached("SELECT seq, hash FROM leaves WHERE seq >= ?1 AND seq < ?2 ORDER BY seq")?;
             let mut level_hashes = Vec::with_capacity(1 << level);
             let mut rows = stmt.query([lo as i64, hi as i64])?;
             while let Some(row) = rows.next()? {
@@ -81,7 +92,7 @@ impl NodeReader for SqlTree<'_> {
             }
             return Ok(level_hashes[0]);
         }
-        let mut stmt = self.0.prepare_cached("SELECT hash FROM nodes WHERE level = ?1 AND idx = ?2")?;
+        let mut stmt = self.conn.prepare_cached("SELECT hash FROM nodes WHERE level = ?1 AND idx = ?2")?;
         let mut rows = stmt.query([i64::from(level), index as i64])?;
         match rows.next()? {
             Some(row) => {

@@ -23,7 +23,7 @@ use rusqlite::types::ValueRef;
 use crate::checkpoint::{Checkpoint, SignedCheckpoint, VerifierKey};
 use crate::merkle::{self, Frontier, Hash, NewNode};
 use crate::record::RecordText;
-use crate::sql::{self, MIN_STORED_LEVEL, SqlTree};
+use crate::sql::{self, SqlTree};
 use crate::{AuditError, schema};
 
 /// Where the log breaks.
@@ -185,11 +185,19 @@ fn check(conn: &Connection, key: &VerifierKey, breaks: &mut Breaks) -> Result<Ve
     if stored_key != key.to_string() {
         breaks.push(Place::Meta("key".into()), format!("the log names key {stored_key:?}, not the trusted {key}"));
     }
+    let node_level = match sql::node_level(conn)? {
+        Some(level) => level,
+        None => {
+            breaks.push(Place::Meta("node_level".into()), "is missing or not a level from 1 to 63");
+            sql::NODE_LEVEL
+        }
+    };
     let erasures = erasures(conn, breaks)?;
 
     let mut pass = Pass {
         conn,
         key,
+        node_level,
         frontier: Frontier::new(),
         nodes: StoredNodes::new(conn),
         previous: None,
@@ -283,7 +291,7 @@ fn check(conn: &Connection, key: &VerifierKey, breaks: &mut Breaks) -> Result<Ve
         "SELECT level, idx FROM nodes WHERE level < ?1 OR level > 62 OR idx < 0 OR idx >= (?2 >> level)
          ORDER BY level, idx LIMIT 100",
     )?;
-    let mut rows = extra.query([i64::from(MIN_STORED_LEVEL), size as i64])?;
+    let mut rows = extra.query([i64::from(node_level), size as i64])?;
     while let Some(row) = rows.next()? {
         let (level, index): (i64, i64) = (row.get(0)?, row.get(1)?);
         let place = match (u32::try_from(level), u64::try_from(index)) {
@@ -477,6 +485,8 @@ fn read_checkpoint(row: Option<&rusqlite::Row<'_>>) -> Option<RawCheckpoint> {
 struct Pass<'c> {
     conn: &'c Connection,
     key: &'c VerifierKey,
+    /// Nodes of this level and above are stored.
+    node_level: u32,
     frontier: Frontier,
     nodes: StoredNodes<'c>,
     /// The previous checkpoint whose signature verified: size, root, time.
@@ -492,7 +502,7 @@ impl Pass<'_> {
     fn push(&mut self, leaf: Hash, breaks: &mut Breaks) -> Result<(), VerifyError> {
         let mut created: Vec<NewNode> = Vec::new();
         self.frontier.push(leaf, |n| created.push(n));
-        for node in created.into_iter().filter(|n| n.level >= MIN_STORED_LEVEL) {
+        for node in created.into_iter().filter(|n| n.level >= self.node_level) {
             let place = Place::Node { level: node.level, index: node.index };
             match self.nodes.get(node.level, node.index)? {
                 None => breaks.push(place, "is missing"),
@@ -553,7 +563,8 @@ impl Pass<'_> {
                 breaks
                     .push(place.clone(), format!("signed at {time}, before the checkpoint at size {old} ({old_time})"));
             }
-            let proof = merkle::consistency_proof(&SqlTree(self.conn), old, cp.size);
+            let proof =
+                merkle::consistency_proof(&SqlTree { conn: self.conn, node_level: self.node_level }, old, cp.size);
             match proof {
                 Ok(proof) => {
                     if let Err(e) = merkle::verify_consistency(old, cp.size, &old_root, &root, &proof) {

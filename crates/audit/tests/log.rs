@@ -385,7 +385,7 @@ fn every_flipped_byte_breaks_verification_at_its_place() {
     conn.execute("UPDATE leaves SET hash = ?1 WHERE seq = 2", [&stored]).unwrap();
 
     // The meta rows: the origin and key the log names must be the trusted ones.
-    for name in ["origin", "key"] {
+    for name in ["origin", "key", "node_level"] {
         let stored: String = conn.query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0)).unwrap();
         conn.execute("UPDATE meta SET value = ?1 WHERE name = ?2", [format!("{stored}x"), name.to_owned()]).unwrap();
         assert_eq!(broken(verify(&db, &key))[0].place, Place::Meta(name.into()));
@@ -422,6 +422,31 @@ fn removed_rows_are_named() {
     check("DELETE FROM records WHERE seq = 5", Place::Record(2));
     // The erasure rewritten to name a later record.
     check("UPDATE records SET details = '{\"erased\":[[2,6]]}' WHERE seq = 5", Place::Record(5));
+    verify(&db, &key).unwrap();
+}
+
+#[test]
+fn a_log_keeps_the_node_level_it_was_created_with() {
+    let dir = tempfile::tempdir().unwrap();
+    AuditLog::open(dir.path(), options()).unwrap().close().unwrap();
+    // As if an older build had created it keeping every level.
+    let db = dir.path().join(DB_FILE);
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE meta SET value = '1' WHERE name = 'node_level'", [])
+        .unwrap();
+    let log = AuditLog::open(dir.path(), options()).unwrap();
+    log.submit((0..40).map(event).collect()).unwrap().wait().unwrap();
+    let checkpoint = log.checkpoint_now().unwrap().unwrap();
+    let proof = log.inclusion_proof(33, 40).unwrap();
+    verify_inclusion(33, 40, &log.leaf(33).unwrap(), &proof, &checkpoint.checkpoint.root).unwrap();
+    let key = log.verifier_key();
+    drop(log);
+    let nodes: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM nodes WHERE level = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(nodes, 20);
     verify(&db, &key).unwrap();
 }
 
