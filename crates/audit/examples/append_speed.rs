@@ -4,7 +4,9 @@
 //! time and wait for it to be durable, for `LIMES_AUDIT_SECONDS` (10); the log signs a
 //! checkpoint every second meanwhile. Prints `name=value unit` lines, as `limes bench` does.
 //! `LIMES_AUDIT_TASKS` sets the appends in flight (512); `LIMES_AUDIT_DIR` a folder to use
-//! instead of a temporary one (on the same disk as the data directory, for a fair fsync).
+//! instead of a temporary one (on the same disk as the data directory, for a fair fsync);
+//! `LIMES_AUDIT_CHECKPOINT_MS` the checkpoint interval (1000), to see what many checkpoints
+//! cost verification.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,7 +47,9 @@ fn main() {
     let tasks: usize = env("LIMES_AUDIT_TASKS", 512);
     let temp = tempfile::tempdir().unwrap();
     let dir = std::env::var("LIMES_AUDIT_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| temp.path().to_owned());
-    let log = AuditLog::open(&dir, AuditOptions::new("limes.bench/audit")).unwrap();
+    let mut options = AuditOptions::new("limes.bench/audit");
+    options.checkpoint_interval = Duration::from_millis(env("LIMES_AUDIT_CHECKPOINT_MS", 1000));
+    let log = AuditLog::open(&dir, options).unwrap();
     figure("machine.cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "cores");
     println!("# load average before: {}", load());
 
