@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod bench;
 mod client;
 mod config;
@@ -52,6 +53,8 @@ enum Command {
     Push(client::PushArgs),
     /// List, watch and acknowledge a running node's alerts.
     Alerts(client::AlertsArgs),
+    /// The node's audit log: verify it, export its records, show its key.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -148,5 +151,6 @@ fn main() -> anyhow::Result<()> {
         Command::Reads(a) => rt()?.block_on(client::reads(a)),
         Command::Push(a) => rt()?.block_on(client::push(a)),
         Command::Alerts(a) => rt()?.block_on(client::alerts(a)),
+        Command::Audit(a) => audit::run(a),
     }
 }

@@ -1,0 +1,406 @@
+//! Signed checkpoints (domain: no I/O; keys come in as bytes).
+//!
+//! A checkpoint is the log's signed statement "at time *t* my tree had *size* leaves and this
+//! root". Its text is a [C2SP tlog-checkpoint](https://c2sp.org/tlog-checkpoint) body (origin,
+//! size, base64 root, no extension lines) in a [C2SP signed note](https://c2sp.org/signed-note):
+//!
+//! ```text
+//! limes.example/ro-igpf/node-1/audit
+//! 20852163
+//! CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
+//!
+//! — limes.example/ro-igpf/node-1/audit jWbPPwAAAABkGFDLEZMHwSRaJNiI…
+//! ```
+//!
+//! The node signs with a *timestamped* Ed25519 signature, the [C2SP tlog-cosignature] v1
+//! format (signature type 0x04): the signed message is `cosignature/v1\ntime <t>\n` followed by
+//! the body, and the signature is `key ID (4) || t (8, big-endian seconds) || Ed25519 (64)`.
+//! So the time is signed without an extension line (which tlog-checkpoint advises against),
+//! and a partner that witnesses the log adds its own line of the very same kind under its own
+//! key: the node's signature is simply the first cosignature.
+//!
+//! [C2SP tlog-cosignature]: https://c2sp.org/tlog-cosignature
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use crate::merkle::Hash;
+
+/// The signature type byte of timestamped Ed25519 cosignatures (c2sp.org/signed-note).
+pub const SIGNATURE_TYPE: u8 = 0x04;
+
+/// What is wrong with a key, a note or a signature.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    /// A key's text or bytes are not what they should be.
+    #[error("bad key: {0}")]
+    BadKey(String),
+    /// A note or checkpoint text is malformed.
+    #[error("bad checkpoint note: {0}")]
+    BadNote(String),
+    /// The note has no signature line of the expected key.
+    #[error("no signature by {0}")]
+    NoSignature(String),
+    /// A signature does not verify.
+    #[error("the signature does not verify")]
+    BadSignature,
+}
+
+/// A tree head: which log, how many leaves, which root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+}
+
+impl Checkpoint {
+    /// The note text: `origin\nsize\nbase64(root)\n`.
+    pub fn body(&self) -> String {
+        format!("{}\n{}\n{}\n", self.origin, self.size, BASE64.encode(self.root.0))
+    }
+
+    /// Parses a note text of exactly three lines (limes writes no extension lines).
+    pub fn parse_body(text: &str) -> Result<Self, CheckpointError> {
+        let bad = |m: &str| CheckpointError::BadNote(m.to_owned());
+        let lines: Vec<&str> =
+            text.strip_suffix('\n').ok_or_else(|| bad("the text must end in a newline"))?.split('\n').collect();
+        let [origin, size, root] = lines[..] else {
+            return Err(bad("a checkpoint has three lines: origin, size, root"));
+        };
+        check_name(origin).map_err(|e| bad(&format!("origin: {e}")))?;
+        if size.is_empty() || !size.bytes().all(|b| b.is_ascii_digit()) || (size.len() > 1 && size.starts_with('0')) {
+            return Err(bad("the size is not a decimal number without leading zeros"));
+        }
+        let size = size.parse().map_err(|_| bad("the size is too large"))?;
+        let root = BASE64
+            .decode(root)
+            .ok()
+            .and_then(|b| Hash::from_slice(&b))
+            .ok_or_else(|| bad("the root is not 32 base64 bytes"))?;
+        Ok(Self { origin: origin.to_owned(), size, root })
+    }
+
+    /// The message a timestamped signature covers.
+    pub fn signed_message(&self, time: u64) -> Vec<u8> {
+        format!("cosignature/v1\ntime {time}\n{}", self.body()).into_bytes()
+    }
+}
+
+/// A checkpoint with the node's signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    /// When it was signed, in POSIX seconds (signed with it).
+    pub time: u64,
+    /// The Ed25519 signature over [`Checkpoint::signed_message`].
+    pub signature: [u8; 64],
+}
+
+impl SignedCheckpoint {
+    /// The signature line `— <key name> base64(key ID || time || signature)`, newline included.
+    pub fn signature_line(&self, key_name: &str, key_id: u32) -> String {
+        let mut sig = Vec::with_capacity(76);
+        sig.extend_from_slice(&key_id.to_be_bytes());
+        sig.extend_from_slice(&self.time.to_be_bytes());
+        sig.extend_from_slice(&self.signature);
+        format!("\u{2014} {key_name} {}\n", BASE64.encode(sig))
+    }
+
+    /// The signed note: the body, a blank line, the signature line of the key named
+    /// `key_name` whose ID is `key_id`.
+    pub fn to_note(&self, key_name: &str, key_id: u32) -> String {
+        format!("{}\n{}", self.checkpoint.body(), self.signature_line(key_name, key_id))
+    }
+}
+
+/// A key name: non-empty, no spaces, no `+`, no control characters (c2sp.org/signed-note).
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("empty".into());
+    }
+    if name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control()) {
+        return Err(format!("{name:?} holds a space, a plus or a control character"));
+    }
+    Ok(())
+}
+
+/// `SHA-256(name || 0x0A || 0x04 || public key)[:4]`, big-endian.
+fn key_id(name: &str, public: &VerifyingKey) -> u32 {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update([b'\n', SIGNATURE_TYPE]);
+    h.update(public.as_bytes());
+    let d = h.finalize();
+    u32::from_be_bytes([d[0], d[1], d[2], d[3]])
+}
+
+/// The node's checkpoint key. Its name is the log's origin.
+pub struct CheckpointSigner {
+    name: String,
+    id: u32,
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for CheckpointSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckpointSigner")
+            .field("name", &self.name)
+            .field("id", &format_args!("{:08x}", self.id))
+            .finish()
+    }
+}
+
+impl CheckpointSigner {
+    /// A key from its 32-byte Ed25519 seed, named after the log's origin.
+    pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, CheckpointError> {
+        check_name(name).map_err(CheckpointError::BadKey)?;
+        let key = SigningKey::from_bytes(seed);
+        Ok(Self { name: name.to_owned(), id: key_id(name, &key.verifying_key()), key })
+    }
+
+    /// Signs the log's own tree head `(size, root)` at `time` (POSIX seconds): the origin is
+    /// the key's name.
+    pub fn sign(&self, size: u64, root: Hash, time: u64) -> SignedCheckpoint {
+        self.cosign(Checkpoint { origin: self.name.clone(), size, root }, time)
+    }
+
+    /// Signs any log's checkpoint at `time`, as a witness does.
+    pub fn cosign(&self, checkpoint: Checkpoint, time: u64) -> SignedCheckpoint {
+        let signature = self.key.sign(&checkpoint.signed_message(time)).to_bytes();
+        SignedCheckpoint { checkpoint, time, signature }
+    }
+
+    /// The key partners verify with.
+    pub fn verifier(&self) -> VerifierKey {
+        VerifierKey { name: self.name.clone(), id: self.id, key: self.key.verifying_key() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `PRIVATE+KEY+<name>+<key ID hex>+<base64(0x04 || seed)>`, the form Go's `note` package
+    /// uses for signer keys. Secret: only for the node's key file.
+    pub fn to_private_text(&self) -> String {
+        let mut material = vec![SIGNATURE_TYPE];
+        material.extend_from_slice(self.key.as_bytes());
+        format!("PRIVATE+KEY+{}+{:08x}+{}", self.name, self.id, BASE64.encode(material))
+    }
+
+    /// The inverse of [`CheckpointSigner::to_private_text`].
+    pub fn parse_private_text(text: &str) -> Result<Self, CheckpointError> {
+        let bad = |m: &str| CheckpointError::BadKey(m.to_owned());
+        let rest = text.trim_end().strip_prefix("PRIVATE+KEY+").ok_or_else(|| bad("not a PRIVATE+KEY"))?;
+        let (name, id, material) = split_key(rest)?;
+        let seed: [u8; 32] = match material.split_first() {
+            Some((&SIGNATURE_TYPE, seed)) => seed.try_into().map_err(|_| bad("the seed is not 32 bytes"))?,
+            _ => return Err(bad("not a timestamped Ed25519 (0x04) key")),
+        };
+        let signer = Self::from_seed(name, &seed)?;
+        if signer.id != id {
+            return Err(bad("the key ID does not match the key"));
+        }
+        Ok(signer)
+    }
+}
+
+fn split_key(text: &str) -> Result<(&str, u32, Vec<u8>), CheckpointError> {
+    let bad = |m: &str| CheckpointError::BadKey(m.to_owned());
+    // The key material is base64, which may hold `+`: it is the rest after the second one.
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(id), Some(material)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("expected name+keyid+key"));
+    };
+    if id.len() != 8 {
+        return Err(bad("the key ID is not 8 hex digits"));
+    }
+    let id = u32::from_str_radix(id, 16).map_err(|_| bad("the key ID is not 8 hex digits"))?;
+    let material = BASE64.decode(material).map_err(|_| bad("the key is not base64"))?;
+    Ok((name, id, material))
+}
+
+/// The public half, as partners hold it: `<name>+<key ID hex>+<base64(0x04 || public key)>`
+/// (a C2SP verifier key, "vkey").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifierKey {
+    name: String,
+    id: u32,
+    key: VerifyingKey,
+}
+
+impl VerifierKey {
+    /// Parses a vkey.
+    pub fn parse(text: &str) -> Result<Self, CheckpointError> {
+        let bad = |m: &str| CheckpointError::BadKey(m.to_owned());
+        let (name, id, material) = split_key(text.trim())?;
+        check_name(name).map_err(CheckpointError::BadKey)?;
+        let bytes: [u8; 32] = match material.split_first() {
+            Some((&SIGNATURE_TYPE, key)) => key.try_into().map_err(|_| bad("the public key is not 32 bytes"))?,
+            _ => return Err(bad("not a timestamped Ed25519 (0x04) key")),
+        };
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| bad("not an Ed25519 public key"))?;
+        if key_id(name, &key) != id {
+            return Err(bad("the key ID does not match the key"));
+        }
+        Ok(Self { name: name.to_owned(), id, key })
+    }
+
+    /// The key's name: the origin of the log it signs.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Checks this key's signature on a checkpoint. (A log's own key is named after its origin;
+    /// a witness's is not: comparing the origin is the caller's business.)
+    pub fn verify(&self, signed: &SignedCheckpoint) -> Result<(), CheckpointError> {
+        let signature = Signature::from_bytes(&signed.signature);
+        self.key
+            .verify_strict(&signed.checkpoint.signed_message(signed.time), &signature)
+            .map_err(|_| CheckpointError::BadSignature)
+    }
+
+    /// The note of a checkpoint signed by this key.
+    pub fn note(&self, signed: &SignedCheckpoint) -> String {
+        signed.to_note(&self.name, self.id)
+    }
+
+    /// Parses a signed note and verifies this key's signature on it; signature lines of other
+    /// keys (witnesses) are ignored, as the signed-note format requires.
+    pub fn open_note(&self, note: &str) -> Result<SignedCheckpoint, CheckpointError> {
+        let bad = |m: &str| CheckpointError::BadNote(m.to_owned());
+        if note.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(bad("control characters"));
+        }
+        let split = note.rfind("\n\n").ok_or_else(|| bad("no blank line before the signatures"))?;
+        let (body, signatures) = (&note[..=split], &note[split + 2..]);
+        let checkpoint = Checkpoint::parse_body(body)?;
+        let mut found = None;
+        for line in signatures.strip_suffix('\n').ok_or_else(|| bad("the note must end in a newline"))?.split('\n') {
+            let rest = line.strip_prefix("\u{2014} ").ok_or_else(|| bad("a signature line starts with an em dash"))?;
+            let (name, sig) = rest.split_once(' ').ok_or_else(|| bad("a signature line is name and signature"))?;
+            let sig = BASE64.decode(sig).map_err(|_| bad("a signature is not base64"))?;
+            if name != self.name || sig.len() < 4 || sig[..4] != self.id.to_be_bytes() {
+                continue;
+            }
+            let sig: [u8; 76] = sig.try_into().map_err(|_| bad("a timestamped signature is 76 bytes"))?;
+            let time = u64::from_be_bytes(sig[4..12].try_into().expect("8 bytes"));
+            let signature: [u8; 64] = sig[12..].try_into().expect("64 bytes");
+            found = Some(SignedCheckpoint { checkpoint: checkpoint.clone(), time, signature });
+            break;
+        }
+        let signed = found.ok_or_else(|| CheckpointError::NoSignature(self.to_string()))?;
+        self.verify(&signed)?;
+        Ok(signed)
+    }
+}
+
+impl std::fmt::Display for VerifierKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut material = vec![SIGNATURE_TYPE];
+        material.extend_from_slice(self.key.as_bytes());
+        write!(f, "{}+{:08x}+{}", self.name, self.id, BASE64.encode(material))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merkle::leaf_hash;
+
+    fn signer() -> CheckpointSigner {
+        CheckpointSigner::from_seed("limes.example/node-1/audit", &[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn notes_have_the_c2sp_shape_and_verify() {
+        let s = signer();
+        let signed = s.sign(20852163, leaf_hash(b"x"), 1_780_000_000);
+        let note = s.verifier().note(&signed);
+        let lines: Vec<&str> = note.lines().collect();
+        assert_eq!(lines[0], "limes.example/node-1/audit");
+        assert_eq!(lines[1], "20852163");
+        assert_eq!(BASE64.decode(lines[2]).unwrap(), leaf_hash(b"x").0);
+        assert_eq!(lines[3], "");
+        assert!(lines[4].starts_with("\u{2014} limes.example/node-1/audit "));
+        assert_eq!(lines.len(), 5);
+        assert_eq!(s.verifier().open_note(&note).unwrap(), signed);
+    }
+
+    #[test]
+    fn the_time_and_every_line_are_signed() {
+        let s = signer();
+        let v = s.verifier();
+        let signed = s.sign(5, leaf_hash(b"x"), 1_780_000_000);
+        let mut later = signed.clone();
+        later.time += 1;
+        assert_eq!(v.verify(&later), Err(CheckpointError::BadSignature));
+        let mut bigger = signed.clone();
+        bigger.checkpoint.size += 1;
+        assert_eq!(v.verify(&bigger), Err(CheckpointError::BadSignature));
+        let mut other_root = signed.clone();
+        other_root.checkpoint.root.0[0] ^= 1;
+        assert_eq!(v.verify(&other_root), Err(CheckpointError::BadSignature));
+        let mut flipped = signed.clone();
+        flipped.signature[10] ^= 1;
+        assert_eq!(v.verify(&flipped), Err(CheckpointError::BadSignature));
+        // Every byte of the note matters.
+        let note = v.note(&signed);
+        for i in 0..note.len() {
+            let mut bytes = note.clone().into_bytes();
+            bytes[i] ^= 1;
+            let Ok(text) = String::from_utf8(bytes) else { continue };
+            assert!(v.open_note(&text).is_err(), "byte {i} flipped still verifies");
+        }
+    }
+
+    #[test]
+    fn keys_round_trip_and_check_their_id() {
+        let s = signer();
+        let vkey = s.verifier().to_string();
+        assert_eq!(VerifierKey::parse(&vkey).unwrap(), s.verifier());
+        let private = s.to_private_text();
+        assert_eq!(CheckpointSigner::parse_private_text(&private).unwrap().verifier(), s.verifier());
+        let wrong_id = vkey.replacen(&format!("{:08x}", s.verifier().id()), "00000000", 1);
+        assert!(VerifierKey::parse(&wrong_id).is_err());
+        assert!(CheckpointSigner::from_seed("has space", &[1; 32]).is_err());
+        assert!(CheckpointSigner::from_seed("has+plus", &[1; 32]).is_err());
+    }
+
+    #[test]
+    fn witness_lines_are_ignored_and_other_keys_refused() {
+        let s = signer();
+        let signed = s.sign(3, leaf_hash(b"y"), 1_780_000_000);
+        let witness = CheckpointSigner::from_seed("witness.example/w1", &[8u8; 32]).unwrap();
+        // A witness cosigns the same body with its own key: one more line.
+        let cosigned = witness.cosign(signed.checkpoint.clone(), 1_780_000_005);
+        let mut note = s.verifier().note(&signed);
+        note.push_str(&cosigned.signature_line(witness.name(), witness.verifier().id()));
+        assert_eq!(s.verifier().open_note(&note).unwrap(), signed);
+        assert_eq!(witness.verifier().open_note(&note).unwrap(), cosigned);
+        let other = CheckpointSigner::from_seed("limes.example/node-1/audit", &[9u8; 32]).unwrap();
+        assert_eq!(other.verifier().open_note(&note), Err(CheckpointError::NoSignature(other.verifier().to_string())));
+    }
+
+    #[test]
+    fn bodies_are_parsed_strictly() {
+        let root = BASE64.encode([0u8; 32]);
+        assert!(Checkpoint::parse_body(&format!("o\n12\n{root}\n")).is_ok());
+        for bad in [
+            format!("o\n012\n{root}\n"),
+            format!("o\n-1\n{root}\n"),
+            format!("o\n12\n{root}"),
+            format!("o\n12\n{root}\next\n"),
+            "o\n12\nAAAA\n".to_owned(),
+            format!("\n12\n{root}\n"),
+        ] {
+            assert!(Checkpoint::parse_body(&bad).is_err(), "{bad:?}");
+        }
+    }
+}
