@@ -244,9 +244,10 @@ pub enum MqttError {
     Client(#[from] rumqttc::ClientError),
 }
 
-fn options(cfg: &MqttConfig, connection: usize) -> Result<MqttOptions, String> {
-    let client_id = if cfg.connections > 1 { format!("{}-{connection}", cfg.client_id) } else { cfg.client_id.clone() };
-    let url = cfg.url.trim();
+/// The host and port of a broker URL, `mqtt://host:port` (or `tcp://`; port 1883 when not
+/// given).
+pub fn broker_address(url: &str) -> Result<(String, u16), String> {
+    let url = url.trim();
     let rest = url
         .strip_prefix("mqtt://")
         .or_else(|| url.strip_prefix("tcp://"))
@@ -258,6 +259,12 @@ fn options(cfg: &MqttConfig, connection: usize) -> Result<MqttOptions, String> {
     if host.is_empty() {
         return Err(format!("mqtt.url {url:?} names no host"));
     }
+    Ok((host.to_owned(), port))
+}
+
+fn options(cfg: &MqttConfig, connection: usize) -> Result<MqttOptions, String> {
+    let client_id = if cfg.connections > 1 { format!("{}-{connection}", cfg.client_id) } else { cfg.client_id.clone() };
+    let (host, port) = broker_address(&cfg.url)?;
     if client_id.is_empty() {
         return Err("mqtt.client_id is empty".into());
     }
