@@ -33,7 +33,7 @@ mod routes;
 pub mod wire;
 
 pub use error::ApiError;
-pub use ingest::ingest_reads;
+pub use ingest::{IngestRecord, ingest_reads};
 
 /// Limits and tuning of the API.
 #[derive(Debug, Clone)]

@@ -106,7 +106,7 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
 
     let t = Instant::now();
     let topics: Vec<String> = cameras.iter().map(|c| camera_topic(&prefix, c.id.as_str())).collect();
-    let reads: Vec<PlateRead> = Simulator::new(cfg)?.take(200_000).map(|s| s.read).collect();
+    let reads: Vec<PlateRead> = Simulator::new(cfg)?.take(100_000).map(|s| s.read).collect();
     let messages = Arc::new(messages(reads, &topics, &prefix, per_message)?);
     eprintln!(
         "encoded {} messages of {per_message} reads ({} bytes on average) in {:.1} s",
@@ -130,14 +130,17 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         ensure!(start.elapsed() < Duration::from_secs(30), "the node did not subscribe within 30 s");
     }
     probe.finish(Duration::from_secs(5)).await?;
-    // Every connection of the node subscribes on its own; give the last ones time.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every connection of the node subscribes on its own; give the last ones time (a shared
+    // subscription would otherwise load the first ones with the others' share).
+    tokio::time::sleep(Duration::from_secs(2)).await;
 
     // What the node has stored, polled; the publishers stay within `window` reads of it.
     let stored = Arc::new(AtomicU64::new(node.stats().await?.reads_accepted));
     let base = stored.load(Ordering::Relaxed);
     let published = Arc::new(AtomicU64::new(0));
-    let window = (connections as u64 * 500 * per_message as u64).max(2_000);
+    // Enough to keep every connection's in-flight messages (Mosquitto: 20) and the node's next
+    // batch busy, far below what a broker queues per client (Mosquitto: 1,000 messages).
+    let window = (connections as u64 * 100).clamp(2_000, 16_000) * per_message as u64;
     let done = Arc::new(AtomicBool::new(false));
     let poller = {
         let (stored, done, url) = (stored.clone(), done.clone(), format!("{}/api/v1/stats", node.url));
