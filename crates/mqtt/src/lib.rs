@@ -23,6 +23,15 @@
 //! [`MqttConfig::connections`] opens several that share the subscriptions
 //! (`$share/<group>/<topic>`).
 //!
+//! # Batches
+//!
+//! A batch closes when it holds [`MqttConfig::batch`] messages, [`MqttConfig::linger_ms`]
+//! after its first, or after a millisecond without messages (at QoS 1 the broker sends no
+//! more until it hears back). Two batches are under way at once: one is committed while the
+//! next is decoded. Acknowledgements go out batch after batch, in the order the messages
+//! came. Reads reach `ingest_reads` as domain records, without a detour through the HTTP
+//! wire form.
+//!
 //! # Bad input
 //!
 //! Every message is parsed on its own: a malformed payload, an unknown source or an
@@ -225,7 +234,8 @@ impl MqttStats {
         let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
         for (source, add) in batch {
             // A flood of made-up sources must not grow the map without bound.
-            let key = if sources.len() >= 10_000 && !sources.contains_key(&source) { "(other)".to_owned() } else { source };
+            let key =
+                if sources.len() >= 10_000 && !sources.contains_key(&source) { "(other)".to_owned() } else { source };
             let c = sources.entry(key).or_default();
             c.messages += add.messages;
             c.reads_accepted += add.reads_accepted;
@@ -530,7 +540,8 @@ fn decode_batch(
     dedupe: &mut TrackDedupe,
 ) -> Decoded {
     let now = Utc::now();
-    let mut out = Decoded { items: Vec::with_capacity(batch.len()), item_sources: Vec::new(), counters: Default::default() };
+    let mut out =
+        Decoded { items: Vec::with_capacity(batch.len()), item_sources: Vec::new(), counters: Default::default() };
     let counters = &mut out.counters;
     for m in batch {
         let topic_source = || format!("topic:{}", m.publish.topic);
