@@ -74,16 +74,32 @@ pub fn country_from_code(code: &str) -> Option<CountryCode> {
     if !(2..=3).contains(&code.len()) || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
         return None;
     }
-    let upper = code.to_ascii_uppercase();
+    let mut buffer = [0u8; 3];
+    let upper = &mut buffer[..code.len()];
+    upper.copy_from_slice(code.as_bytes());
+    upper.make_ascii_uppercase();
+    let upper = std::str::from_utf8(upper).ok()?;
     let alpha2 = if let Some((_, a2)) = ALIASES.iter().find(|(from, _)| *from == upper) {
         a2
     } else if upper.len() == 3 {
-        let i = ISO_3166_1.binary_search_by(|(a3, _)| (*a3).cmp(upper.as_str())).ok()?;
+        let i = ISO_3166_1.binary_search_by(|(a3, _)| (*a3).cmp(upper)).ok()?;
         ISO_3166_1[i].1
     } else {
-        ISO_3166_1.iter().find(|(_, a2)| *a2 == upper)?.1
+        let alpha2 = alpha2_sorted();
+        alpha2[alpha2.binary_search(&upper).ok()?]
     };
     CountryCode::parse(alpha2).ok()
+}
+
+/// The alpha-2 codes of [`ISO_3166_1`], sorted: every read of a camera that sends alpha-2
+/// codes looks one up.
+fn alpha2_sorted() -> &'static [&'static str] {
+    static SORTED: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    SORTED.get_or_init(|| {
+        let mut codes: Vec<&str> = ISO_3166_1.iter().map(|(_, a2)| *a2).collect();
+        codes.sort_unstable();
+        codes
+    })
 }
 
 #[cfg(test)]

@@ -17,6 +17,9 @@
 //! [`Observation::into_plate_read`] or [`Observation::into_detection`], giving its receive
 //! time for formats that carry none.
 //!
+//! One writer goes the other way: [`encode_onvif_json`] writes a plate read as an ONVIF JSON
+//! frame, as a Profile M camera publishes it (the simulator plays cameras with it).
+//!
 //! Input is distrusted: sizes, nesting depth and counts are bounded by [`Limits`]; an XML
 //! `<!DOCTYPE>` is refused (so no entity is ever expanded); values out of range are
 //! errors, never clamped silently; nothing panics. Errors name the place
@@ -55,6 +58,7 @@ use serde::Serialize;
 
 mod axis;
 mod country;
+mod encode;
 mod error;
 mod frigate;
 mod hikvision;
@@ -66,6 +70,7 @@ mod xml;
 
 pub use axis::{AxisImage, decode_axis_images, parse_axis_event_xml, parse_axis_push_json};
 pub use country::country_from_code;
+pub use encode::{encode_onvif_json, encode_onvif_json_frames};
 pub use error::{FormatError, MultipartProblem};
 pub use frigate::parse_frigate;
 pub use hikvision::{HikvisionUpload, parse_hikvision_multipart, parse_hikvision_xml};

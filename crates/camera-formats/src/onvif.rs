@@ -70,22 +70,28 @@ pub fn parse_onvif_json(bytes: &[u8], topic: Option<&str>, limits: &Limits) -> R
     let format = SourceFormat::OnvifJson;
     let text = json::checked(bytes, format, limits)?;
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| FormatError::json(format, &e))?;
-    let serde_json::Value::Object(map) = &value else {
+    let serde_json::Value::Object(mut map) = value else {
         return Err(FormatError::WrongRoot {
             format,
             expected: "an object with Frame",
             found: json_kind(&value).into(),
         });
     };
+    // The tree takes the document's strings over rather than copying them.
     let mut count = 0;
-    let mut element = |name: &str, v: &serde_json::Value| to_element(name, v, format, limits, &mut count);
+    let mut element = |name: &str, v: serde_json::Value| to_element(name.to_owned(), v, format, limits, &mut count);
+    let in_stream = map.get("MetadataStream").and_then(|m| m.get("VideoAnalytics")).is_some();
     let analytics = if map.contains_key("Frame") {
-        element("VideoAnalytics", &value)?
+        element("VideoAnalytics", serde_json::Value::Object(map))?
     } else if map.contains_key("@UtcTime") || map.contains_key("Object") {
-        Element { name: "VideoAnalytics".into(), children: vec![element("Frame", &value)?], ..Element::default() }
-    } else if let Some(v) = map.get("VideoAnalytics") {
+        let frame = element("Frame", serde_json::Value::Object(map))?;
+        Element { name: "VideoAnalytics".into(), children: vec![frame], ..Element::default() }
+    } else if let Some(v) = map.remove("VideoAnalytics") {
         element("VideoAnalytics", v)?
-    } else if let Some(v) = map.get("MetadataStream").and_then(|m| m.get("VideoAnalytics")) {
+    } else if in_stream
+        && let Some(serde_json::Value::Object(mut stream)) = map.remove("MetadataStream")
+        && let Some(v) = stream.remove("VideoAnalytics")
+    {
         element("VideoAnalytics", v)?
     } else {
         let keys: Vec<&str> = map.keys().take(5).map(String::as_str).collect();
@@ -110,10 +116,11 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// The ONVIF JSON form as an element tree. Depth was bounded by [`json::checked`].
+/// The ONVIF JSON form as an element tree, named `name` with its namespace prefix dropped.
+/// Depth was bounded by [`json::checked`].
 fn to_element(
-    name: &str,
-    value: &serde_json::Value,
+    name: String,
+    value: serde_json::Value,
     format: SourceFormat,
     limits: &Limits,
     count: &mut usize,
@@ -122,7 +129,6 @@ fn to_element(
     if *count > limits.max_elements {
         return Err(FormatError::TooMany { format, what: "elements", limit: limits.max_elements });
     }
-    let local = |k: &str| k.rsplit(':').next().unwrap_or(k).to_owned();
     let mut element = Element { name: local(name), ..Element::default() };
     match value {
         serde_json::Value::Object(map) => {
@@ -132,7 +138,7 @@ fn to_element(
                 }
                 if let Some(attr) = key.strip_prefix('@') {
                     if let Some(s) = scalar(v) {
-                        element.attrs.push((local(attr), s));
+                        element.attrs.push((local(attr.to_owned()), s));
                     }
                 } else if key == "#text" {
                     if let Some(s) = scalar(v) {
@@ -140,7 +146,7 @@ fn to_element(
                     }
                 } else if let serde_json::Value::Array(items) = v {
                     for item in items {
-                        element.children.push(to_element(key, item, format, limits, count)?);
+                        element.children.push(to_element(key.clone(), item, format, limits, count)?);
                     }
                 } else if !v.is_null() {
                     element.children.push(to_element(key, v, format, limits, count)?);
@@ -152,9 +158,17 @@ fn to_element(
     Ok(element)
 }
 
-fn scalar(v: &serde_json::Value) -> Option<String> {
+/// A name without its namespace prefix (`tt:Frame` → `Frame`).
+fn local(mut name: String) -> String {
+    if let Some(i) = name.rfind(':') {
+        name.drain(..=i);
+    }
+    name
+}
+
+fn scalar(v: serde_json::Value) -> Option<String> {
     match v {
-        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::String(s) => Some(s),
         serde_json::Value::Number(n) => Some(n.to_string()),
         serde_json::Value::Bool(b) => Some(b.to_string()),
         _ => None,

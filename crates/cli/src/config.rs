@@ -248,7 +248,14 @@ check_vehicle = true
 # url = "mqtt://127.0.0.1:1883"
 # client_id = "{node_id}"
 # alerts_topic = "limes/{node_id}/alerts"
+# Connections sharing the subscriptions ($share/limes/<topic>). A broker lets each connection
+# have only a few messages unacknowledged (Mosquitto: 20), and at qos 1 a message is
+# acknowledged after a disk commit: use 4 to 16 for thousands of messages per second.
 # connections = 1
+# Most messages in one batch, and how long a batch waits to fill at most (it closes after a
+# millisecond without messages).
+# batch = 2000
+# linger_ms = 5
 # subscriptions = [
 #   {{ topic = "+/onvif-mj/VideoAnalytics/#", format = "onvif-json" }},
 #   {{ topic = "frigate/events", format = "frigate" }},
@@ -257,6 +264,8 @@ check_vehicle = true
 # A source as the message names it (topic:…, name:…, mac:…, serial:…) → a registered camera id.
 # A Frigate camera whose name is a registered camera id needs no line here.
 # "topic:MyDevice/onvif-mj/VideoAnalytics/1/MyClassifier" = "ro-siret-01"
+# `limes simulate --mqtt mqtt://127.0.0.1:1883 --print-config` prints this section for the
+# simulated cameras.
 
 [images]
 # Plate crops and overview images that cameras post for their reads (JPEG or PNG), stored once

@@ -65,6 +65,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         vehicles: None,
         start: None,
         setup_hotlist: Some(a.hotlist),
+        mqtt: None,
+        mqtt_prefix: String::new(),
+        qos: 1,
+        print_config: false,
     };
     let cfg = sim_args.sim_config()?;
     let client = Client::new();

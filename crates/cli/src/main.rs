@@ -11,6 +11,7 @@ mod client;
 mod config;
 mod demo;
 mod node;
+mod publish;
 mod simulate;
 
 /// limes: security cooperation across a border. One node per agency.
@@ -33,7 +34,8 @@ enum Command {
     },
     /// Run a node with simulated border cameras and print live alerts, then a summary.
     Demo(demo::DemoArgs),
-    /// Send simulated plate reads to a node at a target rate.
+    /// Send simulated plate reads to a node at a target rate (HTTP), or publish them as
+    /// cameras' ONVIF JSON on an MQTT broker (`--mqtt`).
     Simulate(simulate::SimulateArgs),
     /// Measure throughput and latency; prints `name=value unit` lines.
     Bench(bench::BenchArgs),

@@ -1,15 +1,21 @@
-//! `limes simulate`: simulated border traffic sent to a node over HTTP at a target rate.
+//! `limes simulate`: simulated border traffic sent to a node at a target rate, over HTTP, or
+//! published on an MQTT broker as ONVIF Profile M cameras publish their plate reads.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::Args;
+use limes_camera_formats::encode_onvif_json;
+use limes_model::{Camera, CameraId};
 use limes_server::wire::{IngestReport, ReadIn};
 use limes_sim::{Region, SimConfig, Simulator};
 use reqwest::Client;
 use tokio::sync::{Mutex, Semaphore};
+
+use crate::publish::Publisher;
 
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
@@ -26,7 +32,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
     /// Stop after this many reads (whichever comes first).
-    #[arg(long)]
+    #[arg(long, visible_alias = "count")]
     pub reads: Option<u64>,
     /// Seed of every random choice: the same seed sends the same traffic.
     #[arg(long, default_value_t = 1)]
@@ -48,6 +54,20 @@ pub struct SimulateArgs {
     /// (the fleet's hotlisted vehicles plus generated fillers).
     #[arg(long)]
     pub setup_hotlist: Option<usize>,
+    /// Publish the reads on this MQTT broker (`mqtt://host:port`) as the cameras' ONVIF JSON
+    /// instead of posting them to the node: one message per read on
+    /// `<prefix>/<camera>/onvif-mj/VideoAnalytics/1`. `--setup-hotlist` still uses `--url`.
+    #[arg(long)]
+    pub mqtt: Option<String>,
+    /// The first level of the MQTT topics.
+    #[arg(long, default_value = "limes-sim")]
+    pub mqtt_prefix: String,
+    /// QoS of the MQTT messages: 0 or 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+    /// With `--mqtt`: print the node's `[mqtt]` configuration for the region's cameras and exit.
+    #[arg(long, requires = "mqtt")]
+    pub print_config: bool,
 }
 
 impl SimulateArgs {
@@ -58,7 +78,7 @@ impl SimulateArgs {
         Ok(SimConfig {
             seed: self.seed,
             region,
-            start: Utc::now(),
+            start: self.start.unwrap_or_else(Utc::now),
             vehicles,
             reads_per_second: self.rate,
             ..SimConfig::default()
@@ -215,8 +235,100 @@ pub fn quantile(values: &mut [u64], q: f64) -> u64 {
     values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
+/// The topic a simulated camera publishes its reads on: `<prefix>/<camera>/onvif-mj/VideoAnalytics/1`.
+pub fn camera_topic(prefix: &str, camera: &str) -> String {
+    format!("{prefix}/{camera}/onvif-mj/VideoAnalytics/1")
+}
+
+/// The `[mqtt]` section of a node that takes the simulated cameras' messages from `url`.
+pub fn node_mqtt_config(url: &str, prefix: &str, qos: u8, connections: usize, cameras: &[Camera]) -> String {
+    let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let mut out = String::new();
+    out.push_str(&format!(
+        "# The simulated cameras of `limes simulate --mqtt {url} --mqtt-prefix {prefix}`: ONVIF JSON,\n\
+         # one topic per camera, each mapped to the camera registered under the same id.\n\
+         [mqtt]\n\
+         url = {}\n\
+         client_id = {}\n\
+         connections = {connections}\n\
+         subscriptions = [\n  {{ topic = {}, format = \"onvif-json\", qos = {qos} }},\n]\n\n\
+         [mqtt.cameras]\n",
+        quoted(url),
+        quoted(&format!("{prefix}-node")),
+        quoted(&format!("{prefix}/+/onvif-mj/#")),
+    ));
+    for c in cameras {
+        out.push_str(&format!(
+            "{} = {}\n",
+            quoted(&format!("topic:{}", camera_topic(prefix, c.id.as_str()))),
+            quoted(c.id.as_str())
+        ));
+    }
+    out
+}
+
+/// What a run of the MQTT publisher did.
+#[derive(Debug, Default)]
+pub struct PublishReport {
+    pub sent: u64,
+    /// Messages the broker acknowledged (QoS 1), or wrote (QoS 0).
+    pub acknowledged: u64,
+    pub elapsed: Duration,
+}
+
+/// Publishes the simulator's reads one per message, each on its camera's topic, paced to
+/// `pace.rate` reads per second, until `pace.duration` has passed or `pace.max_reads` were
+/// sent; then waits for the broker to acknowledge them.
+pub async fn publish(url: &str, prefix: &str, qos: u8, sim: Simulator, pace: Pace) -> anyhow::Result<PublishReport> {
+    let Pace { rate, duration, max_reads, .. } = pace;
+    if rate.is_nan() || rate <= 0.0 {
+        bail!("--rate must be positive");
+    }
+    let client_id = format!("{prefix}-sim-{}", std::process::id());
+    let mut publisher = Publisher::connect(url, &client_id, crate::publish::qos(qos)?, 1_000).await?;
+    let topics: HashMap<CameraId, String> = sim
+        .config()
+        .region
+        .cameras()
+        .into_iter()
+        .map(|c| {
+            let topic = camera_topic(prefix, c.id.as_str());
+            (c.id, topic)
+        })
+        .collect();
+    // Reads are published in steps of a millisecond's worth.
+    let step = ((rate / 1000.0).ceil() as u64).max(1);
+    let start = Instant::now();
+    let mut sim = sim;
+    let mut sent: u64 = 0;
+    while start.elapsed() < duration && max_reads.is_none_or(|m| sent < m) {
+        let n = max_reads.map_or(step, |m| (m - sent).min(step));
+        let due = start + Duration::from_secs_f64(sent as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let now = Utc::now();
+        for s in sim.by_ref().take(n as usize) {
+            let mut read = s.read;
+            // A simulated read never claims a time after its sending.
+            read.time = read.time.min(now);
+            let topic = topics.get(&read.camera).context("a simulated read names a camera of its region")?;
+            publisher.publish(topic, encode_onvif_json(&read).into()).await?;
+            sent += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    let acknowledged = publisher.finish(Duration::from_secs(30)).await?;
+    Ok(PublishReport { sent, acknowledged, elapsed })
+}
+
 pub async fn run(a: SimulateArgs) -> anyhow::Result<()> {
     let cfg = a.sim_config()?;
+    if let Some(broker) = &a.mqtt
+        && a.print_config
+    {
+        limes_mqtt::broker_address(broker).map_err(|e| anyhow::anyhow!(e)).context("--mqtt")?;
+        print!("{}", node_mqtt_config(broker, &a.mqtt_prefix, a.qos, 1, &cfg.region.cameras()));
+        return Ok(());
+    }
     let client = Client::new();
     let url = a.url.trim_end_matches('/').to_owned();
     if let Some(n) = a.setup_hotlist {
@@ -224,6 +336,23 @@ pub async fn run(a: SimulateArgs) -> anyhow::Result<()> {
         println!("registered {} cameras, imported {imported} hotlist entries", cfg.region.cameras().len());
     }
     let sim = Simulator::new(cfg)?;
+    if let Some(broker) = &a.mqtt {
+        let rep = publish(broker, &a.mqtt_prefix, a.qos, sim, Pace::from(&a)).await?;
+        let secs = rep.elapsed.as_secs_f64();
+        println!(
+            "published {} reads in {secs:.1} s ({:.0}/s) on {}/<camera>/onvif-mj/VideoAnalytics/1 at QoS {}: {} acknowledged by the broker",
+            rep.sent,
+            rep.sent as f64 / secs,
+            a.mqtt_prefix,
+            a.qos,
+            rep.acknowledged,
+        );
+        println!("(the node's [mqtt] section for these cameras: add --print-config)");
+        if rep.acknowledged < rep.sent {
+            bail!("{} messages were not acknowledged by the broker", rep.sent - rep.acknowledged);
+        }
+        return Ok(());
+    }
     let mut rep = send(&client, &url, sim, Pace::from(&a)).await?;
     let secs = rep.elapsed.as_secs_f64();
     println!(

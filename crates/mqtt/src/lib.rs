@@ -29,6 +29,15 @@
 //! [`MqttConfig::connections`] opens several that share the subscriptions
 //! (`$share/<group>/<topic>`).
 //!
+//! # Batches
+//!
+//! A batch closes when it holds [`MqttConfig::batch`] messages, [`MqttConfig::linger_ms`]
+//! after its first, or after a millisecond without messages (at QoS 1 the broker sends no
+//! more until it hears back). Two batches are under way at once: one is committed while the
+//! next is decoded. Acknowledgements go out batch after batch, in the order the messages
+//! came. Reads reach `ingest_reads` as domain records, without a detour through the HTTP
+//! wire form.
+//!
 //! # Bad input
 //!
 //! Every message is parsed on its own: a malformed payload, an unknown source or an
@@ -46,7 +55,7 @@ use limes_camera_formats::{
     FormatError, Limits, Observation, Payload, TrackState, parse_axis_push_json, parse_frigate, parse_onvif_json,
     parse_onvif_xml,
 };
-use limes_model::CameraId;
+use limes_model::{CameraId, PlateRead};
 use limes_server::wire::ReadIn;
 use limes_server::{AppState, DetectionItem, ingest_detections, ingest_reads};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
@@ -127,10 +136,11 @@ pub struct MqttConfig {
     /// Connections sharing the subscriptions (more than one uses `$share/limes/…`).
     #[serde(default = "one")]
     pub connections: usize,
-    /// Most reads handed to ingest at once.
+    /// Most messages in one batch handed to ingest.
     #[serde(default = "default_batch")]
     pub batch: usize,
-    /// How long a batch waits to fill, milliseconds.
+    /// How long a batch waits to fill at most, milliseconds. It closes sooner when no message
+    /// has come for a millisecond: at QoS 1 the broker sends no more until it is acknowledged.
     #[serde(default = "default_linger")]
     pub linger_ms: u64,
     /// Largest message accepted, bytes.
@@ -233,17 +243,24 @@ impl MqttStats {
         self.sources.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn update(&self, source: &str, f: impl FnOnce(&mut SourceCounters)) {
+    /// Adds a batch's counters, taking the lock once.
+    fn merge(&self, batch: Vec<(String, SourceCounters)>) {
         let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        match sources.get_mut(source) {
-            Some(c) => f(c),
-            None => {
-                // A flood of made-up sources must not grow the map without bound.
-                if sources.len() >= 10_000 {
-                    f(sources.entry("(other)".to_owned()).or_default());
-                } else {
-                    f(sources.entry(source.to_owned()).or_default());
-                }
+        for (source, add) in batch {
+            // A flood of made-up sources must not grow the map without bound.
+            let key =
+                if sources.len() >= 10_000 && !sources.contains_key(&source) { "(other)".to_owned() } else { source };
+            let c = sources.entry(key).or_default();
+            c.messages += add.messages;
+            c.reads_accepted += add.reads_accepted;
+            c.reads_rejected += add.reads_rejected;
+            c.malformed += add.malformed;
+            c.detections += add.detections;
+            c.detections_stored += add.detections_stored;
+            c.detections_rejected += add.detections_rejected;
+            c.duplicates += add.duplicates;
+            if add.last_error.is_some() {
+                c.last_error = add.last_error;
             }
         }
     }
@@ -258,9 +275,10 @@ pub enum MqttError {
     Client(#[from] rumqttc::ClientError),
 }
 
-fn options(cfg: &MqttConfig, connection: usize) -> Result<MqttOptions, String> {
-    let client_id = if cfg.connections > 1 { format!("{}-{connection}", cfg.client_id) } else { cfg.client_id.clone() };
-    let url = cfg.url.trim();
+/// The host and port of a broker URL, `mqtt://host:port` (or `tcp://`; port 1883 when not
+/// given).
+pub fn broker_address(url: &str) -> Result<(String, u16), String> {
+    let url = url.trim();
     let rest = url
         .strip_prefix("mqtt://")
         .or_else(|| url.strip_prefix("tcp://"))
@@ -272,6 +290,12 @@ fn options(cfg: &MqttConfig, connection: usize) -> Result<MqttOptions, String> {
     if host.is_empty() {
         return Err(format!("mqtt.url {url:?} names no host"));
     }
+    Ok((host.to_owned(), port))
+}
+
+fn options(cfg: &MqttConfig, connection: usize) -> Result<MqttOptions, String> {
+    let client_id = if cfg.connections > 1 { format!("{}-{connection}", cfg.client_id) } else { cfg.client_id.clone() };
+    let (host, port) = broker_address(&cfg.url)?;
     if client_id.is_empty() {
         return Err("mqtt.client_id is empty".into());
     }
@@ -383,7 +407,18 @@ pub fn topic_matches(filter: &str, topic: &str) -> bool {
     }
 }
 
-/// Takes messages in batches, ingests them, then acknowledges them.
+/// Batches ingested at once: while one is being committed, the next is read and decoded.
+const PIPELINE: usize = 2;
+
+/// A batch closes early when no message has come for this long: under QoS 1 the broker sends
+/// no more until the batch is acknowledged, so waiting out the linger would only add delay.
+const IDLE_CLOSE: Duration = Duration::from_millis(1);
+
+/// Takes messages in batches, decodes them, ingests them and acknowledges them, in order.
+///
+/// Up to [`PIPELINE`] batches are under way: batch *n + 1* is taken from the connections and
+/// decoded while batch *n* is committed. Acknowledgements still go out batch after batch, in
+/// the order the messages came, and each only after its own batch is stored.
 async fn ingest_loop(
     state: AppState,
     cfg: MqttConfig,
@@ -393,137 +428,121 @@ async fn ingest_loop(
 ) {
     let limits = Limits { max_document_bytes: cfg.max_payload_bytes, ..Limits::default() };
     let linger = Duration::from_millis(cfg.linger_ms);
+    let clients = Arc::new(clients);
+    let under_way = Arc::new(tokio::sync::Semaphore::new(PIPELINE));
     let mut dedupe = TrackDedupe::new(100_000);
     let mut detection_dedupe = DetectionDedupe::new(100_000);
-    let mut batch: Vec<Incoming> = Vec::with_capacity(cfg.batch);
+    // Resolved once for the whole run: a configured source's camera id.
+    let mapped: HashMap<String, Result<CameraId, String>> = cfg
+        .cameras
+        .iter()
+        .map(|(source, id)| (source.clone(), CameraId::new(id.as_str()).map_err(|e| e.to_string())))
+        .collect();
+    // Signalled when the previous batch has been acknowledged.
+    let mut previous: Option<tokio::sync::oneshot::Receiver<()>> = None;
     while let Some(first) = rx.recv().await {
+        let mut batch: Vec<Incoming> = Vec::with_capacity(cfg.batch);
         batch.push(first);
         let deadline = tokio::time::Instant::now() + linger;
-        while batch.len() < cfg.batch {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
+        'fill: while batch.len() < cfg.batch {
+            while batch.len() < cfg.batch {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            if batch.len() >= cfg.batch {
+                break;
+            }
+            let wait = deadline.min(tokio::time::Instant::now() + IDLE_CLOSE);
+            match tokio::time::timeout_at(wait, rx.recv()).await {
                 Ok(Some(m)) => batch.push(m),
-                Ok(None) | Err(_) => break,
+                Ok(None) | Err(_) => break 'fill,
             }
         }
-        let now = Utc::now();
-        let mut items: Vec<(usize, Result<ReadIn, String>)> = Vec::new();
-        // For each item, the source it counts against.
-        let mut item_sources: Vec<String> = Vec::new();
-        let mut detections: Vec<DetectionItem> = Vec::new();
-        let mut detection_sources: Vec<String> = Vec::new();
-        {
+        let decoded = {
             let cameras = state.cameras.read().unwrap_or_else(|e| e.into_inner());
-            for m in &batch {
-                let decoded = decode(m.format, &m.publish.topic, &m.publish.payload, &limits);
-                let observations = match decoded {
-                    Ok(o) => o,
-                    Err(Decoded::Malformed(e)) => {
-                        let source = format!("topic:{}", m.publish.topic);
-                        tracing::debug!(%source, error = %e, "mqtt message refused");
-                        stats.update(&source, |c| {
-                            c.messages += 1;
-                            c.malformed += 1;
-                            c.last_error = Some(e);
-                        });
-                        continue;
+            decode_batch(&batch, &mapped, &cameras, &limits, &mut dedupe, &mut detection_dedupe)
+        };
+        let Ok(permit) = under_way.clone().acquire_owned().await else { return };
+        let (done, next) = tokio::sync::oneshot::channel();
+        let wait_for = previous.replace(next);
+        let (state, clients, stats) = (state.clone(), clients.clone(), stats.clone());
+        tokio::spawn(async move {
+            let Decoded { items, item_sources, detections, detection_sources, mut counters } = decoded;
+            let total = items.len();
+            let detections_total = detections.len();
+            // Reads and detections go to the writer side by side (usually into one group
+            // commit); the messages are acknowledged only once both are stored.
+            let (reads, stored) = tokio::join!(
+                async {
+                    if items.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        ingest_reads(&state, items).await.map(|r| r.rejected)
                     }
-                    Err(Decoded::Reads(reads)) => {
-                        let source = format!("topic:{}", m.publish.topic);
-                        stats.update(&source, |c| c.messages += 1);
-                        for r in reads {
-                            items.push((items.len(), r));
-                            item_sources.push(source.clone());
+                },
+                async {
+                    if detections.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        ingest_detections(&state, detections).await.map(|r| r.rejected)
+                    }
+                },
+            );
+            // Acknowledge in order: after the batch before this one.
+            if let Some(previous) = wait_for {
+                let _ = previous.await;
+            }
+            match (reads, stored) {
+                (Ok(reads_rejected), Ok(detections_rejected)) => {
+                    for (&source, error) in item_sources.iter().zip(by_index(total, reads_rejected)) {
+                        let c = &mut counters.list[source].1;
+                        match error {
+                            None => c.reads_accepted += 1,
+                            Some(e) => {
+                                c.reads_rejected += 1;
+                                c.last_error = Some(e);
+                            }
                         }
-                        continue;
                     }
-                };
-                let mut counted = false;
-                for o in observations {
-                    let source = o.source.key().unwrap_or_else(|| format!("topic:{}", m.publish.topic));
-                    if !counted {
-                        stats.update(&source, |c| c.messages += 1);
-                        counted = true;
-                    }
-                    if let Payload::Detection(d) = &o.payload {
-                        stats.update(&source, |c| c.detections += 1);
-                        if !detection_dedupe.first_report(&source, &o, d.kind, now) {
-                            stats.update(&source, |c| c.duplicates += 1);
-                            continue;
+                    for (&source, error) in
+                        detection_sources.iter().zip(by_index(detections_total, detections_rejected))
+                    {
+                        let c = &mut counters.list[source].1;
+                        match error {
+                            None => c.detections_stored += 1,
+                            Some(e) => {
+                                c.detections_rejected += 1;
+                                c.last_error = Some(e);
+                            }
                         }
-                        let source_format = o.format.as_str();
-                        let detection = camera_for(&cfg, &cameras, &source, &o).and_then(|camera| {
-                            o.into_detection(camera, now).ok_or_else(|| "not a detection".to_owned())
-                        });
-                        detections.push(DetectionItem { index: detections.len(), source_format, detection });
-                        detection_sources.push(source);
-                        continue;
                     }
-                    if !dedupe.first_report(&source, &o) {
-                        stats.update(&source, |c| c.duplicates += 1);
-                        continue;
+                    stats.merge(counters.list);
+                    for m in &batch {
+                        let _ = clients[m.connection].ack(&m.publish).await;
                     }
-                    let camera = camera_for(&cfg, &cameras, &source, &o);
-                    let read: Result<ReadIn, String> = match camera {
-                        Ok(camera) => match o.into_plate_read(camera, now) {
-                            Some(read) => Ok(ReadIn::from(&read)),
-                            None => continue,
-                        },
-                        Err(e) => Err(e),
-                    };
-                    items.push((items.len(), read));
-                    item_sources.push(source);
+                }
+                (reads, detections) => {
+                    // Not stored: leave the messages unacknowledged; the broker delivers them
+                    // again after the session is resumed (what was stored is then stored again:
+                    // at least once). The counts of what was decoded stand.
+                    for e in [reads.err(), detections.err()].into_iter().flatten() {
+                        tracing::error!(error = %e, messages = batch.len(), "mqtt batch not stored");
+                    }
+                    for (_, c) in &mut counters.list {
+                        c.reads_accepted = 0;
+                        c.reads_rejected = 0;
+                        c.detections_stored = 0;
+                        c.detections_rejected = 0;
+                    }
+                    stats.merge(counters.list);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             }
-        }
-        // Reads and detections go to the writer side by side (usually into one group
-        // commit); the messages are acknowledged only once both are stored.
-        let (reads, stored) = tokio::join!(
-            async {
-                if items.is_empty() { Ok(Vec::new()) } else { ingest_reads(&state, items).await.map(|r| r.rejected) }
-            },
-            async {
-                if detections.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    ingest_detections(&state, detections).await.map(|r| r.rejected)
-                }
-            },
-        );
-        match (reads, stored) {
-            (Ok(reads_rejected), Ok(detections_rejected)) => {
-                for (source, error) in item_sources.iter().zip(by_index(item_sources.len(), reads_rejected)) {
-                    stats.update(source, |c| match error {
-                        None => c.reads_accepted += 1,
-                        Some(e) => {
-                            c.reads_rejected += 1;
-                            c.last_error = Some(e);
-                        }
-                    });
-                }
-                let outcomes = by_index(detection_sources.len(), detections_rejected);
-                for (source, error) in detection_sources.iter().zip(outcomes) {
-                    stats.update(source, |c| match error {
-                        None => c.detections_stored += 1,
-                        Some(e) => {
-                            c.detections_rejected += 1;
-                            c.last_error = Some(e);
-                        }
-                    });
-                }
-                for m in batch.drain(..) {
-                    let _ = clients[m.connection].ack(&m.publish).await;
-                }
-            }
-            (reads, detections) => {
-                // Not stored: leave the messages unacknowledged; the broker delivers them again
-                // after the session is resumed (what was stored is then stored again: at least once).
-                for e in [reads.err(), detections.err()].into_iter().flatten() {
-                    tracing::error!(error = %e, messages = batch.len(), "mqtt batch not stored");
-                }
-                batch.clear();
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
+            let _ = done.send(());
+            drop(permit);
+        });
     }
 }
 
@@ -538,14 +557,132 @@ fn by_index(n: usize, rejected: Vec<limes_server::wire::Rejected>) -> Vec<Option
     errors
 }
 
-/// A message's content: observations, or (in limes's own format) reads.
-enum Decoded {
+/// What a batch's messages hold, ready to ingest.
+struct Decoded {
+    /// Each read (or why it cannot be one), numbered in the batch.
+    items: Vec<(usize, Result<PlateRead, String>)>,
+    /// For each item, its source's slot in `counters`.
+    item_sources: Vec<usize>,
+    /// Each detection (or why it cannot be one), numbered in the batch.
+    detections: Vec<DetectionItem>,
+    /// For each detection, its source's slot in `counters`.
+    detection_sources: Vec<usize>,
+    counters: BatchCounters,
+}
+
+/// Counters of a batch's sources, merged into [`MqttStats`] once the batch is done, and each
+/// source's camera, looked up once per batch.
+#[derive(Default)]
+struct BatchCounters {
+    slots: HashMap<String, usize>,
+    list: Vec<(String, SourceCounters)>,
+    cameras: Vec<Option<Result<CameraId, String>>>,
+}
+
+impl BatchCounters {
+    fn slot(&mut self, source: &str) -> usize {
+        if let Some(&i) = self.slots.get(source) {
+            return i;
+        }
+        let i = self.list.len();
+        self.slots.insert(source.to_owned(), i);
+        self.list.push((source.to_owned(), SourceCounters::default()));
+        self.cameras.push(None);
+        i
+    }
+}
+
+fn decode_batch(
+    batch: &[Incoming],
+    mapped: &HashMap<String, Result<CameraId, String>>,
+    cameras: &HashMap<CameraId, limes_model::Camera>,
+    limits: &Limits,
+    dedupe: &mut TrackDedupe,
+    detection_dedupe: &mut DetectionDedupe,
+) -> Decoded {
+    let now = Utc::now();
+    let mut out = Decoded {
+        items: Vec::with_capacity(batch.len()),
+        item_sources: Vec::new(),
+        detections: Vec::new(),
+        detection_sources: Vec::new(),
+        counters: Default::default(),
+    };
+    let counters = &mut out.counters;
+    for m in batch {
+        let topic_source = || format!("topic:{}", m.publish.topic);
+        let observations = match decode(m.format, &m.publish.topic, &m.publish.payload, limits) {
+            Ok(o) => o,
+            Err(Undecoded::Malformed(e)) => {
+                let source = topic_source();
+                tracing::debug!(%source, error = %e, "mqtt message refused");
+                let slot = counters.slot(&source);
+                let c = &mut counters.list[slot].1;
+                c.messages += 1;
+                c.malformed += 1;
+                c.last_error = Some(e);
+                continue;
+            }
+            Err(Undecoded::Reads(reads)) => {
+                let slot = counters.slot(&topic_source());
+                counters.list[slot].1.messages += 1;
+                for r in reads {
+                    out.items.push((out.items.len(), r.and_then(ReadIn::into_domain)));
+                    out.item_sources.push(slot);
+                }
+                continue;
+            }
+        };
+        let mut counted = false;
+        for o in observations {
+            let source = o.source.key().unwrap_or_else(topic_source);
+            let slot = counters.slot(&source);
+            let c = &mut counters.list[slot].1;
+            if !counted {
+                c.messages += 1;
+                counted = true;
+            }
+            if let Payload::Detection(d) = &o.payload {
+                c.detections += 1;
+                if !detection_dedupe.first_report(&source, &o, d.kind, now) {
+                    c.duplicates += 1;
+                    continue;
+                }
+                let camera = counters.cameras[slot].get_or_insert_with(|| camera_for(mapped, cameras, &source)).clone();
+                let source_format = o.format.as_str();
+                let detection =
+                    camera.and_then(|camera| o.into_detection(camera, now).ok_or_else(|| "not a detection".to_owned()));
+                out.detections.push(DetectionItem { index: out.detections.len(), source_format, detection });
+                out.detection_sources.push(slot);
+                continue;
+            }
+            if !dedupe.first_report(&source, &o) {
+                counters.list[slot].1.duplicates += 1;
+                continue;
+            }
+            let camera = counters.cameras[slot].get_or_insert_with(|| camera_for(mapped, cameras, &source)).clone();
+            let read = match camera {
+                Ok(camera) => match o.into_plate_read(camera, now) {
+                    Some(read) => Ok(read),
+                    None => continue,
+                },
+                Err(e) => Err(e),
+            };
+            out.items.push((out.items.len(), read));
+            out.item_sources.push(slot);
+        }
+    }
+    out
+}
+
+/// A message's content when it is not observations: malformed, or (in limes's own format) reads.
+enum Undecoded {
     Malformed(String),
     Reads(Vec<Result<ReadIn, String>>),
 }
 
-fn decode(format: MessageFormat, topic: &str, payload: &[u8], limits: &Limits) -> Result<Vec<Observation>, Decoded> {
-    let malformed = |e: FormatError| Decoded::Malformed(e.to_string());
+fn decode(format: MessageFormat, topic: &str, payload: &[u8], limits: &Limits) -> Result<Vec<Observation>, Undecoded> {
+    let malformed = |e: FormatError| Undecoded::Malformed(e.to_string());
     match format {
         MessageFormat::OnvifJson => parse_onvif_json(payload, Some(topic), limits).map_err(malformed),
         MessageFormat::OnvifXml => parse_onvif_xml(payload, Some(topic), limits).map_err(malformed),
@@ -553,19 +690,19 @@ fn decode(format: MessageFormat, topic: &str, payload: &[u8], limits: &Limits) -
         MessageFormat::AxisLpv => parse_axis_push_json(payload, limits).map_err(malformed),
         MessageFormat::Limes => {
             if payload.len() > limits.max_document_bytes {
-                return Err(Decoded::Malformed(format!(
+                return Err(Undecoded::Malformed(format!(
                     "message of {} bytes is over the limit of {}",
                     payload.len(),
                     limits.max_document_bytes
                 )));
             }
             let value: serde_json::Value =
-                serde_json::from_slice(payload).map_err(|e| Decoded::Malformed(format!("JSON: {e}")))?;
+                serde_json::from_slice(payload).map_err(|e| Undecoded::Malformed(format!("JSON: {e}")))?;
             let values = match value {
                 serde_json::Value::Array(items) => items,
                 one => vec![one],
             };
-            Err(Decoded::Reads(
+            Err(Undecoded::Reads(
                 values.into_iter().map(|v| serde_json::from_value(v).map_err(|e| e.to_string())).collect(),
             ))
         }
@@ -574,13 +711,12 @@ fn decode(format: MessageFormat, topic: &str, payload: &[u8], limits: &Limits) -
 
 /// The registered camera a source stands for.
 fn camera_for(
-    cfg: &MqttConfig,
+    mapped: &HashMap<String, Result<CameraId, String>>,
     cameras: &HashMap<CameraId, limes_model::Camera>,
     source: &str,
-    _o: &Observation,
 ) -> Result<CameraId, String> {
-    if let Some(id) = cfg.cameras.get(source) {
-        return CameraId::new(id.as_str()).map_err(|e| e.to_string());
+    if let Some(id) = mapped.get(source) {
+        return id.clone();
     }
     // `name:front_door` is the camera `front_door` if one is registered under that id.
     let value = source.split_once(':').map_or(source, |(_, v)| v);

@@ -17,12 +17,32 @@ struct Prepared {
     rejected: Vec<Rejected>,
 }
 
-fn check(
+/// A record the ingest path takes: limes's own wire read, or a domain read an ingest source
+/// (MQTT, a camera format) has already built, which need not go through the wire form.
+pub trait IngestRecord: Send + 'static {
+    /// The domain read; fails on what the record's form could not check (a malformed camera
+    /// id or country code).
+    fn into_read(self) -> Result<PlateRead, String>;
+}
+
+impl IngestRecord for ReadIn {
+    fn into_read(self) -> Result<PlateRead, String> {
+        self.into_domain()
+    }
+}
+
+impl IngestRecord for PlateRead {
+    fn into_read(self) -> Result<PlateRead, String> {
+        Ok(self)
+    }
+}
+
+fn check<T: IngestRecord>(
     cameras: &HashMap<CameraId, Camera>,
-    raw: ReadIn,
+    raw: T,
     now: DateTime<Utc>,
 ) -> Result<(PlateRead, limes_plate::Normalized), String> {
-    let read = raw.into_domain()?;
+    let read = raw.into_read()?;
     read.validate(now).map_err(|e| e.to_string())?;
     if !cameras.contains_key(&read.camera) {
         return Err(format!("unknown camera {:?}: register it first (POST /api/v1/cameras)", read.camera.as_str()));
@@ -32,7 +52,7 @@ fn check(
     Ok((read, normalized))
 }
 
-fn prepare(state: &AppState, items: Vec<(usize, Result<ReadIn, String>)>, now: DateTime<Utc>) -> Prepared {
+fn prepare<T: IngestRecord>(state: &AppState, items: Vec<(usize, Result<T, String>)>, now: DateTime<Utc>) -> Prepared {
     let mut p = Prepared { batch: WriteBatch::default(), rejected: Vec::new() };
     let mut checked = Vec::with_capacity(items.len());
     {
@@ -61,11 +81,12 @@ fn prepare(state: &AppState, items: Vec<(usize, Result<ReadIn, String>)>, now: D
     p
 }
 
-/// Validates, matches and durably stores a batch of posted reads; returns once
-/// the accepted ones are committed (fsynced), after pushing their alerts.
-pub async fn ingest_reads(
+/// Validates, matches and durably stores a batch of reads (each with its index in the
+/// caller's batch, or the reason it was already refused); returns once the accepted ones
+/// are committed (fsynced), after pushing their alerts.
+pub async fn ingest_reads<T: IngestRecord>(
     state: &AppState,
-    items: Vec<(usize, Result<ReadIn, String>)>,
+    items: Vec<(usize, Result<T, String>)>,
 ) -> Result<IngestReport, ApiError> {
     let now = Utc::now();
     let prepared = {

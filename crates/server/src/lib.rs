@@ -38,7 +38,7 @@ pub mod wire;
 
 pub use detections::{DetectionItem, HTTP_SOURCE, MAX_TEXT_BYTES, ingest_detections};
 pub use error::ApiError;
-pub use ingest::ingest_reads;
+pub use ingest::{IngestRecord, ingest_reads};
 
 /// Limits and tuning of the API.
 #[derive(Debug, Clone)]

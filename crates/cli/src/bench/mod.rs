@@ -5,13 +5,14 @@
 use clap::Args;
 
 mod matching;
+mod mqtt;
 mod node;
 mod pgtrgm;
 mod quality;
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Which benchmarks: ingest, latency, match, search, pgtrgm, quality, or all.
+    /// Which benchmarks: ingest, latency, mqtt, match, search, pgtrgm, quality, or all.
     #[arg(default_value = "all")]
     pub which: Vec<String>,
     /// Hotlist entries for the ingest, latency and quality benchmarks.
@@ -42,6 +43,24 @@ pub struct BenchArgs {
     /// benchmark: `default`, `poor` (twice the errors) or `silent` (no vehicle reported).
     #[arg(long, default_value = "default")]
     pub vehicle_model: String,
+    /// The broker of the MQTT benchmark.
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    pub mqtt_url: String,
+    /// The node's MQTT connections (a shared subscription across them).
+    #[arg(long, default_value_t = 16)]
+    pub connections: usize,
+    /// Publishing connections of the MQTT benchmark.
+    #[arg(long, default_value_t = 4)]
+    pub publishers: usize,
+    /// QoS of the MQTT benchmark's messages and subscription: 0 or 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+    /// Plate reads per MQTT message (one ONVIF frame of several plates).
+    #[arg(long, default_value_t = 1)]
+    pub reads_per_message: usize,
+    /// The node's MQTT batch (`[mqtt] batch`; default: the node's default).
+    #[arg(long)]
+    pub mqtt_batch: Option<usize>,
 }
 
 /// Prints one figure.
@@ -53,8 +72,8 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let all = a.which.iter().any(|w| w == "all");
     let wants = |name: &str| all || a.which.iter().any(|w| w == name);
     for w in &a.which {
-        if !["all", "ingest", "latency", "match", "search", "pgtrgm", "quality"].contains(&w.as_str()) {
-            anyhow::bail!("unknown benchmark {w:?}: use ingest, latency, match, search, pgtrgm, quality or all");
+        if !["all", "ingest", "latency", "mqtt", "match", "search", "pgtrgm", "quality"].contains(&w.as_str()) {
+            anyhow::bail!("unknown benchmark {w:?}: use ingest, latency, mqtt, match, search, pgtrgm, quality or all");
         }
     }
     figure("machine.cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "cores");
@@ -64,6 +83,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if wants("latency") {
         rt()?.block_on(node::latency(&a))?;
+    }
+    if wants("mqtt") {
+        rt()?.block_on(mqtt::run(&a))?;
     }
     if wants("match") {
         matching::live(&a)?;

@@ -17,14 +17,19 @@ use crate::simulate::{Pace, quantile, send};
 /// A node of its own: a `limes serve` process on a temporary folder holding the region's
 /// cameras and a generated hotlist, so that the load generator in this process cannot
 /// starve the node's tasks (they still share the machine's cores).
-struct NodeProcess {
+pub(super) struct NodeProcess {
     _dir: tempfile::TempDir,
-    child: std::process::Child,
-    url: String,
+    pub(super) child: std::process::Child,
+    pub(super) url: String,
 }
 
 impl NodeProcess {
-    async fn start(a: &BenchArgs, cfg: &SimConfig) -> anyhow::Result<Self> {
+    pub(super) async fn start(a: &BenchArgs, cfg: &SimConfig) -> anyhow::Result<Self> {
+        Self::start_with(a, cfg, "").await
+    }
+
+    /// A node whose configuration ends with `extra` (TOML sections such as `[mqtt]`).
+    pub(super) async fn start_with(a: &BenchArgs, cfg: &SimConfig, extra: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let t = Instant::now();
         {
@@ -34,7 +39,8 @@ impl NodeProcess {
             store.upsert_hotlist(&entries)?;
         }
         let config = dir.path().join("limes.toml");
-        std::fs::write(&config, crate::config::default_toml("bench", "ro-igpf", "RO", "127.0.0.1:0", "limes-data"))?;
+        let text = crate::config::default_toml("bench", "ro-igpf", "RO", "127.0.0.1:0", "limes-data");
+        std::fs::write(&config, format!("{text}\n{extra}"))?;
         let mut child = std::process::Command::new(std::env::current_exe()?)
             .args(["serve", "--config"])
             .arg(&config)
@@ -56,7 +62,7 @@ impl NodeProcess {
         Ok(Self { _dir: dir, child, url })
     }
 
-    async fn stats(&self) -> anyhow::Result<limes_server::StatsSnapshot> {
+    pub(super) async fn stats(&self) -> anyhow::Result<limes_server::StatsSnapshot> {
         Ok(reqwest::get(format!("{}/api/v1/stats", self.url)).await?.json().await?)
     }
 }
@@ -68,7 +74,7 @@ impl Drop for NodeProcess {
     }
 }
 
-fn sim_config(a: &BenchArgs, rate: f64) -> SimConfig {
+pub(super) fn sim_config(a: &BenchArgs, rate: f64) -> SimConfig {
     SimConfig {
         seed: a.seed,
         region: Region::ro_ua(),
