@@ -1,7 +1,8 @@
 //! Issue #3's "done when": a camera sending ISAPI pushes, an MQTT camera speaking ONVIF
 //! JSON and a Frigate instance's events all produce reads and alerts in one node — the
-//! real `limes serve`, a real broker, and the shared samples where their licence lets
-//! tests read them (read in place from `../shared/samples`, never copied).
+//! real `limes serve`, a real broker, and real samples: Frigate's documented event (MIT,
+//! copied unchanged into the fixtures) and a Hikvision camera's capture (no licence: read in
+//! place from `../shared/samples` when it is there, never copied).
 
 mod util;
 
@@ -45,7 +46,8 @@ subscriptions = [
         assert_eq!(r.status(), StatusCode::CREATED);
     }
     let hikvision = shared("hikvision_isapi_anpr_plate_detected.xml");
-    let frigate = shared("frigate_mqtt_events_lpr.json").expect("the Frigate sample (MIT) ships with shared/");
+    // The Frigate sample is MIT-licensed: the project keeps its own unchanged copy.
+    let frigate = include_bytes!("../../camera-formats/tests/fixtures/frigate_mqtt_events_lpr.json").to_vec();
     let hotlist = json!([
         {"plate": "KH35192", "reason": "stolen", "agency": "ro-igpf"},   // the Hikvision sample's plate
         {"plate": "ABC12345", "reason": "wanted", "agency": "ro-igpf"},  // the Frigate sample's
