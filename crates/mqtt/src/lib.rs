@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use limes_camera_formats::{
     FormatError, Limits, Observation, Payload, TrackState, parse_axis_push_json, parse_frigate, parse_onvif_json,
     parse_onvif_xml,
@@ -399,11 +399,9 @@ const IDLE_CLOSE: Duration = Duration::from_millis(1);
 
 /// Takes messages in batches, decodes them, ingests them and acknowledges them, in order.
 ///
-/// Messages are decoded as they arrive. Up to [`PIPELINE`] batches are under way: batch
-/// *n + 1* fills while batch *n* is committed, and goes on filling (up to
-/// [`MqttConfig::batch`]) as long as no slot is free, so that a busy store gets fewer, larger
-/// commits. Acknowledgements go out batch after batch, in the order the messages came, each
-/// only after its own batch is stored.
+/// Up to [`PIPELINE`] batches are under way: batch *n + 1* is taken from the connections and
+/// decoded while batch *n* is committed. Acknowledgements still go out batch after batch, in
+/// the order the messages came, and each only after its own batch is stored.
 async fn ingest_loop(
     state: AppState,
     cfg: MqttConfig,
@@ -411,35 +409,27 @@ async fn ingest_loop(
     mut rx: mpsc::Receiver<Incoming>,
     stats: Arc<MqttStats>,
 ) {
+    let limits = Limits { max_document_bytes: cfg.max_payload_bytes, ..Limits::default() };
     let linger = Duration::from_millis(cfg.linger_ms);
     let clients = Arc::new(clients);
     let under_way = Arc::new(tokio::sync::Semaphore::new(PIPELINE));
-    let mut decoder = Decoder {
-        state: state.clone(),
-        mapped: cfg
-            .cameras
-            .iter()
-            .map(|(source, id)| (source.clone(), CameraId::new(id.as_str()).map_err(|e| e.to_string())))
-            .collect(),
-        limits: Limits { max_document_bytes: cfg.max_payload_bytes, ..Limits::default() },
-        dedupe: TrackDedupe::new(100_000),
-    };
+    let mut dedupe = TrackDedupe::new(100_000);
+    // Resolved once for the whole run: a configured source's camera id.
+    let mapped: HashMap<String, Result<CameraId, String>> = cfg
+        .cameras
+        .iter()
+        .map(|(source, id)| (source.clone(), CameraId::new(id.as_str()).map_err(|e| e.to_string())))
+        .collect();
     // Signalled when the previous batch has been acknowledged.
     let mut previous: Option<tokio::sync::oneshot::Receiver<()>> = None;
     while let Some(first) = rx.recv().await {
-        let now = Utc::now();
         let mut batch: Vec<Incoming> = Vec::with_capacity(cfg.batch);
-        let mut decoded = Decoded::default();
-        let mut take = |m: Incoming, batch: &mut Vec<Incoming>, decoded: &mut Decoded| {
-            decoder.add(decoded, &m, now);
-            batch.push(m);
-        };
-        take(first, &mut batch, &mut decoded);
+        batch.push(first);
         let deadline = tokio::time::Instant::now() + linger;
         'fill: while batch.len() < cfg.batch {
             while batch.len() < cfg.batch {
                 match rx.try_recv() {
-                    Ok(m) => take(m, &mut batch, &mut decoded),
+                    Ok(m) => batch.push(m),
                     Err(_) => break,
                 }
             }
@@ -448,36 +438,15 @@ async fn ingest_loop(
             }
             let wait = deadline.min(tokio::time::Instant::now() + IDLE_CLOSE);
             match tokio::time::timeout_at(wait, rx.recv()).await {
-                Ok(Some(m)) => take(m, &mut batch, &mut decoded),
+                Ok(Some(m)) => batch.push(m),
                 Ok(None) | Err(_) => break 'fill,
             }
         }
-        // While the batches before are still being stored, this one keeps filling: the busier
-        // the store, the larger (and the fewer) its commits.
-        let permit = loop {
-            if let Ok(permit) = under_way.clone().try_acquire_owned() {
-                break permit;
-            }
-            if batch.len() >= cfg.batch {
-                match under_way.clone().acquire_owned().await {
-                    Ok(permit) => break permit,
-                    Err(_) => return,
-                }
-            }
-            tokio::select! {
-                permit = under_way.clone().acquire_owned() => match permit {
-                    Ok(permit) => break permit,
-                    Err(_) => return,
-                },
-                m = rx.recv() => match m {
-                    Some(m) => take(m, &mut batch, &mut decoded),
-                    None => match under_way.clone().acquire_owned().await {
-                        Ok(permit) => break permit,
-                        Err(_) => return,
-                    },
-                },
-            }
+        let decoded = {
+            let cameras = state.cameras.read().unwrap_or_else(|e| e.into_inner());
+            decode_batch(&batch, &mapped, &cameras, &limits, &mut dedupe)
         };
+        let Ok(permit) = under_way.clone().acquire_owned().await else { return };
         let (done, next) = tokio::sync::oneshot::channel();
         let wait_for = previous.replace(next);
         let (state, clients, stats) = (state.clone(), clients.clone(), stats.clone());
@@ -533,7 +502,6 @@ async fn ingest_loop(
 }
 
 /// What a batch's messages hold, ready to ingest.
-#[derive(Default)]
 struct Decoded {
     /// Each read (or why it cannot be one), numbered in the batch.
     items: Vec<(usize, Result<PlateRead, String>)>,
@@ -564,21 +532,20 @@ impl BatchCounters {
     }
 }
 
-/// Turns messages into reads as they arrive, remembering tracked objects across batches.
-struct Decoder {
-    state: AppState,
-    /// A configured source's camera id, resolved once.
-    mapped: HashMap<String, Result<CameraId, String>>,
-    limits: Limits,
-    dedupe: TrackDedupe,
-}
-
-impl Decoder {
-    /// Adds message `m`'s reads to `out`; `now` is the receive time of reads that carry none.
-    fn add(&mut self, out: &mut Decoded, m: &Incoming, now: DateTime<Utc>) {
-        let counters = &mut out.counters;
+fn decode_batch(
+    batch: &[Incoming],
+    mapped: &HashMap<String, Result<CameraId, String>>,
+    cameras: &HashMap<CameraId, limes_model::Camera>,
+    limits: &Limits,
+    dedupe: &mut TrackDedupe,
+) -> Decoded {
+    let now = Utc::now();
+    let mut out =
+        Decoded { items: Vec::with_capacity(batch.len()), item_sources: Vec::new(), counters: Default::default() };
+    let counters = &mut out.counters;
+    for m in batch {
         let topic_source = || format!("topic:{}", m.publish.topic);
-        let observations = match decode(m.format, &m.publish.topic, &m.publish.payload, &self.limits) {
+        let observations = match decode(m.format, &m.publish.topic, &m.publish.payload, limits) {
             Ok(o) => o,
             Err(Undecoded::Malformed(e)) => {
                 let source = topic_source();
@@ -588,7 +555,7 @@ impl Decoder {
                 c.messages += 1;
                 c.malformed += 1;
                 c.last_error = Some(e);
-                return;
+                continue;
             }
             Err(Undecoded::Reads(reads)) => {
                 let slot = counters.slot(&topic_source());
@@ -597,7 +564,7 @@ impl Decoder {
                     out.items.push((out.items.len(), r.and_then(ReadIn::into_domain)));
                     out.item_sources.push(slot);
                 }
-                return;
+                continue;
             }
         };
         let mut counted = false;
@@ -613,19 +580,11 @@ impl Decoder {
                 c.detections += 1;
                 continue;
             }
-            if !self.dedupe.first_report(&source, &o) {
+            if !dedupe.first_report(&source, &o) {
                 counters.list[slot].1.duplicates += 1;
                 continue;
             }
-            let camera = match &counters.cameras[slot] {
-                Some(camera) => camera.clone(),
-                None => {
-                    let cameras = self.state.cameras.read().unwrap_or_else(|e| e.into_inner());
-                    let camera = camera_for(&self.mapped, &cameras, &source);
-                    counters.cameras[slot] = Some(camera.clone());
-                    camera
-                }
-            };
+            let camera = counters.cameras[slot].get_or_insert_with(|| camera_for(mapped, cameras, &source)).clone();
             let read = match camera {
                 Ok(camera) => match o.into_plate_read(camera, now) {
                     Some(read) => Ok(read),
@@ -637,6 +596,7 @@ impl Decoder {
             out.item_sources.push(slot);
         }
     }
+    out
 }
 
 /// A message's content when it is not observations: malformed, or (in limes's own format) reads.
