@@ -83,23 +83,22 @@ async fn alerts(c: &Client, node: &TestNode) -> BTreeMap<(String, String, String
 /// Waits until the node's MQTT side receives what is published under `prefix`: sends a
 /// malformed message on a subscribed topic until the node has counted one.
 async fn wait_for_subscription(c: &Client, node: &TestNode, prefix: &str) {
+    let url = broker().url.strip_prefix("mqtt://").unwrap();
+    let (host, port) = url.rsplit_once(':').unwrap();
+    let options = rumqttc::MqttOptions::new(format!("{prefix}-probe"), host, port.parse().unwrap());
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
+    let driver = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    let topic = format!("{prefix}/probe/onvif-mj/VideoAnalytics/1");
     let start = Instant::now();
     loop {
-        let out = Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", broker().url.rsplit(':').next().unwrap()])
-            .args(["-t", &format!("{prefix}/probe/onvif-mj/VideoAnalytics/1"), "-m", "probe"])
-            .output();
-        if out.is_err() {
-            // Without mosquitto_pub, a quiet moment is the best one can do.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            return;
-        }
+        client.publish(topic.as_str(), rumqttc::QoS::AtMostOnce, false, b"probe".to_vec()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         if stats(c, node, "/api/v1/mqtt").await["messages"].as_u64().unwrap_or(0) > 0 {
-            return;
+            break;
         }
         assert!(start.elapsed() < Duration::from_secs(20), "the node never subscribed");
     }
+    driver.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

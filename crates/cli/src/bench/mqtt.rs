@@ -135,8 +135,9 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // What the node has stored, polled; the publishers stay within `window` reads of it.
-    let stored = Arc::new(AtomicU64::new(node.stats().await?.reads_accepted));
-    let base = stored.load(Ordering::Relaxed);
+    let at_start = node.stats().await?;
+    let stored = Arc::new(AtomicU64::new(at_start.reads_accepted));
+    let base = at_start.reads_accepted;
     let published = Arc::new(AtomicU64::new(0));
     // Enough to keep every connection's in-flight messages (Mosquitto: 20) and the node's next
     // batch busy, far below what a broker queues per client (Mosquitto: 1,000 messages).
@@ -196,7 +197,8 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         sent_messages += t.await??;
     }
     let secs = start.elapsed().as_secs_f64();
-    let stored_at_end = node.stats().await?.reads_accepted;
+    let at_end = node.stats().await?;
+    let stored_at_end = at_end.reads_accepted;
     let node_cpu = cpu_seconds(&node.child.id().to_string()).zip(node_cpu0).map(|(b, a)| b - a);
     let bench_cpu = cpu_seconds("self").zip(bench_cpu0).map(|(b, a)| b - a);
     let broker_cpu = broker.as_deref().and_then(cpu_seconds).zip(broker_cpu0).map(|(b, a)| b - a);
@@ -228,6 +230,8 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     figure("mqtt.publishers", publishers, "publisher connections");
     figure("mqtt.qos", level, "");
     figure("mqtt.seconds", format!("{secs:.1}"), "s");
+    let batches = at_end.batches - at_start.batches;
+    figure("mqtt.reads_per_commit", (stored_at_end - base).checked_div(batches).unwrap_or(0), "reads (mean batch)");
     figure("mqtt.reads_published", sent_reads, "reads");
     figure("mqtt.reads_stored", total, "reads");
     figure("mqtt.reads_lost", sent_reads.saturating_sub(total), "reads");
