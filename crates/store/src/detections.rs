@@ -11,7 +11,7 @@ use limes_model::{
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::{Store, StoreError, corrupt, from_us, to_us};
 
@@ -53,23 +53,7 @@ pub struct StoredDetection {
 }
 
 /// Where a page of detections ended: the next page starts after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DetectionCursor {
-    pub time_us: i64,
-    pub id: i64,
-}
-
-impl DetectionCursor {
-    /// An opaque string form for URLs.
-    pub fn encode(&self) -> String {
-        format!("{}_{}", self.time_us, self.id)
-    }
-
-    pub fn decode(s: &str) -> Option<Self> {
-        let (t, i) = s.split_once('_')?;
-        Some(Self { time_us: t.parse().ok()?, id: i.parse().ok()? })
-    }
-}
+pub type DetectionCursor = crate::reads::PageCursor;
 
 /// A search over stored detections, newest first. Every filter given must hold.
 #[derive(Debug, Clone, Default)]

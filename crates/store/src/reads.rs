@@ -50,14 +50,18 @@ impl fmt::Debug for PlateFilter {
     }
 }
 
-/// Where a page of results ended: the next page starts after it.
+/// Where a page of results ordered newest first by (time, id) ended: the next page starts
+/// after it. Reads and detections page the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ReadCursor {
+pub struct PageCursor {
     pub time_us: i64,
     pub id: i64,
 }
 
-impl ReadCursor {
+/// Where a page of reads ended.
+pub type ReadCursor = PageCursor;
+
+impl PageCursor {
     /// An opaque string form for URLs.
     pub fn encode(&self) -> String {
         format!("{}_{}", self.time_us, self.id)
