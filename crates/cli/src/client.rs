@@ -7,18 +7,59 @@ use clap::{Args, Subcommand};
 use futures::StreamExt;
 use reqwest::{Client, RequestBuilder};
 
-/// Where the node is.
+/// Where the node is, who is asking and why.
 #[derive(Debug, Args)]
 pub struct NodeUrl {
     /// The node's API address.
     #[arg(long, env = "LIMES_URL", default_value = "http://127.0.0.1:8080", global = true)]
     url: String,
+    /// A session token (`limes login`) or an API token.
+    #[arg(long, env = "LIMES_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// Why you consult the data (e.g. investigation, detection): required for searches.
+    #[arg(long, env = "LIMES_PURPOSE", global = true)]
+    purpose: Option<String>,
+    /// The provision relied on, e.g. "RO Law 363/2018 art. 5".
+    #[arg(long, env = "LIMES_LEGAL_BASIS", global = true)]
+    legal_basis: Option<String>,
+    /// The case or file number served.
+    #[arg(long = "case", env = "LIMES_CASE", global = true)]
+    case_ref: Option<String>,
 }
 
 impl NodeUrl {
     fn at(&self, path: &str) -> String {
         format!("{}{}", self.url.trim_end_matches('/'), path)
     }
+
+    /// An HTTP client that sends the token and the declared purpose with every request.
+    fn client(&self) -> anyhow::Result<Client> {
+        authed_client(self.token.as_deref(), [
+            ("limes-purpose", self.purpose.as_deref()),
+            ("limes-legal-basis", self.legal_basis.as_deref()),
+            ("limes-case", self.case_ref.as_deref()),
+        ])
+    }
+}
+
+/// A client sending `Authorization: Bearer <token>` and the given headers on every request.
+pub fn authed_client<'a>(
+    token: Option<&str>,
+    headers: impl IntoIterator<Item = (&'static str, Option<&'a str>)>,
+) -> anyhow::Result<Client> {
+    use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+    let mut map = HeaderMap::new();
+    if let Some(t) = token {
+        let mut v = HeaderValue::from_str(&format!("Bearer {}", t.trim())).context("the token is not a header value")?;
+        v.set_sensitive(true);
+        map.insert(AUTHORIZATION, v);
+    }
+    for (name, value) in headers {
+        if let Some(value) = value {
+            map.insert(name, HeaderValue::from_str(value).with_context(|| format!("{name} is not a header value"))?);
+        }
+    }
+    Ok(Client::builder().default_headers(map).build()?)
 }
 
 /// Sends a request; prints the JSON answer, or fails with the node's error message.
@@ -99,7 +140,7 @@ enum CameraCommand {
 }
 
 pub async fn camera(a: CameraArgs) -> anyhow::Result<()> {
-    let c = Client::new();
+    let c = a.node.client()?;
     let n = &a.node;
     let v = match a.command {
         CameraCommand::List => send(c.get(n.at("/api/v1/cameras"))).await?,
@@ -159,7 +200,7 @@ enum HotlistCommand {
 }
 
 pub async fn hotlist(a: HotlistArgs) -> anyhow::Result<()> {
-    let c = Client::new();
+    let c = a.node.client()?;
     let n = &a.node;
     let v = match a.command {
         HotlistCommand::Import { file } => {
@@ -221,7 +262,7 @@ pub async fn reads(a: ReadsArgs) -> anyhow::Result<()> {
         q.extend(v.map(|v| (k, v)));
     }
     q.extend(a.distance.map(|d| ("distance", d.to_string())));
-    print(&send(Client::new().get(a.node.at("/api/v1/reads")).query(&q)).await?);
+    print(&send(a.node.client()?.get(a.node.at("/api/v1/reads")).query(&q)).await?);
     Ok(())
 }
 
@@ -255,7 +296,7 @@ pub async fn push(a: PushArgs) -> anyhow::Result<()> {
     };
     let content_type = a.content_type.as_deref().unwrap_or(default_type);
     let url = a.node.at(&format!("/api/v1/cameras/{}/push/{route}", a.camera));
-    let client = Client::new();
+    let client = a.node.client()?;
     for file in &a.files {
         let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         let report = send(client.post(&url).header(reqwest::header::CONTENT_TYPE, content_type).body(body))
@@ -296,7 +337,7 @@ enum AlertsCommand {
 }
 
 pub async fn alerts(a: AlertsArgs) -> anyhow::Result<()> {
-    let c = Client::new();
+    let c = a.node.client()?;
     let n = &a.node;
     match a.command {
         AlertsCommand::List { unacknowledged, limit } => {

@@ -29,6 +29,107 @@ pub struct Config {
     /// Outbound webhooks: every new alert POSTed to each, signed (see `limes-webhook`).
     #[serde(default)]
     pub webhooks: Vec<limes_webhook::WebhookConfig>,
+    /// Accounts, sessions, purposes and the access policy.
+    #[serde(default)]
+    pub access: AccessSection,
+}
+
+/// `[access]`: see `limes_server::AccessOptions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSection {
+    /// `led` (police, border police) or `gdpr` (towns, rescue services).
+    #[serde(default)]
+    pub regime: limes_access::Regime,
+    /// Why camera data is collected, logged with every batch of reads that a sender without
+    /// a purpose of its own (MQTT, a camera's push) delivers.
+    #[serde(default = "default_collection_purpose")]
+    pub collection_purpose: String,
+    #[serde(default = "default_collection_legal_basis")]
+    pub collection_legal_basis: String,
+    #[serde(default = "default_session_hours")]
+    pub session_hours: f64,
+    #[serde(default = "default_max_failed_logins")]
+    pub max_failed_logins: u32,
+    #[serde(default = "default_lockout_seconds")]
+    pub lockout_seconds: u64,
+    /// Roles that must sign in with a one-time code.
+    #[serde(default)]
+    pub totp_required_for: Vec<String>,
+    /// A Cedar policy file replacing the built-in rules (relative to the config file).
+    #[serde(default)]
+    pub policy_file: Option<PathBuf>,
+}
+
+fn default_collection_purpose() -> String {
+    "detection".into()
+}
+
+fn default_collection_legal_basis() -> String {
+    "not configured: set [access] collection_legal_basis".into()
+}
+
+fn default_session_hours() -> f64 {
+    12.0
+}
+
+fn default_max_failed_logins() -> u32 {
+    5
+}
+
+fn default_lockout_seconds() -> u64 {
+    300
+}
+
+impl Default for AccessSection {
+    fn default() -> Self {
+        Self {
+            regime: limes_access::Regime::default(),
+            collection_purpose: default_collection_purpose(),
+            collection_legal_basis: default_collection_legal_basis(),
+            session_hours: default_session_hours(),
+            max_failed_logins: default_max_failed_logins(),
+            lockout_seconds: default_lockout_seconds(),
+            totp_required_for: Vec::new(),
+            policy_file: None,
+        }
+    }
+}
+
+impl Config {
+    /// The node's access options, with the policy read and validated.
+    pub fn access_options(&self) -> anyhow::Result<limes_server::AccessOptions> {
+        let a = &self.access;
+        let policy = match &a.policy_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading policy {}", path.display()))?;
+                limes_access::Policy::from_text(&text).with_context(|| format!("policy {}", path.display()))?
+            }
+            None => limes_access::Policy::default_policy()?,
+        };
+        let collection_purpose =
+            limes_access::Purpose::parse(a.regime, &a.collection_purpose, &a.collection_legal_basis, None)
+                .context("[access] collection_purpose and collection_legal_basis")?;
+        let totp_required_for = a
+            .totp_required_for
+            .iter()
+            .map(|r| limes_access::Role::parse(r).with_context(|| format!("[access] totp_required_for: unknown role {r:?}")))
+            .collect::<anyhow::Result<_>>()?;
+        if !(a.session_hours > 0.0 && a.session_hours <= 24.0 * 31.0) {
+            bail!("[access] session_hours must be above 0 and at most 744");
+        }
+        Ok(limes_server::AccessOptions {
+            regime: a.regime,
+            agency: self.node.agency.as_str().to_owned(),
+            country: self.node.country.as_str().to_owned(),
+            policy,
+            session_lifetime: std::time::Duration::from_secs_f64(a.session_hours * 3600.0),
+            max_failed_logins: a.max_failed_logins.max(1),
+            lockout: std::time::Duration::from_secs(a.lockout_seconds),
+            totp_required_for,
+            collection_purpose,
+        })
+    }
 }
 
 /// What an image posted for a read may be; see `limes_store::ImageLimits`.
@@ -191,6 +292,12 @@ impl Config {
         for w in &mut cfg.webhooks {
             w.resolve_paths(base);
         }
+        if let Some(p) = &mut cfg.access.policy_file
+            && p.is_relative()
+        {
+            *p = base.join(&*p);
+        }
+        cfg.access_options().with_context(|| format!("config {}", path.display()))?;
         limes_webhook::check(&cfg.webhooks).with_context(|| format!("config {}", path.display()))?;
         Ok(cfg)
     }
@@ -266,6 +373,29 @@ check_vehicle = true
 # "topic:MyDevice/onvif-mj/VideoAnalytics/1/MyClassifier" = "ro-siret-01"
 # `limes simulate --mqtt mqtt://127.0.0.1:1883 --print-config` prints this section for the
 # simulated cameras.
+
+[access]
+# Everyone signs in: people with a password (and a one-time code), integrations with an API
+# token, or through the agency's identity provider. The first start creates the account
+# "admin" and writes its password to <data_dir>/initial-admin-password (README: "Accounts").
+# The law this agency processes personal data under: "led" (Law Enforcement Directive:
+# police, border police) or "gdpr" (towns, rescue services). It decides which purposes a
+# search, an image opened or an export may declare.
+regime = "led"
+# What camera reads are collected for, logged with every batch from a sender that does not
+# declare its own (MQTT, a camera's push); name the national provision.
+collection_purpose = "detection"
+collection_legal_basis = "not configured: set [access] collection_legal_basis"
+# How long a sign-in lasts (hours), how many wrong passwords in a row lock an account, and
+# for how long (seconds).
+session_hours = 12.0
+max_failed_logins = 5
+lockout_seconds = 300
+# Roles that must sign in with a one-time code (TOTP), e.g. ["supervisor", "dpo", "administrator"].
+totp_required_for = []
+# A Cedar policy replacing the built-in rules (crates/access/src/default.cedar), validated
+# against the limes schema when the node starts.
+# policy_file = "policy.cedar"
 
 [images]
 # Plate crops and overview images that cameras post for their reads (JPEG or PNG), stored once

@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::Args;
 use limes_server::{Retention, ServerOptions};
 use limes_sim::Simulator;
-use reqwest::Client;
 
 use crate::client::AlertWatch;
 use crate::node::Node;
@@ -55,6 +54,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
 
     let sim_args = SimulateArgs {
         url: url.clone(),
+        token: None,
         region: a.region.clone(),
         rate: a.rate,
         duration: a.duration,
@@ -71,7 +71,8 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         print_config: false,
     };
     let cfg = sim_args.sim_config()?;
-    let client = Client::new();
+    let token = node.integration_token("demo")?;
+    let client = crate::client::authed_client(Some(&token), [])?;
     let t = Instant::now();
     let imported = setup(&client, &url, &cfg, a.hotlist).await?;
     println!(

@@ -15,24 +15,46 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use limes_audit::{AuditLog, AuditOptions};
+
+/// The file, in the data directory, holding the first administrator's password.
+pub const INITIAL_ADMIN_PASSWORD: &str = "initial-admin-password";
+
+/// Writes `text` to a new file only its owner may read.
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    f.sync_all().with_context(|| format!("syncing {}", path.display()))?;
+    Ok(())
+}
 
 /// `GET /api/v1/mqtt`: the MQTT side's counters, per source.
-fn mqtt_routes(stats: Arc<MqttStats>) -> axum::Router {
-    axum::Router::new().route(
-        "/api/v1/mqtt",
-        axum::routing::get(move || {
-            let stats = stats.clone();
-            async move {
-                axum::Json(serde_json::json!({
+fn mqtt_routes(state: AppState, stats: Arc<MqttStats>) -> axum::Router {
+    use limes_server::Caller;
+    axum::Router::new()
+        .route(
+            "/api/v1/mqtt",
+            axum::routing::get(move |axum::extract::State(state): axum::extract::State<AppState>, caller: Caller| {
+                let stats = stats.clone();
+                async move {
+                    let object = limes_audit::Object::new("stats", "mqtt");
+                    state.authorize(&caller, limes_access::Operation::StatsView, &state.access.node(), object).await?;
+                    Ok::<_, limes_server::ApiError>(axum::Json(serde_json::json!({
                     "messages": stats.messages.load(Ordering::Relaxed),
                     "connections_lost": stats.connections_lost.load(Ordering::Relaxed),
                     "last_connection_error": *stats.last_connection_error.lock().unwrap_or_else(|e| e.into_inner()),
                     "alerts_published": stats.alerts_published.load(Ordering::Relaxed),
                     "sources": stats.sources(),
-                }))
-            }
-        }),
-    )
+                    })))
+                }
+            }),
+        )
+        .with_state(state)
 }
 
 /// A node running inside this process.
@@ -71,9 +93,30 @@ impl Node {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweeping orphan image files failed; the next start retries"),
         });
+        let access = options.access.clone();
+        let first_admin = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || limes_server::auth::ensure_first_admin(&store, &access)).await?
+        }
+        .map_err(|e| anyhow::anyhow!("creating the first administrator: {e}"))?;
+        if let Some(password) = first_admin {
+            let path = data_dir.join(INITIAL_ADMIN_PASSWORD);
+            write_private(&path, &format!("{password}\n"))?;
+            tracing::warn!(
+                "created the administrator account {:?}; its password is in {} (change it, then delete the file)",
+                limes_server::auth::FIRST_ADMIN,
+                path.display()
+            );
+        }
+        let dir = data_dir.to_owned();
+        let origin = format!("limes/{}/audit", options.access.agency);
+        let audit = tokio::task::spawn_blocking(move || AuditLog::open(&dir, AuditOptions::new(origin)))
+            .await?
+            .with_context(|| format!("opening the audit log in {}", data_dir.display()))?;
         let state = tokio::task::spawn_blocking(move || AppState::load(store, options))
             .await?
-            .context("loading cameras and hotlist")?;
+            .context("loading cameras and hotlist")?
+            .with_audit(audit);
         // Before the API serves: a new webhook's starting point (saved by spawn) then precedes
         // every alert raised from now on.
         let mut running = Vec::with_capacity(webhooks.len());
@@ -84,7 +127,7 @@ impl Node {
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         let mqtt_stats = Arc::new(MqttStats::default());
-        let app = limes_server::router(state.clone()).merge(mqtt_routes(mqtt_stats.clone()));
+        let app = limes_server::router(state.clone()).merge(mqtt_routes(state.clone(), mqtt_stats.clone()));
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -92,7 +135,7 @@ impl Node {
                 })
                 .await
         });
-        let retention = tokio::spawn(limes_server::retention_task(state.store.clone(), retention));
+        let retention = tokio::spawn(limes_server::retention_task(state.clone(), retention));
         Ok(Self { addr, state, shutdown: Some(tx), server, retention, webhooks: running, mqtt_stats, mqtt: None })
     }
 
@@ -115,6 +158,7 @@ impl Node {
             max_body_bytes: cfg.api.max_body_bytes,
             match_policy: cfg.matching.policy(),
             images: cfg.images.limits(),
+            access: cfg.access_options()?,
             ..ServerOptions::default()
         };
         let retention =
@@ -124,6 +168,13 @@ impl Node {
             node.start_mqtt(mqtt.clone())?;
         }
         Ok(node)
+    }
+
+    /// Creates an API token for an integration running beside the node (the demo, the
+    /// simulator): see [`integration_token`].
+    pub fn integration_token(&self, name: &str) -> anyhow::Result<String> {
+        let access = &self.state.access.options;
+        integration_token(&self.state.store, name, &access.agency, &access.country)
     }
 
     pub fn url(&self) -> String {
@@ -156,4 +207,39 @@ impl Node {
         }
         self.stop().await
     }
+}
+
+/// Creates, in `store`, an API token for an integration running beside a node (the demo, the
+/// benchmarks, the simulator): collection, cameras, hotlist and live alerts, for detection on
+/// synthetic data. Returns its bearer value.
+pub fn integration_token(store: &Store, name: &str, agency: &str, country: &str) -> anyhow::Result<String> {
+    use limes_access::Operation::*;
+    let purpose = limes_access::Purpose {
+        purpose: "detection".into(),
+        legal_basis: "synthetic data: limes demo and benchmarks".into(),
+        case_ref: None,
+    };
+    let scope = [
+        ReadsIngest,
+        ImagesUpload,
+        DetectionsIngest,
+        CamerasView,
+        CamerasManage,
+        HotlistManage,
+        HotlistView,
+        AlertsLive,
+        AlertsList,
+        StatsView,
+    ];
+    let spec = limes_server::auth::TokenSpec {
+        name: name.to_owned(),
+        scope: scope.into_iter().collect(),
+        purpose: Some(purpose),
+        agency: agency.to_owned(),
+        country: country.to_owned(),
+        expires_us: None,
+    };
+    let (row, bearer) = limes_server::auth::mint_token(spec, "node").map_err(|e| anyhow::anyhow!(e))?;
+    store.create_token(&row)?;
+    Ok(bearer)
 }

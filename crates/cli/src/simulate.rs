@@ -22,6 +22,10 @@ pub struct SimulateArgs {
     /// The node's API address.
     #[arg(long, env = "LIMES_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// An API token whose scope covers reads.ingest (and cameras.manage, hotlist.manage with
+    /// --setup-hotlist).
+    #[arg(long, env = "LIMES_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Border region: ro-ua, ro-rs or cz-pl.
     #[arg(long, default_value = "ro-ua")]
     pub region: String,
@@ -329,7 +333,7 @@ pub async fn run(a: SimulateArgs) -> anyhow::Result<()> {
         print!("{}", node_mqtt_config(broker, &a.mqtt_prefix, a.qos, 1, &cfg.region.cameras()));
         return Ok(());
     }
-    let client = Client::new();
+    let client = crate::client::authed_client(a.token.as_deref(), [])?;
     let url = a.url.trim_end_matches('/').to_owned();
     if let Some(n) = a.setup_hotlist {
         let imported = setup(&client, &url, &cfg, n).await?;

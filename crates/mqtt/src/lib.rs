@@ -57,7 +57,7 @@ use limes_camera_formats::{
 };
 use limes_model::{CameraId, PlateRead};
 use limes_server::wire::ReadIn;
-use limes_server::{AppState, DetectionItem, ingest_detections, ingest_reads};
+use limes_server::{AppState, Collector, DetectionItem, ingest_detections, ingest_reads};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -479,14 +479,14 @@ async fn ingest_loop(
                     if items.is_empty() {
                         Ok(Vec::new())
                     } else {
-                        ingest_reads(&state, items).await.map(|r| r.rejected)
+                        ingest_reads(&state, &Collector::source(&state, "mqtt"), items).await.map(|r| r.rejected)
                     }
                 },
                 async {
                     if detections.is_empty() {
                         Ok(Vec::new())
                     } else {
-                        ingest_detections(&state, detections).await.map(|r| r.rejected)
+                        ingest_detections(&state, &Collector::source(&state, "mqtt"), detections).await.map(|r| r.rejected)
                     }
                 },
             );

@@ -51,7 +51,11 @@ fn check(cameras: &HashMap<CameraId, Camera>, d: &Detection, now: DateTime<Utc>)
 
 /// Validates and durably stores detections; returns once the accepted ones are committed
 /// (fsynced). A refused detection never affects the others.
-pub async fn ingest_detections(state: &AppState, items: Vec<DetectionItem>) -> Result<DetectionReport, ApiError> {
+pub async fn ingest_detections(
+    state: &AppState,
+    by: &crate::Collector,
+    items: Vec<DetectionItem>,
+) -> Result<DetectionReport, ApiError> {
     let now = Utc::now();
     let mut report = DetectionReport::default();
     let mut batch = DetectionBatch::default();
@@ -70,6 +74,7 @@ pub async fn ingest_detections(state: &AppState, items: Vec<DetectionItem>) -> R
     }
     let ids = state.store.write_detections(batch).await?;
     state.stats.detections_accepted.fetch_add(ids.len() as u64, Ordering::Relaxed);
+    state.audit_collected(by, &ids, "detections", 0).await?;
     report.accepted = ids.len();
     report.ids = ids;
     Ok(report)

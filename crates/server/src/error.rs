@@ -24,6 +24,17 @@ pub enum ApiError {
     /// The content type is not one this endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// No valid credential: not signed in, an unknown, expired or revoked session or token,
+    /// a token with a bad signature or audience.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed in, but the policy refuses the act (the role, the scope, the case, a missing
+    /// purpose); the refusal is in the audit log.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many failed logins for the account; try later.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Something failed inside the node.
     #[error("internal error")]
     Internal(String),
@@ -43,6 +54,9 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -54,6 +68,9 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::TooLarge(_) => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::TooManyRequests(_) => "too_many_requests",
             Self::Internal(_) => "internal",
         }
     }
@@ -65,7 +82,14 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "internal error serving a request");
         }
         let status = self.status();
-        (status, Json(Body { error: self.code(), message: self.to_string() })).into_response()
+        let mut response = (status, Json(Body { error: self.code(), message: self.to_string() })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"limes\""),
+            );
+        }
+        response
     }
 }
 

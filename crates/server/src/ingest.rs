@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use limes_model::{Camera, CameraId, MatchKind, PlateRead};
 use limes_store::{NewAlert, NewRead, WriteBatch};
 
+use crate::auth::Collector;
 use crate::wire::{IngestReport, ReadIn, Rejected};
 use crate::{AlertEvent, ApiError, AppState, read_lock};
 
@@ -83,9 +84,11 @@ fn prepare<T: IngestRecord>(state: &AppState, items: Vec<(usize, Result<T, Strin
 
 /// Validates, matches and durably stores a batch of reads (each with its index in the
 /// caller's batch, or the reason it was already refused); returns once the accepted ones
-/// are committed (fsynced), after pushing their alerts.
+/// are committed (fsynced), after pushing their alerts and logging the collection (one
+/// audit record for the batch, by `by`).
 pub async fn ingest_reads<T: IngestRecord>(
     state: &AppState,
+    by: &Collector,
     items: Vec<(usize, Result<T, String>)>,
 ) -> Result<IngestReport, ApiError> {
     let now = Utc::now();
@@ -118,6 +121,7 @@ pub async fn ingest_reads<T: IngestRecord>(
             let _ = state.alerts.send(AlertEvent { id: alert.id, json: json.into() });
         }
     }
+    state.audit_collected(by, &committed.read_ids, "reads", committed.alerts.len()).await?;
     report.accepted = committed.read_ids.len();
     report.alerts = committed.alerts.len();
     report.ids = committed.read_ids;

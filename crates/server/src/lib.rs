@@ -29,6 +29,7 @@ use limes_store::Store;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+pub mod auth;
 mod detections;
 mod error;
 pub mod import;
@@ -37,6 +38,7 @@ mod routes;
 pub mod wire;
 
 pub use detections::{DetectionItem, HTTP_SOURCE, MAX_TEXT_BYTES, ingest_detections};
+pub use auth::{Access, AccessOptions, Caller, Collector, Grant};
 pub use error::ApiError;
 pub use ingest::{IngestRecord, ingest_reads};
 
@@ -55,6 +57,8 @@ pub struct ServerOptions {
     pub match_policy: limes_hotlist::MatchPolicy,
     /// What an image posted for a read may be (its body limit is `images.max_bytes`).
     pub images: limes_store::ImageLimits,
+    /// Who may do what, and why.
+    pub access: AccessOptions,
 }
 
 impl Default for ServerOptions {
@@ -66,6 +70,7 @@ impl Default for ServerOptions {
             alert_buffer: 65_536,
             match_policy: limes_hotlist::MatchPolicy::default(),
             images: limes_store::ImageLimits::default(),
+            access: AccessOptions::default(),
         }
     }
 }
@@ -161,6 +166,32 @@ pub struct AppState {
     pub alerts: broadcast::Sender<AlertEvent>,
     pub stats: Arc<Stats>,
     pub options: ServerOptions,
+    /// Authentication and authorisation (`auth`).
+    pub access: Arc<Access>,
+    /// Where every act on personal data and every refusal is logged; `None` only for a
+    /// library user that opened no log (the `limes` binary always opens one).
+    pub audit: Option<limes_audit::AuditLog>,
+    /// Identity providers whose tokens the node accepts.
+    pub oidc: Arc<Vec<OidcProvider>>,
+}
+
+/// An OpenID Connect identity provider the node trusts (see `oidc_bearer`).
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    pub name: String,
+}
+
+/// Validates an identity provider's JSON Web Token. No provider is wired in yet: every such
+/// token is refused.
+pub(crate) async fn oidc_bearer(
+    state: &AppState,
+    _jwt: &str,
+    _declared: Option<limes_access::Purpose>,
+) -> Result<Caller, String> {
+    if state.oidc.is_empty() {
+        return Err("this node trusts no identity provider: JSON Web Tokens are refused".into());
+    }
+    Err("identity provider tokens are not accepted yet".into())
 }
 
 /// An alert as pushed on the stream: its id and its JSON.
@@ -176,7 +207,11 @@ impl AppState {
         let cameras = store.cameras()?.into_iter().map(|c| (c.id.clone(), c)).collect();
         let index = HotlistIndex::from_entries(store.hotlist()?);
         let (alerts, _) = broadcast::channel(options.alert_buffer.max(16));
+        let access = Arc::new(Access::new(options.access.clone()));
         Ok(Self {
+            access,
+            audit: None,
+            oidc: Arc::new(Vec::new()),
             store,
             hotlist: Arc::new(RwLock::new(index)),
             cameras: Arc::new(RwLock::new(cameras)),
@@ -184,6 +219,12 @@ impl AppState {
             stats: Arc::new(Stats::default()),
             options,
         })
+    }
+
+    /// Logs every act and refusal to `audit` from now on.
+    pub fn with_audit(mut self, audit: limes_audit::AuditLog) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     pub fn stats(&self) -> StatsSnapshot {
@@ -235,7 +276,8 @@ impl Default for Retention {
 
 /// Deletes reads and detections past their retention once an hour (the first time at
 /// once), until the process ends.
-pub async fn retention_task(store: Store, retention: Retention) {
+pub async fn retention_task(state: AppState, retention: Retention) {
+    let store = state.store.clone();
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         tick.tick().await;
@@ -254,7 +296,25 @@ pub async fn retention_task(store: Store, retention: Retention) {
                     [("reads", reads_cutoff, reads), ("detections", detections_cutoff, detections)]
                 {
                     match result {
-                        Ok(n) if n > 0 => tracing::info!(deleted = n, %cutoff, "retention deleted old {what}"),
+                        Ok(n) if n > 0 => {
+                            tracing::info!(deleted = n, %cutoff, "retention deleted old {what}");
+                            // Article 25: erasure is logged, by the node, with the rule applied.
+                            let days = if what == "reads" { retention.reads_days } else { retention.detections_days };
+                            let event = limes_audit::AuditEvent {
+                                actor: limes_audit::Actor::Node("retention".into()),
+                                role: "node".into(),
+                                action: limes_audit::Action::Erase,
+                                object: limes_audit::Object::new(what, format!("before={}", cutoff.to_rfc3339())),
+                                purpose: "retention".into(),
+                                legal_basis: format!("retention limit of {days} days ([retention] {what}_days)"),
+                                case_ref: None,
+                                outcome: limes_audit::Outcome::Allowed,
+                                details: limes_audit::Details::new(&serde_json::json!({ "deleted": n })),
+                            };
+                            if let Err(e) = state.audit(event).await {
+                                tracing::error!(error = %e, "could not log a retention deletion");
+                            }
+                        }
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "retention of {what} failed; will retry"),
                     }

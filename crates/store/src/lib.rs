@@ -37,6 +37,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+mod accounts;
 mod alerts;
 mod cameras;
 mod detections;
@@ -46,6 +47,7 @@ mod reads;
 mod schema;
 mod writer;
 
+pub use accounts::{SessionRow, TokenRow, UserRow};
 pub use alerts::{Ack, Alert, AlertQuery};
 pub use detections::{DetectionBatch, DetectionCursor, DetectionPage, DetectionQuery, NewDetection, StoredDetection};
 pub use images::{

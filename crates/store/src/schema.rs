@@ -18,6 +18,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_vehicle_checks.sql")),
     (4, include_str!("../migrations/0004_images.sql")),
     (5, include_str!("../migrations/0005_detections.sql")),
+    (6, include_str!("../migrations/0006_accounts.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -145,7 +145,7 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let done = Arc::new(AtomicBool::new(false));
     let poller = {
         let (stored, done, url) = (stored.clone(), done.clone(), format!("{}/api/v1/stats", node.url));
-        let client = reqwest::Client::new();
+        let client = node.client()?;
         tokio::spawn(async move {
             while !done.load(Ordering::Relaxed) {
                 if let Ok(r) = client.get(&url).send().await

@@ -21,6 +21,8 @@ pub(super) struct NodeProcess {
     _dir: tempfile::TempDir,
     pub(super) child: std::process::Child,
     pub(super) url: String,
+    /// An integration token of the node's (collection, cameras, hotlist, alerts, stats).
+    pub(super) token: String,
 }
 
 impl NodeProcess {
@@ -32,12 +34,13 @@ impl NodeProcess {
     pub(super) async fn start_with(a: &BenchArgs, cfg: &SimConfig, extra: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let t = Instant::now();
-        {
+        let token = {
             let store = Store::open(&dir.path().join("limes-data"), StoreOptions::default())?;
             store.upsert_cameras(&cfg.region.cameras())?;
             let entries: Vec<_> = limes_sim::hotlist(cfg, a.hotlist)?.collect();
             store.upsert_hotlist(&entries)?;
-        }
+            crate::node::integration_token(&store, "bench", "ro-igpf", "RO")?
+        };
         let config = dir.path().join("limes.toml");
         let text = crate::config::default_toml("bench", "ro-igpf", "RO", "127.0.0.1:0", "limes-data");
         std::fs::write(&config, format!("{text}\n{extra}"))?;
@@ -59,11 +62,16 @@ impl NodeProcess {
         .await?
         .context("the node did not report its address")?;
         eprintln!("node with {} hotlist entries ready in {:.1} s", a.hotlist, t.elapsed().as_secs_f64());
-        Ok(Self { _dir: dir, child, url })
+        Ok(Self { _dir: dir, child, url, token })
     }
 
     pub(super) async fn stats(&self) -> anyhow::Result<limes_server::StatsSnapshot> {
-        Ok(reqwest::get(format!("{}/api/v1/stats", self.url)).await?.json().await?)
+        Ok(self.client()?.get(format!("{}/api/v1/stats", self.url)).send().await?.json().await?)
+    }
+
+    /// A client holding the node's integration token.
+    pub(super) fn client(&self) -> anyhow::Result<reqwest::Client> {
+        crate::client::authed_client(Some(&self.token), [])
     }
 }
 
@@ -112,7 +120,7 @@ pub async fn ingest(a: &BenchArgs) -> anyhow::Result<()> {
     );
     anyhow::ensure!(bodies.iter().all(|b| b.slots.len() == BATCH), "every read's time is a placeholder");
     eprintln!("generated {} batches of {BATCH} reads in {:.1} s", bodies.len(), t.elapsed().as_secs_f64());
-    let client = reqwest::Client::new();
+    let client = node.client()?;
     let url = format!("{}/api/v1/reads", node.url);
     let accepted = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs_f64(a.seconds);
@@ -183,7 +191,7 @@ pub async fn ingest(a: &BenchArgs) -> anyhow::Result<()> {
 pub async fn latency(a: &BenchArgs) -> anyhow::Result<()> {
     let cfg = sim_config(a, a.latency_rate);
     let node = NodeProcess::start(a, &cfg).await?;
-    let client = reqwest::Client::new();
+    let client = node.client()?;
     let watch = crate::client::AlertWatch::start(&client, &node.url, |_, _| {}).await?;
     let mut sim_cfg = cfg;
     sim_cfg.start = Utc::now();

@@ -15,7 +15,10 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{body_bytes, json, utf8};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Caller};
+use limes_access::Operation;
+use limes_audit::Object;
+
 
 #[derive(Deserialize)]
 pub(super) struct ListParams {
@@ -27,8 +30,11 @@ pub(super) struct ListParams {
 
 pub(super) async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
+    let object = Object::new("alerts", format!("before={}", p.before.map_or("latest".into(), |b| b.to_string())));
+    state.authorize(&caller, Operation::AlertsList, &state.access.node(), object).await?;
     let q = AlertQuery { unacknowledged_only: p.unacknowledged, before_id: p.before, limit: p.limit.unwrap_or(100) };
     let store = state.store.clone();
     Ok(Json(tokio::task::spawn_blocking(move || store.alerts(&q)).await??))
@@ -37,25 +43,27 @@ pub(super) async fn list(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AckBody {
-    /// Who acknowledges (until user accounts exist, the operator's name or call sign).
-    by: String,
+    /// Ignored: the signed-in caller acknowledges (kept so that older clients still work).
+    #[serde(default)]
+    #[allow(dead_code)]
+    by: Option<String>,
     #[serde(default)]
     note: Option<String>,
 }
 
 pub(super) async fn ack(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
     body: Body,
 ) -> Result<Json<Alert>, ApiError> {
+    state.authorize(&caller, Operation::AlertsAck, &state.access.node(), Object::alert(id)).await?;
     let bytes = body_bytes(&state, body).await?;
     let b: AckBody = json("acknowledgement", utf8(&bytes)?)?;
-    if b.by.trim().is_empty() {
-        return Err(ApiError::Unprocessable("acknowledgement needs a non-empty \"by\"".into()));
-    }
+    let by = caller.principal.id.clone();
     let store = state.store.clone();
     Ok(Json(
-        tokio::task::spawn_blocking(move || store.acknowledge_alert(id, b.by.trim(), b.note.as_deref(), Utc::now()))
+        tokio::task::spawn_blocking(move || store.acknowledge_alert(id, &by, b.note.as_deref(), Utc::now()))
             .await??,
     ))
 }
@@ -65,8 +73,10 @@ pub(super) async fn ack(
 /// alerts it missed (up to 10,000), then the live ones, without duplicates.
 pub(super) async fn stream(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    state.authorize(&caller, Operation::AlertsLive, &state.access.node(), Object::new("alerts", "live")).await?;
     // Subscribe before reading the backlog so nothing falls between the two.
     let mut rx = state.alerts.subscribe();
     let last_seen: Option<i64> =
@@ -116,7 +126,7 @@ pub(super) async fn stream(
             }
         }
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 /// A stream fed by a task through a small channel; the task ends when the client goes.

@@ -1,5 +1,7 @@
 //! The camera registry over HTTP.
 
+use limes_access::Operation;
+use limes_audit::Object;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -9,7 +11,7 @@ use serde::Serialize;
 
 use super::{body_bytes, json, media_type, utf8};
 use crate::import::{ImportError, cameras_csv, cameras_geojson};
-use crate::{ApiError, AppState, write_lock};
+use crate::{Caller, ApiError, AppState, write_lock};
 
 fn id(s: String) -> Result<CameraId, ApiError> {
     CameraId::new(s).map_err(|e| ApiError::BadRequest(e.to_string()))
@@ -26,14 +28,20 @@ async fn save(state: &AppState, cameras: Vec<Camera>) -> Result<usize, ApiError>
     Ok(created)
 }
 
-pub(super) async fn list(State(state): State<AppState>) -> Json<Vec<Camera>> {
+pub(super) async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Camera>>, ApiError> {
+    state.authorize(&caller, Operation::CamerasView, &state.access.node(), Object::new("cameras", "all")).await?;
     let mut all: Vec<Camera> = crate::read_lock(&state.cameras).values().cloned().collect();
     all.sort_by(|a, b| a.id.cmp(&b.id));
-    Json(all)
+    Ok(Json(all))
 }
 
-pub(super) async fn get_one(State(state): State<AppState>, Path(cid): Path<String>) -> Result<Json<Camera>, ApiError> {
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(cid): Path<String>,
+) -> Result<Json<Camera>, ApiError> {
     let cid = id(cid)?;
+    state.authorize(&caller, Operation::CamerasView, &state.camera_resource(&cid), Object::new("camera", cid.as_str())).await?;
     crate::read_lock(&state.cameras)
         .get(&cid)
         .cloned()
@@ -41,20 +49,28 @@ pub(super) async fn get_one(State(state): State<AppState>, Path(cid): Path<Strin
         .ok_or_else(|| ApiError::NotFound(format!("camera {:?} not found", cid.as_str())))
 }
 
-pub(super) async fn create(State(state): State<AppState>, body: Body) -> Result<(StatusCode, Json<Camera>), ApiError> {
+pub(super) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<(StatusCode, Json<Camera>), ApiError> {
     let bytes = body_bytes(&state, body).await?;
     let camera: Camera = json("camera", utf8(&bytes)?)?;
     camera.validate().map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    manage(&state, &caller, &camera).await?;
     let created = save(&state, vec![camera.clone()]).await?;
     Ok((if created == 1 { StatusCode::CREATED } else { StatusCode::OK }, Json(camera)))
 }
 
 pub(super) async fn put(
     State(state): State<AppState>,
+    caller: Caller,
     Path(cid): Path<String>,
     body: Body,
 ) -> Result<Json<Camera>, ApiError> {
     let cid = id(cid)?;
+    // The camera as registered and the camera as it will be must both be the caller's.
+    state.authorize(&caller, Operation::CamerasManage, &state.camera_resource(&cid), Object::new("camera", cid.as_str())).await?;
     let bytes = body_bytes(&state, body).await?;
     let camera: Camera = json("camera", utf8(&bytes)?)?;
     if camera.id != cid {
@@ -65,12 +81,18 @@ pub(super) async fn put(
         )));
     }
     camera.validate().map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    manage(&state, &caller, &camera).await?;
     save(&state, vec![camera.clone()]).await?;
     Ok(Json(camera))
 }
 
-pub(super) async fn delete(State(state): State<AppState>, Path(cid): Path<String>) -> Result<StatusCode, ApiError> {
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(cid): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let cid = id(cid)?;
+    state.authorize(&caller, Operation::CamerasManage, &state.camera_resource(&cid), Object::new("camera", cid.as_str())).await?;
     let store = state.store.clone();
     let key = cid.clone();
     if !tokio::task::spawn_blocking(move || store.delete_camera(&key)).await?? {
@@ -90,9 +112,11 @@ pub(super) struct ImportReport {
 /// Imports cameras from CSV (`text/csv`) or GeoJSON (`application/geo+json` or `application/json`).
 pub(super) async fn import(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
+    state.authorize(&caller, Operation::CamerasManage, &state.access.node(), Object::new("cameras", "import")).await?;
     let bytes = body_bytes(&state, body).await?;
     let parsed = match media_type(&headers).as_str() {
         "text/csv" => cameras_csv(&bytes),
@@ -105,9 +129,19 @@ pub(super) async fn import(
     }
     .map_err(ApiError::Unprocessable)?;
     let imported = parsed.records.len();
-    let cameras = parsed.records.into_iter().map(|(_, c)| c).collect();
+    let cameras: Vec<Camera> = parsed.records.into_iter().map(|(_, c)| c).collect();
+    for camera in &cameras {
+        manage(&state, &caller, camera).await?;
+    }
     let created = if imported > 0 { save(&state, cameras).await? } else { 0 };
     let status =
         if imported == 0 && !parsed.errors.is_empty() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(ImportReport { imported, created, errors: parsed.errors })))
+}
+
+/// Authorises managing `camera` as its body describes it (its agency).
+async fn manage(state: &AppState, caller: &Caller, camera: &Camera) -> Result<(), ApiError> {
+    let resource = limes_access::Resource::camera(camera.id.as_str(), camera.agency.as_str(), camera.country.as_str());
+    state.authorize(caller, Operation::CamerasManage, &resource, Object::new("camera", camera.id.as_str())).await?;
+    Ok(())
 }

@@ -16,7 +16,10 @@ use serde_json::value::RawValue;
 use super::ndjson::NdjsonChunks;
 use super::{body_bytes, json, media_type, utf8};
 use crate::wire::{DetectionIn, DetectionOut, DetectionReport};
-use crate::{ApiError, AppState, DetectionItem, HTTP_SOURCE, ingest_detections};
+use crate::{ApiError, AppState, Caller, Collector, DetectionItem, HTTP_SOURCE, ingest_detections};
+use limes_access::Operation;
+use limes_audit::Object;
+
 
 fn parse(text: &str) -> Result<Detection, String> {
     serde_json::from_str::<DetectionIn>(text).map_err(|e| e.to_string())?.into_domain()
@@ -26,9 +29,17 @@ fn item(index: usize, detection: Result<Detection, String>) -> DetectionItem {
     DetectionItem { index, source_format: HTTP_SOURCE, detection }
 }
 
-pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub(super) async fn post(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let object = Object::new("detections", "new");
+    let grant = state.authorize(&caller, Operation::DetectionsIngest, &state.access.node(), object).await?;
+    let by = Collector::caller(&state, &caller, &grant);
     match media_type(&headers).as_str() {
-        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => ndjson(state, body).await,
+        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => ndjson(state, &by, body).await,
         "application/json" | "" => {
             let bytes = body_bytes(&state, body).await?;
             let text = utf8(&bytes)?;
@@ -37,13 +48,13 @@ pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body
                 let items: Vec<DetectionItem> =
                     raws.into_iter().enumerate().map(|(i, raw)| item(i, parse(raw.get()))).collect();
                 let n = items.len();
-                let report = ingest_detections(&state, items).await?;
+                let report = ingest_detections(&state, &by, items).await?;
                 let status =
                     if n > 0 && report.accepted == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
                 Ok((status, Json(report)).into_response())
             } else {
                 let one: DetectionIn = json("detection", text)?;
-                let report = ingest_detections(&state, vec![item(0, one.into_domain())]).await?;
+                let report = ingest_detections(&state, &by, vec![item(0, one.into_domain())]).await?;
                 match report.rejected.first() {
                     Some(r) => Err(ApiError::Unprocessable(r.error.clone())),
                     None => Ok((StatusCode::CREATED, Json(report)).into_response()),
@@ -59,7 +70,7 @@ pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body
 /// Reads an NDJSON stream line by line, committing every `stream_chunk` detections;
 /// answers once everything is committed. A bad line is reported by its index (line number
 /// minus one) and never stops the stream.
-async fn ndjson(state: AppState, body: Body) -> Result<Response, ApiError> {
+async fn ndjson(state: AppState, by: &Collector, body: Body) -> Result<Response, ApiError> {
     let mut lines = NdjsonChunks::new(body, state.options.max_line_bytes, state.options.stream_chunk, parse);
     let mut report = DetectionReport::default();
     loop {
@@ -68,7 +79,7 @@ async fn ndjson(state: AppState, body: Body) -> Result<Response, ApiError> {
         })?;
         let Some(items) = items else { break };
         let items = items.into_iter().map(|(i, d)| item(i, d)).collect();
-        let part = ingest_detections(&state, items).await?;
+        let part = ingest_detections(&state, &by, items).await?;
         report.accepted += part.accepted;
         report.ids.extend(part.ids);
         report.rejected.extend(part.rejected);
@@ -105,10 +116,13 @@ pub(super) struct SearchPage {
 
 pub(super) async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<SearchPage>, ApiError> {
     let bad = ApiError::BadRequest;
     let Query(p) = params.map_err(|e| bad(e.body_text()))?;
+    let object = Object::new("detections", format!("camera={}", p.camera.as_deref().unwrap_or("*")));
+    state.authorize(&caller, Operation::DetectionsSearch, &state.access.node(), object).await?;
     let camera = p.camera.map(CameraId::new).transpose().map_err(|e| bad(e.to_string()))?;
     let age = match (p.age_min, p.age_max) {
         (None, None) => None,
@@ -152,8 +166,11 @@ pub(super) async fn search(
 
 pub(super) async fn get_one(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Json<DetectionOut>, ApiError> {
+    let object = Object::new("detection", id);
+    state.authorize(&caller, Operation::DetectionsSearch, &state.access.node(), object).await?;
     let store = state.store.clone();
     let stored = tokio::task::spawn_blocking(move || store.detection(id)).await??;
     Ok(Json(DetectionOut::from(&stored)))

@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use super::reads::MatchMode;
 use super::{body_bytes, media_type, utf8};
 use crate::import::{ImportError, hotlist_csv, hotlist_json};
-use crate::{ApiError, AppState, read_lock, write_lock};
+use crate::{ApiError, AppState, read_lock, write_lock, Caller};
+use limes_access::Operation;
+use limes_audit::Object;
+
 
 #[derive(Serialize)]
 pub(super) struct ImportReport {
@@ -25,9 +28,11 @@ pub(super) struct ImportReport {
 /// Imports entries from CSV (`text/csv`) or a JSON array; good rows are kept, bad ones reported.
 pub(super) async fn import(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ImportReport>), ApiError> {
+    state.authorize(&caller, Operation::HotlistManage, &state.access.node(), Object::new("hotlist", "import")).await?;
     let bytes = body_bytes(&state, body).await?;
     let text = utf8(&bytes)?;
     let parsed = match media_type(&headers).as_str() {
@@ -81,8 +86,11 @@ pub(super) struct ListParams {
 /// Entries by id, a page at a time.
 pub(super) async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(p): Query<ListParams>,
 ) -> Result<Json<Vec<HotlistEntry>>, ApiError> {
+    let object = Object::new("hotlist", format!("after={}", p.after.unwrap_or(0)));
+    state.authorize(&caller, Operation::HotlistView, &state.access.node(), object).await?;
     let store = state.store.clone();
     let (after, limit) = (p.after.unwrap_or(0), p.limit.unwrap_or(1000).clamp(1, 10_000));
     Ok(Json(tokio::task::spawn_blocking(move || store.hotlist_page(after, limit)).await??))
@@ -90,15 +98,22 @@ pub(super) async fn list(
 
 pub(super) async fn get_one(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<u64>,
 ) -> Result<Json<HotlistEntry>, ApiError> {
+    state.authorize(&caller, Operation::HotlistView, &state.access.node(), Object::hotlist(id)).await?;
     read_lock(&state.hotlist)
         .get(id)
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("hotlist entry {id} not found")))
 }
 
-pub(super) async fn delete(State(state): State<AppState>, Path(id): Path<u64>) -> Result<StatusCode, ApiError> {
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&caller, Operation::HotlistManage, &state.access.node(), Object::hotlist(id)).await?;
     let store = state.store.clone();
     if !tokio::task::spawn_blocking(move || store.delete_hotlist_entry(id)).await?? {
         return Err(ApiError::NotFound(format!("hotlist entry {id} not found")));
@@ -127,8 +142,10 @@ pub(super) struct Found {
 /// Investigative search of the hotlist: exact, look-alike, edit distance or wildcard.
 pub(super) async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     Query(p): Query<SearchParams>,
 ) -> Result<Json<Vec<Found>>, ApiError> {
+    state.authorize(&caller, Operation::HotlistView, &state.access.node(), Object::plate(&p.plate)).await?;
     let bad = |m: String| ApiError::BadRequest(m);
     let country = super::country_param(p.country.as_deref())?;
     let query = match p.mode {

@@ -12,7 +12,10 @@ use serde::Deserialize;
 
 use super::{body_bytes_up_to, media_type};
 use crate::wire::ImageOut;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, Caller, Collector};
+use limes_access::Operation;
+use limes_audit::Object;
+
 
 /// How images posted to this API reach the node, as recorded with each.
 const SOURCE_FORMAT: &str = "http";
@@ -26,13 +29,13 @@ pub(super) struct PostParams {
 /// `POST /api/v1/reads/{id}/images?kind=plate|overview`: the raw image as the body.
 pub(super) async fn post(
     State(state): State<AppState>,
+    caller: Caller,
     Path(read_id): Path<i64>,
     Query(p): Query<PostParams>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    // authorisation: issue #4 — only the integration of the read's camera (or its agency's
-    // operators) may attach images to a read.
+    let grant = state.authorize(&caller, Operation::ImagesUpload, &state.access.node(), Object::reads(read_id, read_id)).await?;
     let kind = match p.kind.as_deref() {
         Some(k) => ImageKind::parse(k)
             .ok_or_else(|| ApiError::BadRequest(format!("kind {k:?} is not \"plate\" or \"overview\"")))?,
@@ -59,6 +62,10 @@ pub(super) async fn post(
     .await??;
     // The image was attached and committed; it is listed unless the read went meanwhile.
     let image = image.ok_or_else(|| ApiError::NotFound(format!("read {read_id} not found")))?;
+    if put.attached {
+        let by = Collector::caller(&state, &caller, &grant);
+        state.audit_image_collected(&by, read_id, &image.image.sha256.to_string()).await?;
+    }
     let status = if put.attached { StatusCode::CREATED } else { StatusCode::OK };
     let out = ImageOut { deduplicated: Some(put.deduplicated), ..ImageOut::from(&image) };
     Ok((status, [(header::LOCATION, out.url.clone())], Json(out)).into_response())
@@ -67,9 +74,10 @@ pub(super) async fn post(
 /// `GET /api/v1/reads/{id}/images`: the read's images, plate crops first.
 pub(super) async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Path(read_id): Path<i64>,
 ) -> Result<Json<Vec<ImageOut>>, ApiError> {
-    // authorisation: issue #4 — the same rule as reading the read itself.
+    state.authorize(&caller, Operation::ReadsView, &state.access.node(), Object::reads(read_id, read_id)).await?;
     let store = state.store.clone();
     let images = tokio::task::spawn_blocking(move || {
         store.read(read_id)?;
@@ -82,12 +90,13 @@ pub(super) async fn list(
 /// `GET /api/v1/images/{sha256}`: the bytes, with their type; the ETag is the SHA-256.
 pub(super) async fn get_one(
     State(state): State<AppState>,
+    caller: Caller,
     Path(sha256): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    // authorisation: issue #4 — allowed if the caller may see one of the reads using the image.
     let id = ImageId::parse(&sha256)
         .ok_or_else(|| ApiError::BadRequest(format!("{sha256:?} is not a SHA-256 (64 hexadecimal digits)")))?;
+    state.authorize(&caller, Operation::ImagesView, &state.access.node(), Object::image(&id.to_string())).await?;
     let etag = format!("\"{id}\"");
     let revalidating =
         headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(

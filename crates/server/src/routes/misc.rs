@@ -4,14 +4,18 @@ use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-use crate::{ApiError, AppState, StatsSnapshot};
+use crate::{ApiError, AppState, Caller, StatsSnapshot};
+use limes_access::Operation;
+use limes_audit::Object;
+
 
 pub(super) async fn health() -> &'static str {
     "ok"
 }
 
-pub(super) async fn stats(State(state): State<AppState>) -> Json<StatsSnapshot> {
-    Json(state.stats())
+pub(super) async fn stats(State(state): State<AppState>, caller: Caller) -> Result<Json<StatsSnapshot>, ApiError> {
+    state.authorize(&caller, Operation::StatsView, &state.access.node(), Object::new("stats", "node")).await?;
+    Ok(Json(state.stats()))
 }
 
 #[derive(Deserialize)]
@@ -20,7 +24,11 @@ pub(super) struct NormalizeParams {
     country: Option<String>,
 }
 
-pub(super) async fn normalize(Query(p): Query<NormalizeParams>) -> Result<Json<limes_plate::Normalized>, ApiError> {
+/// Any signed-in caller may normalise a plate: it reads no stored data.
+pub(super) async fn normalize(
+    _caller: Caller,
+    Query(p): Query<NormalizeParams>,
+) -> Result<Json<limes_plate::Normalized>, ApiError> {
     let country = super::country_param(p.country.as_deref())?;
     limes_plate::normalize(&p.text, country).map(Json).map_err(|e| ApiError::Unprocessable(format!("plate: {e}")))
 }

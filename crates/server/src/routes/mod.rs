@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 
 use crate::{ApiError, AppState};
 
+mod accounts;
 mod alerts;
 mod cameras;
 mod detections;
@@ -20,6 +21,14 @@ mod reads;
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(misc::health))
+        .route("/api/v1/auth/login", post(accounts::login))
+        .route("/api/v1/auth/logout", post(accounts::logout))
+        .route("/api/v1/auth/me", get(accounts::whoami))
+        .route("/api/v1/auth/totp", post(accounts::totp_enrol))
+        .route("/api/v1/users", get(accounts::list_users).post(accounts::create_user))
+        .route("/api/v1/users/{name}", get(accounts::get_user).put(accounts::put_user))
+        .route("/api/v1/tokens", get(accounts::list_tokens).post(accounts::create_token))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(accounts::revoke_token))
         .route("/api/v1/stats", get(misc::stats))
         .route("/api/v1/plates/normalize", get(misc::normalize))
         .route("/api/v1/reads", post(reads::post).get(reads::search))

@@ -31,7 +31,10 @@ use serde::Serialize;
 use super::{body_bytes, media_type};
 use crate::detections::{DetectionItem, ingest_detections};
 use crate::wire::{ReadIn, Rejected};
-use crate::{ApiError, AppState, ingest_reads};
+use crate::{ApiError, AppState, Caller, Collector, ingest_reads};
+use limes_access::Operation;
+use limes_audit::Object;
+
 
 /// What a push became.
 #[derive(Debug, Default, Serialize)]
@@ -67,6 +70,12 @@ struct Picture {
     mislabelled: bool,
 }
 
+/// Refuses a caller that may not post reads for `camera` before its body is read.
+async fn ingest_allowed(state: &AppState, caller: &Caller, camera: &CameraId) -> Result<(), ApiError> {
+    let object = Object::new("camera", camera.as_str());
+    state.authorize(caller, Operation::ReadsIngest, &state.camera_resource(camera), object).await.map(|_| ())
+}
+
 fn bad_format(e: FormatError) -> ApiError {
     ApiError::BadRequest(e.to_string())
 }
@@ -87,11 +96,13 @@ fn limits(state: &AppState) -> Limits {
 /// `POST /api/v1/cameras/{id}/push/hikvision`.
 pub(super) async fn hikvision(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<PushReport>), ApiError> {
     let camera = camera(&state, &id)?;
+    ingest_allowed(&state, &caller, &camera).await?;
     let bytes = body_bytes(&state, body).await?;
     let limits = limits(&state);
     let (observations, pictures) = if media_type(&headers).starts_with("multipart/") {
@@ -112,16 +123,18 @@ pub(super) async fn hikvision(
     } else {
         (parse_hikvision_xml(&bytes, &limits).map_err(bad_format)?, Vec::new())
     };
-    store(&state, camera, observations, pictures, "hikvision-isapi").await
+    store(&state, &caller, camera, observations, pictures, "hikvision-isapi").await
 }
 
 /// `POST /api/v1/cameras/{id}/push/axis`.
 pub(super) async fn axis(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<PushReport>), ApiError> {
     let camera = camera(&state, &id)?;
+    ingest_allowed(&state, &caller, &camera).await?;
     let bytes = body_bytes(&state, body).await?;
     let limits = limits(&state);
     let observations = parse_axis_push_json(&bytes, &limits).map_err(bad_format)?;
@@ -136,19 +149,21 @@ pub(super) async fn axis(
             mislabelled: i.mislabelled,
         })
         .collect();
-    store(&state, camera, observations, pictures, "axis-lpv").await
+    store(&state, &caller, camera, observations, pictures, "axis-lpv").await
 }
 
 /// `POST /api/v1/cameras/{id}/push/onvif`.
 pub(super) async fn onvif(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<PushReport>), ApiError> {
     let camera = camera(&state, &id)?;
+    ingest_allowed(&state, &caller, &camera).await?;
     let bytes = body_bytes(&state, body).await?;
     let observations = parse_onvif_xml(&bytes, None, &limits(&state)).map_err(bad_format)?;
-    store(&state, camera, observations, Vec::new(), "onvif-xml").await
+    store(&state, &caller, camera, observations, Vec::new(), "onvif-xml").await
 }
 
 fn image_kind(kind: limes_camera_formats::ImageKind) -> ImageKind {
@@ -171,6 +186,7 @@ fn refers_to(slot: &ImageSlot, picture: &Picture) -> bool {
 /// pictures.
 async fn store(
     state: &AppState,
+    caller: &Caller,
     camera: CameraId,
     observations: Vec<Observation>,
     mut pictures: Vec<Picture>,
@@ -196,13 +212,20 @@ async fn store(
             }
         }
     }
+    let resource = state.camera_resource(&camera);
     if !detections.is_empty() {
-        let stored = ingest_detections(state, detections).await?;
+        let object = Object::new("camera", camera.as_str());
+        let grant = state.authorize(caller, Operation::DetectionsIngest, &resource, object).await?;
+        let by = Collector::caller(state, caller, &grant);
+        let stored = ingest_detections(state, &by, detections).await?;
         report.detections = stored.accepted;
         report.detections_rejected = stored.rejected;
     }
     if !items.is_empty() {
-        let ingested = ingest_reads(state, items).await?;
+        let object = Object::new("camera", camera.as_str());
+        let grant = state.authorize(caller, Operation::ReadsIngest, &resource, object).await?;
+        let by = Collector::caller(state, caller, &grant);
+        let ingested = ingest_reads(state, &by, items).await?;
         report.accepted = ingested.accepted;
         report.alerts = ingested.alerts;
         report.rejected = ingested.rejected;

@@ -18,11 +18,21 @@ use serde_json::value::RawValue;
 use super::ndjson::NdjsonChunks;
 use super::{body_bytes, json, media_type, utf8};
 use crate::wire::{IngestReport, ReadIn};
-use crate::{ApiError, AppState, ingest_reads};
+use crate::{ApiError, AppState, Caller, Collector, ingest_reads};
+use limes_access::Operation;
+use limes_audit::Object;
 
-pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+
+pub(super) async fn post(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let grant = state.authorize(&caller, Operation::ReadsIngest, &state.access.node(), Object::new("reads", "new")).await?;
+    let by = Collector::caller(&state, &caller, &grant);
     match media_type(&headers).as_str() {
-        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => ndjson(state, body).await,
+        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => ndjson(state, &by, body).await,
         "application/json" | "" => {
             let bytes = body_bytes(&state, body).await?;
             let text = utf8(&bytes)?;
@@ -34,13 +44,13 @@ pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body
                     .map(|(i, raw)| (i, serde_json::from_str::<ReadIn>(raw.get()).map_err(|e| e.to_string())))
                     .collect::<Vec<_>>();
                 let n = items.len();
-                let report = ingest_reads(&state, items).await?;
+                let report = ingest_reads(&state, &by, items).await?;
                 let status =
                     if n > 0 && report.accepted == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
                 Ok((status, Json(report)).into_response())
             } else {
                 let read: ReadIn = json("read", text)?;
-                let report = ingest_reads(&state, vec![(0, Ok(read))]).await?;
+                let report = ingest_reads(&state, &by, vec![(0, Ok(read))]).await?;
                 match report.rejected.first() {
                     Some(r) => Err(ApiError::Unprocessable(r.error.clone())),
                     None => Ok((StatusCode::CREATED, Json(report)).into_response()),
@@ -56,7 +66,7 @@ pub(super) async fn post(State(state): State<AppState>, headers: HeaderMap, body
 /// Reads an NDJSON stream line by line, committing every `stream_chunk` reads;
 /// answers once everything is committed. A bad line is reported by its index
 /// (line number minus one) and never stops the stream.
-async fn ndjson(state: AppState, body: Body) -> Result<Response, ApiError> {
+async fn ndjson(state: AppState, by: &Collector, body: Body) -> Result<Response, ApiError> {
     let parse = |line: &str| serde_json::from_str::<ReadIn>(line).map_err(|e| e.to_string());
     let mut lines = NdjsonChunks::new(body, state.options.max_line_bytes, state.options.stream_chunk, parse);
     let mut report = IngestReport::default();
@@ -66,7 +76,7 @@ async fn ndjson(state: AppState, body: Body) -> Result<Response, ApiError> {
             ApiError::BadRequest(format!("reading NDJSON stream after {} committed reads: {e}", report.accepted))
         })?;
         match items {
-            Some(items) => merge(&mut report, ingest_reads(&state, items).await?),
+            Some(items) => merge(&mut report, ingest_reads(&state, by, items).await?),
             None => break,
         }
     }
@@ -121,8 +131,14 @@ pub(super) struct SearchPage {
 
 pub(super) async fn search(
     State(state): State<AppState>,
+    caller: Caller,
     Query(p): Query<SearchParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
+    let object = match p.plate.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(plate) => Object::plate(plate),
+        None => Object::new("reads", format!("camera={}", p.camera.as_deref().unwrap_or("*"))),
+    };
+    state.authorize(&caller, Operation::ReadsSearch, &state.access.node(), object).await?;
     let bad = |m: String| ApiError::BadRequest(m);
     let country = super::country_param(p.country.as_deref())?;
     let plate = match p.plate.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -172,7 +188,12 @@ pub(super) async fn search(
     Ok(Json(SearchPage { reads: page.reads, next: page.next.map(|c| c.encode()) }))
 }
 
-pub(super) async fn get_one(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<StoredRead>, ApiError> {
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<StoredRead>, ApiError> {
+    state.authorize(&caller, Operation::ReadsView, &state.access.node(), Object::reads(id, id)).await?;
     let store = state.store.clone();
     Ok(Json(tokio::task::spawn_blocking(move || store.read(id)).await??))
 }

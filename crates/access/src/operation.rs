@@ -1,0 +1,148 @@
+//! The acts the node's API offers.
+
+use std::fmt;
+
+/// The kind of processing an operation is, as Article 25 of the Law Enforcement Directive
+/// names them (the audit log's actions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Processing {
+    /// Data comes in (camera reads, images, detections).
+    Collect,
+    /// Stored data is changed (a hotlist entry, an alert's acknowledgement, a camera).
+    Alter,
+    /// Data is looked at (a search, a read or an image opened, alerts listed or watched).
+    Consult,
+    /// Data leaves the processing (an export).
+    Disclose,
+    /// Data is erased.
+    Erase,
+    /// No personal data is touched (statistics, the camera registry, accounts).
+    None,
+}
+
+macro_rules! operations {
+    ($($(#[$doc:meta])* $variant:ident = $id:literal, $processing:ident, purpose: $purpose:literal, token: $token:literal;)*) => {
+        /// An act on the node. Its id (`reads.search`) is the Cedar action's id, the name in
+        /// an API token's scope and the name in audit records.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Operation {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Operation {
+            /// Every operation, in declaration order.
+            pub const ALL: &[Operation] = &[$(Operation::$variant,)*];
+
+            /// The Cedar action id.
+            pub fn id(self) -> &'static str {
+                match self {
+                    $(Operation::$variant => $id,)*
+                }
+            }
+
+            /// The inverse of [`Operation::id`].
+            pub fn parse(id: &str) -> Option<Self> {
+                match id {
+                    $($id => Some(Operation::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// What kind of processing of personal data the operation is.
+            pub fn processing(self) -> Processing {
+                match self {
+                    $(Operation::$variant => Processing::$processing,)*
+                }
+            }
+
+            /// Whether the caller must declare a purpose and a legal basis (Article 25: every
+            /// consultation and disclosure is logged with its justification).
+            pub fn needs_purpose(self) -> bool {
+                match self {
+                    $(Operation::$variant => $purpose,)*
+                }
+            }
+
+            /// Whether an API token may hold the operation in its scope. Acts on accounts,
+            /// the audit log and data subjects' rights need a person.
+            pub fn grantable_to_token(self) -> bool {
+                match self {
+                    $(Operation::$variant => $token,)*
+                }
+            }
+        }
+    };
+}
+
+operations! {
+    /// Post plate reads (HTTP, NDJSON, the cameras' push formats).
+    ReadsIngest = "reads.ingest", Collect, purpose: false, token: true;
+    /// Search stored reads by plate, camera and time.
+    ReadsSearch = "reads.search", Consult, purpose: true, token: true;
+    /// Open one read and the list of its images.
+    ReadsView = "reads.view", Consult, purpose: true, token: true;
+    /// Post an image (plate crop, overview) of a read.
+    ImagesUpload = "images.upload", Collect, purpose: false, token: true;
+    /// Open an image.
+    ImagesView = "images.view", Consult, purpose: true, token: true;
+    /// Post face, person and vehicle detections.
+    DetectionsIngest = "detections.ingest", Collect, purpose: false, token: true;
+    /// Search and open detections.
+    DetectionsSearch = "detections.search", Consult, purpose: true, token: true;
+    /// Watch the live alert stream.
+    AlertsLive = "alerts.live", Consult, purpose: true, token: true;
+    /// List stored alerts.
+    AlertsList = "alerts.list", Consult, purpose: true, token: true;
+    /// Acknowledge an alert.
+    AlertsAck = "alerts.ack", Alter, purpose: false, token: false;
+    /// List, open and search hotlist entries.
+    HotlistView = "hotlist.view", Consult, purpose: true, token: true;
+    /// Import and delete hotlist entries.
+    HotlistManage = "hotlist.manage", Alter, purpose: true, token: true;
+    /// See the camera registry.
+    CamerasView = "cameras.view", None, purpose: false, token: true;
+    /// Register, change and remove cameras.
+    CamerasManage = "cameras.manage", None, purpose: false, token: true;
+    /// See the node's counters and its MQTT and webhook state.
+    StatsView = "stats.view", None, purpose: false, token: true;
+    /// Read and export the audit log.
+    AuditView = "audit.view", Consult, purpose: true, token: false;
+    /// Find, export, restrict or erase the data about a plate (a data subject's request).
+    SubjectRequest = "subject.request", Consult, purpose: true, token: false;
+    /// Erase data (a subject's erasure, a court order).
+    DataErase = "data.erase", Erase, purpose: true, token: false;
+    /// Manage user accounts.
+    UsersManage = "users.manage", None, purpose: false, token: false;
+    /// Create and revoke API tokens.
+    TokensManage = "tokens.manage", None, purpose: false, token: false;
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for &op in Operation::ALL {
+            assert_eq!(Operation::parse(op.id()), Some(op));
+            assert!(seen.insert(op.id()), "duplicate id {}", op.id());
+        }
+        assert_eq!(Operation::parse("reads.delete"), None);
+    }
+
+    #[test]
+    fn consultations_need_a_purpose() {
+        for &op in Operation::ALL {
+            if op.processing() == Processing::Consult || op.processing() == Processing::Erase {
+                assert!(op.needs_purpose(), "{op}");
+            }
+        }
+    }
+}
