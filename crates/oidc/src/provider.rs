@@ -453,6 +453,16 @@ fn unix_now() -> i64 {
 mod tests {
     use super::*;
 
+    /// The server holds providers in shared state and awaits them in handlers.
+    #[allow(dead_code)]
+    fn futures_are_send(provider: &'static Provider, pending: PendingLogin) {
+        fn send_and_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        send_and_sync(provider);
+        send(provider.validate_bearer("token"));
+        send(provider.complete_login(pending, "code", "state"));
+    }
+
     #[test]
     fn client_authentication_follows_the_metadata() {
         let methods = |list: &[&str]| list.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>();

@@ -19,7 +19,7 @@ async fn access_tokens_of_each_algorithm_are_accepted_with_their_claims() {
     let idp = Idp::start();
     let provider = discover(&idp).await;
     for (resource, alg) in
-        [("urn:limes:node", "RS256"), ("urn:limes:node:es256", "ES256"), ("urn:limes:node:ed25519", "Ed25519")]
+        [("urn:limes:node", "RS256"), ("urn:limes:node:es256", "ES256"), ("urn:limes:node:eddsa", "EdDSA")]
     {
         let token = idp.client_credentials(resource).await;
         let (header, _) = decode_parts(&token);
@@ -42,7 +42,7 @@ async fn access_tokens_of_each_algorithm_are_accepted_with_their_claims() {
 async fn a_flipped_signature_is_a_bad_signature() {
     let idp = Idp::start();
     let provider = discover(&idp).await;
-    for resource in ["urn:limes:node", "urn:limes:node:es256", "urn:limes:node:ed25519"] {
+    for resource in ["urn:limes:node", "urn:limes:node:es256", "urn:limes:node:eddsa"] {
         let token = idp.client_credentials(resource).await;
         assert_eq!(provider.validate_bearer(&flip_signature(&token)).await, Err(OidcError::BadSignature), "{resource}");
     }

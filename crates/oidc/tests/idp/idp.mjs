@@ -1,22 +1,23 @@
 // A real OpenID Connect provider for the limes-oidc integration tests:
 // `node idp.mjs PORT [KEY_GENERATION]`.
 //
-// It is panva's `oidc-provider` (the certified Node.js implementation) with:
+// It is panva's `oidc-provider` (the certified Node.js implementation; 8.x, which supports
+// Node.js 18 and 20, where 9.x wants 22) with:
 // - fresh signing keys at every start (RSA, P-256, Ed25519, with kids `rsa-GENERATION`…),
 //   published at /jwks;
 // - the confidential client `limes-node-test` (client_secret_basic) and `limes-node-post`
 //   (client_secret_post), both allowed client_credentials and authorization_code, redirecting to
 //   REDIRECT_URI, which the tests intercept and never serve;
-// - resource indicators issuing JWT access tokens (typ at+jwt) whose audience is `limes-node`,
-//   signed with RS256, ES256 or Ed25519, living 1 s, or signed with HS256 (which limes refuses),
-//   and one resource for another audience (`other-node`);
+// - resource indicators issuing JWT access tokens (typ at+jwt) for the audience `limes-node`,
+//   signed with RS256, ES256 or EdDSA, one living 1 s, one signed with HS256 (which limes
+//   refuses), and one resource for another audience (`other-node`);
 // - accounts with the claims limes reads (`roles`, `agency`, `clearance`) in ID and access tokens;
 // - the development login and consent pages (any login name, any password).
 //
 // It prints `listening on http://127.0.0.1:PORT` once it accepts connections, and exits when its
 // standard input closes, so a test that dies does not leave it behind.
 import { generateKeyPairSync } from 'node:crypto';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const port = Number.parseInt(process.argv[2] ?? '', 10);
 // The generation names the keys (`rsa-1`…): a provider restarted with another one has rotated them.
@@ -37,8 +38,7 @@ function signingKey(type, options, kid, alg) {
 const keys = [
   signingKey('rsa', { modulusLength: 2048 }, `rsa-${generation}`, 'RS256'),
   signingKey('ec', { namedCurve: 'P-256' }, `ec-${generation}`, 'ES256'),
-  // No `alg`: the key serves both `EdDSA` and the fully specified `Ed25519` (RFC 9864).
-  signingKey('ed25519', {}, `ed-${generation}`),
+  signingKey('ed25519', {}, `ed-${generation}`, 'EdDSA'),
 ];
 
 const accounts = {
@@ -70,7 +70,7 @@ function accountClaims(id) {
 const resources = {
   'urn:limes:node': { audience: 'limes-node', accessTokenTTL: 300, jwt: { sign: { alg: 'RS256' } } },
   'urn:limes:node:es256': { audience: 'limes-node', accessTokenTTL: 300, jwt: { sign: { alg: 'ES256' } } },
-  'urn:limes:node:ed25519': { audience: 'limes-node', accessTokenTTL: 300, jwt: { sign: { alg: 'Ed25519' } } },
+  'urn:limes:node:eddsa': { audience: 'limes-node', accessTokenTTL: 300, jwt: { sign: { alg: 'EdDSA' } } },
   'urn:limes:node:short': { audience: 'limes-node', accessTokenTTL: 1, jwt: { sign: { alg: 'RS256' } } },
   'urn:limes:node:hs256': {
     audience: 'limes-node',
@@ -131,7 +131,7 @@ const provider = new Provider(issuer, {
       useGrantedResource: async () => true,
       async getResourceServerInfo(_ctx, indicator) {
         const info = resources[indicator];
-        if (!info) throw new Provider.errors.InvalidTarget();
+        if (!info) throw new errors.InvalidTarget();
         return { scope: 'read', accessTokenFormat: 'jwt', ...info };
       },
     },
