@@ -114,7 +114,14 @@ impl Jwks {
             Some(kid) => {
                 let named: Vec<&Key> = self.keys.iter().filter(|key| key.kid.as_deref() == Some(kid)).collect();
                 if named.is_empty() {
-                    return Err(OidcError::UnknownKey { kid: Some(kid.to_owned()) });
+                    // A set may leave out `kid`s (RFC 7517 makes them optional): its keys
+                    // without one that fit the algorithm may have made the token.
+                    let unnamed: Vec<&Key> =
+                        self.keys.iter().filter(|key| key.kid.is_none() && key.fits(alg)).collect();
+                    if unnamed.is_empty() {
+                        return Err(OidcError::UnknownKey { kid: Some(kid.to_owned()) });
+                    }
+                    return Ok(unnamed);
                 }
                 let fitting: Vec<&Key> = named.into_iter().filter(|key| key.fits(alg)).collect();
                 if fitting.is_empty() {

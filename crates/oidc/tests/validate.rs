@@ -133,6 +133,20 @@ fn a_token_without_kid_is_tried_with_the_keys_that_fit_its_algorithm() {
 }
 
 #[test]
+fn keys_without_kid_serve_tokens_that_name_one() {
+    let ec = TestKey::p256();
+    let mut jwk = ec.jwk("unused");
+    jwk.as_object_mut().expect("object").remove("kid");
+    let keys = Jwks::from_json(&jwks(&[jwk])).expect("keys");
+    let token = ec.sign(&header("ES256", "2024-rotation"), &access_claims());
+    assert!(validate_token(&keys, &access(), NOW, &token).is_ok());
+    let foreign = TestKey::p256().sign(&header("ES256", "2024-rotation"), &access_claims());
+    refused(validate_token(&keys, &access(), NOW, &foreign), OidcError::BadSignature);
+    let ed_token = TestKey::ed25519().sign(&header("EdDSA", "x"), &access_claims());
+    refused(validate_token(&keys, &access(), NOW, &ed_token), OidcError::UnknownKey { kid: Some("x".into()) });
+}
+
+#[test]
 fn every_flipped_character_is_refused() {
     let f = Fixture::new();
     let token = f.ec.sign(&header("ES256", "ec"), &access_claims());
