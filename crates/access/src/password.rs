@@ -79,7 +79,9 @@ mod tests {
 
     #[test]
     fn hostile_stored_hashes_are_errors_not_matches() {
-        for bad in ["", "$", "plaintext", "$argon2id$v=19$m=1,t=1,p=1$", "$argon2id$v=19$m=999999999999,t=2,p=1$c2FsdA$aGFzaA"] {
+        for bad in
+            ["", "$", "plaintext", "$argon2id$v=19$m=1,t=1,p=1$", "$argon2id$v=19$m=999999999999,t=2,p=1$c2FsdA$aGFzaA"]
+        {
             assert!(!matches!(verify("anything at all", bad), Ok(true)), "{bad}");
         }
         // An over-long password is never hashed.

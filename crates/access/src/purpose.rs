@@ -76,7 +76,12 @@ pub struct Purpose {
 
 impl Purpose {
     /// Checks a declaration against `regime`. Empty case references count as none.
-    pub fn parse(regime: Regime, purpose: &str, legal_basis: &str, case_ref: Option<&str>) -> Result<Self, InvalidPurpose> {
+    pub fn parse(
+        regime: Regime,
+        purpose: &str,
+        legal_basis: &str,
+        case_ref: Option<&str>,
+    ) -> Result<Self, InvalidPurpose> {
         let purpose = purpose.trim().to_ascii_lowercase().replace(['-', ' '], "_");
         if !regime.purposes().contains(&purpose.as_str()) {
             return Err(InvalidPurpose::NotAllowed {
@@ -123,7 +128,8 @@ mod tests {
 
     #[test]
     fn purposes_follow_the_regime() {
-        let led = Purpose::parse(Regime::Led, "Investigation", " CZ Act 273/2008 s. 79 ", Some(" KRPA-1234/2026 ")).unwrap();
+        let led =
+            Purpose::parse(Regime::Led, "Investigation", " CZ Act 273/2008 s. 79 ", Some(" KRPA-1234/2026 ")).unwrap();
         assert_eq!(led.purpose, "investigation");
         assert_eq!(led.legal_basis, "CZ Act 273/2008 s. 79");
         assert_eq!(led.case_ref.as_deref(), Some("KRPA-1234/2026"));
@@ -131,7 +137,9 @@ mod tests {
             Purpose::parse(Regime::Gdpr, "investigation", "art. 6(1)(e)", None),
             Err(InvalidPurpose::NotAllowed { .. })
         ));
-        assert!(Purpose::parse(Regime::Gdpr, "vital-interests", "GDPR art. 6(1)(d)", Some("")).unwrap().case_ref.is_none());
+        assert!(
+            Purpose::parse(Regime::Gdpr, "vital-interests", "GDPR art. 6(1)(d)", Some("")).unwrap().case_ref.is_none()
+        );
         assert!(Purpose::parse(Regime::Led, "curiosity", "none", None).is_err());
     }
 

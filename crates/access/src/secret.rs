@@ -32,7 +32,8 @@ pub fn classify(bearer: &str) -> Option<Credential<'_>> {
     }
     if let Some(rest) = bearer.strip_prefix(TOKEN_PREFIX) {
         let (id, secret) = rest.split_once('.')?;
-        let ok = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok =
+            |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         return (ok(id, 12) && ok(secret, 43)).then_some(Credential::Token { id, secret });
     }
     if bearer.starts_with(SESSION_PREFIX) {
@@ -83,7 +84,17 @@ mod tests {
 
     #[test]
     fn hostile_bearers_are_nothing() {
-        for bad in ["", "   ", "lms_s_short", "lms_t_abc", "lms_t_abc.def", "lms_t_../etc/pas.swd", "Basic abc", "a.b", "a.b.c.d"] {
+        for bad in [
+            "",
+            "   ",
+            "lms_s_short",
+            "lms_t_abc",
+            "lms_t_abc.def",
+            "lms_t_../etc/pas.swd",
+            "Basic abc",
+            "a.b",
+            "a.b.c.d",
+        ] {
             assert_eq!(classify(bad), None, "{bad:?}");
         }
         assert_eq!(classify(&"a.".repeat(10_000)), None);

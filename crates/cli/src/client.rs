@@ -28,17 +28,25 @@ pub struct NodeUrl {
 }
 
 impl NodeUrl {
-    fn at(&self, path: &str) -> String {
+    pub(crate) fn at(&self, path: &str) -> String {
         format!("{}{}", self.url.trim_end_matches('/'), path)
     }
 
+    /// The declared purpose, legal basis and case.
+    pub(crate) fn declared(&self) -> (Option<String>, Option<String>, Option<String>) {
+        (self.purpose.clone(), self.legal_basis.clone(), self.case_ref.clone())
+    }
+
     /// An HTTP client that sends the token and the declared purpose with every request.
-    fn client(&self) -> anyhow::Result<Client> {
-        authed_client(self.token.as_deref(), [
-            ("limes-purpose", self.purpose.as_deref()),
-            ("limes-legal-basis", self.legal_basis.as_deref()),
-            ("limes-case", self.case_ref.as_deref()),
-        ])
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
+        authed_client(
+            self.token.as_deref(),
+            [
+                ("limes-purpose", self.purpose.as_deref()),
+                ("limes-legal-basis", self.legal_basis.as_deref()),
+                ("limes-case", self.case_ref.as_deref()),
+            ],
+        )
     }
 }
 
@@ -50,7 +58,8 @@ pub fn authed_client<'a>(
     use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
     let mut map = HeaderMap::new();
     if let Some(t) = token {
-        let mut v = HeaderValue::from_str(&format!("Bearer {}", t.trim())).context("the token is not a header value")?;
+        let mut v =
+            HeaderValue::from_str(&format!("Bearer {}", t.trim())).context("the token is not a header value")?;
         v.set_sensitive(true);
         map.insert(AUTHORIZATION, v);
     }
@@ -63,7 +72,7 @@ pub fn authed_client<'a>(
 }
 
 /// Sends a request; prints the JSON answer, or fails with the node's error message.
-async fn send(req: RequestBuilder) -> anyhow::Result<serde_json::Value> {
+pub(crate) async fn send(req: RequestBuilder) -> anyhow::Result<serde_json::Value> {
     let resp = req.send().await.context("sending the request (is the node running? see --url)")?;
     let status = resp.status();
     let text = resp.text().await.context("reading the answer")?;
@@ -79,7 +88,7 @@ async fn send(req: RequestBuilder) -> anyhow::Result<serde_json::Value> {
     Ok(body)
 }
 
-fn print(v: &serde_json::Value) {
+pub(crate) fn print(v: &serde_json::Value) {
     if !v.is_null() {
         println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
     }

@@ -102,7 +102,8 @@ impl Config {
         let a = &self.access;
         let policy = match &a.policy_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading policy {}", path.display()))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading policy {}", path.display()))?;
                 limes_access::Policy::from_text(&text).with_context(|| format!("policy {}", path.display()))?
             }
             None => limes_access::Policy::default_policy()?,
@@ -113,7 +114,9 @@ impl Config {
         let totp_required_for = a
             .totp_required_for
             .iter()
-            .map(|r| limes_access::Role::parse(r).with_context(|| format!("[access] totp_required_for: unknown role {r:?}")))
+            .map(|r| {
+                limes_access::Role::parse(r).with_context(|| format!("[access] totp_required_for: unknown role {r:?}"))
+            })
             .collect::<anyhow::Result<_>>()?;
         if !(a.session_hours > 0.0 && a.session_hours <= 24.0 * 31.0) {
             bail!("[access] session_hours must be above 0 and at most 744");

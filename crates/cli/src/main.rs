@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
+mod accounts;
 mod audit;
 mod bench;
 mod client;
@@ -57,6 +58,12 @@ enum Command {
     Alerts(client::AlertsArgs),
     /// The node's audit log: verify it, export its records, show its key.
     Audit(audit::AuditArgs),
+    /// Sign in to a running node; prints a session token for LIMES_TOKEN.
+    Login(accounts::LoginArgs),
+    /// Accounts of a running node (administrators).
+    User(accounts::UserArgs),
+    /// API tokens of a running node's integrations (administrators).
+    Token(accounts::TokenArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -154,5 +161,8 @@ fn main() -> anyhow::Result<()> {
         Command::Push(a) => rt()?.block_on(client::push(a)),
         Command::Alerts(a) => rt()?.block_on(client::alerts(a)),
         Command::Audit(a) => audit::run(a),
+        Command::Login(a) => rt()?.block_on(accounts::login(a)),
+        Command::User(a) => rt()?.block_on(accounts::user(a)),
+        Command::Token(a) => rt()?.block_on(accounts::token(a)),
     }
 }

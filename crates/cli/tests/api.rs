@@ -11,7 +11,7 @@ use util::{TestNode, camera_json, read_json};
 
 async fn setup() -> (TestNode, Client) {
     let node = TestNode::start();
-    let c = Client::new();
+    let c = node.client();
     for (id, cc) in [("ro-cam-1", "RO"), ("ua-cam-1", "UA")] {
         let r = c.post(node.at("/api/v1/cameras")).json(&camera_json(id, cc)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
@@ -90,7 +90,7 @@ async fn hostile_and_malformed_input_gets_clear_errors_and_loses_nothing() {
     // Oversized: larger than the 32 MiB default limit.
     let big = vec![b' '; 33 << 20];
     // The node closes the connection after refusing the body: use a client of its own.
-    let one_off = Client::new().post(node.at("/api/v1/reads")).header("content-type", "application/json").body(big);
+    let one_off = node.client().post(node.at("/api/v1/reads")).header("content-type", "application/json").body(big);
     let (got, msg) = status_and_message(one_off.send().await.unwrap()).await;
     assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(msg.contains("larger than"), "{msg}");
@@ -209,17 +209,25 @@ async fn a_hotlisted_plate_raises_an_alert_on_the_live_stream_and_it_can_be_ackn
     let alerts = alerts.as_array().unwrap();
     assert_eq!(alerts.len(), 2);
     let id = alerts[0]["id"].as_i64().unwrap();
-    let r = c
-        .post(node.at(&format!("/api/v1/alerts/{id}/ack")))
-        .json(&json!({"by": "op-7", "note": "patrol sent"}))
-        .send()
-        .await
-        .unwrap();
+    // Acknowledging is a person's act: the test token may not, tester's session may.
+    let ack = |c: &reqwest::Client| {
+        c.post(node.at(&format!("/api/v1/alerts/{id}/ack"))).json(&json!({"note": "patrol sent"}))
+    };
+    assert_eq!(ack(&c).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let r = ack(&node.session_client()).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    let acked: Value = r.json().await.unwrap();
+    assert_eq!(acked["ack"]["by"], "tester");
     let alerts: Value =
         c.get(node.at("/api/v1/alerts?unacknowledged=true")).send().await.unwrap().json().await.unwrap();
     assert_eq!(alerts.as_array().unwrap().len(), 1);
-    let r = c.post(node.at("/api/v1/alerts/999999/ack")).json(&json!({"by": "op-7"})).send().await.unwrap();
+    let r = node
+        .session_client()
+        .post(node.at("/api/v1/alerts/999999/ack"))
+        .json(&json!({"by": "op-7"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // A reconnecting client resumes after the last id it saw, without duplicates.
@@ -337,7 +345,7 @@ async fn search_by_plate_modes_camera_and_time_with_paging() {
 #[tokio::test]
 async fn reads_the_camera_was_unsure_of_raise_only_possible_alerts_when_configured() {
     let node = TestNode::start_edited(|c| c.replace("confirm_min_confidence = 0.0", "confirm_min_confidence = 0.85"));
-    let c = Client::new();
+    let c = node.client();
     c.post(node.at("/api/v1/cameras")).json(&camera_json("ro-cam-1", "RO")).send().await.unwrap();
     let hotlist = json!([{"plate": "B 55 KKK", "country": "RO", "reason": "stolen", "agency": "ro-igpf"}]);
     c.post(node.at("/api/v1/hotlist")).json(&hotlist).send().await.unwrap();

@@ -9,7 +9,7 @@ mod util;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reqwest::{Client, StatusCode, header};
+use reqwest::{StatusCode, header};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 use util::{TestNode, camera_json, mqtt_broker};
@@ -40,7 +40,7 @@ subscriptions = [
     );
     // The samples are years old: keep their reads for the length of the test.
     let node = TestNode::start_edited(|cfg| cfg.replace("reads_days = 30", "reads_days = 36500") + &mqtt);
-    let c = Client::new();
+    let c = node.client();
     for (id, cc) in [("ro-siret-1", "RO"), ("ro-cam-7", "RO"), ("front_door", "RO")] {
         let r = c.post(node.at("/api/v1/cameras")).json(&camera_json(id, cc)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);

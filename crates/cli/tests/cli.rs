@@ -70,7 +70,7 @@ async fn the_client_commands_drive_a_running_node() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let mut all = args.to_vec();
-        all.extend(["--url", &url]);
+        all.extend(["--url", &url, "--token", &node.token]);
         let out = limes(&all);
         assert!(out.status.success(), "limes {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
@@ -125,7 +125,8 @@ async fn the_client_commands_drive_a_running_node() {
     let page: Value = serde_json::from_str(&run(&["reads", "--limit", "5"])).unwrap();
     assert_eq!(page["reads"].as_array().unwrap().len(), 5);
     // The hotlisted plate passes the imported camera: a confirmed alert to acknowledge.
-    let r = reqwest::Client::new()
+    let r = node
+        .client()
         .post(node.at("/api/v1/reads"))
         .json(&util::read_json("ro-x", "B-99-ZZZ", Some("RO")))
         .send()
@@ -136,8 +137,14 @@ async fn the_client_commands_drive_a_running_node() {
     let ours = alerts.as_array().unwrap().iter().find(|a| a["plate"] == "B99ZZZ").expect("alert for B99ZZZ");
     assert_eq!(ours["kind"], "confirmed");
     let id = ours["id"].as_i64().unwrap().to_string();
-    let acked: Value = serde_json::from_str(&run(&["alerts", "ack", &id, "--by", "op-1"])).unwrap();
-    assert_eq!(acked["ack"]["by"], "op-1");
+    // A person acknowledges (a token may not): the alert names who, whatever --by says.
+    let out = node.limes(&["alerts", "ack", &id, "--by", "op-1"]);
+    assert!(!out.status.success(), "a token acknowledged an alert");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = limes(&["alerts", "ack", &id, "--by", "op-1", "--url", &url, "--token", &node.session]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let acked: Value = serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(acked["ack"]["by"], "tester");
     let found: Value = serde_json::from_str(&run(&["reads", "B99ZZZ", "--country", "RO"])).unwrap();
     assert_eq!(found["reads"].as_array().unwrap().len(), 1);
     // A node that is not there is a clear error.

@@ -9,7 +9,7 @@ use util::{TestNode, camera_json};
 
 async fn setup() -> (TestNode, Client) {
     let node = TestNode::start();
-    let c = Client::new();
+    let c = node.client();
     for id in ["ro-siret-02", "ro-siret-03"] {
         let r = c.post(node.at("/api/v1/cameras")).json(&camera_json(id, "RO")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
@@ -279,7 +279,7 @@ async fn detections_have_a_retention_of_their_own() {
     let node = TestNode::start_edited(|c| {
         c.replace("reads_days = 30", "reads_days = 365").replace("detections_days = 30", "detections_days = 365")
     });
-    let c = Client::new();
+    let c = node.client();
     c.post(node.at("/api/v1/cameras")).json(&camera_json("ro-siret-02", "RO")).send().await.unwrap();
     let day = 86_400;
     let r = c

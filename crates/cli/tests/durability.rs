@@ -24,7 +24,7 @@ fn batch(n: usize, tag: usize) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_after_acknowledgement_loses_nothing() {
     let mut node = TestNode::start();
-    let c = Client::new();
+    let c = node.client();
     c.post(node.at("/api/v1/cameras")).json(&camera_json("ro-cam-1", "RO")).send().await.unwrap();
 
     // Writers keep posting; the node is killed while requests are in flight.
@@ -151,7 +151,7 @@ async fn the_wal_is_fsynced_between_the_batch_writes_and_the_2xx_reply() {
         log.display().to_string(),
     ];
     let node = TestNode::start_with(dir, config, Some(wrapper));
-    let c = Client::new();
+    let c = node.client();
     let r = c.post(node.at("/api/v1/cameras")).json(&camera_json("ro-cam-1", "RO")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -101,7 +101,7 @@ async fn post_image(
 #[tokio::test]
 async fn images_are_stored_once_served_with_their_type_and_kept_across_restarts() {
     let node = TestNode::start();
-    let c = Client::new();
+    let c = node.client();
     setup(&node, &c).await;
     let ids = post_reads(&node, &c, &[0, 0]).await;
     let (overview, plate) = (jpeg(1), png(2));
@@ -162,7 +162,7 @@ async fn images_are_stored_once_served_with_their_type_and_kept_across_restarts(
 #[tokio::test]
 async fn hostile_images_get_clear_errors_and_leave_nothing_behind() {
     let node = TestNode::start_edited(|c| c.replace("max_bytes = 8388608", "max_bytes = 200000"));
-    let c = Client::new();
+    let c = node.client();
     setup(&node, &c).await;
     let id = post_reads(&node, &c, &[0]).await[0];
     let mut truncated = jpeg(1);
@@ -192,7 +192,7 @@ async fn hostile_images_get_clear_errors_and_leave_nothing_behind() {
     ];
     for (kind, ct, body, want, needle) in cases {
         // A refused body may close the connection: a client of its own each time.
-        let (got, v) = post_image(&node, &Client::new(), id, kind, ct, body).await;
+        let (got, v) = post_image(&node, &node.client(), id, kind, ct, body).await;
         let msg = v["message"].as_str().unwrap_or_default();
         assert_eq!(got, want, "{kind} {ct}: {v}");
         assert!(msg.contains(needle), "{msg:?} should contain {needle:?}");
@@ -222,7 +222,7 @@ async fn hostile_images_get_clear_errors_and_leave_nothing_behind() {
 async fn retention_deletes_an_image_with_the_last_read_using_it() {
     // A year's retention first: retention runs as the node starts, maybe after these posts.
     let node = TestNode::start_edited(|c| c.replace("reads_days = 30", "reads_days = 365"));
-    let c = Client::new();
+    let c = node.client();
     setup(&node, &c).await;
     // Reads 40 and 10 days old share an overview; the old one also has a plate crop.
     let ids = post_reads(&node, &c, &[40, 10]).await;

@@ -46,8 +46,9 @@ fn broker() -> &'static Broker {
     })
 }
 
-async fn stats(c: &Client, node: &TestNode, path: &str) -> Value {
-    c.get(node.at(path)).send().await.unwrap().json().await.unwrap()
+/// `c` is any client: the node's own (its test token) is what asks.
+async fn stats(_c: &Client, node: &TestNode, path: &str) -> Value {
+    node.client().get(node.at(path)).send().await.unwrap().json().await.unwrap()
 }
 
 /// Polls the node's stats until `reads_accepted` reaches `n`, then checks nothing more comes.
@@ -114,7 +115,7 @@ async fn simulated_cameras_over_mqtt_give_the_reads_and_alerts_of_http() {
     );
     let mqtt_node = TestNode::start_edited(|config| format!("{config}\n{section}"));
     let http_node = TestNode::start();
-    let c = Client::new();
+    let c = mqtt_node.client();
     wait_for_subscription(&c, &mqtt_node, &prefix).await;
 
     // The same simulation twice: published as the cameras' ONVIF JSON, and posted.
@@ -135,7 +136,17 @@ async fn simulated_cameras_over_mqtt_give_the_reads_and_alerts_of_http() {
         "--start",
         &start,
     ];
-    let mut args = vec!["simulate", "--mqtt", broker, "--mqtt-prefix", &prefix, "--url", &mqtt_node.url];
+    let mut args = vec![
+        "simulate",
+        "--mqtt",
+        broker,
+        "--mqtt-prefix",
+        &prefix,
+        "--url",
+        &mqtt_node.url,
+        "--token",
+        &mqtt_node.token,
+    ];
     args.extend(common);
     let out = limes(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -144,7 +155,7 @@ async fn simulated_cameras_over_mqtt_give_the_reads_and_alerts_of_http() {
         stdout.contains(&format!("published {N} reads")) && stdout.contains(&format!("{N} acknowledged")),
         "{stdout}"
     );
-    let mut args = vec!["simulate", "--url", &http_node.url];
+    let mut args = vec!["simulate", "--url", &http_node.url, "--token", &http_node.token];
     args.extend(common);
     let out = limes(&args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

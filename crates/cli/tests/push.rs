@@ -58,7 +58,7 @@ fn multipart(xml: &str, parts: &[(&str, &str, Vec<u8>)]) -> (String, Vec<u8>) {
 
 async fn setup() -> (TestNode, Client) {
     let node = TestNode::start();
-    let c = Client::new();
+    let c = node.client();
     for (id, cc) in [("ro-siret-2", "RO"), ("de-axis-1", "DE")] {
         let r = c.post(node.at("/api/v1/cameras")).json(&camera_json(id, cc)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
@@ -223,7 +223,7 @@ async fn limes_push_sends_files_a_camera_wrote() {
     let face = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../camera-formats/tests/fixtures/onvif_metadatastream_humanface.xml");
     let url = node.at("");
-    let out = util::limes(&[
+    let out = node.limes(&[
         "push",
         "--url",
         &url,
@@ -244,7 +244,7 @@ async fn limes_push_sends_files_a_camera_wrote() {
     let garbage = dir.path().join("garbage.xml");
     std::fs::write(&garbage, "<tt:MetadataStream").unwrap();
     let out =
-        util::limes(&["push", "--url", &url, "--camera", "ro-siret-2", "--format", "onvif", garbage.to_str().unwrap()]);
+        node.limes(&["push", "--url", &url, "--camera", "ro-siret-2", "--format", "onvif", garbage.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("400"), "{}", String::from_utf8_lossy(&out.stderr));
 }

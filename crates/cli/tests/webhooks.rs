@@ -132,7 +132,7 @@ async fn node_with(webhooks: &str) -> (TestNode, Client) {
     let node = TestNode::start_edited(|c| {
         c.replace("confirm_min_confidence = 0.0", "confirm_min_confidence = 0.85") + webhooks
     });
-    let c = Client::new();
+    let c = node.client();
     setup(&node, &c).await;
     (node, c)
 }

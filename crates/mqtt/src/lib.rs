@@ -486,7 +486,9 @@ async fn ingest_loop(
                     if detections.is_empty() {
                         Ok(Vec::new())
                     } else {
-                        ingest_detections(&state, &Collector::source(&state, "mqtt"), detections).await.map(|r| r.rejected)
+                        ingest_detections(&state, &Collector::source(&state, "mqtt"), detections)
+                            .await
+                            .map(|r| r.rejected)
                     }
                 },
             );

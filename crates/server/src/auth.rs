@@ -177,11 +177,8 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 
 /// The purpose declared by headers, else by query parameters; `None` if neither names one.
 fn declared_purpose(parts: &Parts, regime: Regime) -> Result<Option<Purpose>, ApiError> {
-    let query: HashMap<String, String> = parts
-        .uri
-        .query()
-        .map(|q| serde_urlencoded_pairs(q).into_iter().collect())
-        .unwrap_or_default();
+    let query: HashMap<String, String> =
+        parts.uri.query().map(|q| serde_urlencoded_pairs(q).into_iter().collect()).unwrap_or_default();
     let pick = |h: &str, q: &str| header(parts, h).map(str::to_owned).or_else(|| query.get(q).cloned());
     let Some(purpose) = pick("limes-purpose", "purpose") else {
         return Ok(None);
@@ -336,7 +333,12 @@ impl AppState {
     }
 
     /// Logs an image attached to read `read_id`.
-    pub(crate) async fn audit_image_collected(&self, by: &Collector, read_id: i64, sha256: &str) -> Result<(), ApiError> {
+    pub(crate) async fn audit_image_collected(
+        &self,
+        by: &Collector,
+        read_id: i64,
+        sha256: &str,
+    ) -> Result<(), ApiError> {
         let event = AuditEvent {
             actor: by.actor.clone(),
             role: by.role.clone(),
@@ -365,8 +367,14 @@ impl AppState {
         if !decision.allowed {
             let reason = format!("{op} refused: {}", decision.reason);
             let rules = decision.policies.join(",");
-            self.audit_denied(caller.actor(), &caller.principal.role_text(), object.as_str(), &reason, Some((op, &rules)))
-                .await;
+            self.audit_denied(
+                caller.actor(),
+                &caller.principal.role_text(),
+                object.as_str(),
+                &reason,
+                Some((op, &rules)),
+            )
+            .await;
             return Err(ApiError::Forbidden(reason));
         }
         if let Some(action) = audit_action(op) {
@@ -427,10 +435,22 @@ impl AppState {
     /// Logs a collected batch of reads once it is committed.
     /// `what` names the kind of record (`reads`, `detections`); `alerts` is how many alerts
     /// matching the batch against the hotlist raised (Article 25's combination).
-    pub(crate) async fn audit_collected(&self, by: &Collector, ids: &[i64], what: &str, alerts: usize) -> Result<(), ApiError> {
+    pub(crate) async fn audit_collected(
+        &self,
+        by: &Collector,
+        ids: &[i64],
+        what: &str,
+        alerts: usize,
+    ) -> Result<(), ApiError> {
         let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else { return Ok(()) };
-        let mut event =
-            AuditEvent::reads_collected(by.actor.clone(), *first, *last, ids.len(), &by.purpose.purpose, &by.purpose.legal_basis);
+        let mut event = AuditEvent::reads_collected(
+            by.actor.clone(),
+            *first,
+            *last,
+            ids.len(),
+            &by.purpose.purpose,
+            &by.purpose.legal_basis,
+        );
         by.role.clone_into(&mut event.role);
         if what != "reads" {
             event.object = Object::new(what, format!("{first}-{last}"));

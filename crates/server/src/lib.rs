@@ -37,8 +37,8 @@ mod ingest;
 mod routes;
 pub mod wire;
 
-pub use detections::{DetectionItem, HTTP_SOURCE, MAX_TEXT_BYTES, ingest_detections};
 pub use auth::{Access, AccessOptions, Caller, Collector, Grant};
+pub use detections::{DetectionItem, HTTP_SOURCE, MAX_TEXT_BYTES, ingest_detections};
 pub use error::ApiError;
 pub use ingest::{IngestRecord, ingest_reads};
 

@@ -236,7 +236,9 @@ impl Store {
     pub fn create_token(&self, t: &TokenRow) -> Result<(), StoreError> {
         self.with_admin(|conn| {
             conn.execute(
-                &format!("INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+                &format!(
+                    "INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ),
                 params![
                     t.id,
                     t.digest,
@@ -264,7 +266,8 @@ impl Store {
 
     pub fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
         self.with_reader(|conn| {
-            let mut stmt = conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_us, id"))?;
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_us, id"))?;
             let rows = stmt.query_map([], token)?;
             Ok(rows.collect::<Result<_, _>>()?)
         })

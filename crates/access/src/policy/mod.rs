@@ -100,12 +100,24 @@ enum ResourceKind {
 impl Resource {
     /// The node's own data, held for `agency`.
     pub fn node(agency: impl Into<String>, country: impl Into<String>) -> Self {
-        Self { kind: ResourceKind::Node, id: "local".into(), agency: agency.into(), country: country.into(), sensitivity: 0 }
+        Self {
+            kind: ResourceKind::Node,
+            id: "local".into(),
+            agency: agency.into(),
+            country: country.into(),
+            sensitivity: 0,
+        }
     }
 
     /// A camera and what it produces.
     pub fn camera(id: impl Into<String>, agency: impl Into<String>, country: impl Into<String>) -> Self {
-        Self { kind: ResourceKind::Camera, id: id.into(), agency: agency.into(), country: country.into(), sensitivity: 0 }
+        Self {
+            kind: ResourceKind::Camera,
+            id: id.into(),
+            agency: agency.into(),
+            country: country.into(),
+            sensitivity: 0,
+        }
     }
 
     pub fn with_sensitivity(mut self, sensitivity: i64) -> Self {
@@ -201,7 +213,13 @@ impl Policy {
 
     /// Decides whether `principal` may perform `op` on `resource`, for the `declared`
     /// purpose. A token's own purpose replaces any declared one.
-    pub fn decide(&self, principal: &Principal, op: Operation, resource: &Resource, declared: Option<&Purpose>) -> Decision {
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        op: Operation,
+        resource: &Resource,
+        declared: Option<&Purpose>,
+    ) -> Decision {
         let purpose = match &principal.kind {
             PrincipalKind::Token(grant) => grant.purpose.clone(),
             PrincipalKind::User => declared.cloned(),
@@ -213,7 +231,9 @@ impl Policy {
         }
         if op.needs_purpose() && purpose.is_none() {
             return Decision::deny(
-                format!("{op} touches personal data: declare a purpose and a legal basis (Limes-Purpose, Limes-Legal-Basis)"),
+                format!(
+                    "{op} touches personal data: declare a purpose and a legal basis (Limes-Purpose, Limes-Legal-Basis)"
+                ),
                 None,
             );
         }

@@ -21,17 +21,42 @@ fn user(roles: &[Role]) -> Principal {
 fn role_by_operation_matrix() {
     use Operation::*;
     let expect: [(Role, &[Operation]); 6] = [
-        (Role::Operator, &[ReadsView, ImagesView, AlertsLive, AlertsList, AlertsAck, HotlistView, CamerasView, StatsView]),
-        (Role::Analyst, &[ReadsSearch, ReadsView, ImagesView, DetectionsSearch, AlertsList, HotlistView, CamerasView, StatsView]),
+        (
+            Role::Operator,
+            &[ReadsView, ImagesView, AlertsLive, AlertsList, AlertsAck, HotlistView, CamerasView, StatsView],
+        ),
+        (
+            Role::Analyst,
+            &[ReadsSearch, ReadsView, ImagesView, DetectionsSearch, AlertsList, HotlistView, CamerasView, StatsView],
+        ),
         (
             Role::Investigator,
-            &[ReadsSearch, ReadsView, ImagesView, DetectionsSearch, AlertsList, HotlistView, HotlistManage, CamerasView, StatsView],
+            &[
+                ReadsSearch,
+                ReadsView,
+                ImagesView,
+                DetectionsSearch,
+                AlertsList,
+                HotlistView,
+                HotlistManage,
+                CamerasView,
+                StatsView,
+            ],
         ),
         (
             Role::Supervisor,
             &[
-                ReadsSearch, ReadsView, ImagesView, DetectionsSearch, AlertsLive, AlertsList, AlertsAck, HotlistView,
-                HotlistManage, CamerasView, StatsView,
+                ReadsSearch,
+                ReadsView,
+                ImagesView,
+                DetectionsSearch,
+                AlertsLive,
+                AlertsList,
+                AlertsAck,
+                HotlistView,
+                HotlistManage,
+                CamerasView,
+                StatsView,
             ],
         ),
         (Role::Dpo, &[CamerasView, StatsView, AuditView, SubjectRequest, DataErase]),
@@ -113,7 +138,10 @@ fn clearance_closes_sensitive_data_to_every_role() {
 fn tokens_act_within_scope_agency_and_fixed_purpose() {
     let p = policy();
     let fixed = Purpose::parse(Regime::Led, "detection", "RO Law 363/2018 art. 5", None).unwrap();
-    let grant = TokenGrant { scope: BTreeSet::from([Operation::ReadsIngest, Operation::AlertsLive]), purpose: Some(fixed.clone()) };
+    let grant = TokenGrant {
+        scope: BTreeSet::from([Operation::ReadsIngest, Operation::AlertsLive]),
+        purpose: Some(fixed.clone()),
+    };
     let token = Principal::token("gw-1", "ro-igpf", "RO", grant).unwrap();
     let node = Resource::node("ro-igpf", "RO");
     assert!(p.decide(&token, Operation::ReadsIngest, &node, None).allowed);

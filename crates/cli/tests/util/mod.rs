@@ -17,7 +17,24 @@ pub struct TestNode {
     pub child: Child,
     pub url: String,
     pub config: PathBuf,
+    /// A session of `admin`, the first administrator the node created.
+    pub admin_token: String,
+    /// A session of `tester`: operator, analyst, supervisor, administrator and DPO at once,
+    /// signed in for "investigation".
+    pub session: String,
+    /// An API token holding every operation a token may hold, for "investigation": what
+    /// tests of other things than access use, so that they pass every rule.
+    pub token: String,
 }
+
+/// Every operation an API token may hold.
+pub const TEST_TOKEN_SCOPE: &str = "reads.ingest,reads.search,reads.view,images.upload,images.view,detections.ingest,\
+detections.search,alerts.live,alerts.list,hotlist.view,hotlist.manage,cameras.view,cameras.manage,stats.view";
+
+/// The password of the `tester` account every test node gets.
+pub const TESTER_PASSWORD: &str = "tester password 2026";
+/// The purpose `tester` declares at sign-in.
+pub const TEST_LEGAL_BASIS: &str = "limes test suite: synthetic data";
 
 pub fn write_config(dir: &Path) -> PathBuf {
     let out = Command::new(limes_bin())
@@ -68,7 +85,18 @@ impl TestNode {
             }
         });
         let url = rx.recv_timeout(Duration::from_secs(60)).expect("node did not report its address within 60 s");
-        Self { dir, child, url, config }
+        let (admin_token, session, token) = sign_in(dir.path(), &url);
+        Self { dir, child, url, config, admin_token, session, token }
+    }
+
+    /// A client that sends the test token with every request.
+    pub fn client(&self) -> reqwest::Client {
+        bearer_client(&self.token)
+    }
+
+    /// A client that sends `tester`'s session with every request.
+    pub fn session_client(&self) -> reqwest::Client {
+        bearer_client(&self.session)
     }
 
     /// Restarts the node on the same data directory (after a kill).
@@ -79,6 +107,17 @@ impl TestNode {
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         let config = dir.path().join("limes.toml");
         Self::start_with(dir, config, None)
+    }
+
+    /// Runs the `limes` CLI against this node as `tester`.
+    pub fn limes(&self, args: &[&str]) -> std::process::Output {
+        Command::new(limes_bin())
+            .args(args)
+            .env("LIMES_URL", &self.url)
+            .env("LIMES_TOKEN", &self.token)
+            .env_remove("LIMES_PURPOSE")
+            .output()
+            .expect("run limes")
     }
 
     pub fn kill9(&mut self) {
@@ -110,6 +149,74 @@ fn kill_children(pid: u32) {
             let _ = Command::new("kill").args(["-9", child]).status();
         }
     }
+}
+
+/// A client sending `Authorization: Bearer <token>` with every request.
+pub fn bearer_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("header value"));
+    reqwest::Client::builder().default_headers(headers).build().expect("client")
+}
+
+/// Signs in as the node's first administrator (its password is in the data directory),
+/// creates `tester` and the test token unless they exist (a restarted node), and signs
+/// `tester` in; returns the two sessions and the token.
+pub fn sign_in(dir: &Path, url: &str) -> (String, String, String) {
+    let run = |args: &[&str], token: Option<&str>| {
+        let mut cmd = Command::new(limes_bin());
+        cmd.args(args).env("LIMES_URL", url).env_remove("LIMES_TOKEN");
+        if let Some(t) = token {
+            cmd.env("LIMES_TOKEN", t);
+        }
+        let out = cmd.output().expect("run limes");
+        assert!(out.status.success(), "limes {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+    };
+    let admin_password = dir.join("limes-data").join("initial-admin-password");
+    let admin = run(&["login", "--user", "admin", "--password-file", admin_password.to_str().unwrap()], None);
+    let tester_password = dir.join("tester-password");
+    let token_file = dir.join("test-token");
+    if !token_file.exists() {
+        let args = [
+            "token",
+            "create",
+            "--name",
+            "tests",
+            "--scope",
+            TEST_TOKEN_SCOPE,
+            "--token-purpose",
+            "investigation",
+            "--token-legal-basis",
+            TEST_LEGAL_BASIS,
+        ];
+        let created: serde_json::Value = serde_json::from_str(&run(&args, Some(&admin))).expect("token JSON");
+        std::fs::write(&token_file, created["token"].as_str().expect("token")).expect("write token");
+    }
+    let token = std::fs::read_to_string(&token_file).expect("read token");
+    if !tester_password.exists() {
+        std::fs::write(&tester_password, TESTER_PASSWORD).expect("write tester password");
+        let roles = ["operator", "analyst", "supervisor", "administrator", "dpo"];
+        let mut args = vec!["user", "add", "tester", "--password-file", tester_password.to_str().unwrap()];
+        for r in &roles {
+            args.extend(["--role", r]);
+        }
+        run(&args, Some(&admin));
+    }
+    let tester = run(
+        &[
+            "login",
+            "--user",
+            "tester",
+            "--password-file",
+            tester_password.to_str().unwrap(),
+            "--purpose",
+            "investigation",
+            "--legal-basis",
+            TEST_LEGAL_BASIS,
+        ],
+        None,
+    );
+    (admin, tester, token)
 }
 
 /// Runs the `limes` CLI to completion.

@@ -131,7 +131,9 @@ pub(super) async fn login(State(state): State<AppState>, body: Body) -> Result<J
     .await??;
     let Some(user) = user.filter(|_| password_ok) else {
         state.access.login_failed(&name);
-        state.audit_login(&name, "none", Outcome::Denied, serde_json::json!({"reason": "wrong user or password"})).await;
+        state
+            .audit_login(&name, "none", Outcome::Denied, serde_json::json!({"reason": "wrong user or password"}))
+            .await;
         return Err(refuse("wrong user name or password"));
     };
     let principal = principal_of(&user);
@@ -162,7 +164,9 @@ pub(super) async fn login(State(state): State<AppState>, body: Body) -> Result<J
             }
         }
         (Some(_), None) => {
-            state.audit_login(&name, &role, Outcome::Denied, serde_json::json!({"reason": "one-time code missing"})).await;
+            state
+                .audit_login(&name, &role, Outcome::Denied, serde_json::json!({"reason": "one-time code missing"}))
+                .await;
             return Err(refuse("this account needs a one-time code (totp)"));
         }
         (None, _) if principal.roles.iter().any(|r| state.access.options.totp_required_for.contains(r)) => {
@@ -280,7 +284,8 @@ pub(super) async fn totp_enrol(
             with_pending(&mut |p| {
                 p.insert(name.clone(), (secret.clone(), std::time::Instant::now()));
             });
-            let offer = TotpOffer { secret, otpauth_url: url, confirm: "POST this endpoint again with {\"code\": \"123456\"}" };
+            let offer =
+                TotpOffer { secret, otpauth_url: url, confirm: "POST this endpoint again with {\"code\": \"123456\"}" };
             Ok((StatusCode::OK, Json(serde_json::to_value(offer).unwrap_or_default())))
         }
         Some(code) => {
@@ -304,7 +309,9 @@ pub(super) async fn totp_enrol(
                 Ok(())
             })
             .await??;
-            state.audit_admin(&caller, Object::new("user", &name), serde_json::json!({"second_factor": "enrolled"})).await?;
+            state
+                .audit_admin(&caller, Object::new("user", &name), serde_json::json!({"second_factor": "enrolled"}))
+                .await?;
             Ok((StatusCode::CREATED, Json(serde_json::json!({"enrolled": true}))))
         }
     }
@@ -368,7 +375,11 @@ fn valid_name(name: &str) -> Result<(), ApiError> {
     let ok = (1..=64).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
         && !name.starts_with('.');
-    if ok { Ok(()) } else { Err(ApiError::Unprocessable(format!("user name {name:?} must be 1 to 64 of A-Z a-z 0-9 . _ - @"))) }
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Unprocessable(format!("user name {name:?} must be 1 to 64 of A-Z a-z 0-9 . _ - @")))
+    }
 }
 
 /// Checks an account as posted and turns it into a row (hashing its password).
@@ -387,7 +398,9 @@ fn user_row(state: &AppState, u: UserIn, existing: Option<&UserRow>) -> Result<U
             .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     }
     let password_hash = match u.password {
-        Some(p) => Some(password::hash(&u.name, &p, &random::<16>()?).map_err(|e| ApiError::Unprocessable(e.to_string()))?),
+        Some(p) => {
+            Some(password::hash(&u.name, &p, &random::<16>()?).map_err(|e| ApiError::Unprocessable(e.to_string()))?)
+        }
         None => existing.and_then(|e| e.password_hash.clone()),
     };
     Ok(UserRow {
@@ -429,7 +442,10 @@ pub(super) async fn create_user(
     let store = state.store.clone();
     let saved = row.clone();
     if !tokio::task::spawn_blocking(move || store.create_user(&saved)).await?? {
-        return Err(ApiError::Unprocessable(format!("user {} exists: PUT /api/v1/users/{} changes it", row.name, row.name)));
+        return Err(ApiError::Unprocessable(format!(
+            "user {} exists: PUT /api/v1/users/{} changes it",
+            row.name, row.name
+        )));
     }
     let details = serde_json::json!({"created": true, "roles": row.roles, "agency": row.agency});
     state.audit_admin(&caller, Object::new("user", &row.name), details).await?;
@@ -533,7 +549,10 @@ impl From<&TokenRow> for TokenOut {
     }
 }
 
-pub(super) async fn list_tokens(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<TokenOut>>, ApiError> {
+pub(super) async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenOut>>, ApiError> {
     state.authorize(&caller, Operation::TokensManage, &state.access.node(), Object::new("tokens", "all")).await?;
     let store = state.store.clone();
     let tokens = tokio::task::spawn_blocking(move || store.tokens()).await??;

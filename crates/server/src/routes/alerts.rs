@@ -19,7 +19,6 @@ use crate::{ApiError, AppState, Caller};
 use limes_access::Operation;
 use limes_audit::Object;
 
-
 #[derive(Deserialize)]
 pub(super) struct ListParams {
     #[serde(default)]
@@ -63,8 +62,7 @@ pub(super) async fn ack(
     let by = caller.principal.id.clone();
     let store = state.store.clone();
     Ok(Json(
-        tokio::task::spawn_blocking(move || store.acknowledge_alert(id, &by, b.note.as_deref(), Utc::now()))
-            .await??,
+        tokio::task::spawn_blocking(move || store.acknowledge_alert(id, &by, b.note.as_deref(), Utc::now())).await??,
     ))
 }
 

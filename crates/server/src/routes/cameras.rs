@@ -1,17 +1,17 @@
 //! The camera registry over HTTP.
 
-use limes_access::Operation;
-use limes_audit::Object;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use limes_access::Operation;
+use limes_audit::Object;
 use limes_model::{Camera, CameraId};
 use serde::Serialize;
 
 use super::{body_bytes, json, media_type, utf8};
 use crate::import::{ImportError, cameras_csv, cameras_geojson};
-use crate::{Caller, ApiError, AppState, write_lock};
+use crate::{ApiError, AppState, Caller, write_lock};
 
 fn id(s: String) -> Result<CameraId, ApiError> {
     CameraId::new(s).map_err(|e| ApiError::BadRequest(e.to_string()))
@@ -41,7 +41,9 @@ pub(super) async fn get_one(
     Path(cid): Path<String>,
 ) -> Result<Json<Camera>, ApiError> {
     let cid = id(cid)?;
-    state.authorize(&caller, Operation::CamerasView, &state.camera_resource(&cid), Object::new("camera", cid.as_str())).await?;
+    state
+        .authorize(&caller, Operation::CamerasView, &state.camera_resource(&cid), Object::new("camera", cid.as_str()))
+        .await?;
     crate::read_lock(&state.cameras)
         .get(&cid)
         .cloned()
@@ -70,7 +72,9 @@ pub(super) async fn put(
 ) -> Result<Json<Camera>, ApiError> {
     let cid = id(cid)?;
     // The camera as registered and the camera as it will be must both be the caller's.
-    state.authorize(&caller, Operation::CamerasManage, &state.camera_resource(&cid), Object::new("camera", cid.as_str())).await?;
+    state
+        .authorize(&caller, Operation::CamerasManage, &state.camera_resource(&cid), Object::new("camera", cid.as_str()))
+        .await?;
     let bytes = body_bytes(&state, body).await?;
     let camera: Camera = json("camera", utf8(&bytes)?)?;
     if camera.id != cid {
@@ -92,7 +96,9 @@ pub(super) async fn delete(
     Path(cid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let cid = id(cid)?;
-    state.authorize(&caller, Operation::CamerasManage, &state.camera_resource(&cid), Object::new("camera", cid.as_str())).await?;
+    state
+        .authorize(&caller, Operation::CamerasManage, &state.camera_resource(&cid), Object::new("camera", cid.as_str()))
+        .await?;
     let store = state.store.clone();
     let key = cid.clone();
     if !tokio::task::spawn_blocking(move || store.delete_camera(&key)).await?? {

@@ -20,7 +20,6 @@ use crate::{ApiError, AppState, Caller, Collector, DetectionItem, HTTP_SOURCE, i
 use limes_access::Operation;
 use limes_audit::Object;
 
-
 fn parse(text: &str) -> Result<Detection, String> {
     serde_json::from_str::<DetectionIn>(text).map_err(|e| e.to_string())?.into_domain()
 }

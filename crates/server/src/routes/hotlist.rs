@@ -12,10 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::reads::MatchMode;
 use super::{body_bytes, media_type, utf8};
 use crate::import::{ImportError, hotlist_csv, hotlist_json};
-use crate::{ApiError, AppState, read_lock, write_lock, Caller};
+use crate::{ApiError, AppState, Caller, read_lock, write_lock};
 use limes_access::Operation;
 use limes_audit::Object;
-
 
 #[derive(Serialize)]
 pub(super) struct ImportReport {

@@ -16,7 +16,6 @@ use crate::{ApiError, AppState, Caller, Collector};
 use limes_access::Operation;
 use limes_audit::Object;
 
-
 /// How images posted to this API reach the node, as recorded with each.
 const SOURCE_FORMAT: &str = "http";
 
@@ -35,7 +34,9 @@ pub(super) async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let grant = state.authorize(&caller, Operation::ImagesUpload, &state.access.node(), Object::reads(read_id, read_id)).await?;
+    let grant = state
+        .authorize(&caller, Operation::ImagesUpload, &state.access.node(), Object::reads(read_id, read_id))
+        .await?;
     let kind = match p.kind.as_deref() {
         Some(k) => ImageKind::parse(k)
             .ok_or_else(|| ApiError::BadRequest(format!("kind {k:?} is not \"plate\" or \"overview\"")))?,

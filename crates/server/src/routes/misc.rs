@@ -8,7 +8,6 @@ use crate::{ApiError, AppState, Caller, StatsSnapshot};
 use limes_access::Operation;
 use limes_audit::Object;
 
-
 pub(super) async fn health() -> &'static str {
     "ok"
 }

@@ -35,7 +35,6 @@ use crate::{ApiError, AppState, Caller, Collector, ingest_reads};
 use limes_access::Operation;
 use limes_audit::Object;
 
-
 /// What a push became.
 #[derive(Debug, Default, Serialize)]
 pub(super) struct PushReport {

@@ -22,14 +22,14 @@ use crate::{ApiError, AppState, Caller, Collector, ingest_reads};
 use limes_access::Operation;
 use limes_audit::Object;
 
-
 pub(super) async fn post(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let grant = state.authorize(&caller, Operation::ReadsIngest, &state.access.node(), Object::new("reads", "new")).await?;
+    let grant =
+        state.authorize(&caller, Operation::ReadsIngest, &state.access.node(), Object::new("reads", "new")).await?;
     let by = Collector::caller(&state, &caller, &grant);
     match media_type(&headers).as_str() {
         "application/x-ndjson" | "application/jsonl" | "application/ndjson" => ndjson(state, &by, body).await,
