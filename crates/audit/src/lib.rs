@@ -53,7 +53,7 @@ mod verify;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, SignedCheckpoint, VerifierKey};
 pub use export::{ExportFilter, export};
-pub use log::{AuditLog, AuditOptions, DB_FILE, Erased, Erasure, KEY_FILE, Pending, read_verifier_key};
+pub use log::{AuditLog, AuditOptions, DB_FILE, ERASURE_OBJECT, Erased, Erasure, KEY_FILE, Pending, read_verifier_key};
 pub use merkle::{Hash, ProofFailure};
 pub use record::{Action, Actor, AuditEvent, AuditRecord, Details, InvalidEvent, Object, Outcome};
 pub use verify::{Break, Place, VerifyError, VerifyReport, verify};

@@ -100,6 +100,20 @@ pub struct Erased {
     pub record: Option<u64>,
 }
 
+/// The object of the records that log an erasure of audit records ([`AuditLog::erase`]);
+/// `verify` reads their details to tell an erased record from a deleted one.
+pub const ERASURE_OBJECT: &str = "audit:records";
+
+/// Checks an event a caller appends: valid, and not posing as an erasure of audit records,
+/// which only [`AuditLog::erase`] logs (a forged one could excuse deleted records).
+fn appendable(e: &AuditEvent) -> Result<(), AuditError> {
+    e.validate()?;
+    if e.action == Action::Erase && e.object.as_str() == ERASURE_OBJECT {
+        return Err(AuditError::Refused("erasures of audit records are logged by AuditLog::erase only".into()));
+    }
+    Ok(())
+}
+
 impl Erasure {
     fn event(&self, erased: &[u64]) -> AuditEvent {
         AuditEvent {
@@ -306,7 +320,7 @@ impl AuditLog {
     /// order, with consecutive seqs. Not for async code: use [`AuditLog::append`] there.
     pub fn submit(&self, events: Vec<AuditEvent>) -> Result<Pending, AuditError> {
         for e in &events {
-            e.validate()?;
+            appendable(e)?;
         }
         let (reply, rx) = oneshot::channel();
         self.sender()?.blocking_send(Job::Append { events, reply }).map_err(|_| AuditError::WriterGone)?;
@@ -321,7 +335,7 @@ impl AuditLog {
     /// Logs events in order; resolves to their seqs once they are durable.
     pub async fn append_all(&self, events: Vec<AuditEvent>) -> Result<Range<u64>, AuditError> {
         for e in &events {
-            e.validate()?;
+            appendable(e)?;
         }
         let (reply, rx) = oneshot::channel();
         self.sender()?.send(Job::Append { events, reply }).await.map_err(|_| AuditError::WriterGone)?;

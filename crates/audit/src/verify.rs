@@ -315,8 +315,11 @@ fn check(conn: &Connection, key: &VerifierKey, breaks: &mut Breaks) -> Result<Ve
 /// The records each erasure record names, as `first → (last, erasure seq)`.
 fn erasures(conn: &Connection, breaks: &mut Breaks) -> Result<BTreeMap<u64, (u64, u64)>, VerifyError> {
     let mut out = BTreeMap::new();
-    let mut stmt = conn.prepare("SELECT seq, details FROM records WHERE action = 'erase' ORDER BY seq")?;
-    let mut rows = stmt.query([])?;
+    // Other erase records log data erased elsewhere (reads, by retention or a subject's
+    // request); only the log's own erasures excuse missing records.
+    let mut stmt =
+        conn.prepare("SELECT seq, details FROM records WHERE action = 'erase' AND object = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([crate::log::ERASURE_OBJECT])?;
     while let Some(row) = rows.next()? {
         let seq = row.get::<_, i64>(0)? as u64;
         let ranges = match row.get_ref(1)? {

@@ -355,8 +355,9 @@ fn every_flipped_byte_breaks_verification_at_its_place() {
                 "{row:?} {column}: flipped, but no break names it; first: {first}"
             );
             // The first break in log order is the flipped row, except when the erasure
-            // record is altered: then the record it erased (2) is first found unaccounted for.
-            let erasure_altered = row == Row::Record(5) && matches!(column, "action" | "details");
+            // record's action, object or details is altered: then the record it erased (2) is
+            // first found unaccounted for.
+            let erasure_altered = row == Row::Record(5) && matches!(column, "action" | "details" | "object");
             assert!(
                 row.named_by(&first.place)
                     || moved.named_by(&first.place)
@@ -512,6 +513,34 @@ fn erasure_keeps_the_log_verifiable_and_leaves_nothing_readable() {
             assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{name} still holds {needle:?}");
         }
     }
+}
+
+/// Data erased outside the log (reads, by retention or a data subject's request) is logged as
+/// an `Erase` of its own object: it excuses no missing record, and verifies. Only
+/// `AuditLog::erase` may log an erasure of audit records.
+#[test]
+fn data_erasures_are_not_audit_erasures_and_cannot_be_forged() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(dir.path(), options()).unwrap();
+    for i in 0..4 {
+        log.append_blocking(event(i)).unwrap();
+    }
+    let mut data_erasure = event(4);
+    data_erasure.action = Action::Erase;
+    data_erasure.details = Details::new(&serde_json::json!({ "reads": 12 }));
+    log.append_blocking(data_erasure).unwrap();
+    let mut forged = event(5);
+    forged.action = Action::Erase;
+    forged.object = Object::from_text(limes_audit::ERASURE_OBJECT);
+    forged.details = Details::new(&serde_json::json!({ "erased": [[1, 2]] }));
+    assert!(matches!(log.append_blocking(forged), Err(AuditError::Refused(_))));
+    log.checkpoint_now().unwrap();
+    assert_eq!(log.verify().unwrap().records, 5);
+    // Deleting a row is still found, whatever data erasure came after it.
+    let conn = rusqlite::Connection::open(log.path()).unwrap();
+    conn.execute("DELETE FROM records WHERE seq = 1", []).unwrap();
+    drop(conn);
+    assert!(!broken(log.verify()).is_empty());
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod accounts;
 mod alerts;
 mod cameras;
 mod detections;
+mod dpo;
 mod hotlist;
 mod images;
 mod misc;
@@ -29,6 +30,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/users/{name}", get(accounts::get_user).put(accounts::put_user))
         .route("/api/v1/tokens", get(accounts::list_tokens).post(accounts::create_token))
         .route("/api/v1/tokens/{id}", axum::routing::delete(accounts::revoke_token))
+        .route("/api/v1/audit", get(dpo::audit))
+        .route("/api/v1/subject/plates/{plate}", get(dpo::subject).delete(dpo::erase))
         .route("/api/v1/stats", get(misc::stats))
         .route("/api/v1/plates/normalize", get(misc::normalize))
         .route("/api/v1/reads", post(reads::post).get(reads::search))

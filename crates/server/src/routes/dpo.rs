@@ -1,0 +1,212 @@
+//! What a data-protection officer does over the API:
+//!
+//! - `GET /api/v1/audit?from&to&actor&plate&object`: audit records as JSON lines
+//!   (`audit.view`);
+//! - `GET /api/v1/subject/plates/{plate}?country=`: everything the node holds about a plate,
+//!   for a data subject's access request (`subject.request`): its reads with their images,
+//!   the hotlist entries naming it, and how many audit records mention it;
+//! - `DELETE /api/v1/subject/plates/{plate}?country=`: erases the plate's reads (their
+//!   alerts and images go with them) and its hotlist entries (`data.erase`).
+//!
+//! Each is logged with the declared purpose, legal basis and case. Audit records are not
+//! erased here: they prove what was done with the data, and the law keeps them for their own
+//! period (`limes audit` and `AuditLog::erase` for that).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use limes_access::Operation;
+use limes_audit::{ExportFilter, Object};
+use limes_hotlist::Query as HotlistQuery;
+use limes_store::{PlateFilter, ReadQuery, StoredRead};
+use serde::{Deserialize, Serialize};
+
+use crate::wire::ImageOut;
+use crate::{ApiError, AppState, Caller, write_lock};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AuditParams {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    actor: Option<String>,
+    plate: Option<String>,
+    object: Option<String>,
+}
+
+pub(super) async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<AuditParams>,
+) -> Result<Response, ApiError> {
+    let object = match &p.plate {
+        Some(plate) => Object::plate(plate),
+        None => Object::new("audit", p.actor.as_deref().unwrap_or("*")),
+    };
+    state.authorize(&caller, Operation::AuditView, &state.access.node(), object).await?;
+    let Some(log) = state.audit.clone() else {
+        return Err(ApiError::NotFound("this node keeps no audit log".into()));
+    };
+    let filter = ExportFilter {
+        from: p.from,
+        to: p.to,
+        actor: p.actor,
+        object_contains: p.object,
+        mentions: p.plate.map(|t| limes_plate::clean(&t).map(|c| c.as_str().to_owned()).unwrap_or(t)),
+    };
+    let body = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        log.export(&filter, &mut out).map(|_| out)
+    })
+    .await?
+    .map_err(|e| ApiError::Internal(format!("audit export: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SubjectParams {
+    country: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(super) struct SubjectData {
+    /// The plate as the node stores it (grammar-repaired canonical text).
+    plate: String,
+    reads: Vec<StoredRead>,
+    images: Vec<ImageOut>,
+    hotlist: Vec<limes_model::HotlistEntry>,
+    /// Audit records mentioning the plate (`GET /api/v1/audit?plate=` lists them).
+    audit_records: u64,
+}
+
+/// Most reads one request finds or erases; a DPO repeats the request for more.
+const MAX_SUBJECT_READS: usize = 100_000;
+
+fn canonical(plate: &str, country: Option<&str>) -> Result<limes_plate::PlateText, ApiError> {
+    let country = super::country_param(country)?;
+    limes_plate::normalize(plate, country)
+        .map(|n| n.text)
+        .map_err(|e| ApiError::BadRequest(format!("plate: {e}")))
+}
+
+/// The stored reads of a canonical plate, newest first.
+fn reads_of(store: &limes_store::Store, plate: &limes_plate::PlateText) -> Result<Vec<StoredRead>, ApiError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let q = ReadQuery {
+            plate: Some(PlateFilter::Exact(plate.clone())),
+            camera: None,
+            from: None,
+            to: None,
+            after,
+            limit: 1000,
+            max_scan: 0,
+        };
+        let page = store.search_reads(&q)?;
+        out.extend(page.reads);
+        match page.next {
+            Some(next) if out.len() < MAX_SUBJECT_READS => after = Some(next),
+            _ => return Ok(out),
+        }
+    }
+}
+
+pub(super) async fn subject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(plate): Path<String>,
+    Query(p): Query<SubjectParams>,
+) -> Result<Json<SubjectData>, ApiError> {
+    state.authorize(&caller, Operation::SubjectRequest, &state.access.node(), Object::plate(&plate)).await?;
+    let text = canonical(&plate, p.country.as_deref())?;
+    let hotlist: Vec<_> = {
+        let index = crate::read_lock(&state.hotlist);
+        index
+            .search(&HotlistQuery::Exact(text.clone()), Utc::now(), 1000)
+            .into_iter()
+            .filter_map(|h| index.get(h.entry_id))
+            .collect()
+    };
+    let store = state.store.clone();
+    let log = state.audit.clone();
+    let plate_text = text.clone();
+    let (reads, images, audit_records) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let reads = reads_of(&store, &plate_text)?;
+        let mut images = Vec::new();
+        for r in &reads {
+            images.extend(store.read_images(r.id)?.iter().map(ImageOut::from));
+        }
+        let audit_records = match log {
+            Some(log) => {
+                let filter = ExportFilter { mentions: Some(plate_text.as_str().to_owned()), ..ExportFilter::default() };
+                log.export(&filter, &mut std::io::sink()).map_err(|e| ApiError::Internal(e.to_string()))?
+            }
+            None => 0,
+        };
+        Ok((reads, images, audit_records))
+    })
+    .await??;
+    Ok(Json(SubjectData { plate: text.as_str().to_owned(), reads, images, hotlist, audit_records }))
+}
+
+#[derive(Serialize)]
+pub(super) struct Erased {
+    plate: String,
+    reads: u64,
+    hotlist: usize,
+}
+
+pub(super) async fn erase(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(plate): Path<String>,
+    Query(p): Query<SubjectParams>,
+) -> Result<(StatusCode, Json<Erased>), ApiError> {
+    state.authorize(&caller, Operation::DataErase, &state.access.node(), Object::plate(&plate)).await?;
+    let text = canonical(&plate, p.country.as_deref())?;
+    let entries: Vec<u64> = crate::read_lock(&state.hotlist)
+        .search(&HotlistQuery::Exact(text.clone()), Utc::now(), 10_000)
+        .into_iter()
+        .map(|h| h.entry_id)
+        .collect();
+    let store = state.store.clone();
+    let plate_text = text.clone();
+    let ids = entries.clone();
+    let reads = tokio::task::spawn_blocking(move || -> Result<u64, ApiError> {
+        let reads: Vec<i64> = reads_of(&store, &plate_text)?.iter().map(|r| r.id).collect();
+        let n = store.delete_reads(&reads)?;
+        for id in ids {
+            store.delete_hotlist_entry(id)?;
+        }
+        Ok(n)
+    })
+    .await??;
+    {
+        let mut index = write_lock(&state.hotlist);
+        for id in &entries {
+            index.remove(*id);
+        }
+    }
+    let erased = Erased { plate: text.as_str().to_owned(), reads, hotlist: entries.len() };
+    // The erasure's own record, with what went (the authorisation's record says who asked).
+    let purpose = caller.declared.clone().unwrap_or_else(|| state.access.options.collection_purpose.clone());
+    state
+        .audit(limes_audit::AuditEvent {
+            actor: caller.actor(),
+            role: caller.principal.role_text(),
+            action: limes_audit::Action::Erase,
+            object: Object::plate(text.as_str()),
+            purpose: purpose.purpose,
+            legal_basis: purpose.legal_basis,
+            case_ref: purpose.case_ref,
+            outcome: limes_audit::Outcome::Allowed,
+            details: limes_audit::Details::new(&serde_json::json!({ "reads": reads, "hotlist": entries })),
+        })
+        .await?;
+    Ok((StatusCode::OK, Json(erased)))
+}
