@@ -59,6 +59,9 @@ pub struct AccessSection {
     /// A Cedar policy file replacing the built-in rules (relative to the config file).
     #[serde(default)]
     pub policy_file: Option<PathBuf>,
+    /// The agency's identity providers (`[[access.oidc]]`, see `limes_oidc::OidcConfig`).
+    #[serde(default, skip_serializing)]
+    pub oidc: Vec<limes_oidc::OidcConfig>,
 }
 
 fn default_collection_purpose() -> String {
@@ -92,6 +95,7 @@ impl Default for AccessSection {
             lockout_seconds: default_lockout_seconds(),
             totp_required_for: Vec::new(),
             policy_file: None,
+            oidc: Vec::new(),
         }
     }
 }
@@ -118,6 +122,9 @@ impl Config {
                 limes_access::Role::parse(r).with_context(|| format!("[access] totp_required_for: unknown role {r:?}"))
             })
             .collect::<anyhow::Result<_>>()?;
+        for o in &a.oidc {
+            o.check().with_context(|| format!("[[access.oidc]] {}", o.name))?;
+        }
         if !(a.session_hours > 0.0 && a.session_hours <= 24.0 * 31.0) {
             bail!("[access] session_hours must be above 0 and at most 744");
         }
@@ -131,6 +138,7 @@ impl Config {
             lockout: std::time::Duration::from_secs(a.lockout_seconds),
             totp_required_for,
             collection_purpose,
+            oidc: a.oidc.clone(),
         })
     }
 }
@@ -399,6 +407,16 @@ totp_required_for = []
 # A Cedar policy replacing the built-in rules (crates/access/src/default.cedar), validated
 # against the limes schema when the node starts.
 # policy_file = "policy.cedar"
+# People may also sign in through the agency's identity provider (OpenID Connect: Keycloak,
+# Entra ID, ...), in a browser at /api/v1/auth/oidc/<name>/login, or send its access tokens as
+# bearer tokens. Its tokens carry roles (limes role names), agency, cases and clearance claims.
+# [[access.oidc]]
+# name = "keycloak"
+# issuer = "https://id.agency.example/realms/police"
+# client_id = "limes-node"
+# client_secret = "..."
+# audience = "limes-node"
+# redirect_url = "https://limes.agency.example/api/v1/auth/oidc/keycloak/callback"
 
 [images]
 # Plate crops and overview images that cameras post for their reads (JPEG or PNG), stored once

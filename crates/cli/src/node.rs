@@ -113,10 +113,12 @@ impl Node {
         let audit = tokio::task::spawn_blocking(move || AuditLog::open(&dir, AuditOptions::new(origin)))
             .await?
             .with_context(|| format!("opening the audit log in {}", data_dir.display()))?;
+        let oidc = options.access.oidc.clone();
         let state = tokio::task::spawn_blocking(move || AppState::load(store, options))
             .await?
             .context("loading cameras and hotlist")?
             .with_audit(audit);
+        limes_server::identity::discover(state.identity.clone(), oidc);
         // Before the API serves: a new webhook's starting point (saved by spawn) then precedes
         // every alert raised from now on.
         let mut running = Vec::with_capacity(webhooks.len());

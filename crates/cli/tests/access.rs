@@ -29,9 +29,13 @@ async fn person(node: &TestNode, name: &str, roles: &[&str]) -> String {
     login(node, name, &format!("{name} password 2026"), None).await.expect("sign-in")
 }
 
-async fn login(node: &TestNode, name: &str, password: &str, totp: Option<&str>) -> Result<String, (StatusCode, String)> {
-    let mut body =
-        json!({"user": name, "password": password, "purpose": "investigation", "legal_basis": LEGAL_BASIS, "case": CASE});
+async fn login(
+    node: &TestNode,
+    name: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> Result<String, (StatusCode, String)> {
+    let mut body = json!({"user": name, "password": password, "purpose": "investigation", "legal_basis": LEGAL_BASIS, "case": CASE});
     if let Some(code) = totp {
         body["totp"] = code.into();
     }
@@ -83,7 +87,9 @@ async fn every_role_gets_403_for_what_it_may_not_do_and_each_refusal_is_logged()
     assert_eq!(r.status(), StatusCode::CREATED);
     let png = {
         let mut out = std::io::Cursor::new(Vec::new());
-        image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 30])).write_to(&mut out, image::ImageFormat::Png).unwrap();
+        image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 30]))
+            .write_to(&mut out, image::ImageFormat::Png)
+            .unwrap();
         out.into_inner()
     };
     let r = c
@@ -104,20 +110,44 @@ async fn every_role_gets_403_for_what_it_may_not_do_and_each_refusal_is_logged()
         ),
         (
             "analyst",
-            &["reads.search", "reads.view", "images.view", "detections.search", "alerts.list", "hotlist.view", "cameras.view", "stats.view"],
+            &[
+                "reads.search",
+                "reads.view",
+                "images.view",
+                "detections.search",
+                "alerts.list",
+                "hotlist.view",
+                "cameras.view",
+                "stats.view",
+            ],
         ),
         (
             "investigator",
             &[
-                "reads.search", "reads.view", "images.view", "detections.search", "alerts.list", "hotlist.view",
-                "hotlist.manage", "cameras.view", "stats.view",
+                "reads.search",
+                "reads.view",
+                "images.view",
+                "detections.search",
+                "alerts.list",
+                "hotlist.view",
+                "hotlist.manage",
+                "cameras.view",
+                "stats.view",
             ],
         ),
         (
             "supervisor",
             &[
-                "reads.search", "reads.view", "images.view", "detections.search", "alerts.list", "alerts.ack",
-                "hotlist.view", "hotlist.manage", "cameras.view", "stats.view",
+                "reads.search",
+                "reads.view",
+                "images.view",
+                "detections.search",
+                "alerts.list",
+                "alerts.ack",
+                "hotlist.view",
+                "hotlist.manage",
+                "cameras.view",
+                "stats.view",
             ],
         ),
         ("dpo", &["cameras.view", "stats.view", "audit.view", "subject.request", "data.erase"]),
@@ -157,7 +187,10 @@ async fn every_role_gets_403_for_what_it_may_not_do_and_each_refusal_is_logged()
     // The allowed consultations are in the log with purpose, legal basis and case.
     let searches = audit_records(&node, &["--actor", "user:analyst-1", "--plate", "B77ACC"]);
     let search = searches.iter().find(|r| r["action"] == "consult").expect("the analyst's search is logged");
-    assert_eq!((search["purpose"].as_str(), search["legal_basis"].as_str()), (Some("investigation"), Some(LEGAL_BASIS)));
+    assert_eq!(
+        (search["purpose"].as_str(), search["legal_basis"].as_str()),
+        (Some("investigation"), Some(LEGAL_BASIS))
+    );
     assert_eq!(search["case_ref"], CASE);
 }
 
@@ -212,8 +245,13 @@ async fn purposes_cases_and_agencies_are_checked_before_any_data_is_touched() {
 async fn bad_credentials_expired_sessions_and_tokens_outside_their_scope_are_refused() {
     let node = TestNode::start_edited(|c| c.replace("session_hours = 12.0", "session_hours = 0.0008"));
     // No credential, garbage, an unknown token, a JSON Web Token no provider vouches for.
-    for auth in [None, Some("Bearer nonsense"), Some("Bearer lms_t_AAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
-                 Some("Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"), Some("Basic Og==")] {
+    for auth in [
+        None,
+        Some("Bearer nonsense"),
+        Some("Bearer lms_t_AAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        Some("Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"),
+        Some("Basic Og=="),
+    ] {
         let mut req = Client::new().get(node.at("/api/v1/cameras"));
         if let Some(a) = auth {
             req = req.header("authorization", a);
@@ -313,7 +351,8 @@ async fn collection_is_logged_once_per_batch_and_a_dpo_finds_exports_and_erases_
         .await
         .unwrap();
     for batch in 0..3 {
-        let reads: Vec<Value> = (0..50).map(|i| read_json("ro-a", &format!("B {:02} XYZ", (batch * 50 + i) % 100), Some("RO"))).collect();
+        let reads: Vec<Value> =
+            (0..50).map(|i| read_json("ro-a", &format!("B {:02} XYZ", (batch * 50 + i) % 100), Some("RO"))).collect();
         let r = c.post(node.at("/api/v1/reads")).json(&reads).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
@@ -328,7 +367,8 @@ async fn collection_is_logged_once_per_batch_and_a_dpo_finds_exports_and_erases_
     assert!(collected.iter().all(|r| r["actor"].as_str().unwrap().starts_with("integration:")));
 
     let dpo = bearer_client(&person(&node, "dora", &["dpo"]).await);
-    let found: Value = dpo.get(node.at("/api/v1/subject/plates/B55DPO?country=RO")).send().await.unwrap().json().await.unwrap();
+    let found: Value =
+        dpo.get(node.at("/api/v1/subject/plates/B55DPO?country=RO")).send().await.unwrap().json().await.unwrap();
     assert_eq!(found["plate"], "B55DPO");
     assert_eq!(found["reads"].as_array().unwrap().len(), 1);
     assert_eq!(found["hotlist"].as_array().unwrap().len(), 1);
@@ -343,7 +383,8 @@ async fn collection_is_logged_once_per_batch_and_a_dpo_finds_exports_and_erases_
     assert_eq!(r.status(), StatusCode::OK);
     let erased: Value = r.json().await.unwrap();
     assert_eq!((erased["reads"].as_u64(), erased["hotlist"].as_u64()), (Some(1), Some(1)));
-    let found: Value = dpo.get(node.at("/api/v1/subject/plates/B55DPO?country=RO")).send().await.unwrap().json().await.unwrap();
+    let found: Value =
+        dpo.get(node.at("/api/v1/subject/plates/B55DPO?country=RO")).send().await.unwrap().json().await.unwrap();
     assert!(found["reads"].as_array().unwrap().is_empty() && found["hotlist"].as_array().unwrap().is_empty());
     let erasures: Vec<Value> =
         audit_records(&node, &["--actor", "user:dora"]).into_iter().filter(|r| r["action"] == "erase").collect();

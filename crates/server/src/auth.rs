@@ -48,6 +48,8 @@ pub struct AccessOptions {
     /// What camera data is collected for, when the sender does not say (MQTT, a camera's
     /// own push): logged with every collected batch.
     pub collection_purpose: Purpose,
+    /// The agency's identity providers (OpenID Connect); see `identity`.
+    pub oidc: Vec<limes_oidc::OidcConfig>,
 }
 
 impl Default for AccessOptions {
@@ -66,6 +68,7 @@ impl Default for AccessOptions {
                 legal_basis: "not configured: set [access] collection_legal_basis".into(),
                 case_ref: None,
             },
+            oidc: Vec::new(),
         }
     }
 }
@@ -216,7 +219,7 @@ impl FromRequestParts<AppState> for Caller {
         let caller = match classify(bearer) {
             Some(Credential::Session(secret)) => session(state, secret, declared).await,
             Some(Credential::Token { id, secret }) => token(state, id, secret, declared).await,
-            Some(Credential::Jwt(jwt)) => crate::oidc_bearer(state, jwt, declared).await,
+            Some(Credential::Jwt(jwt)) => crate::identity::bearer(state, jwt, declared).await,
             None => Err("the bearer credential is not a limes session, API token or JSON Web Token".to_owned()),
         };
         match caller {

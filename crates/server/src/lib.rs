@@ -32,6 +32,7 @@ use tokio::sync::broadcast;
 pub mod auth;
 mod detections;
 mod error;
+pub mod identity;
 pub mod import;
 mod ingest;
 mod routes;
@@ -171,27 +172,8 @@ pub struct AppState {
     /// Where every act on personal data and every refusal is logged; `None` only for a
     /// library user that opened no log (the `limes` binary always opens one).
     pub audit: Option<limes_audit::AuditLog>,
-    /// Identity providers whose tokens the node accepts.
-    pub oidc: Arc<Vec<OidcProvider>>,
-}
-
-/// An OpenID Connect identity provider the node trusts (see `oidc_bearer`).
-#[derive(Debug, Clone)]
-pub struct OidcProvider {
-    pub name: String,
-}
-
-/// Validates an identity provider's JSON Web Token. No provider is wired in yet: every such
-/// token is refused.
-pub(crate) async fn oidc_bearer(
-    state: &AppState,
-    _jwt: &str,
-    _declared: Option<limes_access::Purpose>,
-) -> Result<Caller, String> {
-    if state.oidc.is_empty() {
-        return Err("this node trusts no identity provider: JSON Web Tokens are refused".into());
-    }
-    Err("identity provider tokens are not accepted yet".into())
+    /// Identity providers whose people and tokens the node accepts (`identity`).
+    pub identity: Arc<identity::Identity>,
 }
 
 /// An alert as pushed on the stream: its id and its JSON.
@@ -211,7 +193,7 @@ impl AppState {
         Ok(Self {
             access,
             audit: None,
-            oidc: Arc::new(Vec::new()),
+            identity: Arc::new(identity::Identity::default()),
             store,
             hotlist: Arc::new(RwLock::new(index)),
             cameras: Arc::new(RwLock::new(cameras)),

@@ -148,8 +148,10 @@ pub struct Idp {
     pub port: u16,
 }
 
+/// The provider's folder, found from this crate or from a sibling crate whose tests include
+/// this module (`crates/cli/tests/oidc.rs` does).
 fn idp_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/idp")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../oidc/tests/idp")
 }
 
 impl Idp {

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use limes_access::secret::{SECRET_BYTES, digest, session_token};
@@ -176,20 +176,138 @@ pub(super) async fn login(State(state): State<AppState>, body: Body) -> Result<J
         (None, _) => {}
     }
     state.access.login_succeeded(&name);
+    let second_factor = user.totp_secret.is_some();
+    start_session(&state, &principal, purpose, serde_json::json!({ "second_factor": second_factor })).await.map(Json)
+}
+
+/// Opens a session for an account that just signed in, and logs it.
+async fn start_session(
+    state: &AppState,
+    principal: &Principal,
+    purpose: Option<Purpose>,
+    mut details: serde_json::Value,
+) -> Result<Session, ApiError> {
     let token = session_token(&random::<SECRET_BYTES>()?);
     let expires_at = Utc::now() + state.access.options.session_lifetime;
     let row = SessionRow {
         digest: digest(&token),
-        user: name.clone(),
+        user: principal.id.clone(),
         created_us: now_us(),
         expires_us: limes_store::to_us(expires_at),
         purpose: purpose.as_ref().map(|p| serde_json::to_string(p).unwrap_or_default()),
     };
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || store.create_session(&row)).await??;
-    let details = serde_json::json!({ "expires_at": expires_at, "purpose": purpose, "second_factor": user.totp_secret.is_some() });
-    state.audit_login(&name, &role, Outcome::Allowed, details).await;
-    Ok(Json(Session { token, expires_at, user: name, roles: principal.roles.into_iter().collect(), purpose }))
+    details["expires_at"] = serde_json::json!(expires_at);
+    details["purpose"] = serde_json::json!(purpose);
+    state.audit_login(&principal.id, &principal.role_text(), Outcome::Allowed, details).await;
+    let roles = principal.roles.iter().copied().collect();
+    Ok(Session { token, expires_at, user: principal.id.clone(), roles, purpose })
+}
+
+#[derive(Serialize)]
+pub(super) struct OidcStart {
+    /// Where to send the browser.
+    authorization_url: String,
+}
+
+/// `GET /api/v1/auth/oidc/{provider}/login`: sends the browser to the provider.
+pub(super) async fn oidc_login(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+) -> Result<(StatusCode, [(axum::http::HeaderName, String); 1], Json<OidcStart>), ApiError> {
+    let p = state
+        .identity
+        .provider(&provider)
+        .ok_or_else(|| ApiError::NotFound(format!("no identity provider {provider:?} (or it is not reachable yet)")))?;
+    let (url, pending) = p.begin_login().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    state.identity.keep(pending);
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(axum::http::header::LOCATION, url.clone())],
+        Json(OidcStart { authorization_url: url }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /api/v1/auth/oidc/{provider}/callback`: the provider's answer; a limes session.
+pub(super) async fn oidc_callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    Query(cb): Query<Callback>,
+) -> Result<Json<Session>, ApiError> {
+    let refuse = |why: String| ApiError::Unauthorized(format!("sign-in refused: {why}"));
+    if let Some(error) = cb.error {
+        let why = format!("the identity provider answered {error}: {}", cb.error_description.unwrap_or_default());
+        state.audit_login(&format!("{provider}:?"), "none", Outcome::Denied, serde_json::json!({"reason": why})).await;
+        return Err(refuse(why));
+    }
+    let (Some(code), Some(st)) = (cb.code, cb.state) else {
+        return Err(ApiError::BadRequest("the callback needs code and state".into()));
+    };
+    let p = state
+        .identity
+        .provider(&provider)
+        .ok_or_else(|| ApiError::NotFound(format!("no identity provider {provider:?}")))?;
+    let pending = state.identity.take(&st).ok_or_else(|| refuse("unknown or expired login (state)".into()))?;
+    if cb.iss.as_deref().is_some_and(|iss| iss != p.issuer()) {
+        return Err(refuse("the callback names another issuer".into()));
+    }
+    let claims = match p.complete_login(pending, &code, &st).await {
+        Ok(c) => c,
+        Err(e) => {
+            let why = e.to_string();
+            state
+                .audit_login(&format!("{provider}:?"), "none", Outcome::Denied, serde_json::json!({"reason": why}))
+                .await;
+            return Err(refuse(why));
+        }
+    };
+    let o = &state.access.options;
+    let principal = crate::identity::principal(p.name(), &claims, &o.agency, &o.country);
+    // The account the session hangs on: kept without a password, refreshed at every sign-in.
+    let row = UserRow {
+        name: principal.id.clone(),
+        display_name: claims.name.clone(),
+        password_hash: None,
+        totp_secret: None,
+        totp_last_step: None,
+        roles: principal.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        agency: principal.agency.clone(),
+        country: principal.country.clone(),
+        clearance: principal.clearance,
+        cases: principal.cases.iter().cloned().collect(),
+        disabled: false,
+        created_us: now_us(),
+    };
+    let store = state.store.clone();
+    let disabled = tokio::task::spawn_blocking(move || -> Result<bool, ApiError> {
+        match store.user(&row.name)? {
+            Some(existing) if existing.disabled => Ok(true),
+            Some(existing) => {
+                store.update_user(&UserRow { created_us: existing.created_us, ..row })?;
+                Ok(false)
+            }
+            None => {
+                store.create_user(&row)?;
+                Ok(false)
+            }
+        }
+    })
+    .await??;
+    if disabled {
+        return Err(refuse(format!("account {} is disabled on this node", principal.id)));
+    }
+    let details = serde_json::json!({ "provider": p.name(), "subject": claims.subject });
+    start_session(&state, &principal, None, details).await.map(Json)
 }
 
 pub(super) async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
@@ -238,7 +356,10 @@ pub(super) async fn whoami(caller: Caller) -> Json<Me> {
 }
 
 /// Second-factor secrets handed out and not yet confirmed, by account.
-static PENDING_TOTP: Mutex<Option<HashMap<String, (String, std::time::Instant)>>> = Mutex::new(None);
+/// Secrets offered, by account, with when they were offered.
+type PendingSecrets = HashMap<String, (String, std::time::Instant)>;
+
+static PENDING_TOTP: Mutex<Option<PendingSecrets>> = Mutex::new(None);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -270,7 +391,7 @@ pub(super) async fn totp_enrol(
     let req: TotpEnrol = if text.trim().is_empty() { TotpEnrol { code: None } } else { json("enrolment", text)? };
     let name = caller.principal.id.clone();
     // The lock is held only to read or change the table, never across an await.
-    let with_pending = |f: &mut dyn FnMut(&mut HashMap<String, (String, std::time::Instant)>)| {
+    let with_pending = |f: &mut dyn FnMut(&mut PendingSecrets)| {
         let mut pending = PENDING_TOTP.lock().unwrap_or_else(|e| e.into_inner());
         let pending = pending.get_or_insert_with(HashMap::new);
         pending.retain(|_, (_, at)| at.elapsed() < std::time::Duration::from_secs(600));

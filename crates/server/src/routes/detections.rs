@@ -78,7 +78,7 @@ async fn ndjson(state: AppState, by: &Collector, body: Body) -> Result<Response,
         })?;
         let Some(items) = items else { break };
         let items = items.into_iter().map(|(i, d)| item(i, d)).collect();
-        let part = ingest_detections(&state, &by, items).await?;
+        let part = ingest_detections(&state, by, items).await?;
         report.accepted += part.accepted;
         report.ids.extend(part.ids);
         report.rejected.extend(part.rejected);

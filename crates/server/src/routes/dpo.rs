@@ -88,9 +88,7 @@ const MAX_SUBJECT_READS: usize = 100_000;
 
 fn canonical(plate: &str, country: Option<&str>) -> Result<limes_plate::PlateText, ApiError> {
     let country = super::country_param(country)?;
-    limes_plate::normalize(plate, country)
-        .map(|n| n.text)
-        .map_err(|e| ApiError::BadRequest(format!("plate: {e}")))
+    limes_plate::normalize(plate, country).map(|n| n.text).map_err(|e| ApiError::BadRequest(format!("plate: {e}")))
 }
 
 /// The stored reads of a canonical plate, newest first.

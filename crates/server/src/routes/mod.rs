@@ -26,6 +26,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/auth/logout", post(accounts::logout))
         .route("/api/v1/auth/me", get(accounts::whoami))
         .route("/api/v1/auth/totp", post(accounts::totp_enrol))
+        .route("/api/v1/auth/oidc/{provider}/login", get(accounts::oidc_login))
+        .route("/api/v1/auth/oidc/{provider}/callback", get(accounts::oidc_callback))
         .route("/api/v1/users", get(accounts::list_users).post(accounts::create_user))
         .route("/api/v1/users/{name}", get(accounts::get_user).put(accounts::put_user))
         .route("/api/v1/tokens", get(accounts::list_tokens).post(accounts::create_token))
