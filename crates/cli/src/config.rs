@@ -181,6 +181,10 @@ impl ImagesSection {
 pub struct MatchingSection {
     /// Reads whose text confidence is below this raise only possible alerts (0: off).
     pub confirm_min_confidence: f32,
+    /// Reads among this share of their camera's least sure recent reads raise only possible
+    /// alerts (0: off).
+    #[serde(default = "default_camera_quantile")]
+    pub confirm_min_camera_quantile: f32,
     /// A read whose vehicle plainly differs from the entry's raises only a possible alert.
     #[serde(default = "yes")]
     pub check_vehicle: bool,
@@ -190,10 +194,15 @@ fn yes() -> bool {
     true
 }
 
+fn default_camera_quantile() -> f32 {
+    limes_hotlist::MatchPolicy::DEFAULT_CONFIRM_MIN_CAMERA_QUANTILE
+}
+
 impl MatchingSection {
     pub fn policy(&self) -> limes_hotlist::MatchPolicy {
         limes_hotlist::MatchPolicy {
             confirm_min_confidence: self.confirm_min_confidence,
+            confirm_min_camera_quantile: self.confirm_min_camera_quantile,
             check_vehicle: self.check_vehicle,
         }
     }
@@ -202,7 +211,11 @@ impl MatchingSection {
 impl Default for MatchingSection {
     fn default() -> Self {
         let policy = limes_hotlist::MatchPolicy::default();
-        Self { confirm_min_confidence: policy.confirm_min_confidence, check_vehicle: policy.check_vehicle }
+        Self {
+            confirm_min_confidence: policy.confirm_min_confidence,
+            confirm_min_camera_quantile: policy.confirm_min_camera_quantile,
+            check_vehicle: policy.check_vehicle,
+        }
     }
 }
 
@@ -278,6 +291,9 @@ impl Config {
         if !(0.0..=1.0).contains(&cfg.matching.confirm_min_confidence) {
             bail!("config {}: matching.confirm_min_confidence must be in 0..=1", path.display());
         }
+        if !(0.0..=0.5).contains(&cfg.matching.confirm_min_camera_quantile) {
+            bail!("config {}: matching.confirm_min_camera_quantile must be in 0..=0.5", path.display());
+        }
         if cfg.retention.reads_days == 0 {
             bail!("config {}: retention.reads_days must be at least 1", path.display());
         }
@@ -316,6 +332,7 @@ impl Config {
 
 /// The commented default configuration `limes init` writes.
 pub fn default_toml(node_id: &str, agency: &str, country: &str, listen: &str, data_dir: &str) -> String {
+    let camera_quantile = limes_hotlist::MatchPolicy::DEFAULT_CONFIRM_MIN_CAMERA_QUANTILE;
     format!(
         r#"# limes node configuration. Every key is shown with its default or an example.
 
@@ -351,6 +368,12 @@ detections_days = 30
 # *possible* alerts, never confirmed ones. 0 trusts every read. See docs/benchmarks.md for
 # the trade-off measured on simulated traffic before raising it.
 confirm_min_confidence = 0.0
+# A read whose text confidence is among the lowest of its own camera's recent reads (at
+# most this share of them: 0.05 is the lowest 5 %) raises only *possible* alerts, marked
+# low_confidence_for_camera. It needs no number on a vendor's scale: each camera is judged
+# against its own last 4,096 to 8,191 reads, once it has given 1,000 (counted afresh after a
+# restart). 0 turns it off; at most 0.5. See docs/benchmarks.md for the trade-off.
+confirm_min_camera_quantile = {camera_quantile:?}
 # A read whose vehicle plainly differs from the hotlist entry's (another make, or a colour
 # no lighting explains: red for white, not silver for white) raises only a *possible*
 # alert, marked make_differs or colour_differs. Entries and readers that say nothing
@@ -475,6 +498,7 @@ mod tests {
         assert_eq!(Config::load(&path).unwrap().retention.detections_days, 30);
         assert_eq!(cfg.images.limits(), limes_store::ImageLimits::default());
         assert!(cfg.webhooks.is_empty());
+        assert_eq!(cfg.matching.policy(), limes_hotlist::MatchPolicy::default(), "the file says what the code does");
     }
 
     #[test]
@@ -505,12 +529,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("limes.toml");
         let good = default_toml("n1", "ro-igpf", "RO", "127.0.0.1:9000", "data");
+        let quantile = limes_hotlist::MatchPolicy::DEFAULT_CONFIRM_MIN_CAMERA_QUANTILE;
         for (bad, needle) in [
             (good.replace("reads_days = 30", "reads_days = 30\nextra = 1"), "extra"),
             (good.replace("country = \"RO\"", "country = \"Romania\""), "Romania"),
             (good.replace("reads_days = 30", "reads_days = 0"), "reads_days"),
             (good.replace("detections_days = 30", "detections_days = 0"), "detections_days"),
             (good.replace("confirm_min_confidence = 0.0", "confirm_min_confidence = 1.5"), "confirm_min_confidence"),
+            (
+                good.replace(
+                    &format!("confirm_min_camera_quantile = {quantile:?}"),
+                    "confirm_min_camera_quantile = 0.7",
+                ),
+                "confirm_min_camera_quantile",
+            ),
             (good.replace("127.0.0.1:9000", "not-an-address"), "listen"),
             (good.replace("max_width = 16384", "max_width = 0"), "max_width"),
         ] {

@@ -364,6 +364,65 @@ async fn reads_the_camera_was_unsure_of_raise_only_possible_alerts_when_configur
 }
 
 #[tokio::test]
+async fn reads_among_their_cameras_least_sure_raise_only_possible_alerts_whatever_the_vendors_scale() {
+    let default = limes_hotlist::MatchPolicy::DEFAULT_CONFIRM_MIN_CAMERA_QUANTILE;
+    let node = TestNode::start_edited(|c| {
+        c.replace(&format!("confirm_min_camera_quantile = {default:?}"), "confirm_min_camera_quantile = 0.05")
+    });
+    let c = Client::new();
+    for id in ["ro-cam-1", "ro-cam-2", "ro-cam-3"] {
+        let r = c.post(node.at("/api/v1/cameras")).json(&camera_json(id, "RO")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    // Two vendors: cam-1 reports 0.80 to 0.99, cam-2 0.40 to 0.50, for plates read as well.
+    // cam-3 has given too few reads to be judged.
+    for (camera, low, high, n) in
+        [("ro-cam-1", 0.80, 0.99, 1000), ("ro-cam-2", 0.40, 0.50, 1000), ("ro-cam-3", 0.8, 0.99, 10)]
+    {
+        let batch: Vec<Value> = (0..n)
+            .map(|i| {
+                let mut read = read_json(camera, &format!("B{}WRM", 100 + i % 900), Some("RO"));
+                read["confidence"] = (low + (high - low) * f64::from(i % 100) / 100.0).into();
+                read
+            })
+            .collect();
+        let r = c.post(node.at("/api/v1/reads")).json(&batch).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{camera}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["accepted"], n, "{camera}: {v}");
+    }
+    let hotlist = json!([{"plate": "B 55 KKK", "country": "RO", "reason": "stolen", "agency": "ro-igpf"}]);
+    c.post(node.at("/api/v1/hotlist")).json(&hotlist).send().await.unwrap();
+    let reads = [("ro-cam-1", 0.95), ("ro-cam-1", 0.80), ("ro-cam-2", 0.45), ("ro-cam-2", 0.40), ("ro-cam-3", 0.30)];
+    for (camera, confidence) in reads {
+        let mut read = read_json(camera, "B55KKK", Some("RO"));
+        read["confidence"] = confidence.into();
+        let r = c.post(node.at("/api/v1/reads")).json(&read).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let alerts: Value = c.get(node.at("/api/v1/alerts")).send().await.unwrap().json().await.unwrap();
+    let got: Vec<(&str, &str, &Value)> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|a| (a["camera"].as_str().unwrap(), a["kind"].as_str().unwrap(), &a["demoted"]))
+        .collect();
+    let demoted = json!("low_confidence_for_camera");
+    assert_eq!(
+        got,
+        vec![
+            ("ro-cam-1", "confirmed", &Value::Null),
+            ("ro-cam-1", "possible", &demoted), // the lowest of what cam-1 reports
+            ("ro-cam-2", "confirmed", &Value::Null), // the middle of cam-2's scale
+            ("ro-cam-2", "possible", &demoted),
+            ("ro-cam-3", "confirmed", &Value::Null), // not judged yet
+        ],
+        "{alerts}"
+    );
+}
+
+#[tokio::test]
 async fn a_read_of_another_vehicle_raises_only_a_possible_alert_saying_why() {
     let (node, c) = setup().await;
     let csv = "plate,country,reason,agency,make,colour\n\

@@ -16,6 +16,10 @@
 //!   by testing every entry; tests and the recall benchmark compare against them.
 //! * [`levenshtein_within`], [`EditMatcher`] and [`Wildcard::matches`] are the
 //!   text predicates, for reuse on stored reads.
+//! * [`MatchPolicy`] turns confirmed hits into possible ones when the reader was
+//!   unsure or saw another vehicle; [`ConfidenceCalibration`] keeps one camera's
+//!   recent confidences so that "unsure" can be judged against that camera's own
+//!   scale.
 //!
 //! # Design
 //!
@@ -79,6 +83,7 @@
 //! assert_eq!(index.search(&pattern, now, 10).len(), 1);
 //! ```
 
+mod calibration;
 mod distance;
 mod fuzzy;
 mod index;
@@ -88,6 +93,7 @@ mod query;
 mod segments;
 mod wildcard;
 
+pub use calibration::ConfidenceCalibration;
 pub use distance::{EditMatcher, levenshtein_within};
 pub use index::{Hit, HotlistIndex};
 pub use limes_model::MatchKind;

@@ -384,6 +384,9 @@ pub enum MatchKind {
 pub enum Demotion {
     /// The reader's confidence in the text was below the node's threshold.
     LowConfidence,
+    /// The reader's confidence in the text was among the lowest of its camera's recent
+    /// reads (a rank, whatever the vendor's scale).
+    LowConfidenceForCamera,
     /// The reader saw another make than the entry names.
     MakeDiffers,
     /// The reader saw a colour that contradicts the entry's.
@@ -394,6 +397,7 @@ impl Demotion {
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::LowConfidence => "low_confidence",
+            Self::LowConfidenceForCamera => "low_confidence_for_camera",
             Self::MakeDiffers => "make_differs",
             Self::ColourDiffers => "colour_differs",
         }
@@ -402,6 +406,7 @@ impl Demotion {
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "low_confidence" => Self::LowConfidence,
+            "low_confidence_for_camera" => Self::LowConfidenceForCamera,
             "make_differs" => Self::MakeDiffers,
             "colour_differs" => Self::ColourDiffers,
             _ => return None,
@@ -476,6 +481,18 @@ mod tests {
         let bad: Result<Camera, _> =
             serde_json::from_str(r#"{"id": "a/b", "agency": "x", "kind": "anpr", "country": "RO"}"#);
         assert!(bad.unwrap_err().to_string().contains("camera id"));
+    }
+
+    #[test]
+    fn demotions_are_stored_by_the_names_they_are_serialised_with() {
+        use Demotion::*;
+        let all = [LowConfidence, LowConfidenceForCamera, MakeDiffers, ColourDiffers];
+        let names: Vec<&str> = all.iter().map(Demotion::as_str).collect();
+        assert_eq!(names, ["low_confidence", "low_confidence_for_camera", "make_differs", "colour_differs"]);
+        for d in all {
+            assert_eq!(Demotion::parse(d.as_str()), Some(d));
+        }
+        assert_eq!(Demotion::parse("LowConfidence"), None);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
+use limes_hotlist::ConfidenceCalibration;
 use limes_model::{Camera, CameraId, MatchKind, PlateRead};
 use limes_store::{NewAlert, NewRead, WriteBatch};
 
@@ -66,20 +68,63 @@ fn prepare<T: IngestRecord>(state: &AppState, items: Vec<(usize, Result<T, Strin
         }
     }
     let hotlist = read_lock(&state.hotlist);
-    let mut hits = Vec::new();
-    for (read, normalized) in checked {
+    // Match every read first, without the calibrations' lock: the hits of read `i` are
+    // `hits[ends[i - 1]..ends[i]]`.
+    let (mut hits, mut ends, mut one) = (Vec::new(), Vec::with_capacity(checked.len()), Vec::new());
+    for (_, normalized) in &checked {
+        hotlist.match_read_into(normalized, now, &mut one);
+        hits.extend_from_slice(&one);
+        ends.push(hits.len());
+    }
+    // Then judge each read against its camera's confidences so far and count it in, in
+    // batch order, under one lock for the batch (taken only when the rule is on).
+    let policy = &state.options.match_policy;
+    {
+        let mut calibrations = (policy.confirm_min_camera_quantile > 0.0).then(|| lock(&state.calibrations));
+        let mut start = 0;
+        for ((read, _), &end) in checked.iter().zip(&ends) {
+            let confidence = read.plate.text.confidence;
+            let camera = match (&mut calibrations, confidence) {
+                (Some(map), Some(_)) => Some(calibration(map, &read.camera)),
+                _ => None,
+            };
+            policy.apply(confidence, camera.as_deref(), read.vehicle.as_ref(), &hotlist, &mut hits[start..end]);
+            if let (Some(camera), Some(c)) = (camera, confidence) {
+                camera.observe(c);
+            }
+            start = end;
+        }
+    }
+    let mut start = 0;
+    for ((read, normalized), end) in checked.into_iter().zip(ends) {
         let slot = p.batch.reads.len();
-        hits.clear();
-        hotlist.match_read_into(&normalized, now, &mut hits);
-        state.options.match_policy.apply(read.plate.text.confidence, read.vehicle.as_ref(), &hotlist, &mut hits);
-        for hit in &hits {
+        for hit in &hits[start..end] {
             if let Some(entry) = hotlist.get(hit.entry_id) {
                 p.batch.alerts.push(NewAlert::demoted(slot, &entry, hit.kind, hit.distance, hit.demoted));
             }
         }
+        start = end;
         p.batch.reads.push(NewRead::new(read, normalized.text, normalized.country, normalized.valid, now));
     }
     p
+}
+
+/// The calibration of `camera`, new if the camera has given no read with a confidence yet.
+fn calibration<'a>(
+    map: &'a mut HashMap<CameraId, ConfidenceCalibration>,
+    camera: &CameraId,
+) -> &'a mut ConfidenceCalibration {
+    // Two lookups, so that the id is cloned only on the camera's first read.
+    if !map.contains_key(camera) {
+        map.insert(camera.clone(), ConfidenceCalibration::new());
+    }
+    map.get_mut(camera).expect("inserted above")
+}
+
+/// Takes a mutex, recovering from a panic in another holder (a calibration is a set of
+/// counters: any state it was left in is usable).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Validates, matches and durably stores a batch of reads (each with its index in the

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
-use limes_hotlist::HotlistIndex;
+use limes_hotlist::{ConfidenceCalibration, HotlistIndex};
 use limes_model::{Camera, CameraId};
 use limes_store::Store;
 use serde::Serialize;
@@ -174,6 +174,8 @@ pub struct AppState {
     pub audit: Option<limes_audit::AuditLog>,
     /// Identity providers whose people and tokens the node accepts (`identity`).
     pub identity: Arc<identity::Identity>,
+    /// Each camera's recent text confidences, for `MatchPolicy::confirm_min_camera_quantile`.
+    pub calibrations: Arc<Mutex<HashMap<CameraId, ConfidenceCalibration>>>,
 }
 
 /// An alert as pushed on the stream: its id and its JSON.
@@ -200,6 +202,7 @@ impl AppState {
             alerts,
             stats: Arc::new(Stats::default()),
             options,
+            calibrations: Arc::default(),
         })
     }
 

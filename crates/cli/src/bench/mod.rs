@@ -43,6 +43,18 @@ pub struct BenchArgs {
     /// benchmark: `default`, `poor` (twice the errors) or `silent` (no vehicle reported).
     #[arg(long, default_value = "default")]
     pub vehicle_model: String,
+    /// Simulated reads scored by the quality benchmark.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub quality_reads: usize,
+    /// `[matching] confirm_min_camera_quantile` for the quality benchmark's main figures
+    /// (default: the node's default); the trade-off curves try several anyway.
+    #[arg(long)]
+    pub camera_quantile: Option<f32>,
+    /// The scale of the simulated readers' confidences, for the quality benchmark:
+    /// `identity`, `compressed` (every camera reports 0.5 + c/2) or `mixed` (a third of the
+    /// cameras each: c, 0.5 + c/2, c²), as vendors' scales differ.
+    #[arg(long, default_value = "identity")]
+    pub confidence_scale: String,
     /// The broker of the MQTT benchmark.
     #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
     pub mqtt_url: String,

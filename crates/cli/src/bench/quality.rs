@@ -9,20 +9,26 @@
 //! be judged: an alert is right when the entry's plate is the vehicle's true
 //! plate. `limes_sim::hotlist` never gives a filler entry a plate any vehicle of
 //! the fleet carries, so an alert on an entry with another plate is false.
+//!
+//! Hits then go through [`MatchPolicy::apply`] with the read's camera's
+//! [`ConfidenceCalibration`]: each read is judged against the camera's reads before
+//! it and counted in after, as the node does. Besides the main figures (the node's
+//! default policy, or `--camera-quantile`), the trade-off curves of an absolute
+//! confidence threshold and of the camera quantile are printed, with and without the
+//! vehicle check. `--confidence-scale` puts the simulated readers on other vendors'
+//! scales (all compressed to 0.5 + c/2, or a mix of three scales) to show which rule
+//! depends on the scale.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use anyhow::bail;
-use limes_hotlist::{HotlistIndex, MatchPolicy};
-use limes_model::{Demotion, HotlistEntry, MatchKind};
+use limes_hotlist::{ConfidenceCalibration, Hit, HotlistIndex, MatchPolicy};
+use limes_model::{CameraId, Demotion, HotlistEntry, MatchKind};
 use limes_plate::{Normalized, PlateText, clean, lookalike_key, normalize};
 use limes_sim::{ErrorClass, ErrorModel, Simulator, VehicleModel};
 
 use super::{BenchArgs, figure};
-
-/// Simulated reads scored.
-const READS: usize = 2_000_000;
 
 /// Examples of each kind of mistake printed to stderr.
 const EXAMPLES: usize = 8;
@@ -101,13 +107,82 @@ fn class_name(c: ErrorClass) -> &'static str {
 /// Thresholds of [`MatchPolicy::confirm_min_confidence`] whose trade-off is reported.
 const CURVE: [f32; 7] = [0.0, 0.7, 0.75, 0.8, 0.82, 0.85, 0.9];
 
-/// Confirmed alerts that a threshold keeps.
+/// Quantiles of [`MatchPolicy::confirm_min_camera_quantile`] whose trade-off is reported.
+const QUANTILES: [f32; 8] = [0.0, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15];
+
+/// What a policy makes of the hits of every read.
 #[derive(Debug, Clone, Copy, Default)]
 struct CurvePoint {
-    /// On a hotlisted vehicle's read, for its own entry.
+    /// Confirmed alerts on a hotlisted vehicle's read, for its own entry.
     true_confirmed: u64,
-    /// On an entry whose plate is not the vehicle's.
+    /// Confirmed alerts on an entry whose plate is not the vehicle's.
     false_confirmed: u64,
+    /// Possible alerts on an entry whose plate is not the vehicle's.
+    false_possible: u64,
+}
+
+impl CurvePoint {
+    /// Counts what `policy` makes of the hits of `read` (`tried` is scratch space).
+    fn add(&mut self, policy: &MatchPolicy, read: &Trial<'_>, tried: &mut Vec<Hit>) {
+        tried.clear();
+        tried.extend_from_slice(read.hits);
+        policy.apply(read.confidence, Some(read.camera), read.vehicle, read.index, tried);
+        for hit in tried.iter() {
+            let right = read.entries[read.by_id[&hit.entry_id]].plate == *read.plate;
+            match (right, hit.kind) {
+                (true, MatchKind::Confirmed) => self.true_confirmed += u64::from(read.counted),
+                (true, MatchKind::Possible) => {}
+                (false, MatchKind::Confirmed) => self.false_confirmed += 1,
+                (false, MatchKind::Possible) => self.false_possible += 1,
+            }
+        }
+    }
+}
+
+/// One read's hits before any policy, and what a policy and the scoring need.
+struct Trial<'a> {
+    hits: &'a [Hit],
+    confidence: Option<f32>,
+    camera: &'a ConfidenceCalibration,
+    vehicle: Option<&'a limes_model::VehicleInfo>,
+    index: &'a HotlistIndex,
+    entries: &'a [HotlistEntry],
+    by_id: &'a HashMap<u64, usize>,
+    /// The vehicle's true plate.
+    plate: &'a PlateText,
+    /// Whether the read is of a hotlisted vehicle whose entry is live.
+    counted: bool,
+}
+
+/// How the simulated readers' confidences are put on a vendor's scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scale {
+    /// As the simulator gives them.
+    Identity,
+    /// Every camera reports 0.5 + c/2.
+    Compressed,
+    /// The cameras in turn (by first read) report c, 0.5 + c/2 and c².
+    Mixed,
+}
+
+impl Scale {
+    fn parse(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "identity" => Self::Identity,
+            "compressed" => Self::Compressed,
+            "mixed" => Self::Mixed,
+            other => bail!("unknown confidence scale {other:?}: use identity, compressed or mixed"),
+        })
+    }
+
+    /// The confidence camera number `camera` reports for `c`.
+    fn apply(self, camera: usize, c: f32) -> f32 {
+        match (self, camera % 3) {
+            (Self::Identity, _) | (Self::Mixed, 0) => c,
+            (Self::Compressed, _) | (Self::Mixed, 1) => 0.5 + c / 2.0,
+            (Self::Mixed, _) => c * c,
+        }
+    }
 }
 
 /// Why a possible alert was raised, as far as the read and the entry tell.
@@ -132,7 +207,16 @@ fn is_expired(entry: &HotlistEntry, time: chrono::DateTime<chrono::Utc>) -> bool
 }
 
 pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
-    eprintln!("== quality: {READS} simulated reads against a hotlist of {} entries", a.hotlist);
+    let reads = a.quality_reads;
+    eprintln!("== quality: {reads} simulated reads against a hotlist of {} entries", a.hotlist);
+    let scale = Scale::parse(&a.confidence_scale)?;
+    let policy = MatchPolicy {
+        confirm_min_camera_quantile: a.camera_quantile.unwrap_or(MatchPolicy::DEFAULT_CONFIRM_MIN_CAMERA_QUANTILE),
+        ..MatchPolicy::default()
+    };
+    if !(0.0..=0.5).contains(&policy.confirm_min_camera_quantile) {
+        bail!("--camera-quantile must be in 0..=0.5");
+    }
     let mut cfg = super::matching::sim_config(a);
     cfg.vehicle_model = match a.vehicle_model.as_str() {
         "default" => VehicleModel::default(),
@@ -192,16 +276,20 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let mut repairs: HashMap<String, u64> = HashMap::new();
     let mut false_possible_sources: HashMap<(bool, PossibleSource), u64> = HashMap::new();
     let mut hits = Vec::new();
-    let policy = MatchPolicy::default();
     // Without the vehicle check, then with it.
     let mut curve = [[CurvePoint::default(); CURVE.len()]; 2];
+    let mut quantile_curve = [[CurvePoint::default(); QUANTILES.len()]; 2];
     let mut tried = Vec::new();
+    // Each camera's number (in order of first read, for `Scale`) and confidences so far.
+    let mut cameras: HashMap<CameraId, (usize, ConfidenceCalibration)> = HashMap::new();
     // Hits the vehicle check made possible: on the vehicle's own entry, and on another.
     let (mut demoted_true, mut demoted_false) = (0u64, 0u64);
+    // The same for the confidence rules.
+    let (mut unsure_true, mut unsure_false) = (0u64, 0u64);
     let t = Instant::now();
     let mut sim = Simulator::new(cfg)?;
     let (mut first, mut last) = (None, None);
-    for s in sim.by_ref().take(READS) {
+    for s in sim.by_ref().take(reads) {
         let (read, truth) = (&s.read, &s.truth);
         first.get_or_insert(read.time);
         last = Some(read.time);
@@ -216,43 +304,62 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
                 hits.clear();
             }
         }
-        // The trade-off of the confidence rule, from the hits before it is applied.
-        let confidence = read.plate.text.confidence;
+        let next = cameras.len();
+        let (number, camera) = cameras.entry(read.camera.clone()).or_insert_with(|| (next, Default::default()));
+        let confidence = read.plate.text.confidence.map(|c| scale.apply(*number, c));
+        // The trade-off of the confidence rules, from the hits before they are applied.
         let listed = by_plate
             .get(truth.plate.as_str())
             .is_some_and(|list| list.iter().any(|&i| !is_expired(&entries[i], read.time)));
-        for (check_vehicle, row) in [false, true].into_iter().zip(curve.iter_mut()) {
+        let trial = Trial {
+            hits: &hits,
+            confidence,
+            camera,
+            vehicle: read.vehicle.as_ref(),
+            index: &index,
+            entries: &entries,
+            by_id: &by_id,
+            plate: &truth.plate,
+            counted: truth.hotlisted && listed,
+        };
+        for (check_vehicle, (row, quantile_row)) in
+            [false, true].into_iter().zip(curve.iter_mut().zip(&mut quantile_curve))
+        {
+            if hits.is_empty() {
+                break;
+            }
             for (threshold, point) in CURVE.iter().zip(row.iter_mut()) {
-                if hits.is_empty() {
-                    break;
-                }
-                tried.clear();
-                tried.extend_from_slice(&hits);
-                let p = MatchPolicy { confirm_min_confidence: *threshold, check_vehicle };
-                p.apply(confidence, read.vehicle.as_ref(), &index, &mut tried);
-                for hit in tried.iter().filter(|h| h.kind == MatchKind::Confirmed) {
-                    if entries[by_id[&hit.entry_id]].plate == truth.plate {
-                        point.true_confirmed += u64::from(truth.hotlisted && listed);
-                    } else {
-                        point.false_confirmed += 1;
-                    }
-                }
+                let p =
+                    MatchPolicy { confirm_min_confidence: *threshold, confirm_min_camera_quantile: 0.0, check_vehicle };
+                point.add(&p, &trial, &mut tried);
+            }
+            for (quantile, point) in QUANTILES.iter().zip(quantile_row.iter_mut()) {
+                let p =
+                    MatchPolicy { confirm_min_confidence: 0.0, confirm_min_camera_quantile: *quantile, check_vehicle };
+                point.add(&p, &trial, &mut tried);
             }
         }
-        policy.apply(confidence, read.vehicle.as_ref(), &index, &mut hits);
+        policy.apply(confidence, Some(camera), read.vehicle.as_ref(), &index, &mut hits);
+        // Judged first, counted in after, as the node does.
+        if let Some(c) = confidence {
+            camera.observe(c);
+        }
         expired_hotlisted += u64::from(truth.hotlisted && !listed);
         listed_not_hotlisted += u64::from(!truth.hotlisted && listed);
         let (mut found, mut confirmed) = (false, false);
         for hit in &hits {
             let entry = &entries[by_id[&hit.entry_id]];
             let vehicle_demoted = matches!(hit.demoted, Some(Demotion::MakeDiffers | Demotion::ColourDiffers));
+            let unsure = matches!(hit.demoted, Some(Demotion::LowConfidence | Demotion::LowConfidenceForCamera));
             if entry.plate == truth.plate {
                 found = true;
                 confirmed |= hit.kind == MatchKind::Confirmed;
                 demoted_true += u64::from(vehicle_demoted && truth.hotlisted && listed);
+                unsure_true += u64::from(unsure && truth.hotlisted && listed);
                 continue;
             }
             demoted_false += u64::from(vehicle_demoted);
+            unsure_false += u64::from(unsure);
             match hit.kind {
                 MatchKind::Confirmed => {
                     tally.false_confirmed += 1;
@@ -409,6 +516,14 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     );
     figure("quality.unreadable_reads", all.unreadable, "reads");
     figure("quality.policy.confirm_min_confidence", policy.confirm_min_confidence, "(figures above apply it)");
+    figure(
+        "quality.policy.confirm_min_camera_quantile",
+        policy.confirm_min_camera_quantile,
+        "(figures above apply it)",
+    );
+    figure("quality.confidence_scale", &a.confidence_scale, "(as readers report it)");
+    figure("quality.confidence_rules.demoted_true_hits", unsure_true, "reads");
+    figure("quality.confidence_rules.demoted_false_hits", unsure_false, "alerts");
     for ((threshold, point), vehicle_point) in CURVE.iter().zip(&curve[0]).zip(&curve[1]) {
         let name = format!("quality.curve.min_confidence_{threshold:.2}");
         figure(
@@ -431,6 +546,40 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
             format!("{:.3}", all.per_10k(point.false_confirmed)),
             "alerts",
         );
+    }
+    for ((quantile, point), vehicle_point) in QUANTILES.iter().zip(&quantile_curve[0]).zip(&quantile_curve[1]) {
+        let name = format!("quality.curve.camera_quantile_{quantile:.2}");
+        for (name, point) in [(format!("{name}.with_vehicle_check"), vehicle_point), (name, point)] {
+            figure(
+                &format!("{name}.recall_confirmed"),
+                format!("{:.4}", ratio(point.true_confirmed, all.hotlisted)),
+                "fraction",
+            );
+            figure(
+                &format!("{name}.false_confirmed_per_10k_reads"),
+                format!("{:.3}", all.per_10k(point.false_confirmed)),
+                "alerts",
+            );
+            figure(
+                &format!("{name}.false_possible_per_10k_reads"),
+                format!("{:.3}", all.per_10k(point.false_possible)),
+                "alerts",
+            );
+        }
+        // Where the quantile fell on each camera's scale at the end.
+        if *quantile == 0.0 {
+            continue;
+        }
+        let thresholds: Vec<f32> = cameras.values().filter_map(|(_, c)| c.threshold(*quantile)).collect();
+        if let (Some(lo), Some(hi)) =
+            (thresholds.iter().copied().reduce(f32::min), thresholds.iter().copied().reduce(f32::max))
+        {
+            figure(
+                &format!("quality.camera_quantile_{quantile:.2}.final_thresholds"),
+                format!("{lo:.3}..{hi:.3}"),
+                &format!("(over {} cameras)", thresholds.len()),
+            );
+        }
     }
     Ok(())
 }
