@@ -369,7 +369,7 @@ async fn reads_among_their_cameras_least_sure_raise_only_possible_alerts_whateve
     let node = TestNode::start_edited(|c| {
         c.replace(&format!("confirm_min_camera_quantile = {default:?}"), "confirm_min_camera_quantile = 0.05")
     });
-    let c = Client::new();
+    let c = node.client();
     for id in ["ro-cam-1", "ro-cam-2", "ro-cam-3"] {
         let r = c.post(node.at("/api/v1/cameras")).json(&camera_json(id, "RO")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
