@@ -391,6 +391,22 @@ impl AuditLog {
         out
     }
 
+    /// The object of the newest readable record of `action` whose object starts with
+    /// `prefix` (`reads:` finds the last batch of reads collected).
+    pub fn last_object(&self, action: Action, prefix: &str) -> Result<Option<String>, AuditError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT object FROM records WHERE action = ?1 AND substr(object, 1, length(?2)) = ?2 \
+                 ORDER BY seq DESC LIMIT 1",
+            )?;
+            let mut rows = stmt.query(rusqlite::params![action.as_str(), prefix])?;
+            match rows.next()? {
+                Some(row) => Ok(Some(row.get(0)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
     /// The record `seq`, unless it was erased.
     pub fn record(&self, seq: u64) -> Result<Option<AuditRecord>, AuditError> {
         self.with_reader(|conn| {

@@ -334,10 +334,12 @@ enum AlertsCommand {
         limit: usize,
     },
     /// Acknowledge an alert.
+    /// Acknowledge an alert: the signed-in person is recorded as who did.
     Ack {
         id: i64,
-        #[arg(long)]
-        by: String,
+        /// Ignored (kept for scripts written before accounts): the session names who.
+        #[arg(long, hide = true)]
+        by: Option<String>,
         #[arg(long)]
         note: Option<String>,
     },
@@ -353,8 +355,8 @@ pub async fn alerts(a: AlertsArgs) -> anyhow::Result<()> {
             let q = [("unacknowledged", unacknowledged.to_string()), ("limit", limit.to_string())];
             print(&send(c.get(n.at("/api/v1/alerts")).query(&q)).await?);
         }
-        AlertsCommand::Ack { id, by, note } => {
-            let body = serde_json::json!({"by": by, "note": note});
+        AlertsCommand::Ack { id, by: _, note } => {
+            let body = serde_json::json!({ "note": note });
             print(&send(c.post(n.at(&format!("/api/v1/alerts/{id}/ack"))).json(&body)).await?);
         }
         AlertsCommand::Watch => {

@@ -119,6 +119,7 @@ impl Node {
             .context("loading cameras and hotlist")?
             .with_audit(audit);
         limes_server::identity::discover(state.identity.clone(), oidc);
+        state.audit_collection_gap().await.map_err(|e| anyhow::anyhow!("closing the audit gap: {e}"))?;
         // Before the API serves: a new webhook's starting point (saved by spawn) then precedes
         // every alert raised from now on.
         let mut running = Vec::with_capacity(webhooks.len());

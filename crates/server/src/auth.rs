@@ -435,6 +435,42 @@ impl AppState {
         }
     }
 
+    /// Closes the gap a crash can leave between the store and the audit log: reads committed
+    /// whose batch's `collect` record was not (the node stopped between the two commits) are
+    /// logged now, as one record by the node naming them as recovered. Run at start, before
+    /// the API serves. Returns how many reads it logged.
+    pub async fn audit_collection_gap(&self) -> Result<u64, ApiError> {
+        let Some(log) = self.audit.clone() else { return Ok(0) };
+        let store = self.store.clone();
+        let (first, last, count) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+            let audited = log
+                .last_object(Action::Collect, "reads:")
+                .map_err(|e| ApiError::Internal(format!("audit log: {e}")))?
+                .and_then(|o| o.rsplit('-').next().and_then(|n| n.parse::<i64>().ok()))
+                .unwrap_or(0);
+            let (max, count) = store.reads_above(audited)?;
+            Ok((audited + 1, max, count))
+        })
+        .await??;
+        if count == 0 {
+            return Ok(0);
+        }
+        let p = &self.access.options.collection_purpose;
+        let mut event = AuditEvent::reads_collected(
+            Actor::Node("recovery".into()),
+            first,
+            last,
+            count as usize,
+            &p.purpose,
+            &p.legal_basis,
+        );
+        event.role = "node".into();
+        event.details = Details::new(&serde_json::json!({ "count": count, "recovered": true }));
+        self.audit(event).await?;
+        tracing::warn!(first, last, count, "logged reads committed before a crash without their collection record");
+        Ok(count)
+    }
+
     /// Logs a collected batch of reads once it is committed.
     /// `what` names the kind of record (`reads`, `detections`); `alerts` is how many alerts
     /// matching the batch against the hotlist raised (Article 25's combination).
@@ -540,4 +576,58 @@ pub fn ensure_first_admin(store: &limes_store::Store, access: &AccessOptions) ->
         created_us: now_us(),
     };
     Ok(store.create_user(&row).map_err(|e| e.to_string())?.then_some(password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ReadIn;
+
+    fn read(camera: &str, plate: &str) -> ReadIn {
+        serde_json::from_value(serde_json::json!({
+            "camera": camera, "time": chrono::Utc::now().to_rfc3339(), "plate": plate, "country": "RO"
+        }))
+        .unwrap()
+    }
+
+    /// Reads committed while their batch's record never reached the log (a crash between the
+    /// two commits, played here by ingesting without the log) are logged at the next start,
+    /// once.
+    #[tokio::test]
+    async fn the_collection_gap_a_crash_leaves_is_logged_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = limes_store::Store::open(dir.path(), Default::default()).unwrap();
+        let camera: limes_model::Camera = serde_json::from_value(serde_json::json!({
+            "id": "ro-a", "agency": "ro-igpf", "kind": "anpr", "country": "RO"
+        }))
+        .unwrap();
+        store.upsert_cameras(&[camera]).unwrap();
+        let state = AppState::load(store, Default::default()).unwrap();
+        let log = AuditLog::open(dir.path(), limes_audit::AuditOptions::new("limes.test/audit")).unwrap();
+        let by = Collector::source(&state, "test");
+        let batch =
+            |plates: &[&str]| plates.iter().enumerate().map(|(i, p)| (i, Ok(read("ro-a", p)))).collect::<Vec<_>>();
+
+        // Audited, then not (the "crash"), then audited again: the gap is 3..=5.
+        let state = state.with_audit(log.clone());
+        crate::ingest_reads(&state, &by, batch(&["B11AAA", "B12AAA"])).await.unwrap();
+        let unaudited = AppState { audit: None, ..state.clone() };
+        crate::ingest_reads(&unaudited, &by, batch(&["B13AAA", "B14AAA", "B15AAA"])).await.unwrap();
+        assert_eq!(log.last_object(Action::Collect, "reads:").unwrap().as_deref(), Some("reads:1-2"));
+
+        assert_eq!(state.audit_collection_gap().await.unwrap(), 3);
+        let last = log.record(log.size() - 1).unwrap().unwrap();
+        assert_eq!(last.event.object.as_str(), "reads:3-5");
+        assert_eq!(last.event.actor, Actor::Node("recovery".into()));
+        assert_eq!(last.event.details.value()["recovered"], true);
+        // Nothing more to recover.
+        assert_eq!(state.audit_collection_gap().await.unwrap(), 0);
+        let verified = tokio::task::spawn_blocking(move || {
+            log.checkpoint_now().unwrap();
+            log.verify().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(verified.records, 2);
+    }
 }

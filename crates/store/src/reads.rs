@@ -293,6 +293,16 @@ impl Store {
         }
     }
 
+    /// The highest read id stored and how many reads have ids above `after` (0 and 0 without
+    /// reads).
+    pub fn reads_above(&self, after: i64) -> Result<(i64, u64), StoreError> {
+        self.with_reader(|conn| {
+            let max: Option<i64> = conn.query_row("SELECT MAX(id) FROM reads", [], |r| r.get(0))?;
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM reads WHERE id > ?1", [after], |r| r.get(0))?;
+            Ok((max.unwrap_or(0), n.max(0) as u64))
+        })
+    }
+
     /// Deletes reads by id, as [`Store::delete_reads_before`] does; ids that do not exist
     /// are skipped. Returns how many reads were deleted.
     pub fn delete_reads(&self, ids: &[i64]) -> Result<u64, StoreError> {
