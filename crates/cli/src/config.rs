@@ -268,6 +268,12 @@ pub struct RetentionSection {
     /// reads: detections describe people, and an agency may have to keep them for less.
     #[serde(default = "default_detections_days")]
     pub detections_days: u32,
+    /// National limits: the reads of a country's cameras are kept this many days instead.
+    #[serde(default)]
+    pub reads_days_by_country: std::collections::BTreeMap<String, u32>,
+    /// The same for detections.
+    #[serde(default)]
+    pub detections_days_by_country: std::collections::BTreeMap<String, u32>,
 }
 
 fn default_detections_days() -> u32 {
@@ -276,7 +282,12 @@ fn default_detections_days() -> u32 {
 
 impl Default for RetentionSection {
     fn default() -> Self {
-        Self { reads_days: 30, detections_days: default_detections_days() }
+        Self {
+            reads_days: 30,
+            detections_days: default_detections_days(),
+            reads_days_by_country: Default::default(),
+            detections_days_by_country: Default::default(),
+        }
     }
 }
 
@@ -299,6 +310,15 @@ impl Config {
         }
         if cfg.retention.detections_days == 0 {
             bail!("config {}: retention.detections_days must be at least 1", path.display());
+        }
+        let r = &cfg.retention;
+        for (country, days) in r.reads_days_by_country.iter().chain(&r.detections_days_by_country) {
+            if *days == 0 || CountryCode::parse(country).is_err() {
+                bail!(
+                    "config {}: retention by country: {country:?} = {days} needs a country code and at least 1 day",
+                    path.display()
+                );
+            }
         }
         if let Some(mqtt) = &cfg.mqtt
             && let Err(e) = mqtt.validate()
@@ -362,6 +382,10 @@ reads_days = 30
 # than this many days are deleted automatically. Kept apart from reads_days: detections
 # describe people, and the law an agency works under may allow keeping them for less.
 detections_days = 30
+# National limits: the reads (detections) of a country's cameras are kept this many days
+# instead, whichever node holds them, e.g. {{ UA = 90 }}. Every deletion is in the audit log.
+reads_days_by_country = {{}}
+detections_days_by_country = {{}}
 
 [matching]
 # A read whose text confidence (as the camera reports it) is below this raises only

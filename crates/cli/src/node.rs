@@ -164,8 +164,12 @@ impl Node {
             access: cfg.access_options()?,
             ..ServerOptions::default()
         };
-        let retention =
-            Retention { reads_days: cfg.retention.reads_days, detections_days: cfg.retention.detections_days };
+        let retention = Retention {
+            reads_days: cfg.retention.reads_days,
+            detections_days: cfg.retention.detections_days,
+            reads_days_by_country: cfg.retention.reads_days_by_country.clone(),
+            detections_days_by_country: cfg.retention.detections_days_by_country.clone(),
+        };
         let mut node = Self::start(&cfg.store.data_dir, cfg.api.listen, options, retention, &cfg.webhooks).await?;
         if let Some(mqtt) = &cfg.mqtt {
             node.start_mqtt(mqtt.clone())?;

@@ -631,3 +631,64 @@ mod tests {
         assert_eq!(verified.records, 2);
     }
 }
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+    use crate::wire::ReadIn;
+
+    /// National limits keep a country's cameras' reads for their own period; every deletion is
+    /// logged by the node with the rule it applied.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn national_limits_keep_each_countrys_reads_for_their_own_period_and_deletions_are_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = limes_store::Store::open(dir.path(), Default::default()).unwrap();
+        let cameras: Vec<limes_model::Camera> = [("ro-a", "ro-igpf", "RO"), ("ua-a", "ua-dpsu", "UA")]
+            .into_iter()
+            .map(|(id, agency, country)| {
+                serde_json::from_value(
+                    serde_json::json!({"id": id, "agency": agency, "kind": "anpr", "country": country}),
+                )
+                .unwrap()
+            })
+            .collect();
+        store.upsert_cameras(&cameras).unwrap();
+        let log = AuditLog::open(dir.path(), limes_audit::AuditOptions::new("limes.test/audit")).unwrap();
+        let state = AppState::load(store, Default::default()).unwrap().with_audit(log.clone());
+        let by = Collector::source(&state, "test");
+        let read = |camera: &str, days_ago: i64| -> ReadIn {
+            let time = chrono::Utc::now() - chrono::Duration::days(days_ago);
+            serde_json::from_value(
+                serde_json::json!({"camera": camera, "time": time.to_rfc3339(), "plate": "B12ABC", "country": "RO"}),
+            )
+            .unwrap()
+        };
+        let items = vec![
+            (0, Ok(read("ro-a", 40))),
+            (1, Ok(read("ua-a", 40))),
+            (2, Ok(read("ua-a", 100))),
+            (3, Ok(read("ro-a", 1))),
+        ];
+        let report = crate::ingest_reads(&state, &by, items).await.unwrap();
+        assert_eq!(report.accepted, 4, "{:?}", report.rejected);
+
+        let retention = crate::Retention {
+            reads_days: 30,
+            reads_days_by_country: [("UA".to_owned(), 90)].into(),
+            ..Default::default()
+        };
+        // RO's 40-day-old read goes (30 days); UA keeps its 40-day-old one (90) but not the 100-day-old.
+        assert_eq!(crate::retention_pass(&state, &retention).await, (2, 0));
+        let left: Vec<String> = state.store.reads_above(0).map(|(_, n)| n).into_iter().map(|n| n.to_string()).collect();
+        assert_eq!(left, ["2"]);
+        assert_eq!(crate::retention_pass(&state, &retention).await, (0, 0), "nothing twice");
+        let erasures: Vec<String> = (0..log.size())
+            .filter_map(|seq| log.record(seq).unwrap())
+            .filter(|r| r.event.action == Action::Erase)
+            .map(|r| r.event.legal_basis.clone())
+            .collect();
+        assert_eq!(erasures.len(), 2, "{erasures:?}");
+        assert!(erasures.iter().any(|b| b.contains("national limit of 90 days for UA")), "{erasures:?}");
+        assert!(erasures.iter().any(|b| b.contains("retention limit of 30 days")), "{erasures:?}");
+    }
+}

@@ -245,67 +245,122 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// How long the node keeps what it stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retention {
     /// Plate reads (with their alerts and images) older than this many days are deleted.
     pub reads_days: u32,
     /// Face, person and vehicle detections older than this many days are deleted.
     pub detections_days: u32,
+    /// National limits: the reads of a country's cameras are kept this many days instead
+    /// (ISO 3166 alpha-2 → days), whichever node holds them.
+    pub reads_days_by_country: std::collections::BTreeMap<String, u32>,
+    /// The same for detections.
+    pub detections_days_by_country: std::collections::BTreeMap<String, u32>,
 }
 
 impl Default for Retention {
     fn default() -> Self {
-        Self { reads_days: 30, detections_days: 30 }
+        Self {
+            reads_days: 30,
+            detections_days: 30,
+            reads_days_by_country: Default::default(),
+            detections_days_by_country: Default::default(),
+        }
     }
 }
 
-/// Deletes reads and detections past their retention once an hour (the first time at
-/// once), until the process ends.
-pub async fn retention_task(state: AppState, retention: Retention) {
-    let store = state.store.clone();
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let now = chrono::Utc::now();
-        let reads_cutoff = now - chrono::Duration::days(i64::from(retention.reads_days));
-        let detections_cutoff = now - chrono::Duration::days(i64::from(retention.detections_days));
-        let store = store.clone();
-        // Each kind on its own: a failure deleting one never keeps the other.
-        let deleted = tokio::task::spawn_blocking(move || {
-            (store.delete_reads_before(reads_cutoff), store.delete_detections_before(detections_cutoff))
+/// One retention rule: what it deletes, of which cameras, after how long, and why.
+struct Rule {
+    what: &'static str,
+    scope: limes_store::CameraScope,
+    days: u32,
+    basis: String,
+}
+
+impl Retention {
+    /// The rules for `cameras` (id, country): one per national limit, then the default for
+    /// every camera no national limit covers.
+    fn rules(&self, cameras: &[(String, String)]) -> Vec<Rule> {
+        let mut rules = Vec::new();
+        for (what, default, by_country) in [
+            ("reads", self.reads_days, &self.reads_days_by_country),
+            ("detections", self.detections_days, &self.detections_days_by_country),
+        ] {
+            let mut covered = Vec::new();
+            for (country, days) in by_country {
+                let ids: Vec<String> =
+                    cameras.iter().filter(|(_, c)| c.eq_ignore_ascii_case(country)).map(|(id, _)| id.clone()).collect();
+                covered.extend(ids.iter().cloned());
+                let basis = format!("national limit of {days} days for {country} ([retention] {what}_days_by_country)");
+                rules.push(Rule { what, scope: limes_store::CameraScope::Only(ids), days: *days, basis });
+            }
+            let basis = format!("retention limit of {default} days ([retention] {what}_days)");
+            rules.push(Rule { what, scope: limes_store::CameraScope::AllBut(covered), days: default, basis });
+        }
+        rules
+    }
+}
+
+/// Deletes what retention says is too old, now, and logs each deletion in the audit log (by
+/// the node, naming the rule). Returns how many reads and detections went.
+pub async fn retention_pass(state: &AppState, retention: &Retention) -> (u64, u64) {
+    let cameras: Vec<(String, String)> =
+        read_lock(&state.cameras).values().map(|c| (c.id.as_str().to_owned(), c.country.as_str().to_owned())).collect();
+    let now = chrono::Utc::now();
+    let (mut reads, mut detections) = (0, 0);
+    // Each rule on its own: a failure in one never keeps the others.
+    for rule in retention.rules(&cameras) {
+        let cutoff = now - chrono::Duration::days(i64::from(rule.days));
+        let store = state.store.clone();
+        let (what, scope) = (rule.what, rule.scope.clone());
+        let deleted = tokio::task::spawn_blocking(move || match what {
+            "reads" => store.delete_reads_before_in(cutoff, &scope),
+            _ => store.delete_detections_before_in(cutoff, &scope),
         })
         .await;
         match deleted {
-            Ok((reads, detections)) => {
-                for (what, cutoff, result) in
-                    [("reads", reads_cutoff, reads), ("detections", detections_cutoff, detections)]
-                {
-                    match result {
-                        Ok(n) if n > 0 => {
-                            tracing::info!(deleted = n, %cutoff, "retention deleted old {what}");
-                            // Article 25: erasure is logged, by the node, with the rule applied.
-                            let days = if what == "reads" { retention.reads_days } else { retention.detections_days };
-                            let event = limes_audit::AuditEvent {
-                                actor: limes_audit::Actor::Node("retention".into()),
-                                role: "node".into(),
-                                action: limes_audit::Action::Erase,
-                                object: limes_audit::Object::new(what, format!("before={}", cutoff.to_rfc3339())),
-                                purpose: "retention".into(),
-                                legal_basis: format!("retention limit of {days} days ([retention] {what}_days)"),
-                                case_ref: None,
-                                outcome: limes_audit::Outcome::Allowed,
-                                details: limes_audit::Details::new(&serde_json::json!({ "deleted": n })),
-                            };
-                            if let Err(e) = state.audit(event).await {
-                                tracing::error!(error = %e, "could not log a retention deletion");
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "retention of {what} failed; will retry"),
-                    }
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(deleted = n, %cutoff, rule = %rule.basis, "retention deleted old {what}");
+                if what == "reads" {
+                    reads += n
+                } else {
+                    detections += n
+                }
+                // Article 25: erasure is logged, by the node, with the rule applied.
+                let event = limes_audit::AuditEvent {
+                    actor: limes_audit::Actor::Node("retention".into()),
+                    role: "node".into(),
+                    action: limes_audit::Action::Erase,
+                    object: limes_audit::Object::new(what, format!("before={}", cutoff.to_rfc3339())),
+                    purpose: "retention".into(),
+                    legal_basis: rule.basis.clone(),
+                    case_ref: None,
+                    outcome: limes_audit::Outcome::Allowed,
+                    details: limes_audit::Details::new(&serde_json::json!({ "deleted": n })),
+                };
+                if let Err(e) = state.audit(event).await {
+                    tracing::error!(error = %e, "could not log a retention deletion");
                 }
             }
-            Err(e) => tracing::error!(error = %e, "retention task panicked; will retry"),
+            Ok(Err(e)) => tracing::error!(error = %e, "retention of {what} failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "retention of {what} panicked; will retry"),
         }
+    }
+    // Sessions past their expiry are refused already; their rows go too.
+    let store = state.store.clone();
+    let now_us = limes_store::to_us(now);
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.delete_expired_sessions(now_us)).await {
+        tracing::warn!(error = %e, "removing expired sessions failed; will retry");
+    }
+    (reads, detections)
+}
+
+/// Applies retention every hour (see [`retention_pass`]).
+pub async fn retention_task(state: AppState, retention: Retention) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        retention_pass(&state, &retention).await;
     }
 }

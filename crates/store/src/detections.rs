@@ -277,6 +277,22 @@ impl Store {
     /// Deletes detections seen before `cutoff`, 10,000 per transaction with a pause between
     /// transactions, so that ingest is never blocked for long. Returns how many were deleted.
     pub fn delete_detections_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.delete_detections_before_in(cutoff, &crate::CameraScope::All)
+    }
+
+    /// Deletes the detections of the cameras in `scope` seen before `cutoff`.
+    pub fn delete_detections_before_in(
+        &self,
+        cutoff: DateTime<Utc>,
+        scope: &crate::CameraScope,
+    ) -> Result<u64, StoreError> {
+        let (filter, mut args) = scope.sql();
+        let sql = format!(
+            "DELETE FROM detections WHERE id IN (SELECT id FROM detections WHERE time_us < ? {filter} \
+             ORDER BY time_us LIMIT ?)"
+        );
+        args.insert(0, Value::Integer(to_us(cutoff)));
+        args.push(Value::Integer(DELETE_CHUNK));
         let mut total = 0u64;
         loop {
             if total > 0 {
@@ -284,11 +300,7 @@ impl Store {
             }
             let n = self.with_admin(|conn| {
                 let tx = crate::write_transaction(conn)?;
-                let n = tx.execute(
-                    "DELETE FROM detections WHERE id IN
-                       (SELECT id FROM detections WHERE time_us < ?1 ORDER BY time_us LIMIT ?2)",
-                    params![to_us(cutoff), DELETE_CHUNK],
-                )?;
+                let n = tx.execute(&sql, rusqlite::params_from_iter(args.iter()))?;
                 tx.commit()?;
                 Ok(n as u64)
             })?;

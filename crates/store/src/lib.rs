@@ -54,7 +54,7 @@ pub use images::{
     IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,
     ValidImage,
 };
-pub use reads::{PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
+pub use reads::{CameraScope, PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
 pub use writer::{Committed, NewAlert, NewRead, WriteBatch};
 
 /// What went wrong in the store.

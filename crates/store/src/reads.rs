@@ -7,7 +7,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use limes_model::{CameraId, PlateRead};
 use limes_plate::{CountryCode, PlateKey, PlateText, lookalike_key};
-use rusqlite::params;
 use rusqlite::types::Value;
 use serde::Serialize;
 
@@ -93,6 +92,39 @@ struct Search {
     args: Vec<Value>,
     matcher: Option<PlateMatcher>,
     limit: usize,
+}
+
+/// Which cameras' records a deletion touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CameraScope {
+    All,
+    /// Only these cameras (a country's, for its national limit).
+    Only(Vec<String>),
+    /// Every camera but these (those a national limit covers).
+    AllBut(Vec<String>),
+}
+
+impl CameraScope {
+    /// An `AND camera …` condition and its arguments.
+    pub(crate) fn sql(&self) -> (String, Vec<Value>) {
+        let list = |ids: &[String]| {
+            let marks = vec!["?"; ids.len()].join(", ");
+            (marks, ids.iter().map(|i| Value::Text(i.clone())).collect::<Vec<_>>())
+        };
+        match self {
+            CameraScope::All => (String::new(), Vec::new()),
+            CameraScope::Only(ids) if ids.is_empty() => ("AND 0".into(), Vec::new()),
+            CameraScope::Only(ids) => {
+                let (marks, args) = list(ids);
+                (format!("AND camera IN ({marks})"), args)
+            }
+            CameraScope::AllBut(ids) if ids.is_empty() => (String::new(), Vec::new()),
+            CameraScope::AllBut(ids) => {
+                let (marks, args) = list(ids);
+                (format!("AND camera NOT IN ({marks})"), args)
+            }
+        }
+    }
 }
 
 /// One page of results.
@@ -270,6 +302,17 @@ impl Store {
     /// transactions so ingest is never blocked for long; images no read refers to any more
     /// go too, rows first, then files. Returns how many reads were deleted.
     pub fn delete_reads_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.delete_reads_before_in(cutoff, &CameraScope::All)
+    }
+
+    /// Deletes the reads of the cameras in `scope` taken before `cutoff`, as
+    /// [`Store::delete_reads_before`] does: a national retention limit applies to the reads of
+    /// one country's cameras.
+    pub fn delete_reads_before_in(&self, cutoff: DateTime<Utc>, scope: &CameraScope) -> Result<u64, StoreError> {
+        let (filter, mut args) = scope.sql();
+        let sql = format!("SELECT id FROM reads WHERE time_us < ? {filter} ORDER BY time_us LIMIT ?");
+        args.insert(0, Value::Integer(to_us(cutoff)));
+        args.push(Value::Integer(DELETE_CHUNK as i64));
         let mut total = 0u64;
         loop {
             if total > 0 {
@@ -278,8 +321,8 @@ impl Store {
             let (n, orphans) = self.with_admin(|conn| {
                 let tx = crate::write_transaction(conn)?;
                 let ids: Vec<i64> = tx
-                    .prepare_cached("SELECT id FROM reads WHERE time_us < ?1 ORDER BY time_us LIMIT ?2")?
-                    .query_map(params![to_us(cutoff), DELETE_CHUNK as i64], |r| r.get(0))?
+                    .prepare_cached(&sql)?
+                    .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
                     .collect::<Result<_, _>>()?;
                 let deleted = delete_reads_in(&tx, &ids)?;
                 tx.commit()?;
