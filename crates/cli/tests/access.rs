@@ -299,6 +299,14 @@ async fn bad_credentials_expired_sessions_and_tokens_outside_their_scope_are_ref
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("outside this token's scope"));
     // A token that consults needs a purpose; one for accounts is refused outright.
+    // An administrator mints tokens for their own agency only.
+    let r = admin
+        .post(node.at("/api/v1/tokens"))
+        .json(&json!({"name": "theirs", "scope": ["reads.ingest"], "agency": "ua-dpsu"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     for scope in [json!(["reads.search"]), json!(["users.manage"]), json!(["no.such"])] {
         let r = admin.post(node.at("/api/v1/tokens")).json(&json!({"name": "x", "scope": scope})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{scope}");

@@ -689,6 +689,15 @@ pub(super) async fn create_token(
     state.authorize(&caller, Operation::TokensManage, &state.access.node(), Object::new("tokens", "new")).await?;
     let bytes = body_bytes(&state, body).await?;
     let t: TokenIn = json("token", utf8(&bytes)?)?;
+    // An administrator speaks for their own agency only: a token for another agency would
+    // post as that agency's cameras.
+    if let Some(agency) = t.agency.as_deref().filter(|a| *a != caller.principal.agency) {
+        let reason =
+            format!("tokens.manage refused: a token for agency {agency:?} (yours is {:?})", caller.principal.agency);
+        let object = Object::new("tokens", "new");
+        state.audit_denied(caller.actor(), &caller.principal.role_text(), object.as_str(), &reason, None).await;
+        return Err(ApiError::Forbidden(reason));
+    }
     let (row, bearer) = new_token(&state, t, &caller.principal.id)?;
     let store = state.store.clone();
     let saved = row.clone();
