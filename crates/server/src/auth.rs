@@ -215,15 +215,17 @@ impl FromRequestParts<AppState> for Caller {
         let Some(bearer) = bearer else {
             return Err(ApiError::Unauthorized("sign in: send Authorization: Bearer <session or API token>".into()));
         };
-        let declared = declared_purpose(parts, state.access.options.regime)?;
+        // Who first (401), then what they declared (400).
+        let declared = declared_purpose(parts, state.access.options.regime);
+        let given = declared.as_ref().ok().cloned().flatten();
         let caller = match classify(bearer) {
-            Some(Credential::Session(secret)) => session(state, secret, declared).await,
-            Some(Credential::Token { id, secret }) => token(state, id, secret, declared).await,
-            Some(Credential::Jwt(jwt)) => crate::identity::bearer(state, jwt, declared).await,
+            Some(Credential::Session(secret)) => session(state, secret, given).await,
+            Some(Credential::Token { id, secret }) => token(state, id, secret, given).await,
+            Some(Credential::Jwt(jwt)) => crate::identity::bearer(state, jwt, given).await,
             None => Err("the bearer credential is not a limes session, API token or JSON Web Token".to_owned()),
         };
         match caller {
-            Ok(c) => Ok(c),
+            Ok(c) => declared.map(|_| c),
             Err(why) => {
                 let path = parts.uri.path().to_owned();
                 state.audit_denied(Actor::User("anonymous".into()), "none", &path, &why, None).await;
