@@ -182,36 +182,22 @@ impl Store {
     /// A session by the digest of its secret, with its account.
     pub fn session(&self, digest: &str) -> Result<Option<(SessionRow, UserRow)>, StoreError> {
         self.with_reader(|conn| {
+            // The account's columns first, so that `user` decodes them; the session's after.
             let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT s.digest, s.user, s.created_us, s.expires_us, s.purpose, {cols} \
+                "SELECT {cols}, s.digest, s.user, s.created_us, s.expires_us, s.purpose \
                  FROM sessions s JOIN users u ON u.name = s.user WHERE s.digest = ?1"
             ))?;
             let found = stmt
                 .query_row([digest], |row| {
                     let session = SessionRow {
-                        digest: row.get(0)?,
-                        user: row.get(1)?,
-                        created_us: row.get(2)?,
-                        expires_us: row.get(3)?,
-                        purpose: row.get(4)?,
+                        digest: row.get(12)?,
+                        user: row.get(13)?,
+                        created_us: row.get(14)?,
+                        expires_us: row.get(15)?,
+                        purpose: row.get(16)?,
                     };
-                    // The user's columns follow the session's five.
-                    let u = UserRow {
-                        name: row.get(5)?,
-                        display_name: row.get(6)?,
-                        password_hash: row.get(7)?,
-                        totp_secret: row.get(8)?,
-                        totp_last_step: row.get::<_, Option<i64>>(9)?.map(|s| s.max(0) as u64),
-                        roles: list(row.get(10)?),
-                        agency: row.get(11)?,
-                        country: row.get(12)?,
-                        clearance: row.get(13)?,
-                        cases: list(row.get(14)?),
-                        disabled: row.get(15)?,
-                        created_us: row.get(16)?,
-                    };
-                    Ok((session, u))
+                    Ok((session, user(row)?))
                 })
                 .optional()?;
             Ok(found)
