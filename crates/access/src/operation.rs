@@ -111,6 +111,9 @@ operations! {
     SubjectRequest = "subject.request", Consult, purpose: true, token: false;
     /// Erase data (a subject's erasure, a court order).
     DataErase = "data.erase", Erase, purpose: true, token: false;
+    /// Restrict or lift the restriction of a plate's data (LED Art. 16(3), GDPR Art. 18):
+    /// kept, but shown to no one but the data-protection officer.
+    DataRestrict = "data.restrict", Alter, purpose: true, token: false;
     /// Manage user accounts.
     UsersManage = "users.manage", None, purpose: false, token: false;
     /// Create and revoke API tokens.

@@ -73,6 +73,7 @@ fn requests(sha: &str) -> Vec<(&'static str, Method, String, Option<Value>)> {
         ("audit.view", Method::GET, "/api/v1/audit?actor=nobody".into(), None),
         ("subject.request", Method::GET, "/api/v1/subject/plates/B99ZZZ?country=RO".into(), None),
         ("data.erase", Method::DELETE, "/api/v1/subject/plates/B99ZZZ?country=RO".into(), None),
+        ("data.restrict", Method::POST, "/api/v1/subject/plates/B99ZZZ/restriction?country=RO".into(), None),
         ("users.manage", Method::GET, "/api/v1/users".into(), None),
         ("tokens.manage", Method::GET, "/api/v1/tokens".into(), None),
     ]
@@ -150,7 +151,7 @@ async fn every_role_gets_403_for_what_it_may_not_do_and_each_refusal_is_logged()
                 "stats.view",
             ],
         ),
-        ("dpo", &["cameras.view", "stats.view", "audit.view", "subject.request", "data.erase"]),
+        ("dpo", &["cameras.view", "stats.view", "audit.view", "subject.request", "data.erase", "data.restrict"]),
         ("administrator", &["cameras.view", "cameras.manage", "stats.view", "users.manage", "tokens.manage"]),
     ]);
     for (role, may) in &allowed {
@@ -386,6 +387,30 @@ async fn collection_is_logged_once_per_batch_and_a_dpo_finds_exports_and_erases_
     assert_eq!(r.headers()["content-type"], "application/x-ndjson");
     let lines = r.text().await.unwrap();
     assert!(lines.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()) && lines.contains("subject"), "{lines}");
+
+    // Restricted: kept, shown to no one else, the alert gone from lists; the DPO still sees it.
+    let r = dpo.post(node.at("/api/v1/subject/plates/B55DPO/restriction?country=RO")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let analyst = bearer_client(&person(&node, "anton", &["analyst", "operator"]).await);
+    let page: Value =
+        analyst.get(node.at("/api/v1/reads?plate=B55DPO&country=RO")).send().await.unwrap().json().await.unwrap();
+    assert!(page["reads"].as_array().unwrap().is_empty(), "{page}");
+    let read_id = found["reads"][0]["id"].as_i64().unwrap();
+    let r = analyst.get(node.at(&format!("/api/v1/reads/{read_id}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("restricted"));
+    let alerts: Value = analyst.get(node.at("/api/v1/alerts")).send().await.unwrap().json().await.unwrap();
+    assert!(alerts.as_array().unwrap().iter().all(|a| a["plate"] != "B55DPO"), "{alerts}");
+    let seen: Value =
+        dpo.get(node.at("/api/v1/subject/plates/B55DPO?country=RO")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((seen["restricted"].as_bool(), seen["reads"].as_array().unwrap().len()), (Some(true), 1));
+    // Lifted: shown again.
+    let r = dpo.delete(node.at("/api/v1/subject/plates/B55DPO/restriction?country=RO")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = analyst.get(node.at(&format!("/api/v1/reads/{read_id}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let restrictions = audit_records(&node, &["--actor", "user:dora", "--object", "restriction:"]);
+    assert_eq!(restrictions.len(), 2, "restricted and lifted, each logged: {restrictions:#?}");
 
     let r = dpo.delete(node.at("/api/v1/subject/plates/B-55-DPO?country=RO")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);

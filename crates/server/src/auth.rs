@@ -337,6 +337,18 @@ impl AppState {
         }
     }
 
+    /// Refuses, with 403 and a `denied` record, to show data of a restricted plate to anyone
+    /// (the data-protection officer reaches it through a subject request).
+    pub(crate) async fn refuse_restricted(&self, caller: &Caller, plate: &str, object: Object) -> Result<(), ApiError> {
+        if !self.is_restricted(plate) {
+            return Ok(());
+        }
+        let reason =
+            "the data of this plate is restricted (LED Art. 16(3), GDPR Art. 18): ask the data-protection officer";
+        self.audit_denied(caller.actor(), &caller.principal.role_text(), object.as_str(), reason, None).await;
+        Err(ApiError::Forbidden(reason.into()))
+    }
+
     /// Logs an image attached to read `read_id`.
     pub(crate) async fn audit_image_collected(
         &self,

@@ -172,6 +172,9 @@ pub struct AppState {
     /// Where every act on personal data and every refusal is logged; `None` only for a
     /// library user that opened no log (the `limes` binary always opens one).
     pub audit: Option<limes_audit::AuditLog>,
+    /// Plates whose data is restricted (LED Art. 16(3)): kept, shown only to the
+    /// data-protection officer (`routes/dpo.rs`).
+    pub restricted: Arc<RwLock<std::collections::HashSet<String>>>,
     /// Identity providers whose people and tokens the node accepts (`identity`).
     pub identity: Arc<identity::Identity>,
     /// Each camera's recent text confidences, for `MatchPolicy::confirm_min_camera_quantile`.
@@ -182,6 +185,8 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct AlertEvent {
     pub id: i64,
+    /// The hotlisted plate (a restricted plate's alerts are not streamed).
+    pub plate: Arc<str>,
     pub json: Arc<str>,
 }
 
@@ -192,10 +197,12 @@ impl AppState {
         let index = HotlistIndex::from_entries(store.hotlist()?);
         let (alerts, _) = broadcast::channel(options.alert_buffer.max(16));
         let access = Arc::new(Access::new(options.access.clone()));
+        let restricted = store.restricted_plates()?.into_iter().collect();
         Ok(Self {
             access,
             audit: None,
             identity: Arc::new(identity::Identity::default()),
+            restricted: Arc::new(RwLock::new(restricted)),
             store,
             hotlist: Arc::new(RwLock::new(index)),
             cameras: Arc::new(RwLock::new(cameras)),
@@ -204,6 +211,12 @@ impl AppState {
             options,
             calibrations: Arc::default(),
         })
+    }
+
+    /// Whether `plate` (canonical) is restricted.
+    pub fn is_restricted(&self, plate: &str) -> bool {
+        let set = read_lock(&self.restricted);
+        !set.is_empty() && set.contains(plate)
     }
 
     /// Logs every act and refusal to `audit` from now on.

@@ -271,6 +271,39 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Restricts a plate's data; `false` if it already was.
+    pub fn restrict_plate(
+        &self,
+        plate: &str,
+        by: &str,
+        legal_basis: &str,
+        case_ref: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.with_admin(|conn| {
+            let n = conn.execute(
+                "INSERT OR IGNORE INTO restrictions (plate, created_us, by, legal_basis, case_ref) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![plate, crate::to_us(chrono::Utc::now()), by, legal_basis, case_ref],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Lifts a plate's restriction; `false` if there was none.
+    pub fn lift_restriction(&self, plate: &str) -> Result<bool, StoreError> {
+        self.with_admin(|conn| Ok(conn.execute("DELETE FROM restrictions WHERE plate = ?1", [plate])? == 1))
+    }
+
+    /// Every restricted plate.
+    pub fn restricted_plates(&self) -> Result<Vec<String>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT plate FROM restrictions ORDER BY plate")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +369,11 @@ mod tests {
         assert!(store.revoke_token("abc", 9).unwrap());
         assert!(!store.revoke_token("abc", 10).unwrap());
         assert_eq!(store.tokens().unwrap()[0].revoked_us, Some(9));
+
+        assert!(store.restrict_plate("B55DPO", "dora", "LED art. 16(3)", None).unwrap());
+        assert!(!store.restrict_plate("B55DPO", "dora", "LED art. 16(3)", None).unwrap());
+        assert_eq!(store.restricted_plates().unwrap(), ["B55DPO"]);
+        assert!(store.lift_restriction("B55DPO").unwrap());
+        assert!(store.restricted_plates().unwrap().is_empty());
     }
 }

@@ -19,6 +19,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_images.sql")),
     (5, include_str!("../migrations/0005_detections.sql")),
     (6, include_str!("../migrations/0006_accounts.sql")),
+    (7, include_str!("../migrations/0007_restrictions.sql")),
 ];
 
 /// The newest schema version this build knows.

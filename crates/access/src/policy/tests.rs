@@ -59,7 +59,7 @@ fn role_by_operation_matrix() {
                 StatsView,
             ],
         ),
-        (Role::Dpo, &[CamerasView, StatsView, AuditView, SubjectRequest, DataErase]),
+        (Role::Dpo, &[CamerasView, StatsView, AuditView, SubjectRequest, DataErase, DataRestrict]),
         (Role::Administrator, &[CamerasView, CamerasManage, StatsView, UsersManage, TokensManage]),
     ];
     let p = policy();

@@ -36,7 +36,9 @@ pub(super) async fn list(
     state.authorize(&caller, Operation::AlertsList, &state.access.node(), object).await?;
     let q = AlertQuery { unacknowledged_only: p.unacknowledged, before_id: p.before, limit: p.limit.unwrap_or(100) };
     let store = state.store.clone();
-    Ok(Json(tokio::task::spawn_blocking(move || store.alerts(&q)).await??))
+    let mut alerts = tokio::task::spawn_blocking(move || store.alerts(&q)).await??;
+    alerts.retain(|a| !state.is_restricted(a.plate.as_str()));
+    Ok(Json(alerts))
 }
 
 #[derive(Deserialize)]
@@ -77,6 +79,10 @@ pub(super) async fn stream(
     state.authorize(&caller, Operation::AlertsLive, &state.access.node(), Object::new("alerts", "live")).await?;
     // Subscribe before reading the backlog so nothing falls between the two.
     let mut rx = state.alerts.subscribe();
+    let restricted = {
+        let state = state.clone();
+        move |plate: &str| state.is_restricted(plate)
+    };
     let last_seen: Option<i64> =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
     let store = state.store.clone();
@@ -103,6 +109,9 @@ pub(super) async fn stream(
             if let Ok(Ok(missed)) = backlog {
                 for a in missed {
                     high = high.max(a.id);
+                    if restricted(a.plate.as_str()) {
+                        continue;
+                    }
                     let json = serde_json::to_string(&a).unwrap_or_default();
                     if tx.send(Event::default().event("alert").id(a.id.to_string()).data(json)).await.is_err() {
                         return;
@@ -113,6 +122,7 @@ pub(super) async fn stream(
         loop {
             let ev = match rx.recv().await {
                 Ok(a) if a.id <= high => continue,
+                Ok(a) if restricted(&a.plate) => continue,
                 Ok(a) => Event::default().event("alert").id(a.id.to_string()).data(&*a.json),
                 Err(RecvError::Lagged(n)) => Event::default()
                     .event("lagged")

@@ -6,7 +6,12 @@
 //!   for a data subject's access request (`subject.request`): its reads with their images,
 //!   the hotlist entries naming it, and how many audit records mention it;
 //! - `DELETE /api/v1/subject/plates/{plate}?country=`: erases the plate's reads (their
-//!   alerts and images go with them) and its hotlist entries (`data.erase`).
+//!   alerts and images go with them) and its hotlist entries (`data.erase`);
+//! - `POST` / `DELETE /api/v1/subject/plates/{plate}/restriction?country=`: restricts the
+//!   plate's data instead of erasing it (accuracy contested, or kept as evidence), or lifts the
+//!   restriction (`data.restrict`). Restricted reads and alerts are kept and matched, but left
+//!   out of searches, lists and the live stream, and refused when opened, to everyone; the
+//!   data-protection officer still reaches them through the subject request.
 //!
 //! Each is logged with the declared purpose, legal basis and case. Audit records are not
 //! erased here: they prove what was done with the data, and the law keeps them for their own
@@ -81,6 +86,8 @@ pub(super) struct SubjectData {
     hotlist: Vec<limes_model::HotlistEntry>,
     /// Audit records mentioning the plate (`GET /api/v1/audit?plate=` lists them).
     audit_records: u64,
+    /// Whether the plate's data is restricted.
+    restricted: bool,
 }
 
 /// Most reads one request finds or erases; a DPO repeats the request for more.
@@ -149,7 +156,8 @@ pub(super) async fn subject(
         Ok((reads, images, audit_records))
     })
     .await??;
-    Ok(Json(SubjectData { plate: text.as_str().to_owned(), reads, images, hotlist, audit_records }))
+    let restricted = state.is_restricted(text.as_str());
+    Ok(Json(SubjectData { plate: text.as_str().to_owned(), reads, images, hotlist, audit_records, restricted }))
 }
 
 #[derive(Serialize)]
@@ -207,4 +215,44 @@ pub(super) async fn erase(
         })
         .await?;
     Ok((StatusCode::OK, Json(erased)))
+}
+
+#[derive(Serialize)]
+pub(super) struct Restriction {
+    plate: String,
+    restricted: bool,
+    /// Whether this call changed anything.
+    changed: bool,
+}
+
+/// `POST …/restriction` restricts, `DELETE` lifts.
+pub(super) async fn restrict(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: axum::http::Method,
+    Path(plate): Path<String>,
+    Query(p): Query<SubjectParams>,
+) -> Result<Json<Restriction>, ApiError> {
+    let restrict = method == axum::http::Method::POST;
+    let object = Object::new("restriction", format!("{plate}:{}", if restrict { "on" } else { "off" }));
+    state.authorize(&caller, Operation::DataRestrict, &state.access.node(), object).await?;
+    let text = canonical(&plate, p.country.as_deref())?;
+    let purpose = caller.declared.clone().unwrap_or_else(|| state.access.options.collection_purpose.clone());
+    let store = state.store.clone();
+    let (key, by) = (text.as_str().to_owned(), caller.principal.id.clone());
+    let basis = purpose.legal_basis.clone();
+    let case = purpose.case_ref.clone();
+    let changed = tokio::task::spawn_blocking(move || {
+        if restrict { store.restrict_plate(&key, &by, &basis, case.as_deref()) } else { store.lift_restriction(&key) }
+    })
+    .await??;
+    {
+        let mut set = write_lock(&state.restricted);
+        if restrict {
+            set.insert(text.as_str().to_owned());
+        } else {
+            set.remove(text.as_str());
+        }
+    }
+    Ok(Json(Restriction { plate: text.as_str().to_owned(), restricted: restrict, changed }))
 }

@@ -80,11 +80,12 @@ pub(super) async fn list(
 ) -> Result<Json<Vec<ImageOut>>, ApiError> {
     state.authorize(&caller, Operation::ReadsView, &state.access.node(), Object::reads(read_id, read_id)).await?;
     let store = state.store.clone();
-    let images = tokio::task::spawn_blocking(move || {
-        store.read(read_id)?;
-        store.read_images(read_id)
+    let (read, images) = tokio::task::spawn_blocking(move || {
+        let read = store.read(read_id)?;
+        store.read_images(read_id).map(|i| (read, i))
     })
     .await??;
+    state.refuse_restricted(&caller, read.plate.as_str(), Object::reads(read_id, read_id)).await?;
     Ok(Json(images.iter().map(ImageOut::from).collect()))
 }
 

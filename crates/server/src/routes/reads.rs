@@ -184,7 +184,8 @@ pub(super) async fn search(
         max_scan: 500_000,
     };
     let store = state.store.clone();
-    let page = tokio::task::spawn_blocking(move || store.search_reads(&q)).await??;
+    let mut page = tokio::task::spawn_blocking(move || store.search_reads(&q)).await??;
+    page.reads.retain(|r| !state.is_restricted(r.plate.as_str()));
     Ok(Json(SearchPage { reads: page.reads, next: page.next.map(|c| c.encode()) }))
 }
 
@@ -195,5 +196,7 @@ pub(super) async fn get_one(
 ) -> Result<Json<StoredRead>, ApiError> {
     state.authorize(&caller, Operation::ReadsView, &state.access.node(), Object::reads(id, id)).await?;
     let store = state.store.clone();
-    Ok(Json(tokio::task::spawn_blocking(move || store.read(id)).await??))
+    let read = tokio::task::spawn_blocking(move || store.read(id)).await??;
+    state.refuse_restricted(&caller, read.plate.as_str(), Object::reads(id, id)).await?;
+    Ok(Json(read))
 }
