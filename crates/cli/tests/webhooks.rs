@@ -345,3 +345,25 @@ async fn a_node_restarted_mid_backlog_delivers_the_rest_at_least_once() {
     assert_eq!(second_run.last(), ids.last());
     assert!(got.len() < 2 * ids.len(), "{} deliveries for {} alerts", got.len(), ids.len());
 }
+
+/// A restricted plate's alerts never leave the node: the webhook passes over them.
+#[tokio::test]
+async fn a_restricted_plates_alerts_are_not_delivered() {
+    let receiver = Receiver::start().await;
+    let (node, c) = node_with(&webhook("all", &receiver.url, "")).await;
+    // tester is also the data-protection officer; the restriction serves a subject's request.
+    let r = node
+        .session_client()
+        .post(node.at("/api/v1/subject/plates/B55KKK/restriction?country=RO"))
+        .header("limes-purpose", "data_subject_request")
+        .header("limes-legal-basis", "LED art. 16(3)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(post_hits(&node, &c, &[("B55KKK", 0.95), ("CJ10ABC", 0.95)]).await, 2);
+    eventually("the other alert delivered", async || receiver.accepted().len() == 1).await;
+    eventually("the restricted one passed over", async || webhook_stats(&node, &c, "all").await["filtered"] == 1).await;
+    let delivered: Value = serde_json::from_slice(&receiver.received()[0].body).unwrap();
+    assert_eq!(delivered["plate"], "CJ10ABC");
+}

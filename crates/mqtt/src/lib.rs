@@ -733,6 +733,8 @@ async fn publish_alerts(state: AppState, client: AsyncClient, topic: String, sta
     let mut alerts = state.alerts.subscribe();
     loop {
         match alerts.recv().await {
+            // A restricted plate's alerts never leave the node.
+            Ok(alert) if state.is_restricted(&alert.plate) => {}
             Ok(alert) => {
                 let payload = alert.json.as_bytes().to_vec();
                 if client.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await.is_ok() {

@@ -87,7 +87,14 @@ pub async fn spawn(config: &WebhookConfig, state: &AppState) -> Result<Running, 
     state.stats.webhooks.write().unwrap_or_else(|e| e.into_inner()).push(stats.clone());
     let (stop, stopped) = watch::channel(false);
     let name = webhook.name.clone();
-    let worker = Worker { webhook, client, store: state.store.clone(), alerts: state.alerts.clone(), stats };
+    let worker = Worker {
+        webhook,
+        client,
+        store: state.store.clone(),
+        alerts: state.alerts.clone(),
+        stats,
+        restricted: state.restricted.clone(),
+    };
     let task = tokio::spawn(worker.run(cursor, stopped));
     Ok(Running { name, stop, task })
 }
@@ -108,6 +115,8 @@ struct Worker {
     /// Held for `subscribe` (a wake-up per alert); never received from while delivering.
     alerts: broadcast::Sender<AlertEvent>,
     stats: Arc<WebhookStats>,
+    /// The node's restricted plates: their alerts never leave it (counted as filtered).
+    restricted: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
 }
 
 /// The end of a wait: the time passed, or the webhook is being stopped.
@@ -155,7 +164,9 @@ impl Worker {
             }
             drop(wake);
             for alert in page {
-                if self.webhook.wants(&alert) {
+                let restricted =
+                    self.restricted.read().unwrap_or_else(|e| e.into_inner()).contains(alert.plate.as_str());
+                if self.webhook.wants(&alert) && !restricted {
                     let body = match serde_json::to_vec(&alert) {
                         Ok(body) => body,
                         Err(e) => {
