@@ -74,6 +74,7 @@ fn requests(sha: &str) -> Vec<(&'static str, Method, String, Option<Value>)> {
         ("subject.request", Method::GET, "/api/v1/subject/plates/B99ZZZ?country=RO".into(), None),
         ("data.erase", Method::DELETE, "/api/v1/subject/plates/B99ZZZ?country=RO".into(), None),
         ("data.restrict", Method::POST, "/api/v1/subject/plates/B99ZZZ/restriction?country=RO".into(), None),
+        ("subject.request", Method::GET, "/api/v1/subject/events/read/1".into(), None),
         ("users.manage", Method::GET, "/api/v1/users".into(), None),
         ("tokens.manage", Method::GET, "/api/v1/tokens".into(), None),
     ]
@@ -422,6 +423,42 @@ async fn collection_is_logged_once_per_batch_and_a_dpo_finds_exports_and_erases_
     let erasures: Vec<Value> =
         audit_records(&node, &["--actor", "user:dora"]).into_iter().filter(|r| r["action"] == "erase").collect();
     assert_eq!(erasures.len(), 2, "the authorisation and the erasure with its counts: {erasures:#?}");
+
+    // One event a subject points to: an alert (with its read), a detection; found, then erased.
+    // (The plate's entry went with the erasure: list it again.)
+    c.post(node.at("/api/v1/hotlist"))
+        .json(&json!([{"plate": "B 55 DPO", "country": "RO", "reason": "stolen", "priority": 1, "agency": "ro-igpf"}]))
+        .send()
+        .await
+        .unwrap();
+    let r = c.post(node.at("/api/v1/reads")).json(&read_json("ro-a", "B-55-DPO", Some("RO"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let alerts: Value = c.get(node.at("/api/v1/alerts")).send().await.unwrap().json().await.unwrap();
+    let alert_id = alerts[0]["id"].as_i64().unwrap();
+    let event: Value = dpo
+        .get(node.at(&format!("/api/v1/subject/events/alert/{alert_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((event["alert"]["id"].as_i64(), event["read"]["plate"].as_str()), (Some(alert_id), Some("B55DPO")));
+    let detection = json!({"camera": "ro-a", "time": chrono::Utc::now().to_rfc3339(), "kind": "face", "age_min": 20, "age_max": 30});
+    let r = c.post(node.at("/api/v1/detections")).json(&detection).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let det_id = r.json::<Value>().await.unwrap()["ids"][0].as_i64().unwrap();
+    let at = node.at(&format!("/api/v1/subject/events/detection/{det_id}"));
+    let event: Value = dpo.get(&at).send().await.unwrap().json().await.unwrap();
+    assert_eq!(event["detection"]["kind"], "face");
+    assert_eq!(dpo.delete(&at).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(dpo.get(&at).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let at = node.at(&format!("/api/v1/subject/events/alert/{alert_id}"));
+    assert_eq!(dpo.delete(&at).send().await.unwrap().status(), StatusCode::NO_CONTENT, "the alert goes with its read");
+    assert_eq!(dpo.get(&at).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let r = dpo.get(node.at("/api/v1/subject/events/person/1")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(analyst.get(&at).send().await.unwrap().status(), StatusCode::FORBIDDEN, "a DPO's act only");
 
     // The log still verifies, with every act of this test in it.
     let data = node.dir.path().join("limes-data");

@@ -276,6 +276,11 @@ impl Store {
 
     /// Deletes detections seen before `cutoff`, 10,000 per transaction with a pause between
     /// transactions, so that ingest is never blocked for long. Returns how many were deleted.
+    /// Deletes one detection; `false` if there was none.
+    pub fn delete_detection(&self, id: i64) -> Result<bool, StoreError> {
+        self.with_admin(|conn| Ok(conn.execute("DELETE FROM detections WHERE id = ?1", [id])? == 1))
+    }
+
     pub fn delete_detections_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         self.delete_detections_before_in(cutoff, &crate::CameraScope::All)
     }

@@ -13,6 +13,11 @@
 //!   out of searches, lists and the live stream, and refused when opened, to everyone; the
 //!   data-protection officer still reaches them through the subject request.
 //!
+//! - `GET` / `DELETE /api/v1/subject/events/{kind}/{id}` (`kind`: `read`, `alert` or
+//!   `detection`): one event a data subject points to, with what hangs on it (a read's images,
+//!   an alert's read), and how many audit records name it; `DELETE` erases it (an alert goes
+//!   with its read).
+//!
 //! Each is logged with the declared purpose, legal basis and case. Audit records are not
 //! erased here: they prove what was done with the data, and the law keeps them for their own
 //! period (`limes audit` and `AuditLog::erase` for that).
@@ -255,4 +260,118 @@ pub(super) async fn restrict(
         }
     }
     Ok(Json(Restriction { plate: text.as_str().to_owned(), restricted: restrict, changed }))
+}
+
+/// What one event a data subject points to holds.
+#[derive(Serialize)]
+pub(super) struct EventData {
+    kind: &'static str,
+    id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    read: Option<StoredRead>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alert: Option<limes_store::Alert>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detection: Option<crate::wire::DetectionOut>,
+    images: Vec<ImageOut>,
+    audit_records: u64,
+}
+
+fn event_kind(kind: &str) -> Result<&'static str, ApiError> {
+    match kind {
+        "read" => Ok("read"),
+        "alert" => Ok("alert"),
+        "detection" => Ok("detection"),
+        other => Err(ApiError::BadRequest(format!("event kind {other:?} is not read, alert or detection"))),
+    }
+}
+
+/// The audit object naming the event, as the routes that consult it log it.
+fn event_object(kind: &str, id: i64) -> Object {
+    match kind {
+        "read" => Object::reads(id, id),
+        "alert" => Object::alert(id),
+        _ => Object::new("detection", id),
+    }
+}
+
+pub(super) async fn event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, id)): Path<(String, i64)>,
+) -> Result<Json<EventData>, ApiError> {
+    let kind = event_kind(&kind)?;
+    let object = event_object(kind, id);
+    state.authorize(&caller, Operation::SubjectRequest, &state.access.node(), object.clone()).await?;
+    let store = state.store.clone();
+    let log = state.audit.clone();
+    let data = tokio::task::spawn_blocking(move || -> Result<EventData, ApiError> {
+        let mut data =
+            EventData { kind, id, read: None, alert: None, detection: None, images: Vec::new(), audit_records: 0 };
+        match kind {
+            "detection" => data.detection = Some(crate::wire::DetectionOut::from(&store.detection(id)?)),
+            _ => {
+                let read_id = if kind == "alert" {
+                    let alert = store.alert(id)?;
+                    let read_id = alert.read_id;
+                    data.alert = Some(alert);
+                    read_id
+                } else {
+                    id
+                };
+                data.read = Some(store.read(read_id)?);
+                data.images = store.read_images(read_id)?.iter().map(ImageOut::from).collect();
+            }
+        }
+        if let Some(log) = log {
+            let filter = ExportFilter { object_contains: Some(object.as_str().to_owned()), ..ExportFilter::default() };
+            data.audit_records =
+                log.export(&filter, &mut std::io::sink()).map_err(|e| ApiError::Internal(e.to_string()))?;
+        }
+        Ok(data)
+    })
+    .await??;
+    Ok(Json(data))
+}
+
+pub(super) async fn erase_event(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((kind, id)): Path<(String, i64)>,
+) -> Result<StatusCode, ApiError> {
+    let kind = event_kind(&kind)?;
+    let object = event_object(kind, id);
+    state.authorize(&caller, Operation::DataErase, &state.access.node(), object.clone()).await?;
+    let store = state.store.clone();
+    let erased = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
+        Ok(match kind {
+            "detection" => {
+                if !store.delete_detection(id)? {
+                    return Err(ApiError::NotFound(format!("detection {id} not found")));
+                }
+                serde_json::json!({ "detection": id })
+            }
+            _ => {
+                let read_id = if kind == "alert" { store.alert(id)?.read_id } else { store.read(id)?.id };
+                store.delete_reads(&[read_id])?;
+                serde_json::json!({ "read": read_id })
+            }
+        })
+    })
+    .await??;
+    let purpose = caller.declared.clone().unwrap_or_else(|| state.access.options.collection_purpose.clone());
+    state
+        .audit(limes_audit::AuditEvent {
+            actor: caller.actor(),
+            role: caller.principal.role_text(),
+            action: limes_audit::Action::Erase,
+            object,
+            purpose: purpose.purpose,
+            legal_basis: purpose.legal_basis,
+            case_ref: purpose.case_ref,
+            outcome: limes_audit::Outcome::Allowed,
+            details: limes_audit::Details::new(&erased),
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -35,6 +35,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/audit", get(dpo::audit))
         .route("/api/v1/subject/plates/{plate}", get(dpo::subject).delete(dpo::erase))
         .route("/api/v1/subject/plates/{plate}/restriction", post(dpo::restrict).delete(dpo::restrict))
+        .route("/api/v1/subject/events/{kind}/{id}", get(dpo::event).delete(dpo::erase_event))
         .route("/api/v1/stats", get(misc::stats))
         .route("/api/v1/plates/normalize", get(misc::normalize))
         .route("/api/v1/reads", post(reads::post).get(reads::search))
