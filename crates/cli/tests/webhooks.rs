@@ -366,4 +366,13 @@ async fn a_restricted_plates_alerts_are_not_delivered() {
     eventually("the restricted one passed over", async || webhook_stats(&node, &c, "all").await["filtered"] == 1).await;
     let delivered: Value = serde_json::from_slice(&receiver.received()[0].body).unwrap();
     assert_eq!(delivered["plate"], "CJ10ABC");
+    // The delivery is a transfer in the audit log (LED Art. 25), naming the recipient.
+    let data = node.dir.path().join("limes-data");
+    let out = util::limes(&["audit", "export", "--data-dir", data.to_str().unwrap(), "--actor", "node:webhook:all"]);
+    let records: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0]["action"], "transfer");
+    assert_eq!(records[0]["object"], format!("alert:{}", delivered["id"]));
+    assert_eq!(records[0]["details"]["recipient"], receiver.url.as_str());
 }

@@ -124,6 +124,19 @@ fn administrators_manage_only_their_agencys_cameras() {
 }
 
 #[test]
+fn a_partners_officer_consults_only_under_a_case() {
+    let p = policy();
+    let node = Resource::node("ro-igpf", "RO");
+    let liaison = Principal::user("mykola", "ua-dpsu", "UA").with_roles([Role::Analyst]);
+    let d = p.decide(&liaison, Operation::ReadsSearch, &node, Some(&why(None)));
+    assert!(!d.allowed);
+    assert_eq!(d.policies, ["foreign-officer-case"]);
+    assert!(p.decide(&liaison, Operation::ReadsSearch, &node, Some(&why(Some("JIT-2026/4")))).allowed);
+    // The node's own officers search without one.
+    assert!(p.decide(&user(&[Role::Analyst]), Operation::ReadsSearch, &node, Some(&why(None))).allowed);
+}
+
+#[test]
 fn clearance_closes_sensitive_data_to_every_role() {
     let p = policy();
     let secret = Resource::node("ro-igpf", "RO").with_sensitivity(2);
