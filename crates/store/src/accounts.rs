@@ -1,7 +1,8 @@
 //! Accounts, sessions and API tokens, as rows. What roles, scopes and purposes mean is
 //! `limes-access`'s business; the store keeps their names.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use crate::{Store, StoreError};
 
@@ -74,6 +75,25 @@ fn user(row: &Row<'_>) -> rusqlite::Result<UserRow> {
     })
 }
 
+/// An account's values in the order of [`USER_COLUMNS`], as stored.
+fn user_values(u: &UserRow) -> [Value; 12] {
+    let text = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Text);
+    [
+        Value::Text(u.name.clone()),
+        text(&u.display_name),
+        text(&u.password_hash),
+        text(&u.totp_secret),
+        u.totp_last_step.map_or(Value::Null, |s| Value::Integer(s as i64)),
+        Value::Text(u.roles.join(",")),
+        Value::Text(u.agency.clone()),
+        Value::Text(u.country.clone()),
+        Value::Integer(u.clearance),
+        Value::Text(u.cases.join(",")),
+        Value::Integer(i64::from(u.disabled)),
+        Value::Integer(u.created_us),
+    ]
+}
+
 const TOKEN_COLUMNS: &str =
     "id, digest, name, agency, country, scope, purpose, created_by, created_us, expires_us, revoked_us";
 
@@ -99,20 +119,7 @@ impl Store {
         self.with_admin(|conn| {
             let n = conn.execute(
                 &format!("INSERT OR IGNORE INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
-                params![
-                    u.name,
-                    u.display_name,
-                    u.password_hash,
-                    u.totp_secret,
-                    u.totp_last_step.map(|s| s as i64),
-                    u.roles.join(","),
-                    u.agency,
-                    u.country,
-                    u.clearance,
-                    u.cases.join(","),
-                    u.disabled,
-                    u.created_us
-                ],
+                params_from_iter(user_values(u)),
             )?;
             Ok(n == 1)
         })
@@ -121,22 +128,12 @@ impl Store {
     /// Replaces an account's fields (all but its name and creation time).
     pub fn update_user(&self, u: &UserRow) -> Result<(), StoreError> {
         self.with_admin(|conn| {
+            // The values of USER_COLUMNS but the last, `created_us`, which never changes.
+            let values = user_values(u);
             let n = conn.execute(
                 "UPDATE users SET display_name = ?2, password_hash = ?3, totp_secret = ?4, totp_last_step = ?5, \
                  roles = ?6, agency = ?7, country = ?8, clearance = ?9, cases = ?10, disabled = ?11 WHERE name = ?1",
-                params![
-                    u.name,
-                    u.display_name,
-                    u.password_hash,
-                    u.totp_secret,
-                    u.totp_last_step.map(|s| s as i64),
-                    u.roles.join(","),
-                    u.agency,
-                    u.country,
-                    u.clearance,
-                    u.cases.join(","),
-                    u.disabled
-                ],
+                params_from_iter(&values[..11]),
             )?;
             if n == 0 { Err(StoreError::NotFound(format!("user {}", u.name))) } else { Ok(()) }
         })
