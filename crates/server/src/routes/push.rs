@@ -16,7 +16,7 @@
 //! refused on its own and reported; the read is kept.
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::Utc;
@@ -69,23 +69,20 @@ struct Picture {
     mislabelled: bool,
 }
 
-/// Refuses a caller that may not post reads for `camera` before its body is read.
-async fn ingest_allowed(state: &AppState, caller: &Caller, camera: &CameraId) -> Result<(), ApiError> {
-    let object = Object::new("camera", camera.as_str());
-    state.authorize(caller, Operation::ReadsIngest, &state.camera_resource(camera), object).await.map(|_| ())
-}
-
 fn bad_format(e: FormatError) -> ApiError {
     ApiError::BadRequest(e.to_string())
 }
 
-/// The registered camera the URL names.
-fn camera(state: &AppState, id: &str) -> Result<CameraId, ApiError> {
+/// What every push route does first: the registered camera the URL names, the caller
+/// allowed to post reads for it (refused before the body is read), then the body.
+async fn pushed(state: &AppState, caller: &Caller, id: &str, body: Body) -> Result<(CameraId, Bytes), ApiError> {
     let id = CameraId::new(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if !crate::read_lock(&state.cameras).contains_key(&id) {
         return Err(ApiError::NotFound(format!("camera {id} is not registered")));
     }
-    Ok(id)
+    let object = Object::new("camera", id.as_str());
+    state.authorize(caller, Operation::ReadsIngest, &state.camera_resource(&id), object).await?;
+    Ok((id, body_bytes(state, body).await?))
 }
 
 fn limits(state: &AppState) -> Limits {
@@ -100,9 +97,7 @@ pub(super) async fn hikvision(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<PushReport>), ApiError> {
-    let camera = camera(&state, &id)?;
-    ingest_allowed(&state, &caller, &camera).await?;
-    let bytes = body_bytes(&state, body).await?;
+    let (camera, bytes) = pushed(&state, &caller, &id, body).await?;
     let limits = limits(&state);
     let (observations, pictures) = if media_type(&headers).starts_with("multipart/") {
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -132,9 +127,7 @@ pub(super) async fn axis(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<PushReport>), ApiError> {
-    let camera = camera(&state, &id)?;
-    ingest_allowed(&state, &caller, &camera).await?;
-    let bytes = body_bytes(&state, body).await?;
+    let (camera, bytes) = pushed(&state, &caller, &id, body).await?;
     let limits = limits(&state);
     let observations = parse_axis_push_json(&bytes, &limits).map_err(bad_format)?;
     let pictures = decode_axis_images(&bytes, &limits)
@@ -158,9 +151,7 @@ pub(super) async fn onvif(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<(StatusCode, Json<PushReport>), ApiError> {
-    let camera = camera(&state, &id)?;
-    ingest_allowed(&state, &caller, &camera).await?;
-    let bytes = body_bytes(&state, body).await?;
+    let (camera, bytes) = pushed(&state, &caller, &id, body).await?;
     let observations = parse_onvif_xml(&bytes, None, &limits(&state)).map_err(bad_format)?;
     store(&state, &caller, camera, observations, Vec::new(), "onvif-xml").await
 }
