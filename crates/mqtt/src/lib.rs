@@ -740,21 +740,7 @@ async fn publish_alerts(state: AppState, client: AsyncClient, topic: String, sta
                 if client.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await.is_ok() {
                     stats.alerts_published.fetch_add(1, Ordering::Relaxed);
                     // A transfer (LED Art. 25): to whoever subscribes to the topic on the broker.
-                    let purpose = &state.access.options.collection_purpose;
-                    let event = limes_audit::AuditEvent {
-                        actor: limes_audit::Actor::Node("mqtt".into()),
-                        role: "node".into(),
-                        action: limes_audit::Action::Transfer,
-                        object: limes_audit::Object::alert(alert.id),
-                        purpose: purpose.purpose.clone(),
-                        legal_basis: purpose.legal_basis.clone(),
-                        case_ref: None,
-                        outcome: limes_audit::Outcome::Allowed,
-                        details: limes_audit::Details::new(&serde_json::json!({ "topic": topic })),
-                    };
-                    if let Err(e) = state.audit(event).await {
-                        tracing::error!(error = %e, alert = alert.id, "could not log a published alert");
-                    }
+                    state.audit_transfer("mqtt", alert.id, serde_json::json!({ "topic": topic })).await;
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {

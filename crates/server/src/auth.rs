@@ -349,6 +349,27 @@ impl AppState {
         Err(ApiError::Forbidden(reason.into()))
     }
 
+    /// Logs an alert that left the node (LED Art. 25: a transfer) by the node's `component`
+    /// (`webhook:dispatch`, `mqtt`) to `recipient`, for the node's operational purpose. A
+    /// failure to log is itself logged and never undoes or repeats the sending.
+    pub async fn audit_transfer(&self, component: &str, alert_id: i64, recipient: serde_json::Value) {
+        let purpose = &self.access.options.collection_purpose;
+        let event = AuditEvent {
+            actor: Actor::Node(component.to_owned()),
+            role: "node".into(),
+            action: Action::Transfer,
+            object: Object::alert(alert_id),
+            purpose: purpose.purpose.clone(),
+            legal_basis: purpose.legal_basis.clone(),
+            case_ref: None,
+            outcome: Outcome::Allowed,
+            details: Details::new(&recipient),
+        };
+        if let Err(e) = self.audit(event).await {
+            tracing::error!(%component, alert = alert_id, error = %e, "could not log a transfer");
+        }
+    }
+
     /// Logs an image attached to read `read_id`.
     pub(crate) async fn audit_image_collected(
         &self,
@@ -542,8 +563,6 @@ pub fn mint_token(spec: TokenSpec, created_by: &str) -> Result<(TokenRow, String
     if spec.name.is_empty() || spec.name.len() > 200 {
         return Err("a token needs a name of 1 to 200 bytes".into());
     }
-    let grant = TokenGrant { scope: spec.scope.clone(), purpose: spec.purpose.clone() };
-    Principal::token("new", &spec.agency, &spec.country, grant).map_err(|e| e.to_string())?;
     let (id, bearer) = limes_access::secret::api_token(&random::<9>()?, &random::<32>()?);
     let row = TokenRow {
         id,
@@ -558,6 +577,7 @@ pub fn mint_token(spec: TokenSpec, created_by: &str) -> Result<(TokenRow, String
         expires_us: spec.expires_us,
         revoked_us: None,
     };
+    // The checks every call will meet (scope, purpose), on the row as stored.
     token_principal(&row)?;
     Ok((row, bearer))
 }

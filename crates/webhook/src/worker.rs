@@ -185,7 +185,8 @@ impl Worker {
                         match outcome {
                             Ok(()) => {
                                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                                self.log_transfer(alert.id).await;
+                                let recipient = serde_json::json!({ "recipient": self.webhook.url.as_str() });
+                                self.node.audit_transfer(&format!("webhook:{name}"), alert.id, recipient).await;
                                 *self.stats.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
                                 failures = 0;
                                 break;
@@ -228,26 +229,6 @@ impl Worker {
                 tracing::warn!(webhook = %self.webhook.name, error = %e, "saving the webhook's position failed; will retry");
                 false
             }
-        }
-    }
-
-    /// Logs a delivered alert as a transfer to the webhook's receiver; a failure to log is
-    /// logged, and never undoes or repeats the delivery.
-    async fn log_transfer(&self, alert_id: i64) {
-        let purpose = &self.node.access.options.collection_purpose;
-        let event = limes_audit::AuditEvent {
-            actor: limes_audit::Actor::Node(format!("webhook:{}", self.webhook.name)),
-            role: "node".into(),
-            action: limes_audit::Action::Transfer,
-            object: limes_audit::Object::alert(alert_id),
-            purpose: purpose.purpose.clone(),
-            legal_basis: purpose.legal_basis.clone(),
-            case_ref: None,
-            outcome: limes_audit::Outcome::Allowed,
-            details: limes_audit::Details::new(&serde_json::json!({ "recipient": self.webhook.url.as_str() })),
-        };
-        if let Err(e) = self.node.audit(event).await {
-            tracing::error!(webhook = %self.webhook.name, alert = alert_id, error = %e, "could not log a transfer");
         }
     }
 
