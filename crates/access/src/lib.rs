@@ -41,4 +41,4 @@ pub mod totp;
 pub use operation::{Operation, Processing};
 pub use policy::{DEFAULT_POLICY, Decision, Policy, PolicyError, Resource, SCHEMA};
 pub use principal::{InvalidPrincipal, Principal, PrincipalKind, Role, TokenGrant};
-pub use purpose::{InvalidPurpose, Purpose, Regime};
+pub use purpose::{InvalidPurpose, Purpose, Regime, case_reference};

@@ -100,16 +100,18 @@ impl Purpose {
         }
         let case_ref = match case_ref.map(str::trim).filter(|c| !c.is_empty()) {
             None => None,
-            Some(c) => {
-                let ok = c.len() <= 64 && c.chars().all(|ch| ch.is_alphanumeric() || " /._:-".contains(ch));
-                if !ok {
-                    return Err(InvalidPurpose::CaseRef(c.chars().take(80).collect()));
-                }
-                Some(c.to_owned())
-            }
+            Some(c) => Some(case_reference(c)?),
         };
         Ok(Self { purpose, legal_basis: legal_basis.to_owned(), case_ref })
     }
+}
+
+/// Checks a case or file number (`2026/117`, `KRPA-1234/2026`): 1 to 64 letters, digits,
+/// spaces or `/ . _ : -`, trimmed. Purposes and the cases an account is assigned to use it.
+pub fn case_reference(c: &str) -> Result<String, InvalidPurpose> {
+    let c = c.trim();
+    let ok = !c.is_empty() && c.len() <= 64 && c.chars().all(|ch| ch.is_alphanumeric() || " /._:-".contains(ch));
+    if ok { Ok(c.to_owned()) } else { Err(InvalidPurpose::CaseRef(c.chars().take(80).collect())) }
 }
 
 impl fmt::Display for Purpose {

@@ -514,10 +514,13 @@ fn user_row(state: &AppState, u: UserIn, existing: Option<&UserRow>) -> Result<U
             ))
         })?);
     }
-    for c in &u.cases {
-        limes_access::Purpose::parse(limes_access::Regime::Led, "investigation", "case check", Some(c))
-            .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    }
+    let cases = u
+        .cases
+        .iter()
+        // An empty entry names no case, as before: it is left out, not refused.
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| limes_access::case_reference(c).map_err(|e| ApiError::Unprocessable(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
     let password_hash = match u.password {
         Some(p) => {
             Some(password::hash(&u.name, &p, &random::<16>()?).map_err(|e| ApiError::Unprocessable(e.to_string()))?)
@@ -534,7 +537,7 @@ fn user_row(state: &AppState, u: UserIn, existing: Option<&UserRow>) -> Result<U
         agency: u.agency.unwrap_or_else(|| state.access.options.agency.clone()),
         country: u.country.unwrap_or_else(|| state.access.options.country.clone()),
         clearance: u.clearance.clamp(0, 10),
-        cases: u.cases,
+        cases,
         disabled: u.disabled,
         created_us: existing.map_or_else(now_us, |e| e.created_us),
     })
