@@ -35,7 +35,7 @@ use limes_store::{PlateFilter, ReadQuery, StoredRead};
 use serde::{Deserialize, Serialize};
 
 use crate::wire::ImageOut;
-use crate::{ApiError, AppState, Caller, write_lock};
+use crate::{ApiError, AppState, Caller, Grant, write_lock};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,7 +178,7 @@ pub(super) async fn erase(
     Path(plate): Path<String>,
     Query(p): Query<SubjectParams>,
 ) -> Result<(StatusCode, Json<Erased>), ApiError> {
-    state.authorize(&caller, Operation::DataErase, &state.access.node(), Object::plate(&plate)).await?;
+    let grant = state.authorize(&caller, Operation::DataErase, &state.access.node(), Object::plate(&plate)).await?;
     let text = canonical(&plate, p.country.as_deref())?;
     let entries: Vec<u64> = crate::read_lock(&state.hotlist)
         .search(&HotlistQuery::Exact(text.clone()), Utc::now(), 10_000)
@@ -205,20 +205,8 @@ pub(super) async fn erase(
     }
     let erased = Erased { plate: text.as_str().to_owned(), reads, hotlist: entries.len() };
     // The erasure's own record, with what went (the authorisation's record says who asked).
-    let purpose = caller.declared.clone().unwrap_or_else(|| state.access.options.collection_purpose.clone());
-    state
-        .audit(limes_audit::AuditEvent {
-            actor: caller.actor(),
-            role: caller.principal.role_text(),
-            action: limes_audit::Action::Erase,
-            object: Object::plate(text.as_str()),
-            purpose: purpose.purpose,
-            legal_basis: purpose.legal_basis,
-            case_ref: purpose.case_ref,
-            outcome: limes_audit::Outcome::Allowed,
-            details: limes_audit::Details::new(&serde_json::json!({ "reads": reads, "hotlist": entries })),
-        })
-        .await?;
+    let details = serde_json::json!({ "reads": reads, "hotlist": entries });
+    log_erasure(&state, &caller, &grant, Object::plate(text.as_str()), details).await?;
     Ok((StatusCode::OK, Json(erased)))
 }
 
@@ -240,9 +228,9 @@ pub(super) async fn restrict(
 ) -> Result<Json<Restriction>, ApiError> {
     let restrict = method == axum::http::Method::POST;
     let object = Object::new("restriction", format!("{plate}:{}", if restrict { "on" } else { "off" }));
-    state.authorize(&caller, Operation::DataRestrict, &state.access.node(), object).await?;
+    let grant = state.authorize(&caller, Operation::DataRestrict, &state.access.node(), object).await?;
     let text = canonical(&plate, p.country.as_deref())?;
-    let purpose = caller.declared.clone().unwrap_or_else(|| state.access.options.collection_purpose.clone());
+    let purpose = declared(&grant)?;
     let store = state.store.clone();
     let (key, by) = (text.as_str().to_owned(), caller.principal.id.clone());
     let basis = purpose.legal_basis.clone();
@@ -341,7 +329,7 @@ pub(super) async fn erase_event(
 ) -> Result<StatusCode, ApiError> {
     let kind = event_kind(&kind)?;
     let object = event_object(kind, id);
-    state.authorize(&caller, Operation::DataErase, &state.access.node(), object.clone()).await?;
+    let grant = state.authorize(&caller, Operation::DataErase, &state.access.node(), object.clone()).await?;
     let store = state.store.clone();
     let erased = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
         Ok(match kind {
@@ -359,7 +347,29 @@ pub(super) async fn erase_event(
         })
     })
     .await??;
-    let purpose = caller.declared.clone().unwrap_or_else(|| state.access.options.collection_purpose.clone());
+    log_erasure(&state, &caller, &grant, object, erased).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The purpose an allowed act on personal data was declared for (the policy refuses such an
+/// act without one, so its absence is a bug, not a client error).
+fn declared(grant: &Grant) -> Result<limes_access::Purpose, ApiError> {
+    grant
+        .purpose
+        .clone()
+        .ok_or_else(|| ApiError::Internal("an act on personal data was allowed without a purpose".into()))
+}
+
+/// The record of data erased: what went (`details`), by whom, for the purpose the erasure was
+/// allowed for. The authorisation's own record says who asked; this one, what was done.
+async fn log_erasure(
+    state: &AppState,
+    caller: &Caller,
+    grant: &Grant,
+    object: Object,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    let purpose = declared(grant)?;
     state
         .audit(limes_audit::AuditEvent {
             actor: caller.actor(),
@@ -370,8 +380,7 @@ pub(super) async fn erase_event(
             legal_basis: purpose.legal_basis,
             case_ref: purpose.case_ref,
             outcome: limes_audit::Outcome::Allowed,
-            details: limes_audit::Details::new(&erased),
+            details: limes_audit::Details::new(&details),
         })
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+        .await
 }
