@@ -118,6 +118,10 @@ operations! {
     UsersManage = "users.manage", None, purpose: false, token: false;
     /// Create and revoke API tokens.
     TokensManage = "tokens.manage", None, purpose: false, token: false;
+    /// See partner agencies and the state of the links to them.
+    PartnersView = "partners.view", None, purpose: false, token: true;
+    /// Add, remove and revoke partner agencies.
+    PartnersManage = "partners.manage", None, purpose: false, token: false;
 }
 
 impl fmt::Display for Operation {

@@ -32,6 +32,86 @@ pub struct Config {
     /// Accounts, sessions, purposes and the access policy.
     #[serde(default)]
     pub access: AccessSection,
+    /// Links to partner agencies' nodes (mutual TLS on a port of its own).
+    #[serde(default)]
+    pub federation: Option<FederationSection>,
+}
+
+/// `[federation]`: see `limes_link::LinkConfig`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSection {
+    /// The partners' port, separate from the API.
+    pub listen: SocketAddr,
+    /// What the trust anchor tells partners to connect to (`https://host:port`).
+    pub url: String,
+    /// The agency's name, as people know it.
+    pub name: String,
+    #[serde(default = "default_clock_tolerance")]
+    pub clock_tolerance_seconds: u64,
+    #[serde(default = "default_max_age_hours")]
+    pub max_age_hours: u64,
+    #[serde(default = "default_max_payload")]
+    pub max_payload_bytes: usize,
+    #[serde(default = "default_max_queued")]
+    pub max_queued_per_partner: u64,
+    #[serde(default = "default_batch")]
+    pub batch_max_messages: usize,
+    #[serde(default = "default_retry_base_ms")]
+    pub retry_base_ms: u64,
+    #[serde(default = "default_retry_max_seconds")]
+    pub retry_max_seconds: u64,
+}
+
+fn default_clock_tolerance() -> u64 {
+    120
+}
+fn default_max_age_hours() -> u64 {
+    7 * 24
+}
+fn default_max_payload() -> usize {
+    1 << 20
+}
+fn default_max_queued() -> u64 {
+    1_000_000
+}
+fn default_batch() -> usize {
+    500
+}
+fn default_retry_base_ms() -> u64 {
+    200
+}
+fn default_retry_max_seconds() -> u64 {
+    30
+}
+
+impl Config {
+    /// The link settings of `[federation]`, if the node federates.
+    pub fn link_config(&self) -> anyhow::Result<Option<limes_link::LinkConfig>> {
+        let Some(f) = &self.federation else { return Ok(None) };
+        let limits = limes_federation::Limits {
+            clock_tolerance: chrono::Duration::seconds(f.clock_tolerance_seconds as i64),
+            max_age: chrono::Duration::hours(f.max_age_hours as i64),
+            max_payload_bytes: f.max_payload_bytes,
+            max_envelopes: f.batch_max_messages.max(1000),
+        };
+        Ok(Some(limes_link::LinkConfig {
+            agency: self.node.agency.clone(),
+            name: f.name.clone(),
+            country: self.node.country,
+            regime: self.access.regime,
+            listen: f.listen,
+            url: f.url.clone(),
+            limits,
+            max_queued_per_partner: f.max_queued_per_partner,
+            batch_max_envelopes: f.batch_max_messages,
+            batch_max_bytes: 4 << 20,
+            retry_base: std::time::Duration::from_millis(f.retry_base_ms),
+            retry_max: std::time::Duration::from_secs(f.retry_max_seconds),
+            purpose: self.access.collection_purpose.clone(),
+            legal_basis: self.access.collection_legal_basis.clone(),
+        }))
+    }
 }
 
 /// `[access]`: see `limes_server::AccessOptions`.
@@ -345,6 +425,23 @@ impl Config {
             *p = base.join(&*p);
         }
         cfg.access_options().with_context(|| format!("config {}", path.display()))?;
+        if let Some(f) = &cfg.federation {
+            if !f.url.starts_with("https://") {
+                bail!("config {}: federation.url must be an https:// URL partners can reach", path.display());
+            }
+            if f.name.trim().is_empty() {
+                bail!("config {}: federation.name (the agency's name) is empty", path.display());
+            }
+            if f.listen == cfg.api.listen && f.listen.port() != 0 {
+                bail!("config {}: federation.listen must differ from api.listen", path.display());
+            }
+            if f.batch_max_messages == 0 || f.batch_max_messages > 1000 || f.retry_base_ms == 0 {
+                bail!(
+                    "config {}: federation.batch_max_messages must be 1..=1000 and retry_base_ms above 0",
+                    path.display()
+                );
+            }
+        }
         limes_webhook::check(&cfg.webhooks).with_context(|| format!("config {}", path.display()))?;
         Ok(cfg)
     }
@@ -352,8 +449,58 @@ impl Config {
 
 /// The commented default configuration `limes init` writes.
 pub fn default_toml(node_id: &str, agency: &str, country: &str, listen: &str, data_dir: &str) -> String {
+    default_toml_with(node_id, agency, country, listen, data_dir, None)
+}
+
+/// The partners' port and the URL partners reach it at, for `[federation]`.
+#[derive(Debug, Clone)]
+pub struct FederationInit {
+    pub listen: String,
+    pub url: String,
+    pub name: String,
+}
+
+/// [`default_toml`], with `[federation]` on when `federation` is given (else commented out).
+pub fn default_toml_with(
+    node_id: &str,
+    agency: &str,
+    country: &str,
+    listen: &str,
+    data_dir: &str,
+    federation: Option<&FederationInit>,
+) -> String {
     let camera_quantile = limes_hotlist::MatchPolicy::DEFAULT_CONFIRM_MIN_CAMERA_QUANTILE;
-    format!(
+    let (on, fed_listen, fed_url, fed_name) = match federation {
+        Some(f) => ("", f.listen.clone(), f.url.clone(), f.name.replace('"', "'")),
+        None => ("# ", "0.0.0.0:8443".into(), "https://limes.agency.example:8443".into(), format!("{agency} (name)")),
+    };
+    let federation = format!(
+        r#"
+# Partner agencies' nodes (README: "Two agencies federate"). Mutual TLS on a port of its own:
+# only the certificates of partners added with `limes partner add` are accepted. The agency's
+# signing key and TLS certificate are in <data_dir>/federation/identity (made by limes init).
+{on}[federation]
+# The partners' port, separate from [api].
+{on}listen = "{fed_listen}"
+# What the trust anchor (`limes trust export`) tells partners to connect to.
+{on}url = "{fed_url}"
+# The agency's name, as partners know it.
+{on}name = "{fed_name}"
+# A batch whose sending time differs from this node's clock by more is refused (clock_skew).
+{on}clock_tolerance_seconds = 120
+# Older messages are refused (stale); their ids are remembered this long against replays.
+{on}max_age_hours = 168
+# The largest message payload accepted, in bytes.
+{on}max_payload_bytes = 1048576
+# Messages a partner's queue may hold (a partner down for long); beyond, sending fails.
+{on}max_queued_per_partner = 1000000
+# Messages per request, and the first and longest pause between failed deliveries.
+{on}batch_max_messages = 500
+{on}retry_base_ms = 200
+{on}retry_max_seconds = 30
+"#
+    );
+    let text = format!(
         r#"# limes node configuration. Every key is shown with its default or an example.
 
 [node]
@@ -498,7 +645,8 @@ max_decoded_bytes = 536870912
 # retry_initial_ms = 1000
 # retry_max_ms = 300000
 "#
-    )
+    );
+    text + &federation
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod bench;
 mod client;
 mod config;
 mod demo;
+mod federation;
 mod node;
 mod publish;
 mod simulate;
@@ -64,6 +65,10 @@ enum Command {
     User(accounts::UserArgs),
     /// API tokens of a running node's integrations (administrators).
     Token(accounts::TokenArgs),
+    /// This agency's trust anchor: export it for partners, check one a partner sent.
+    Trust(federation::TrustArgs),
+    /// Partner agencies of a running node: add, list, remove, revoke (administrators).
+    Partner(federation::PartnerArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +87,15 @@ struct InitArgs {
     /// Overwrite an existing limes.toml.
     #[arg(long)]
     force: bool,
+    /// Turn on [federation] with the partners' port at this address (e.g. 0.0.0.0:8443).
+    #[arg(long)]
+    federation_listen: Option<String>,
+    /// The URL partners reach that port at (default: https://<federation-listen>).
+    #[arg(long, requires = "federation_listen")]
+    federation_url: Option<String>,
+    /// The agency's name, as partners know it (default: the agency id).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,9 +120,43 @@ fn init(a: InitArgs) -> anyhow::Result<()> {
     if path.exists() && !a.force {
         bail!("{} exists; pass --force to overwrite it", path.display());
     }
-    let text = config::default_toml(&a.node_id, &a.agency, &a.country.to_ascii_uppercase(), &a.listen, "limes-data");
+    let federation = match &a.federation_listen {
+        Some(listen) => {
+            let addr: std::net::SocketAddr =
+                listen.parse().with_context(|| format!("--federation-listen {listen:?}"))?;
+            Some(config::FederationInit {
+                listen: listen.clone(),
+                url: a.federation_url.clone().unwrap_or_else(|| format!("https://{addr}")),
+                name: a.name.clone().unwrap_or_else(|| a.agency.clone()),
+            })
+        }
+        None => None,
+    };
+    let text = config::default_toml_with(
+        &a.node_id,
+        &a.agency,
+        &a.country.to_ascii_uppercase(),
+        &a.listen,
+        "limes-data",
+        federation.as_ref(),
+    );
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     println!("wrote {}", path.display());
+    // The agency's identity: its signing key and the node's TLS certificate, made once.
+    let identity_dir = a.dir.join("limes-data").join("federation").join("identity");
+    let hosts: Vec<String> = federation
+        .as_ref()
+        .and_then(|f| f.url.strip_prefix("https://").map(|r| r.split(['/', ':']).next().unwrap_or("").to_owned()))
+        .into_iter()
+        .filter(|h| !h.is_empty())
+        .collect();
+    let (identity, created) = limes_link::Identity::load_or_create(&identity_dir, &a.agency, &hosts)?;
+    println!(
+        "{} the agency's signing key and TLS certificate in {} (certificate {})",
+        if created { "made" } else { "kept" },
+        identity_dir.display(),
+        identity.fingerprint()
+    );
     println!("start the node with: limes serve --config {}", path.display());
     Ok(())
 }
@@ -147,6 +195,9 @@ fn main() -> anyhow::Result<()> {
             rt()?.block_on(async {
                 let node = node::Node::from_config(&cfg).await?;
                 tracing::info!(url = %node.url(), node = %cfg.node.id, data = %cfg.store.data_dir.display(), "limes node serving");
+                if let Some(f) = &node.federation {
+                    println!("partners' port (mutual TLS) on {}", f.addr);
+                }
                 println!("limes node {} listening on {}", cfg.node.id, node.url());
                 node.run_until_signal().await
             })
@@ -164,5 +215,7 @@ fn main() -> anyhow::Result<()> {
         Command::Login(a) => rt()?.block_on(accounts::login(a)),
         Command::User(a) => rt()?.block_on(accounts::user(a)),
         Command::Token(a) => rt()?.block_on(accounts::token(a)),
+        Command::Trust(a) => federation::trust(a),
+        Command::Partner(a) => rt()?.block_on(federation::partner(a)),
     }
 }

@@ -69,6 +69,8 @@ pub struct Node {
     pub mqtt_stats: Arc<MqttStats>,
     mqtt: Option<JoinHandle<()>>,
     webhooks: Vec<limes_webhook::Running>,
+    /// The partners' port and delivery loops, with `[federation]`.
+    pub federation: Option<limes_link::Running>,
 }
 
 impl Node {
@@ -139,7 +141,17 @@ impl Node {
                 .await
         });
         let retention = tokio::spawn(limes_server::retention_task(state.clone(), retention));
-        Ok(Self { addr, state, shutdown: Some(tx), server, retention, webhooks: running, mqtt_stats, mqtt: None })
+        Ok(Self {
+            addr,
+            state,
+            shutdown: Some(tx),
+            server,
+            retention,
+            webhooks: running,
+            mqtt_stats,
+            mqtt: None,
+            federation: None,
+        })
     }
 
     /// Starts taking camera analytics from an MQTT broker (and publishing alerts to it).
@@ -152,6 +164,20 @@ impl Node {
                 tracing::error!(error = %e, "mqtt stopped");
             }
         }));
+        Ok(())
+    }
+
+    /// Opens the links to partner agencies (`<data_dir>/federation`), binds the partners'
+    /// port, and starts sharing alerts and applying what partners send.
+    pub async fn start_federation(&mut self, data_dir: &Path, cfg: limes_link::LinkConfig) -> anyhow::Result<()> {
+        let dir = data_dir.join("federation");
+        let audit = self.state.audit.clone();
+        let link = tokio::task::spawn_blocking(move || limes_link::open(&dir, cfg, audit))
+            .await?
+            .context("opening the federation links")?;
+        let running = link.start().await.context("starting the partners' port")?;
+        self.state.start_federation(link);
+        self.federation = Some(running);
         Ok(())
     }
 
@@ -173,6 +199,9 @@ impl Node {
         let mut node = Self::start(&cfg.store.data_dir, cfg.api.listen, options, retention, &cfg.webhooks).await?;
         if let Some(mqtt) = &cfg.mqtt {
             node.start_mqtt(mqtt.clone())?;
+        }
+        if let Some(link) = cfg.link_config()? {
+            node.start_federation(&cfg.store.data_dir, link).await?;
         }
         Ok(node)
     }

@@ -77,6 +77,9 @@ fn requests(sha: &str) -> Vec<(&'static str, Method, String, Option<Value>)> {
         ("subject.request", Method::GET, "/api/v1/subject/events/read/1".into(), None),
         ("users.manage", Method::GET, "/api/v1/users".into(), None),
         ("tokens.manage", Method::GET, "/api/v1/tokens".into(), None),
+        // The test nodes have no [federation]: allowed answers 404, refused 403.
+        ("partners.view", Method::GET, "/api/v1/partners".into(), None),
+        ("partners.manage", Method::DELETE, "/api/v1/partners/ua-dpsu".into(), None),
     ]
 }
 
@@ -150,10 +153,22 @@ async fn every_role_gets_403_for_what_it_may_not_do_and_each_refusal_is_logged()
                 "hotlist.manage",
                 "cameras.view",
                 "stats.view",
+                "partners.view",
             ],
         ),
         ("dpo", &["cameras.view", "stats.view", "audit.view", "subject.request", "data.erase", "data.restrict"]),
-        ("administrator", &["cameras.view", "cameras.manage", "stats.view", "users.manage", "tokens.manage"]),
+        (
+            "administrator",
+            &[
+                "cameras.view",
+                "cameras.manage",
+                "stats.view",
+                "users.manage",
+                "tokens.manage",
+                "partners.view",
+                "partners.manage",
+            ],
+        ),
     ]);
     for (role, may) in &allowed {
         let name = format!("{role}-1");

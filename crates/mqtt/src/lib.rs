@@ -733,8 +733,9 @@ async fn publish_alerts(state: AppState, client: AsyncClient, topic: String, sta
     let mut alerts = state.alerts.subscribe();
     loop {
         match alerts.recv().await {
-            // A restricted plate's alerts never leave the node.
-            Ok(alert) if state.is_restricted(&alert.plate) => {}
+            // A restricted plate's alerts never leave the node; a partner's alerts are not
+            // passed on (onward transfer is the partner's to allow).
+            Ok(alert) if state.is_restricted(&alert.plate) || alert.origin.is_some() => {}
             Ok(alert) => {
                 let payload = alert.json.as_bytes().to_vec();
                 if client.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await.is_ok() {

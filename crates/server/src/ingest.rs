@@ -163,9 +163,16 @@ pub async fn ingest_reads<T: IngestRecord>(
         counter.fetch_add(1, Ordering::Relaxed);
         if let Ok(json) = serde_json::to_string(alert) {
             // No subscriber is not an error: the alert is stored and listed.
-            let _ =
-                state.alerts.send(AlertEvent { id: alert.id, plate: alert.plate.as_str().into(), json: json.into() });
+            let _ = state.alerts.send(AlertEvent {
+                id: alert.id,
+                plate: alert.plate.as_str().into(),
+                json: json.into(),
+                origin: None,
+            });
         }
+    }
+    if let Some(fed) = state.federation.get() {
+        fed.outbound.share(&committed.alerts).await;
     }
     state.audit_collected(by, &committed.read_ids, "reads", committed.alerts.len()).await?;
     report.accepted = committed.read_ids.len();

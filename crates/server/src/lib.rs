@@ -32,6 +32,7 @@ use tokio::sync::broadcast;
 pub mod auth;
 mod detections;
 mod error;
+pub mod federation;
 pub mod identity;
 pub mod import;
 mod ingest;
@@ -88,6 +89,8 @@ pub struct Stats {
     pub detections_accepted: AtomicU64,
     /// Detections refused by validation (unknown camera, age out of range, box outside…).
     pub detections_rejected: AtomicU64,
+    /// Alerts partner agencies sent, stored and streamed here.
+    pub partner_alerts: AtomicU64,
     /// One entry per outbound webhook, registered as it starts (`limes-webhook`).
     pub webhooks: RwLock<Vec<Arc<WebhookStats>>>,
 }
@@ -150,6 +153,9 @@ pub struct StatsSnapshot {
     pub detections_accepted: u64,
     #[serde(default)]
     pub detections_rejected: u64,
+    /// Alerts partner agencies sent.
+    #[serde(default)]
+    pub partner_alerts: u64,
     pub hotlist_entries: u64,
     pub cameras: u64,
     /// Per outbound webhook, in the order of the configuration.
@@ -179,6 +185,15 @@ pub struct AppState {
     pub identity: Arc<identity::Identity>,
     /// Each camera's recent text confidences, for `MatchPolicy::confirm_min_camera_quantile`.
     pub calibrations: Arc<Mutex<HashMap<CameraId, ConfidenceCalibration>>>,
+    /// The links to partner agencies, once the node's federation started (`federation`).
+    pub federation: Arc<std::sync::OnceLock<Federation>>,
+}
+
+/// The node's links to partner agencies and the queue of alerts on their way to them.
+#[derive(Debug, Clone)]
+pub struct Federation {
+    pub link: limes_link::Link,
+    pub outbound: federation::Outbound,
 }
 
 /// An alert as pushed on the stream: its id and its JSON.
@@ -188,6 +203,8 @@ pub struct AlertEvent {
     /// The hotlisted plate (a restricted plate's alerts are not streamed).
     pub plate: Arc<str>,
     pub json: Arc<str>,
+    /// The partner agency that raised it, for an alert a partner sent.
+    pub origin: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -210,6 +227,7 @@ impl AppState {
             stats: Arc::new(Stats::default()),
             options,
             calibrations: Arc::default(),
+            federation: Arc::default(),
         })
     }
 
@@ -220,6 +238,14 @@ impl AppState {
     }
 
     /// Logs every act and refusal to `audit` from now on.
+    /// Starts sharing alerts with partners over `link` and applying what they send.
+    pub fn start_federation(&self, link: limes_link::Link) {
+        let outbound = federation::start(self, link.clone());
+        if self.federation.set(Federation { link, outbound }).is_err() {
+            tracing::warn!("federation was started twice; the second start is ignored");
+        }
+    }
+
     pub fn with_audit(mut self, audit: limes_audit::AuditLog) -> Self {
         self.audit = Some(audit);
         self
@@ -235,6 +261,7 @@ impl AppState {
             alerts_possible: s.alerts_possible.load(Ordering::Relaxed),
             detections_accepted: s.detections_accepted.load(Ordering::Relaxed),
             detections_rejected: s.detections_rejected.load(Ordering::Relaxed),
+            partner_alerts: s.partner_alerts.load(Ordering::Relaxed),
             hotlist_entries: read_lock(&self.hotlist).len() as u64,
             cameras: read_lock(&self.cameras).len() as u64,
             webhooks: read_lock(&s.webhooks).iter().map(|w| w.snapshot()).collect(),
@@ -358,6 +385,37 @@ pub async fn retention_pass(state: &AppState, retention: &Retention) -> (u64, u6
             }
             Ok(Err(e)) => tracing::error!(error = %e, "retention of {what} failed; will retry"),
             Err(e) => tracing::error!(error = %e, "retention of {what} panicked; will retry"),
+        }
+    }
+    // Alerts partners sent are kept as long as this node's own reads (a sharing agreement
+    // may set less: roadmap, "Sharing under law"); the inbox forgets applied messages.
+    let cutoff = now - chrono::Duration::days(i64::from(retention.reads_days));
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.delete_partner_alerts_before(cutoff)).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => {
+            let event = limes_audit::AuditEvent {
+                actor: limes_audit::Actor::Node("retention".into()),
+                role: "node".into(),
+                action: limes_audit::Action::Erase,
+                object: limes_audit::Object::new("partner-alerts", format!("before={}", cutoff.to_rfc3339())),
+                purpose: "retention".into(),
+                legal_basis: format!("retention.reads_days = {}", retention.reads_days),
+                case_ref: None,
+                outcome: limes_audit::Outcome::Allowed,
+                details: limes_audit::Details::new(&serde_json::json!({ "deleted": n })),
+            };
+            if let Err(e) = state.audit(event).await {
+                tracing::error!(error = %e, "could not log a retention deletion");
+            }
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "retention of partners' alerts failed; will retry"),
+        Err(e) => tracing::error!(error = %e, "retention of partners' alerts panicked; will retry"),
+    }
+    if let Some(fed) = state.federation.get() {
+        let link = fed.link.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || link.prune()).await {
+            tracing::warn!(error = %e, "pruning the federation inbox failed; will retry");
         }
     }
     // Sessions past their expiry are refused already; their rows go too.

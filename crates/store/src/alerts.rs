@@ -1,8 +1,8 @@
 //! Alerts: a hotlist hit on a read, persisted, then acknowledged by an operator.
 
 use chrono::{DateTime, Utc};
-use limes_model::{AgencyId, CameraId, Demotion, HotlistReason, MatchKind};
-use limes_plate::PlateText;
+use limes_model::{AgencyId, CameraId, Demotion, GeoPoint, HotlistReason, MatchKind};
+use limes_plate::{CountryCode, PlateText};
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
@@ -12,7 +12,9 @@ use crate::{Store, StoreError, corrupt, from_us, to_us};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
     pub id: i64,
-    pub read_id: i64,
+    /// The read that raised it; none for an alert a partner sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_id: Option<i64>,
     pub entry_id: u64,
     pub kind: MatchKind,
     /// Why a hit whose text would confirm it is only possible.
@@ -35,6 +37,106 @@ pub struct Alert {
     pub agency: AgencyId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ack: Option<Ack>,
+    /// Where an alert a partner agency raised came from (none for this node's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<AlertOrigin>,
+}
+
+/// The partner agency that raised an alert and sent it here.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertOrigin {
+    pub agency: AgencyId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<CountryCode>,
+    /// The alert's id on the partner's node.
+    pub alert_id: i64,
+    /// The message it came in.
+    pub message: String,
+    /// Where the partner's camera stands, when the partner said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera_position: Option<GeoPoint>,
+}
+
+/// An alert a partner sent, to store (`Store::write_partner_alerts`).
+#[derive(Debug, Clone)]
+pub struct PartnerAlert {
+    pub origin: AlertOrigin,
+    pub entry_id: u64,
+    pub kind: MatchKind,
+    pub demoted: Option<Demotion>,
+    pub distance: u8,
+    pub plate: PlateText,
+    pub read_text: String,
+    pub camera: CameraId,
+    pub time: DateTime<Utc>,
+    pub created: DateTime<Utc>,
+    pub reason: HotlistReason,
+    pub priority: u8,
+    pub agency: AgencyId,
+}
+
+/// Inserts partners' alerts from `first_id` on, skipping messages stored before; the writer
+/// thread calls it inside its transaction.
+pub(crate) fn insert_partner_alerts(
+    conn: &rusqlite::Connection,
+    alerts: &[PartnerAlert],
+    first_id: i64,
+) -> Result<Vec<Alert>, StoreError> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO alerts (id, read_id, entry_id, kind, distance, plate, read_text, camera, time_us, created_us,
+                             reason, priority, agency, demoted, origin_agency, origin_country, origin_alert_id,
+                             origin_message, camera_lat, camera_lon)
+         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+         ON CONFLICT (origin_message) DO NOTHING",
+    )?;
+    let mut stored = Vec::with_capacity(alerts.len());
+    let mut id = first_id;
+    for a in alerts {
+        let o = &a.origin;
+        let n = insert.execute(params![
+            id,
+            a.entry_id as i64,
+            a.kind.as_str(),
+            a.distance,
+            a.plate.as_str(),
+            a.read_text,
+            a.camera.as_str(),
+            to_us(a.time),
+            to_us(a.created),
+            a.reason.as_str(),
+            a.priority,
+            a.agency.as_str(),
+            a.demoted.as_ref().map(Demotion::as_str),
+            o.agency.as_str(),
+            o.country.as_ref().map(CountryCode::as_str),
+            o.alert_id,
+            o.message,
+            o.camera_position.map(|p| p.lat),
+            o.camera_position.map(|p| p.lon),
+        ])?;
+        if n == 1 {
+            stored.push(Alert {
+                id,
+                read_id: None,
+                entry_id: a.entry_id,
+                kind: a.kind,
+                demoted: a.demoted,
+                distance: a.distance,
+                plate: a.plate.clone(),
+                read_text: a.read_text.clone(),
+                camera: a.camera.clone(),
+                time: a.time,
+                created: a.created,
+                reason: a.reason,
+                priority: a.priority,
+                agency: a.agency.clone(),
+                ack: None,
+                origin: Some(a.origin.clone()),
+            });
+            id += 1;
+        }
+    }
+    Ok(stored)
 }
 
 /// An operator's acknowledgement of an alert.
@@ -56,7 +158,8 @@ pub struct AlertQuery {
 }
 
 const COLUMNS: &str = "id, read_id, entry_id, kind, distance, plate, read_text, camera, time_us, created_us,
-                       reason, priority, agency, acked_by, acked_us, ack_note, demoted";
+                       reason, priority, agency, acked_by, acked_us, ack_note, demoted, origin_agency,
+                       origin_country, origin_alert_id, origin_message, camera_lat, camera_lon";
 
 fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
     let kind: String = row.get(3)?;
@@ -68,7 +171,12 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
     let acked_us: Option<i64> = row.get(14)?;
     let note: Option<String> = row.get(15)?;
     let demoted: Option<String> = row.get(16)?;
-    let (id, read_id, entry_id, distance, time_us, created_us, priority): (i64, i64, i64, u8, i64, i64, u8) =
+    let origin_agency: Option<String> = row.get(17)?;
+    let origin_country: Option<String> = row.get(18)?;
+    let origin_alert_id: Option<i64> = row.get(19)?;
+    let origin_message: Option<String> = row.get(20)?;
+    let position: (Option<f64>, Option<f64>) = (row.get(21)?, row.get(22)?);
+    let (id, read_id, entry_id, distance, time_us, created_us, priority): (i64, Option<i64>, i64, u8, i64, i64, u8) =
         (row.get(0)?, row.get(1)?, row.get(2)?, row.get(4)?, row.get(8)?, row.get(9)?, row.get(11)?);
     Ok((|| {
         Ok(Alert {
@@ -95,6 +203,19 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
             ack: match (acked_by, acked_us) {
                 (Some(by), Some(at)) => Some(Ack { by, at: from_us(at), note }),
                 _ => None,
+            },
+            origin: match origin_agency {
+                None => None,
+                Some(agency) => Some(AlertOrigin {
+                    agency: AgencyId::new(agency).map_err(|e| corrupt("alerts", e))?,
+                    country: origin_country.and_then(|c| CountryCode::parse(&c).ok()),
+                    alert_id: origin_alert_id.unwrap_or_default(),
+                    message: origin_message.unwrap_or_default(),
+                    camera_position: match position {
+                        (Some(lat), Some(lon)) => GeoPoint::new(lat, lon).ok(),
+                        _ => None,
+                    },
+                }),
             },
         })
     })())
@@ -169,6 +290,49 @@ impl Store {
                 params![name, last_alert_id, to_us(Utc::now())],
             )?;
             Ok(())
+        })
+    }
+
+    /// Deletes alerts partners sent that arrived before `cutoff` (this node's own alerts go
+    /// with their reads); returns how many.
+    pub fn delete_partner_alerts_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.delete_partner_alerts_where("created_us < ?1", rusqlite::types::Value::Integer(to_us(cutoff)))
+    }
+
+    /// Deletes the alerts partners sent about `plate` (canonical); returns how many.
+    pub fn delete_partner_alerts_for_plate(&self, plate: &str) -> Result<u64, StoreError> {
+        self.delete_partner_alerts_where("plate = ?1", rusqlite::types::Value::Text(plate.to_owned()))
+    }
+
+    /// Deletes one alert a partner sent; whether it existed.
+    pub fn delete_partner_alert(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.delete_partner_alerts_where("id = ?1", rusqlite::types::Value::Integer(id))? > 0)
+    }
+
+    fn delete_partner_alerts_where(&self, filter: &str, arg: rusqlite::types::Value) -> Result<u64, StoreError> {
+        self.with_admin(|conn| {
+            let tx = crate::write_transaction(conn)?;
+            // Keep the highest alert id ever given, so that the writer never gives it again.
+            tx.execute(
+                "INSERT INTO id_floors (name, id) SELECT 'alerts', high FROM (SELECT MAX(id) AS high FROM alerts)
+                 WHERE high IS NOT NULL
+                 ON CONFLICT (name) DO UPDATE SET id = MAX(id, excluded.id)",
+                [],
+            )?;
+            let n = tx.execute(&format!("DELETE FROM alerts WHERE origin_agency IS NOT NULL AND {filter}"), [arg])?;
+            tx.commit()?;
+            Ok(n as u64)
+        })
+    }
+
+    /// The alerts partners sent about `plate` (canonical), newest first.
+    pub fn partner_alerts_for_plate(&self, plate: &str) -> Result<Vec<Alert>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM alerts WHERE plate = ?1 AND origin_agency IS NOT NULL ORDER BY id DESC LIMIT 10000"
+            ))?;
+            let rows = stmt.query_map([plate], decode)?;
+            rows.map(|r| r?).collect()
         })
     }
 

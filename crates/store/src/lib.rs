@@ -48,13 +48,14 @@ mod schema;
 mod writer;
 
 pub use accounts::{SessionRow, TokenRow, UserRow};
-pub use alerts::{Ack, Alert, AlertQuery};
+pub use alerts::{Ack, Alert, AlertOrigin, AlertQuery, PartnerAlert};
 pub use detections::{DetectionBatch, DetectionCursor, DetectionPage, DetectionQuery, NewDetection, StoredDetection};
 pub use images::{
     IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,
     ValidImage,
 };
 pub use reads::{CameraScope, PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
+pub use schema::apply_migrations;
 pub use writer::{Committed, NewAlert, NewRead, WriteBatch};
 
 /// What went wrong in the store.

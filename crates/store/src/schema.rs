@@ -20,6 +20,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_detections.sql")),
     (6, include_str!("../migrations/0006_accounts.sql")),
     (7, include_str!("../migrations/0007_restrictions.sql")),
+    (8, include_str!("../migrations/0008_partner_alerts.sql")),
 ];
 
 /// The newest schema version this build knows.
@@ -41,17 +42,30 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// Applies the migrations numbered above the database's version, up to `target`.
 pub(crate) fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), StoreError> {
+    apply_migrations(conn, MIGRATIONS, target, "store")
+}
+
+/// Applies `migrations` (by version, increasing, gaps allowed) numbered above the database's
+/// `user_version`, up to `target`, each in its own transaction; refuses a database newer than
+/// the last one. Other SQLite files of a node (the federation links') use it with their own
+/// lists.
+pub fn apply_migrations(
+    conn: &mut Connection,
+    migrations: &[(i64, &str)],
+    target: i64,
+    name: &str,
+) -> Result<(), StoreError> {
     let found = version(conn)?;
-    let supported = latest();
+    let supported = migrations.last().map_or(0, |(v, _)| *v);
     if found > supported {
         return Err(StoreError::TooNew { found, supported });
     }
-    for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > found && *v <= target) {
+    for (v, sql) in migrations.iter().filter(|(v, _)| *v > found && *v <= target) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", *v)?;
         tx.commit()?;
-        tracing::info!(version = v, "migrated store schema");
+        tracing::info!(version = v, schema = name, "migrated schema");
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use limes_plate::{CountryCode, PlateText, lookalike_key};
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
-use crate::alerts::Alert;
+use crate::alerts::{Alert, PartnerAlert};
 use crate::detections::DetectionBatch;
 use crate::{StoreError, to_us};
 
@@ -110,6 +110,7 @@ pub struct Committed {
 enum Job {
     Reads { batch: WriteBatch, reply: oneshot::Sender<Result<Committed, StoreError>> },
     Detections { batch: DetectionBatch, reply: oneshot::Sender<Result<Vec<i64>, StoreError>> },
+    PartnerAlerts { alerts: Vec<PartnerAlert>, reply: oneshot::Sender<Result<Vec<Alert>, StoreError>> },
 }
 
 impl Job {
@@ -118,6 +119,7 @@ impl Job {
         match self {
             Self::Reads { batch, .. } => batch.reads.len(),
             Self::Detections { batch, .. } => batch.detections.len(),
+            Self::PartnerAlerts { alerts, .. } => alerts.len(),
         }
     }
 
@@ -128,6 +130,9 @@ impl Job {
                 let _ = reply.send(r);
             }
             (Self::Detections { reply, .. }, Outcome::Detections(r)) => {
+                let _ = reply.send(r);
+            }
+            (Self::PartnerAlerts { reply, .. }, Outcome::PartnerAlerts(r)) => {
                 let _ = reply.send(r);
             }
             (job, _) => job.fail(StoreError::Corrupt { table: "writer", detail: "outcome of another kind".into() }),
@@ -143,6 +148,9 @@ impl Job {
             Self::Detections { reply, .. } => {
                 let _ = reply.send(Err(e));
             }
+            Self::PartnerAlerts { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
         }
     }
 }
@@ -151,6 +159,7 @@ impl Job {
 enum Outcome {
     Reads(Result<Committed, StoreError>),
     Detections(Result<Vec<i64>, StoreError>),
+    PartnerAlerts(Result<Vec<Alert>, StoreError>),
 }
 
 #[derive(Debug)]
@@ -192,6 +201,15 @@ impl crate::Store {
         let (reply, rx) = oneshot::channel();
         self.inner.writer.tx.send(Job::Reads { batch, reply }).map_err(|_| StoreError::WriterGone)?;
         rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Stores alerts partner agencies sent, numbered with this node's alerts, durably; resolves
+    /// with the ones stored, skipping any whose message was stored before (a message takes
+    /// effect once).
+    pub async fn write_partner_alerts(&self, alerts: Vec<PartnerAlert>) -> Result<Vec<Alert>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Job::PartnerAlerts { alerts, reply }).await?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
     /// Writes detections durably, in the same group commits as reads; resolves with their
@@ -300,6 +318,14 @@ fn write_group(conn: &mut Connection, group: &[Job]) -> Result<Vec<Outcome>, Sto
                 Ok(ids) => (true, Outcome::Detections(Ok(ids))),
                 Err(e) => (false, Outcome::Detections(Err(e))),
             },
+            Job::PartnerAlerts { alerts, .. } => match crate::alerts::insert_partner_alerts(&sp, alerts, next_alert_id)
+            {
+                Ok(stored) => {
+                    next_alert_id += stored.len() as i64;
+                    (true, Outcome::PartnerAlerts(Ok(stored)))
+                }
+                Err(e) => (false, Outcome::PartnerAlerts(Err(e))),
+            },
         };
         if ok {
             sp.commit()?;
@@ -369,7 +395,7 @@ fn write_batch(
             ])?;
             alerts.push(Alert {
                 id,
-                read_id: read_ids[a.read_index],
+                read_id: Some(read_ids[a.read_index]),
                 entry_id: a.entry_id,
                 kind: a.kind,
                 demoted: a.demoted,
@@ -383,6 +409,7 @@ fn write_batch(
                 priority: a.priority,
                 agency: a.agency.clone(),
                 ack: None,
+                origin: None,
             });
         }
     }

@@ -115,7 +115,7 @@ fn a_batch_survives_reopening_and_alerts_reference_their_reads() {
     };
     assert_eq!(committed.alerts[1].demoted, Some(Demotion::ColourDiffers));
     assert_eq!(committed.read_ids.len(), 2);
-    assert_eq!(committed.alerts[0].read_id, committed.read_ids[1]);
+    assert_eq!(committed.alerts[0].read_id, Some(committed.read_ids[1]));
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     assert_eq!(store.count_reads().unwrap(), 2);
     let mut alerts = store.alerts(&AlertQuery { limit: 10, ..Default::default() }).unwrap();
@@ -405,4 +405,70 @@ fn other_writers_committing_meanwhile_never_fail_a_group() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(other.join().unwrap() > 0);
     assert_eq!(store.count_reads().unwrap(), 2000);
+}
+
+fn partner_alert(message: &str, plate: &str, created: DateTime<Utc>) -> limes_store::PartnerAlert {
+    limes_store::PartnerAlert {
+        origin: limes_store::AlertOrigin {
+            agency: AgencyId::new("ua-dpsu").unwrap(),
+            country: Some(CountryCode::UA),
+            alert_id: 7,
+            message: message.into(),
+            camera_position: Some(GeoPoint::new(47.99, 26.1).unwrap()),
+        },
+        entry_id: 0,
+        kind: MatchKind::Confirmed,
+        demoted: None,
+        distance: 0,
+        plate: PlateText::new(plate).unwrap(),
+        read_text: plate.into(),
+        camera: CameraId::new("ua-porubne-1").unwrap(),
+        time: created,
+        created,
+        reason: HotlistReason::Stolen,
+        priority: 1,
+        agency: AgencyId::new("ua-dpsu").unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_alerts_share_the_alert_ids_take_effect_once_and_go_by_retention_or_plate() {
+    let (_dir, store) = open();
+    let own = store
+        .write(WriteBatch {
+            reads: vec![read("a", "B123ABC", t0())],
+            alerts: vec![NewAlert::new(0, &entry(1, "B123ABC"), MatchKind::Confirmed, 0)],
+        })
+        .await
+        .unwrap();
+    let theirs = store
+        .write_partner_alerts(vec![partner_alert("m1", "AA1234KX", t0()), partner_alert("m2", "BC5678AB", t0())])
+        .await
+        .unwrap();
+    assert_eq!(theirs.iter().map(|a| a.id).collect::<Vec<_>>(), vec![own.alerts[0].id + 1, own.alerts[0].id + 2]);
+    // The same message again (a restart between storing and marking it applied): no effect,
+    // and no id used up.
+    let again = store.write_partner_alerts(vec![partner_alert("m1", "AA1234KX", t0())]).await.unwrap();
+    assert!(again.is_empty());
+    let later = store
+        .write(WriteBatch {
+            reads: vec![read("a", "B123ABC", t0())],
+            alerts: vec![NewAlert::new(0, &entry(1, "B123ABC"), MatchKind::Confirmed, 0)],
+        })
+        .await
+        .unwrap();
+    assert_eq!(later.alerts[0].id, theirs[1].id + 1);
+    let listed = store.alert(theirs[0].id).unwrap();
+    assert_eq!(listed, theirs[0]);
+    assert_eq!(listed.read_id, None);
+    assert_eq!(listed.origin.as_ref().unwrap().camera_position.unwrap().lat, 47.99);
+
+    assert_eq!(store.partner_alerts_for_plate("AA1234KX").unwrap().len(), 1);
+    assert_eq!(store.delete_partner_alerts_for_plate("AA1234KX").unwrap(), 1);
+    assert_eq!(store.delete_partner_alerts_before(t0() + Duration::seconds(1)).unwrap(), 1);
+    // This node's own alerts are not touched by either.
+    assert_eq!(store.alerts(&AlertQuery { limit: 10, ..Default::default() }).unwrap().len(), 2);
+    // Ids are never given twice, even after the newest alert was deleted.
+    let n = store.write_partner_alerts(vec![partner_alert("m3", "AA1234KX", t0())]).await.unwrap();
+    assert!(n[0].id > later.alerts[0].id);
 }

@@ -292,7 +292,7 @@ mod tests {
             let t = chrono::Utc::now();
             Alert {
                 id: 1,
-                read_id: 1,
+                read_id: Some(1),
                 entry_id: 1,
                 kind,
                 demoted: None,
@@ -306,6 +306,7 @@ mod tests {
                 priority,
                 agency: AgencyId::new("ro-igpf").unwrap(),
                 ack: None,
+                origin: None,
             }
         };
         assert!(w.wants(&alert(1, MatchKind::Confirmed)));

@@ -169,7 +169,9 @@ impl Worker {
             for alert in page {
                 let restricted =
                     self.restricted.read().unwrap_or_else(|e| e.into_inner()).contains(alert.plate.as_str());
-                if self.webhook.wants(&alert) && !restricted {
+                // An alert a partner agency sent is not passed on: onward transfer is the
+                // partner's to allow (agreements), not a webhook's.
+                if alert.origin.is_none() && self.webhook.wants(&alert) && !restricted {
                     let body = match serde_json::to_vec(&alert) {
                         Ok(body) => body,
                         Err(e) => {

@@ -57,10 +57,14 @@ fn role_by_operation_matrix() {
                 HotlistManage,
                 CamerasView,
                 StatsView,
+                PartnersView,
             ],
         ),
         (Role::Dpo, &[CamerasView, StatsView, AuditView, SubjectRequest, DataErase, DataRestrict]),
-        (Role::Administrator, &[CamerasView, CamerasManage, StatsView, UsersManage, TokensManage]),
+        (
+            Role::Administrator,
+            &[CamerasView, CamerasManage, StatsView, UsersManage, TokensManage, PartnersView, PartnersManage],
+        ),
     ];
     let p = policy();
     let node = Resource::node("ro-igpf", "RO");

@@ -89,6 +89,8 @@ pub(super) struct SubjectData {
     reads: Vec<StoredRead>,
     images: Vec<ImageOut>,
     hotlist: Vec<limes_model::HotlistEntry>,
+    /// Alerts partner agencies sent about the plate.
+    partner_alerts: Vec<limes_store::Alert>,
     /// Audit records mentioning the plate (`GET /api/v1/audit?plate=` lists them).
     audit_records: u64,
     /// Whether the plate's data is restricted.
@@ -145,8 +147,9 @@ pub(super) async fn subject(
     let store = state.store.clone();
     let log = state.audit.clone();
     let plate_text = text.clone();
-    let (reads, images, audit_records) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+    let (reads, images, partner_alerts, audit_records) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let reads = reads_of(&store, &plate_text)?;
+        let partner_alerts = store.partner_alerts_for_plate(plate_text.as_str())?;
         let mut images = Vec::new();
         for r in &reads {
             images.extend(store.read_images(r.id)?.iter().map(ImageOut::from));
@@ -158,11 +161,19 @@ pub(super) async fn subject(
             }
             None => 0,
         };
-        Ok((reads, images, audit_records))
+        Ok((reads, images, partner_alerts, audit_records))
     })
     .await??;
     let restricted = state.is_restricted(text.as_str());
-    Ok(Json(SubjectData { plate: text.as_str().to_owned(), reads, images, hotlist, audit_records, restricted }))
+    Ok(Json(SubjectData {
+        plate: text.as_str().to_owned(),
+        reads,
+        images,
+        hotlist,
+        partner_alerts,
+        audit_records,
+        restricted,
+    }))
 }
 
 #[derive(Serialize)]
@@ -170,6 +181,8 @@ pub(super) struct Erased {
     plate: String,
     reads: u64,
     hotlist: usize,
+    /// Alerts partner agencies sent about the plate.
+    partner_alerts: u64,
 }
 
 pub(super) async fn erase(
@@ -188,13 +201,14 @@ pub(super) async fn erase(
     let store = state.store.clone();
     let plate_text = text.clone();
     let ids = entries.clone();
-    let reads = tokio::task::spawn_blocking(move || -> Result<u64, ApiError> {
+    let (reads, partner_alerts) = tokio::task::spawn_blocking(move || -> Result<(u64, u64), ApiError> {
         let reads: Vec<i64> = reads_of(&store, &plate_text)?.iter().map(|r| r.id).collect();
         let n = store.delete_reads(&reads)?;
+        let partner_alerts = store.delete_partner_alerts_for_plate(plate_text.as_str())?;
         for id in ids {
             store.delete_hotlist_entry(id)?;
         }
-        Ok(n)
+        Ok((n, partner_alerts))
     })
     .await??;
     {
@@ -203,7 +217,7 @@ pub(super) async fn erase(
             index.remove(*id);
         }
     }
-    let erased = Erased { plate: text.as_str().to_owned(), reads, hotlist: entries.len() };
+    let erased = Erased { plate: text.as_str().to_owned(), reads, hotlist: entries.len(), partner_alerts };
     // The erasure's own record, with what went (the authorisation's record says who asked).
     let details = serde_json::json!({ "reads": reads, "hotlist": entries });
     log_erasure(&state, &caller, &grant, Object::plate(text.as_str()), details).await?;
@@ -305,10 +319,13 @@ pub(super) async fn event(
                     data.alert = Some(alert);
                     read_id
                 } else {
-                    id
+                    Some(id)
                 };
-                data.read = Some(store.read(read_id)?);
-                data.images = store.read_images(read_id)?.iter().map(ImageOut::from).collect();
+                // A partner's alert has no read here.
+                if let Some(read_id) = read_id {
+                    data.read = Some(store.read(read_id)?);
+                    data.images = store.read_images(read_id)?.iter().map(ImageOut::from).collect();
+                }
             }
         }
         if let Some(log) = log {
@@ -340,9 +357,17 @@ pub(super) async fn erase_event(
                 serde_json::json!({ "detection": id })
             }
             _ => {
-                let read_id = if kind == "alert" { store.alert(id)?.read_id } else { store.read(id)?.id };
-                store.delete_reads(&[read_id])?;
-                serde_json::json!({ "read": read_id })
+                let read_id = if kind == "alert" { store.alert(id)?.read_id } else { Some(store.read(id)?.id) };
+                match read_id {
+                    Some(read_id) => {
+                        store.delete_reads(&[read_id])?;
+                        serde_json::json!({ "read": read_id })
+                    }
+                    None => {
+                        store.delete_partner_alert(id)?;
+                        serde_json::json!({ "partner_alert": id })
+                    }
+                }
             }
         })
     })

@@ -16,6 +16,7 @@ mod hotlist;
 mod images;
 mod misc;
 mod ndjson;
+mod partners;
 mod push;
 mod reads;
 
@@ -56,6 +57,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/stream", get(alerts::stream))
         .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
+        .route("/api/v1/partners", get(partners::list).post(partners::add))
+        .route("/api/v1/partners/{agency}", axum::routing::delete(partners::remove))
+        .route("/api/v1/partners/{agency}/revoke", post(partners::revoke))
+        .route("/api/v1/federation", get(partners::status))
         .with_state(state)
 }
 

@@ -1,0 +1,23 @@
+//! What nodes of different agencies say to each other, as plain types and functions.
+//!
+//! - [`anchor`]: trust anchors, the files agencies exchange out of band to become partners.
+//! - [`envelope`]: signed messages and the batches a request carries.
+//! - [`check`]: what a receiver checks before a message takes effect, and its receipts.
+//! - [`backoff`]: how long a sender waits before trying a partner again.
+//!
+//! No I/O here: `limes-link` holds the outbox and inbox, the mutual-TLS transport and the
+//! delivery loops.
+
+pub mod anchor;
+pub mod backoff;
+mod canonical;
+pub mod check;
+pub mod envelope;
+pub mod key;
+
+pub use anchor::{AnchorError, AnchorFields, Fingerprint, TrustAnchor, VerifiedAnchor};
+pub use check::{
+    Limits, Outcome, Peer, Receipt, Refusal, RejectCode, SeqDecision, Status, check_batch, check_envelope, sequence,
+};
+pub use envelope::{Batch, BatchFrame, Draft, Envelope, MessageId, MessageType, NameError, StreamName};
+pub use key::{AgencyKey, KeyError, PublicKey};

@@ -1,0 +1,526 @@
+//! Links between nodes of different agencies.
+//!
+//! - [`identity`]: the agency's signing key and the node's TLS certificate, made once.
+//! - [`tls`]: mutual TLS that accepts exactly the current partners' pinned certificates.
+//! - `db`: `federation.sqlite`, with partners, an outbox per partner, the inbox.
+//! - `receive`: the partners' port, where batches are checked, stored and acknowledged.
+//! - `send`: one delivery loop per partner: oldest first, at least once, backing off.
+//!
+//! The node hands [`Link::send`] what it shares and takes what partners sent from
+//! [`Link::received`] (then [`Link::applied`]): a message takes effect once, even when it
+//! arrives twice or the node stops between receiving and applying it. What messages mean and
+//! what the receiver checks are plain functions in `limes-federation`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use limes_access::Regime;
+use limes_audit::{Action, Actor, AuditEvent, AuditLog, Details, Object};
+use limes_federation::{AnchorFields, Fingerprint, Limits, MessageId, MessageType, TrustAnchor};
+use limes_model::AgencyId;
+use limes_plate::CountryCode;
+use serde::Serialize;
+use tokio::sync::Notify;
+
+mod db;
+pub mod identity;
+mod receive;
+mod send;
+pub mod tls;
+
+pub use db::{Outgoing, Partner, Received, Refused};
+pub use identity::Identity;
+
+/// Why a link operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("{path}: {error}")]
+    File { path: PathBuf, error: String },
+    #[error("the agency identity: {0}")]
+    Identity(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("federation database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("federation database schema: {0}")]
+    Schema(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("the queue for {partner} holds {queued} messages, its limit; the message was not queued")]
+    QueueFull { partner: AgencyId, queued: u64 },
+    #[error("binding {addr}: {error}")]
+    Bind { addr: SocketAddr, error: String },
+    #[error("the link has stopped")]
+    Stopped,
+}
+
+/// How a node's link behaves.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    pub agency: AgencyId,
+    /// The agency's name, for its trust anchor.
+    pub name: String,
+    pub country: CountryCode,
+    pub regime: Regime,
+    /// The partners' port (mutual TLS), separate from the user API.
+    pub listen: SocketAddr,
+    /// What the trust anchor tells partners to connect to: `https://host:port`.
+    pub url: String,
+    pub limits: Limits,
+    /// A partner's queue may hold this many messages; beyond, sending to it fails (and the
+    /// node says so) rather than fill the disk.
+    pub max_queued_per_partner: u64,
+    pub batch_max_envelopes: usize,
+    pub batch_max_bytes: usize,
+    /// First retry after a failed delivery; doubles up to `retry_max`.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// The purpose and legal basis the audit records of received and sent messages name.
+    pub purpose: String,
+    pub legal_basis: String,
+}
+
+impl LinkConfig {
+    pub fn anchor_fields(&self) -> AnchorFields {
+        AnchorFields {
+            agency: self.agency.clone(),
+            name: self.name.clone(),
+            country: self.country,
+            regime: self.regime,
+            url: self.url.clone(),
+            certificate_pem: String::new(),
+        }
+    }
+}
+
+/// Counters since the node started.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Messages partners acknowledged (first time or again).
+    pub sent: AtomicU64,
+    /// Messages partners refused for good.
+    pub refused_by_partner: AtomicU64,
+    /// Delivery attempts that failed as a whole (connection, timeout, batch refused).
+    pub failed_attempts: AtomicU64,
+    pub received: AtomicU64,
+    pub duplicates: AtomicU64,
+    /// Messages and batches this node refused.
+    pub rejected: AtomicU64,
+    pub handshakes_refused: AtomicU64,
+}
+
+/// How the link to one partner is doing.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Health {
+    pub queued: u64,
+    pub last_success: Option<chrono::DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<chrono::DateTime<Utc>>,
+    pub consecutive_failures: u32,
+}
+
+/// A partner with the state of its link, as shown to administrators.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartnerStatus {
+    pub agency: AgencyId,
+    pub name: String,
+    pub country: CountryCode,
+    pub regime: Regime,
+    pub url: String,
+    pub fingerprint: String,
+    pub signing_key: String,
+    pub send: BTreeSet<MessageType>,
+    pub receive: BTreeSet<MessageType>,
+    pub added: chrono::DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<chrono::DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_reason: Option<String>,
+    pub health: Health,
+}
+
+pub(crate) struct Inner {
+    config: LinkConfig,
+    identity: Identity,
+    db: db::Db,
+    pins: tls::Pins,
+    partners: RwLock<HashMap<AgencyId, Partner>>,
+    health: Mutex<HashMap<AgencyId, Health>>,
+    /// Wakes a partner's delivery loop when something is queued for it.
+    wake: Mutex<HashMap<AgencyId, Arc<Notify>>>,
+    loops: Mutex<HashMap<AgencyId, tokio::task::JoinHandle<()>>>,
+    /// Wakes [`Link::received`].
+    inbox: Notify,
+    stats: Stats,
+    audit: Option<AuditLog>,
+    queued: Mutex<HashMap<AgencyId, u64>>,
+}
+
+/// A node's links to its partners. Cheap to clone.
+#[derive(Clone)]
+pub struct Link(Arc<Inner>);
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link").field("agency", &self.0.config.agency).field("listen", &self.0.config.listen).finish()
+    }
+}
+
+/// A running link: the partners' port and the delivery loops.
+#[derive(Debug)]
+pub struct Running {
+    pub link: Link,
+    pub addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the partners' port and every delivery loop (queued messages stay queued).
+    pub fn stop(&self) {
+        self.server.abort();
+        for (_, h) in self.link.0.loops.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+            h.abort();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Opens `<dir>/federation.sqlite` and the identity in `<dir>/identity`.
+pub fn open(dir: &Path, config: LinkConfig, audit: Option<AuditLog>) -> Result<Link, LinkError> {
+    std::fs::create_dir_all(dir).map_err(|e| LinkError::File { path: dir.to_owned(), error: e.to_string() })?;
+    let hosts = url_host(&config.url).into_iter().collect::<Vec<_>>();
+    let (identity, _) = Identity::load_or_create(&dir.join("identity"), config.agency.as_str(), &hosts)?;
+    let db = db::Db::open(&dir.join("federation.sqlite"))?;
+    let queued = db.queue_depths()?;
+    let inner = Inner {
+        config,
+        identity,
+        db,
+        pins: tls::Pins::default(),
+        partners: RwLock::default(),
+        health: Mutex::default(),
+        wake: Mutex::default(),
+        loops: Mutex::default(),
+        inbox: Notify::new(),
+        stats: Stats::default(),
+        audit,
+        queued: Mutex::new(queued.into_iter().filter_map(|(k, v)| AgencyId::new(k).ok().map(|k| (k, v))).collect()),
+    };
+    let link = Link(Arc::new(inner));
+    link.reload_partners()?;
+    Ok(link)
+}
+
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://")?;
+    let hostport = rest.split('/').next()?;
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        hostport.rsplit_once(':').map_or(hostport, |(h, _)| h)
+    };
+    Some(host.to_owned())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Link {
+    pub fn config(&self) -> &LinkConfig {
+        &self.0.config
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.0.stats
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.0.identity
+    }
+
+    /// This agency's trust anchor, signed now.
+    pub fn anchor(&self) -> Result<TrustAnchor, LinkError> {
+        self.0.identity.anchor(self.0.config.anchor_fields())
+    }
+
+    /// Binds the partners' port and starts a delivery loop per partner.
+    pub async fn start(&self) -> Result<Running, LinkError> {
+        let listen = self.0.config.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| LinkError::Bind { addr: listen, error: e.to_string() })?;
+        let addr = listener.local_addr().map_err(|e| LinkError::Bind { addr: listen, error: e.to_string() })?;
+        let server = receive::serve(self.0.clone(), listener)?;
+        let partners: Vec<AgencyId> = self.active_partners().into_iter().map(|p| p.agency).collect();
+        for p in partners {
+            send::spawn_loop(&self.0, p);
+        }
+        tracing::info!(%addr, agency = %self.0.config.agency, fingerprint = %self.0.identity.fingerprint(), "partners' port listening (mutual TLS)");
+        Ok(Running { link: self.clone(), addr, server })
+    }
+
+    fn reload_partners(&self) -> Result<(), LinkError> {
+        let all = self.0.db.partners()?;
+        let pins = all
+            .iter()
+            .filter(|p| p.revoked.is_none())
+            .map(|p| (p.fingerprint, p.agency.clone()))
+            .collect::<HashMap<_, _>>();
+        self.0.pins.set(pins);
+        *self.0.partners.write().unwrap_or_else(|e| e.into_inner()) =
+            all.into_iter().map(|p| (p.agency.clone(), p)).collect();
+        Ok(())
+    }
+
+    fn active_partners(&self) -> Vec<Partner> {
+        self.0
+            .partners
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|p| p.revoked.is_none())
+            .cloned()
+            .collect()
+    }
+
+    /// Adds a partner from its trust anchor (checked here), or changes the message types of
+    /// one already added.
+    pub fn add_partner(
+        &self,
+        anchor: TrustAnchor,
+        send: BTreeSet<MessageType>,
+        receive: BTreeSet<MessageType>,
+    ) -> Result<Partner, LinkError> {
+        let v = anchor.verify().map_err(|e| LinkError::Refused(format!("the trust anchor: {e}")))?;
+        if v.anchor.agency == self.0.config.agency {
+            return Err(LinkError::Refused(format!("{} is this node's own agency", v.anchor.agency)));
+        }
+        if v.fingerprint == self.0.identity.fingerprint() {
+            return Err(LinkError::Refused("the anchor carries this node's own certificate".into()));
+        }
+        let existing = self.0.partners.read().unwrap_or_else(|e| e.into_inner()).get(&v.anchor.agency).cloned();
+        if let Some(p) = existing.as_ref().filter(|p| p.revoked.is_some()) {
+            return Err(LinkError::Refused(format!(
+                "{} was revoked; a revoked partner cannot be added again",
+                p.agency
+            )));
+        }
+        let mut epoch = [0u8; 4];
+        rand::fill(&mut epoch);
+        let partner = Partner {
+            agency: v.anchor.agency.clone(),
+            key: v.anchor.signing_key,
+            fingerprint: v.fingerprint,
+            anchor: v.anchor,
+            send,
+            receive,
+            epoch: existing
+                .as_ref()
+                .map(|p| p.epoch.clone())
+                .unwrap_or_else(|| epoch.iter().map(|b| format!("{b:02x}")).collect()),
+            added: existing.as_ref().map_or_else(Utc::now, |p| p.added),
+            revoked: None,
+        };
+        self.0.db.put_partner(&partner)?;
+        self.reload_partners()?;
+        send::spawn_loop(&self.0, partner.agency.clone());
+        self.audit_partner(
+            "partner.add",
+            &partner.agency,
+            serde_json::json!({
+                "fingerprint": partner.fingerprint.to_hex(),
+                "signing_key": partner.key.to_string(),
+                "send": partner.send,
+                "receive": partner.receive,
+            }),
+        );
+        Ok(partner)
+    }
+
+    /// Removes a partner; what was queued for it is dropped.
+    pub fn remove_partner(&self, agency: &AgencyId) -> Result<u64, LinkError> {
+        let dropped = self.0.db.remove_partner(agency)?;
+        self.forget(agency)?;
+        self.audit_partner("partner.remove", agency, serde_json::json!({ "dropped": dropped }));
+        Ok(dropped)
+    }
+
+    /// Revokes a partner: from now on its certificate is refused at the handshake, its
+    /// messages are refused, nothing more is sent to it, and its key is never trusted again.
+    pub fn revoke_partner(&self, agency: &AgencyId, reason: &str) -> Result<u64, LinkError> {
+        let dropped = self.0.db.revoke_partner(agency, reason, Utc::now())?;
+        self.forget(agency)?;
+        self.audit_partner("partner.revoke", agency, serde_json::json!({ "dropped": dropped, "reason": reason }));
+        Ok(dropped)
+    }
+
+    fn forget(&self, agency: &AgencyId) -> Result<(), LinkError> {
+        self.reload_partners()?;
+        if let Some(h) = lock(&self.0.loops).remove(agency) {
+            h.abort();
+        }
+        lock(&self.0.queued).remove(agency);
+        lock(&self.0.health).remove(agency);
+        Ok(())
+    }
+
+    fn audit_partner(&self, what: &str, agency: &AgencyId, details: serde_json::Value) {
+        let Some(audit) = self.0.audit.clone() else { return };
+        let event = AuditEvent {
+            actor: Actor::Node(self.0.config.agency.to_string()),
+            role: "node".into(),
+            action: Action::Alter,
+            object: Object::new("partner", agency),
+            purpose: self.0.config.purpose.clone(),
+            legal_basis: self.0.config.legal_basis.clone(),
+            case_ref: None,
+            outcome: limes_audit::Outcome::Allowed,
+            details: Details::new(&serde_json::json!({ "change": what, "detail": details })),
+        };
+        tokio::spawn(async move {
+            if let Err(e) = audit.append(event).await {
+                tracing::error!(error = %e, "could not log a partner change");
+            }
+        });
+    }
+
+    /// Partners, revoked ones included, with the state of their links.
+    pub fn partners(&self) -> Vec<PartnerStatus> {
+        let partners = self.0.partners.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let health = lock(&self.0.health).clone();
+        let queued = lock(&self.0.queued).clone();
+        let mut out: Vec<PartnerStatus> = partners
+            .into_values()
+            .map(|p| PartnerStatus {
+                name: p.anchor.name.clone(),
+                country: p.anchor.country,
+                regime: p.anchor.regime,
+                url: p.anchor.url.clone(),
+                fingerprint: p.fingerprint.to_hex(),
+                signing_key: p.key.to_string(),
+                send: p.send.clone(),
+                receive: p.receive.clone(),
+                added: p.added,
+                revoked: p.revoked.as_ref().map(|r| r.0),
+                revoke_reason: p.revoked.as_ref().map(|r| r.1.clone()),
+                health: Health {
+                    queued: queued.get(&p.agency).copied().unwrap_or(0),
+                    ..health.get(&p.agency).cloned().unwrap_or_default()
+                },
+                agency: p.agency,
+            })
+            .collect();
+        out.sort_by(|a, b| a.agency.cmp(&b.agency));
+        out
+    }
+
+    /// The partners that receive messages of type `kind` from us.
+    pub fn recipients(&self, kind: &MessageType) -> Vec<AgencyId> {
+        self.active_partners().into_iter().filter(|p| p.send.contains(kind)).map(|p| p.agency).collect()
+    }
+
+    /// Signs and durably queues messages; each is delivered at least once, in order within
+    /// its stream, and takes effect once at its partner. Per message: its id, or why it was
+    /// not queued (unknown partner, the partner's queue full).
+    pub async fn send(&self, items: Vec<Outgoing>) -> Result<Vec<Result<MessageId, LinkError>>, LinkError> {
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || send::enqueue(&inner, items)).await.map_err(|_| LinkError::Stopped)?
+    }
+
+    /// Waits for messages partners sent that the node has not applied yet (oldest first, at
+    /// most `limit`). The same messages come back until [`Link::applied`] is called for them.
+    pub async fn received(&self, limit: usize) -> Result<Vec<Received>, LinkError> {
+        loop {
+            let notified = self.0.inbox.notified();
+            let inner = self.0.clone();
+            let batch = tokio::task::spawn_blocking(move || inner.db.unapplied(limit))
+                .await
+                .map_err(|_| LinkError::Stopped)??;
+            if !batch.is_empty() {
+                return Ok(batch);
+            }
+            // Also look again now and then, in case a wake-up was missed.
+            let _ = tokio::time::timeout(Duration::from_secs(5), notified).await;
+        }
+    }
+
+    /// Marks received messages as applied: they will not come back from [`Link::received`].
+    pub async fn applied(&self, received: &[Received]) -> Result<(), LinkError> {
+        let rows: Vec<i64> = received.iter().map(|r| r.row).collect();
+        let inner = self.0.clone();
+        tokio::task::spawn_blocking(move || inner.db.mark_applied(&rows, Utc::now()))
+            .await
+            .map_err(|_| LinkError::Stopped)?
+    }
+
+    /// Messages partners refused for good, newest first.
+    pub fn refused(&self, limit: usize) -> Result<Vec<Refused>, LinkError> {
+        self.0.db.refused(limit)
+    }
+
+    /// Messages queued for all partners.
+    pub fn queued(&self) -> u64 {
+        lock(&self.0.queued).values().sum()
+    }
+
+    /// Forgets applied inbox entries older than the oldest message a partner may still send.
+    pub fn prune(&self) -> Result<u64, LinkError> {
+        self.0.db.prune(Utc::now() - self.0.config.limits.max_age - self.0.config.limits.clock_tolerance)
+    }
+}
+
+impl Inner {
+    fn partner_by_fingerprint(&self, fp: &Fingerprint) -> Option<Partner> {
+        let agency = self.pins.agency(fp)?;
+        self.partners.read().unwrap_or_else(|e| e.into_inner()).get(&agency).filter(|p| p.revoked.is_none()).cloned()
+    }
+
+    fn partner(&self, agency: &AgencyId) -> Option<Partner> {
+        self.partners.read().unwrap_or_else(|e| e.into_inner()).get(agency).filter(|p| p.revoked.is_none()).cloned()
+    }
+
+    fn audit_event(
+        &self,
+        actor: &str,
+        action: Action,
+        object: Object,
+        outcome: limes_audit::Outcome,
+        details: serde_json::Value,
+    ) -> AuditEvent {
+        AuditEvent {
+            actor: Actor::Node(actor.to_owned()),
+            role: "partner".into(),
+            action,
+            object,
+            purpose: self.config.purpose.clone(),
+            legal_basis: self.config.legal_basis.clone(),
+            case_ref: None,
+            outcome,
+            details: Details::new(&details),
+        }
+    }
+
+    async fn audit_all(&self, events: Vec<AuditEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if let Some(audit) = &self.audit
+            && let Err(e) = audit.append_all(events).await
+        {
+            tracing::error!(error = %e, "could not log federation messages");
+        }
+    }
+}

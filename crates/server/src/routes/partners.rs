@@ -1,0 +1,137 @@
+//! Partner agencies: `GET`/`POST /api/v1/partners`, `DELETE /api/v1/partners/{agency}`,
+//! `POST /api/v1/partners/{agency}/revoke`, and `GET /api/v1/federation` (this node's trust
+//! anchor and its links' counters).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use limes_access::Operation;
+use limes_audit::Object;
+use limes_federation::{MessageType, TrustAnchor};
+use limes_link::{Link, LinkError, PartnerStatus};
+use limes_model::AgencyId;
+use serde::Deserialize;
+
+use super::{body_bytes, json, utf8};
+use crate::{ApiError, AppState, Caller};
+
+fn link(state: &AppState) -> Result<Link, ApiError> {
+    state
+        .federation
+        .get()
+        .map(|f| f.link.clone())
+        .ok_or_else(|| ApiError::NotFound("this node has no [federation] section: it has no partners".into()))
+}
+
+fn link_error(e: LinkError) -> ApiError {
+    match e {
+        LinkError::NotFound(m) => ApiError::NotFound(m),
+        LinkError::Refused(m) => ApiError::Unprocessable(m),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+fn agency(s: &str) -> Result<AgencyId, ApiError> {
+    AgencyId::new(s).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+pub(super) async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<PartnerStatus>>, ApiError> {
+    state.authorize(&caller, Operation::PartnersView, &state.access.node(), Object::new("partners", "all")).await?;
+    Ok(Json(link(&state)?.partners()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AddBody {
+    anchor: TrustAnchor,
+    /// Message types this node sends the partner.
+    #[serde(default)]
+    send: BTreeSet<MessageType>,
+    /// Message types this node accepts from the partner.
+    #[serde(default)]
+    receive: BTreeSet<MessageType>,
+}
+
+/// Adds a partner from its trust anchor, or changes what is exchanged with one.
+pub(super) async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<(StatusCode, Json<PartnerStatus>), ApiError> {
+    let bytes = body_bytes(&state, body).await?;
+    let b: AddBody = json("partner", utf8(&bytes)?)?;
+    let object = Object::new("partner", &b.anchor.agency);
+    state.authorize(&caller, Operation::PartnersManage, &state.access.node(), object).await?;
+    let link = link(&state)?;
+    let added = link.add_partner(b.anchor, b.send, b.receive).map_err(link_error)?;
+    let status = link
+        .partners()
+        .into_iter()
+        .find(|p| p.agency == added.agency)
+        .ok_or_else(|| ApiError::Internal(format!("partner {} was added but is not listed", added.agency)))?;
+    Ok((StatusCode::CREATED, Json(status)))
+}
+
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = agency(&id)?;
+    state.authorize(&caller, Operation::PartnersManage, &state.access.node(), Object::new("partner", &id)).await?;
+    let dropped = link(&state)?.remove_partner(&id).map_err(link_error)?;
+    Ok(Json(serde_json::json!({ "removed": id, "dropped_messages": dropped })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RevokeBody {
+    reason: String,
+}
+
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = agency(&id)?;
+    state.authorize(&caller, Operation::PartnersManage, &state.access.node(), Object::new("partner", &id)).await?;
+    let bytes = body_bytes(&state, body).await?;
+    let b: RevokeBody = json("revocation", utf8(&bytes)?)?;
+    if b.reason.trim().is_empty() {
+        return Err(ApiError::Unprocessable("a revocation needs a reason".into()));
+    }
+    let dropped = link(&state)?.revoke_partner(&id, b.reason.trim()).map_err(link_error)?;
+    Ok(Json(serde_json::json!({ "revoked": id, "dropped_messages": dropped })))
+}
+
+/// This node's trust anchor and its links' counters.
+pub(super) async fn status(State(state): State<AppState>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .authorize(&caller, Operation::PartnersView, &state.access.node(), Object::new("federation", "status"))
+        .await?;
+    let link = link(&state)?;
+    let anchor = link.anchor().map_err(link_error)?;
+    let s = link.stats();
+    let refused = link.refused(20).map_err(link_error)?;
+    Ok(Json(serde_json::json!({
+        "agency": link.config().agency,
+        "fingerprint": link.identity().fingerprint().to_hex(),
+        "anchor": anchor,
+        "sent": s.sent.load(Ordering::Relaxed),
+        "refused_by_partners": s.refused_by_partner.load(Ordering::Relaxed),
+        "failed_attempts": s.failed_attempts.load(Ordering::Relaxed),
+        "received": s.received.load(Ordering::Relaxed),
+        "duplicates": s.duplicates.load(Ordering::Relaxed),
+        "rejected": s.rejected.load(Ordering::Relaxed),
+        "handshakes_refused": s.handshakes_refused.load(Ordering::Relaxed),
+        "queued": link.queued(),
+        "partner_alerts": state.stats.partner_alerts.load(Ordering::Relaxed),
+        "recently_refused_by_partners": refused,
+    })))
+}
