@@ -181,7 +181,9 @@ impl FaultProxy {
         FaultProxy::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), upstream)
     }
 
-    /// Starts a proxy listening on `listen` (port 0: a free port) forwarding to `upstream`.
+    /// Starts a proxy listening on `listen` (port 0: a free port) forwarding to `upstream`; for
+    /// example on [`Lab::root_addr`](crate::Lab::root_addr) so processes in a lab's namespaces
+    /// reach it.
     ///
     /// # Panics
     /// Outside a Tokio runtime.
