@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use limes_netlab::{FaultProxy, Latency, Mode, RandomCuts};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -275,6 +276,82 @@ async fn blackhole_mode_accepts_and_stays_silent_until_cut() {
     proxy.set_mode(Mode::Up).expect("up");
     round_trip(&mut connect(&proxy).await, b"forwarded again").await;
     assert_eq!(echo.connections.load(Ordering::Relaxed), 1);
+}
+
+/// A TLS echo server for `localhost` with a fresh self-signed certificate, and a client
+/// configuration that trusts it.
+async fn tls_echo_server() -> (SocketAddr, tokio_rustls::TlsConnector) {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let certificate = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
+    let server_config = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![certificate.clone()], key)
+        .expect("server configuration");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the TLS server");
+    let addr = listener.local_addr().expect("TLS server address");
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(socket).await else { return };
+                let (mut read, mut write) = tokio::io::split(stream);
+                let _ = tokio::io::copy(&mut read, &mut write).await;
+            });
+        }
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certificate).expect("trust the certificate");
+    let client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (addr, tokio_rustls::TlsConnector::from(Arc::new(client_config)))
+}
+
+#[tokio::test]
+async fn tls_passes_through_with_latency_and_a_cut_is_no_clean_end() {
+    let (upstream, connector) = tls_echo_server().await;
+    let proxy = FaultProxy::start(upstream).expect("start the proxy");
+    proxy.set_latency(Latency::symmetric(Duration::from_millis(20)));
+    let name = ServerName::try_from("localhost").expect("server name");
+
+    let socket = connect(&proxy).await;
+    let started = Instant::now();
+    let mut tls = tokio::time::timeout(PATIENCE, connector.connect(name.clone(), socket))
+        .await
+        .expect("the handshake ends")
+        .expect("a TLS handshake through the proxy");
+    let message = pseudo_random_bytes(64 * 1024);
+    tls.write_all(&message).await.expect("write over TLS");
+    let mut echo = vec![0; message.len()];
+    tokio::time::timeout(PATIENCE, tls.read_exact(&mut echo))
+        .await
+        .expect("the echo comes back")
+        .expect("read over TLS");
+    assert!(echo == message, "the echo over TLS differs");
+    // At least the handshake's round trip and the echo's, each 2 × 20 ms.
+    assert!(started.elapsed() >= Duration::from_millis(80), "{:?}", started.elapsed());
+    let stats = proxy.stats();
+    assert!(stats.bytes_to_upstream > message.len() as u64, "records and handshake add bytes: {stats:?}");
+
+    // A cut is not a clean TLS close (no close_notify): the client gets an error, never Ok(0).
+    proxy.cut_all();
+    let mut buffer = [0; 16];
+    let after_cut = tokio::time::timeout(PATIENCE, tls.read(&mut buffer)).await.expect("the cut is seen");
+    assert!(after_cut.is_err(), "a cut TLS stream read {after_cut:?}");
+
+    // A new session works after the cut.
+    let mut again = connector.connect(name, connect(&proxy).await).await.expect("a new handshake");
+    again.write_all(b"again").await.expect("write");
+    let mut echo = [0; 5];
+    again.read_exact(&mut echo).await.expect("read");
+    assert_eq!(&echo, b"again");
 }
 
 #[tokio::test]
