@@ -17,25 +17,34 @@ use serde_json::{Value, json};
 use util::{TestNode, camera_json, limes_bin, read_json, wait_until};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A node of `agency` in `country` with `[federation]` on a free port.
 fn fed_node(agency: &str, country: &str) -> TestNode {
+    fed_node_in(agency, country, None, free_port(), None)
+}
+
+/// A node whose API and partners' port listen on the address of `ns` (loopback without), its
+/// partners' port on `port`, its trust anchor naming `url` (default: that port).
+fn fed_node_in(agency: &str, country: &str, ns: Option<&limes_netlab::Netns>, port: u16, url: Option<String>) -> TestNode {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let host = ns.map_or("127.0.0.1".to_owned(), |n| n.addr().to_string());
+    let url = url.unwrap_or_else(|| format!("https://{host}:{port}"));
     let out = Command::new(limes_bin())
         .args(["init", "--dir"])
         .arg(dir.path())
-        .args(["--node-id", agency, "--agency", agency, "--country", country, "--listen", "127.0.0.1:0"])
-        .args(["--federation-listen", &format!("127.0.0.1:{port}"), "--name", &format!("{agency} police")])
+        .args(["--node-id", agency, "--agency", agency, "--country", country, "--listen", &format!("{host}:0")])
+        .args(["--federation-listen", &format!("{host}:{port}"), "--federation-url", &url])
+        .args(["--name", &format!("{agency} police")])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("made the agency's signing key and TLS certificate"), "{stdout}");
     let config = dir.path().join("limes.toml");
-    TestNode::start_with(dir, config, None)
+    let wrapper = ns.map(|n| vec!["ip".into(), "netns".into(), "exec".into(), n.name().to_owned()]);
+    TestNode::start_with(dir, config, wrapper)
 }
 
 fn export_anchor(node: &TestNode) -> std::path::PathBuf {
@@ -164,6 +173,15 @@ async fn alerts_cross_the_border_once_in_order_even_when_the_partner_was_down() 
     let p: Value = ro_admin.get(ro.at("/api/v1/partners")).send().await.unwrap().json().await.unwrap();
     assert!(p[0]["health"]["last_error"].is_string(), "the link says why it is failing: {p}");
 
+    // The sender dies too (kill -9): its queue is on disk.
+    let ro = ro.restart();
+    let ro_admin = util::bearer_client(&ro.admin_token);
+    let queued = || async {
+        let p: Value = ro_admin.get(ro.at("/api/v1/partners")).send().await.unwrap().json().await.unwrap();
+        p[0]["health"]["queued"].as_u64().unwrap()
+    };
+    assert_eq!(queued().await, 20, "the queue survived the sender's restart");
+
     // Back up: every alert arrives, once, in the order it was raised.
     let ua = ua.restart();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -206,6 +224,62 @@ async fn alerts_cross_the_border_once_in_order_even_when_the_partner_was_down() 
     assert_eq!(status["sent"], 0, "{status}");
     // Counters are since the restart: the 20 alerts queued while it was down.
     assert_eq!((status["received"].as_u64(), status["partner_alerts"].as_u64()), (Some(20), Some(20)), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_five_percent_loss_each_way_and_a_proxy_that_delays_and_cuts_every_alert_arrives_once_in_order() {
+    // Two network namespaces losing 5 % of the packets arriving in each, from each other and
+    // from the root namespace, where a proxy between them adds 20 ms each way and cuts
+    // connections at random (and refuses them for a while).
+    let mut lab = limes_netlab::Lab::new().expect("a network lab: these tests run as root (scripts/test)");
+    let (ns_ro, ns_ua) = (lab.add_namespace("ro").unwrap(), lab.add_namespace("ua").unwrap());
+    let loss = limes_netlab::Loss::percent(5.0).unwrap();
+    lab.set_loss(loss).expect("packet loss (nftables)");
+    ns_ro.set_loss_from(limes_netlab::Peer::Root, loss).unwrap();
+    ns_ua.set_loss_from(limes_netlab::Peer::Root, loss).unwrap();
+    let ua_port = ns_ua.run(free_port).unwrap();
+    let proxy = limes_netlab::FaultProxy::start_on(
+        std::net::SocketAddr::new(lab.root_addr().into(), 0),
+        std::net::SocketAddr::new(ns_ua.addr().into(), ua_port),
+    )
+    .unwrap();
+    proxy.set_latency(limes_netlab::Latency::symmetric(Duration::from_millis(20)));
+    proxy.set_random_cuts(Some(limes_netlab::RandomCuts::lifetime_up_to(Duration::from_millis(1500))));
+    let ro_port = ns_ro.run(free_port).unwrap();
+    let ro = fed_node_in("ro-igpf", "RO", Some(&ns_ro), ro_port, None);
+    let ua = fed_node_in("ua-dpsu", "UA", Some(&ns_ua), ua_port, Some(format!("https://{}", proxy.local_addr())));
+    add_partner(&ro, &export_anchor(&ua), "alert", "");
+    add_partner(&ua, &export_anchor(&ro), "", "alert");
+    setup_hotlist(&ro).await;
+
+    for round in 0..6 {
+        for i in 0..5 {
+            read(&ro, round * 5 + i).await;
+        }
+        match round {
+            1 => proxy.cut_all(),
+            2 => proxy.set_mode(limes_netlab::Mode::Refuse).unwrap(),
+            3 => proxy.set_mode(limes_netlab::Mode::Up).unwrap(),
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let got = loop {
+        let got = alerts(&ua).await;
+        if got.len() >= 30 {
+            break got;
+        }
+        assert!(std::time::Instant::now() < deadline, "only {} of 30 alerts arrived", got.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(got.len(), 30);
+    let origin_ids: Vec<i64> = got.iter().rev().map(|a| a["origin"]["alert_id"].as_i64().unwrap()).collect();
+    let mut sorted = origin_ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(origin_ids, sorted, "in order, each once");
+    assert!(proxy.stats().cut > 0, "the proxy cut connections: {:?}", proxy.stats());
 }
 
 /// A test-side partner: its own identity, and a client pinned to the node's certificate.

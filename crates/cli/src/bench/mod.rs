@@ -4,6 +4,7 @@
 
 use clap::Args;
 
+mod federation;
 mod matching;
 mod mqtt;
 mod node;
@@ -73,6 +74,12 @@ pub struct BenchArgs {
     /// The node's MQTT batch (`[mqtt] batch`; default: the node's default).
     #[arg(long)]
     pub mqtt_batch: Option<usize>,
+    /// `federation`: signed messages (alerts) to send from node A to node B.
+    #[arg(long, default_value_t = 20_000)]
+    pub messages: usize,
+    /// `federation`: packets dropped in each direction, in percent (root: network namespaces).
+    #[arg(long, default_value_t = 0.0)]
+    pub loss: f64,
 }
 
 /// Prints one figure.
@@ -84,8 +91,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let all = a.which.iter().any(|w| w == "all");
     let wants = |name: &str| all || a.which.iter().any(|w| w == name);
     for w in &a.which {
-        if !["all", "ingest", "latency", "mqtt", "match", "search", "pgtrgm", "quality"].contains(&w.as_str()) {
-            anyhow::bail!("unknown benchmark {w:?}: use ingest, latency, mqtt, match, search, pgtrgm, quality or all");
+        if !["all", "ingest", "latency", "mqtt", "federation", "match", "search", "pgtrgm", "quality"]
+            .contains(&w.as_str())
+        {
+            anyhow::bail!(
+                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, match, search, pgtrgm, quality or all"
+            );
         }
     }
     figure("machine.cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "cores");
@@ -98,6 +109,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if wants("mqtt") {
         rt()?.block_on(mqtt::run(&a))?;
+    }
+    if wants("federation") {
+        rt()?.block_on(federation::run(&a))?;
     }
     if wants("match") {
         matching::live(&a)?;
