@@ -419,6 +419,9 @@ impl Config {
         for w in &mut cfg.webhooks {
             w.resolve_paths(base);
         }
+        if let Some(mqtt) = &mut cfg.mqtt {
+            mqtt.resolve_paths(base);
+        }
         if let Some(p) = &mut cfg.access.policy_file
             && p.is_relative()
         {
@@ -557,6 +560,8 @@ check_vehicle = true
 # (the JSON of POST /api/v1/reads). At qos 1 a message is acknowledged to the broker only once
 # its reads are stored.
 # [mqtt]
+# The broker: mqtt://host:port (plain TCP, port 1883 by default) or mqtts://host:port (TLS, port
+# 8883 by default; then [mqtt.tls] below is required).
 # url = "mqtt://127.0.0.1:1883"
 # client_id = "{node_id}"
 # alerts_topic = "limes/{node_id}/alerts"
@@ -572,12 +577,21 @@ check_vehicle = true
 #   {{ topic = "+/onvif-mj/VideoAnalytics/#", format = "onvif-json" }},
 #   {{ topic = "frigate/events", format = "frigate" }},
 # ]
+# [mqtt.tls]
+# For an mqtts:// broker. PEM files, relative to this file; read when the node starts, and a
+# missing or malformed one stops it. The broker's certificate must be issued by a CA of ca_file
+# and name the url's host: there is no option to accept any certificate.
+# ca_file = "mqtt/broker-ca.pem"
+# For a broker that requires client certificates (Mosquitto: require_certificate true): this
+# node's certificate (then any intermediate CA certificates) and its private key.
+# cert_file = "mqtt/{node_id}.pem"
+# key_file = "mqtt/{node_id}.key"
 # [mqtt.cameras]
 # A source as the message names it (topic:…, name:…, mac:…, serial:…) → a registered camera id.
 # A Frigate camera whose name is a registered camera id needs no line here.
 # "topic:MyDevice/onvif-mj/VideoAnalytics/1/MyClassifier" = "ro-siret-01"
 # `limes simulate --mqtt mqtt://127.0.0.1:1883 --print-config` prints this section for the
-# simulated cameras.
+# simulated cameras (with --mqtt-ca, --mqtt-cert and --mqtt-key for an mqtts:// broker).
 
 [access]
 # Everyone signs in: people with a password (and a one-time code), integrations with an API
@@ -694,6 +708,39 @@ mod tests {
         std::fs::write(&path, format!("{}{example}\nsecret = \"0123456789abcdef\"\n", &text[..start])).unwrap();
         let err = format!("{:#}", Config::load(&path).unwrap_err());
         assert!(err.contains("\"dispatch\"") && err.contains("exactly one"), "{err}");
+    }
+
+    #[test]
+    fn the_commented_mqtt_example_parses_once_uncommented() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("limes.toml");
+        let text = default_toml("n1", "ro-igpf", "RO", "127.0.0.1:9000", "data");
+        let (start, end) = (text.find("# [mqtt]").unwrap(), text.find("[access]").unwrap());
+        // The commented keys, tables and array lines; not the prose around them.
+        let example: Vec<&str> = text[start..end]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| {
+                l.starts_with(['[', ']', '"'])
+                    || l.starts_with("  {")
+                    || l.split_once(" = ")
+                        .is_some_and(|(key, _)| key.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            })
+            .collect();
+        let with = |example: String| format!("{}{example}\n{}", &text[..start], &text[end..]);
+        // As written: TLS files for a plain mqtt:// broker are refused, not ignored.
+        std::fs::write(&path, with(example.join("\n"))).unwrap();
+        let err = format!("{:#}", Config::load(&path).unwrap_err());
+        assert!(err.contains("[mqtt.tls]") && err.contains("use mqtts://"), "{err}");
+
+        std::fs::write(&path, with(example.join("\n").replace("mqtt://", "mqtts://"))).unwrap();
+        let mqtt = Config::load(&path).unwrap().mqtt.expect("an [mqtt] section");
+        assert_eq!(mqtt.subscriptions.len(), 2);
+        assert_eq!(mqtt.cameras.len(), 1);
+        let tls = mqtt.tls.expect("a [mqtt.tls] section");
+        assert_eq!(tls.ca_file, dir.path().join("mqtt/broker-ca.pem"), "relative to the config file");
+        assert_eq!(tls.cert_file, Some(dir.path().join("mqtt/n1.pem")));
+        assert_eq!(tls.key_file, Some(dir.path().join("mqtt/n1.key")));
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         start: None,
         setup_hotlist: Some(a.hotlist),
         mqtt: None,
+        mqtt_tls: Default::default(),
         mqtt_prefix: String::new(),
         qos: 1,
         print_config: false,

@@ -183,6 +183,11 @@ impl Node {
 
     /// Starts the node a config file describes.
     pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
+        // The MQTT broker's TLS files, read before anything starts: a bad one stops the node
+        // here, named, rather than leaving it up without its cameras.
+        if let Some(tls) = cfg.mqtt.as_ref().and_then(|m| m.tls.as_ref()) {
+            tls.client_config().context("[mqtt.tls]")?;
+        }
         let options = ServerOptions {
             max_body_bytes: cfg.api.max_body_bytes,
             match_policy: cfg.matching.policy(),

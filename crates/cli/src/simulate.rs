@@ -15,7 +15,7 @@ use limes_sim::{Region, SimConfig, Simulator};
 use reqwest::Client;
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::publish::Publisher;
+use crate::publish::{Broker, Publisher, TlsArgs};
 
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
@@ -58,11 +58,14 @@ pub struct SimulateArgs {
     /// (the fleet's hotlisted vehicles plus generated fillers).
     #[arg(long)]
     pub setup_hotlist: Option<usize>,
-    /// Publish the reads on this MQTT broker (`mqtt://host:port`) as the cameras' ONVIF JSON
-    /// instead of posting them to the node: one message per read on
-    /// `<prefix>/<camera>/onvif-mj/VideoAnalytics/1`. `--setup-hotlist` still uses `--url`.
+    /// Publish the reads on this MQTT broker (`mqtt://host:port`, or `mqtts://host:port` with
+    /// `--mqtt-ca`) as the cameras' ONVIF JSON instead of posting them to the node: one
+    /// message per read on `<prefix>/<camera>/onvif-mj/VideoAnalytics/1`. `--setup-hotlist`
+    /// still uses `--url`.
     #[arg(long)]
     pub mqtt: Option<String>,
+    #[command(flatten)]
+    pub mqtt_tls: TlsArgs,
     /// The first level of the MQTT topics.
     #[arg(long, default_value = "limes-sim")]
     pub mqtt_prefix: String,
@@ -244,9 +247,11 @@ pub fn camera_topic(prefix: &str, camera: &str) -> String {
     format!("{prefix}/{camera}/onvif-mj/VideoAnalytics/1")
 }
 
-/// The `[mqtt]` section of a node that takes the simulated cameras' messages from `url`.
-pub fn node_mqtt_config(url: &str, prefix: &str, qos: u8, connections: usize, cameras: &[Camera]) -> String {
+/// The `[mqtt]` section of a node that takes the simulated cameras' messages from `broker`
+/// (the same TLS files, made absolute).
+pub fn node_mqtt_config(broker: &Broker, prefix: &str, qos: u8, connections: usize, cameras: &[Camera]) -> String {
     let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let url = &broker.url;
     let mut out = String::new();
     out.push_str(&format!(
         "# The simulated cameras of `limes simulate --mqtt {url} --mqtt-prefix {prefix}`: ONVIF JSON,\n\
@@ -255,12 +260,21 @@ pub fn node_mqtt_config(url: &str, prefix: &str, qos: u8, connections: usize, ca
          url = {}\n\
          client_id = {}\n\
          connections = {connections}\n\
-         subscriptions = [\n  {{ topic = {}, format = \"onvif-json\", qos = {qos} }},\n]\n\n\
-         [mqtt.cameras]\n",
+         subscriptions = [\n  {{ topic = {}, format = \"onvif-json\", qos = {qos} }},\n]\n\n",
         quoted(url),
         quoted(&format!("{prefix}-node")),
         quoted(&format!("{prefix}/+/onvif-mj/#")),
     ));
+    if let Some(tls) = &broker.tls {
+        let path =
+            |p: &std::path::Path| quoted(&std::path::absolute(p).unwrap_or_else(|_| p.to_owned()).to_string_lossy());
+        out.push_str(&format!("[mqtt.tls]\nca_file = {}\n", path(&tls.ca_file)));
+        if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+            out.push_str(&format!("cert_file = {}\nkey_file = {}\n", path(cert), path(key)));
+        }
+        out.push('\n');
+    }
+    out.push_str("[mqtt.cameras]\n");
     for c in cameras {
         out.push_str(&format!(
             "{} = {}\n",
@@ -283,13 +297,19 @@ pub struct PublishReport {
 /// Publishes the simulator's reads one per message, each on its camera's topic, paced to
 /// `pace.rate` reads per second, until `pace.duration` has passed or `pace.max_reads` were
 /// sent; then waits for the broker to acknowledge them.
-pub async fn publish(url: &str, prefix: &str, qos: u8, sim: Simulator, pace: Pace) -> anyhow::Result<PublishReport> {
+pub async fn publish(
+    broker: &Broker,
+    prefix: &str,
+    qos: u8,
+    sim: Simulator,
+    pace: Pace,
+) -> anyhow::Result<PublishReport> {
     let Pace { rate, duration, max_reads, .. } = pace;
     if rate.is_nan() || rate <= 0.0 {
         bail!("--rate must be positive");
     }
     let client_id = format!("{prefix}-sim-{}", std::process::id());
-    let mut publisher = Publisher::connect(url, &client_id, crate::publish::qos(qos)?, 1_000).await?;
+    let mut publisher = Publisher::connect(broker, &client_id, crate::publish::qos(qos)?, 1_000).await?;
     let topics: HashMap<CameraId, String> = sim
         .config()
         .region
@@ -326,10 +346,10 @@ pub async fn publish(url: &str, prefix: &str, qos: u8, sim: Simulator, pace: Pac
 
 pub async fn run(a: SimulateArgs) -> anyhow::Result<()> {
     let cfg = a.sim_config()?;
-    if let Some(broker) = &a.mqtt
+    let broker = a.mqtt.as_deref().map(|url| Broker::new(url, &a.mqtt_tls).context("--mqtt")).transpose()?;
+    if let Some(broker) = &broker
         && a.print_config
     {
-        limes_mqtt::broker_address(broker).map_err(|e| anyhow::anyhow!(e)).context("--mqtt")?;
         print!("{}", node_mqtt_config(broker, &a.mqtt_prefix, a.qos, 1, &cfg.region.cameras()));
         return Ok(());
     }
@@ -340,7 +360,7 @@ pub async fn run(a: SimulateArgs) -> anyhow::Result<()> {
         println!("registered {} cameras, imported {imported} hotlist entries", cfg.region.cameras().len());
     }
     let sim = Simulator::new(cfg)?;
-    if let Some(broker) = &a.mqtt {
+    if let Some(broker) = &broker {
         let rep = publish(broker, &a.mqtt_prefix, a.qos, sim, Pace::from(&a)).await?;
         let secs = rep.elapsed.as_secs_f64();
         println!(

@@ -1,17 +1,25 @@
 //! `limes simulate --mqtt` against a node taking ONVIF JSON from a real broker: Mosquitto on
-//! 127.0.0.1:1883 where the machine runs one, otherwise a `mosquitto` the test starts.
+//! 127.0.0.1:1883 where the machine runs one, otherwise a `mosquitto` the test starts; and
+//! over TLS, a `mosquitto` with a TLS listener only that the test starts.
 
 mod util;
 
+#[path = "../../mqtt/tests/support/tls_broker.rs"]
+mod tls_broker;
+
 use std::collections::BTreeMap;
 use std::net::TcpStream;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use reqwest::Client;
 use serde_json::Value;
+use tls_broker::{Listener, Pki, TlsBroker, free_port};
 use util::{TestNode, limes};
+
+/// A TLS broker that requires a client certificate of the test CA.
+const MUTUAL: Listener = Listener { require_client_certificate: true, foreign_certificate: false };
 
 struct Broker {
     url: String,
@@ -81,25 +89,30 @@ async fn alerts(c: &Client, node: &TestNode) -> BTreeMap<(String, String, String
         .collect()
 }
 
-/// Waits until the node's MQTT side receives what is published under `prefix`: sends a
+/// Waits until the node's MQTT side receives what `client` publishes under `prefix`: sends a
 /// malformed message on a subscribed topic until the node has counted one.
-async fn wait_for_subscription(c: &Client, node: &TestNode, prefix: &str) {
-    let url = broker().url.strip_prefix("mqtt://").unwrap();
-    let (host, port) = url.rsplit_once(':').unwrap();
-    let options = rumqttc::MqttOptions::new(format!("{prefix}-probe"), host, port.parse().unwrap());
-    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
-    let driver = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+async fn wait_for_subscription(c: &Client, node: &TestNode, prefix: &str, client: &rumqttc::AsyncClient) {
     let topic = format!("{prefix}/probe/onvif-mj/VideoAnalytics/1");
     let start = Instant::now();
     loop {
         client.publish(topic.as_str(), rumqttc::QoS::AtMostOnce, false, b"probe".to_vec()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if stats(c, node, "/api/v1/mqtt").await["messages"].as_u64().unwrap_or(0) > 0 {
+        let mqtt = stats(c, node, "/api/v1/mqtt").await;
+        if mqtt["messages"].as_u64().unwrap_or(0) > 0 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "the node never subscribed");
+        assert!(start.elapsed() < Duration::from_secs(20), "the node never subscribed: {mqtt}");
     }
-    driver.abort();
+}
+
+/// A connection to the plain broker, driven in the background.
+fn plain_client(prefix: &str) -> rumqttc::AsyncClient {
+    let url = broker().url.strip_prefix("mqtt://").unwrap();
+    let (host, port) = url.rsplit_once(':').unwrap();
+    let options = rumqttc::MqttOptions::new(format!("{prefix}-probe"), host, port.parse().unwrap());
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    client
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +129,7 @@ async fn simulated_cameras_over_mqtt_give_the_reads_and_alerts_of_http() {
     let mqtt_node = TestNode::start_edited(|config| format!("{config}\n{section}"));
     let http_node = TestNode::start();
     let c = mqtt_node.client();
-    wait_for_subscription(&c, &mqtt_node, &prefix).await;
+    wait_for_subscription(&c, &mqtt_node, &prefix, &plain_client(&prefix)).await;
 
     // The same simulation twice: published as the cameras' ONVIF JSON, and posted.
     const N: u64 = 1500;
@@ -186,4 +199,111 @@ async fn simulated_cameras_over_mqtt_give_the_reads_and_alerts_of_http() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_cameras_reach_a_node_through_a_broker_that_requires_client_certificates() {
+    let pki = Pki::new();
+    let broker = TlsBroker::start(&pki, free_port(), MUTUAL);
+    let prefix = format!("limes-tls-{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis());
+    let (ca, cert, key) =
+        (pki.ca.to_str().unwrap(), pki.client_cert.to_str().unwrap(), pki.client_key.to_str().unwrap());
+    let tls = [
+        "simulate",
+        "--mqtt",
+        &broker.url,
+        "--mqtt-ca",
+        ca,
+        "--mqtt-cert",
+        cert,
+        "--mqtt-key",
+        key,
+        "--mqtt-prefix",
+        &prefix,
+    ];
+
+    // The node's section names the same files.
+    let out = limes(&[&tls[..], &["--print-config"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let section = String::from_utf8(out.stdout).unwrap();
+    for line in
+        [format!("[mqtt.tls]\nca_file = {ca:?}"), format!("cert_file = {cert:?}"), format!("key_file = {key:?}")]
+    {
+        assert!(section.contains(&line), "{line} in {section}");
+    }
+    let node = TestNode::start_edited(|config| format!("{config}\n{section}"));
+    let c = node.client();
+    let (probe, _) = broker.client(&pki, None).await;
+    wait_for_subscription(&c, &node, &prefix, &probe).await;
+
+    const N: u64 = 300;
+    let count = N.to_string();
+    let sim = ["--vehicles", "5000", "--setup-hotlist", "100", "--count", &count, "--duration", "60"];
+    let run = [&tls[..], &["--url", &node.url, "--token", &node.token], &sim[..]];
+    let out = limes(&run.concat());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains(&format!("published {N} reads")) && stdout.contains(&format!("{N} acknowledged")),
+        "{stdout}"
+    );
+    wait_reads(&c, &node, N).await;
+    let mqtt = stats(&c, &node, "/api/v1/mqtt").await;
+    assert_eq!(mqtt["connections_lost"], 0, "{mqtt}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_mistakes_stop_the_simulator_and_the_node_naming_what_is_wrong() {
+    let pki = Pki::new();
+    let broker = TlsBroker::start(&pki, free_port(), MUTUAL);
+    let garbage = pki.dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    let (url, ca, garbage) = (broker.url.as_str(), pki.ca.to_str().unwrap(), garbage.to_str().unwrap());
+    let publish = ["simulate", "--count", "1", "--mqtt", url];
+    for (args, expected) in [
+        (vec![], "--mqtt-ca"),
+        (vec!["--mqtt-ca", garbage], "holds no PEM certificate"),
+        // The broker wants a client certificate: the simulator says so.
+        (vec!["--mqtt-ca", ca], "client certificate"),
+    ] {
+        let out = limes(&[&publish[..], &args[..]].concat());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(expected), "{args:?}: {stderr}");
+        if args.contains(&garbage) {
+            assert!(stderr.contains(garbage), "{stderr}");
+        }
+    }
+    let out = limes(&["simulate", "--mqtt", "mqtt://127.0.0.1:1883", "--mqtt-ca", ca, "--print-config"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use mqtts://"), "{out:?}");
+
+    // A node whose CA file is missing does not start; the file is named, resolved against
+    // the configuration's folder.
+    let dir = tempfile::tempdir().unwrap();
+    let config = util::write_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    let section = format!("[mqtt]\nurl = {url:?}\nclient_id = \"n\"\n[mqtt.tls]\nca_file = \"certs/broker-ca.pem\"\n");
+    std::fs::write(&config, format!("{text}\n{section}")).unwrap();
+    let mut serve = Command::new(util::limes_bin())
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = serve.kill();
+            panic!("the node started without its CA file");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut stderr).unwrap();
+    let named = dir.path().join("certs/broker-ca.pem");
+    assert!(!status.success() && stderr.contains(&named.display().to_string()), "{stderr}");
 }

@@ -38,6 +38,15 @@
 //! came. Reads reach `ingest_reads` as domain records, without a detour through the HTTP
 //! wire form.
 //!
+//! # TLS
+//!
+//! An `mqtts://` broker is reached over TLS (rustls on aws-lc-rs, TLS 1.2 and 1.3): its
+//! certificate must be issued by a CA of [`TlsConfig::ca_file`] and name the URL's host; with
+//! [`TlsConfig::cert_file`] and [`TlsConfig::key_file`] the node shows a client certificate
+//! (mutual TLS). [`run`] reads the files before it connects, and a missing or malformed one
+//! stops it with an error naming the file. A broker whose certificate is refused is retried
+//! every second, as one that is down, and why is in [`MqttStats::last_connection_error`].
+//!
 //! # Bad input
 //!
 //! Every message is parsed on its own: a malformed payload, an unknown source or an
@@ -46,6 +55,7 @@
 //! [`MqttConfig::max_payload_bytes`] are refused by the client before parsing.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,13 +68,15 @@ use limes_camera_formats::{
 use limes_model::{CameraId, PlateRead};
 use limes_server::wire::ReadIn;
 use limes_server::{AppState, Collector, DetectionItem, ingest_detections, ingest_reads};
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 mod dedupe;
+mod tls;
 
 use dedupe::{DetectionDedupe, TrackDedupe};
+pub use tls::{TlsError, describe_connection_error};
 
 /// What a subscription's messages are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,7 +126,8 @@ fn default_qos() -> u8 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
-    /// `mqtt://host:port`.
+    /// `mqtt://host:port` (plain TCP, port 1883 by default) or `mqtts://host:port` (TLS, port
+    /// 8883 by default, with [`MqttConfig::tls`]).
     pub url: String,
     /// The client id; connection `i` of several adds `-i`. Keep it stable: the broker
     /// keeps unacknowledged messages for it across restarts.
@@ -146,6 +159,27 @@ pub struct MqttConfig {
     /// Largest message accepted, bytes.
     #[serde(default = "default_max_payload")]
     pub max_payload_bytes: usize,
+    /// Whom to trust and who the node is on an `mqtts://` broker (`[mqtt.tls]`).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// The TLS side of a connection to an `mqtts://` broker: the broker's certificate must be
+/// issued by a CA of [`TlsConfig::ca_file`] and name the URL's host (there is no way to accept
+/// any certificate, nor the system's roots); the node shows a client certificate when the
+/// broker asks for one (mutual TLS). Files are PEM; relative paths are relative to the
+/// configuration file ([`MqttConfig::resolve_paths`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificates of the CAs that may have issued the broker's certificate.
+    pub ca_file: PathBuf,
+    /// The node's certificate, followed by any intermediate CA certificates.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// The private key of [`TlsConfig::cert_file`] (PKCS #8, PKCS #1 or SEC1).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
 }
 
 fn one() -> usize {
@@ -176,12 +210,42 @@ impl MqttConfig {
             batch: default_batch(),
             linger_ms: default_linger(),
             max_payload_bytes: default_max_payload(),
+            tls: None,
         }
     }
 
-    /// Checks what serde cannot.
+    /// Makes the TLS files' relative paths relative to `base` (the configuration's folder).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        if let Some(tls) = &mut self.tls {
+            for path in [Some(&mut tls.ca_file), tls.cert_file.as_mut(), tls.key_file.as_mut()].into_iter().flatten() {
+                if path.is_relative() {
+                    *path = base.join(&*path);
+                }
+            }
+        }
+    }
+
+    /// Checks what serde cannot, without reading the TLS files ([`TlsConfig::client_config`]
+    /// reads them).
     pub fn validate(&self) -> Result<(), String> {
-        options(self, 0)?;
+        let address = broker_address(&self.url)?;
+        match (&self.tls, address.tls) {
+            (None, true) => {
+                return Err(format!(
+                    "mqtt.url {:?} is a TLS broker: [mqtt.tls] ca_file must name the CA certificate that issued its certificate",
+                    self.url
+                ));
+            }
+            (Some(_), false) => {
+                return Err(format!(
+                    "[mqtt.tls] is set but mqtt.url {:?} is plain TCP: use mqtts:// for TLS",
+                    self.url
+                ));
+            }
+            (Some(tls), true) => tls.check().map_err(|e| format!("[mqtt.tls] {e}"))?,
+            (None, false) => {}
+        }
+        options(self, 0, None)?;
         if self.connections == 0 || self.connections > 64 {
             return Err(format!("mqtt.connections is {}, must be 1 to 64", self.connections));
         }
@@ -271,35 +335,61 @@ impl MqttStats {
 pub enum MqttError {
     #[error("mqtt config: {0}")]
     Config(String),
+    /// A TLS file could not be used.
+    #[error("mqtt: {0}")]
+    Tls(#[from] TlsError),
     #[error("mqtt client: {0}")]
     Client(#[from] rumqttc::ClientError),
 }
 
-/// The host and port of a broker URL, `mqtt://host:port` (or `tcp://`; port 1883 when not
-/// given).
-pub fn broker_address(url: &str) -> Result<(String, u16), String> {
+/// Where a broker is, from its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddress {
+    pub host: String,
+    pub port: u16,
+    /// `mqtts://`: TLS over TCP.
+    pub tls: bool,
+}
+
+/// The address of a broker URL: `mqtt://host:port` (or `tcp://`; port 1883 when not given)
+/// or, for TLS, `mqtts://host:port` (or `ssl://`; port 8883 when not given).
+pub fn broker_address(url: &str) -> Result<BrokerAddress, String> {
     let url = url.trim();
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .ok_or_else(|| format!("mqtt.url {url:?} must start with mqtt:// (TLS brokers are not supported yet)"))?;
+    let (rest, tls) = if let Some(rest) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")) {
+        (rest, false)
+    } else if let Some(rest) = url.strip_prefix("mqtts://").or_else(|| url.strip_prefix("ssl://")) {
+        (rest, true)
+    } else {
+        return Err(format!("mqtt.url {url:?} must start with mqtt:// or, for TLS, mqtts://"));
+    };
+    let default_port = if tls { 8883 } else { 1883 };
     let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
         Some((h, p)) => (h, p.parse::<u16>().map_err(|_| format!("mqtt.url {url:?}: port {p:?} is not a number"))?),
-        None => (rest.trim_end_matches('/'), 1883),
+        None => (rest.trim_end_matches('/'), default_port),
     };
     if host.is_empty() {
         return Err(format!("mqtt.url {url:?} names no host"));
     }
-    Ok((host.to_owned(), port))
+    if tls {
+        // The name the broker's certificate must hold.
+        rustls::pki_types::ServerName::try_from(host)
+            .map_err(|_| format!("mqtt.url {url:?}: {host:?} is neither a DNS name nor an IP address"))?;
+    }
+    Ok(BrokerAddress { host: host.to_owned(), port, tls })
 }
 
-fn options(cfg: &MqttConfig, connection: usize) -> Result<MqttOptions, String> {
+/// The client options of connection `connection`; `tls` is the TLS side of an `mqtts://`
+/// broker ([`TlsConfig::client_config`]), `None` only while validating.
+fn options(cfg: &MqttConfig, connection: usize, tls: Option<&Transport>) -> Result<MqttOptions, String> {
     let client_id = if cfg.connections > 1 { format!("{}-{connection}", cfg.client_id) } else { cfg.client_id.clone() };
-    let (host, port) = broker_address(&cfg.url)?;
+    let address = broker_address(&cfg.url)?;
     if client_id.is_empty() {
         return Err("mqtt.client_id is empty".into());
     }
-    let mut o = MqttOptions::new(client_id, host, port);
+    let mut o = MqttOptions::new(client_id, address.host, address.port);
+    if let Some(transport) = tls {
+        o.set_transport(transport.clone());
+    }
     o.set_keep_alive(Duration::from_secs(30));
     // Unacknowledged messages survive a reconnect or restart in the broker's session.
     o.set_clean_session(false);
@@ -330,10 +420,16 @@ struct Incoming {
 /// Returns only on a configuration error.
 pub async fn run(state: AppState, cfg: MqttConfig, stats: Arc<MqttStats>) -> Result<(), MqttError> {
     cfg.validate().map_err(MqttError::Config)?;
+    // Read once, before connecting: a bad file stops the start, naming the file.
+    let tls = match &cfg.tls {
+        Some(tls) => Some(Transport::tls_with_config(TlsConfiguration::Rustls(tls.client_config()?))),
+        None => None,
+    };
     let (tx, rx) = mpsc::channel::<Incoming>(cfg.batch.max(64) * 4);
     let mut clients = Vec::new();
     for connection in 0..cfg.connections {
-        let (client, eventloop) = AsyncClient::new(options(&cfg, connection).map_err(MqttError::Config)?, 1_024);
+        let options = options(&cfg, connection, tls.as_ref()).map_err(MqttError::Config)?;
+        let (client, eventloop) = AsyncClient::new(options, 1_024);
         tokio::spawn(receive(client.clone(), eventloop, cfg.clone(), connection, tx.clone(), stats.clone()));
         clients.push(client);
     }
@@ -383,8 +479,9 @@ async fn receive(
             Ok(_) => {}
             Err(e) => {
                 stats.connections_lost.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(connection, error = %e, "mqtt connection lost; retrying in 1 s");
-                *stats.last_connection_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+                let error = describe_connection_error(&e);
+                tracing::warn!(connection, %error, "mqtt connection lost; retrying in 1 s");
+                *stats.last_connection_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -786,6 +883,32 @@ mod tests {
     }
 
     #[test]
+    fn broker_urls_give_host_port_and_transport() {
+        let address = |host: &str, port, tls| Ok(BrokerAddress { host: host.into(), port, tls });
+        assert_eq!(broker_address("mqtt://127.0.0.1"), address("127.0.0.1", 1883, false));
+        assert_eq!(broker_address("tcp://b:1884/"), address("b", 1884, false));
+        assert_eq!(broker_address("mqtts://broker.example"), address("broker.example", 8883, true));
+        assert_eq!(broker_address("ssl://10.0.0.1:9883"), address("10.0.0.1", 9883, true));
+        assert!(broker_address("mqtts://bad_name!:8883").unwrap_err().contains("DNS name"));
+        assert!(broker_address("https://b").unwrap_err().contains("mqtts://"));
+    }
+
+    #[test]
+    fn tls_paths_are_relative_to_the_configuration() {
+        let mut cfg = MqttConfig::new("mqtts://b", "n");
+        cfg.tls = Some(TlsConfig {
+            ca_file: "ca.pem".into(),
+            cert_file: Some("/etc/limes/node.pem".into()),
+            key_file: Some("keys/node.key".into()),
+        });
+        cfg.resolve_paths(Path::new("/etc/limes"));
+        let tls = cfg.tls.unwrap();
+        assert_eq!(tls.ca_file, Path::new("/etc/limes/ca.pem"));
+        assert_eq!(tls.cert_file.unwrap(), Path::new("/etc/limes/node.pem"));
+        assert_eq!(tls.key_file.unwrap(), Path::new("/etc/limes/keys/node.key"));
+    }
+
+    #[test]
     fn configs_are_checked() {
         let mut cfg = MqttConfig::new("mqtt://127.0.0.1:1883", "node-1");
         assert_eq!(cfg.validate(), Ok(()));
@@ -795,6 +918,17 @@ mod tests {
         assert!(cfg.validate().unwrap_err().contains("port"));
         cfg.url = "mqtt://host".into();
         assert_eq!(cfg.validate(), Ok(()));
+        // TLS: an mqtts:// broker needs a CA to check its certificate against, and TLS files
+        // with a plain URL are a mistake, not a quiet fallback to plain TCP.
+        cfg.url = "mqtts://broker.police.example".into();
+        assert!(cfg.validate().unwrap_err().contains("ca_file"));
+        cfg.tls = Some(TlsConfig { ca_file: "ca.pem".into(), cert_file: None, key_file: None });
+        assert_eq!(cfg.validate(), Ok(()));
+        cfg.tls.as_mut().unwrap().key_file = Some("client.key".into());
+        assert!(cfg.validate().unwrap_err().contains("without its certificate"));
+        cfg.url = "mqtt://host".into();
+        assert!(cfg.validate().unwrap_err().contains("mqtts://"));
+        cfg.tls = None;
         cfg.subscriptions.push(Subscription { topic: "a/#".into(), format: MessageFormat::Frigate, qos: 2 });
         assert!(cfg.validate().unwrap_err().contains("qos 2"));
         cfg.subscriptions[0].qos = 1;

@@ -1,6 +1,7 @@
 //! The MQTT side against a real broker: Mosquitto on 127.0.0.1:1883 where the machine runs
 //! one, otherwise a `mosquitto` the test starts on a free port (`scripts/test` installs it).
-//! Every test uses its own topics and client ids, so tests can share one broker.
+//! Every test uses its own topics and client ids, so tests can share one broker. The TLS
+//! tests (`tls`) start a Mosquitto of their own each, with a TLS listener only.
 
 use std::net::TcpStream;
 use std::process::{Child, Command};
@@ -16,6 +17,12 @@ use limes_server::{AppState, ServerOptions};
 use limes_store::{DetectionQuery, ReadQuery, Store, StoreOptions};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::json;
+
+#[path = "support/tls_broker.rs"]
+mod tls_broker;
+
+#[path = "broker/tls.rs"]
+mod tls;
 
 struct Broker {
     host: String,

@@ -56,9 +56,12 @@ pub struct BenchArgs {
     /// cameras each: c, 0.5 + c/2, c²), as vendors' scales differ.
     #[arg(long, default_value = "identity")]
     pub confidence_scale: String,
-    /// The broker of the MQTT benchmark.
+    /// The broker of the MQTT benchmark (`mqtts://` with `--mqtt-ca`: TLS).
     #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
     pub mqtt_url: String,
+    /// TLS to the benchmark's broker, for the publishers and the node alike.
+    #[command(flatten)]
+    pub mqtt_tls: crate::publish::TlsArgs,
     /// The node's MQTT connections (a shared subscription across them).
     #[arg(long, default_value_t = 16)]
     pub connections: usize,

@@ -20,7 +20,7 @@ use limes_sim::Simulator;
 
 use super::node::{NodeProcess, sim_config};
 use super::{BenchArgs, figure};
-use crate::publish::{Publisher, qos};
+use crate::publish::{Broker, Publisher, qos};
 use crate::simulate::{camera_topic, node_mqtt_config};
 
 /// The placeholder time of every encoded read, overwritten at sending with a time of the same width.
@@ -98,7 +98,8 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let prefix = format!("limes-bench-{}-{}", std::process::id(), Utc::now().timestamp_millis());
     let cfg = sim_config(a, 100_000.0);
     let cameras = cfg.region.cameras();
-    let mut section = node_mqtt_config(&a.mqtt_url, &prefix, level, connections, &cameras);
+    let broker = Broker::new(&a.mqtt_url, &a.mqtt_tls).context("--mqtt-url")?;
+    let mut section = node_mqtt_config(&broker, &prefix, level, connections, &cameras);
     if let Some(batch) = a.mqtt_batch {
         section = section.replace("\nconnections = ", &format!("\nbatch = {batch}\nconnections = "));
     }
@@ -118,7 +119,7 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     // The node subscribes once connected: probe until it receives (a malformed message, which
     // it counts and stores nothing of).
     let mqtt_stats = format!("{}/api/v1/mqtt", node.url);
-    let mut probe = Publisher::connect(&a.mqtt_url, &format!("{prefix}-probe"), qos, 100).await?;
+    let mut probe = Publisher::connect(&broker, &format!("{prefix}-probe"), qos, 100).await?;
     let start = Instant::now();
     loop {
         probe.publish(&format!("{prefix}/probe/onvif-mj/VideoAnalytics/1"), Bytes::from_static(b"probe")).await?;
@@ -159,14 +160,14 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     };
 
     let (node_cpu0, bench_cpu0) = (cpu_seconds(&node.child.id().to_string()), cpu_seconds("self"));
-    let broker = broker_pid();
-    let broker_cpu0 = broker.as_deref().and_then(cpu_seconds);
+    let broker_process = broker_pid();
+    let broker_cpu0 = broker_process.as_deref().and_then(cpu_seconds);
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(a.seconds);
     let mut tasks = Vec::new();
     for p in 0..publishers {
         let client_id = format!("{prefix}-pub-{p}");
-        let mut publisher = Publisher::connect(&a.mqtt_url, &client_id, qos, 1_000).await?;
+        let mut publisher = Publisher::connect(&broker, &client_id, qos, 1_000).await?;
         let (messages, topics, stored, published) =
             (messages.clone(), topics.clone(), stored.clone(), published.clone());
         tasks.push(tokio::spawn(async move {
@@ -201,7 +202,7 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let stored_at_end = at_end.reads_accepted;
     let node_cpu = cpu_seconds(&node.child.id().to_string()).zip(node_cpu0).map(|(b, a)| b - a);
     let bench_cpu = cpu_seconds("self").zip(bench_cpu0).map(|(b, a)| b - a);
-    let broker_cpu = broker.as_deref().and_then(cpu_seconds).zip(broker_cpu0).map(|(b, a)| b - a);
+    let broker_cpu = broker_process.as_deref().and_then(cpu_seconds).zip(broker_cpu0).map(|(b, a)| b - a);
     // Then everything published must arrive.
     let sent_reads = published.load(Ordering::Relaxed);
     let drain = Instant::now();
