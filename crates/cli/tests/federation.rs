@@ -27,7 +27,13 @@ fn fed_node(agency: &str, country: &str) -> TestNode {
 
 /// A node whose API and partners' port listen on the address of `ns` (loopback without), its
 /// partners' port on `port`, its trust anchor naming `url` (default: that port).
-fn fed_node_in(agency: &str, country: &str, ns: Option<&limes_netlab::Netns>, port: u16, url: Option<String>) -> TestNode {
+fn fed_node_in(
+    agency: &str,
+    country: &str,
+    ns: Option<&limes_netlab::Netns>,
+    port: u16,
+    url: Option<String>,
+) -> TestNode {
     let dir = tempfile::tempdir().unwrap();
     let host = ns.map_or("127.0.0.1".to_owned(), |n| n.addr().to_string());
     let url = url.unwrap_or_else(|| format!("https://{host}:{port}"));

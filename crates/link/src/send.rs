@@ -290,5 +290,8 @@ async fn settle(inner: &Arc<Inner>, agency: &AgencyId, pending: &[Queued], recei
         h.last_success = Some(now);
         h.consecutive_failures = 0;
     }
-    inner.audit_all(events).await;
+    // The transfers are logged beside the next delivery rather than before it: the audit
+    // log's commit does not hold the link up.
+    let inner = inner.clone();
+    tokio::spawn(async move { inner.audit_all(events).await });
 }
