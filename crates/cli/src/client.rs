@@ -423,8 +423,23 @@ pub struct AlertLine {
     pub camera: String,
     pub reason: String,
     pub priority: u8,
-    /// When the node received the read.
+    /// The agency that owns the hotlist entry.
+    #[serde(default)]
+    pub agency: String,
+    /// When the node received the read (for an alert a partner sent: when the partner's
+    /// node received it).
     pub created: chrono::DateTime<chrono::Utc>,
+    /// The partner agency that raised the alert; none for the node's own.
+    #[serde(default)]
+    pub origin: Option<AlertLineOrigin>,
+}
+
+/// Where an alert a partner sent came from, as the stream carries it.
+#[derive(Debug, serde::Deserialize)]
+pub struct AlertLineOrigin {
+    pub agency: String,
+    #[serde(default)]
+    pub country: Option<String>,
 }
 
 /// Watches a node's alert stream and measures each alert's latency: from the read's arrival

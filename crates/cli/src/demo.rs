@@ -1,26 +1,44 @@
-//! `limes demo`: a node on the embedded store, simulated border cameras, live alerts, a summary.
+//! `limes demo`: two agencies of the two countries of a border region, each with a node of its
+//! own on the embedded store, partners over mutual TLS inside this process; simulated border
+//! cameras feed the node of their country, alerts cross to the other; a summary per node.
+//!
+//! Both nodes hold the same hotlist, as the agencies on both sides of a border consult the
+//! same shared lists (stolen vehicles, wanted persons); its entries belong to the region's
+//! agencies of either country. Each node matches the reads of its own cameras only, so a
+//! vehicle listed by a Romanian agency that drives into Ukraine raises its alert on the
+//! Ukrainian node, and that alert crosses to the Romanian node (and the other way round).
 
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use limes_server::{Retention, ServerOptions};
+use limes_federation::MessageType;
+use limes_link::Link;
+use limes_model::{AgencyId, CameraId};
+use limes_plate::CountryCode;
+use limes_server::{AccessOptions, Retention, ServerOptions, StatsSnapshot};
 use limes_sim::Simulator;
+use reqwest::Client;
 
-use crate::client::AlertWatch;
+use crate::client::{AlertLine, AlertWatch};
 use crate::node::Node;
-use crate::simulate::{Pace, SimulateArgs, quantile, send, setup};
+use crate::simulate::{
+    Pace, SimulateArgs, Target, hotlist_bodies, import_hotlist, quantile, register_cameras, send_routed,
+};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// How long to run, in seconds.
     #[arg(long, default_value_t = 30.0)]
     duration: f64,
-    /// Reads per second the simulated cameras send.
+    /// Reads per second the simulated cameras send (both sides together).
     #[arg(long, default_value_t = 2000.0)]
     rate: f64,
-    /// Hotlist size (the fleet's hotlisted vehicles plus generated entries).
+    /// Hotlist size (the fleet's hotlisted vehicles plus generated entries), on each node.
     #[arg(long, default_value_t = 100_000)]
     hotlist: usize,
     /// Border region: ro-ua, ro-rs or cz-pl.
@@ -28,39 +46,205 @@ pub struct DemoArgs {
     region: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Keep the node's data here (default: a temporary folder, deleted at the end).
+    /// Keep the nodes' data here, a folder per agency (default: a temporary folder, deleted at
+    /// the end).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// API address of the demo node (port 0: any free port).
+    /// API address of the first country's node; the second's takes the next port (port 0: any
+    /// free ports).
     #[arg(long, default_value = "127.0.0.1:0")]
-    listen: std::net::SocketAddr,
-    /// Print at most this many alert lines per second (all are counted).
+    listen: SocketAddr,
+    /// Print at most this many lines per second of alerts raised, and as many of alerts that
+    /// crossed (all are counted).
     #[arg(long, default_value_t = 5)]
     alert_lines_per_second: u32,
 }
 
-pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
-    let temp;
-    let dir = match &a.data_dir {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::tempdir().context("creating a temporary data folder")?;
-            temp.path().to_owned()
-        }
-    };
-    let node = Node::start(&dir, a.listen, ServerOptions::default(), Retention::default(), &[]).await?;
-    let url = node.url();
-    println!("limes demo: node on {url} (data in {}), region {}", dir.display(), a.region);
+/// The agency whose node stands for its country in the demo.
+#[derive(Debug)]
+struct Agency {
+    country: CountryCode,
+    id: &'static str,
+    name: &'static str,
+}
 
+/// One agency per country of the regions `limes-sim` knows: the border police where there is
+/// one, the national police in Schengen's interior.
+const AGENCIES: [Agency; 5] = [
+    Agency { country: CountryCode::RO, id: "ro-igpf", name: "Inspectoratul General al Poliției de Frontieră" },
+    Agency {
+        country: CountryCode::UA, id: "ua-dpsu", name: "Державна прикордонна служба України"
+    },
+    Agency {
+        country: CountryCode::RS, id: "rs-mup", name: "Министарство унутрашњих послова Републике Србије"
+    },
+    Agency { country: CountryCode::CZ, id: "cz-pcr", name: "Policie České republiky" },
+    Agency { country: CountryCode::PL, id: "pl-sg", name: "Straż Graniczna" },
+];
+
+fn agency_of(country: CountryCode) -> anyhow::Result<&'static Agency> {
+    AGENCIES.iter().find(|a| a.country == country).with_context(|| format!("no demo agency for {country}"))
+}
+
+/// What one node's alert stream showed.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Latencies of the node's own alerts: the read's arrival to the alert on the stream, µs.
+    own: Vec<u64>,
+    /// Latencies of alerts the partner sent: the read's arrival at the partner's node to the
+    /// alert on this node's stream, µs.
+    crossed: Vec<u64>,
+}
+
+/// At most `per_second` lines a second.
+#[derive(Debug)]
+struct LinePace {
+    per_second: u32,
+    window: Instant,
+    shown: u32,
+}
+
+impl LinePace {
+    fn new(per_second: u32) -> Self {
+        Self { per_second, window: Instant::now(), shown: 0 }
+    }
+
+    fn allow(&mut self) -> bool {
+        if self.window.elapsed() >= Duration::from_secs(1) {
+            self.window = Instant::now();
+            self.shown = 0;
+        }
+        let allowed = self.shown < self.per_second;
+        self.shown += u32::from(allowed);
+        allowed
+    }
+}
+
+/// One agency's node, running in this process.
+struct DemoNode {
+    agency: &'static Agency,
+    dir: PathBuf,
+    node: Node,
+    link: Link,
+    /// The partners' port.
+    federation: SocketAddr,
+    client: Client,
+    url: String,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl DemoNode {
+    /// Starts the node of `agency` in `dir`: the API on `listen`, the partners' port (mutual
+    /// TLS) on a free port of 127.0.0.1, the agency's identity made on the first start.
+    async fn start(agency: &'static Agency, dir: PathBuf, listen: SocketAddr) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let purpose = "detection";
+        let legal_basis = "synthetic data: limes demo";
+        let options = ServerOptions {
+            access: AccessOptions {
+                agency: agency.id.to_owned(),
+                country: agency.country.to_string(),
+                collection_purpose: limes_access::Purpose {
+                    purpose: purpose.into(),
+                    legal_basis: legal_basis.into(),
+                    case_ref: None,
+                },
+                ..AccessOptions::default()
+            },
+            ..ServerOptions::default()
+        };
+        let mut node = Node::start(&dir, listen, options, Retention::default(), &[]).await?;
+        // The trust anchor names the partners' port, so the port is chosen before the link
+        // opens (and bound right after).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .context("finding a free port for the partners' port")?
+            .port();
+        let link = limes_link::LinkConfig {
+            agency: AgencyId::new(agency.id).map_err(|e| anyhow::anyhow!("agency {}: {e}", agency.id))?,
+            name: agency.name.to_owned(),
+            country: agency.country,
+            regime: limes_access::Regime::Led,
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            url: format!("https://127.0.0.1:{port}"),
+            limits: limes_federation::Limits::default(),
+            max_queued_per_partner: 1_000_000,
+            batch_max_envelopes: 500,
+            batch_max_bytes: 4 << 20,
+            retry_base: Duration::from_millis(200),
+            retry_max: Duration::from_secs(5),
+            purpose: purpose.into(),
+            legal_basis: legal_basis.into(),
+        };
+        node.start_federation(&dir, link).await?;
+        let running = node.federation.as_ref().context("the federation has started")?;
+        let (link, federation) = (running.link.clone(), running.addr);
+        let token = node.integration_token("demo")?;
+        let client = crate::client::authed_client(Some(&token), [])?;
+        let url = node.url();
+        Ok(Self { agency, dir, node, link, federation, client, url, seen: Arc::default() })
+    }
+
+    /// "RO ro-igpf"
+    fn label(&self) -> String {
+        format!("{} {}", self.agency.country, self.agency.id)
+    }
+
+    fn stats(&self) -> StatsSnapshot {
+        self.node.state.stats()
+    }
+
+    /// Watches the node's alert stream: prints alerts (within `pace`), counts their latencies.
+    async fn watch(
+        &self,
+        own_lines: Arc<Mutex<LinePace>>,
+        crossed_lines: Arc<Mutex<LinePace>>,
+    ) -> anyhow::Result<AlertWatch> {
+        let country = self.agency.country;
+        let seen = self.seen.clone();
+        AlertWatch::start(&self.client, &self.url, move |alert: &AlertLine, latency| {
+            let ms = latency as f64 / 1000.0;
+            let (tag, after, pace) = match &alert.origin {
+                None => {
+                    lock(&seen).own.push(latency);
+                    (format!("[{country}]"), format!("{ms:.1} ms after the read arrived"), &own_lines)
+                }
+                Some(o) => {
+                    lock(&seen).crossed.push(latency);
+                    let from = o.country.as_deref().unwrap_or(&o.agency);
+                    (
+                        format!("[{country} ← {from}]"),
+                        format!("{ms:.1} ms after the read arrived at {from}; entry of {}", alert.agency),
+                        &crossed_lines,
+                    )
+                }
+            };
+            if lock(pace).allow() {
+                println!(
+                    "{tag:<9} ALERT {:<9} {:<10} {:<14} p{} camera {:<16} read {:?} ({after})",
+                    alert.kind, alert.plate, alert.reason, alert.priority, alert.camera, alert.read_text,
+                );
+            }
+        })
+        .await
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     let sim_args = SimulateArgs {
-        url: url.clone(),
+        url: String::new(),
         token: None,
         region: a.region.clone(),
         rate: a.rate,
         duration: a.duration,
         reads: None,
         seed: a.seed,
-        batch: 200,
+        // A request per 100 ms of reads, at most 200 reads.
+        batch: ((a.rate / 10.0).ceil() as usize).clamp(1, 200),
         concurrency: 4,
         vehicles: None,
         start: None,
@@ -72,64 +256,117 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         print_config: false,
     };
     let cfg = sim_args.sim_config()?;
-    let token = node.integration_token("demo")?;
-    let client = crate::client::authed_client(Some(&token), [])?;
+    let temp;
+    let root = match &a.data_dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::tempdir().context("creating a temporary data folder")?;
+            temp.path().to_owned()
+        }
+    };
+
+    // A node per country of the border, each agency's own.
+    let mut nodes = Vec::with_capacity(2);
+    for (i, country) in cfg.region.countries().into_iter().enumerate() {
+        let agency = agency_of(country)?;
+        let listen = match a.listen.port() {
+            0 => a.listen,
+            port => SocketAddr::new(
+                a.listen.ip(),
+                port.checked_add(i as u16).context("--listen: no port after the first node's")?,
+            ),
+        };
+        nodes.push(DemoNode::start(agency, root.join(agency.id), listen).await?);
+    }
+    println!("limes demo: {}, an agency's node on each side, partners over mutual TLS", cfg.region.title());
+    for n in &nodes {
+        let fingerprint = n.link.identity().fingerprint().to_hex();
+        println!(
+            "  {:<10} API {}, partners' port {}, certificate {}… (data in {})",
+            n.label(),
+            n.url,
+            n.federation,
+            fingerprint.get(..23).unwrap_or(&fingerprint),
+            n.dir.display()
+        );
+    }
+    // What `limes partner add <anchor> --send alert --receive alert` does through the API,
+    // each node with the other's trust anchor.
+    let alert: BTreeSet<MessageType> = [MessageType::new(limes_server::federation::ALERT)?].into();
+    for (i, n) in nodes.iter().enumerate() {
+        let other = &nodes[1 - i];
+        let anchor = other.link.anchor().with_context(|| format!("the trust anchor of {}", other.agency.id))?;
+        n.link
+            .add_partner(anchor, alert.clone(), alert.clone())
+            .with_context(|| format!("adding {} as a partner of {}", other.agency.id, n.agency.id))?;
+    }
+    println!("  {} and {} are partners: each sends and receives alerts", nodes[0].agency.id, nodes[1].agency.id);
+
+    // Each node gets its country's cameras and the whole hotlist.
     let t = Instant::now();
-    let imported = setup(&client, &url, &cfg, a.hotlist).await?;
+    let hotlist = {
+        let (cfg, entries) = (cfg.clone(), a.hotlist);
+        tokio::task::spawn_blocking(move || hotlist_bodies(&cfg, entries)).await??
+    };
+    let cameras = cfg.region.cameras();
+    let setups = nodes.iter().map(|n| {
+        let own: Vec<_> = cameras.iter().filter(|c| c.country == n.agency.country).cloned().collect();
+        let hotlist = &hotlist;
+        async move {
+            register_cameras(&n.client, &n.url, &own).await?;
+            let imported = import_hotlist(&n.client, &n.url, hotlist).await?;
+            anyhow::Ok((format!("{} {} cameras on {}", own.len(), n.agency.country, n.agency.id), imported))
+        }
+    });
+    let done = futures::future::try_join_all(setups).await?;
+    let registered: Vec<&str> = done.iter().map(|(c, _)| c.as_str()).collect();
     println!(
-        "registered {} cameras, imported {imported} hotlist entries in {:.1} s; sending {} reads/s for {} s",
-        cfg.region.cameras().len(),
+        "registered {}; imported {} hotlist entries into each node in {:.1} s; sending {} reads/s for {} s, each to the node of its camera's country",
+        registered.join(" and "),
+        done[0].1,
         t.elapsed().as_secs_f64(),
         a.rate,
         a.duration
     );
 
-    // The live alert stream, as an operator's screen would get it.
-    let per_second = a.alert_lines_per_second;
-    let mut window = Instant::now();
-    let mut shown = 0u32;
-    let watch = AlertWatch::start(&client, &url, move |alert, latency| {
-        if window.elapsed() >= Duration::from_secs(1) {
-            window = Instant::now();
-            shown = 0;
-        }
-        if shown < per_second {
-            shown += 1;
-            println!(
-                "ALERT {:<9} {:<10} {:<14} p{} camera {:<14} read {:?} ({:.1} ms after the read arrived)",
-                alert.kind,
-                alert.plate,
-                alert.reason,
-                alert.priority,
-                alert.camera,
-                alert.read_text,
-                latency as f64 / 1000.0
-            );
-        }
-    })
-    .await?;
+    // The live alert streams, as the operators' screens on both sides would get them.
+    let own_lines = Arc::new(Mutex::new(LinePace::new(a.alert_lines_per_second)));
+    let crossed_lines = Arc::new(Mutex::new(LinePace::new(a.alert_lines_per_second)));
+    let mut watches = Vec::with_capacity(nodes.len());
+    for n in &nodes {
+        watches.push(n.watch(own_lines.clone(), crossed_lines.clone()).await?);
+    }
 
+    let node_of: HashMap<CameraId, usize> = cameras
+        .iter()
+        .filter_map(|c| nodes.iter().position(|n| n.agency.country == c.country).map(|i| (c.id.clone(), i)))
+        .collect();
+    let targets: Vec<Target> = nodes.iter().map(|n| Target { client: n.client.clone(), url: n.url.clone() }).collect();
     let sim = Simulator::new(cfg)?;
-    let mut rep = send(&client, &url, sim, Pace::from(&sim_args)).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await; // let the last alerts arrive
-    let stats = node.state.stats();
-    let mut alert_latencies = watch.stop();
-    node.stop().await?;
+    let route = |read: &limes_model::PlateRead| node_of.get(&read.camera).copied().unwrap_or(usize::MAX);
+    let mut rep = send_routed(&targets, route, sim, Pace::from(&sim_args)).await?;
+    settle(&nodes, Duration::from_secs(10)).await;
+    for w in watches {
+        w.stop();
+    }
 
+    let stats: Vec<StatsSnapshot> = nodes.iter().map(DemoNode::stats).collect();
+    let total = |f: fn(&StatsSnapshot) -> u64| stats.iter().map(f).sum::<u64>();
+    let mut own_latencies: Vec<u64> = nodes.iter().flat_map(|n| lock(&n.seen).own.clone()).collect();
     let secs = rep.elapsed.as_secs_f64();
     println!();
     println!("summary after {secs:.1} s:");
     println!("  reads sent       {} ({:.0}/s)", rep.sent, rep.sent as f64 / secs);
-    println!("  reads stored     {}", stats.reads_accepted);
-    println!("  reads refused    {}", stats.reads_rejected);
-    println!("  hits (confirmed) {}", stats.alerts_confirmed);
-    println!("  possible hits    {}", stats.alerts_possible);
-    println!("  alerts           {}", stats.alerts_confirmed + stats.alerts_possible);
+    println!("  reads stored     {}", total(|s| s.reads_accepted));
+    println!("  reads refused    {}", total(|s| s.reads_rejected));
+    println!("  hits (confirmed) {}", total(|s| s.alerts_confirmed));
+    println!("  possible hits    {}", total(|s| s.alerts_possible));
+    println!("  alerts           {}", total(|s| s.alerts_confirmed + s.alerts_possible));
     println!(
         "  alert latency    p50 {:.1} ms, p99 {:.1} ms (read arrived -> alert on the SSE stream; {} alerts seen)",
-        quantile(&mut alert_latencies, 0.5) as f64 / 1000.0,
-        quantile(&mut alert_latencies, 0.99) as f64 / 1000.0,
-        alert_latencies.len()
+        quantile(&mut own_latencies, 0.5) as f64 / 1000.0,
+        quantile(&mut own_latencies, 0.99) as f64 / 1000.0,
+        own_latencies.len()
     );
     println!(
         "  request latency  p50 {:.1} ms, p99 {:.1} ms ({} requests, {} failed)",
@@ -138,5 +375,69 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         rep.latencies_us.len(),
         rep.failed_requests
     );
+    print_per_node(&nodes, &stats);
+
+    for n in nodes {
+        n.node.stop().await?;
+    }
     Ok(())
 }
+
+/// Waits, at most `limit`, until every alert raised has crossed to the partner and every alert
+/// has reached the streams: the queues are empty and the streams showed what the nodes counted.
+async fn settle(nodes: &[DemoNode], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let stats: Vec<StatsSnapshot> = nodes.iter().map(DemoNode::stats).collect();
+        let settled = nodes.iter().enumerate().all(|(i, n)| {
+            let (mine, partner) = (&stats[i], &stats[1 - i]);
+            let seen = lock(&n.seen);
+            n.link.queued() == 0
+                && partner.partner_alerts >= raised(mine)
+                && (seen.own.len() + seen.crossed.len()) as u64 >= raised(mine) + mine.partner_alerts
+        });
+        if settled || Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn raised(s: &StatsSnapshot) -> u64 {
+    s.alerts_confirmed + s.alerts_possible
+}
+
+/// Per node: what it stored and raised, what its link did, what crossed to it.
+fn print_per_node(nodes: &[DemoNode], stats: &[StatsSnapshot]) {
+    let row = |label: &str, values: Vec<String>, note: &str| {
+        let cells: String = values.iter().map(|v| format!("{v:>20}")).collect();
+        println!("  {label:<22}{cells}{note}");
+    };
+    let each = |f: &dyn Fn(usize) -> u64| (0..nodes.len()).map(|i| f(i).to_string()).collect::<Vec<_>>();
+    println!();
+    row("per node", nodes.iter().map(DemoNode::label).collect(), "");
+    row("reads of its cameras", each(&|i| stats[i].reads_accepted), "");
+    row("alerts raised", each(&|i| raised(&stats[i])), "");
+    row("messages sent", each(&|i| nodes[i].link.stats().sent.load(RELAXED)), "  (acknowledged by the partner)");
+    row("messages received", each(&|i| nodes[i].link.stats().received.load(RELAXED)), "");
+    row(
+        "messages rejected",
+        each(&|i| nodes[i].link.stats().rejected.load(RELAXED)),
+        "  (refused by this node's checks)",
+    );
+    row("still queued", each(&|i| nodes[i].link.queued()), "");
+    row("alerts that crossed", each(&|i| stats[i].partner_alerts), "  (received from the partner)");
+    let crossing = |q: f64| {
+        nodes
+            .iter()
+            .map(|n| {
+                let mut l = lock(&n.seen).crossed.clone();
+                if l.is_empty() { "-".to_owned() } else { format!("{:.1} ms", quantile(&mut l, q) as f64 / 1000.0) }
+            })
+            .collect::<Vec<_>>()
+    };
+    row("crossing latency p50", crossing(0.5), "  (read arrived at the partner -> alert on this node's SSE stream)");
+    row("crossing latency p99", crossing(0.99), "");
+}
+
+const RELAXED: std::sync::atomic::Ordering = std::sync::atomic::Ordering::Relaxed;

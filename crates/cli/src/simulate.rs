@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::Args;
 use limes_camera_formats::encode_onvif_json;
-use limes_model::{Camera, CameraId};
+use limes_model::{Camera, CameraId, PlateRead};
 use limes_server::wire::{IngestReport, ReadIn};
 use limes_sim::{Region, SimConfig, Simulator};
 use reqwest::Client;
@@ -108,14 +108,25 @@ pub struct SendReport {
 
 /// Registers the region's cameras and imports a hotlist of `entries` entries.
 pub async fn setup(client: &Client, url: &str, cfg: &SimConfig, entries: usize) -> anyhow::Result<usize> {
-    let cameras = cfg.region.cameras();
-    for c in &cameras {
+    register_cameras(client, url, &cfg.region.cameras()).await?;
+    import_hotlist(client, url, &hotlist_bodies(cfg, entries)?).await
+}
+
+/// Registers `cameras` on the node at `url`.
+pub async fn register_cameras(client: &Client, url: &str, cameras: &[Camera]) -> anyhow::Result<()> {
+    for c in cameras {
         let r = client.post(format!("{url}/api/v1/cameras")).json(c).send().await.context("registering a camera")?;
         if !r.status().is_success() {
             bail!("registering camera {}: {}", c.id, r.text().await.unwrap_or_default());
         }
     }
-    let mut imported = 0;
+    Ok(())
+}
+
+/// The hotlist of `entries` entries for `cfg`'s fleet, as the JSON arrays of the requests that
+/// import it (50,000 entries each): made once, sent to as many nodes as need it.
+pub fn hotlist_bodies(cfg: &SimConfig, entries: usize) -> anyhow::Result<Vec<bytes::Bytes>> {
+    let mut bodies = Vec::new();
     let mut chunk = Vec::with_capacity(50_000);
     let mut list = limes_sim::hotlist(cfg, entries)?.peekable();
     while list.peek().is_some() {
@@ -127,8 +138,23 @@ pub async fn setup(client: &Client, url: &str, cfg: &SimConfig, entries: usize) 
                 "fuzzy": e.fuzzy, "note": e.note,
             })
         }));
-        let r =
-            client.post(format!("{url}/api/v1/hotlist")).json(&chunk).send().await.context("importing the hotlist")?;
+        bodies.push(serde_json::to_vec(&chunk)?.into());
+    }
+    Ok(bodies)
+}
+
+/// Imports the hotlist [`hotlist_bodies`] made into the node at `url`; returns the entries
+/// it imported.
+pub async fn import_hotlist(client: &Client, url: &str, bodies: &[bytes::Bytes]) -> anyhow::Result<usize> {
+    let mut imported = 0;
+    for body in bodies {
+        let r = client
+            .post(format!("{url}/api/v1/hotlist"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .context("importing the hotlist")?;
         let status = r.status();
         let v: serde_json::Value = r.json().await.unwrap_or_default();
         if !status.is_success() {
@@ -167,14 +193,38 @@ impl From<&SimulateArgs> for Pace {
 /// Sends the simulator's reads in batches, paced to `pace.rate` reads per second,
 /// until `pace.duration` has passed or `pace.max_reads` were sent.
 pub async fn send(client: &Client, url: &str, sim: Simulator, pace: Pace) -> anyhow::Result<SendReport> {
+    let target = Target { client: client.clone(), url: url.to_owned() };
+    send_routed(std::slice::from_ref(&target), |_| 0, sim, pace).await
+}
+
+/// A node the sender posts reads to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// A client carrying a token of the node's.
+    pub client: Client,
+    /// The node's API address.
+    pub url: String,
+}
+
+/// Sends the simulator's reads as [`send`] does, each to the target `route` names (an index
+/// into `targets`): every batch is split into one request per target that has reads in it.
+pub async fn send_routed(
+    targets: &[Target],
+    route: impl Fn(&PlateRead) -> usize,
+    sim: Simulator,
+    pace: Pace,
+) -> anyhow::Result<SendReport> {
     let Pace { rate, duration, max_reads, batch, concurrency } = pace;
     if rate.is_nan() || rate <= 0.0 {
         bail!("--rate must be positive");
     }
+    if targets.is_empty() {
+        bail!("no node to send reads to");
+    }
     let batch = batch.max(1);
     let report = Arc::new(Mutex::new(SendReport::default()));
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let endpoint = format!("{url}/api/v1/reads");
+    let endpoints: Vec<String> = targets.iter().map(|t| format!("{}/api/v1/reads", t.url)).collect();
     let start = Instant::now();
     let mut sim = sim;
     let mut sent: u64 = 0;
@@ -185,46 +235,48 @@ pub async fn send(client: &Client, url: &str, sim: Simulator, pace: Pace) -> any
         let due = start + Duration::from_secs_f64(sent as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
         let now = Utc::now();
-        let body: Vec<ReadIn> = sim
-            .by_ref()
-            .take(n)
-            .map(|s| {
-                let mut r = ReadIn::from(&s.read);
-                // A simulated read never claims a time after its sending.
-                r.time = r.time.min(now);
-                r
-            })
-            .collect();
-        sent += body.len() as u64;
-        let permit = permits.clone().acquire_owned().await?;
-        let (client, endpoint, report) = (client.clone(), endpoint.clone(), report.clone());
-        tasks.spawn(async move {
-            let t = Instant::now();
-            let result = client.post(&endpoint).json(&body).send().await;
-            let outcome = match result {
-                Ok(r) if r.status().is_success() => r.json::<IngestReport>().await.ok(),
-                Ok(r) => {
-                    tracing::warn!(status = %r.status(), "batch refused");
-                    None
+        let mut bodies: Vec<Vec<ReadIn>> = targets.iter().map(|_| Vec::with_capacity(n)).collect();
+        for s in sim.by_ref().take(n) {
+            let to = route(&s.read);
+            let body =
+                bodies.get_mut(to).with_context(|| format!("a read routed to node {to} of {}", targets.len()))?;
+            let mut r = ReadIn::from(&s.read);
+            // A simulated read never claims a time after its sending.
+            r.time = r.time.min(now);
+            body.push(r);
+            sent += 1;
+        }
+        for (to, body) in bodies.into_iter().enumerate().filter(|(_, b)| !b.is_empty()) {
+            let permit = permits.clone().acquire_owned().await?;
+            let (client, endpoint, report) = (targets[to].client.clone(), endpoints[to].clone(), report.clone());
+            tasks.spawn(async move {
+                let t = Instant::now();
+                let result = client.post(&endpoint).json(&body).send().await;
+                let outcome = match result {
+                    Ok(r) if r.status().is_success() => r.json::<IngestReport>().await.ok(),
+                    Ok(r) => {
+                        tracing::warn!(status = %r.status(), "batch refused");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sending a batch failed");
+                        None
+                    }
+                };
+                let mut rep = report.lock().await;
+                rep.sent += body.len() as u64;
+                rep.latencies_us.push(t.elapsed().as_micros() as u64);
+                match outcome {
+                    Some(o) => {
+                        rep.accepted += o.accepted as u64;
+                        rep.rejected += o.rejected.len() as u64;
+                        rep.alerts += o.alerts as u64;
+                    }
+                    None => rep.failed_requests += 1,
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "sending a batch failed");
-                    None
-                }
-            };
-            let mut rep = report.lock().await;
-            rep.sent += body.len() as u64;
-            rep.latencies_us.push(t.elapsed().as_micros() as u64);
-            match outcome {
-                Some(o) => {
-                    rep.accepted += o.accepted as u64;
-                    rep.rejected += o.rejected.len() as u64;
-                    rep.alerts += o.alerts as u64;
-                }
-                None => rep.failed_requests += 1,
-            }
-            drop(permit);
-        });
+                drop(permit);
+            });
+        }
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}

@@ -47,9 +47,9 @@ fn plate_normalize_prints_one_json_line_per_text() {
 }
 
 #[test]
-fn demo_runs_for_its_duration_and_prints_a_summary() {
+fn demo_runs_two_federated_nodes_and_alerts_cross_the_border() {
     // A small rate keeps the simulated fleet small enough for a debug build.
-    let out = limes(&["demo", "--duration", "3", "--rate", "50", "--hotlist", "5000"]);
+    let out = limes(&["demo", "--duration", "8", "--rate", "100", "--hotlist", "5000"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     for needle in ["summary after", "reads stored", "hits (confirmed)", "possible hits", "alert latency", "p99"] {
@@ -60,7 +60,22 @@ fn demo_runs_for_its_duration_and_prints_a_summary() {
         .find_map(|l| l.trim().strip_prefix("reads stored"))
         .and_then(|v| v.trim().parse().ok())
         .expect("reads stored figure");
-    assert!(stored >= 100, "about 50 reads/s for 3 s, got {stored}");
+    assert!(stored >= 400, "about 100 reads/s for 8 s, got {stored}");
+
+    // Per node: the Romanian and the Ukrainian agency's.
+    let header = stdout.lines().find(|l| l.trim().starts_with("per node")).expect("the per-node table");
+    assert!(header.contains("RO ro-igpf") && header.contains("UA ua-dpsu"), "{header}");
+    let row = |label: &str| -> Vec<u64> {
+        let line = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .unwrap_or_else(|| panic!("{label:?} missing from:\n{stdout}"));
+        line.split_whitespace().take(2).map(|v| v.parse().unwrap_or_else(|_| panic!("{label}: {line}"))).collect()
+    };
+    let reads = row("reads of its cameras");
+    assert!(reads.len() == 2 && reads.iter().all(|&n| n > 0), "both countries' cameras send reads:\n{stdout}");
+    assert_eq!(row("messages rejected"), [0, 0], "{stdout}");
+    assert!(row("alerts that crossed").iter().any(|&n| n > 0), "no alert crossed the border:\n{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
