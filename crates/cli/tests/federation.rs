@@ -288,6 +288,48 @@ async fn with_five_percent_loss_each_way_and_a_proxy_that_delays_and_cuts_every_
     assert!(proxy.stats().cut > 0, "the proxy cut connections: {:?}", proxy.stats());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_refuses_more_for_that_partner_and_loses_nothing_it_took() {
+    // Backpressure: a partner down for long fills its queue up to its limit; beyond, alerts
+    // are still raised and kept here, but not queued for it (and the node says so).
+    let ro = {
+        let node = fed_node("ro-igpf", "RO");
+        let config = std::fs::read_to_string(&node.config).unwrap();
+        std::fs::write(&node.config, config.replace("max_queued_per_partner = 1000000", "max_queued_per_partner = 5"))
+            .unwrap();
+        node.restart()
+    };
+    let mut ua = fed_node("ua-dpsu", "UA");
+    add_partner(&ro, &export_anchor(&ua), "alert", "");
+    add_partner(&ua, &export_anchor(&ro), "", "alert");
+    setup_hotlist(&ro).await;
+    ua.kill9();
+    for i in 0..8 {
+        read(&ro, i).await;
+    }
+    let ro_admin = util::bearer_client(&ro.admin_token);
+    let partners =
+        || async { ro_admin.get(ro.at("/api/v1/partners")).send().await.unwrap().json::<Value>().await.unwrap() };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while partners().await[0]["health"]["queued"] != 5 {
+        assert!(std::time::Instant::now() < deadline, "the queue did not fill: {}", partners().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(partners().await[0]["health"]["queued"], 5, "the limit holds");
+    assert_eq!(alerts(&ro).await.len(), 8, "every alert is raised and kept here");
+    let status: Value = ro_admin.get(ro.at("/api/v1/federation")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["not_queued"], 3, "the node counts what it could not queue: {status}");
+    let ua = ua.restart();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while alerts(&ua).await.len() < 5 {
+        assert!(std::time::Instant::now() < deadline, "the queued alerts did not arrive");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let got = alerts(&ua).await;
+    assert_eq!(got.len(), 5, "what was queued arrives, once");
+}
+
 /// A test-side partner: its own identity, and a client pinned to the node's certificate.
 struct FakePartner {
     identity: limes_link::Identity,

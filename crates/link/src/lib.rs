@@ -107,6 +107,8 @@ pub struct Stats {
     pub sent: AtomicU64,
     /// Messages partners refused for good.
     pub refused_by_partner: AtomicU64,
+    /// Messages not queued because their partner's queue was full (backpressure).
+    pub not_queued: AtomicU64,
     /// Delivery attempts that failed as a whole (connection, timeout, batch refused).
     pub failed_attempts: AtomicU64,
     pub received: AtomicU64,

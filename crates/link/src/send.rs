@@ -39,6 +39,7 @@ pub(crate) fn enqueue(
         for item in items {
             let n = queued.entry(item.partner.clone()).or_default();
             if *n >= inner.config.max_queued_per_partner {
+                inner.stats.not_queued.fetch_add(1, Ordering::Relaxed);
                 results.push(Some(Err(LinkError::QueueFull { partner: item.partner, queued: *n })));
             } else {
                 *n += 1;

@@ -126,6 +126,7 @@ pub(super) async fn status(State(state): State<AppState>, caller: Caller) -> Res
         "sent": s.sent.load(Ordering::Relaxed),
         "refused_by_partners": s.refused_by_partner.load(Ordering::Relaxed),
         "failed_attempts": s.failed_attempts.load(Ordering::Relaxed),
+        "not_queued": s.not_queued.load(Ordering::Relaxed),
         "received": s.received.load(Ordering::Relaxed),
         "duplicates": s.duplicates.load(Ordering::Relaxed),
         "rejected": s.rejected.load(Ordering::Relaxed),
