@@ -61,6 +61,12 @@ pub struct FederationSection {
     pub retry_base_ms: u64,
     #[serde(default = "default_retry_max_seconds")]
     pub retry_max_seconds: u64,
+    #[serde(default = "default_max_blob")]
+    pub max_blob_bytes: u64,
+}
+
+fn default_max_blob() -> u64 {
+    256 << 20
 }
 
 fn default_clock_tolerance() -> u64 {
@@ -106,6 +112,7 @@ impl Config {
             max_queued_per_partner: f.max_queued_per_partner,
             batch_max_envelopes: f.batch_max_messages,
             batch_max_bytes: 4 << 20,
+            max_blob_bytes: f.max_blob_bytes,
             retry_base: std::time::Duration::from_millis(f.retry_base_ms),
             retry_max: std::time::Duration::from_secs(f.retry_max_seconds),
             purpose: self.access.collection_purpose.clone(),
@@ -495,6 +502,8 @@ pub fn default_toml_with(
 {on}max_age_hours = 168
 # The largest message payload accepted, in bytes.
 {on}max_payload_bytes = 1048576
+# The largest file (image, clip) a partner may send in chunks of 1 MiB, in bytes.
+{on}max_blob_bytes = 268435456
 # Messages a partner's queue may hold (a partner down for long); beyond, sending fails.
 {on}max_queued_per_partner = 1000000
 # Messages per request, and the first and longest pause between failed deliveries.
@@ -660,7 +669,12 @@ max_decoded_bytes = 536870912
 # retry_max_ms = 300000
 "#
     );
-    text + &federation
+    // Before the webhooks, which end the file (their example is uncommented from its start to
+    // the end of the file by a test).
+    match text.find("\n# Webhooks:") {
+        Some(at) => format!("{}{federation}{}", &text[..at], &text[at..]),
+        None => text + &federation,
+    }
 }
 
 #[cfg(test)]

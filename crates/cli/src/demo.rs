@@ -171,6 +171,7 @@ impl DemoNode {
             max_queued_per_partner: 1_000_000,
             batch_max_envelopes: 500,
             batch_max_bytes: 4 << 20,
+            max_blob_bytes: 256 << 20,
             retry_base: Duration::from_millis(200),
             retry_max: Duration::from_secs(5),
             purpose: purpose.into(),

@@ -27,6 +27,7 @@ use limes_plate::CountryCode;
 use serde::Serialize;
 use tokio::sync::Notify;
 
+pub mod blobs;
 mod db;
 pub mod identity;
 mod receive;
@@ -79,6 +80,8 @@ pub struct LinkConfig {
     pub max_queued_per_partner: u64,
     pub batch_max_envelopes: usize,
     pub batch_max_bytes: usize,
+    /// The largest blob (image, clip) a partner may send in chunks.
+    pub max_blob_bytes: u64,
     /// First retry after a failed delivery; doubles up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
@@ -150,6 +153,10 @@ pub struct PartnerStatus {
 
 pub(crate) struct Inner {
     config: LinkConfig,
+    /// The link's folder (`federation.sqlite`, `identity/`, `blobs/`).
+    dir: PathBuf,
+    /// Partial blob files being written now (`blobs`).
+    uploads: Mutex<std::collections::HashSet<PathBuf>>,
     identity: Identity,
     db: db::Db,
     pins: tls::Pins,
@@ -208,6 +215,8 @@ pub fn open(dir: &Path, config: LinkConfig, audit: Option<AuditLog>) -> Result<L
     let queued = db.queue_depths()?;
     let inner = Inner {
         config,
+        dir: dir.to_owned(),
+        uploads: Mutex::default(),
         identity,
         db,
         pins: tls::Pins::default(),

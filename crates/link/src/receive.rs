@@ -28,7 +28,7 @@ use crate::{Inner, LinkError, tls};
 
 /// The certificate that opened the connection.
 #[derive(Debug, Clone, Copy)]
-struct PeerCert(Fingerprint);
+pub(crate) struct PeerCert(pub(crate) Fingerprint);
 
 pub(crate) fn serve(inner: Arc<Inner>, listener: TcpListener) -> Result<tokio::task::JoinHandle<()>, LinkError> {
     let config = tls::server_config(&inner.identity, inner.pins.clone())?;
@@ -37,6 +37,7 @@ pub(crate) fn serve(inner: Arc<Inner>, listener: TcpListener) -> Result<tokio::t
     let router = Router::new()
         .route("/federation/v1/batches", post(batches))
         .route("/federation/v1/hello", get(hello))
+        .route("/federation/v1/blobs/{sha256}", get(crate::blobs::status).put(crate::blobs::put))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(inner.clone());
     let refusals: Arc<Mutex<HashMap<IpAddr, Instant>>> = Arc::default();
