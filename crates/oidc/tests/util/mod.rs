@@ -214,7 +214,9 @@ impl Idp {
                 }
             }
         });
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // A liveness bound, not a speed check: the suite starts many providers at once on two
+        // cores (each makes its keys), and one took longer than 30 s in CI.
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match ready.recv_timeout(left) {
