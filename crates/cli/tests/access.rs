@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
-use util::{TestNode, bearer_client, camera_json, read_json};
+use util::{TestNode, audit_records, bearer_client, camera_json, read_json};
 
 const LEGAL_BASIS: &str = "RO Law 363/2018 art. 5";
 const CASE: &str = "2026/117";
@@ -43,16 +43,6 @@ async fn login(
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     if status == StatusCode::OK { Ok(v["token"].as_str().unwrap().to_owned()) } else { Err((status, v.to_string())) }
-}
-
-/// The node's audit records as `limes audit export` prints them.
-fn audit_records(node: &TestNode, filter: &[&str]) -> Vec<Value> {
-    let data = node.dir.path().join("limes-data");
-    let mut args = vec!["audit", "export", "--data-dir", data.to_str().unwrap()];
-    args.extend(filter);
-    let out = util::limes(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 /// One request per operation the API offers, and the operation it needs.

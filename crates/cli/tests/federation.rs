@@ -14,7 +14,7 @@ use limes_federation::{Batch, Draft, Envelope, MessageId, MessageType, StreamNam
 use limes_model::AgencyId;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use util::{TestNode, camera_json, limes_bin, read_json, wait_until};
+use util::{TestNode, audit_records, camera_json, limes_bin, read_json, wait_until};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port()
@@ -93,15 +93,6 @@ async fn alerts(node: &TestNode) -> Vec<Value> {
     let v: Value =
         node.session_client().get(node.at("/api/v1/alerts?limit=1000")).send().await.unwrap().json().await.unwrap();
     v.as_array().unwrap().clone()
-}
-
-fn audit_records(node: &TestNode, filter: &[&str]) -> Vec<Value> {
-    let data = node.dir.path().join("limes-data");
-    let mut args = vec!["audit", "export", "--data-dir", data.to_str().unwrap()];
-    args.extend(filter);
-    let out = util::limes(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 async fn setup_hotlist(node: &TestNode) {

@@ -18,13 +18,13 @@ use axum::extract::{Extension, Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use limes_audit::{Action, Object, Outcome as AuditOutcome};
-use limes_federation::{Fingerprint, Refusal, RejectCode, backoff};
+use limes_federation::{Refusal, RejectCode, backoff};
 use limes_model::AgencyId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::receive::PeerCert;
-use crate::{Inner, Link, LinkError, tls};
+use crate::{Inner, Link, LinkError};
 
 /// Most bytes a sender sends in one request.
 pub const CHUNK_BYTES: usize = 4 << 20;
@@ -297,7 +297,7 @@ impl Link {
         let bytes =
             tokio::fs::read(path).await.map_err(|e| LinkError::File { path: path.to_owned(), error: e.to_string() })?;
         let sha: [u8; 32] = Sha256::digest(&bytes).into();
-        let client = blob_client(&self.0, p.fingerprint)?;
+        let client = crate::send::partner_client(&self.0, p.fingerprint, Duration::from_secs(60))?;
         let url = format!("{}/federation/v1/blobs/{}", p.anchor.url.trim_end_matches('/'), hex(&sha));
         let total = bytes.len() as u64;
         let mut failures = 0u32;
@@ -361,14 +361,4 @@ impl Link {
             }
         }
     }
-}
-
-fn blob_client(inner: &Inner, pin: Fingerprint) -> Result<reqwest::Client, LinkError> {
-    let tls = tls::client_config(&inner.identity, pin)?;
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(60))
-        .build()
-        .map_err(|e| LinkError::Tls(e.to_string()))
 }

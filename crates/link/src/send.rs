@@ -122,7 +122,7 @@ async fn deliver(inner: Arc<Inner>, agency: AgencyId) {
             continue;
         }
         if client.as_ref().is_none_or(|(fp, _)| *fp != partner.fingerprint) {
-            match build_client(&inner, partner.fingerprint) {
+            match partner_client(&inner, partner.fingerprint, Duration::from_secs(30)) {
                 Ok(c) => client = Some((partner.fingerprint, c)),
                 Err(e) => {
                     tracing::error!(partner = %agency, error = %e, "building the TLS client");
@@ -170,12 +170,17 @@ async fn sleep_backoff(inner: &Inner, failures: u32) {
     tokio::time::sleep(d).await;
 }
 
-fn build_client(inner: &Inner, pin: limes_federation::Fingerprint) -> Result<reqwest::Client, LinkError> {
+/// A client to one partner: our certificate, only the partner's pinned one accepted.
+pub(crate) fn partner_client(
+    inner: &Inner,
+    pin: limes_federation::Fingerprint,
+    timeout: Duration,
+) -> Result<reqwest::Client, LinkError> {
     let tls = tls::client_config(&inner.identity, pin)?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
+        .timeout(timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
         .build()

@@ -8,7 +8,6 @@
 //! namespaces of a `limes-netlab` lab that drops that share of the packets arriving in each.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -95,27 +94,11 @@ impl FedNode {
         let text = default_toml_with(agency, agency, country, &format!("{host}:0"), "limes-data", Some(&fed));
         std::fs::write(&config, text)?;
         let exe = std::env::current_exe()?;
-        let mut cmd = match ns {
+        let cmd = match ns {
             Some(ns) => ns.command(&exe),
             None => std::process::Command::new(&exe),
         };
-        let mut child = cmd
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting limes serve")?;
-        let stdout = child.stdout.take().context("node stdout")?;
-        let url = tokio::task::spawn_blocking(move || {
-            use std::io::BufRead;
-            std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .find_map(|l| l.split("listening on ").nth(1).map(|u| u.trim().to_owned()))
-        })
-        .await?
-        .context("the node did not report its address")?;
+        let (child, url) = super::node::serve(cmd, &config, "error").await?;
         let admin = admin_session(&data, &url).await?;
         Ok(Self { _dir: dir, child, url, token, admin })
     }

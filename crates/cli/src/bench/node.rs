@@ -44,23 +44,7 @@ impl NodeProcess {
         let config = dir.path().join("limes.toml");
         let text = crate::config::default_toml("bench", "ro-igpf", "RO", "127.0.0.1:0", "limes-data");
         std::fs::write(&config, format!("{text}\n{extra}"))?;
-        let mut child = std::process::Command::new(std::env::current_exe()?)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .context("starting limes serve")?;
-        let stdout = child.stdout.take().context("node stdout")?;
-        let url = tokio::task::spawn_blocking(move || {
-            use std::io::BufRead;
-            std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .find_map(|l| l.split("listening on ").nth(1).map(|u| u.trim().to_owned()))
-        })
-        .await?
-        .context("the node did not report its address")?;
+        let (child, url) = serve(std::process::Command::new(std::env::current_exe()?), &config, "warn").await?;
         eprintln!("node with {} hotlist entries ready in {:.1} s", a.hotlist, t.elapsed().as_secs_f64());
         Ok(Self { _dir: dir, child, url, token })
     }
@@ -73,6 +57,33 @@ impl NodeProcess {
     pub(super) fn client(&self) -> anyhow::Result<reqwest::Client> {
         crate::client::authed_client(Some(&self.token), [])
     }
+}
+
+/// Runs `cmd` (this binary, or a wrapper that runs it) as `serve --config config` and waits
+/// for the API address it prints.
+pub(super) async fn serve(
+    mut cmd: std::process::Command,
+    config: &std::path::Path,
+    log: &str,
+) -> anyhow::Result<(std::process::Child, String)> {
+    let mut child = cmd
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", log)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting limes serve")?;
+    let stdout = child.stdout.take().context("node stdout")?;
+    let url = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.split("listening on ").nth(1).map(|u| u.trim().to_owned()))
+    })
+    .await?
+    .context("the node did not report its address")?;
+    Ok((child, url))
 }
 
 impl Drop for NodeProcess {

@@ -238,6 +238,16 @@ pub fn read_json(camera: &str, plate: &str, country: Option<&str>) -> serde_json
     v
 }
 
+/// The readable records of `node`'s audit log matching `filter` (`limes audit export` flags).
+pub fn audit_records(node: &TestNode, filter: &[&str]) -> Vec<serde_json::Value> {
+    let data = node.dir.path().join("limes-data");
+    let mut args = vec!["audit", "export", "--data-dir", data.to_str().unwrap()];
+    args.extend(filter);
+    let out = limes(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// Waits for `f` to return true, polling; panics after `timeout`.
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
