@@ -81,6 +81,8 @@ operations! {
     ReadsSearch = "reads.search", Consult, purpose: true, token: true;
     /// Open one read and the list of its images.
     ReadsView = "reads.view", Consult, purpose: true, token: true;
+    /// Ask partner agencies whether they saw a plate (hit/no-hit, without them learning which).
+    QueriesAsk = "queries.ask", Consult, purpose: true, token: true;
     /// Post an image (plate crop, overview) of a read.
     ImagesUpload = "images.upload", Collect, purpose: false, token: true;
     /// Open an image.

@@ -46,6 +46,9 @@ pub enum CheckpointError {
     /// A signature does not verify.
     #[error("the signature does not verify")]
     BadSignature,
+    /// The note is another log's checkpoint: its origin is not the name of the log's key.
+    #[error("the checkpoint's origin is {found:?}, not {expected:?}")]
+    WrongOrigin { expected: String, found: String },
 }
 
 /// A tree head: which log, how many leaves, which root.
@@ -272,32 +275,15 @@ impl VerifierKey {
     }
 
     /// Parses a signed note and verifies this key's signature on it; signature lines of other
-    /// keys (witnesses) are ignored, as the signed-note format requires.
+    /// keys (witnesses) are ignored, as the signed-note format requires. The note is parsed by
+    /// [`SignedNote::parse`], so a malformed line of any key rejects it.
     pub fn open_note(&self, note: &str) -> Result<SignedCheckpoint, CheckpointError> {
-        let bad = |m: &str| CheckpointError::BadNote(m.to_owned());
-        if note.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(bad("control characters"));
-        }
-        let split = note.rfind("\n\n").ok_or_else(|| bad("no blank line before the signatures"))?;
-        let (body, signatures) = (&note[..=split], &note[split + 2..]);
-        let checkpoint = Checkpoint::parse_body(body)?;
-        let mut found = None;
-        for line in signatures.strip_suffix('\n').ok_or_else(|| bad("the note must end in a newline"))?.split('\n') {
-            let rest = line.strip_prefix("\u{2014} ").ok_or_else(|| bad("a signature line starts with an em dash"))?;
-            let (name, sig) = rest.split_once(' ').ok_or_else(|| bad("a signature line is name and signature"))?;
-            let sig = BASE64.decode(sig).map_err(|_| bad("a signature is not base64"))?;
-            if name != self.name || sig.len() < 4 || sig[..4] != self.id.to_be_bytes() {
-                continue;
-            }
-            let sig: [u8; 76] = sig.try_into().map_err(|_| bad("a timestamped signature is 76 bytes"))?;
-            let time = u64::from_be_bytes(sig[4..12].try_into().expect("8 bytes"));
-            let signature: [u8; 64] = sig[12..].try_into().expect("64 bytes");
-            found = Some(SignedCheckpoint { checkpoint: checkpoint.clone(), time, signature });
-            break;
-        }
-        let signed = found.ok_or_else(|| CheckpointError::NoSignature(self.to_string()))?;
-        self.verify(&signed)?;
-        Ok(signed)
+        SignedNote::parse(note)?.signature_by(self)?.ok_or_else(|| CheckpointError::NoSignature(self.to_string()))
+    }
+
+    /// Whether a signature line's name and key ID are this key's.
+    fn is_named_by(&self, signature: &NoteSignature) -> bool {
+        signature.name == self.name && signature.key_id == self.id
     }
 }
 
@@ -306,6 +292,107 @@ impl std::fmt::Display for VerifierKey {
         let mut material = vec![SIGNATURE_TYPE];
         material.extend_from_slice(self.key.as_bytes());
         write!(f, "{}+{:08x}+{}", self.name, self.id, BASE64.encode(material))
+    }
+}
+
+/// The most bytes a note may have. A checkpoint body and 32 timestamped Ed25519 lines under key
+/// names of a hundred characters take under 8 KiB; anything larger is refused before it is
+/// parsed.
+pub const MAX_NOTE_BYTES: usize = 16 * 1024;
+
+/// The most signature lines a note may have (c2sp.org/signed-note asks verifiers to accept at
+/// least 16): the log's and one per witness.
+pub const MAX_NOTE_SIGNATURES: usize = 32;
+
+/// One signature line of a note, not verified: `— <name> base64(key ID || signature)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteSignature {
+    pub name: String,
+    pub key_id: u32,
+    /// The bytes after the key ID (for a timestamped Ed25519 signature: time and signature).
+    pub bytes: Vec<u8>,
+}
+
+/// A checkpoint note, parsed but not verified: the checkpoint and its signature lines, in order.
+///
+/// Parsing is strict, since notes come from other nodes: at most [`MAX_NOTE_BYTES`] and
+/// [`MAX_NOTE_SIGNATURES`]; valid UTF-8 with no control character but the newline; a body of
+/// exactly three lines ([`Checkpoint::parse_body`]); every signature line well formed
+/// (em dash, space, a valid key name, space, canonical base64 of a key ID and at least one
+/// byte), whatever its key; and no two lines of the same key (name and key ID). Go's `note`
+/// package drops such repeats; limes refuses them, because no limes signer writes two and a
+/// second cosignature of one witness with another time would make its time ambiguous. Lines of
+/// keys the reader does not know are otherwise kept and ignored by [`SignedNote::signature_by`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedNote {
+    pub checkpoint: Checkpoint,
+    pub signatures: Vec<NoteSignature>,
+}
+
+impl SignedNote {
+    /// Parses a note (see the type's documentation for what is refused).
+    pub fn parse(note: &str) -> Result<Self, CheckpointError> {
+        let bad = CheckpointError::BadNote;
+        if note.len() > MAX_NOTE_BYTES {
+            return Err(bad(format!("the note is {} bytes, over the limit of {MAX_NOTE_BYTES}", note.len())));
+        }
+        if note.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(bad("the note holds a control character".into()));
+        }
+        let split = note.rfind("\n\n").ok_or_else(|| bad("no blank line before the signatures".into()))?;
+        let (body, signatures) = (&note[..=split], &note[split + 2..]);
+        let checkpoint = Checkpoint::parse_body(body)?;
+        if signatures.is_empty() {
+            return Err(bad("the note has no signature lines".into()));
+        }
+        let lines = signatures.strip_suffix('\n').ok_or_else(|| bad("the note must end in a newline".into()))?;
+        let mut parsed: Vec<NoteSignature> = Vec::new();
+        for (i, line) in lines.split('\n').enumerate() {
+            let n = i + 1;
+            if n > MAX_NOTE_SIGNATURES {
+                return Err(bad(format!("more than {MAX_NOTE_SIGNATURES} signature lines")));
+            }
+            let rest = line
+                .strip_prefix("\u{2014} ")
+                .ok_or_else(|| bad(format!("signature line {n} does not start with an em dash and a space")))?;
+            let (name, encoded) = rest
+                .split_once(' ')
+                .ok_or_else(|| bad(format!("signature line {n} is not a key name and a signature")))?;
+            check_name(name).map_err(|e| bad(format!("signature line {n}: bad key name: {e}")))?;
+            let bytes =
+                BASE64.decode(encoded).map_err(|_| bad(format!("signature line {n}: the signature is not base64")))?;
+            if bytes.len() < 5 {
+                return Err(bad(format!("signature line {n}: the signature is shorter than a key ID and one byte")));
+            }
+            let key_id = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            if parsed.iter().any(|s| s.name == name && s.key_id == key_id) {
+                return Err(bad(format!("signature line {n} is a second signature by {name} (key ID {key_id:08x})")));
+            }
+            parsed.push(NoteSignature { name: name.to_owned(), key_id, bytes: bytes[4..].to_vec() });
+        }
+        Ok(Self { checkpoint, signatures: parsed })
+    }
+
+    /// The signature of `key`, verified: `Ok(None)` when the note has no line of that key,
+    /// an error when it has one that does not verify (such a note is malformed: c2sp.org/signed-note
+    /// says to reject it whole).
+    pub fn signature_by(&self, key: &VerifierKey) -> Result<Option<SignedCheckpoint>, CheckpointError> {
+        let Some(line) = self.signatures.iter().find(|s| key.is_named_by(s)) else {
+            return Ok(None);
+        };
+        let bytes: &[u8; 72] = line
+            .bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| CheckpointError::BadNote("a timestamped signature is 76 bytes".into()))?;
+        let (time, signature) = bytes.split_at(8);
+        let signed = SignedCheckpoint {
+            checkpoint: self.checkpoint.clone(),
+            time: u64::from_be_bytes(time.try_into().expect("8 bytes")),
+            signature: signature.try_into().expect("64 bytes"),
+        };
+        key.verify(&signed)?;
+        Ok(Some(signed))
     }
 }
 

@@ -7,7 +7,10 @@
 //! Two halves:
 //! - **domain** (no I/O): [`AuditRecord`] and its salted leaf ([`record`]), the RFC 6962 Merkle
 //!   tree with inclusion and consistency proofs ([`merkle`]), signed checkpoints in the C2SP
-//!   signed-note form ([`checkpoint`]);
+//!   signed-note form ([`checkpoint`]), and their witnessing ([`witness`]): partners cosign a
+//!   node's checkpoints only if they extend the ones cosigned before, and a receiver's
+//!   [`CheckpointGate`] holds messages whose checkpoint is stale, not fully cosigned or
+//!   forked;
 //! - **edge**: [`AuditLog`], SQLite in `<data_dir>/audit.sqlite` (its own file, so auditing never
 //!   contends with the reads store) with one writer thread doing group commit and signing a
 //!   checkpoint at least every second while the log grows; [`verify()`] recomputes everything
@@ -50,13 +53,18 @@ pub mod record;
 mod schema;
 mod sql;
 mod verify;
+pub mod witness;
 
-pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, SignedCheckpoint, VerifierKey};
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointSigner, SignedCheckpoint, SignedNote, VerifierKey};
 pub use export::{ExportFilter, export};
 pub use log::{AuditLog, AuditOptions, DB_FILE, ERASURE_OBJECT, Erased, Erasure, KEY_FILE, Pending, read_verifier_key};
 pub use merkle::{Hash, ProofFailure};
 pub use record::{Action, Actor, AuditEvent, AuditRecord, Details, InvalidEvent, Object, Outcome};
 pub use verify::{Break, Place, VerifyError, VerifyReport, verify};
+pub use witness::{
+    CheckpointGate, ConsistencyProof, CosignedCheckpoint, FullyCosigned, HeldCheckpoint, Verdict, verify_cosigned,
+    witness_cosign,
+};
 
 /// What went wrong in the audit log.
 #[derive(Debug, thiserror::Error)]

@@ -276,6 +276,47 @@ pub async fn reads(a: ReadsArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    node: NodeUrl,
+    #[command(subcommand)]
+    command: QueryCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum QueryCommand {
+    /// Ask partner agencies whether they saw a plate, as written or as a look-alike (hit/no-hit:
+    /// they do not learn which plate). Needs --purpose and --legal-basis (and --case for
+    /// investigators).
+    Plate {
+        plate: String,
+        /// The plate's country, for the grammar repair of its text.
+        #[arg(long)]
+        country: Option<String>,
+        /// Ask only this partner (repeatable; default: every partner whose agreement allows it).
+        #[arg(long = "partner")]
+        partners: Vec<String>,
+    },
+}
+
+pub async fn query(a: QueryArgs) -> anyhow::Result<()> {
+    let v = match a.command {
+        QueryCommand::Plate { plate, country, partners } => {
+            let mut body = serde_json::json!({ "plate": plate });
+            if let Some(c) = country {
+                body["country"] = c.into();
+            }
+            if !partners.is_empty() {
+                body["partners"] = partners.into();
+            }
+            send(a.node.client()?.post(a.node.at("/api/v1/queries/plates")).json(&body)).await?
+        }
+    };
+    print(&v);
+    Ok(())
+}
+
+#[derive(Debug, Args)]
 pub struct PushArgs {
     #[command(flatten)]
     node: NodeUrl,

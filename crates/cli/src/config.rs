@@ -63,6 +63,48 @@ pub struct FederationSection {
     pub retry_max_seconds: u64,
     #[serde(default = "default_max_blob")]
     pub max_blob_bytes: u64,
+    /// `[federation.hitquery]`: hit/no-hit plate queries partners send this node.
+    #[serde(default)]
+    pub hitquery: HitQuerySection,
+}
+
+/// `[federation.hitquery]`: see `limes_link::HitQueryConfig` (the defaults are its own).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HitQuerySection {
+    pub window_days: u32,
+    pub publish_every_seconds: u64,
+    pub burst: u32,
+    pub refill: u32,
+    pub refill_every_hours: u64,
+    pub pad_to_multiple: u64,
+}
+
+impl Default for HitQuerySection {
+    fn default() -> Self {
+        let d = limes_link::HitQueryConfig::default();
+        Self {
+            window_days: d.window_days,
+            publish_every_seconds: d.publish_every.as_secs(),
+            burst: d.burst,
+            refill: d.refill,
+            refill_every_hours: d.refill_every.as_secs() / 3600,
+            pad_to_multiple: d.pad_to_multiple,
+        }
+    }
+}
+
+impl HitQuerySection {
+    pub fn config(&self) -> limes_link::HitQueryConfig {
+        limes_link::HitQueryConfig {
+            window_days: self.window_days,
+            publish_every: std::time::Duration::from_secs(self.publish_every_seconds),
+            burst: self.burst,
+            refill: self.refill,
+            refill_every: std::time::Duration::from_secs(self.refill_every_hours.saturating_mul(3600)),
+            pad_to_multiple: self.pad_to_multiple,
+        }
+    }
 }
 
 fn default_max_blob() -> u64 {
@@ -117,6 +159,7 @@ impl Config {
             retry_max: std::time::Duration::from_secs(f.retry_max_seconds),
             purpose: self.access.collection_purpose.clone(),
             legal_basis: self.access.collection_legal_basis.clone(),
+            hitquery: f.hitquery.config(),
         }))
     }
 }
@@ -451,6 +494,9 @@ impl Config {
                     path.display()
                 );
             }
+            if let Err(e) = f.hitquery.config().validate() {
+                bail!("config {}: [federation.hitquery]: {e}", path.display());
+            }
         }
         limes_webhook::check(&cfg.webhooks).with_context(|| format!("config {}", path.display()))?;
         Ok(cfg)
@@ -510,6 +556,20 @@ pub fn default_toml_with(
 {on}batch_max_messages = 500
 {on}retry_base_ms = 200
 {on}retry_max_seconds = 30
+
+# Hit/no-hit plate queries (design/hit-no-hit.md): partners whose agreement has a plate-reads
+# flow to them in mode hit-no-hit (or push) may ask whether this node saw a plate, without it
+# learning which. It publishes a set of the distinct plates read in the last window_days days
+# (one key per day), rebuilt every publish_every_seconds when they changed, padded to a
+# multiple of pad_to_multiple plates. Each partner has `burst` evaluations at once and `refill`
+# more every refill_every_hours; a plate costs two.
+{on}[federation.hitquery]
+{on}window_days = 7
+{on}publish_every_seconds = 60
+{on}burst = 64
+{on}refill = 64
+{on}refill_every_hours = 24
+{on}pad_to_multiple = 1024
 "#
     );
     let text = format!(
@@ -699,6 +759,34 @@ mod tests {
         assert_eq!(cfg.images.limits(), limes_store::ImageLimits::default());
         assert!(cfg.webhooks.is_empty());
         assert_eq!(cfg.matching.policy(), limes_hotlist::MatchPolicy::default(), "the file says what the code does");
+    }
+
+    #[test]
+    fn the_federation_section_parses_with_the_links_own_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("limes.toml");
+        let init = FederationInit {
+            listen: "127.0.0.1:9443".into(),
+            url: "https://127.0.0.1:9443".into(),
+            name: "Poliția de Frontieră".into(),
+        };
+        let text = default_toml_with("n1", "ro-igpf", "RO", "127.0.0.1:9000", "data", Some(&init));
+        std::fs::write(&path, &text).unwrap();
+        let link = Config::load(&path).unwrap().link_config().unwrap().expect("federation is on");
+        assert_eq!(link.hitquery, limes_link::HitQueryConfig::default(), "the file says what the code does");
+        // Without the table, the same.
+        let start = text.find("[federation.hitquery]").unwrap();
+        let end = text[start..].find("\n\n").map_or(text.len(), |e| start + e);
+        std::fs::write(&path, format!("{}{}", &text[..start], &text[end..])).unwrap();
+        let link = Config::load(&path).unwrap().link_config().unwrap().unwrap();
+        assert_eq!(link.hitquery, limes_link::HitQueryConfig::default());
+        for (key, bad) in
+            [("burst = 64", "burst = 31"), ("window_days = 7", "window_days = 0"), ("refill = 64", "refil = 64")]
+        {
+            std::fs::write(&path, text.replace(key, bad)).unwrap();
+            let err = format!("{:#}", Config::load(&path).unwrap_err());
+            assert!(err.contains("hitquery") || err.contains("refil"), "{err}");
+        }
     }
 
     #[test]

@@ -82,6 +82,31 @@ const AGENCIES: [Agency; 5] = [
     Agency { country: CountryCode::PL, id: "pl-sg", name: "Straż Graniczna" },
 ];
 
+/// The example agreement (`docs/agreements/`) of a region.
+fn example_for(region: &str) -> &'static str {
+    match region {
+        "ro-rs" => "ro-rs.toml",
+        "cz-pl" => "cz-pl-police.toml",
+        _ => "ro-ua.toml",
+    }
+}
+
+/// Puts the region's example agreement in force on both nodes, with their own keys and
+/// dates from yesterday for a year: what the two agencies do with `limes agreement sign` and
+/// `limes agreement add`.
+fn put_agreement_in_force(region: &str, nodes: &[DemoNode]) -> anyhow::Result<limes_agreement::Agreement> {
+    let name = example_for(region);
+    let keys: Vec<(&str, &limes_federation::AgencyKey)> =
+        nodes.iter().map(|n| (n.agency.id, &n.link.identity().key)).collect();
+    let agreement = limes_agreement::example::between(name, &keys, chrono::Utc::now().date_naive())
+        .with_context(|| format!("the example agreement {name}"))?;
+    let text = agreement.to_toml();
+    for n in nodes {
+        n.link.add_agreement(&text).with_context(|| format!("putting {} in force on {}", agreement.id, n.agency.id))?;
+    }
+    Ok(agreement)
+}
+
 fn agency_of(country: CountryCode) -> anyhow::Result<&'static Agency> {
     AGENCIES.iter().find(|a| a.country == country).with_context(|| format!("no demo agency for {country}"))
 }
@@ -176,6 +201,7 @@ impl DemoNode {
             retry_max: Duration::from_secs(5),
             purpose: purpose.into(),
             legal_basis: legal_basis.into(),
+            hitquery: limes_link::HitQueryConfig::default(),
         };
         node.start_federation(&dir, link).await?;
         let running = node.federation.as_ref().context("the federation has started")?;
@@ -221,9 +247,14 @@ impl DemoNode {
                 }
             };
             if lock(pace).allow() {
+                // A partner whose agreement wants plates pseudonymised sends a pseudonym and no read text.
+                let read = match alert.read_text.as_str() {
+                    "" => "(plate pseudonymised)".to_owned(),
+                    text => format!("read {text:?}"),
+                };
                 println!(
-                    "{tag:<9} ALERT {:<9} {:<10} {:<14} p{} camera {:<16} read {:?} ({after})",
-                    alert.kind, alert.plate, alert.reason, alert.priority, alert.camera, alert.read_text,
+                    "{tag:<9} ALERT {:<9} {:<12} {:<14} p{} camera {:<16} {read} ({after})",
+                    alert.kind, alert.plate, alert.reason, alert.priority, alert.camera,
                 );
             }
         })
@@ -302,6 +333,13 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("adding {} as a partner of {}", other.agency.id, n.agency.id))?;
     }
     println!("  {} and {} are partners: each sends and receives alerts", nodes[0].agency.id, nodes[1].agency.id);
+    let agreement = put_agreement_in_force(&a.region, &nodes)?;
+    println!(
+        "  under agreement {} ({} flows; `limes agreement check docs/agreements/{}.toml` explains it)",
+        agreement.id,
+        agreement.flows.len(),
+        example_for(&a.region).trim_end_matches(".toml")
+    );
 
     // Each node gets its country's cameras and the whole hotlist.
     let t = Instant::now();
@@ -377,11 +415,75 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         rep.failed_requests
     );
     print_per_node(&nodes, &stats);
+    hit_no_hit(&nodes).await;
 
     for n in nodes {
         n.node.stop().await?;
     }
     Ok(())
+}
+
+/// An investigator of the second node asks the first, hit/no-hit, whether it saw a plate one
+/// of its cameras read and a plate nobody read, where the agreement allows it; the first node
+/// learns neither.
+async fn hit_no_hit(nodes: &[DemoNode]) {
+    let (owner, asker) = (&nodes[0], &nodes[1]);
+    let Ok(owner_id) = AgencyId::new(owner.agency.id) else { return };
+    let purpose = "investigation";
+    if !asker.link.hitquery_partners(purpose).contains(&owner_id) {
+        println!("\n  hit/no-hit: the agreement lets {} ask {} nothing hit/no-hit", asker.agency.id, owner.agency.id);
+        return;
+    }
+    let now = chrono::Utc::now();
+    let store = owner.node.state.store.clone();
+    let seen = tokio::task::spawn_blocking(move || store.plates_seen(now - chrono::Duration::hours(1), now)).await;
+    let Some(seen) = seen.ok().and_then(Result::ok).and_then(|p| p.into_iter().next()).map(|(p, _)| p) else {
+        return;
+    };
+    // The owner publishes the plates its cameras read (the node does it every minute; now here).
+    let sightings: Vec<limes_link::Sighting> = {
+        let store = owner.node.state.store.clone();
+        let plates = tokio::task::spawn_blocking(move || store.plates_seen(now - chrono::Duration::days(1), now))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        plates.into_iter().map(|(plate, reads)| limes_link::Sighting { plate, reads }).collect()
+    };
+    if let Err(e) = owner.link.publish_sightings(sightings, now).await {
+        println!("\n  hit/no-hit: {} could not publish its sightings: {e}", owner.agency.id);
+        return;
+    }
+    let unseen = limes_plate::PlateText::new("ZZ99ZZZ").ok();
+    let plates: Vec<limes_plate::PlateText> = std::iter::once(seen.clone()).chain(unseen).collect();
+    let asking = limes_link::Asking {
+        actor: limes_audit::Actor::User("demo-investigator".into()),
+        role: "investigator".into(),
+        purpose: purpose.into(),
+        legal_basis: "synthetic data: limes demo".into(),
+        case_ref: Some("DEMO/1".into()),
+    };
+    let t = Instant::now();
+    match asker.link.ask_plates(&owner_id, &plates, &asking).await {
+        Ok(answers) => {
+            println!(
+                "\n  hit/no-hit: {} asked {} about {} plates without revealing them ({:.1} ms):",
+                asker.agency.id,
+                owner.agency.id,
+                plates.len(),
+                t.elapsed().as_secs_f64() * 1000.0
+            );
+            for (plate, answer) in plates.iter().zip(answers) {
+                let what = match (&answer.exact, answer.folded.is_empty()) {
+                    (Some(r), _) => format!("hit, reference {r}"),
+                    (None, false) => format!("look-alike hit, {} references", answer.folded.len()),
+                    (None, true) => "no hit".into(),
+                };
+                println!("    {:<12} {what}", plate.as_str());
+            }
+        }
+        Err(e) => println!("\n  hit/no-hit: {e}"),
+    }
 }
 
 /// Waits, at most `limit`, until every alert raised has crossed to the partner and every alert
@@ -393,8 +495,10 @@ async fn settle(nodes: &[DemoNode], limit: Duration) {
         let settled = nodes.iter().enumerate().all(|(i, n)| {
             let (mine, partner) = (&stats[i], &stats[1 - i]);
             let seen = lock(&n.seen);
+            // What the agreement keeps here never crosses.
+            let shared = raised(mine).saturating_sub(n.link.stats().denied_by_agreement.load(RELAXED));
             n.link.queued() == 0
-                && partner.partner_alerts >= raised(mine)
+                && partner.partner_alerts >= shared
                 && (seen.own.len() + seen.crossed.len()) as u64 >= raised(mine) + mine.partner_alerts
         });
         if settled || Instant::now() >= deadline {
@@ -419,6 +523,11 @@ fn print_per_node(nodes: &[DemoNode], stats: &[StatsSnapshot]) {
     row("per node", nodes.iter().map(DemoNode::label).collect(), "");
     row("reads of its cameras", each(&|i| stats[i].reads_accepted), "");
     row("alerts raised", each(&|i| raised(&stats[i])), "");
+    row(
+        "kept by the agreement",
+        each(&|i| nodes[i].link.stats().denied_by_agreement.load(RELAXED)),
+        "  (alerts the agreement does not let cross)",
+    );
     row("messages sent", each(&|i| nodes[i].link.stats().sent.load(RELAXED)), "  (acknowledged by the partner)");
     row("messages received", each(&|i| nodes[i].link.stats().received.load(RELAXED)), "");
     row(

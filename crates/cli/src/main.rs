@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 mod accounts;
+mod agreement;
 mod audit;
 mod bench;
 mod client;
@@ -52,6 +53,8 @@ enum Command {
     Hotlist(client::HotlistArgs),
     /// Search a running node's plate reads.
     Reads(client::ReadsArgs),
+    /// Ask partner agencies about a plate through a running node (hit/no-hit).
+    Query(client::QueryArgs),
     /// Send files a camera wrote (ONVIF metadata XML, Hikvision ISAPI alerts, Axis LPV
     /// events) to a running node, as that camera.
     Push(client::PushArgs),
@@ -69,6 +72,8 @@ enum Command {
     Trust(federation::TrustArgs),
     /// Partner agencies of a running node: add, list, remove, revoke (administrators).
     Partner(federation::PartnerArgs),
+    /// Sharing agreements: check and sign one (offline), put it in force, list, revoke.
+    Agreement(agreement::AgreementArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -209,6 +214,7 @@ fn main() -> anyhow::Result<()> {
         Command::Camera(a) => rt()?.block_on(client::camera(a)),
         Command::Hotlist(a) => rt()?.block_on(client::hotlist(a)),
         Command::Reads(a) => rt()?.block_on(client::reads(a)),
+        Command::Query(a) => rt()?.block_on(client::query(a)),
         Command::Push(a) => rt()?.block_on(client::push(a)),
         Command::Alerts(a) => rt()?.block_on(client::alerts(a)),
         Command::Audit(a) => audit::run(a),
@@ -217,5 +223,6 @@ fn main() -> anyhow::Result<()> {
         Command::Token(a) => rt()?.block_on(accounts::token(a)),
         Command::Trust(a) => federation::trust(a),
         Command::Partner(a) => rt()?.block_on(federation::partner(a)),
+        Command::Agreement(a) => rt()?.block_on(agreement::agreement(a)),
     }
 }

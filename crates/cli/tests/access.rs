@@ -51,6 +51,7 @@ fn requests(sha: &str) -> Vec<(&'static str, Method, String, Option<Value>)> {
         ("reads.ingest", Method::POST, "/api/v1/reads".into(), Some(read_json("ro-a", "B-77-ACC", Some("RO")))),
         ("reads.search", Method::GET, "/api/v1/reads?plate=B77ACC".into(), None),
         ("reads.view", Method::GET, "/api/v1/reads/1".into(), None),
+        ("queries.ask", Method::POST, "/api/v1/queries/plates".into(), Some(json!({"plate": "B77ACC"}))),
         ("images.view", Method::GET, format!("/api/v1/images/{sha}"), None),
         ("detections.search", Method::GET, "/api/v1/detections".into(), None),
         ("alerts.list", Method::GET, "/api/v1/alerts".into(), None),
@@ -108,6 +109,7 @@ async fn every_role_gets_403_for_what_it_may_not_do_and_each_refusal_is_logged()
             &[
                 "reads.search",
                 "reads.view",
+                "queries.ask",
                 "images.view",
                 "detections.search",
                 "alerts.list",
@@ -121,6 +123,7 @@ async fn every_role_gets_403_for_what_it_may_not_do_and_each_refusal_is_logged()
             &[
                 "reads.search",
                 "reads.view",
+                "queries.ask",
                 "images.view",
                 "detections.search",
                 "alerts.list",
@@ -135,6 +138,7 @@ async fn every_role_gets_403_for_what_it_may_not_do_and_each_refusal_is_logged()
             &[
                 "reads.search",
                 "reads.view",
+                "queries.ask",
                 "images.view",
                 "detections.search",
                 "alerts.list",

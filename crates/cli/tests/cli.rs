@@ -76,6 +76,60 @@ fn demo_runs_two_federated_nodes_and_alerts_cross_the_border() {
     assert!(reads.len() == 2 && reads.iter().all(|&n| n > 0), "both countries' cameras send reads:\n{stdout}");
     assert_eq!(row("messages rejected"), [0, 0], "{stdout}");
     assert!(row("alerts that crossed").iter().any(|&n| n > 0), "no alert crossed the border:\n{stdout}");
+    // Under the RO–UA agreement, which lets alerts of every hotlist reason cross.
+    assert!(stdout.contains("under agreement RO-UA/ANPR/2026-01"), "{stdout}");
+    assert_eq!(row("kept by the agreement"), [0, 0], "{stdout}");
+    // And one hit/no-hit query from the Ukrainian node: a plate Romania read, and one nobody did.
+    assert!(stdout.contains("hit/no-hit: ua-dpsu asked ro-igpf about 2 plates without revealing them"), "{stdout}");
+    assert!(stdout.contains(" hit, reference ") && stdout.contains("ZZ99ZZZ      no hit"), "{stdout}");
+}
+
+#[test]
+fn agreement_check_explains_the_examples_and_refuses_incoherent_ones() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/agreements");
+    for name in ["cz-pl-police.toml", "cz-pl-towns.toml", "ro-ua.toml", "ro-rs.toml"] {
+        let file = docs.join(name);
+        let out = limes(&["agreement", "check", "--signed", "--rules", file.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("Signed by both parties.") && stdout.contains("The agreement is coherent"), "{stdout}");
+        assert!(stdout.contains("@id(\"in-force\")"), "the rules are printed: {stdout}");
+    }
+    // A third-country transfer without a basis: explained, then refused.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(docs.join("ro-ua.toml")).unwrap();
+    let bad = dir.path().join("bad.toml");
+    let without: String = text.lines().filter(|l| !l.starts_with("transfer = ")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&bad, without).unwrap();
+    let out = limes(&["agreement", "check", bad.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("needs a basis (adequacy, appropriate safeguards or a derogation)"), "{stdout}");
+    assert!(stdout.contains("incoherent and cannot be used"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the agreement is incoherent"));
+    // Not an agreement at all.
+    std::fs::write(&bad, "format = 5\n").unwrap();
+    let out = limes(&["agreement", "check", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a valid agreement"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Edited after signing: coherent, but the signatures no longer hold.
+    std::fs::write(&bad, text.replace("retention_days = 90", "retention_days = 91")).unwrap();
+    let out = limes(&["agreement", "check", "--signed", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Not in force on any node"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not verify"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

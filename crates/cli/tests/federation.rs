@@ -89,6 +89,90 @@ fn add_partner(node: &TestNode, anchor: &Path, send: &str, receive: &str) {
     assert!(out.status.success(), "partner add: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A party to a test agreement, read from its trust anchor.
+fn party_of(anchor: &Path) -> limes_agreement::Party {
+    let a: limes_federation::TrustAnchor = toml::from_str(&std::fs::read_to_string(anchor).unwrap()).unwrap();
+    let country = a.country.to_string();
+    let eu = ["RO", "PL", "CZ", "SK", "HU"].contains(&country.as_str());
+    limes_agreement::Party {
+        agency: a.agency.to_string(),
+        name: a.name.clone(),
+        country,
+        regime: if eu { limes_agreement::Regime::Led } else { limes_agreement::Regime::ThirdCountry },
+        law: "the national act transposing Directive (EU) 2016/680, or its own".into(),
+        key: a.signing_key,
+    }
+}
+
+/// An agreement in force from yesterday for a year, with a flow of alerts (plates in clear,
+/// for the police purposes a hotlist implies) for each `(from, to)`.
+fn alert_agreement(parties: [limes_agreement::Party; 2], flows: &[(&str, &str)]) -> limes_agreement::Agreement {
+    use limes_agreement::{Category, Channel, ChannelException, Flow, Mode, Onward, Regime, Transfer, TransferBasis};
+    let today = Utc::now().date_naive();
+    let regime = |agency: &str| parties.iter().find(|p| p.agency == agency).unwrap().regime;
+    let flows = flows
+        .iter()
+        .map(|(from, to)| Flow {
+            from: from.to_string(),
+            to: to.to_string(),
+            category: Category::Alerts,
+            mode: Mode::Push,
+            plates: limes_agreement::PlateRule::Clear,
+            images: limes_agreement::ImageRule::None,
+            instrument: "bilateral agreement on police cooperation".into(),
+            article: "Art. 7".into(),
+            transfer: (regime(to) == Regime::ThirdCountry).then(|| Transfer {
+                basis: TransferBasis::AppropriateSafeguards,
+                article: "LED Art. 37(1)(a)".into(),
+                reference: "the agreement's data-protection clauses".into(),
+            }),
+            channel: (regime(from) == Regime::Led && regime(to) == Regime::Led).then(|| Channel {
+                exception: ChannelException::Bilateral,
+                justification: "alerts of the joint centre, laid down in the treaty".into(),
+            }),
+            purposes: ["prevention", "detection", "investigation", "prosecution", "public_security"]
+                .map(String::from)
+                .to_vec(),
+            retention_days: 30,
+            onward_transfer: Onward::Forbidden,
+            handling_code: None,
+            urgent_requests_approved_automatically: false,
+            valid_from: None,
+            valid_until: None,
+        })
+        .collect();
+    limes_agreement::Agreement {
+        format: limes_agreement::document::FORMAT.into(),
+        id: format!("TEST/{}-{}", parties[0].agency, parties[1].agency),
+        title: "alerts between test nodes".into(),
+        valid_from: today - chrono::Duration::days(1),
+        valid_until: today + chrono::Duration::days(365),
+        parties: parties.to_vec(),
+        flows,
+        witnesses: vec![],
+        signatures: vec![],
+    }
+}
+
+/// Both nodes sign `agreement` with `limes agreement sign` and put it in force with
+/// `limes agreement add`.
+fn agree(a: &TestNode, b: &TestNode, agreement: &limes_agreement::Agreement) {
+    let file = a.dir.path().join("agreement.toml");
+    std::fs::write(&file, agreement.to_toml()).unwrap();
+    for node in [a, b] {
+        let out =
+            util::limes(&["agreement", "sign", file.to_str().unwrap(), "--config", node.config.to_str().unwrap()]);
+        assert!(out.status.success(), "agreement sign: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = util::limes(&["agreement", "check", "--signed", file.to_str().unwrap()]);
+    assert!(out.status.success(), "agreement check: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Signed by both parties."));
+    for node in [a, b] {
+        let out = admin(node, &["agreement", "add", file.to_str().unwrap()]);
+        assert!(out.status.success(), "agreement add: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
 async fn alerts(node: &TestNode) -> Vec<Value> {
     let v: Value =
         node.session_client().get(node.at("/api/v1/alerts?limit=1000")).send().await.unwrap().json().await.unwrap();
@@ -128,6 +212,7 @@ async fn alerts_cross_the_border_once_in_order_even_when_the_partner_was_down() 
     assert_eq!((shown["agency"].as_str(), shown["country"].as_str()), (Some("ro-igpf"), Some("RO")));
     add_partner(&ro, &ua_anchor, "alert", "");
     add_partner(&ua, &ro_anchor, "", "alert");
+    agree(&ro, &ua, &alert_agreement([party_of(&ro_anchor), party_of(&ua_anchor)], &[("ro-igpf", "ua-dpsu")]));
     setup_hotlist(&ro).await;
 
     // The live stream on the Ukrainian node.
@@ -151,6 +236,31 @@ async fn alerts_cross_the_border_once_in_order_even_when_the_partner_was_down() 
     assert_eq!(alert["plate"], "SV10FED");
     assert!(alert["origin"]["camera_position"]["lat"].is_number());
     assert!(alert.get("read_id").is_none(), "a partner's alert has no read here: {alert}");
+    // At access the agreement decides too: a purpose its alert flow does not name sees none.
+    let for_purpose = |purpose: &str| {
+        let url = ua.at(&format!("/api/v1/alerts?purpose={purpose}&legal_basis=UA%20Law%20580-VIII%20art.%2023"));
+        let c = ua.session_client();
+        async move { c.get(url).send().await.unwrap().json::<Vec<Value>>().await.unwrap() }
+    };
+    assert_eq!(for_purpose("investigation").await.len(), 1);
+    assert!(for_purpose("execution_of_penalties").await.is_empty(), "the agreement names no such purpose for alerts");
+    let id = alert["id"].as_i64().unwrap();
+    let ack = |purpose: &'static str| {
+        let c = ua.session_client();
+        let url = ua.at(&format!("/api/v1/alerts/{id}/ack"));
+        async move {
+            c.post(url)
+                .header("limes-purpose", purpose)
+                .header("limes-legal-basis", "UA Law 580-VIII art. 23")
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = ack("execution_of_penalties").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "not there for that purpose: {}", r.text().await.unwrap());
+    assert_eq!(ack("investigation").await.status(), StatusCode::OK);
 
     // The partner goes down; alerts queue on the sender.
     ua.kill9();
@@ -221,6 +331,89 @@ async fn alerts_cross_the_border_once_in_order_even_when_the_partner_was_down() 
     assert_eq!(status["sent"], 0, "{status}");
     // Counters are since the restart: the 20 alerts queued while it was down.
     assert_eq!((status["received"].as_u64(), status["partner_alerts"].as_u64()), (Some(20), Some(20)), "{status}");
+
+    // A data subject's erasure on the Ukrainian node: its copy of the Romanian alert goes, and
+    // a signed deletion receipt goes back to Romania, which logs it; nothing is owed any more
+    // for that alert.
+    let r = ua
+        .session_client()
+        .delete(ua.at("/api/v1/subject/plates/SV10FED?country=RO"))
+        .header("limes-purpose", "data_subject_request")
+        .header("limes-legal-basis", "UA Law 2297-VI art. 8")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let erased: Value = r.json().await.unwrap();
+    assert_eq!(erased["partner_alerts"], 1, "{erased}");
+    let ro_status = || async {
+        util::bearer_client(&ro.admin_token)
+            .get(ro.at("/api/v1/federation"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = ro_status().await;
+        if status["deletion_receipts"]["received"] == 1 {
+            assert_eq!(status["deletion_receipts"]["awaited"], 20, "{status}");
+            assert_eq!(status["deletion_receipts"]["overdue"], 0, "{status}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no deletion receipt reached the origin: {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let receipts: Vec<Value> = audit_records(&ro, &["--actor", "node:ua-dpsu"])
+        .into_iter()
+        .filter(|r| r["action"] == "erase" && r["object"].as_str().unwrap_or("").starts_with("deletion-receipt"))
+        .collect();
+    assert_eq!(receipts.len(), 1, "the origin logs the receipt: {receipts:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_the_agreement_wants_plates_pseudonymised_alerts_cross_with_pseudonyms() {
+    let ro = fed_node("ro-igpf", "RO");
+    let ua = fed_node("ua-dpsu", "UA");
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    add_partner(&ro, &ua_anchor, "alert", "");
+    add_partner(&ua, &ro_anchor, "", "alert");
+    let mut agreement = alert_agreement([party_of(&ro_anchor), party_of(&ua_anchor)], &[("ro-igpf", "ua-dpsu")]);
+    agreement.flows[0].plates = limes_agreement::PlateRule::Pseudonymised;
+    agree(&ro, &ua, &agreement);
+    setup_hotlist(&ro).await;
+    for i in 0..3 {
+        read(&ro, i).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let got = loop {
+        let got = alerts(&ua).await;
+        if got.len() >= 3 {
+            break got;
+        }
+        assert!(std::time::Instant::now() < deadline, "only {} of 3 alerts arrived", got.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let real = ["SV10FED", "SV11FED", "SV12FED"];
+    let mut pseudonyms = BTreeSet::new();
+    for a in &got {
+        let plate = a["plate"].as_str().unwrap();
+        assert_eq!(a["origin"]["pseudonymised"], true, "{a}");
+        assert_eq!(a["read_text"], "", "no read text travels with a pseudonym: {a}");
+        assert!(!real.contains(&plate), "the plate itself never crossed: {a}");
+        assert!(
+            plate.len() == 12 && plate.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)),
+            "{plate}"
+        );
+        pseudonyms.insert(plate.to_owned());
+    }
+    assert_eq!(pseudonyms.len(), 3, "one pseudonym per plate: {pseudonyms:?}");
+    // The Romanian node kept its own alerts in clear.
+    let own: BTreeSet<String> = alerts(&ro).await.iter().map(|a| a["plate"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(own, real.iter().map(|p| p.to_string()).collect());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,8 +438,10 @@ async fn with_five_percent_loss_each_way_and_a_proxy_that_delays_and_cuts_every_
     let ro_port = ns_ro.run(free_port).unwrap();
     let ro = fed_node_in("ro-igpf", "RO", Some(&ns_ro), ro_port, None);
     let ua = fed_node_in("ua-dpsu", "UA", Some(&ns_ua), ua_port, Some(format!("https://{}", proxy.local_addr())));
-    add_partner(&ro, &export_anchor(&ua), "alert", "");
-    add_partner(&ua, &export_anchor(&ro), "", "alert");
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    add_partner(&ro, &ua_anchor, "alert", "");
+    add_partner(&ua, &ro_anchor, "", "alert");
+    agree(&ro, &ua, &alert_agreement([party_of(&ro_anchor), party_of(&ua_anchor)], &[("ro-igpf", "ua-dpsu")]));
     setup_hotlist(&ro).await;
 
     for round in 0..6 {
@@ -291,8 +486,10 @@ async fn a_full_queue_refuses_more_for_that_partner_and_loses_nothing_it_took() 
         node.restart()
     };
     let mut ua = fed_node("ua-dpsu", "UA");
-    add_partner(&ro, &export_anchor(&ua), "alert", "");
-    add_partner(&ua, &export_anchor(&ro), "", "alert");
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    add_partner(&ro, &ua_anchor, "alert", "");
+    add_partner(&ua, &ro_anchor, "", "alert");
+    agree(&ro, &ua, &alert_agreement([party_of(&ro_anchor), party_of(&ua_anchor)], &[("ro-igpf", "ua-dpsu")]));
     setup_hotlist(&ro).await;
     ua.kill9();
     for i in 0..8 {
@@ -357,7 +554,12 @@ impl FakePartner {
         reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap()
     }
 
+    /// A message with the labels of an alert the test agreement allows.
     fn envelope(&self, to: &AgencyId, kind: &str, seq: u64, payload: Vec<u8>) -> Envelope {
+        self.labelled(to, kind, seq, payload, Some(alert_labels("pl-sg", "detection")))
+    }
+
+    fn labelled(&self, to: &AgencyId, kind: &str, seq: u64, payload: Vec<u8>, labels: Option<String>) -> Envelope {
         Envelope::seal(
             Draft {
                 id: MessageId::random().unwrap(),
@@ -367,11 +569,21 @@ impl FakePartner {
                 stream: StreamName::new("alerts~test").unwrap(),
                 seq,
                 created_at: Utc::now(),
+                labels,
                 payload,
             },
             &self.identity.key,
         )
     }
+}
+
+/// The labels of an alert from `origin` with its plate in clear and no image.
+fn alert_labels(origin: &str, purpose: &str) -> String {
+    json!({
+        "category": "alerts", "origin": origin, "purpose": purpose,
+        "plates": "clear", "images": "none", "shape": "full"
+    })
+    .to_string()
 }
 
 fn shared_alert(plate: &str, id: i64) -> Vec<u8> {
@@ -388,7 +600,45 @@ async fn forged_unknown_replayed_misaddressed_skewed_and_oversized_messages_are_
     let ua = fed_node("ua-dpsu", "UA");
     let ua_agency = AgencyId::new("ua-dpsu").unwrap();
     let pl = FakePartner::new("pl-sg");
-    add_partner(&ua, &pl.anchor_file(ua.dir.path()), "", "alert");
+    let pl_anchor = pl.anchor_file(ua.dir.path());
+    add_partner(&ua, &pl_anchor, "", "alert");
+    // The agreement: Polish alerts to Ukraine. The Polish side signs with its key here, the
+    // Ukrainian node with `limes agreement sign`; only the node puts it in force.
+    let mut agreement = {
+        let pl_party = limes_agreement::Party {
+            agency: "pl-sg".into(),
+            name: "Straż Graniczna".into(),
+            country: "PL".into(),
+            regime: limes_agreement::Regime::Led,
+            law: "Act of 14 December 2018".into(),
+            key: pl.identity.key.public(),
+        };
+        alert_agreement([pl_party, party_of(&export_anchor(&ua))], &[("pl-sg", "ua-dpsu")])
+    };
+    let in_force = |agreement: &mut limes_agreement::Agreement| {
+        limes_agreement::sign::sign(agreement, "pl-sg", &pl.identity.key).unwrap();
+        let file = ua.dir.path().join("pl-ua.toml");
+        std::fs::write(&file, agreement.to_toml()).unwrap();
+        let out = util::limes(&["agreement", "sign", file.to_str().unwrap(), "--config", ua.config.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = admin(&ua, &["agreement", "add", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    in_force(&mut agreement);
+    // An incoherent agreement (a transfer to a third country without a basis) is refused,
+    // even signed by both, and the one in force stays.
+    let mut incoherent = agreement.clone();
+    incoherent.id = "TEST/incoherent".into();
+    incoherent.flows[0].transfer = None;
+    incoherent.signatures.clear();
+    limes_agreement::sign::sign(&mut incoherent, "pl-sg", &pl.identity.key).unwrap();
+    let file = ua.dir.path().join("incoherent.toml");
+    std::fs::write(&file, incoherent.to_toml()).unwrap();
+    let out = util::limes(&["agreement", "sign", file.to_str().unwrap(), "--config", ua.config.to_str().unwrap()]);
+    assert!(out.status.success(), "signing checks signatures, not coherence: {}", String::from_utf8_lossy(&out.stderr));
+    let out = admin(&ua, &["agreement", "add", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a basis"), "{}", String::from_utf8_lossy(&out.stderr));
     let anchor = limes_federation::TrustAnchor::clone(&{
         let text = std::fs::read_to_string(export_anchor(&ua)).unwrap();
         toml::from_str::<limes_federation::TrustAnchor>(&text).unwrap()
@@ -432,6 +682,7 @@ async fn forged_unknown_replayed_misaddressed_skewed_and_oversized_messages_are_
             stream: moved.stream,
             seq: 2,
             created_at: moved.created_at,
+            labels: moved.labels,
             payload: moved.payload,
         },
         &pl.identity.key,
@@ -491,6 +742,25 @@ async fn forged_unknown_replayed_misaddressed_skewed_and_oversized_messages_are_
     let err = stranger.client(ua_fp).post(&url).body("{}").send().await.expect_err("handshake refused");
     assert!(err.is_connect() || err.is_request(), "{err:?}");
 
+    // What the agreement does not allow: no labels, a purpose it does not name, a category it
+    // has no flow of, a third party's data passed on.
+    for (labels, why) in [
+        (None, "needs labels"),
+        (Some(alert_labels("pl-sg", "marketing")), "purposes"),
+        (Some(alert_labels("pl-sg", "detection").replace("\"alerts\"", "\"plate-reads\"")), "lets no plate reads"),
+        (Some(alert_labels("de-bpol", "detection")), "onward"),
+    ] {
+        let env = pl.labelled(&ua_agency, "alert", 2, shared_alert("WPL8888", 8), labels);
+        let (_, receipt) = post(&batch(vec![env])).await;
+        assert_eq!(receipt["outcomes"][0]["refusal"]["code"], "not_agreed", "{receipt}");
+        let error = receipt["outcomes"][0]["refusal"]["error"].as_str().unwrap();
+        assert!(error.contains(why), "{why}: {error}");
+    }
+    // Labels that are not labels.
+    let env = pl.labelled(&ua_agency, "alert", 2, shared_alert("WPL8888", 8), Some("{\"category\": 5}".into()));
+    let (_, receipt) = post(&batch(vec![env])).await;
+    assert_eq!(receipt["outcomes"][0]["refusal"]["code"], "malformed", "{receipt}");
+
     // Only the good message took effect.
     let got = alerts(&ua).await;
     let plates: BTreeSet<&str> = got.iter().map(|a| a["plate"].as_str().unwrap()).collect();
@@ -517,9 +787,43 @@ async fn forged_unknown_replayed_misaddressed_skewed_and_oversized_messages_are_
         "type_not_accepted",
         "malformed",
         "handshake",
+        "not_agreed",
     ] {
         assert!(codes.contains(code), "no audit record for {code}: {codes:?}");
     }
+
+    // An agreement that has expired, then one revoked: nothing flows under either.
+    let today = Utc::now().date_naive();
+    agreement.id = "TEST/expired".into();
+    agreement.valid_from = today - chrono::Duration::days(400);
+    agreement.valid_until = today - chrono::Duration::days(2);
+    in_force(&mut agreement);
+    // (A message refused for good still takes its place in its stream: 2 is taken.)
+    let env = pl.envelope(&ua_agency, "alert", 3, shared_alert("WPL2222", 2));
+    let (_, receipt) = post(&batch(vec![env])).await;
+    assert_eq!(receipt["outcomes"][0]["refusal"]["code"], "not_agreed", "{receipt}");
+    assert!(receipt["outcomes"][0]["refusal"]["error"].as_str().unwrap().contains("in-force"), "{receipt}");
+    agreement.id = "TEST/current".into();
+    agreement.valid_until = today + chrono::Duration::days(30);
+    in_force(&mut agreement);
+    let env = pl.envelope(&ua_agency, "alert", 4, shared_alert("WPL2222", 2));
+    let (_, receipt) = post(&batch(vec![env])).await;
+    assert_eq!(receipt["outcomes"][0]["status"], "accepted", "{receipt}");
+    let out = admin(&ua, &["agreement", "revoke", "TEST/current", "--reason", "the treaty was suspended"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let env = pl.envelope(&ua_agency, "alert", 5, shared_alert("WPL3333", 3));
+    let (_, receipt) = post(&batch(vec![env])).await;
+    assert_eq!(receipt["outcomes"][0]["refusal"]["code"], "not_agreed", "{receipt}");
+    assert!(receipt["outcomes"][0]["refusal"]["error"].as_str().unwrap().contains("no sharing agreement"), "{receipt}");
+    let listed: Value = serde_json::from_slice(&admin(&ua, &["agreement", "list"]).stdout).unwrap();
+    let ids: Vec<(&str, bool)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["id"].as_str().unwrap(), a["in_force"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(ids.len(), 3, "{listed}");
+    assert!(ids.iter().all(|(_, f)| !f), "none in force: {ids:?}");
 
     // Revoked: the handshake fails from now on, and the key is never trusted again.
     let out = admin(&ua, &["partner", "revoke", "pl-sg", "--reason", "laptop stolen"]);
@@ -529,4 +833,161 @@ async fn forged_unknown_replayed_misaddressed_skewed_and_oversized_messages_are_
     let out = admin(&ua, &["partner", "add", pl.anchor_file(ua.dir.path()).to_str().unwrap(), "--receive", "alert"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("revoked"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Every file under `dir`, as one byte string.
+fn bytes_under(dir: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(bytes_under(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.extend(bytes);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plate_query_crosses_as_hit_no_hit_and_the_partner_never_sees_the_plate() {
+    // The owner publishes every second, and everything it traces goes to a file.
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = util::limes(&[
+        "init",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--node-id",
+        "ro-igpf",
+        "--agency",
+        "ro-igpf",
+        "--country",
+        "RO",
+        "--listen",
+        "127.0.0.1:0",
+        "--federation-listen",
+        &format!("127.0.0.1:{port}"),
+        "--name",
+        "ro-igpf police",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = dir.path().join("limes.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("publish_every_seconds = 60", "publish_every_seconds = 1")).unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let ro = TestNode::start_logging(dir, config, "trace", log.path());
+    let ua = fed_node("ua-dpsu", "UA");
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    add_partner(&ro, &ua_anchor, "", "");
+    add_partner(&ua, &ro_anchor, "", "");
+    let mut agreement = alert_agreement([party_of(&ro_anchor), party_of(&ua_anchor)], &[("ro-igpf", "ua-dpsu")]);
+    agreement.flows[0].category = limes_agreement::Category::PlateReads;
+    agreement.flows[0].mode = limes_agreement::Mode::HitNoHit;
+    agreement.flows[0].purposes = vec!["investigation".into(), "prosecution".into()];
+    agree(&ro, &ua, &agreement);
+
+    // The owner's camera reads two plates (synthetic).
+    let c = ro.client();
+    let r = c.post(ro.at("/api/v1/cameras")).json(&camera_json("ro-siret-1", "RO")).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    for plate in ["B 01 ABC", "SV 42 BOR"] {
+        let r = c.post(ro.at("/api/v1/reads")).json(&read_json("ro-siret-1", plate, Some("RO"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+
+    // The asker's investigator, through the CLI, with purpose, legal basis and case.
+    let query = |plate: &str, purpose: &str, extra: &[&str]| {
+        let mut cmd = Command::new(util::limes_bin());
+        cmd.args(["query", "plate", plate, "--purpose", purpose, "--legal-basis", util::TEST_LEGAL_BASIS])
+            .args(["--case", "UA-2026/55"])
+            .args(extra)
+            .env("LIMES_URL", &ua.url)
+            .env("LIMES_TOKEN", &ua.session);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "limes query: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    // The owner publishes within a second of the agreement and the reads.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let v = query("B 01 ABC", "investigation", &[]);
+        if v[0]["hit"] == true {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "no hit within 30 s: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(seen.as_array().unwrap().len(), 1, "{seen}");
+    assert_eq!(seen[0]["partner"], "ro-igpf");
+    assert_eq!(seen[0]["exact_reference"].as_str().unwrap().len(), 32, "{seen}");
+    assert_eq!(seen[0]["folded_references"].as_array().unwrap().len(), 1);
+    let lookalike = query("8 01 ABC", "investigation", &[]);
+    assert_eq!((lookalike[0]["hit"].as_bool(), &lookalike[0]["exact_reference"]), (Some(true), &Value::Null));
+    assert_eq!(lookalike[0]["folded_references"], seen[0]["folded_references"]);
+    let miss = query("AB 12 CDE", "investigation", &["--partner", "ro-igpf"]);
+    assert_eq!(miss[0]["hit"], false, "{miss}");
+    assert_eq!(miss[0]["folded_references"], json!([]));
+    // A purpose the agreement does not name: no partner to ask, or a refusal for the one named.
+    assert_eq!(query("AB 12 CDE", "detection", &[]), json!([]));
+    let refused = query("AB 12 CDE", "detection", &["--partner", "ro-igpf"]);
+    assert!(refused[0]["error"].as_str().unwrap().contains("not sent to ro-igpf"), "{refused}");
+    // Operators do not ask partners.
+    let operator = {
+        let password = ua.dir.path().join("op-password");
+        std::fs::write(&password, "operator password 2026").unwrap();
+        let out =
+            admin(&ua, &["user", "add", "op", "--password-file", password.to_str().unwrap(), "--role", "operator"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = util::limes(&[
+            "login",
+            "--url",
+            &ua.url,
+            "--user",
+            "op",
+            "--password-file",
+            password.to_str().unwrap(),
+            "--purpose",
+            "investigation",
+            "--legal-basis",
+            util::TEST_LEGAL_BASIS,
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let r = util::bearer_client(&operator)
+        .post(ua.at("/api/v1/queries/plates"))
+        .json(&json!({"plate": "B 01 ABC"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // The asker's log: each question with its purpose, case and answer.
+    let asked = audit_records(&ua, &["--plate", "801ABC"]);
+    let answer = asked.iter().find(|r| r["details"]["query"] == "hit-no-hit").expect("the question is logged");
+    assert_eq!((answer["case_ref"].as_str(), answer["purpose"].as_str()), (Some("UA-2026/55"), Some("investigation")));
+    assert_eq!(answer["details"]["hit"], true);
+    assert_eq!(answer["details"]["partner"], "ro-igpf");
+    // The owner's log: the evaluations, by the partner, never a plate.
+    let evaluations: Vec<Value> =
+        audit_records(&ro, &[]).into_iter().filter(|r| r["object"] == "hitquery:evaluate").collect();
+    // At least one per plate asked with an allowed purpose (the first may have been polled for).
+    assert!(evaluations.len() >= 3, "{evaluations:#?}");
+    assert!(evaluations.iter().all(|r| r["actor"] == "node:ua-dpsu" && r["details"]["elements"] == 2));
+
+    // Nothing the owner holds or traced names a plate it did not see: its data folder (store,
+    // audit log, federation.sqlite, seeds) and its log at trace level.
+    let logged = std::fs::read(log.path()).unwrap();
+    assert!(contains(&logged, "published the hit/no-hit set"), "the owner's log was captured");
+    let held = bytes_under(&ro.dir.path().join("limes-data"));
+    assert!(contains(&held, "B01ABC"), "the owner holds its own read");
+    for text in ["8 01 ABC", "801ABC", "AB 12 CDE", "AB12CDE"] {
+        assert!(!contains(&logged, text), "{text} in the owner's log");
+        assert!(!contains(&held, text), "{text} in the owner's data folder");
+    }
 }

@@ -35,6 +35,8 @@ pub enum RejectCode {
     TooManyEnvelopes,
     Gap,
     Unavailable,
+    /// The sharing agreement with the sender does not allow the message (or there is none).
+    NotAgreed,
 }
 
 impl RejectCode {
@@ -55,6 +57,7 @@ impl RejectCode {
             RejectCode::TooManyEnvelopes => "too_many_envelopes",
             RejectCode::Gap => "gap",
             RejectCode::Unavailable => "unavailable",
+            RejectCode::NotAgreed => "not_agreed",
         }
     }
 

@@ -156,6 +156,12 @@ pub struct Envelope {
     /// When the sender made the message, in whole milliseconds.
     #[serde(with = "millis")]
     pub created_at: DateTime<Utc>,
+    /// What the payload is, for the sharing agreement (`limes-agreement`'s labels as JSON:
+    /// category, origin, purpose, how plates and images are shown). The receiver decides
+    /// on these, signed, before the payload takes effect; the protocol's own messages have
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
     /// SHA-256 of the payload, hex.
     #[serde(with = "hex32")]
     pub digest: [u8; 32],
@@ -175,6 +181,7 @@ pub struct Draft {
     pub stream: StreamName,
     pub seq: u64,
     pub created_at: DateTime<Utc>,
+    pub labels: Option<String>,
     pub payload: Vec<u8>,
 }
 
@@ -204,6 +211,7 @@ impl Envelope {
             stream: draft.stream,
             seq: draft.seq,
             created_at: millis_time(draft.created_at),
+            labels: draft.labels,
             digest: Sha256::digest(&draft.payload).into(),
             payload: draft.payload,
             signature: [0; 64],
@@ -213,19 +221,23 @@ impl Envelope {
     }
 
     fn signed_bytes(&self) -> Vec<u8> {
-        signed_bytes(
-            ENVELOPE_DOMAIN,
-            &[
-                &self.id.0,
-                self.sender.as_str().as_bytes(),
-                self.recipient.as_str().as_bytes(),
-                self.kind.as_str().as_bytes(),
-                self.stream.as_str().as_bytes(),
-                &self.seq.to_be_bytes(),
-                &self.created_at.timestamp_millis().to_be_bytes(),
-                &self.digest,
-            ],
-        )
+        let seq = self.seq.to_be_bytes();
+        let created = self.created_at.timestamp_millis().to_be_bytes();
+        let mut fields: Vec<&[u8]> = vec![
+            &self.id.0,
+            self.sender.as_str().as_bytes(),
+            self.recipient.as_str().as_bytes(),
+            self.kind.as_str().as_bytes(),
+            self.stream.as_str().as_bytes(),
+            &seq,
+            &created,
+            &self.digest,
+        ];
+        // Labels are a ninth field when present, so envelopes without them sign as before.
+        if let Some(labels) = &self.labels {
+            fields.push(labels.as_bytes());
+        }
+        signed_bytes(ENVELOPE_DOMAIN, &fields)
     }
 
     /// Checks the payload against its digest and the signature against `key`.

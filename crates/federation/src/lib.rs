@@ -14,6 +14,7 @@ mod canonical;
 pub mod check;
 pub mod envelope;
 pub mod key;
+pub mod receipt;
 
 pub use anchor::{AnchorError, AnchorFields, Fingerprint, TrustAnchor, VerifiedAnchor};
 pub use check::{
@@ -21,3 +22,4 @@ pub use check::{
 };
 pub use envelope::{Batch, BatchFrame, Draft, Envelope, MessageId, MessageType, NameError, StreamName};
 pub use key::{AgencyKey, KeyError, PublicKey};
+pub use receipt::{DELETION_RECEIPT, DeletionReason, DeletionReceipt};

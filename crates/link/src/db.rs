@@ -9,16 +9,52 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, TimeZone, Utc};
+use limes_agreement::Labels;
 use limes_federation::{
-    AgencyKey, Draft, Envelope, Fingerprint, MessageId, MessageType, Outcome, PublicKey, Refusal, RejectCode,
-    SeqDecision, Status, StreamName, TrustAnchor, sequence,
+    AgencyKey, DELETION_RECEIPT, DeletionReceipt, Draft, Envelope, Fingerprint, MessageId, MessageType, Outcome,
+    PublicKey, Refusal, RejectCode, SeqDecision, Status, StreamName, TrustAnchor, sequence,
 };
 use limes_model::AgencyId;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::LinkError;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_federation.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_federation.sql")),
+    (2, include_str!("../migrations/0002_agreements.sql")),
+    (3, include_str!("../migrations/0003_receipts.sql")),
+    (4, include_str!("../migrations/0004_hitquery.sql")),
+];
+
+/// A message shared under an agreement whose deletion receipt is overdue.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Overdue {
+    pub partner: String,
+    pub message: String,
+    pub category: String,
+    pub sent: DateTime<Utc>,
+    /// When the partner's retention ran out.
+    pub due: DateTime<Utc>,
+}
+
+/// A plate of a hit/no-hit window as the node keeps it: its references and its reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WindowPlate {
+    pub plate: String,
+    pub exact: [u8; 16],
+    pub folded: [u8; 16],
+    pub reads: Vec<i64>,
+}
+
+/// An agreement as the node keeps it.
+#[derive(Debug, Clone)]
+pub struct StoredAgreement {
+    pub id: String,
+    pub partner: String,
+    pub text: String,
+    pub added: DateTime<Utc>,
+    pub ended: Option<(DateTime<Utc>, String)>,
+}
 
 /// A partner as the node keeps it.
 #[derive(Debug, Clone)]
@@ -35,6 +71,15 @@ pub struct Partner {
     pub epoch: String,
     pub added: DateTime<Utc>,
     pub revoked: Option<(DateTime<Utc>, String)>,
+}
+
+impl StoredAgreement {
+    fn with_reason(mut self, reason: Option<String>) -> Self {
+        if let (Some(ended), Some(reason)) = (self.ended.as_mut(), reason) {
+            ended.1 = reason;
+        }
+        self
+    }
 }
 
 /// A message waiting in the outbox.
@@ -58,6 +103,12 @@ pub struct Outgoing {
     pub payload: Vec<u8>,
     /// What the message carries, for the audit record of its transfer (e.g. `alert:42`).
     pub about: Option<String>,
+    /// What the payload is, for the sharing agreement; none only for the protocol's own
+    /// messages ([`limes_agreement::ProtocolMessage`]). [`crate::Link::send`] queues a message
+    /// only when the agreement with its partner allows it.
+    pub labels: Option<Labels>,
+    /// Whether `labels.request` names a request the owner of the data approved.
+    pub approved_request: bool,
 }
 
 /// A message a partner sent that passed every check.
@@ -72,6 +123,8 @@ pub struct Received {
     pub created: DateTime<Utc>,
     pub received: DateTime<Utc>,
     pub payload: Vec<u8>,
+    /// What the message carries, as the sender signed it and the agreement allowed it.
+    pub labels: Option<Labels>,
 }
 
 /// A message a partner refused for good.
@@ -113,6 +166,106 @@ impl Db {
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remembers messages shared under an agreement: `(id, partner, category, due)`.
+    pub fn record_shared(
+        &self,
+        rows: &[(MessageId, String, String, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> Result<(), LinkError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO shared (message_id, partner, category, sent_us, due_us) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (id, partner, category, due) in rows {
+                insert.execute(params![id.to_string(), partner, category, us(now), us(*due)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Shared messages with no deletion receipt whose due date is before `now`, oldest due
+    /// first, and how many there are in all.
+    pub fn overdue(&self, now: DateTime<Utc>, limit: usize) -> Result<(u64, Vec<Overdue>), LinkError> {
+        let conn = self.conn();
+        let total: i64 =
+            conn.query_row("SELECT COUNT(*) FROM shared WHERE receipt_us IS NULL AND due_us < ?1", [us(now)], |r| {
+                r.get(0)
+            })?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT partner, message_id, category, sent_us, due_us FROM shared
+              WHERE receipt_us IS NULL AND due_us < ?1 ORDER BY due_us LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![us(now), limit as i64], |r| {
+            Ok(Overdue {
+                partner: r.get(0)?,
+                message: r.get(1)?,
+                category: r.get(2)?,
+                sent: from_us(r.get(3)?),
+                due: from_us(r.get(4)?),
+            })
+        })?;
+        Ok((total as u64, rows.collect::<Result<_, _>>()?))
+    }
+
+    /// How many shared messages have a deletion receipt, and how many still wait for one.
+    pub fn receipt_counts(&self) -> Result<(u64, u64), LinkError> {
+        let conn = self.conn();
+        let (got, waiting): (i64, i64) =
+            conn.query_row("SELECT COUNT(receipt_us), COUNT(*) - COUNT(receipt_us) FROM shared", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        Ok((got as u64, waiting as u64))
+    }
+
+    /// Every agreement, ended ones included, oldest first.
+    pub fn agreements(&self) -> Result<Vec<StoredAgreement>, LinkError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, partner, text, added_us, ended_us, end_reason FROM agreements ORDER BY added_us, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(StoredAgreement {
+                id: r.get(0)?,
+                partner: r.get(1)?,
+                text: r.get(2)?,
+                added: from_us(r.get(3)?),
+                ended: r.get::<_, Option<i64>>(4)?.map(|t| (from_us(t), String::new())),
+            }
+            .with_reason(r.get::<_, Option<String>>(5)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores an agreement in force with `partner`, ending the one before it.
+    pub fn put_agreement(&self, id: &str, partner: &str, text: &str, now: DateTime<Utc>) -> Result<(), LinkError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE agreements SET ended_us = ?1, end_reason = ?2 WHERE partner = ?3 AND ended_us IS NULL AND id != ?4",
+            params![us(now), format!("superseded by {id}"), partner, id],
+        )?;
+        tx.execute(
+            "INSERT INTO agreements (id, partner, text, added_us) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET text = excluded.text, added_us = excluded.added_us,
+                                            ended_us = NULL, end_reason = NULL",
+            params![id, partner, text, us(now)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Ends an agreement; false when no agreement in force has that id.
+    pub fn end_agreement(&self, id: &str, reason: &str, now: DateTime<Utc>) -> Result<bool, LinkError> {
+        let n = self.conn().execute(
+            "UPDATE agreements SET ended_us = ?1, end_reason = ?2 WHERE id = ?3 AND ended_us IS NULL",
+            params![us(now), reason, id],
+        )?;
+        Ok(n > 0)
     }
 
     pub fn partners(&self) -> Result<Vec<Partner>, LinkError> {
@@ -268,6 +421,7 @@ impl Db {
                         stream: stream.clone(),
                         seq: seq as u64,
                         created_at: now,
+                        labels: item.labels.as_ref().and_then(|l| serde_json::to_string(l).ok()),
                         payload: item.payload,
                     },
                     key,
@@ -419,8 +573,8 @@ impl Db {
             )?;
             let mut seen = tx.prepare_cached("SELECT sender, stream, seq FROM inbox WHERE message_id = ?1")?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO inbox (message_id, sender, kind, stream, seq, created_us, received_us, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO inbox (message_id, sender, kind, stream, seq, created_us, received_us, payload, labels)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for (env, check) in envelopes.iter().zip(checks) {
                 let id = env.id.to_string();
@@ -470,8 +624,27 @@ impl Db {
                             env.seq as i64,
                             us(env.created_at),
                             us(now),
-                            env.payload
+                            env.payload,
+                            env.labels
                         ])?;
+                        // A deletion receipt is the link's own business: it takes effect here,
+                        // on this partner's messages only, and never reaches the application.
+                        if env.kind.as_str() == DELETION_RECEIPT
+                            && let Ok(receipt) = DeletionReceipt::parse(&env.payload)
+                        {
+                            let reason = serde_json::to_value(receipt.reason)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default();
+                            let mut mark = tx.prepare_cached(
+                                "UPDATE shared SET receipt_us = ?1, receipt_reason = ?2
+                                  WHERE message_id = ?3 AND partner = ?4 AND receipt_us IS NULL",
+                            )?;
+                            for m in &receipt.messages {
+                                mark.execute(params![us(receipt.deleted_at), reason, m.to_string(), sender.as_str()])?;
+                            }
+                            tx.execute("UPDATE inbox SET applied_us = ?1 WHERE message_id = ?2", params![us(now), id])?;
+                        }
                         advance.execute(params![sender.as_str(), env.stream.as_str(), env.seq as i64])?;
                         outcomes.push(outcome(Status::Accepted, None));
                     }
@@ -486,7 +659,7 @@ impl Db {
     pub fn unapplied(&self, limit: usize) -> Result<Vec<Received>, LinkError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, message_id, sender, kind, stream, seq, created_us, received_us, payload FROM inbox
+            "SELECT id, message_id, sender, kind, stream, seq, created_us, received_us, payload, labels FROM inbox
               WHERE applied_us IS NULL ORDER BY id LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], |r| {
@@ -500,11 +673,12 @@ impl Db {
                 r.get::<_, i64>(6)?,
                 r.get::<_, i64>(7)?,
                 r.get::<_, Vec<u8>>(8)?,
+                r.get::<_, Option<String>>(9)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (row, id, sender, kind, stream, seq, created, received, payload) = row?;
+            let (row, id, sender, kind, stream, seq, created, received, payload, labels) = row?;
             out.push(Received {
                 row,
                 id: MessageId::parse(&id).ok_or_else(|| LinkError::Schema("a message id".into()))?,
@@ -515,6 +689,8 @@ impl Db {
                 created: from_us(created),
                 received: from_us(received),
                 payload,
+                // Checked when the message arrived; a row from before labels existed has none.
+                labels: labels.and_then(|l| serde_json::from_str(&l).ok()),
             });
         }
         Ok(out)
@@ -533,10 +709,134 @@ impl Db {
         Ok(())
     }
 
+    /// The plates of the window whose key is of `day`, with their references and reads.
+    pub fn window_plates(&self, day: &str) -> Result<Vec<WindowPlate>, LinkError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT plate, exact_ref, folded_ref, read_ids FROM hitquery_plates WHERE key_day = ?1")?;
+        let rows = stmt.query_map([day], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, String>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (plate, exact, folded, reads) = row?;
+            let reference = |b: Vec<u8>| {
+                <[u8; 16]>::try_from(b).map_err(|_| LinkError::Schema("a hit/no-hit reference is not 16 bytes".into()))
+            };
+            out.push(WindowPlate {
+                plate,
+                exact: reference(exact)?,
+                folded: reference(folded)?,
+                reads: serde_json::from_str(&reads).map_err(|e| LinkError::Schema(format!("read ids: {e}")))?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stores new plates of a window, and the reads of plates already in it, in one
+    /// transaction.
+    pub fn put_window_plates(&self, day: &str, plates: &[&WindowPlate]) -> Result<(), LinkError> {
+        if plates.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO hitquery_plates (key_day, plate, exact_ref, folded_ref, read_ids) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (key_day, plate) DO UPDATE SET read_ids = excluded.read_ids",
+            )?;
+            for p in plates {
+                let reads = serde_json::to_string(&p.reads).map_err(|e| LinkError::Schema(e.to_string()))?;
+                stmt.execute(params![day, p.plate, &p.exact[..], &p.folded[..], reads])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets the windows whose keys are of days before `day`.
+    pub fn delete_windows_before(&self, day: &str) -> Result<u64, LinkError> {
+        Ok(self.conn().execute("DELETE FROM hitquery_plates WHERE key_day < ?1", [day])? as u64)
+    }
+
+    /// The window, plate and whether it is the exact entry, for a reference of a published set.
+    pub fn resolve_reference(&self, reference: &[u8; 16]) -> Result<Option<(String, WindowPlate, bool)>, LinkError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT key_day, plate, exact_ref, folded_ref, read_ids FROM hitquery_plates
+                  WHERE exact_ref = ?1 OR folded_ref = ?1",
+                [&reference[..]],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((day, plate, exact, folded, reads)) = row else { return Ok(None) };
+        let bytes = |b: Vec<u8>| <[u8; 16]>::try_from(b).map_err(|_| LinkError::Schema("a reference".into()));
+        let p = WindowPlate {
+            plate,
+            exact: bytes(exact)?,
+            folded: bytes(folded)?,
+            reads: serde_json::from_str(&reads).map_err(|e| LinkError::Schema(format!("read ids: {e}")))?,
+        };
+        let is_exact = p.exact == *reference;
+        Ok(Some((day, p, is_exact)))
+    }
+
     /// Forgets applied messages received before `before` (their ids guard against replays
     /// only as long as a message may be that old: older ones are refused as stale anyway).
     pub fn prune(&self, before: DateTime<Utc>) -> Result<u64, LinkError> {
         Ok(self.conn().execute("DELETE FROM inbox WHERE applied_us IS NOT NULL AND received_us < ?1", [us(before)])?
             as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_of(conn: &Connection) -> Vec<(String, String, Option<String>)> {
+        let mut stmt = conn.prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY type, name").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn upgraded_schema_equals_fresh_from_every_version() {
+        let mut fresh = Connection::open_in_memory().unwrap();
+        limes_store::apply_migrations(&mut fresh, MIGRATIONS, i64::MAX, "federation").unwrap();
+        let want = schema_of(&fresh);
+        assert!(want.iter().any(|(_, name, _)| name == "hitquery_plates"));
+        for (start, _) in MIGRATIONS {
+            let mut conn = Connection::open_in_memory().unwrap();
+            limes_store::apply_migrations(&mut conn, MIGRATIONS, *start, "federation").unwrap();
+            limes_store::apply_migrations(&mut conn, MIGRATIONS, i64::MAX, "federation").unwrap();
+            assert_eq!(schema_of(&conn), want, "upgraded from version {start}");
+        }
+    }
+
+    #[test]
+    fn window_plates_round_trip_and_resolve() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("federation.sqlite")).unwrap();
+        let p = WindowPlate { plate: "B01ABC".into(), exact: [1; 16], folded: [2; 16], reads: vec![3, 5] };
+        db.put_window_plates("2026-03-01", &[&p]).unwrap();
+        let again = WindowPlate { reads: vec![3, 5, 8], ..p.clone() };
+        db.put_window_plates("2026-03-01", &[&again]).unwrap();
+        assert_eq!(db.window_plates("2026-03-01").unwrap(), vec![again.clone()]);
+        assert_eq!(db.resolve_reference(&[2; 16]).unwrap(), Some(("2026-03-01".into(), again.clone(), false)));
+        assert_eq!(db.resolve_reference(&[1; 16]).unwrap().map(|r| r.2), Some(true));
+        assert_eq!(db.resolve_reference(&[9; 16]).unwrap(), None);
+        // A reference is never given twice, across windows too.
+        assert!(db.put_window_plates("2026-03-02", &[&WindowPlate { plate: "CJ07XYZ".into(), ..p }]).is_err());
+        assert_eq!(db.delete_windows_before("2026-03-02").unwrap(), 1);
+        assert!(db.window_plates("2026-03-01").unwrap().is_empty());
     }
 }

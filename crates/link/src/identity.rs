@@ -107,7 +107,7 @@ fn time_now() -> time::OffsetDateTime {
 }
 
 /// Writes a file readable by the owner only, durably (temporary file, fsync, rename).
-fn write_secret(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, LinkError> {
+pub(crate) fn write_secret(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, LinkError> {
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     let err = |path: &Path| {

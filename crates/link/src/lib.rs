@@ -5,6 +5,8 @@
 //! - `db`: `federation.sqlite`, with partners, an outbox per partner, the inbox.
 //! - `receive`: the partners' port, where batches are checked, stored and acknowledged.
 //! - `send`: one delivery loop per partner: oldest first, at least once, backing off.
+//! - [`hitquery`]: hit/no-hit plate queries, answering partners' (the published set, blind
+//!   evaluations within a budget) and asking them ([`Link::ask_plates`]).
 //!
 //! The node hands [`Link::send`] what it shares and takes what partners sent from
 //! [`Link::received`] (then [`Link::applied`]): a message takes effect once, even when it
@@ -21,20 +23,27 @@ use std::time::Duration;
 use chrono::Utc;
 use limes_access::Regime;
 use limes_audit::{Action, Actor, AuditEvent, AuditLog, Details, Object};
-use limes_federation::{AnchorFields, Fingerprint, Limits, MessageId, MessageType, TrustAnchor};
+use limes_federation::{
+    AnchorFields, DELETION_RECEIPT, DeletionReason, DeletionReceipt, Fingerprint, Limits, MessageId, MessageType,
+    TrustAnchor,
+};
 use limes_model::AgencyId;
 use limes_plate::CountryCode;
 use serde::Serialize;
 use tokio::sync::Notify;
 
+mod agreements;
 pub mod blobs;
 mod db;
+pub mod hitquery;
 pub mod identity;
 mod receive;
 mod send;
 pub mod tls;
 
-pub use db::{Outgoing, Partner, Received, Refused};
+pub use agreements::{AgreementStatus, InForce, is_protocol};
+pub use db::{Outgoing, Overdue, Partner, Received, Refused};
+pub use hitquery::{Asking, HitQueryConfig, PublishReport, Resolved, Sighting};
 pub use identity::Identity;
 
 /// Why a link operation failed.
@@ -54,12 +63,26 @@ pub enum LinkError {
     NotFound(String),
     #[error("{0}")]
     Refused(String),
+    /// The sharing agreement with the partner does not allow the message; nothing was queued.
+    #[error("not sent to {partner}: {reason}")]
+    NotAgreed { partner: AgencyId, reason: String },
     #[error("the queue for {partner} holds {queued} messages, its limit; the message was not queued")]
     QueueFull { partner: AgencyId, queued: u64 },
     #[error("binding {addr}: {error}")]
     Bind { addr: SocketAddr, error: String },
     #[error("the link has stopped")]
     Stopped,
+    /// A hit/no-hit query could not be made here (its configuration, its plates, the audit log).
+    #[error("hit/no-hit: {0}")]
+    HitQuery(String),
+    /// A partner refused a hit/no-hit query: its agreement, its budget (`retry_after`), a
+    /// request it could not read.
+    #[error("{partner} refused the query ({status} {code}): {error}")]
+    PartnerRefused { partner: AgencyId, status: u16, code: String, error: String, retry_after: Option<Duration> },
+    /// A partner could not be reached, or answered what this node cannot use (a set that does
+    /// not parse or is not current, a proof that does not verify).
+    #[error("{partner}: {error}")]
+    PartnerFailed { partner: AgencyId, error: String },
 }
 
 /// How a node's link behaves.
@@ -88,6 +111,8 @@ pub struct LinkConfig {
     /// The purpose and legal basis the audit records of received and sent messages name.
     pub purpose: String,
     pub legal_basis: String,
+    /// Hit/no-hit queries partners send this node.
+    pub hitquery: HitQueryConfig,
 }
 
 impl LinkConfig {
@@ -112,6 +137,8 @@ pub struct Stats {
     pub refused_by_partner: AtomicU64,
     /// Messages not queued because their partner's queue was full (backpressure).
     pub not_queued: AtomicU64,
+    /// Messages not queued because the agreement with their partner does not allow them.
+    pub denied_by_agreement: AtomicU64,
     /// Delivery attempts that failed as a whole (connection, timeout, batch refused).
     pub failed_attempts: AtomicU64,
     pub received: AtomicU64,
@@ -170,6 +197,12 @@ pub(crate) struct Inner {
     stats: Stats,
     audit: Option<AuditLog>,
     queued: Mutex<HashMap<AgencyId, u64>>,
+    /// The sharing agreement in force with each partner.
+    agreements: RwLock<agreements::Agreements>,
+    /// Where to keep every batch partners send, as it arrived ([`Link::capture_batches`]).
+    capture: Mutex<Option<(PathBuf, u64)>>,
+    /// Hit/no-hit queries, answered and asked.
+    hitquery: hitquery::HitQueries,
 }
 
 /// A node's links to its partners. Cheap to clone.
@@ -213,6 +246,7 @@ pub fn open(dir: &Path, config: LinkConfig, audit: Option<AuditLog>) -> Result<L
     let (identity, _) = Identity::load_or_create(&dir.join("identity"), config.agency.as_str(), &hosts)?;
     let db = db::Db::open(&dir.join("federation.sqlite"))?;
     let queued = db.queue_depths()?;
+    let hitquery = hitquery::HitQueries::open(dir, config.hitquery, Utc::now())?;
     let inner = Inner {
         config,
         dir: dir.to_owned(),
@@ -228,9 +262,13 @@ pub fn open(dir: &Path, config: LinkConfig, audit: Option<AuditLog>) -> Result<L
         stats: Stats::default(),
         audit,
         queued: Mutex::new(queued.into_iter().filter_map(|(k, v)| AgencyId::new(k).ok().map(|k| (k, v))).collect()),
+        agreements: RwLock::default(),
+        capture: Mutex::default(),
+        hitquery,
     };
     let link = Link(Arc::new(inner));
     link.reload_partners()?;
+    link.reload_agreements()?;
     Ok(link)
 }
 
@@ -485,6 +523,59 @@ impl Link {
     /// Messages queued for all partners.
     pub fn queued(&self) -> u64 {
         lock(&self.0.queued).values().sum()
+    }
+
+    /// Tells `partner` that the data of `messages` (ids it gave them) was deleted here: a
+    /// signed `deletion-receipt` message, queued like any other, split when long.
+    pub async fn send_deletion_receipt(
+        &self,
+        partner: &AgencyId,
+        messages: Vec<MessageId>,
+        reason: DeletionReason,
+    ) -> Result<(), LinkError> {
+        let kind = MessageType::new(DELETION_RECEIPT).map_err(|e| LinkError::Schema(e.to_string()))?;
+        let now = Utc::now();
+        let items = messages
+            .chunks(limes_federation::receipt::MAX_RECEIPT_MESSAGES)
+            .map(|chunk| {
+                let receipt = DeletionReceipt { messages: chunk.to_vec(), reason, deleted_at: now };
+                Outgoing {
+                    partner: partner.clone(),
+                    kind: kind.clone(),
+                    stream: "receipts".into(),
+                    payload: serde_json::to_vec(&receipt).unwrap_or_default(),
+                    about: Some(format!("deletion-receipt:{}", chunk.len())),
+                    labels: None,
+                    approved_request: false,
+                }
+            })
+            .collect();
+        for r in self.send(items).await? {
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Messages shared under an agreement whose partner sent no deletion receipt by the end
+    /// of the agreement's retention: how many, and the `limit` oldest.
+    pub fn overdue_receipts(&self, now: chrono::DateTime<Utc>, limit: usize) -> Result<(u64, Vec<Overdue>), LinkError> {
+        self.0.db.overdue(now, limit)
+    }
+
+    /// Shared messages with a deletion receipt, and still without one.
+    pub fn receipt_counts(&self) -> Result<(u64, u64), LinkError> {
+        self.0.db.receipt_counts()
+    }
+
+    /// From now on, writes every batch a partner sends to `dir` exactly as it arrived, before
+    /// any check (`<n>-<partner>.json`), and every hit/no-hit evaluation request
+    /// (`<n>-<partner>-hitquery-evaluate.json`): what crossed the wire, for a data-protection
+    /// officer looking into what a partner sends, and for the tests that compare it with what
+    /// the agreement allows.
+    pub fn capture_batches(&self, dir: &Path) -> Result<(), LinkError> {
+        std::fs::create_dir_all(dir).map_err(|e| LinkError::File { path: dir.to_owned(), error: e.to_string() })?;
+        *lock(&self.0.capture) = Some((dir.to_owned(), 0));
+        Ok(())
     }
 
     /// Forgets applied inbox entries older than the oldest message a partner may still send.

@@ -1,4 +1,5 @@
-//! The partners' port: mutual TLS, then `POST /federation/v1/batches`.
+//! The partners' port: mutual TLS, then `POST /federation/v1/batches` (and the routes of
+//! `blobs` and `hitquery`).
 //!
 //! A batch is checked (sender = the certificate's agency, signature, clock, recipient), then
 //! each envelope (signature, digest, age, recipient, size, type), then stored in the inbox in
@@ -19,8 +20,12 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
+use limes_agreement::{Act, Labels};
 use limes_audit::{Action, Object, Outcome as AuditOutcome};
-use limes_federation::{Batch, Fingerprint, Peer, Receipt, Refusal, RejectCode, Status, check_batch, check_envelope};
+use limes_federation::{
+    Batch, DELETION_RECEIPT, DeletionReceipt, Envelope, Fingerprint, MessageType, Peer, Receipt, Refusal, RejectCode,
+    Status, check_batch, check_envelope,
+};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -38,6 +43,8 @@ pub(crate) fn serve(inner: Arc<Inner>, listener: TcpListener) -> Result<tokio::t
         .route("/federation/v1/batches", post(batches))
         .route("/federation/v1/hello", get(hello))
         .route("/federation/v1/blobs/{sha256}", get(crate::blobs::status).put(crate::blobs::put))
+        .route("/federation/v1/hitquery/set", get(crate::hitquery::set))
+        .route("/federation/v1/hitquery/evaluate", post(crate::hitquery::evaluate))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(inner.clone());
     let refusals: Arc<Mutex<HashMap<IpAddr, Instant>>> = Arc::default();
@@ -134,6 +141,7 @@ async fn batches(
             Refusal::new(RejectCode::Revoked, "this certificate is no longer a partner's (removed or revoked)");
         return batch_refused(&inner, fp.to_hex().as_str(), None, StatusCode::FORBIDDEN, refusal).await;
     };
+    capture(&inner, partner.agency.as_str(), &body);
     let batch: Batch = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
@@ -141,7 +149,10 @@ async fn batches(
             return batch_refused(&inner, partner.agency.as_str(), None, StatusCode::BAD_REQUEST, refusal).await;
         }
     };
-    let peer = Peer { agency: &partner.agency, key: &partner.key, receive: &partner.receive };
+    // The protocol's own messages (deletion receipts…) are accepted from every partner.
+    let mut receive = partner.receive.clone();
+    receive.extend(limes_agreement::ProtocolMessage::ALL.iter().filter_map(|p| MessageType::new(p.id()).ok()));
+    let peer = Peer { agency: &partner.agency, key: &partner.key, receive: &receive };
     let limits = &inner.config.limits;
     if let Err(refusal) = check_batch(&batch, &inner.config.agency, peer, now, limits) {
         let status = match refusal.code {
@@ -151,8 +162,14 @@ async fn batches(
         };
         return batch_refused(&inner, partner.agency.as_str(), Some(&batch), status, refusal).await;
     }
-    let checks: Vec<_> =
-        batch.envelopes.iter().map(|e| check_envelope(e, &batch, &inner.config.agency, peer, now, limits)).collect();
+    let checks: Vec<_> = batch
+        .envelopes
+        .iter()
+        .map(|e| {
+            check_envelope(e, &batch, &inner.config.agency, peer, now, limits)
+                .and_then(|()| agreement_allows(&inner, e, now))
+        })
+        .collect();
     let stored = {
         let inner = inner.clone();
         let sender = partner.agency.clone();
@@ -189,6 +206,21 @@ async fn batches(
             d
         };
         match o.status {
+            Status::Accepted if env.kind.as_str() == DELETION_RECEIPT => {
+                // The partner deleted what we sent it: logged here, at the origin.
+                let receipt = DeletionReceipt::parse(&env.payload).ok();
+                events.push(inner.audit_event(
+                    partner.agency.as_str(),
+                    Action::Erase,
+                    Object::new("deletion-receipt", env.id),
+                    AuditOutcome::Allowed,
+                    details(serde_json::json!({
+                        "messages": receipt.as_ref().map(|r| r.messages.len()),
+                        "reason": receipt.as_ref().map(|r| r.reason),
+                        "deleted_at": receipt.as_ref().map(|r| r.deleted_at),
+                    })),
+                ));
+            }
             Status::Accepted => {
                 accepted += 1;
                 events.push(inner.audit_event(
@@ -226,6 +258,45 @@ async fn batches(
         inner.inbox.notify_waiters();
     }
     axum::Json(Receipt { outcomes }).into_response()
+}
+
+/// Keeps a request's bytes where [`crate::Link::capture_batches`] said, as
+/// `<n>-<name>.json` (`name` is the partner, followed by what the request is for anything but a
+/// batch).
+pub(crate) fn capture(inner: &Inner, name: &str, body: &[u8]) {
+    let mut capture = crate::lock(&inner.capture);
+    let Some((dir, n)) = capture.as_mut() else { return };
+    *n += 1;
+    let path = dir.join(format!("{n:08}-{name}.json"));
+    if let Err(e) = std::fs::write(&path, body) {
+        tracing::error!(path = %path.display(), error = %e, "capturing a batch");
+    }
+}
+
+/// Whether the agreement with the sender allows the message, decided on its signed labels.
+/// The protocol's own messages are exempt.
+fn agreement_allows(inner: &Inner, env: &Envelope, now: chrono::DateTime<Utc>) -> Result<(), Refusal> {
+    if env.kind.as_str() == DELETION_RECEIPT {
+        return DeletionReceipt::parse(&env.payload)
+            .map(|_| ())
+            .map_err(|e| Refusal::new(RejectCode::Malformed, e.to_string()));
+    }
+    if crate::is_protocol(&env.kind) {
+        return Ok(());
+    }
+    let Some(text) = &env.labels else {
+        return Err(Refusal::new(
+            RejectCode::NotAgreed,
+            format!("a {} message needs labels saying what it carries", env.kind),
+        ));
+    };
+    let labels: Labels = serde_json::from_str(text)
+        .map_err(|e| Refusal::new(RejectCode::Malformed, format!("the message's labels are not valid: {e}")))?;
+    // The sender owns the data and approves requests for it: a record that names a request
+    // is, by the sender's signed word, the answer to one it approved.
+    let approved = labels.request.is_some();
+    let d = inner.decide(Act::Receive, env.sender.as_str(), inner.config.agency.as_str(), &labels, approved, now);
+    if d.allowed { Ok(()) } else { Err(Refusal::new(RejectCode::NotAgreed, d.reason)) }
 }
 
 async fn batch_refused(

@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
+use limes_agreement::Act;
 use limes_audit::{Action, Object, Outcome as AuditOutcome};
 use limes_federation::{Receipt, Refusal, Status, backoff};
 use limes_model::AgencyId;
@@ -34,9 +35,29 @@ pub(crate) fn enqueue(
     // Backpressure: a partner whose queue is full takes nothing more until it drains.
     let mut results: Vec<Option<Result<limes_federation::MessageId, LinkError>>> = Vec::with_capacity(items.len());
     let mut admitted = Vec::with_capacity(items.len());
+    let now = Utc::now();
+    let mut denials = Vec::new();
     {
         let mut queued = lock(&inner.queued);
         for item in items {
+            // The agreement first: a message it does not allow is never signed or stored.
+            if let Err(e) = agreement_allows(inner, &item, now) {
+                inner.stats.denied_by_agreement.fetch_add(1, Ordering::Relaxed);
+                denials.push(inner.audit_event(
+                    inner.config.agency.as_str(),
+                    Action::Denied,
+                    Object::new("message", item.about.as_deref().unwrap_or(item.kind.as_str())),
+                    AuditOutcome::Denied,
+                    serde_json::json!({
+                        "partner": item.partner,
+                        "type": item.kind,
+                        "labels": item.labels,
+                        "error": e.to_string(),
+                    }),
+                ));
+                results.push(Some(Err(e)));
+                continue;
+            }
             let n = queued.entry(item.partner.clone()).or_default();
             if *n >= inner.config.max_queued_per_partner {
                 inner.stats.not_queued.fetch_add(1, Ordering::Relaxed);
@@ -48,7 +69,24 @@ pub(crate) fn enqueue(
             }
         }
     }
+    if let (Some(audit), false) = (&inner.audit, denials.is_empty()) {
+        // Logged without waiting: the caller learns of the refusal from the result.
+        if let Err(e) = audit.submit(denials) {
+            tracing::error!(error = %e, "could not log messages the agreements refused");
+        }
+    }
     let partners: Vec<AgencyId> = admitted.iter().map(|i| i.partner.clone()).collect();
+    // Data shared under an agreement is remembered until the partner's deletion receipt.
+    let shared: Vec<Option<(String, String, chrono::DateTime<Utc>)>> = admitted
+        .iter()
+        .map(|i| {
+            let labels = i.labels.as_ref()?;
+            let active = inner.agreement_with(&i.partner)?;
+            let flow = active.agreement.flow(inner.config.agency.as_str(), i.partner.as_str(), labels.category)?;
+            let due = now + chrono::Duration::days(i64::from(flow.retention_days));
+            Some((i.partner.to_string(), labels.category.id().to_owned(), due))
+        })
+        .collect();
     let stored = inner.db.enqueue(&inner.config.agency, &inner.identity.key, &epochs, admitted, Utc::now());
     let stored = match stored {
         Ok(s) => s,
@@ -62,6 +100,19 @@ pub(crate) fn enqueue(
             return Err(e);
         }
     };
+    let rows: Vec<_> = stored
+        .iter()
+        .zip(&shared)
+        .filter_map(|(r, s)| match (r, s) {
+            (Ok(id), Some((partner, category, due))) => Some((*id, partner.clone(), category.clone(), *due)),
+            _ => None,
+        })
+        .collect();
+    if !rows.is_empty()
+        && let Err(e) = inner.db.record_shared(&rows, now)
+    {
+        tracing::error!(error = %e, "could not remember shared messages for their deletion receipts");
+    }
     let mut woken = std::collections::HashSet::new();
     {
         let mut queued = lock(&inner.queued);
@@ -80,6 +131,22 @@ pub(crate) fn enqueue(
     }
     let mut stored = stored.into_iter();
     Ok(results.into_iter().map(|r| r.unwrap_or_else(|| stored.next().unwrap_or(Err(LinkError::Stopped)))).collect())
+}
+
+/// Whether the agreement with the message's partner allows it. The protocol's own messages
+/// are exempt and carry no labels; every other message needs labels the agreement allows.
+fn agreement_allows(inner: &Inner, item: &Outgoing, now: chrono::DateTime<Utc>) -> Result<(), LinkError> {
+    let refuse = |reason: String| Err(LinkError::NotAgreed { partner: item.partner.clone(), reason });
+    match (crate::is_protocol(&item.kind), &item.labels) {
+        (true, None) => Ok(()),
+        (true, Some(_)) => refuse(format!("{} is a protocol message and carries no data labels", item.kind)),
+        (false, None) => refuse(format!("a {} message needs labels saying what it carries", item.kind)),
+        (false, Some(labels)) => {
+            let me = inner.config.agency.as_str();
+            let d = inner.decide(Act::Send, me, item.partner.as_str(), labels, item.approved_request, now);
+            if d.allowed { Ok(()) } else { refuse(d.reason) }
+        }
+    }
 }
 
 fn wake(inner: &Inner, partner: &AgencyId) -> Arc<Notify> {

@@ -2,37 +2,20 @@
 //! connection after a few hundred kilobytes: the transfer resumes where it stopped and the
 //! receiver keeps only bytes that hash to the blob's name.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use limes_federation::{Limits, MessageType};
+use common::free_port;
+use limes_federation::MessageType;
 use limes_link::{Link, LinkConfig, Running};
 use limes_model::AgencyId;
 use sha2::{Digest, Sha256};
 
+/// Blobs up to 16 MiB.
 fn config(agency: &str, country: &str, port: u16, url: String) -> LinkConfig {
-    LinkConfig {
-        agency: AgencyId::new(agency).unwrap(),
-        name: format!("{agency} police"),
-        country: limes_plate::CountryCode::parse(country).unwrap(),
-        regime: limes_access::Regime::Led,
-        listen: SocketAddr::from(([127, 0, 0, 1], port)),
-        url,
-        limits: Limits::default(),
-        max_queued_per_partner: 1000,
-        batch_max_envelopes: 100,
-        batch_max_bytes: 1 << 20,
-        max_blob_bytes: 16 << 20,
-        retry_base: Duration::from_millis(50),
-        retry_max: Duration::from_secs(1),
-        purpose: "detection".into(),
-        legal_basis: "limes test suite: synthetic data".into(),
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    LinkConfig { max_blob_bytes: 16 << 20, ..common::config(agency, country, port, url) }
 }
 
 struct Pair {

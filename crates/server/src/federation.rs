@@ -1,21 +1,30 @@
 //! What this node shares with partner agencies over `limes-link`, and what it does with what
 //! they send.
 //!
-//! Until sharing agreements exist (roadmap: "Sharing under law"), a partner entry lists the
-//! message types the node sends it and accepts from it. Today that is `alert`: an alert raised
-//! here goes, in the order alerts are raised, to every partner whose entry lists it (never one
-//! about a restricted plate); an alert a partner sends is stored with its origin, numbered
-//! with this node's alerts, and pushed on the live stream. It is not passed on (webhooks and
-//! MQTT skip it): onward transfer is the partner's to allow.
+//! A partner entry lists the message types the link carries to and from it (today `alert`);
+//! the sharing agreement with the partner (`limes-agreement`) decides, record by record, what
+//! actually crosses. An alert raised here is labelled (category `alerts`, this agency as
+//! origin, the purpose its hotlist reason implies, plate in clear, no image) and offered, in
+//! the order alerts are raised, to every partner whose entry lists it (never one about a
+//! restricted plate); the link queues it only where the agreement allows it, and logs the
+//! refusals. An alert a partner sends has passed the agreement at the partners' port; it is
+//! stored with its origin, numbered with this node's alerts, and pushed on the live stream.
+//! It is not passed on (webhooks and MQTT skip it): onward transfer is the partner's to allow.
+//!
+//! For hit/no-hit queries the node hands the link, every `[federation.hitquery]
+//! publish_every_seconds`, the distinct plates of the reads in the window (restricted plates
+//! left out) while some partner's agreement lets it ask; `routes/queries.rs` asks partners.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use limes_federation::MessageType;
-use limes_link::{Link, Outgoing, Received};
+use limes_access::Regime;
+use limes_agreement::{Category, ImageForm, Labels, PlateForm, Shape};
+use limes_federation::{DeletionReason, MessageId, MessageType};
+use limes_link::{Link, LinkError, Outgoing, Received, Sighting};
 use limes_model::{AgencyId, CameraId, Demotion, GeoPoint, HotlistReason, MatchKind};
 use limes_plate::{CountryCode, PlateText};
-use limes_store::{Alert, AlertOrigin, PartnerAlert};
+use limes_store::{Alert, AlertOrigin, DeletedPartnerAlert, PartnerAlert};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -51,6 +60,29 @@ pub struct SharedAlert {
     pub priority: u8,
     /// The agency that owns the hotlist entry.
     pub agency: AgencyId,
+    /// `plate` is this node's pseudonym of the plate for the recipient, and `read_text` is
+    /// empty: the agreement shares alerts with plates pseudonymised.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pseudonymised: bool,
+}
+
+/// The pseudonym of `plate` for `partner`: twelve characters of a keyed hash (A–Z, 2–7), the
+/// same each time for that partner and plate, unrelated between partners, and computable only
+/// with this agency's signing key — so the partner can tell sightings of one vehicle apart
+/// from another's without learning the plate, and this node can find the plate again for an
+/// approved request by computing the pseudonyms of its own plates.
+pub fn pseudonym(secret: &[u8], partner: &str, plate: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [b"limes plate pseudonym v1".as_slice(), secret, partner.as_bytes(), plate.as_bytes()] {
+        h.update((part.len() as u32).to_be_bytes());
+        h.update(part);
+    }
+    let digest = h.finalize();
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    // 12 × 5 bits of the digest.
+    let bits = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
+    (0..12).map(|i| ALPHABET[((bits >> (59 - 5 * i)) & 31) as usize] as char).collect()
 }
 
 impl SharedAlert {
@@ -70,6 +102,17 @@ impl SharedAlert {
             reason: a.reason,
             priority: a.priority,
             agency: a.agency.clone(),
+            pseudonymised: false,
+        }
+    }
+
+    /// The same alert with its plate replaced by the pseudonym for `partner`.
+    fn pseudonymised(&self, secret: &[u8], partner: &str) -> Self {
+        Self {
+            plate: pseudonym(secret, partner, &self.plate),
+            read_text: String::new(),
+            pseudonymised: true,
+            ..self.clone()
         }
     }
 
@@ -78,6 +121,9 @@ impl SharedAlert {
         let plate = PlateText::new(&self.plate).map_err(|e| format!("plate {:?}: {e}", self.plate))?;
         if self.read_text.chars().count() > 64 {
             return Err("read_text is longer than 64 characters".into());
+        }
+        if self.pseudonymised && !self.read_text.is_empty() {
+            return Err("a pseudonymised alert carries no read text".into());
         }
         if self.distance > 8 || self.priority > 9 {
             return Err(format!("distance {} or priority {} out of range", self.distance, self.priority));
@@ -89,6 +135,7 @@ impl SharedAlert {
                 alert_id: self.alert_id,
                 message: from.id.to_string(),
                 camera_position: self.camera_position,
+                pseudonymised: self.pseudonymised,
             },
             entry_id: 0,
             kind: self.kind,
@@ -103,6 +150,77 @@ impl SharedAlert {
             priority: self.priority,
             agency: self.agency,
         })
+    }
+}
+
+/// The agreement allowed what the labels say; a payload that shows more than its labels (a
+/// plate in clear labelled pseudonymised) is a sender's bug or worse, and is not used.
+fn matches_labels(a: &SharedAlert, labels: Option<&Labels>) -> Result<(), String> {
+    let expected = if a.pseudonymised { PlateForm::Pseudonymised } else { PlateForm::Clear };
+    match labels {
+        Some(l) if l.category == Category::Alerts && l.plates == expected => Ok(()),
+        other => Err(format!("an alert with plates {expected:?} does not match its labels {other:?}")),
+    }
+}
+
+/// The purpose an alert is shared for, from why its plate is on the hotlist: what the
+/// agreement's purposes for alerts are checked against.
+pub fn share_purpose(regime: Regime, reason: HotlistReason) -> &'static str {
+    match (regime, reason) {
+        (Regime::Gdpr, _) => "public_task",
+        (Regime::Led, HotlistReason::Stolen) => "detection",
+        (Regime::Led, HotlistReason::Wanted) => "prosecution",
+        (Regime::Led, HotlistReason::MissingPerson) => "public_security",
+        (Regime::Led, HotlistReason::Suspect) => "investigation",
+        (Regime::Led, HotlistReason::Other) => "prevention",
+    }
+}
+
+/// Whether a partner's alert may be shown now to someone who declared `purpose`: the
+/// agreement with the agency it came from decides (its purposes for alerts, its retention,
+/// counted from when the partner raised the alert). The node's own alerts are not the
+/// agreement's to rule on.
+pub(crate) fn may_access(
+    state: &AppState,
+    purpose: &str,
+    origin: Option<(&str, bool)>,
+    created: DateTime<Utc>,
+) -> bool {
+    let Some((origin, pseudonymised)) = origin else { return true };
+    let Some(fed) = state.federation.get() else { return false };
+    let labels = Labels {
+        category: Category::Alerts,
+        origin: origin.to_owned(),
+        purpose: purpose.to_owned(),
+        plates: if pseudonymised { PlateForm::Pseudonymised } else { PlateForm::Clear },
+        images: ImageForm::None,
+        shape: Shape::Full,
+        request: None,
+        onward: None,
+    };
+    let now = Utc::now();
+    let age = u32::try_from((now - created).num_days().max(0)).unwrap_or(u32::MAX);
+    fed.link.decide_access(origin, &labels, age, now).allowed
+}
+
+/// Tells each partner whose alerts were deleted here which ones: signed deletion receipts,
+/// queued like any message (they reach a partner that is down once it is back).
+pub(crate) async fn send_deletion_receipts(state: &AppState, deleted: &[DeletedPartnerAlert], reason: DeletionReason) {
+    let Some(fed) = state.federation.get() else { return };
+    let mut by_origin: std::collections::BTreeMap<&str, Vec<MessageId>> = Default::default();
+    for d in deleted {
+        if let Some(id) = MessageId::parse(&d.message) {
+            by_origin.entry(d.agency.as_str()).or_default().push(id);
+        }
+    }
+    for (origin, messages) in by_origin {
+        let Ok(origin) = AgencyId::new(origin) else { continue };
+        let n = messages.len();
+        match fed.link.send_deletion_receipt(&origin, messages, reason).await {
+            Ok(()) => tracing::info!(partner = %origin, messages = n, ?reason, "deletion receipt queued"),
+            // A partner removed since: nobody to tell.
+            Err(e) => tracing::warn!(partner = %origin, error = %e, "no deletion receipt could be queued"),
+        }
     }
 }
 
@@ -126,8 +244,38 @@ impl Outbound {
 pub fn start(state: &AppState, link: Link) -> Outbound {
     let (tx, rx) = mpsc::channel::<Vec<Alert>>(1024);
     tokio::spawn(forward(state.clone(), link.clone(), rx));
+    tokio::spawn(publish_sightings(state.clone(), link.clone()));
     tokio::spawn(apply(state.clone(), link));
     Outbound(tx)
+}
+
+/// Hands the link the plates seen in its hit/no-hit window now and then, while some partner's
+/// agreement lets it ask about them. A restricted plate is left out: its data is shown to no
+/// one, and a hit is data about it.
+async fn publish_sightings(state: AppState, link: Link) {
+    let every = link.config().hitquery.publish_every.max(std::time::Duration::from_secs(1));
+    loop {
+        if link.answers_hit_queries() {
+            let now = Utc::now();
+            let (from, until) = link.sighting_window(now);
+            let store = state.store.clone();
+            match tokio::task::spawn_blocking(move || store.plates_seen(from, until)).await {
+                Ok(Ok(plates)) => {
+                    let sightings = plates
+                        .into_iter()
+                        .filter(|(plate, _)| !state.is_restricted(plate.as_str()))
+                        .map(|(plate, reads)| Sighting { plate, reads })
+                        .collect();
+                    if let Err(e) = link.publish_sightings(sightings, now).await {
+                        tracing::error!(error = %e, "publishing the hit/no-hit set; will retry");
+                    }
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "reading the window's plates; will retry"),
+                Err(_) => return,
+            }
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 async fn forward(state: AppState, link: Link, mut rx: mpsc::Receiver<Vec<Alert>>) {
@@ -145,6 +293,19 @@ async fn forward(state: AppState, link: Link, mut rx: mpsc::Receiver<Vec<Alert>>
         if recipients.is_empty() {
             continue;
         }
+        // Per partner, whether its agreement wants plates pseudonymised.
+        let me = link.config().agency.to_string();
+        let recipients: Vec<(AgencyId, bool)> = recipients
+            .into_iter()
+            .map(|to| {
+                let pseudonymise = link
+                    .agreement_with(&to)
+                    .and_then(|a| a.agreement.flow(&me, to.as_str(), Category::Alerts).map(|f| f.plates))
+                    == Some(limes_agreement::PlateRule::Pseudonymised);
+                (to, pseudonymise)
+            })
+            .collect();
+        let secret = link.identity().key.to_private_text();
         let mut items = Vec::with_capacity(alerts.len() * recipients.len());
         {
             let cameras = crate::read_lock(&state.cameras);
@@ -152,17 +313,33 @@ async fn forward(state: AppState, link: Link, mut rx: mpsc::Receiver<Vec<Alert>>
                 let camera = cameras.get(&a.camera);
                 let position = camera.and_then(|c| c.position);
                 let Some(country) = camera.map(|c| c.country).or(country) else { continue };
-                let payload = match serde_json::to_vec(&SharedAlert::from_alert(a, position, country)) {
-                    Ok(p) => p,
-                    Err(_) => continue,
+                let shared = SharedAlert::from_alert(a, position, country);
+                let Ok(clear) = serde_json::to_vec(&shared) else { continue };
+                let labels = Labels {
+                    category: Category::Alerts,
+                    origin: me.clone(),
+                    purpose: share_purpose(link.config().regime, a.reason).into(),
+                    plates: PlateForm::Clear,
+                    images: ImageForm::None,
+                    shape: Shape::Full,
+                    request: None,
+                    onward: None,
                 };
-                for to in &recipients {
+                for (to, pseudonymise) in &recipients {
+                    let (payload, plates) = if *pseudonymise {
+                        let p = shared.pseudonymised(secret.as_bytes(), to.as_str());
+                        (serde_json::to_vec(&p).unwrap_or_default(), PlateForm::Pseudonymised)
+                    } else {
+                        (clear.clone(), PlateForm::Clear)
+                    };
                     items.push(Outgoing {
                         partner: to.clone(),
                         kind: kind.clone(),
                         stream: ALERT_STREAM.into(),
-                        payload: payload.clone(),
+                        payload,
                         about: Some(format!("alert:{}", a.id)),
+                        labels: Some(Labels { plates, ..labels.clone() }),
+                        approved_request: false,
                     });
                 }
             }
@@ -170,7 +347,13 @@ async fn forward(state: AppState, link: Link, mut rx: mpsc::Receiver<Vec<Alert>>
         match link.send(items).await {
             Ok(results) => {
                 for e in results.into_iter().filter_map(Result::err) {
-                    tracing::error!(error = %e, "an alert was not queued for a partner");
+                    match e {
+                        // Audited by the link; the agreement decides, nothing failed.
+                        LinkError::NotAgreed { .. } => {
+                            tracing::debug!(error = %e, "an alert the agreement does not share")
+                        }
+                        e => tracing::error!(error = %e, "an alert was not queued for a partner"),
+                    }
                 }
             }
             Err(e) => tracing::error!(error = %e, "alerts were not queued for partners"),
@@ -194,6 +377,7 @@ async fn apply(state: AppState, link: Link) {
             match r.kind.as_str() {
                 ALERT => match serde_json::from_slice::<SharedAlert>(&r.payload)
                     .map_err(|e| e.to_string())
+                    .and_then(|a| matches_labels(&a, r.labels.as_ref()).map(|()| a))
                     .and_then(|a| a.into_partner_alert(r))
                 {
                     Ok(a) => alerts.push(a),
@@ -227,9 +411,29 @@ fn publish(state: &AppState, stored: &[Alert]) {
     for a in stored {
         state.stats.partner_alerts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(json) = serde_json::to_string(a) {
-            let origin: Option<Arc<str>> = a.origin.as_ref().map(|o| o.agency.as_str().into());
+            let origin: Option<(Arc<str>, bool)> =
+                a.origin.as_ref().map(|o| (o.agency.as_str().into(), o.pseudonymised));
             let _ =
                 state.alerts.send(AlertEvent { id: a.id, plate: a.plate.as_str().into(), json: json.into(), origin });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pseudonym;
+
+    #[test]
+    fn pseudonyms_are_stable_per_partner_and_unrelated_between_partners() {
+        let secret = b"an agency's signing key, as text";
+        let p = pseudonym(secret, "rs-mup", "B123ABC");
+        assert_eq!(p, pseudonym(secret, "rs-mup", "B123ABC"), "the same plate, the same pseudonym");
+        assert_eq!(p.len(), 12);
+        assert!(p.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)), "{p}");
+        assert_ne!(p, pseudonym(secret, "ua-dpsu", "B123ABC"), "another partner, another pseudonym");
+        assert_ne!(p, pseudonym(secret, "rs-mup", "B123ABD"), "another plate, another pseudonym");
+        assert_ne!(p, pseudonym(b"another agency's key", "rs-mup", "B123ABC"), "only the key's holder computes it");
+        // Length-prefixed parts: moving a character between fields changes the pseudonym.
+        assert_ne!(pseudonym(secret, "rs-mupB", "123ABC"), p);
     }
 }

@@ -203,8 +203,9 @@ pub struct AlertEvent {
     /// The hotlisted plate (a restricted plate's alerts are not streamed).
     pub plate: Arc<str>,
     pub json: Arc<str>,
-    /// The partner agency that raised it, for an alert a partner sent.
-    pub origin: Option<Arc<str>>,
+    /// The partner agency that raised it, for an alert a partner sent, and whether its plate
+    /// is that partner's pseudonym.
+    pub origin: Option<(Arc<str>, bool)>,
 }
 
 impl AppState {
@@ -387,30 +388,62 @@ pub async fn retention_pass(state: &AppState, retention: &Retention) -> (u64, u6
             Err(e) => tracing::error!(error = %e, "retention of {what} panicked; will retry"),
         }
     }
-    // Alerts partners sent are kept as long as this node's own reads (a sharing agreement
-    // may set less: roadmap, "Sharing under law"); the inbox forgets applied messages.
+    // Alerts partners sent are kept as long as the agreement with their origin says (its
+    // flow of alerts), and never longer than this node's own reads; each deletion goes back
+    // to the origin as a signed receipt.
+    let mut limits: Vec<(String, i64)> = Vec::new();
+    if let Some(fed) = state.federation.get() {
+        let me = fed.link.config().agency.to_string();
+        for p in fed.link.partners() {
+            if let Some(active) = fed.link.agreement_with(&p.agency)
+                && let Some(flow) = active.agreement.flow(p.agency.as_str(), &me, limes_agreement::Category::Alerts)
+            {
+                limits.push((p.agency.to_string(), i64::from(flow.retention_days)));
+            }
+        }
+    }
     let cutoff = now - chrono::Duration::days(i64::from(retention.reads_days));
     let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.delete_partner_alerts_before(cutoff)).await {
-        Ok(Ok(0)) => {}
-        Ok(Ok(n)) => {
+    let deleted = tokio::task::spawn_blocking(move || {
+        let mut deleted = Vec::new();
+        for (agency, days) in &limits {
+            deleted.extend(store.delete_partner_alerts_from_before(agency, now - chrono::Duration::days(*days))?);
+        }
+        deleted.extend(store.delete_partner_alerts_before(cutoff)?);
+        Ok::<_, limes_store::StoreError>(deleted)
+    })
+    .await;
+    match deleted {
+        Ok(Ok(d)) if d.is_empty() => {}
+        Ok(Ok(deleted)) => {
             let event = limes_audit::AuditEvent {
                 actor: limes_audit::Actor::Node("retention".into()),
                 role: "node".into(),
                 action: limes_audit::Action::Erase,
                 object: limes_audit::Object::new("partner-alerts", format!("before={}", cutoff.to_rfc3339())),
                 purpose: "retention".into(),
-                legal_basis: format!("retention.reads_days = {}", retention.reads_days),
+                legal_basis: format!(
+                    "the sharing agreements' retention, at most retention.reads_days = {}",
+                    retention.reads_days
+                ),
                 case_ref: None,
                 outcome: limes_audit::Outcome::Allowed,
-                details: limes_audit::Details::new(&serde_json::json!({ "deleted": n })),
+                details: limes_audit::Details::new(&serde_json::json!({ "deleted": deleted.len() })),
             };
             if let Err(e) = state.audit(event).await {
                 tracing::error!(error = %e, "could not log a retention deletion");
             }
+            federation::send_deletion_receipts(state, &deleted, limes_federation::DeletionReason::Retention).await;
         }
         Ok(Err(e)) => tracing::error!(error = %e, "retention of partners' alerts failed; will retry"),
         Err(e) => tracing::error!(error = %e, "retention of partners' alerts panicked; will retry"),
+    }
+    // What we shared and the partner has not confirmed deleting past its retention: flagged.
+    if let Some(fed) = state.federation.get()
+        && let Ok((overdue, oldest)) = fed.link.overdue_receipts(now, 20)
+        && overdue > 0
+    {
+        tracing::warn!(overdue, oldest = ?oldest.first(), "partners owe deletion receipts past their retention");
     }
     if let Some(fed) = state.federation.get() {
         let link = fed.link.clone();

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use limes_model::{AgencyId, CameraId, Demotion, GeoPoint, HotlistReason, MatchKind};
 use limes_plate::{CountryCode, PlateText};
+use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
@@ -55,6 +56,21 @@ pub struct AlertOrigin {
     /// Where the partner's camera stands, when the partner said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub camera_position: Option<GeoPoint>,
+    /// The alert's `plate` is the partner's pseudonym of the plate (the agreement shares
+    /// alerts with plates pseudonymised): the same plate always gives the same pseudonym from
+    /// that partner, and only the partner can resolve it, on an approved request.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pseudonymised: bool,
+}
+
+/// An alert a partner sent that was deleted: what its deletion receipt names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedPartnerAlert {
+    pub id: i64,
+    /// The agency that sent it.
+    pub agency: String,
+    /// The message it came in.
+    pub message: String,
 }
 
 /// An alert a partner sent, to store (`Store::write_partner_alerts`).
@@ -85,8 +101,8 @@ pub(crate) fn insert_partner_alerts(
     let mut insert = conn.prepare_cached(
         "INSERT INTO alerts (id, read_id, entry_id, kind, distance, plate, read_text, camera, time_us, created_us,
                              reason, priority, agency, demoted, origin_agency, origin_country, origin_alert_id,
-                             origin_message, camera_lat, camera_lon)
-         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                             origin_message, camera_lat, camera_lon, origin_pseudonymised)
+         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
          ON CONFLICT (origin_message) DO NOTHING",
     )?;
     let mut stored = Vec::with_capacity(alerts.len());
@@ -113,6 +129,7 @@ pub(crate) fn insert_partner_alerts(
             o.message,
             o.camera_position.map(|p| p.lat),
             o.camera_position.map(|p| p.lon),
+            o.pseudonymised,
         ])?;
         if n == 1 {
             stored.push(Alert {
@@ -159,7 +176,8 @@ pub struct AlertQuery {
 
 const COLUMNS: &str = "id, read_id, entry_id, kind, distance, plate, read_text, camera, time_us, created_us,
                        reason, priority, agency, acked_by, acked_us, ack_note, demoted, origin_agency,
-                       origin_country, origin_alert_id, origin_message, camera_lat, camera_lon";
+                       origin_country, origin_alert_id, origin_message, camera_lat, camera_lon,
+                       origin_pseudonymised";
 
 fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
     let kind: String = row.get(3)?;
@@ -176,6 +194,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
     let origin_alert_id: Option<i64> = row.get(19)?;
     let origin_message: Option<String> = row.get(20)?;
     let position: (Option<f64>, Option<f64>) = (row.get(21)?, row.get(22)?);
+    let pseudonymised: bool = row.get(23)?;
     let (id, read_id, entry_id, distance, time_us, created_us, priority): (i64, Option<i64>, i64, u8, i64, i64, u8) =
         (row.get(0)?, row.get(1)?, row.get(2)?, row.get(4)?, row.get(8)?, row.get(9)?, row.get(11)?);
     Ok((|| {
@@ -215,6 +234,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
                         (Some(lat), Some(lon)) => GeoPoint::new(lat, lon).ok(),
                         _ => None,
                     },
+                    pseudonymised,
                 }),
             },
         })
@@ -293,23 +313,40 @@ impl Store {
         })
     }
 
-    /// Deletes alerts partners sent that arrived before `cutoff` (this node's own alerts go
-    /// with their reads); returns how many.
-    pub fn delete_partner_alerts_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.delete_partner_alerts_where("created_us < ?1", rusqlite::types::Value::Integer(to_us(cutoff)))
+    /// Deletes the alerts partners sent that were raised before `cutoff`; returns what was
+    /// deleted, for the deletion receipts.
+    pub fn delete_partner_alerts_before(&self, cutoff: DateTime<Utc>) -> Result<Vec<DeletedPartnerAlert>, StoreError> {
+        self.delete_partner_alerts_where("created_us < ?1", vec![Value::Integer(to_us(cutoff))])
     }
 
-    /// Deletes the alerts partners sent about `plate` (canonical); returns how many.
-    pub fn delete_partner_alerts_for_plate(&self, plate: &str) -> Result<u64, StoreError> {
-        self.delete_partner_alerts_where("plate = ?1", rusqlite::types::Value::Text(plate.to_owned()))
+    /// Deletes the alerts `agency` sent that were raised before `cutoff` (its agreement's
+    /// retention).
+    pub fn delete_partner_alerts_from_before(
+        &self,
+        agency: &str,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Vec<DeletedPartnerAlert>, StoreError> {
+        self.delete_partner_alerts_where(
+            "origin_agency = ?1 AND created_us < ?2",
+            vec![Value::Text(agency.to_owned()), Value::Integer(to_us(cutoff))],
+        )
     }
 
-    /// Deletes one alert a partner sent; whether it existed.
-    pub fn delete_partner_alert(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(self.delete_partner_alerts_where("id = ?1", rusqlite::types::Value::Integer(id))? > 0)
+    /// Deletes the alerts partners sent about `plate` (canonical).
+    pub fn delete_partner_alerts_for_plate(&self, plate: &str) -> Result<Vec<DeletedPartnerAlert>, StoreError> {
+        self.delete_partner_alerts_where("plate = ?1", vec![Value::Text(plate.to_owned())])
     }
 
-    fn delete_partner_alerts_where(&self, filter: &str, arg: rusqlite::types::Value) -> Result<u64, StoreError> {
+    /// Deletes one alert a partner sent, if it exists.
+    pub fn delete_partner_alert(&self, id: i64) -> Result<Option<DeletedPartnerAlert>, StoreError> {
+        Ok(self.delete_partner_alerts_where("id = ?1", vec![Value::Integer(id)])?.pop())
+    }
+
+    fn delete_partner_alerts_where(
+        &self,
+        filter: &str,
+        args: Vec<Value>,
+    ) -> Result<Vec<DeletedPartnerAlert>, StoreError> {
         self.with_admin(|conn| {
             let tx = crate::write_transaction(conn)?;
             // Keep the highest alert id ever given, so that the writer never gives it again.
@@ -319,9 +356,18 @@ impl Store {
                  ON CONFLICT (name) DO UPDATE SET id = MAX(id, excluded.id)",
                 [],
             )?;
-            let n = tx.execute(&format!("DELETE FROM alerts WHERE origin_agency IS NOT NULL AND {filter}"), [arg])?;
+            let deleted = {
+                let mut stmt = tx.prepare(&format!(
+                    "DELETE FROM alerts WHERE origin_agency IS NOT NULL AND {filter}
+                     RETURNING id, origin_agency, origin_message"
+                ))?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+                    Ok(DeletedPartnerAlert { id: r.get(0)?, agency: r.get(1)?, message: r.get(2)? })
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
             tx.commit()?;
-            Ok(n as u64)
+            Ok(deleted)
         })
     }
 

@@ -48,7 +48,7 @@ mod schema;
 mod writer;
 
 pub use accounts::{SessionRow, TokenRow, UserRow};
-pub use alerts::{Ack, Alert, AlertOrigin, AlertQuery, PartnerAlert};
+pub use alerts::{Ack, Alert, AlertOrigin, AlertQuery, DeletedPartnerAlert, PartnerAlert};
 pub use detections::{DetectionBatch, DetectionCursor, DetectionPage, DetectionQuery, NewDetection, StoredDetection};
 pub use images::{
     IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,

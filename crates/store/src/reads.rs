@@ -336,6 +336,32 @@ impl Store {
         }
     }
 
+    /// The distinct plates of the reads taken from `from` until before `to`, each with the ids of
+    /// those reads (ascending), in plate order: the sightings a hit/no-hit set is built from.
+    /// Walks the time index and reads only the plate of each read, not its body.
+    pub fn plates_seen(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(PlateText, Vec<i64>)>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT plate, id FROM reads INDEXED BY reads_by_time WHERE time_us >= ?1 AND time_us < ?2
+                  ORDER BY plate, id",
+            )?;
+            let mut rows = stmt.query([to_us(from), to_us(to)])?;
+            let mut out: Vec<(PlateText, Vec<i64>)> = Vec::new();
+            while let Some(row) = rows.next()? {
+                let (plate, id): (String, i64) = (row.get(0)?, row.get(1)?);
+                match out.last_mut() {
+                    Some((last, ids)) if last.as_str() == plate => ids.push(id),
+                    _ => out.push((PlateText::new(&plate).map_err(|e| corrupt("reads", e))?, vec![id])),
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// The highest read id stored and how many reads have ids above `after` (0 and 0 without
     /// reads).
     pub fn reads_above(&self, after: i64) -> Result<(i64, u64), StoreError> {

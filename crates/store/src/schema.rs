@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_accounts.sql")),
     (7, include_str!("../migrations/0007_restrictions.sql")),
     (8, include_str!("../migrations/0008_partner_alerts.sql")),
+    (9, include_str!("../migrations/0009_pseudonymised_alerts.sql")),
 ];
 
 /// The newest schema version this build knows.

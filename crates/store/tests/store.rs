@@ -247,6 +247,24 @@ fn retention_deletes_old_reads_and_their_alerts() {
 }
 
 #[test]
+fn plates_seen_in_a_time_range_are_distinct_with_their_reads() {
+    let (_dir, store) = open();
+    let reads = vec![
+        read("a", "CJ07XYZ", t0() - Duration::days(8)),
+        read("a", "B123ABC", t0() - Duration::days(2)),
+        read("b", "CJ07XYZ", t0() - Duration::hours(1)),
+        read("a", "B123ABC", t0()),
+        read("b", "B123ABC", t0() + Duration::hours(1)),
+    ];
+    let ids = store.write_blocking(WriteBatch { reads, alerts: vec![] }).unwrap().read_ids;
+    let seen = store.plates_seen(t0() - Duration::days(7), t0() + Duration::hours(1)).unwrap();
+    let plate = |p: &str| PlateText::new(p).unwrap();
+    // From inclusive, to exclusive; the 8-day-old read is outside.
+    assert_eq!(seen, vec![(plate("B123ABC"), vec![ids[1], ids[3]]), (plate("CJ07XYZ"), vec![ids[2]])]);
+    assert!(store.plates_seen(t0() + Duration::days(1), t0() + Duration::days(2)).unwrap().is_empty());
+}
+
+#[test]
 fn acknowledging_keeps_the_first_acknowledgement() {
     let (_dir, store) = open();
     let c = store
@@ -415,6 +433,7 @@ fn partner_alert(message: &str, plate: &str, created: DateTime<Utc>) -> limes_st
             alert_id: 7,
             message: message.into(),
             camera_position: Some(GeoPoint::new(47.99, 26.1).unwrap()),
+            pseudonymised: false,
         },
         entry_id: 0,
         kind: MatchKind::Confirmed,
@@ -464,8 +483,13 @@ async fn partners_alerts_share_the_alert_ids_take_effect_once_and_go_by_retentio
     assert_eq!(listed.origin.as_ref().unwrap().camera_position.unwrap().lat, 47.99);
 
     assert_eq!(store.partner_alerts_for_plate("AA1234KX").unwrap().len(), 1);
-    assert_eq!(store.delete_partner_alerts_for_plate("AA1234KX").unwrap(), 1);
-    assert_eq!(store.delete_partner_alerts_before(t0() + Duration::seconds(1)).unwrap(), 1);
+    // What is deleted comes back with the message it came in, for the deletion receipt.
+    let deleted = store.delete_partner_alerts_for_plate("AA1234KX").unwrap();
+    assert_eq!(deleted.iter().map(|d| (d.id, d.message.as_str())).collect::<Vec<_>>(), vec![(theirs[0].id, "m1")]);
+    assert!(store.delete_partner_alerts_from_before("xx-nobody", t0() + Duration::seconds(1)).unwrap().is_empty());
+    let deleted = store.delete_partner_alerts_before(t0() + Duration::seconds(1)).unwrap();
+    assert_eq!(deleted.iter().map(|d| d.message.as_str()).collect::<Vec<_>>(), vec!["m2"]);
+    assert_eq!(deleted[0].agency, theirs[1].origin.as_ref().unwrap().agency.as_str());
     // This node's own alerts are not touched by either.
     assert_eq!(store.alerts(&AlertQuery { limit: 10, ..Default::default() }).unwrap().len(), 2);
     // Ids are never given twice, even after the newest alert was deleted.

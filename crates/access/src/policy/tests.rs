@@ -27,13 +27,24 @@ fn role_by_operation_matrix() {
         ),
         (
             Role::Analyst,
-            &[ReadsSearch, ReadsView, ImagesView, DetectionsSearch, AlertsList, HotlistView, CamerasView, StatsView],
+            &[
+                ReadsSearch,
+                ReadsView,
+                QueriesAsk,
+                ImagesView,
+                DetectionsSearch,
+                AlertsList,
+                HotlistView,
+                CamerasView,
+                StatsView,
+            ],
         ),
         (
             Role::Investigator,
             &[
                 ReadsSearch,
                 ReadsView,
+                QueriesAsk,
                 ImagesView,
                 DetectionsSearch,
                 AlertsList,
@@ -48,6 +59,7 @@ fn role_by_operation_matrix() {
             &[
                 ReadsSearch,
                 ReadsView,
+                QueriesAsk,
                 ImagesView,
                 DetectionsSearch,
                 AlertsLive,
@@ -110,6 +122,10 @@ fn investigators_search_only_under_their_cases() {
     assert!(!other.allowed);
     assert!(other.reason.contains("no rule"), "{}", other.reason);
     assert!(!p.decide(&inv, Operation::ReadsSearch, &node, Some(&why(None))).allowed);
+    // Asking partners about a plate likewise.
+    assert!(p.decide(&inv, Operation::QueriesAsk, &node, Some(&why(Some("2026/117")))).allowed);
+    assert!(!p.decide(&inv, Operation::QueriesAsk, &node, Some(&why(Some("2026/999")))).allowed);
+    assert!(!p.decide(&inv, Operation::QueriesAsk, &node, Some(&why(None))).allowed);
     // Opening a read an alert points to needs no case.
     assert!(p.decide(&inv, Operation::ReadsView, &node, Some(&why(None))).allowed);
     // An investigator who is also an analyst searches as an analyst.

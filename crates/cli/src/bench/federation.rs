@@ -20,6 +20,8 @@ use crate::simulate::quantile;
 
 struct FedNode {
     _dir: tempfile::TempDir,
+    /// The node's data folder.
+    data: std::path::PathBuf,
     child: std::process::Child,
     url: String,
     token: String,
@@ -100,11 +102,22 @@ impl FedNode {
         };
         let (child, url) = super::node::serve(cmd, &config, "error").await?;
         let admin = admin_session(&data, &url).await?;
-        Ok(Self { _dir: dir, child, url, token, admin })
+        Ok(Self { _dir: dir, data, child, url, token, admin })
     }
 
     async fn federation(&self) -> anyhow::Result<Value> {
         Ok(self.admin.get(format!("{}/api/v1/federation", self.url)).send().await?.error_for_status()?.json().await?)
+    }
+
+    /// The agency identity `limes init` made in the node's data folder.
+    fn identity(&self) -> anyhow::Result<limes_link::Identity> {
+        Ok(limes_link::Identity::load(&self.data.join("federation").join("identity"))?)
+    }
+
+    async fn add_agreement(&self, text: &str) -> anyhow::Result<()> {
+        let r = self.admin.post(format!("{}/api/v1/agreements", self.url)).body(text.to_owned()).send().await?;
+        ensure!(r.status().is_success(), "putting the agreement in force: {}", r.text().await?);
+        Ok(())
     }
 
     async fn add_partner(&self, anchor: &Value, send: &[&str], receive: &[&str]) -> anyhow::Result<()> {
@@ -171,6 +184,16 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let (ro_anchor, ua_anchor) = (ro.federation().await?["anchor"].clone(), ua.federation().await?["anchor"].clone());
     ro.add_partner(&ua_anchor, &["alert"], &[]).await?;
     ua.add_partner(&ro_anchor, &[], &["alert"]).await?;
+    // Under the RO–UA example agreement, each node's own key in it, both signatures.
+    let (ro_key, ua_key) = (ro.identity()?.key, ua.identity()?.key);
+    let agreement = limes_agreement::example::between(
+        "ro-ua.toml",
+        &[("ro-igpf", &ro_key), ("ua-dpsu", &ua_key)],
+        Utc::now().date_naive(),
+    )?;
+    for node in [&ro, &ua] {
+        node.add_agreement(&agreement.to_toml()).await?;
+    }
 
     // Throughput: every read an alert, every alert a message; as fast as A takes them.
     let client = crate::client::authed_client(Some(&ro.token), [])?;

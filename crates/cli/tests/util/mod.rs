@@ -28,8 +28,9 @@ pub struct TestNode {
 }
 
 /// Every operation an API token may hold.
-pub const TEST_TOKEN_SCOPE: &str = "reads.ingest,reads.search,reads.view,images.upload,images.view,detections.ingest,\
-detections.search,alerts.live,alerts.list,hotlist.view,hotlist.manage,cameras.view,cameras.manage,stats.view";
+pub const TEST_TOKEN_SCOPE: &str = "reads.ingest,reads.search,reads.view,queries.ask,images.upload,images.view,\
+detections.ingest,detections.search,alerts.live,alerts.list,hotlist.view,hotlist.manage,cameras.view,cameras.manage,\
+stats.view";
 
 /// The password of the `tester` account every test node gets.
 pub const TESTER_PASSWORD: &str = "tester password 2026";
@@ -65,6 +66,21 @@ impl TestNode {
 
     /// Starts `limes serve`, optionally wrapped in another command (e.g. strace).
     pub fn start_with(dir: tempfile::TempDir, config: PathBuf, wrapper: Option<Vec<String>>) -> Self {
+        Self::spawn(dir, config, wrapper, None)
+    }
+
+    /// Starts `limes serve` with `RUST_LOG=<filter>`, its standard error (everything it traces)
+    /// going to the file `log`.
+    pub fn start_logging(dir: tempfile::TempDir, config: PathBuf, filter: &str, log: &Path) -> Self {
+        Self::spawn(dir, config, None, Some((filter, log)))
+    }
+
+    fn spawn(
+        dir: tempfile::TempDir,
+        config: PathBuf,
+        wrapper: Option<Vec<String>>,
+        log: Option<(&str, &Path)>,
+    ) -> Self {
         let mut cmd = match &wrapper {
             Some(w) => {
                 let mut c = Command::new(&w[0]);
@@ -74,6 +90,9 @@ impl TestNode {
             None => Command::new(limes_bin()),
         };
         cmd.arg("serve").arg("--config").arg(&config).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        if let Some((filter, path)) = log {
+            cmd.env("RUST_LOG", filter).stderr(std::fs::File::create(path).expect("create the log file"));
+        }
         let mut child = cmd.spawn().expect("spawn limes serve");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();

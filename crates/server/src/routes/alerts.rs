@@ -15,6 +15,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{body_bytes, json, utf8};
+use crate::federation::may_access;
 use crate::{ApiError, AppState, Caller};
 use limes_access::Operation;
 use limes_audit::Object;
@@ -33,11 +34,15 @@ pub(super) async fn list(
     Query(p): Query<ListParams>,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     let object = Object::new("alerts", format!("before={}", p.before.map_or("latest".into(), |b| b.to_string())));
-    state.authorize(&caller, Operation::AlertsList, &state.access.node(), object).await?;
+    let grant = state.authorize(&caller, Operation::AlertsList, &state.access.node(), object).await?;
+    let purpose = grant.purpose.map_or_else(|| state.access.options.collection_purpose.purpose.clone(), |p| p.purpose);
     let q = AlertQuery { unacknowledged_only: p.unacknowledged, before_id: p.before, limit: p.limit.unwrap_or(100) };
     let store = state.store.clone();
     let mut alerts = tokio::task::spawn_blocking(move || store.alerts(&q)).await??;
-    alerts.retain(|a| !state.is_restricted(a.plate.as_str()));
+    alerts.retain(|a| {
+        !state.is_restricted(a.plate.as_str())
+            && may_access(&state, &purpose, a.origin.as_ref().map(|o| (o.agency.as_str(), o.pseudonymised)), a.created)
+    });
     Ok(Json(alerts))
 }
 
@@ -58,11 +63,22 @@ pub(super) async fn ack(
     Path(id): Path<i64>,
     body: Body,
 ) -> Result<Json<Alert>, ApiError> {
-    state.authorize(&caller, Operation::AlertsAck, &state.access.node(), Object::alert(id)).await?;
+    let grant = state.authorize(&caller, Operation::AlertsAck, &state.access.node(), Object::alert(id)).await?;
     let bytes = body_bytes(&state, body).await?;
     let b: AckBody = json("acknowledgement", utf8(&bytes)?)?;
     let by = caller.principal.id.clone();
     let store = state.store.clone();
+    // A partner's alert the caller may not see (the agreement's purposes, its retention) is
+    // not there for them to acknowledge either.
+    let purpose = grant.purpose.map_or_else(|| state.access.options.collection_purpose.purpose.clone(), |p| p.purpose);
+    let alert = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.alert(id)).await??
+    };
+    if !may_access(&state, &purpose, alert.origin.as_ref().map(|o| (o.agency.as_str(), o.pseudonymised)), alert.created)
+    {
+        return Err(ApiError::NotFound(format!("alert {id} not found")));
+    }
     Ok(Json(
         tokio::task::spawn_blocking(move || store.acknowledge_alert(id, &by, b.note.as_deref(), Utc::now())).await??,
     ))
@@ -76,12 +92,19 @@ pub(super) async fn stream(
     caller: Caller,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    state.authorize(&caller, Operation::AlertsLive, &state.access.node(), Object::new("alerts", "live")).await?;
+    let grant =
+        state.authorize(&caller, Operation::AlertsLive, &state.access.node(), Object::new("alerts", "live")).await?;
+    let purpose = grant.purpose.map_or_else(|| state.access.options.collection_purpose.purpose.clone(), |p| p.purpose);
     // Subscribe before reading the backlog so nothing falls between the two.
     let mut rx = state.alerts.subscribe();
     let restricted = {
         let state = state.clone();
         move |plate: &str| state.is_restricted(plate)
+    };
+    // A partner's alert only where the agreement with its origin allows the caller's purpose.
+    let refused = {
+        let state = state.clone();
+        move |origin: Option<(&str, bool)>, created| !may_access(&state, &purpose, origin, created)
     };
     let last_seen: Option<i64> =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
@@ -109,7 +132,9 @@ pub(super) async fn stream(
             if let Ok(Ok(missed)) = backlog {
                 for a in missed {
                     high = high.max(a.id);
-                    if restricted(a.plate.as_str()) {
+                    if restricted(a.plate.as_str())
+                        || refused(a.origin.as_ref().map(|o| (o.agency.as_str(), o.pseudonymised)), a.created)
+                    {
                         continue;
                     }
                     let json = serde_json::to_string(&a).unwrap_or_default();
@@ -123,6 +148,7 @@ pub(super) async fn stream(
             let ev = match rx.recv().await {
                 Ok(a) if a.id <= high => continue,
                 Ok(a) if restricted(&a.plate) => continue,
+                Ok(a) if refused(a.origin.as_ref().map(|(o, p)| (&**o, *p)), Utc::now()) => continue,
                 Ok(a) => Event::default().event("alert").id(a.id.to_string()).data(&*a.json),
                 Err(RecvError::Lagged(n)) => Event::default()
                     .event("lagged")

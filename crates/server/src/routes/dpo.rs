@@ -30,8 +30,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use limes_access::Operation;
 use limes_audit::{ExportFilter, Object};
+use limes_federation::DeletionReason;
 use limes_hotlist::Query as HotlistQuery;
-use limes_store::{PlateFilter, ReadQuery, StoredRead};
+use limes_store::{DeletedPartnerAlert, PlateFilter, ReadQuery, StoredRead};
 use serde::{Deserialize, Serialize};
 
 use crate::wire::ImageOut;
@@ -201,7 +202,7 @@ pub(super) async fn erase(
     let store = state.store.clone();
     let plate_text = text.clone();
     let ids = entries.clone();
-    let (reads, partner_alerts) = tokio::task::spawn_blocking(move || -> Result<(u64, u64), ApiError> {
+    let (reads, deleted) = tokio::task::spawn_blocking(move || -> Result<(u64, Vec<DeletedPartnerAlert>), ApiError> {
         let reads: Vec<i64> = reads_of(&store, &plate_text)?.iter().map(|r| r.id).collect();
         let n = store.delete_reads(&reads)?;
         let partner_alerts = store.delete_partner_alerts_for_plate(plate_text.as_str())?;
@@ -211,6 +212,8 @@ pub(super) async fn erase(
         Ok((n, partner_alerts))
     })
     .await??;
+    let partner_alerts = deleted.len() as u64;
+    crate::federation::send_deletion_receipts(&state, &deleted, DeletionReason::Erasure).await;
     {
         let mut index = write_lock(&state.hotlist);
         for id in &entries {
@@ -348,30 +351,35 @@ pub(super) async fn erase_event(
     let object = event_object(kind, id);
     let grant = state.authorize(&caller, Operation::DataErase, &state.access.node(), object.clone()).await?;
     let store = state.store.clone();
-    let erased = tokio::task::spawn_blocking(move || -> Result<serde_json::Value, ApiError> {
-        Ok(match kind {
-            "detection" => {
-                if !store.delete_detection(id)? {
-                    return Err(ApiError::NotFound(format!("detection {id} not found")));
-                }
-                serde_json::json!({ "detection": id })
-            }
-            _ => {
-                let read_id = if kind == "alert" { store.alert(id)?.read_id } else { Some(store.read(id)?.id) };
-                match read_id {
-                    Some(read_id) => {
-                        store.delete_reads(&[read_id])?;
-                        serde_json::json!({ "read": read_id })
+    let erased =
+        tokio::task::spawn_blocking(move || -> Result<(serde_json::Value, Vec<DeletedPartnerAlert>), ApiError> {
+            let mut partner = Vec::new();
+            let erased = match kind {
+                "detection" => {
+                    if !store.delete_detection(id)? {
+                        return Err(ApiError::NotFound(format!("detection {id} not found")));
                     }
-                    None => {
-                        store.delete_partner_alert(id)?;
-                        serde_json::json!({ "partner_alert": id })
+                    serde_json::json!({ "detection": id })
+                }
+                _ => {
+                    let read_id = if kind == "alert" { store.alert(id)?.read_id } else { Some(store.read(id)?.id) };
+                    match read_id {
+                        Some(read_id) => {
+                            store.delete_reads(&[read_id])?;
+                            serde_json::json!({ "read": read_id })
+                        }
+                        None => {
+                            partner.extend(store.delete_partner_alert(id)?);
+                            serde_json::json!({ "partner_alert": id })
+                        }
                     }
                 }
-            }
+            };
+            Ok((erased, partner))
         })
-    })
-    .await??;
+        .await??;
+    let (erased, partner) = erased;
+    crate::federation::send_deletion_receipts(&state, &partner, DeletionReason::Erasure).await;
     log_erasure(&state, &caller, &grant, object, erased).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,6 +18,7 @@ mod misc;
 mod ndjson;
 mod partners;
 mod push;
+mod queries;
 mod reads;
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -41,6 +42,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/plates/normalize", get(misc::normalize))
         .route("/api/v1/reads", post(reads::post).get(reads::search))
         .route("/api/v1/reads/{id}", get(reads::get_one))
+        .route("/api/v1/queries/plates", post(queries::ask))
         .route("/api/v1/reads/{id}/images", get(images::list).post(images::post))
         .route("/api/v1/images/{sha256}", get(images::get_one))
         .route("/api/v1/detections", post(detections::post).get(detections::search))
@@ -61,6 +63,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/partners/{agency}", axum::routing::delete(partners::remove))
         .route("/api/v1/partners/{agency}/revoke", post(partners::revoke))
         .route("/api/v1/federation", get(partners::status))
+        .route("/api/v1/agreements", get(partners::agreements).post(partners::add_agreement))
+        .route("/api/v1/agreements/{id}/revoke", post(partners::revoke_agreement))
         .with_state(state)
 }
 

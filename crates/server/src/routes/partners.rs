@@ -1,6 +1,7 @@
 //! Partner agencies: `GET`/`POST /api/v1/partners`, `DELETE /api/v1/partners/{agency}`,
-//! `POST /api/v1/partners/{agency}/revoke`, and `GET /api/v1/federation` (this node's trust
-//! anchor and its links' counters).
+//! `POST /api/v1/partners/{agency}/revoke`, `GET /api/v1/federation` (this node's trust
+//! anchor and its links' counters), and their sharing agreements: `GET`/`POST
+//! /api/v1/agreements`, `POST /api/v1/agreements/{id}/revoke`.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -12,7 +13,7 @@ use axum::http::StatusCode;
 use limes_access::Operation;
 use limes_audit::Object;
 use limes_federation::{MessageType, TrustAnchor};
-use limes_link::{Link, LinkError, PartnerStatus};
+use limes_link::{AgreementStatus, Link, LinkError, PartnerStatus};
 use limes_model::AgencyId;
 use serde::Deserialize;
 
@@ -31,6 +32,7 @@ fn link_error(e: LinkError) -> ApiError {
     match e {
         LinkError::NotFound(m) => ApiError::NotFound(m),
         LinkError::Refused(m) => ApiError::Unprocessable(m),
+        e @ LinkError::NotAgreed { .. } => ApiError::Unprocessable(e.to_string()),
         other => ApiError::Internal(other.to_string()),
     }
 }
@@ -119,6 +121,8 @@ pub(super) async fn status(State(state): State<AppState>, caller: Caller) -> Res
     let anchor = link.anchor().map_err(link_error)?;
     let s = link.stats();
     let refused = link.refused(20).map_err(link_error)?;
+    let (receipts, awaiting) = link.receipt_counts().map_err(link_error)?;
+    let (overdue, oldest) = link.overdue_receipts(chrono::Utc::now(), 20).map_err(link_error)?;
     Ok(Json(serde_json::json!({
         "agency": link.config().agency,
         "fingerprint": link.identity().fingerprint().to_hex(),
@@ -127,6 +131,7 @@ pub(super) async fn status(State(state): State<AppState>, caller: Caller) -> Res
         "refused_by_partners": s.refused_by_partner.load(Ordering::Relaxed),
         "failed_attempts": s.failed_attempts.load(Ordering::Relaxed),
         "not_queued": s.not_queued.load(Ordering::Relaxed),
+        "denied_by_agreements": s.denied_by_agreement.load(Ordering::Relaxed),
         "received": s.received.load(Ordering::Relaxed),
         "duplicates": s.duplicates.load(Ordering::Relaxed),
         "rejected": s.rejected.load(Ordering::Relaxed),
@@ -134,5 +139,45 @@ pub(super) async fn status(State(state): State<AppState>, caller: Caller) -> Res
         "queued": link.queued(),
         "partner_alerts": state.stats.partner_alerts.load(Ordering::Relaxed),
         "recently_refused_by_partners": refused,
+        "deletion_receipts": { "received": receipts, "awaited": awaiting, "overdue": overdue, "oldest_overdue": oldest },
     })))
+}
+
+pub(super) async fn agreements(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<AgreementStatus>>, ApiError> {
+    state.authorize(&caller, Operation::PartnersView, &state.access.node(), Object::new("agreements", "all")).await?;
+    Ok(Json(link(&state)?.agreements()))
+}
+
+/// Puts a sharing agreement in force. The body is the agreement document itself (TOML or
+/// JSON), as both agencies signed it.
+pub(super) async fn add_agreement(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<(StatusCode, Json<AgreementStatus>), ApiError> {
+    let bytes = body_bytes(&state, body).await?;
+    let text = utf8(&bytes)?;
+    let id = limes_agreement::Agreement::parse(text).map_err(|e| ApiError::BadRequest(e.to_string()))?.id;
+    state.authorize(&caller, Operation::PartnersManage, &state.access.node(), Object::new("agreement", &id)).await?;
+    let added = link(&state)?.add_agreement(text).map_err(link_error)?;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+pub(super) async fn revoke_agreement(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&caller, Operation::PartnersManage, &state.access.node(), Object::new("agreement", &id)).await?;
+    let bytes = body_bytes(&state, body).await?;
+    let b: RevokeBody = json("revocation", utf8(&bytes)?)?;
+    if b.reason.trim().is_empty() {
+        return Err(ApiError::Unprocessable("a revocation needs a reason".into()));
+    }
+    link(&state)?.revoke_agreement(&id, b.reason.trim()).map_err(link_error)?;
+    Ok(Json(serde_json::json!({ "revoked": id })))
 }
