@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use crate::category::Category;
-use crate::document::{Agreement, ChannelException, Flow, ImageRule, Mode, Onward, Regime, TransferBasis};
+use crate::document::{Agreement, ChannelException, Flow, ImageRule, Mode, Onward, PlateRule, Regime, TransferBasis};
 
 /// Member states of the EU.
 const EU: [&str; 27] = [
@@ -183,6 +183,22 @@ impl Checker {
                 self.error(Some(i), format!("a second flow of {} from {} to {}", f.category, f.from, f.to));
             }
         }
+        // A shared hotlist is matched by the receiver; its hits go back to the owner as alerts.
+        for (i, f) in a.flows.iter().enumerate() {
+            if f.category == Category::HotlistEntries
+                && f.mode == Mode::Push
+                && !a.flows.iter().any(|b| b.category == Category::Alerts && b.from == f.to && b.to == f.from)
+            {
+                self.warn(
+                    Some(i),
+                    format!(
+                        "{}'s hotlist entries are matched by {}, but no flow of alerts goes back: \
+                         {} will not learn of the hits on its own entries",
+                        f.from, f.to, f.from
+                    ),
+                );
+            }
+        }
         for w in &a.witnesses {
             if w.name.trim().is_empty() || w.key.trim().is_empty() {
                 self.error(None, "every witness needs a name and a key");
@@ -242,6 +258,13 @@ impl Checker {
         }
         if f.urgent_requests_approved_automatically && f.mode == Mode::Push {
             self.warn(at, "urgent requests are approved automatically, but the flow is push: there are no requests");
+        }
+        if c == Category::HotlistEntries && f.mode == Mode::Push && f.plates == PlateRule::Pseudonymised {
+            self.error(
+                at,
+                "pushed hotlist entries are matched against the receiver's reads, which needs the plates in clear; \
+                 share them hit/no-hit instead",
+            );
         }
         if matches!(c, Category::Images | Category::LiveVideo) && f.images == ImageRule::None {
             self.error(at, format!("a flow of {} with images = \"none\" lets nothing cross", c.words()));

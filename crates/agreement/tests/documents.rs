@@ -192,3 +192,21 @@ fn both_parties_sign_the_content() {
     dup.signatures.push(dup.signatures[0].clone());
     assert!(matches!(sign::verify(&dup), Err(SignatureError::Duplicate(_))));
 }
+
+#[test]
+fn a_pushed_hotlist_is_in_clear_and_its_hits_should_come_back() {
+    let hotlist = |a: &Agreement| a.flows.iter().position(|f| f.category == limes_agreement::Category::HotlistEntries);
+    let mut a = ro_ua();
+    let i = hotlist(&a).expect("RO-UA shares Ukraine's hotlist with Romania");
+    a.flows[i].plates = limes_agreement::PlateRule::Pseudonymised;
+    assert_error(&a, "needs the plates in clear");
+    // Without alerts going back to Ukraine, Ukraine would never hear of the hits: a warning.
+    let mut a = ro_ua();
+    let (from, to) = (a.flows[i].from.clone(), a.flows[i].to.clone());
+    a.flows.retain(|f| !(f.category == limes_agreement::Category::Alerts && f.from == to && f.to == from));
+    let warnings: Vec<String> = coherence::check(&a).iter().map(|p| p.to_string()).collect();
+    assert!(warnings.iter().any(|w| w.contains("no flow of alerts goes back")), "{warnings:#?}");
+    assert!(errors(&a).is_empty(), "a warning only: {:#?}", errors(&a));
+    // The example has the flow back: no such warning.
+    assert!(coherence::check(&ro_ua()).iter().all(|p| !p.to_string().contains("no flow of alerts goes back")));
+}

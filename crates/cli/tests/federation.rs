@@ -107,15 +107,24 @@ fn party_of(anchor: &Path) -> limes_agreement::Party {
 /// An agreement in force from yesterday for a year, with a flow of alerts (plates in clear,
 /// for the police purposes a hotlist implies) for each `(from, to)`.
 fn alert_agreement(parties: [limes_agreement::Party; 2], flows: &[(&str, &str)]) -> limes_agreement::Agreement {
-    use limes_agreement::{Category, Channel, ChannelException, Flow, Mode, Onward, Regime, Transfer, TransferBasis};
+    let flows: Vec<_> = flows.iter().map(|(from, to)| (*from, *to, limes_agreement::Category::Alerts)).collect();
+    agreement_of(parties, &flows)
+}
+
+/// The same with a flow of `category` for each `(from, to, category)`.
+fn agreement_of(
+    parties: [limes_agreement::Party; 2],
+    flows: &[(&str, &str, limes_agreement::Category)],
+) -> limes_agreement::Agreement {
+    use limes_agreement::{Channel, ChannelException, Flow, Mode, Onward, Regime, Transfer, TransferBasis};
     let today = Utc::now().date_naive();
     let regime = |agency: &str| parties.iter().find(|p| p.agency == agency).unwrap().regime;
     let flows = flows
         .iter()
-        .map(|(from, to)| Flow {
+        .map(|(from, to, category)| Flow {
             from: from.to_string(),
             to: to.to_string(),
-            category: Category::Alerts,
+            category: *category,
             mode: Mode::Push,
             plates: limes_agreement::PlateRule::Clear,
             images: limes_agreement::ImageRule::None,
@@ -414,6 +423,142 @@ async fn where_the_agreement_wants_plates_pseudonymised_alerts_cross_with_pseudo
     // The Romanian node kept its own alerts in clear.
     let own: BTreeSet<String> = alerts(&ro).await.iter().map(|a| a["plate"].as_str().unwrap().to_owned()).collect();
     assert_eq!(own, real.iter().map(|p| p.to_string()).collect());
+}
+
+/// The hotlist entries `node` holds, as its API lists them.
+async fn hotlist_of(node: &TestNode) -> Vec<Value> {
+    let r = node.client().get(node.at("/api/v1/hotlist")).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "waited 30 s for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partners_hotlist_matches_reads_here_and_a_hit_alerts_both_sides_and_no_third_agency() {
+    use limes_agreement::Category;
+    // Romania shares its hotlist with Ukraine; Ukraine also shares alerts with Hungary.
+    let (ro, ua, hu) = (fed_node("ro-igpf", "RO"), fed_node("ua-dpsu", "UA"), fed_node("hu-police", "HU"));
+    let (ro_anchor, ua_anchor, hu_anchor) = (export_anchor(&ro), export_anchor(&ua), export_anchor(&hu));
+    add_partner(&ro, &ua_anchor, "hotlist-entry", "alert");
+    add_partner(&ua, &ro_anchor, "alert", "hotlist-entry");
+    add_partner(&ua, &hu_anchor, "alert", "");
+    add_partner(&hu, &ua_anchor, "", "alert");
+    let ro_ua = agreement_of(
+        [party_of(&ro_anchor), party_of(&ua_anchor)],
+        &[("ro-igpf", "ua-dpsu", Category::HotlistEntries), ("ua-dpsu", "ro-igpf", Category::Alerts)],
+    );
+    agree(&ro, &ua, &ro_ua);
+    agree(&ua, &hu, &alert_agreement([party_of(&ua_anchor), party_of(&hu_anchor)], &[("ua-dpsu", "hu-police")]));
+
+    let entries = json!([
+        {"plate": "SV 10 FED", "country": "RO", "reason": "stolen", "agency": "ro-igpf", "note": "grey Dacia"},
+        {"plate": "SV 11 FED", "country": "RO", "reason": "wanted", "agency": "ro-igpf"},
+    ]);
+    let r = ro.client().post(ro.at("/api/v1/hotlist")).json(&entries).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let ro_ids: Vec<u64> = serde_json::from_value(r.json::<Value>().await.unwrap()["ids"].clone()).unwrap();
+
+    // Both entries reach the Ukrainian hotlist, in clear, as Romania's.
+    let held = wait_for("Romania's entries on the Ukrainian node", async || {
+        let h = hotlist_of(&ua).await;
+        (h.len() == 2).then_some(h)
+    })
+    .await;
+    let plates: BTreeSet<&str> = held.iter().map(|e| e["plate"].as_str().unwrap()).collect();
+    assert_eq!(plates, BTreeSet::from(["SV10FED", "SV11FED"]), "{held:#?}");
+    assert!(held.iter().all(|e| e["agency"] == "ro-igpf"), "{held:#?}");
+    assert_eq!(held.iter().find(|e| e["plate"] == "SV10FED").unwrap()["note"], "grey Dacia");
+    // Hungary gets none of them: the agreement with it names no hotlist entries, and Romania's
+    // are not Ukraine's to pass on.
+    assert!(hotlist_of(&hu).await.is_empty());
+
+    // A Ukrainian camera reads the Romanian plate: an alert on both sides.
+    let c = ua.client();
+    let r = c.post(ua.at("/api/v1/cameras")).json(&camera_json("ua-porubne-1", "UA")).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let ua_read = |plate: &'static str, country: &'static str| {
+        let (c, url) = (ua.client(), ua.at("/api/v1/reads"));
+        async move {
+            let r = c.post(url).json(&read_json("ua-porubne-1", plate, Some(country))).send().await.unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        }
+    };
+    ua_read("SV10FED", "RO").await;
+    let here = alerts(&ua).await;
+    assert_eq!(here.len(), 1, "{here:#?}");
+    assert_eq!((here[0]["plate"].as_str(), here[0]["agency"].as_str()), (Some("SV10FED"), Some("ro-igpf")));
+    assert!(here[0].get("origin").is_none(), "the hit is Ukraine's own: {}", here[0]);
+    let there = wait_for("the hit at the owner", async || {
+        let a = alerts(&ro).await;
+        (!a.is_empty()).then_some(a)
+    })
+    .await;
+    assert_eq!(there.len(), 1, "{there:#?}");
+    assert_eq!(there[0]["origin"]["agency"], "ua-dpsu", "{}", there[0]);
+    assert_eq!(there[0]["entry_id"].as_u64(), Some(ro_ids[0]), "the owner's own entry is named: {}", there[0]);
+    assert_eq!(there[0]["plate"], "SV10FED");
+
+    // Ukraine's own hotlist hits do go to Hungary; the hit on Romania's entry never does.
+    let r = c
+        .post(ua.at("/api/v1/hotlist"))
+        .json(&json!([{"plate": "AA 1234 BB", "country": "UA", "reason": "stolen", "agency": "ua-dpsu"}]))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    ua_read("AA1234BB", "UA").await;
+    let at_hu = wait_for("Ukraine's own alert in Hungary", async || {
+        let a = alerts(&hu).await;
+        (!a.is_empty()).then_some(a)
+    })
+    .await;
+    // Alerts cross in the order they were raised: had the first gone, it would be here.
+    let plates: Vec<&str> = at_hu.iter().map(|a| a["plate"].as_str().unwrap()).collect();
+    assert_eq!(plates, ["AA1234BB"], "{at_hu:#?}");
+    // Nor does Ukraine's own entry go to Romania: the agreement names hotlist entries one way.
+    assert_eq!(hotlist_of(&ro).await.len(), 2);
+
+    // Romania takes an entry off its list: it goes from Ukraine's, and no longer alerts.
+    let r = ro.client().delete(ro.at(&format!("/api/v1/hotlist/{}", ro_ids[0]))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    wait_for("the removal on the Ukrainian node", async || {
+        (!hotlist_of(&ua).await.iter().any(|e| e["plate"] == "SV10FED")).then_some(())
+    })
+    .await;
+    ua_read("SV10FED", "RO").await;
+    let count = |plate: &'static str| {
+        let ua = &ua;
+        async move { alerts(ua).await.iter().filter(|a| a["plate"] == plate).count() }
+    };
+    assert_eq!(count("SV10FED").await, 1, "a removed entry raises nothing");
+
+    // The agreement is revoked on the Ukrainian side: Romania's entry, still held, is not used.
+    let out = admin(&ua, &["agreement", "revoke", &ro_ua.id, "--reason", "the treaty was suspended"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    ua_read("SV11FED", "RO").await;
+    assert_eq!(count("SV11FED").await, 0, "no agreement, no use of the partner's entry");
+
+    // Both sides logged the entries' transfer and collection.
+    let sent = audit_records(&ro, &["--actor", "node:ro-igpf"]);
+    let shared: Vec<&str> = sent
+        .iter()
+        .filter(|r| r["action"] == "transfer" && r["details"]["type"] == "hotlist-entry")
+        .map(|r| r["details"]["about"].as_str().unwrap())
+        .collect();
+    let (first, second) = (format!("hotlist:{}", ro_ids[0]), format!("hotlist:{}", ro_ids[1]));
+    assert_eq!(shared, [&first, &second, &first], "two entries, then a removal, each once: {sent:#?}");
+    let collected = audit_records(&ua, &["--actor", "node:ro-igpf"]);
+    assert_eq!(collected.iter().filter(|r| r["action"] == "collect").count(), 3, "{collected:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,6 +204,15 @@ impl Link {
         self.0.agreement_with(partner)
     }
 
+    /// What [`Link::send`] would decide for an item with `labels` to `to` now, without
+    /// logging anything: for planning what to offer a partner (a refusal `send` makes is
+    /// audited; asking here first keeps a periodic sync from logging the same refusal again
+    /// and again).
+    pub fn decide_send(&self, to: &AgencyId, labels: &Labels, now: DateTime<Utc>) -> Decision {
+        let me = self.0.config.agency.as_str();
+        self.0.decide(Act::Send, me, to.as_str(), labels, false, now)
+    }
+
     /// Decides whether data that `from` sent to `to` may be used at this node now, for the
     /// declared purpose (in `labels.purpose`), `age_days` after it arrived.
     pub fn decide_access(&self, from: &str, labels: &Labels, age_days: u32, now: DateTime<Utc>) -> Decision {

@@ -95,10 +95,16 @@ fn prepare<T: IngestRecord>(state: &AppState, items: Vec<(usize, Result<T, Strin
             start = end;
         }
     }
+    // A partner's entry is used while the agreement with its owner allows it (`federation::hotlist`).
+    let partner_entries = read_lock(&state.partner_entries);
+    let usable = |id: u64| {
+        partner_entries.is_empty()
+            || partner_entries.get(&id).is_none_or(|o| crate::federation::hotlist::may_use(state, o, now))
+    };
     let mut start = 0;
     for ((read, normalized), end) in checked.into_iter().zip(ends) {
         let slot = p.batch.reads.len();
-        for hit in &hits[start..end] {
+        for hit in hits[start..end].iter().filter(|h| usable(h.entry_id)) {
             if let Some(entry) = hotlist.get(hit.entry_id) {
                 p.batch.alerts.push(NewAlert::demoted(slot, &entry, hit.kind, hit.distance, hit.demoted));
             }

@@ -187,6 +187,11 @@ pub struct AppState {
     pub calibrations: Arc<Mutex<HashMap<CameraId, ConfidenceCalibration>>>,
     /// The links to partner agencies, once the node's federation started (`federation`).
     pub federation: Arc<std::sync::OnceLock<Federation>>,
+    /// The hotlist entries partners shared, by their id here, with where they came from
+    /// (`federation::hotlist`); the index holds them beside the node's own.
+    pub partner_entries: Arc<RwLock<HashMap<u64, limes_store::PartnerEntry>>>,
+    /// Woken when the node's own hotlist changed, so partners get the change soon.
+    pub hotlist_changed: Arc<tokio::sync::Notify>,
 }
 
 /// The node's links to partner agencies and the queue of alerts on their way to them.
@@ -216,6 +221,7 @@ impl AppState {
         let (alerts, _) = broadcast::channel(options.alert_buffer.max(16));
         let access = Arc::new(Access::new(options.access.clone()));
         let restricted = store.restricted_plates()?.into_iter().collect();
+        let partner_entries = store.partner_hotlist()?.into_iter().map(|e| (e.id, e)).collect();
         Ok(Self {
             access,
             audit: None,
@@ -229,6 +235,8 @@ impl AppState {
             options,
             calibrations: Arc::default(),
             federation: Arc::default(),
+            partner_entries: Arc::new(RwLock::new(partner_entries)),
+            hotlist_changed: Arc::default(),
         })
     }
 
@@ -238,7 +246,6 @@ impl AppState {
         !set.is_empty() && set.contains(plate)
     }
 
-    /// Logs every act and refusal to `audit` from now on.
     /// Starts sharing alerts with partners over `link` and applying what they send.
     pub fn start_federation(&self, link: limes_link::Link) {
         let outbound = federation::start(self, link.clone());
@@ -247,6 +254,7 @@ impl AppState {
         }
     }
 
+    /// Logs every act and refusal to `audit` from now on.
     pub fn with_audit(mut self, audit: limes_audit::AuditLog) -> Self {
         self.audit = Some(audit);
         self
@@ -437,6 +445,25 @@ pub async fn retention_pass(state: &AppState, retention: &Retention) -> (u64, u6
         }
         Ok(Err(e)) => tracing::error!(error = %e, "retention of partners' alerts failed; will retry"),
         Err(e) => tracing::error!(error = %e, "retention of partners' alerts panicked; will retry"),
+    }
+    // The hotlist entries partners shared: as long as their agreements say.
+    let entries = federation::hotlist::retention(state, now).await;
+    if !entries.is_empty() {
+        let event = limes_audit::AuditEvent {
+            actor: limes_audit::Actor::Node("retention".into()),
+            role: "node".into(),
+            action: limes_audit::Action::Erase,
+            object: limes_audit::Object::new("partner-hotlist", format!("entries={}", entries.len())),
+            purpose: "retention".into(),
+            legal_basis: "the sharing agreements' retention of hotlist entries".into(),
+            case_ref: None,
+            outcome: limes_audit::Outcome::Allowed,
+            details: limes_audit::Details::new(&serde_json::json!({ "deleted": entries.len() })),
+        };
+        if let Err(e) = state.audit(event).await {
+            tracing::error!(error = %e, "could not log a retention deletion");
+        }
+        federation::send_deletion_receipts(state, &entries, limes_federation::DeletionReason::Retention).await;
     }
     // What we shared and the partner has not confirmed deleting past its retention: flagged.
     if let Some(fed) = state.federation.get()

@@ -73,29 +73,24 @@ impl Store {
         let now = to_us(Utc::now());
         self.with_admin(|conn| {
             let tx = crate::write_transaction(conn)?;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO hotlist (id, plate, country, reason, priority, agency, expires_us, fuzzy,
-                                                     note, vehicle, updated_us)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )?;
-                for e in entries {
-                    let vehicle =
-                        e.vehicle.as_ref().map(|v| serde_json::to_string(v).expect("a VehicleInfo serialises"));
-                    stmt.execute(params![
-                        e.id as i64,
-                        e.plate.as_str(),
-                        e.country.as_ref().map(CountryCode::as_str),
-                        e.reason.as_str(),
-                        e.priority,
-                        e.agency.as_str(),
-                        e.expires.map(to_us),
-                        e.fuzzy,
-                        e.note,
-                        vehicle,
-                        now,
-                    ])?;
-                }
+            for e in entries {
+                upsert_in(&tx, e, now)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Adds new entries, all or none, giving them the next free ids in order (in the same
+    /// transaction, so an import and a partner's entries arriving at once never take one id).
+    pub fn insert_hotlist(&self, entries: &mut [HotlistEntry]) -> Result<(), StoreError> {
+        let now = to_us(Utc::now());
+        self.with_admin(|conn| {
+            let tx = crate::write_transaction(conn)?;
+            let first: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM hotlist", [], |r| r.get(0))?;
+            for (id, e) in (first as u64..).zip(entries.iter_mut()) {
+                e.id = id;
+                upsert_in(&tx, e, now)?;
             }
             tx.commit()?;
             Ok(())
@@ -106,4 +101,28 @@ impl Store {
     pub fn delete_hotlist_entry(&self, id: u64) -> Result<bool, StoreError> {
         self.with_admin(|conn| Ok(conn.execute("DELETE FROM hotlist WHERE id = ?1", [id as i64])? > 0))
     }
+}
+
+/// Creates or replaces one entry (by id) in `tx`.
+pub(crate) fn upsert_in(tx: &rusqlite::Transaction<'_>, e: &HotlistEntry, now_us: i64) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO hotlist (id, plate, country, reason, priority, agency, expires_us, fuzzy,
+                                         note, vehicle, updated_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    let vehicle = e.vehicle.as_ref().map(|v| serde_json::to_string(v).expect("a VehicleInfo serialises"));
+    stmt.execute(params![
+        e.id as i64,
+        e.plate.as_str(),
+        e.country.as_ref().map(CountryCode::as_str),
+        e.reason.as_str(),
+        e.priority,
+        e.agency.as_str(),
+        e.expires.map(to_us),
+        e.fuzzy,
+        e.note,
+        vehicle,
+        now_us,
+    ])?;
+    Ok(())
 }

@@ -43,6 +43,7 @@ mod cameras;
 mod detections;
 mod hotlist;
 mod images;
+mod partner_hotlist;
 mod reads;
 mod schema;
 mod writer;
@@ -54,6 +55,7 @@ pub use images::{
     IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,
     ValidImage,
 };
+pub use partner_hotlist::{AppliedPartnerHotlist, PartnerEntry, PartnerHotlistChange, SharedEntry};
 pub use reads::{CameraScope, PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
 pub use schema::apply_migrations;
 pub use writer::{Committed, NewAlert, NewRead, WriteBatch};

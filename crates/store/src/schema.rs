@@ -22,6 +22,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_restrictions.sql")),
     (8, include_str!("../migrations/0008_partner_alerts.sql")),
     (9, include_str!("../migrations/0009_pseudonymised_alerts.sql")),
+    (10, include_str!("../migrations/0010_partner_hotlist.sql")),
 ];
 
 /// The newest schema version this build knows.

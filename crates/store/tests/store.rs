@@ -496,3 +496,68 @@ async fn partners_alerts_share_the_alert_ids_take_effect_once_and_go_by_retentio
     let n = store.write_partner_alerts(vec![partner_alert("m3", "AA1234KX", t0())]).await.unwrap();
     assert!(n[0].id > later.alerts[0].id);
 }
+
+#[test]
+fn a_partners_entries_keep_their_local_ids_never_collide_with_ours_and_go_by_retention() {
+    use limes_store::{PartnerHotlistChange, SharedEntry};
+    let (dir, store) = open();
+    let now = Utc::now();
+    let mut ours = vec![entry(0, "B123ABC"), entry(0, "B124ABC")];
+    store.insert_hotlist(&mut ours).unwrap();
+    assert_eq!(ours.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2], "the store gives the ids");
+    // Ukraine's entries 1 and 2 (its own ids, the same numbers as ours) arrive.
+    let upsert = |id: u64, plate: &str, message: &str| PartnerHotlistChange::Upsert {
+        entry: Box::new(HotlistEntry { agency: AgencyId::new("ua-dpsu").unwrap(), ..entry(id, plate) }),
+        message: message.into(),
+        purpose: "detection".into(),
+    };
+    let applied = store
+        .apply_partner_hotlist("ua-dpsu", vec![upsert(1, "AA1234BB", "m1"), upsert(2, "AA1235BB", "m2")], now)
+        .unwrap();
+    let local: Vec<u64> = applied.upserted.iter().map(|(e, _)| e.id).collect();
+    assert_eq!(local, [3, 4], "new local ids, ours untouched");
+    assert_eq!(applied.upserted[0].1.partner_id, 1);
+    // An update keeps the local id; a removal of an unknown entry does nothing.
+    let applied = store
+        .apply_partner_hotlist(
+            "ua-dpsu",
+            vec![upsert(1, "AA1234BC", "m3"), PartnerHotlistChange::Remove { partner_id: 99 }],
+            now,
+        )
+        .unwrap();
+    assert_eq!((applied.upserted[0].0.id, applied.removed.len()), (3, 0));
+    // Another import after them takes the next id, never theirs.
+    let mut more = vec![entry(0, "B125ABC")];
+    store.insert_hotlist(&mut more).unwrap();
+    assert_eq!(more[0].id, 5);
+    let all: Vec<(u64, String)> = store.hotlist().unwrap().into_iter().map(|e| (e.id, e.plate.to_string())).collect();
+    assert_eq!(all.len(), 5);
+    assert!(all.contains(&(3, "AA1234BC".into())) && all.contains(&(1, "B123ABC".into())), "{all:?}");
+    let origins = store.partner_hotlist().unwrap();
+    assert_eq!(
+        origins.iter().map(|o| (o.id, o.partner_id, o.message.as_str())).collect::<Vec<_>>(),
+        [(3, 1, "m3"), (4, 2, "m2")]
+    );
+    // The origin survives a restart of the store.
+    drop(store);
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(store.partner_hotlist().unwrap(), origins);
+    // Removal by the partner, then retention: only what arrived before the cutoff goes.
+    let applied =
+        store.apply_partner_hotlist("ua-dpsu", vec![PartnerHotlistChange::Remove { partner_id: 2 }], now).unwrap();
+    assert_eq!(applied.removed, [4]);
+    assert!(store.delete_partner_hotlist("ua-dpsu", Some(now - chrono::Duration::days(1))).unwrap().is_empty());
+    let gone = store.delete_partner_hotlist("ua-dpsu", None).unwrap();
+    assert_eq!(gone.iter().map(|d| (d.id, d.message.as_str())).collect::<Vec<_>>(), [(3, "m3")]);
+    assert!(store.partner_hotlist().unwrap().is_empty());
+    assert_eq!(store.hotlist().unwrap().len(), 3, "our own entries stay");
+    // What we shared: recorded, replaced and removed per partner.
+    let shared = |d: u8| SharedEntry { digest: vec![d; 32], purpose: "detection".into(), sent: now };
+    store.record_hotlist_shared("ua-dpsu", &[(1, shared(1)), (2, shared(2))], &[]).unwrap();
+    store.record_hotlist_shared("ua-dpsu", &[(1, shared(3))], &[2]).unwrap();
+    store.record_hotlist_shared("rs-mup", &[(2, shared(4))], &[]).unwrap();
+    let held = store.hotlist_shared("ua-dpsu").unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[&1].digest, vec![3; 32]);
+    assert_eq!(store.hotlist_shared("rs-mup").unwrap()[&2].digest, vec![4; 32]);
+}

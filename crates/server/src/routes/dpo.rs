@@ -214,12 +214,8 @@ pub(super) async fn erase(
     .await??;
     let partner_alerts = deleted.len() as u64;
     crate::federation::send_deletion_receipts(&state, &deleted, DeletionReason::Erasure).await;
-    {
-        let mut index = write_lock(&state.hotlist);
-        for id in &entries {
-            index.remove(*id);
-        }
-    }
+    let partner_entries = crate::federation::hotlist::forget(&state, &entries);
+    crate::federation::send_deletion_receipts(&state, &partner_entries, DeletionReason::Erasure).await;
     let erased = Erased { plate: text.as_str().to_owned(), reads, hotlist: entries.len(), partner_alerts };
     // The erasure's own record, with what went (the authorisation's record says who asked).
     let details = serde_json::json!({ "reads": reads, "hotlist": entries });

@@ -46,19 +46,16 @@ pub(super) async fn import(
     .map_err(ApiError::Unprocessable)?;
     let store = state.store.clone();
     let (entries, mut errors) = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let mut next = store.next_hotlist_id()?;
         let mut entries: Vec<HotlistEntry> = Vec::with_capacity(parsed.records.len());
         let mut errors = parsed.errors;
         for (at, h) in parsed.records {
-            match h.into_entry(next) {
-                Ok(e) => {
-                    entries.push(e);
-                    next += 1;
-                }
+            // The store gives the ids, as it adds them.
+            match h.into_entry(0) {
+                Ok(e) => entries.push(e),
                 Err(error) => errors.push(ImportError { at, error }),
             }
         }
-        store.upsert_hotlist(&entries)?;
+        store.insert_hotlist(&mut entries)?;
         Ok((entries, errors))
     })
     .await??;
@@ -70,6 +67,7 @@ pub(super) async fn import(
             index.insert(e);
         }
     }
+    state.hotlist_changed.notify_one();
     let status = if ids.is_empty() && !errors.is_empty() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok((status, Json(ImportReport { imported: ids.len(), ids, errors })))
 }
@@ -117,7 +115,10 @@ pub(super) async fn delete(
     if !tokio::task::spawn_blocking(move || store.delete_hotlist_entry(id)).await?? {
         return Err(ApiError::NotFound(format!("hotlist entry {id} not found")));
     }
-    write_lock(&state.hotlist).remove(id);
+    // A partner's entry deleted here: the partner gets a deletion receipt; one of ours: the
+    // partners it was shared with are told it is gone.
+    let theirs = crate::federation::hotlist::forget(&state, &[id]);
+    crate::federation::send_deletion_receipts(&state, &theirs, limes_federation::DeletionReason::Erasure).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

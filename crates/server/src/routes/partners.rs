@@ -163,6 +163,8 @@ pub(super) async fn add_agreement(
     let id = limes_agreement::Agreement::parse(text).map_err(|e| ApiError::BadRequest(e.to_string()))?.id;
     state.authorize(&caller, Operation::PartnersManage, &state.access.node(), Object::new("agreement", &id)).await?;
     let added = link(&state)?.add_agreement(text).map_err(link_error)?;
+    // What the agreement lets the node share of its hotlist goes now, not at the next pass.
+    state.hotlist_changed.notify_one();
     Ok((StatusCode::CREATED, Json(added)))
 }
 

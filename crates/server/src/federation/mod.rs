@@ -30,6 +30,8 @@ use tokio::sync::mpsc;
 
 use crate::{AlertEvent, AppState};
 
+pub mod hotlist;
+
 /// The message type of an alert.
 pub const ALERT: &str = "alert";
 /// The stream alerts travel in (one per partner, in the order they were raised).
@@ -64,6 +66,10 @@ pub struct SharedAlert {
     /// empty: the agreement shares alerts with plates pseudonymised.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pseudonymised: bool,
+    /// The recipient's own hotlist entry that was hit, when the entry is one the recipient
+    /// shared (`hotlist`): its id on the recipient's node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_entry: Option<u64>,
 }
 
 /// The pseudonym of `plate` for `partner`: twelve characters of a keyed hash (A–Z, 2–7), the
@@ -103,6 +109,7 @@ impl SharedAlert {
             priority: a.priority,
             agency: a.agency.clone(),
             pseudonymised: false,
+            owner_entry: None,
         }
     }
 
@@ -117,7 +124,7 @@ impl SharedAlert {
     }
 
     /// Checks what a partner sent and makes it an alert to store.
-    fn into_partner_alert(self, from: &Received) -> Result<PartnerAlert, String> {
+    fn into_partner_alert(self, from: &Received, me: &AgencyId) -> Result<PartnerAlert, String> {
         let plate = PlateText::new(&self.plate).map_err(|e| format!("plate {:?}: {e}", self.plate))?;
         if self.read_text.chars().count() > 64 {
             return Err("read_text is longer than 64 characters".into());
@@ -128,6 +135,12 @@ impl SharedAlert {
         if self.distance > 8 || self.priority > 9 {
             return Err(format!("distance {} or priority {} out of range", self.distance, self.priority));
         }
+        // A hit on an entry this node shared names the entry; only this agency's entries.
+        let entry_id = match self.owner_entry {
+            Some(id) if &self.agency == me => id,
+            Some(id) => return Err(format!("entry {id} is named as {}'s, not this agency's", self.agency)),
+            None => 0,
+        };
         Ok(PartnerAlert {
             origin: AlertOrigin {
                 agency: from.sender.clone(),
@@ -137,7 +150,7 @@ impl SharedAlert {
                 camera_position: self.camera_position,
                 pseudonymised: self.pseudonymised,
             },
-            entry_id: 0,
+            entry_id,
             kind: self.kind,
             demoted: self.demoted,
             distance: self.distance,
@@ -245,6 +258,7 @@ pub fn start(state: &AppState, link: Link) -> Outbound {
     let (tx, rx) = mpsc::channel::<Vec<Alert>>(1024);
     tokio::spawn(forward(state.clone(), link.clone(), rx));
     tokio::spawn(publish_sightings(state.clone(), link.clone()));
+    tokio::spawn(hotlist::share(state.clone(), link.clone()));
     tokio::spawn(apply(state.clone(), link));
     Outbound(tx)
 }
@@ -309,11 +323,23 @@ async fn forward(state: AppState, link: Link, mut rx: mpsc::Receiver<Vec<Alert>>
         let mut items = Vec::with_capacity(alerts.len() * recipients.len());
         {
             let cameras = crate::read_lock(&state.cameras);
+            let partner_entries = crate::read_lock(&state.partner_entries);
             for a in alerts.iter().filter(|a| !state.is_restricted(a.plate.as_str())) {
                 let camera = cameras.get(&a.camera);
                 let position = camera.and_then(|c| c.position);
                 let Some(country) = camera.map(|c| c.country).or(country) else { continue };
-                let shared = SharedAlert::from_alert(a, position, country);
+                // A hit on a partner's entry goes to that partner alone (no other agency
+                // learns what it looks for), naming its entry; an entry removed meanwhile is
+                // known by the agency the alert names.
+                let owner: Option<(&str, Option<u64>)> = match partner_entries.get(&a.entry_id) {
+                    Some(o) => Some((o.partner.as_str(), Some(o.partner_id))),
+                    None if a.agency.as_str() != me && recipients.iter().any(|(to, _)| to == &a.agency) => {
+                        Some((a.agency.as_str(), None))
+                    }
+                    None => None,
+                };
+                let mut shared = SharedAlert::from_alert(a, position, country);
+                shared.owner_entry = owner.and_then(|(_, id)| id);
                 let Ok(clear) = serde_json::to_vec(&shared) else { continue };
                 let labels = Labels {
                     category: Category::Alerts,
@@ -326,6 +352,9 @@ async fn forward(state: AppState, link: Link, mut rx: mpsc::Receiver<Vec<Alert>>
                     onward: None,
                 };
                 for (to, pseudonymise) in &recipients {
+                    if owner.is_some_and(|(partner, _)| partner != to.as_str()) {
+                        continue;
+                    }
                     let (payload, plates) = if *pseudonymise {
                         let p = shared.pseudonymised(secret.as_bytes(), to.as_str());
                         (serde_json::to_vec(&p).unwrap_or_default(), PlateForm::Pseudonymised)
@@ -373,22 +402,36 @@ async fn apply(state: AppState, link: Link) {
             }
         };
         let mut alerts = Vec::new();
+        let mut entries: std::collections::BTreeMap<AgencyId, Vec<_>> = Default::default();
         for r in &received {
             match r.kind.as_str() {
                 ALERT => match serde_json::from_slice::<SharedAlert>(&r.payload)
                     .map_err(|e| e.to_string())
                     .and_then(|a| matches_labels(&a, r.labels.as_ref()).map(|()| a))
-                    .and_then(|a| a.into_partner_alert(r))
+                    .and_then(|a| a.into_partner_alert(r, &link.config().agency))
                 {
                     Ok(a) => alerts.push(a),
                     Err(e) => {
                         tracing::warn!(partner = %r.sender, message = %r.id, error = %e, "a partner's alert is not valid; dropped")
                     }
                 },
+                hotlist::HOTLIST_ENTRY => match hotlist::check(r) {
+                    Ok(change) => entries.entry(r.sender.clone()).or_default().push(change),
+                    Err(e) => {
+                        tracing::warn!(partner = %r.sender, message = %r.id, error = %e, "a partner's hotlist entry is not valid; dropped")
+                    }
+                },
                 other => {
                     tracing::warn!(partner = %r.sender, message = %r.id, kind = other, "no handler for this message type; dropped")
                 }
             }
+        }
+        if !entries.is_empty()
+            && let Err(e) = hotlist::apply(&state, entries).await
+        {
+            tracing::error!(error = %e, "storing partners' hotlist entries; will retry");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            continue;
         }
         if !alerts.is_empty() {
             match state.store.write_partner_alerts(alerts).await {
