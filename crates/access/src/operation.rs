@@ -83,6 +83,11 @@ operations! {
     ReadsView = "reads.view", Consult, purpose: true, token: true;
     /// Ask partner agencies whether they saw a plate (hit/no-hit, without them learning which).
     QueriesAsk = "queries.ask", Consult, purpose: true, token: true;
+    /// Ask a partner agency for the full data behind a hit or a pseudonym (its supervisor
+    /// decides), follow the request, and open what was released.
+    RequestsMake = "requests.make", Consult, purpose: true, token: true;
+    /// See partners' requests for this node's data, and approve or refuse them.
+    RequestsDecide = "requests.decide", Disclose, purpose: false, token: false;
     /// Post an image (plate crop, overview) of a read.
     ImagesUpload = "images.upload", Collect, purpose: false, token: true;
     /// Open an image.

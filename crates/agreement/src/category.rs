@@ -157,15 +157,23 @@ pub enum ProtocolMessage {
     DeletionReceipt,
     /// Blinded OPRF inputs and their evaluations (hit/no-hit queries).
     OprfEvaluation,
+    /// A request for the full data behind a hit or a pseudonym: the owner's reference, the
+    /// asker's purpose, legal basis and case. The data released in answer is not exempt: it
+    /// is labelled with its category and the request, and the agreement decides.
+    DataRequest,
+    /// The owner's decision on a request (approved or refused, by whom, why).
+    RequestDecision,
 }
 
 impl ProtocolMessage {
-    pub const ALL: [ProtocolMessage; 5] = [
+    pub const ALL: [ProtocolMessage; 7] = [
         ProtocolMessage::Acknowledgement,
         ProtocolMessage::Checkpoint,
         ProtocolMessage::Cosignature,
         ProtocolMessage::DeletionReceipt,
         ProtocolMessage::OprfEvaluation,
+        ProtocolMessage::DataRequest,
+        ProtocolMessage::RequestDecision,
     ];
 
     pub fn id(self) -> &'static str {
@@ -175,6 +183,8 @@ impl ProtocolMessage {
             ProtocolMessage::Cosignature => "cosignature",
             ProtocolMessage::DeletionReceipt => "deletion-receipt",
             ProtocolMessage::OprfEvaluation => "oprf-evaluation",
+            ProtocolMessage::DataRequest => "data-request",
+            ProtocolMessage::RequestDecision => "request-decision",
         }
     }
 }

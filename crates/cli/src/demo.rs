@@ -322,14 +322,19 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             n.dir.display()
         );
     }
-    // What `limes partner add <anchor> --send alert --receive alert` does through the API,
-    // each node with the other's trust anchor.
-    let alert: BTreeSet<MessageType> = [MessageType::new(limes_server::federation::ALERT)?].into();
+    // What `limes partner add <anchor> --send alert,released --receive alert,released` does
+    // through the API, each node with the other's trust anchor: alerts, and the data released
+    // on an approved request.
+    let kinds: BTreeSet<MessageType> = [
+        MessageType::new(limes_server::federation::ALERT)?,
+        MessageType::new(limes_server::federation::requests::RELEASED)?,
+    ]
+    .into();
     for (i, n) in nodes.iter().enumerate() {
         let other = &nodes[1 - i];
         let anchor = other.link.anchor().with_context(|| format!("the trust anchor of {}", other.agency.id))?;
         n.link
-            .add_partner(anchor, alert.clone(), alert.clone())
+            .add_partner(anchor, kinds.clone(), kinds.clone())
             .with_context(|| format!("adding {} as a partner of {}", other.agency.id, n.agency.id))?;
     }
     println!("  {} and {} are partners: each sends and receives alerts", nodes[0].agency.id, nodes[1].agency.id);
@@ -415,7 +420,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
         rep.failed_requests
     );
     print_per_node(&nodes, &stats);
-    hit_no_hit(&nodes).await;
+    if let Some(reference) = hit_no_hit(&nodes).await {
+        request_full_data(&nodes, reference).await;
+    }
 
     for n in nodes {
         n.node.stop().await?;
@@ -425,21 +432,19 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
 
 /// An investigator of the second node asks the first, hit/no-hit, whether it saw a plate one
 /// of its cameras read and a plate nobody read, where the agreement allows it; the first node
-/// learns neither.
-async fn hit_no_hit(nodes: &[DemoNode]) {
+/// learns neither. Returns the reference of the hit.
+async fn hit_no_hit(nodes: &[DemoNode]) -> Option<String> {
     let (owner, asker) = (&nodes[0], &nodes[1]);
-    let Ok(owner_id) = AgencyId::new(owner.agency.id) else { return };
+    let owner_id = AgencyId::new(owner.agency.id).ok()?;
     let purpose = "investigation";
     if !asker.link.hitquery_partners(purpose).contains(&owner_id) {
         println!("\n  hit/no-hit: the agreement lets {} ask {} nothing hit/no-hit", asker.agency.id, owner.agency.id);
-        return;
+        return None;
     }
     let now = chrono::Utc::now();
     let store = owner.node.state.store.clone();
     let seen = tokio::task::spawn_blocking(move || store.plates_seen(now - chrono::Duration::hours(1), now)).await;
-    let Some(seen) = seen.ok().and_then(Result::ok).and_then(|p| p.into_iter().next()).map(|(p, _)| p) else {
-        return;
-    };
+    let seen = seen.ok().and_then(Result::ok).and_then(|p| p.into_iter().next()).map(|(p, _)| p)?;
     // The owner publishes the plates its cameras read (the node does it every minute; now here).
     let sightings: Vec<limes_link::Sighting> = {
         let store = owner.node.state.store.clone();
@@ -452,7 +457,7 @@ async fn hit_no_hit(nodes: &[DemoNode]) {
     };
     if let Err(e) = owner.link.publish_sightings(sightings, now).await {
         println!("\n  hit/no-hit: {} could not publish its sightings: {e}", owner.agency.id);
-        return;
+        return None;
     }
     let unseen = limes_plate::PlateText::new("ZZ99ZZZ").ok();
     let plates: Vec<limes_plate::PlateText> = std::iter::once(seen.clone()).chain(unseen).collect();
@@ -473,6 +478,7 @@ async fn hit_no_hit(nodes: &[DemoNode]) {
                 plates.len(),
                 t.elapsed().as_secs_f64() * 1000.0
             );
+            let reference = answers.first().and_then(|a| a.exact).map(|r| r.to_string());
             for (plate, answer) in plates.iter().zip(answers) {
                 let what = match (&answer.exact, answer.folded.is_empty()) {
                     (Some(r), _) => format!("hit, reference {r}"),
@@ -481,8 +487,91 @@ async fn hit_no_hit(nodes: &[DemoNode]) {
                 };
                 println!("    {:<12} {what}", plate.as_str());
             }
+            reference
         }
-        Err(e) => println!("\n  hit/no-hit: {e}"),
+        Err(e) => {
+            println!("\n  hit/no-hit: {e}");
+            None
+        }
+    }
+}
+
+/// The asker's investigator requests the reads behind the hit; a supervisor of the owner
+/// approves; the reads cross with the agreement's conditions.
+async fn request_full_data(nodes: &[DemoNode], reference: String) {
+    use limes_server::federation::requests;
+    use limes_store::Direction;
+    let (owner, asker) = (&nodes[0], &nodes[1]);
+    let (Ok(owner_id), Ok(asker_id)) = (AgencyId::new(owner.agency.id), AgencyId::new(asker.agency.id)) else {
+        return;
+    };
+    let t = Instant::now();
+    let asked = requests::NewRequest {
+        partner: owner_id.clone(),
+        category: limes_agreement::Category::PlateReads,
+        reference,
+        urgent: false,
+        justification: "the vehicle of a burglary series near the crossing (synthetic)".into(),
+        purpose: "investigation".into(),
+        legal_basis: "synthetic data: limes demo".into(),
+        case_ref: "DEMO/1".into(),
+        asked_by: "user:demo-investigator".into(),
+    };
+    let made = match requests::make(&asker.node.state, asked).await {
+        Ok(r) => r,
+        Err(e) => {
+            println!("\n  request: {e}");
+            return;
+        }
+    };
+    println!(
+        "\n  request {}: {} asked {} for the reads behind the hit (case DEMO/1, deadline {})",
+        &made.id[..8],
+        asker.agency.id,
+        owner.agency.id,
+        made.deadline.format("%Y-%m-%d %H:%M UTC")
+    );
+    let poll = async |node: &DemoNode, direction: Direction, partner: &AgencyId, status: &str| {
+        for _ in 0..100 {
+            let (store, p, id) = (node.node.state.store.clone(), partner.to_string(), made.id.clone());
+            if let Ok(Ok(Some(r))) = tokio::task::spawn_blocking(move || store.request(direction, &p, &id)).await
+                && r.status == status
+            {
+                return Some(r);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    };
+    if poll(owner, Direction::In, &asker_id, "pending").await.is_none() {
+        println!("    it did not reach {}", owner.agency.id);
+        return;
+    }
+    println!("    pending at {}: a supervisor there decides", owner.agency.id);
+    let by = "user:demo-supervisor (supervisor)";
+    let reason = Some("the case is confirmed".to_owned());
+    if let Err(e) = requests::decide(&owner.node.state, &asker_id, &made.id, true, by, reason).await {
+        println!("    not decided: {e}");
+        return;
+    }
+    let Some(answered) = poll(asker, Direction::Out, &owner_id, "answered").await else {
+        println!("    no answer reached {}", asker.agency.id);
+        return;
+    };
+    let released: Option<requests::Released> = answered.released.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    if let Some(r) = released {
+        println!(
+            "    approved by {by}; {} reads released to {} in {:.1} ms, under {} ({} {}): for {}, kept {} days, onward transfer {:?}",
+            r.reads.len(),
+            asker.agency.id,
+            t.elapsed().as_secs_f64() * 1000.0,
+            r.conditions.agreement,
+            r.conditions.instrument,
+            r.conditions.article,
+            r.conditions.purposes.join(", "),
+            r.conditions.retention_days,
+            r.conditions.onward_transfer
+        );
     }
 }
 

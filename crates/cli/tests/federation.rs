@@ -998,6 +998,186 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
+/// A node that publishes its hit/no-hit set every second.
+fn publishing_node(agency: &str, country: &str) -> TestNode {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = util::limes(&[
+        "init",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--node-id",
+        agency,
+        "--agency",
+        agency,
+        "--country",
+        country,
+        "--listen",
+        "127.0.0.1:0",
+        "--federation-listen",
+        &format!("127.0.0.1:{port}"),
+        "--name",
+        &format!("{agency} police"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = dir.path().join("limes.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("publish_every_seconds = 60", "publish_every_seconds = 1")).unwrap();
+    TestNode::start_with(dir, config, None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hit_leads_to_a_request_a_supervisor_approves_and_the_data_comes_with_its_conditions() {
+    let ro = publishing_node("ro-igpf", "RO");
+    let ua = fed_node("ua-dpsu", "UA");
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    add_partner(&ro, &ua_anchor, "released", "");
+    add_partner(&ua, &ro_anchor, "", "released");
+    let mut agreement = alert_agreement([party_of(&ro_anchor), party_of(&ua_anchor)], &[("ro-igpf", "ua-dpsu")]);
+    let flow = &mut agreement.flows[0];
+    flow.category = limes_agreement::Category::PlateReads;
+    flow.mode = limes_agreement::Mode::HitNoHit;
+    flow.purposes = vec!["investigation".into(), "prosecution".into()];
+    flow.retention_days = 90;
+    flow.handling_code = Some("H2".into());
+    flow.urgent_requests_approved_automatically = true;
+    agree(&ro, &ua, &agreement);
+    let c = ro.client();
+    let r = c.post(ro.at("/api/v1/cameras")).json(&camera_json("ro-siret-1", "RO")).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    for plate in ["B 01 ABC", "SV 42 BOR", "B 01 ABC"] {
+        let r = c.post(ro.at("/api/v1/reads")).json(&read_json("ro-siret-1", plate, Some("RO"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    // The Ukrainian investigator asks hit/no-hit and gets a reference.
+    let ask = ua.session_client();
+    let with_purpose = |b: reqwest::RequestBuilder, purpose: &str| {
+        b.header("limes-purpose", purpose)
+            .header("limes-legal-basis", util::TEST_LEGAL_BASIS)
+            .header("limes-case", "UA-2026/55")
+    };
+    let reference = wait_for("a hit on the Romanian node", async || {
+        let r = with_purpose(ask.post(ua.at("/api/v1/queries/plates")), "investigation")
+            .json(&json!({"plate": "B 01 ABC"}))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        v[0]["exact_reference"].as_str().map(str::to_owned)
+    })
+    .await;
+
+    // The request: refused at once by this node when the agreement cannot cover it.
+    let file = |body: Value, purpose: &str| {
+        let b = with_purpose(ask.post(ua.at("/api/v1/requests")), purpose).json(&body);
+        async move {
+            let r = b.send().await.unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let body =
+        json!({"partner": "ro-igpf", "reference": reference, "justification": "the car of a robbery in Chernivtsi"});
+    let (status, v) = file(body.clone(), "public_security").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("not public_security"), "{v}");
+    let (status, v) = file(
+        json!({"partner": "ro-igpf", "category": "bank-accounts", "reference": reference, "justification": "x"}),
+        "investigation",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (status, v) =
+        file(json!({"partner": "ro-igpf", "reference": "B01ABC", "justification": "x"}), "investigation").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the plate itself is no reference: {v}");
+
+    // A request the agreement covers: pending on both sides, seven days to answer.
+    let (status, asked) = file(body.clone(), "investigation").await;
+    assert_eq!(status, StatusCode::CREATED, "{asked}");
+    assert_eq!((asked["status"].as_str(), asked["direction"].as_str()), (Some("pending"), Some("out")));
+    let id = asked["id"].as_str().unwrap().to_owned();
+    let created = chrono::DateTime::parse_from_rfc3339(asked["created"].as_str().unwrap()).unwrap();
+    let deadline = chrono::DateTime::parse_from_rfc3339(asked["deadline"].as_str().unwrap()).unwrap();
+    assert_eq!(deadline - created, chrono::Duration::days(7));
+    let supervisor = ro.session_client();
+    let incoming = wait_for("the request on the Romanian node", async || {
+        let v: Vec<Value> =
+            supervisor.get(ro.at("/api/v1/requests?direction=in")).send().await.unwrap().json().await.unwrap();
+        v.into_iter().find(|r| r["id"] == id.as_str())
+    })
+    .await;
+    assert_eq!(incoming["status"], "pending", "{incoming}");
+    assert_eq!((incoming["partner"].as_str(), incoming["case_ref"].as_str()), (Some("ua-dpsu"), Some("UA-2026/55")));
+    assert_eq!(incoming["overdue"], false);
+    // A refusal needs a reason; an operator token may not decide; the supervisor approves.
+    let decision = |client: &reqwest::Client, body: Value| {
+        client.post(ro.at(&format!("/api/v1/requests/in/ua-dpsu/{id}/decision"))).json(&body).send()
+    };
+    let r = decision(&supervisor, json!({"approve": false})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = decision(&ro.client(), json!({"approve": true})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a token never decides");
+    let r = decision(&supervisor, json!({"approve": true, "reason": "case confirmed by phone"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let decided: Value = r.json().await.unwrap();
+    assert_eq!(decided["status"], "answered", "{decided}");
+    assert_eq!(decided["released"]["reads"].as_array().unwrap().len(), 2, "the two reads of B01ABC: {decided}");
+    let r = decision(&supervisor, json!({"approve": false, "reason": "changed my mind"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT, "the first decision stands");
+
+    // The asker: the decision and the data, with the agreement's conditions.
+    let get = |purpose: &'static str| {
+        let b = with_purpose(ask.get(ua.at(&format!("/api/v1/requests/out/ro-igpf/{id}"))), purpose);
+        async move { b.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let got = wait_for("the released data on the Ukrainian node", async || {
+        let v = get("investigation").await;
+        (v["status"] == "answered").then_some(v)
+    })
+    .await;
+    assert!(got["decided_by"].as_str().unwrap().contains("supervisor"), "{got}");
+    let released = &got["released"];
+    assert_eq!(released["conditions"]["purposes"], json!(["investigation", "prosecution"]));
+    assert_eq!(released["conditions"]["retention_days"], 90);
+    assert_eq!(released["conditions"]["handling_code"], "H2");
+    assert_eq!(released["conditions"]["agreement"], agreement.id.as_str());
+    let reads = released["reads"].as_array().unwrap();
+    assert_eq!(reads.len(), 2, "{released}");
+    assert!(reads.iter().all(|r| r["plate"] == "B01ABC" && r["camera"] == "ro-siret-1"), "{released}");
+    // Opened for a purpose the conditions do not name: the request, not the data.
+    let other = get("prosecution").await;
+    assert!(other["released"].is_object(), "prosecution is among the conditions: {other}");
+    let other = get("public_security").await;
+    assert!(other.get("released").is_none(), "not for that purpose: {other}");
+
+    // An urgent request, where the agreement approves urgent ones automatically: answered
+    // without a supervisor, with an eight-hour deadline.
+    let (status, urgent) = file(
+        json!({"partner": "ro-igpf", "reference": reference, "urgent": true,
+        "justification": "a pursuit in progress towards the border"}),
+        "investigation",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{urgent}");
+    let uid = urgent["id"].as_str().unwrap().to_owned();
+    let created = chrono::DateTime::parse_from_rfc3339(urgent["created"].as_str().unwrap()).unwrap();
+    let deadline = chrono::DateTime::parse_from_rfc3339(urgent["deadline"].as_str().unwrap()).unwrap();
+    assert_eq!(deadline - created, chrono::Duration::hours(8));
+    let done = wait_for("the urgent request answered", async || {
+        let b = with_purpose(ask.get(ua.at(&format!("/api/v1/requests/out/ro-igpf/{uid}"))), "investigation");
+        let v: Value = b.send().await.unwrap().json().await.unwrap();
+        (v["status"] == "answered").then_some(v)
+    })
+    .await;
+    assert_eq!(done["decided_by"], "automatic", "{done}");
+    assert_eq!(done["released"]["reads"].as_array().unwrap().len(), 2);
+
+    // Both sides logged it: the release as a transfer at the owner, its collection here.
+    let sent = audit_records(&ro, &["--actor", "node:ro-igpf"]);
+    let released_sent = sent.iter().filter(|r| r["action"] == "transfer" && r["details"]["type"] == "released").count();
+    assert_eq!(released_sent, 2, "{sent:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plate_query_crosses_as_hit_no_hit_and_the_partner_never_sees_the_plate() {
     // The owner publishes every second, and everything it traces goes to a file.

@@ -18,6 +18,9 @@ pub enum ApiError {
     /// The thing addressed does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The act conflicts with the state of the thing (a request decided already).
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than the node accepts.
     #[error("request body is larger than the {0} bytes this node accepts")]
     TooLarge(usize),
@@ -52,6 +55,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
@@ -66,6 +70,7 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::Unprocessable(_) => "unprocessable",
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unauthorized(_) => "unauthorized",

@@ -45,6 +45,7 @@ mod hotlist;
 mod images;
 mod partner_hotlist;
 mod reads;
+mod requests;
 mod schema;
 mod writer;
 
@@ -57,6 +58,7 @@ pub use images::{
 };
 pub use partner_hotlist::{AppliedPartnerHotlist, PartnerEntry, PartnerHotlistChange, SharedEntry};
 pub use reads::{CameraScope, PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
+pub use requests::{DataRequest, Decision, Direction};
 pub use schema::apply_migrations;
 pub use writer::{Committed, NewAlert, NewRead, WriteBatch};
 

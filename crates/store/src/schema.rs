@@ -23,6 +23,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_partner_alerts.sql")),
     (9, include_str!("../migrations/0009_pseudonymised_alerts.sql")),
     (10, include_str!("../migrations/0010_partner_hotlist.sql")),
+    (11, include_str!("../migrations/0011_requests.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -561,3 +561,51 @@ fn a_partners_entries_keep_their_local_ids_never_collide_with_ours_and_go_by_ret
     assert_eq!(held[&1].digest, vec![3; 32]);
     assert_eq!(store.hotlist_shared("rs-mup").unwrap()[&2].digest, vec![4; 32]);
 }
+
+#[test]
+fn requests_keep_the_first_decision_and_are_released_once() {
+    use limes_store::{DataRequest, Decision, Direction};
+    let (dir, store) = open();
+    let now = Utc::now();
+    let r = DataRequest {
+        direction: Direction::In,
+        partner: "ua-dpsu".into(),
+        id: "0123456789abcdef0123456789abcdef".into(),
+        category: "plate-reads".into(),
+        reference: "fedcba9876543210fedcba9876543210".into(),
+        purpose: "investigation".into(),
+        legal_basis: "Law 580-VIII art. 23".into(),
+        case_ref: "UA-2026/55".into(),
+        justification: "a robbery".into(),
+        urgent: false,
+        asked_by: "ua-dpsu".into(),
+        created: now,
+        deadline: now + Duration::days(7),
+        status: "pending".into(),
+        decided_by: None,
+        decided: None,
+        reason: None,
+        released: None,
+        released_at: None,
+    };
+    assert!(store.insert_request(&r).unwrap());
+    assert!(!store.insert_request(&r).unwrap(), "a message applied twice adds nothing");
+    // The same id from another partner, or the other way, is another request.
+    assert!(store.insert_request(&DataRequest { partner: "rs-mup".into(), ..r.clone() }).unwrap());
+    assert!(store.insert_request(&DataRequest { direction: Direction::Out, ..r.clone() }).unwrap());
+    let key = (Direction::In, "ua-dpsu", r.id.as_str());
+    let approve = Decision { status: "approved", by: "user:sup (supervisor)", reason: None, at: now };
+    assert!(store.decide_request(key.0, key.1, key.2, &approve).unwrap());
+    let refuse = Decision { status: "refused", by: "user:other", reason: Some("no"), at: now };
+    assert!(!store.decide_request(key.0, key.1, key.2, &refuse).unwrap(), "the first decision stands");
+    assert!(store.release_request(key.0, key.1, key.2, r#"{"reads":[]}"#, now).unwrap());
+    assert!(!store.release_request(key.0, key.1, key.2, r#"{"reads":[1]}"#, now).unwrap(), "released once");
+    drop(store);
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let got = store.request(key.0, key.1, key.2).unwrap().unwrap();
+    assert_eq!((got.status.as_str(), got.decided_by.as_deref()), ("answered", Some("user:sup (supervisor)")));
+    assert_eq!(got.released.as_deref(), Some(r#"{"reads":[]}"#));
+    assert_eq!(store.requests(Direction::In, 10).unwrap().len(), 2);
+    assert_eq!(store.requests(Direction::Out, 10).unwrap().len(), 1);
+    assert!(store.request(Direction::In, "pl-sg", &r.id).unwrap().is_none());
+}

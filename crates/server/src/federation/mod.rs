@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 use crate::{AlertEvent, AppState};
 
 pub mod hotlist;
+pub mod requests;
 
 /// The message type of an alert.
 pub const ALERT: &str = "alert";
@@ -415,6 +416,16 @@ async fn apply(state: AppState, link: Link) {
                         tracing::warn!(partner = %r.sender, message = %r.id, error = %e, "a partner's alert is not valid; dropped")
                     }
                 },
+                requests::DATA_REQUEST | requests::REQUEST_DECISION | requests::RELEASED => {
+                    let result = match r.kind.as_str() {
+                        requests::DATA_REQUEST => requests::received_request(&state, r).await,
+                        requests::REQUEST_DECISION => requests::received_decision(&state, r).await,
+                        _ => requests::received_release(&state, r).await,
+                    };
+                    if let Err(e) = result {
+                        tracing::warn!(partner = %r.sender, message = %r.id, kind = %r.kind, error = %e, "a request message was not applied; dropped")
+                    }
+                }
                 hotlist::HOTLIST_ENTRY => match hotlist::check(r) {
                     Ok(change) => entries.entry(r.sender.clone()).or_default().push(change),
                     Err(e) => {

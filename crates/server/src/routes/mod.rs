@@ -20,6 +20,7 @@ mod partners;
 mod push;
 mod queries;
 mod reads;
+mod requests;
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
@@ -43,6 +44,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/reads", post(reads::post).get(reads::search))
         .route("/api/v1/reads/{id}", get(reads::get_one))
         .route("/api/v1/queries/plates", post(queries::ask))
+        .route("/api/v1/requests", get(requests::list).post(requests::make))
+        .route("/api/v1/requests/{direction}/{partner}/{id}", get(requests::get_one))
+        .route("/api/v1/requests/in/{partner}/{id}/decision", post(requests::decide))
         .route("/api/v1/reads/{id}/images", get(images::list).post(images::post))
         .route("/api/v1/images/{sha256}", get(images::get_one))
         .route("/api/v1/detections", post(detections::post).get(detections::search))
