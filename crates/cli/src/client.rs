@@ -317,6 +317,81 @@ pub async fn query(a: QueryArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Debug, Args)]
+pub struct RequestArgs {
+    #[command(flatten)]
+    node: NodeUrl,
+    #[command(subcommand)]
+    command: RequestCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum RequestCommand {
+    /// Ask a partner for the full data behind a hit/no-hit reference or a pseudonym; its
+    /// supervisor decides. Needs --purpose, --legal-basis and --case.
+    Make {
+        partner: String,
+        /// The reference of the hit (`limes query plate` prints it) or the alert's pseudonym.
+        reference: String,
+        /// Why, in words the partner's supervisor reads.
+        #[arg(long)]
+        justification: String,
+        /// A threat to life or a pursuit in progress: eight hours to answer, not seven days.
+        #[arg(long)]
+        urgent: bool,
+        /// The category asked for.
+        #[arg(long, default_value = "plate-reads")]
+        category: String,
+    },
+    /// The requests this node made (`out`) or received (`in`), newest first.
+    List {
+        #[arg(long, default_value = "out")]
+        direction: String,
+    },
+    /// One request, with what was released (opened for the declared --purpose).
+    Show { direction: String, partner: String, id: String },
+    /// Approve or refuse a partner's request (a supervisor).
+    Decide {
+        partner: String,
+        id: String,
+        #[arg(long, conflicts_with = "refuse")]
+        approve: bool,
+        #[arg(long)]
+        refuse: bool,
+        /// Why (required to refuse).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+pub async fn request(a: RequestArgs) -> anyhow::Result<()> {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    let c = a.node.client()?;
+    let seg = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    let v = match a.command {
+        RequestCommand::Make { partner, reference, justification, urgent, category } => {
+            let body = serde_json::json!({ "partner": partner, "reference": reference, "urgent": urgent,
+                "justification": justification, "category": category });
+            send(c.post(a.node.at("/api/v1/requests")).json(&body)).await?
+        }
+        RequestCommand::List { direction } => {
+            send(c.get(a.node.at(&format!("/api/v1/requests?direction={}", seg(&direction))))).await?
+        }
+        RequestCommand::Show { direction, partner, id } => {
+            let path = format!("/api/v1/requests/{}/{}/{}", seg(&direction), seg(&partner), seg(&id));
+            send(c.get(a.node.at(&path))).await?
+        }
+        RequestCommand::Decide { partner, id, approve, refuse, reason } => {
+            anyhow::ensure!(approve != refuse, "say --approve or --refuse");
+            let body = serde_json::json!({ "approve": approve, "reason": reason });
+            let path = format!("/api/v1/requests/in/{}/{}/decision", seg(&partner), seg(&id));
+            send(c.post(a.node.at(&path)).json(&body)).await?
+        }
+    };
+    print(&v);
+    Ok(())
+}
+
+#[derive(Debug, Args)]
 pub struct PushArgs {
     #[command(flatten)]
     node: NodeUrl,

@@ -55,6 +55,8 @@ enum Command {
     Reads(client::ReadsArgs),
     /// Ask partner agencies about a plate through a running node (hit/no-hit).
     Query(client::QueryArgs),
+    /// Requests for full data: make one, follow it, decide a partner's.
+    Request(client::RequestArgs),
     /// Send files a camera wrote (ONVIF metadata XML, Hikvision ISAPI alerts, Axis LPV
     /// events) to a running node, as that camera.
     Push(client::PushArgs),
@@ -215,6 +217,7 @@ fn main() -> anyhow::Result<()> {
         Command::Hotlist(a) => rt()?.block_on(client::hotlist(a)),
         Command::Reads(a) => rt()?.block_on(client::reads(a)),
         Command::Query(a) => rt()?.block_on(client::query(a)),
+        Command::Request(a) => rt()?.block_on(client::request(a)),
         Command::Push(a) => rt()?.block_on(client::push(a)),
         Command::Alerts(a) => rt()?.block_on(client::alerts(a)),
         Command::Audit(a) => audit::run(a),

@@ -388,10 +388,18 @@ async fn where_the_agreement_wants_plates_pseudonymised_alerts_cross_with_pseudo
     let ro = fed_node("ro-igpf", "RO");
     let ua = fed_node("ua-dpsu", "UA");
     let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
-    add_partner(&ro, &ua_anchor, "alert", "");
-    add_partner(&ua, &ro_anchor, "", "alert");
-    let mut agreement = alert_agreement([party_of(&ro_anchor), party_of(&ua_anchor)], &[("ro-igpf", "ua-dpsu")]);
+    add_partner(&ro, &ua_anchor, "alert,released", "");
+    add_partner(&ua, &ro_anchor, "", "alert,released");
+    // Alerts pseudonymised; the plate reads behind a pseudonym on request (as RO-RS).
+    let mut agreement = agreement_of(
+        [party_of(&ro_anchor), party_of(&ua_anchor)],
+        &[
+            ("ro-igpf", "ua-dpsu", limes_agreement::Category::Alerts),
+            ("ro-igpf", "ua-dpsu", limes_agreement::Category::PlateReads),
+        ],
+    );
     agreement.flows[0].plates = limes_agreement::PlateRule::Pseudonymised;
+    agreement.flows[1].mode = limes_agreement::Mode::OnRequest;
     agree(&ro, &ua, &agreement);
     setup_hotlist(&ro).await;
     for i in 0..3 {
@@ -423,6 +431,44 @@ async fn where_the_agreement_wants_plates_pseudonymised_alerts_cross_with_pseudo
     // The Romanian node kept its own alerts in clear.
     let own: BTreeSet<String> = alerts(&ro).await.iter().map(|a| a["plate"].as_str().unwrap().to_owned()).collect();
     assert_eq!(own, real.iter().map(|p| p.to_string()).collect());
+
+    // The Ukrainian investigator asks for the reads behind one pseudonym; a Romanian
+    // supervisor approves; the plate comes in clear, with the reads of that vehicle alone.
+    let pseudonym = got.iter().find(|a| a["origin"]["alert_id"] == 1).unwrap()["plate"].as_str().unwrap().to_owned();
+    let r = ua
+        .session_client()
+        .post(ua.at("/api/v1/requests"))
+        .header("limes-purpose", "investigation")
+        .header("limes-legal-basis", util::TEST_LEGAL_BASIS)
+        .header("limes-case", "UA-2026/77")
+        .json(&json!({"partner": "ro-igpf", "reference": pseudonym, "justification": "seen near a burglary"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let decide = ro.session_client().post(ro.at(&format!("/api/v1/requests/in/ua-dpsu/{id}/decision")));
+    wait_for("the request on the Romanian node, approved", async || {
+        let r = decide.try_clone().unwrap().json(&json!({"approve": true})).send().await.unwrap();
+        (r.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    let released = wait_for("the released reads", async || {
+        let r = ua
+            .session_client()
+            .get(ua.at(&format!("/api/v1/requests/out/ro-igpf/{id}")))
+            .header("limes-purpose", "investigation")
+            .header("limes-legal-basis", util::TEST_LEGAL_BASIS)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        v.get("released").cloned()
+    })
+    .await;
+    let plates: Vec<&str> =
+        released["reads"].as_array().unwrap().iter().map(|r| r["plate"].as_str().unwrap()).collect();
+    assert_eq!(plates, ["SV10FED"], "the first alert's vehicle, in clear, and no other: {released}");
 }
 
 /// The hotlist entries `node` holds, as its API lists them.
@@ -998,6 +1044,17 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
+/// Runs the CLI against `node` with `tester`'s session (a person: supervisor among its roles).
+fn as_tester(node: &TestNode, args: &[&str]) -> std::process::Output {
+    Command::new(limes_bin())
+        .args(args)
+        .env("LIMES_URL", &node.url)
+        .env("LIMES_TOKEN", &node.session)
+        .env_remove("LIMES_PURPOSE")
+        .output()
+        .unwrap()
+}
+
 /// A node that publishes its hit/no-hit set every second.
 fn publishing_node(agency: &str, country: &str) -> TestNode {
     let dir = tempfile::tempdir().unwrap();
@@ -1101,8 +1158,9 @@ async fn a_hit_leads_to_a_request_a_supervisor_approves_and_the_data_comes_with_
     assert_eq!(deadline - created, chrono::Duration::days(7));
     let supervisor = ro.session_client();
     let incoming = wait_for("the request on the Romanian node", async || {
-        let v: Vec<Value> =
-            supervisor.get(ro.at("/api/v1/requests?direction=in")).send().await.unwrap().json().await.unwrap();
+        let out = as_tester(&ro, &["request", "list", "--direction", "in"]);
+        assert!(out.status.success(), "limes request list: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
         v.into_iter().find(|r| r["id"] == id.as_str())
     })
     .await;
@@ -1117,9 +1175,11 @@ async fn a_hit_leads_to_a_request_a_supervisor_approves_and_the_data_comes_with_
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let r = decision(&ro.client(), json!({"approve": true})).await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "a token never decides");
-    let r = decision(&supervisor, json!({"approve": true, "reason": "case confirmed by phone"})).await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let decided: Value = r.json().await.unwrap();
+    // The supervisor approves with the CLI.
+    let out =
+        as_tester(&ro, &["request", "decide", "ua-dpsu", &id, "--approve", "--reason", "case confirmed by phone"]);
+    assert!(out.status.success(), "limes request decide: {}", String::from_utf8_lossy(&out.stderr));
+    let decided: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(decided["status"], "answered", "{decided}");
     assert_eq!(decided["released"]["reads"].as_array().unwrap().len(), 2, "the two reads of B01ABC: {decided}");
     let r = decision(&supervisor, json!({"approve": false, "reason": "changed my mind"})).await.unwrap();
