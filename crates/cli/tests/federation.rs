@@ -522,7 +522,9 @@ async fn a_partners_hotlist_matches_reads_here_and_a_hit_alerts_both_sides_and_n
     .await;
     let plates: BTreeSet<&str> = held.iter().map(|e| e["plate"].as_str().unwrap()).collect();
     assert_eq!(plates, BTreeSet::from(["SV10FED", "SV11FED"]), "{held:#?}");
-    assert!(held.iter().all(|e| e["agency"] == "ro-igpf"), "{held:#?}");
+    assert!(held.iter().all(|e| e["agency"] == "ro-igpf" && e["shared_by"]["partner"] == "ro-igpf"), "{held:#?}");
+    let partner_ids: BTreeSet<u64> = held.iter().map(|e| e["shared_by"]["partner_id"].as_u64().unwrap()).collect();
+    assert_eq!(partner_ids, ro_ids.iter().copied().collect(), "each names Romania's own id");
     assert_eq!(held.iter().find(|e| e["plate"] == "SV10FED").unwrap()["note"], "grey Dacia");
     // Hungary gets none of them: the agreement with it names no hotlist entries, and Romania's
     // are not Ukraine's to pass on.
@@ -572,7 +574,9 @@ async fn a_partners_hotlist_matches_reads_here_and_a_hit_alerts_both_sides_and_n
     let plates: Vec<&str> = at_hu.iter().map(|a| a["plate"].as_str().unwrap()).collect();
     assert_eq!(plates, ["AA1234BB"], "{at_hu:#?}");
     // Nor does Ukraine's own entry go to Romania: the agreement names hotlist entries one way.
-    assert_eq!(hotlist_of(&ro).await.len(), 2);
+    let ro_list = hotlist_of(&ro).await;
+    assert_eq!(ro_list.len(), 2);
+    assert!(ro_list.iter().all(|e| e.get("shared_by").is_none()), "Romania's own: {ro_list:#?}");
 
     // Romania takes an entry off its list: it goes from Ukraine's, and no longer alerts.
     let r = ro.client().delete(ro.at(&format!("/api/v1/hotlist/{}", ro_ids[0]))).send().await.unwrap();

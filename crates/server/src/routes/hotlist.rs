@@ -80,29 +80,54 @@ pub(super) struct ListParams {
     limit: Option<usize>,
 }
 
+/// An entry as listed: a partner's says where it came from.
+#[derive(Serialize)]
+pub(super) struct Listed {
+    #[serde(flatten)]
+    entry: HotlistEntry,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_by: Option<SharedBy>,
+}
+
+/// The partner that shared an entry, and its id for it.
+#[derive(Serialize)]
+pub(super) struct SharedBy {
+    partner: String,
+    partner_id: u64,
+    received: chrono::DateTime<Utc>,
+}
+
+fn listed(state: &AppState, entry: HotlistEntry) -> Listed {
+    let shared_by = read_lock(&state.partner_entries).get(&entry.id).map(|o| SharedBy {
+        partner: o.partner.clone(),
+        partner_id: o.partner_id,
+        received: o.received,
+    });
+    Listed { entry, shared_by }
+}
+
 /// Entries by id, a page at a time.
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(p): Query<ListParams>,
-) -> Result<Json<Vec<HotlistEntry>>, ApiError> {
+) -> Result<Json<Vec<Listed>>, ApiError> {
     let object = Object::new("hotlist", format!("after={}", p.after.unwrap_or(0)));
     state.authorize(&caller, Operation::HotlistView, &state.access.node(), object).await?;
     let store = state.store.clone();
     let (after, limit) = (p.after.unwrap_or(0), p.limit.unwrap_or(1000).clamp(1, 10_000));
-    Ok(Json(tokio::task::spawn_blocking(move || store.hotlist_page(after, limit)).await??))
+    let page = tokio::task::spawn_blocking(move || store.hotlist_page(after, limit)).await??;
+    Ok(Json(page.into_iter().map(|e| listed(&state, e)).collect()))
 }
 
 pub(super) async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<u64>,
-) -> Result<Json<HotlistEntry>, ApiError> {
+) -> Result<Json<Listed>, ApiError> {
     state.authorize(&caller, Operation::HotlistView, &state.access.node(), Object::hotlist(id)).await?;
-    read_lock(&state.hotlist)
-        .get(id)
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("hotlist entry {id} not found")))
+    let entry = read_lock(&state.hotlist).get(id);
+    entry.map(|e| Json(listed(&state, e))).ok_or_else(|| ApiError::NotFound(format!("hotlist entry {id} not found")))
 }
 
 pub(super) async fn delete(
