@@ -12,6 +12,26 @@ pub(super) async fn health() -> &'static str {
     "ok"
 }
 
+/// What a sign-in page shows before anyone signs in: whose node this is, and the purposes its
+/// law knows (a declaration names one). No personal data.
+#[derive(serde::Serialize)]
+pub(super) struct NodeInfo {
+    agency: String,
+    country: String,
+    regime: &'static str,
+    purposes: &'static [&'static str],
+}
+
+pub(super) async fn node(State(state): State<AppState>) -> Json<NodeInfo> {
+    let o = &state.access.options;
+    Json(NodeInfo {
+        agency: o.agency.clone(),
+        country: o.country.clone(),
+        regime: o.regime.as_str(),
+        purposes: o.regime.purposes(),
+    })
+}
+
 pub(super) async fn stats(State(state): State<AppState>, caller: Caller) -> Result<Json<StatsSnapshot>, ApiError> {
     state.authorize(&caller, Operation::StatsView, &state.access.node(), Object::new("stats", "node")).await?;
     Ok(Json(state.stats()))

@@ -25,6 +25,7 @@ mod requests;
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(misc::health))
+        .route("/api/v1/node", get(misc::node))
         .route("/api/v1/auth/login", post(accounts::login))
         .route("/api/v1/auth/logout", post(accounts::logout))
         .route("/api/v1/auth/me", get(accounts::whoami))

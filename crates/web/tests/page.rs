@@ -1,0 +1,135 @@
+//! The page as the node serves it: every locale complete, code lists covering the domain's
+//! codes, the files embedded and served with their security headers.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const LOCALES: [&str; 7] = ["en", "ro", "uk", "sr-Cyrl", "sr-Latn", "cs", "pl"];
+
+fn locale(name: &str) -> BTreeMap<String, String> {
+    let bytes = limes_web::file(&format!("i18n/{name}.json")).unwrap_or_else(|| panic!("i18n/{name}.json is embedded"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("i18n/{name}.json: {e}"))
+}
+
+/// The `{name}` placeholders of a text.
+fn placeholders(s: &str) -> BTreeSet<String> {
+    s.split('{').skip(1).filter_map(|p| p.split_once('}')).map(|(name, _)| name.to_owned()).collect()
+}
+
+#[test]
+fn every_locale_has_every_key_with_the_same_placeholders() {
+    let en = locale("en");
+    assert!(en.len() > 50, "{}", en.len());
+    let mut problems = Vec::new();
+    for name in LOCALES {
+        let l = locale(name);
+        for (key, text) in &en {
+            match l.get(key) {
+                None => problems.push(format!("{name}: {key} is missing")),
+                Some(t) if t.trim().is_empty() => problems.push(format!("{name}: {key} is empty")),
+                Some(t) if placeholders(t) != placeholders(text) => problems.push(format!(
+                    "{name}: {key} has placeholders {:?}, not {:?}",
+                    placeholders(t),
+                    placeholders(text)
+                )),
+                Some(_) => {}
+            }
+        }
+        for key in l.keys().filter(|k| !en.contains_key(*k)) {
+            problems.push(format!("{name}: {key} is not an English key"));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn code_lists_cover_the_domains_codes() {
+    let en = locale("en");
+    let mut wanted: Vec<String> = Vec::new();
+    for reason in ["stolen", "wanted", "missing_person", "suspect", "other"] {
+        assert!(limes_model::HotlistReason::parse(reason).is_some(), "{reason} is a reason");
+        wanted.push(format!("reason.{reason}"));
+    }
+    wanted.extend(limes_agreement::Category::ALL.iter().map(|c| format!("category.{}", c.id())));
+    for regime in [limes_access::Regime::Led, limes_access::Regime::Gdpr] {
+        wanted.extend(regime.purposes().iter().map(|p| format!("purpose.{p}")));
+    }
+    wanted.extend(["kind.confirmed", "kind.possible"].map(String::from));
+    let missing: Vec<&String> = wanted.iter().filter(|k| !en.contains_key(*k)).collect();
+    assert!(missing.is_empty(), "codes without a text: {missing:?}");
+}
+
+async fn get(path: &str, etag: Option<&str>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut req = Request::get(path);
+    if let Some(e) = etag {
+        req = req.header(header::IF_NONE_MATCH, e);
+    }
+    let res = limes_web::router::<()>().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let (parts, body) = res.into_parts();
+    (parts.status, parts.headers, body.collect().await.unwrap().to_bytes().to_vec())
+}
+
+#[tokio::test]
+async fn the_page_and_its_files_are_served_from_the_binary_with_a_strict_policy() {
+    let (status, headers, _) = get("/", None).await;
+    assert!(status.is_redirection());
+    assert_eq!(headers[header::LOCATION], "/ui/");
+    let (status, headers, body) = get("/ui/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let html = String::from_utf8(body).unwrap();
+    // Nothing from elsewhere: no CDN, no external fonts, no tiles.
+    assert!(!html.contains("http://") && !html.contains("https://"), "the page loads only from the node");
+    for file in ["app/main.js", "app/style.css", "vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css"] {
+        assert!(html.contains(file) || file.ends_with(".css") || file == "vendor/leaflet/leaflet.css", "{file}");
+        let (status, headers, _) = get(&format!("/ui/{file}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{file}");
+        let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+        let (status, _, body) = get(&format!("/ui/{file}"), Some(&etag)).await;
+        assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0), "{file}: unchanged, not sent again");
+    }
+    for file in limes_web::files() {
+        let text = String::from_utf8_lossy(&limes_web::file(&file).unwrap()).into_owned();
+        if file.starts_with("app/") || file == "index.html" {
+            assert!(!text.contains("https://") && !text.contains("http://"), "{file} names another host");
+        }
+    }
+    // The basemap: the countries of the borders limes serves, and the lines between them.
+    let (status, _, body) = get("/ui/vendor/basemap.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let map: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let codes: BTreeSet<&str> = map["countries"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["code"].as_str().unwrap())
+        .collect();
+    for c in ["RO", "UA", "RS", "CZ", "PL", "MD", "HU"] {
+        assert!(codes.contains(c), "{c} is on the basemap: {codes:?}");
+    }
+    assert!(map["borders"]["coordinates"].as_array().unwrap().len() > 10);
+    // Only the page: not its tests, build script, packages; nothing outside web/.
+    let files: Vec<String> = limes_web::files().collect();
+    assert!(
+        files.iter().all(|f| !f.starts_with("node_modules") && !f.starts_with("tests") && !f.ends_with(".mjs")),
+        "{files:?}"
+    );
+    for path in [
+        "/ui/node_modules/leaflet/package.json",
+        "/ui/tests/ui.mjs",
+        "/ui/../Cargo.toml",
+        "/ui/%2e%2e/Cargo.toml",
+        "/ui/build.mjs",
+    ] {
+        let (status, headers, _) = get(path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+    }
+}
