@@ -202,6 +202,8 @@ impl DemoNode {
             purpose: purpose.into(),
             legal_basis: legal_basis.into(),
             hitquery: limes_link::HitQueryConfig::default(),
+            // The demo's nodes witness each other's audit logs every few seconds.
+            witness: limes_link::WitnessConfig { interval: Duration::from_secs(2), ..Default::default() },
         };
         node.start_federation(&dir, link).await?;
         let running = node.federation.as_ref().context("the federation has started")?;
