@@ -373,14 +373,14 @@ async fn messages_wait_for_every_witness_the_agreement_names_and_none_is_lost() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_checkpoint_holds_messages_until_a_fresh_one_arrives() {
     // ro asks its witness only when woken (a minute apart otherwise); ua takes checkpoints at
-    // most 2 s old.
+    // most 5 s old (short for the test, long enough for two loaded cores to pass one on).
     let slow = limes_link::WitnessConfig {
         interval: Duration::from_secs(60),
         refresh: Duration::from_secs(60),
         ..limes_link::WitnessConfig::default()
     };
     let ro = Node::open_with("ro-igpf", "RO", |c| c.witness = slow);
-    let ua = Node::open_with("ua-dpsu", "UA", |c| c.witness.max_age = Duration::from_secs(2));
+    let ua = Node::open_with("ua-dpsu", "UA", |c| c.witness.max_age = Duration::from_secs(5));
     agree(&ro, &ua, |_| {});
     let (ro, ua) = (ro.start().await, ua.start().await);
     until("ua cosigned ro's log", Duration::from_secs(30), || {
@@ -388,8 +388,8 @@ async fn a_stale_checkpoint_holds_messages_until_a_fresh_one_arrives() {
     })
     .await;
 
-    // Three seconds later, ro's newest cosignature is stale for ua: the messages wait.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Six seconds later, ro's newest cosignature is stale for ua: the messages wait.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     assert!(ro.link.send(alerts(&ua.agency(), 0..4)).await.unwrap().iter().all(Result::is_ok));
     until("ua took ro's messages", Duration::from_secs(30), || held_of(&ua.link, "ro-igpf").1 == 4).await;
     nothing_handed_on(&ua.link).await;
