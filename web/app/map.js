@@ -44,7 +44,7 @@ export async function show(alerts) {
       .bindTooltip(`${a.plate} — ${t(`reason.${a.reason}`)}`)
       .addTo(layers.alerts);
   }
-  if (points.length) map.fitBounds(points, { padding: [40, 40], maxZoom: 9 });
+  if (points.length) map.fitBounds(points, { padding: [40, 40], maxZoom: 7 });
   else map.setView([47.5, 25.5], 6);
   setTimeout(() => map.invalidateSize(), 0);
 }

@@ -251,6 +251,15 @@ impl VerifierKey {
         Ok(Self { name: name.to_owned(), id, key })
     }
 
+    /// The verifier key named `name` of the Ed25519 public key `public` (as another format
+    /// carries it: a partner's agency key, which also signs as its witness).
+    pub fn from_ed25519(name: &str, public: &[u8; 32]) -> Result<Self, CheckpointError> {
+        check_name(name).map_err(CheckpointError::BadKey)?;
+        let key = VerifyingKey::from_bytes(public)
+            .map_err(|_| CheckpointError::BadKey("not an Ed25519 public key".into()))?;
+        Ok(Self { name: name.to_owned(), id: key_id(name, &key), key })
+    }
+
     /// The key's name: the origin of the log it signs.
     pub fn name(&self) -> &str {
         &self.name
@@ -418,6 +427,14 @@ mod tests {
         assert!(lines[4].starts_with("\u{2014} limes.example/node-1/audit "));
         assert_eq!(lines.len(), 5);
         assert_eq!(s.verifier().open_note(&note).unwrap(), signed);
+    }
+
+    #[test]
+    fn a_verifier_key_from_a_bare_public_key_is_the_signers() {
+        let s = signer();
+        let public = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key().to_bytes();
+        assert_eq!(VerifierKey::from_ed25519(s.name(), &public).unwrap(), s.verifier());
+        assert!(VerifierKey::from_ed25519("with space", &public).is_err());
     }
 
     #[test]

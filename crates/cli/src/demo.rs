@@ -58,6 +58,10 @@ pub struct DemoArgs {
     /// crossed (all are counted).
     #[arg(long, default_value_t = 5)]
     alert_lines_per_second: u32,
+    /// After the summary, keep both nodes serving (their operations-centre pages too) until
+    /// Ctrl-C.
+    #[arg(long)]
+    keep: bool,
 }
 
 /// The agency whose node stands for its country in the demo.
@@ -202,6 +206,8 @@ impl DemoNode {
             purpose: purpose.into(),
             legal_basis: legal_basis.into(),
             hitquery: limes_link::HitQueryConfig::default(),
+            // The demo's nodes witness each other's audit logs every few seconds.
+            witness: limes_link::WitnessConfig { interval: Duration::from_secs(2), ..Default::default() },
         };
         node.start_federation(&dir, link).await?;
         let running = node.federation.as_ref().context("the federation has started")?;
@@ -321,6 +327,23 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             fingerprint.get(..23).unwrap_or(&fingerprint),
             n.dir.display()
         );
+        // An officer to sign in to the operations-centre page with (synthetic data only).
+        let (store, access) = (n.node.state.store.clone(), n.node.state.access.options.clone());
+        let created = tokio::task::spawn_blocking(move || {
+            use limes_access::Role;
+            let roles = [Role::Operator, Role::Analyst, Role::Supervisor];
+            limes_server::auth::create_account(&store, &access, "officer", "demo officer", &roles)
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("creating the demo officer: {e}"))?;
+        match created {
+            Some(password) => println!(
+                "  {:<10} page {}/ui/ — sign in as officer, password {password}",
+                n.label(),
+                n.url.trim_end_matches('/')
+            ),
+            None => println!("  {:<10} page {}/ui/ — sign in as officer", n.label(), n.url.trim_end_matches('/')),
+        }
     }
     // What `limes partner add <anchor> --send alert,released --receive alert,released` does
     // through the API, each node with the other's trust anchor: alerts, and the data released
@@ -422,6 +445,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     print_per_node(&nodes, &stats);
     if let Some(reference) = hit_no_hit(&nodes).await {
         request_full_data(&nodes, reference).await;
+    }
+    if a.keep {
+        println!("\nthe nodes keep serving (the pages above); Ctrl-C ends the demo");
+        let _ = tokio::signal::ctrl_c().await;
     }
 
     for n in nodes {

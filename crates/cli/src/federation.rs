@@ -68,7 +68,20 @@ pub fn trust(a: TrustArgs) -> anyhow::Result<()> {
                     dir.display()
                 )
             })?;
-            let anchor = identity.anchor(link.anchor_fields())?;
+            // The audit log's key, so that partners can check and witness its checkpoints. A
+            // node that never ran has none yet: its audit log is made now, as `serve` would.
+            let data_dir = &cfg.store.data_dir;
+            if !data_dir.join(limes_audit::KEY_FILE).exists() {
+                let origin = format!("limes/{}/audit", cfg.node.agency);
+                limes_audit::AuditLog::open(data_dir, limes_audit::AuditOptions::new(origin))
+                    .and_then(limes_audit::AuditLog::close)
+                    .with_context(|| format!("making the audit log in {}", data_dir.display()))?;
+            }
+            let audit_key = limes_audit::read_verifier_key(data_dir)
+                .with_context(|| format!("reading the audit key in {}", data_dir.display()))?;
+            let fields =
+                limes_federation::AnchorFields { audit_key: Some(audit_key.to_string()), ..link.anchor_fields() };
+            let anchor = identity.anchor(fields)?;
             let text = if json { serde_json::to_string_pretty(&anchor)? + "\n" } else { toml::to_string(&anchor)? };
             match out {
                 Some(path) => {
@@ -97,6 +110,8 @@ pub fn trust(a: TrustArgs) -> anyhow::Result<()> {
                     "regime": v.anchor.regime,
                     "url": v.anchor.url,
                     "signing_key": v.anchor.signing_key,
+                    "format": v.anchor.format,
+                    "audit_key": v.anchor.audit_key,
                     "fingerprint": v.fingerprint.to_hex(),
                     "fingerprint_spoken": v.fingerprint.to_spoken(),
                     "issued_at": v.anchor.issued_at,

@@ -206,6 +206,7 @@ fn main() -> anyhow::Result<()> {
                     println!("partners' port (mutual TLS) on {}", f.addr);
                 }
                 println!("limes node {} listening on {}", cfg.node.id, node.url());
+                println!("operations-centre page: {}{}", node.url().trim_end_matches('/'), limes_web::PATH);
                 node.run_until_signal().await
             })
         }

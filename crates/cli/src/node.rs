@@ -132,7 +132,10 @@ impl Node {
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
         let mqtt_stats = Arc::new(MqttStats::default());
-        let app = limes_server::router(state.clone()).merge(mqtt_routes(state.clone(), mqtt_stats.clone()));
+        // The API, and the operations-centre page at /ui/ (limes-web: embedded, same origin).
+        let app = limes_server::router(state.clone())
+            .merge(mqtt_routes(state.clone(), mqtt_stats.clone()))
+            .merge(limes_web::router());
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {

@@ -82,6 +82,17 @@ fn demo_runs_two_federated_nodes_and_alerts_cross_the_border() {
     // And one hit/no-hit query from the Ukrainian node: a plate Romania read, and one nobody did.
     assert!(stdout.contains("hit/no-hit: ua-dpsu asked ro-igpf about 2 plates without revealing them"), "{stdout}");
     assert!(stdout.contains(" hit, reference ") && stdout.contains("ZZ99ZZZ      no hit"), "{stdout}");
+    // One request for the reads behind the hit, approved by Romania's supervisor, answered.
+    assert!(stdout.contains("ua-dpsu asked ro-igpf for the reads behind the hit"), "{stdout}");
+    assert!(stdout.contains("pending at ro-igpf: a supervisor there decides"), "{stdout}");
+    assert!(
+        stdout.contains("approved by user:demo-supervisor (supervisor);")
+            && stdout.contains("reads released to ua-dpsu"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("under RO-UA/ANPR/2026-01"), "the conditions name the agreement: {stdout}");
+    // Each node's page, with an officer to sign in.
+    assert_eq!(stdout.matches("/ui/ — sign in as officer, password ").count(), 2, "{stdout}");
 }
 
 #[test]

@@ -713,10 +713,12 @@ async fn a_full_queue_refuses_more_for_that_partner_and_loses_nothing_it_took() 
     assert_eq!(got.len(), 5, "what was queued arrives, once");
 }
 
-/// A test-side partner: its own identity, and a client pinned to the node's certificate.
+/// A test-side partner: its own identity and audit log, and a client pinned to the node's
+/// certificate.
 struct FakePartner {
     identity: limes_link::Identity,
     agency: AgencyId,
+    audit: limes_audit::AuditLog,
     _dir: tempfile::TempDir,
 }
 
@@ -724,7 +726,38 @@ impl FakePartner {
     fn new(agency: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (identity, _) = limes_link::Identity::load_or_create(dir.path(), agency, &["127.0.0.1".into()]).unwrap();
-        Self { identity, agency: AgencyId::new(agency).unwrap(), _dir: dir }
+        let origin = format!("limes/{agency}/audit");
+        let audit =
+            limes_audit::AuditLog::open(&dir.path().join("audit"), limes_audit::AuditOptions::new(origin)).unwrap();
+        Self { identity, agency: AgencyId::new(agency).unwrap(), audit, _dir: dir }
+    }
+
+    /// Its audit log's newest checkpoint, cosigned by the node at `base` (its partners' port)
+    /// as its witness: what its batches carry for the node to take their messages.
+    async fn cosigned_checkpoint(&self, client: &reqwest::Client, base: &str) -> limes_federation::BatchCheckpoint {
+        let event = limes_audit::AuditEvent {
+            actor: limes_audit::Actor::Node(self.agency.to_string()),
+            role: "node".into(),
+            action: limes_audit::Action::Alter,
+            object: limes_audit::Object::new("test", "start"),
+            purpose: "detection".into(),
+            legal_basis: "a test".into(),
+            case_ref: None,
+            outcome: limes_audit::Outcome::Allowed,
+            details: limes_audit::Details::none(),
+        };
+        self.audit.append(event).await.unwrap();
+        let signed = tokio::task::block_in_place(|| self.audit.checkpoint_now()).unwrap().unwrap();
+        let note = self.audit.verifier_key().note(&signed);
+        let r = client
+            .post(format!("{base}/federation/v1/witness/add-checkpoint"))
+            .body(format!("old 0\n\n{note}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let line = r.text().await.unwrap();
+        limes_federation::BatchCheckpoint { note: format!("{note}{line}"), proof: None }
     }
 
     fn anchor_file(&self, dir: &Path) -> std::path::PathBuf {
@@ -737,6 +770,7 @@ impl FakePartner {
                 regime: limes_access::Regime::Led,
                 url: "https://127.0.0.1:9".into(),
                 certificate_pem: String::new(),
+                audit_key: Some(self.audit.verifier_key().to_string()),
             })
             .unwrap();
         let path = dir.join(format!("{}.json", self.agency));
@@ -746,7 +780,9 @@ impl FakePartner {
 
     fn client(&self, node_fingerprint: limes_federation::Fingerprint) -> reqwest::Client {
         let tls = limes_link::tls::client_config(&self.identity, node_fingerprint).unwrap();
-        reqwest::Client::builder().tls_backend_preconfigured(tls).build().unwrap()
+        // A liveness bound: a request the node never answers fails the test, with its place,
+        // instead of hanging it (seen once under load, not reproduced).
+        reqwest::Client::builder().tls_backend_preconfigured(tls).timeout(Duration::from_secs(60)).build().unwrap()
     }
 
     /// A message with the labels of an alert the test agreement allows.
@@ -852,8 +888,17 @@ async fn forged_unknown_replayed_misaddressed_skewed_and_oversized_messages_are_
             (status, r.json::<Value>().await.unwrap())
         }
     };
+    // pl's audit log, witnessed by ua: its messages are taken under that checkpoint.
+    let checkpoint = pl.cosigned_checkpoint(&client, &format!("https://127.0.0.1:{port}")).await;
     let batch = |envelopes: Vec<Envelope>| {
-        Batch::seal(pl.agency.clone(), ua_agency.clone(), Utc::now(), envelopes, &pl.identity.key)
+        Batch::seal_with_checkpoint(
+            pl.agency.clone(),
+            ua_agency.clone(),
+            Utc::now(),
+            Some(checkpoint.clone()),
+            envelopes,
+            &pl.identity.key,
+        )
     };
 
     // A good message: accepted, and it takes effect.

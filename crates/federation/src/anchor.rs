@@ -5,6 +5,11 @@
 //! carries, which proves that whoever made it holds that key and binds the certificate to it.
 //! It never carries a private key. A receiving agency compares the anchor's fingerprint with
 //! the one the other agency reads out to it (phone, letter), then adds it as a partner.
+//!
+//! Format v2 adds the node's audit-log verifier key (`audit_key`, a C2SP signed-note verifier
+//! key), signed with the rest, so that partners can check and witness the node's audit
+//! checkpoints. v1 anchors (without it) are still read; they are signed under their own domain,
+//! so no v1 signature passes for a v2 anchor or the other way round.
 
 use std::fmt;
 
@@ -22,14 +27,24 @@ use sha2::{Digest, Sha256};
 use crate::canonical::signed_bytes;
 use crate::key::{AgencyKey, PublicKey};
 
-/// The one format this version writes and reads.
-pub const ANCHOR_FORMAT: &str = "limes-trust-anchor-v1";
+/// The format this version writes.
+pub const ANCHOR_FORMAT: &str = "limes-trust-anchor-v2";
+/// The format before audit keys, still read.
+pub const ANCHOR_FORMAT_V1: &str = "limes-trust-anchor-v1";
+
+/// The longest audit key an anchor may carry (a verifier key is its name, 8 hex digits and 44
+/// base64 characters).
+const MAX_AUDIT_KEY: usize = 400;
 
 /// Why an anchor was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AnchorError {
-    #[error("unknown anchor format {0:?} (this node reads {ANCHOR_FORMAT})")]
+    #[error("unknown anchor format {0:?} (this node reads {ANCHOR_FORMAT} and {ANCHOR_FORMAT_V1})")]
     Format(String),
+    #[error("the audit key {0:?} is not a signed-note verifier key (name+keyid+base64, at most 400 characters)")]
+    AuditKey(String),
+    #[error("a {ANCHOR_FORMAT_V1} anchor carries no audit key")]
+    AuditKeyInV1,
     #[error("the node URL {0:?} is not an https:// URL with a host")]
     Url(String),
     #[error("the certificate is not one PEM certificate: {0}")]
@@ -108,6 +123,10 @@ pub struct TrustAnchor {
     pub signing_key: PublicKey,
     /// The node's TLS certificate (PEM); partners pin it.
     pub certificate: String,
+    /// The verifier key of the node's audit log (`limes audit key`): partners check and
+    /// cosign its checkpoints with it. None in v1 anchors and from nodes without an audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_key: Option<String>,
     pub issued_at: DateTime<Utc>,
     /// Base64 Ed25519 signature by `signing_key` over all the fields above.
     pub signature: String,
@@ -122,6 +141,8 @@ pub struct AnchorFields {
     pub regime: Regime,
     pub url: String,
     pub certificate_pem: String,
+    /// The node's audit-log verifier key, when it has an audit log.
+    pub audit_key: Option<String>,
 }
 
 /// An anchor whose signature, URL and certificate have been checked.
@@ -144,6 +165,7 @@ impl TrustAnchor {
             url: fields.url,
             signing_key: key.public(),
             certificate: fields.certificate_pem,
+            audit_key: fields.audit_key,
             issued_at: now.trunc_subsecs(0),
             signature: String::new(),
         };
@@ -152,26 +174,48 @@ impl TrustAnchor {
         Ok(anchor)
     }
 
+    /// The signed fields under the anchor's own format as the domain: v2 adds the audit key
+    /// (empty when the node has none) as a ninth field.
     fn signed_bytes(&self) -> Vec<u8> {
         let regime = serde_json::to_string(&self.regime).unwrap_or_default();
-        signed_bytes(
-            ANCHOR_FORMAT,
-            &[
-                self.agency.as_str().as_bytes(),
-                self.name.as_bytes(),
-                self.country.to_string().as_bytes(),
-                regime.as_bytes(),
-                self.url.as_bytes(),
-                self.signing_key.as_bytes(),
-                self.certificate.trim().as_bytes(),
-                &self.issued_at.timestamp().to_be_bytes(),
-            ],
-        )
+        let issued = self.issued_at.timestamp().to_be_bytes();
+        let country = self.country.to_string();
+        let mut fields: Vec<&[u8]> = vec![
+            self.agency.as_str().as_bytes(),
+            self.name.as_bytes(),
+            country.as_bytes(),
+            regime.as_bytes(),
+            self.url.as_bytes(),
+            self.signing_key.as_bytes(),
+            self.certificate.trim().as_bytes(),
+            &issued,
+        ];
+        if self.format == ANCHOR_FORMAT {
+            fields.push(self.audit_key.as_deref().unwrap_or("").as_bytes());
+        }
+        signed_bytes(&self.format, &fields)
     }
 
     fn check_fields(&self) -> Result<Vec<u8>, AnchorError> {
-        if self.format != ANCHOR_FORMAT {
-            return Err(AnchorError::Format(self.format.clone()));
+        match self.format.as_str() {
+            ANCHOR_FORMAT => {}
+            ANCHOR_FORMAT_V1 if self.audit_key.is_some() => return Err(AnchorError::AuditKeyInV1),
+            ANCHOR_FORMAT_V1 => {}
+            _ => return Err(AnchorError::Format(self.format.chars().take(80).collect())),
+        }
+        if let Some(key) = &self.audit_key {
+            // The form only: `limes-link` reads the key itself (limes-audit's `VerifierKey`).
+            let parts: Vec<&str> = key.splitn(3, '+').collect();
+            let well_formed = key.len() <= MAX_AUDIT_KEY
+                && !key.chars().any(|c| c.is_whitespace() || c.is_control())
+                && parts.len() == 3
+                && !parts[0].is_empty()
+                && parts[1].len() == 8
+                && parts[1].bytes().all(|b| b.is_ascii_hexdigit())
+                && !parts[2].is_empty();
+            if !well_formed {
+                return Err(AnchorError::AuditKey(key.chars().take(80).collect()));
+            }
         }
         if self.name.trim().is_empty() || self.name.chars().count() > 200 {
             return Err(AnchorError::Name);
@@ -220,7 +264,43 @@ mod tests {
             regime: Regime::Led,
             url: "https://10.1.0.2:8443".into(),
             certificate_pem: PEM.into(),
+            audit_key: Some(AUDIT_KEY.into()),
         }
+    }
+
+    const AUDIT_KEY: &str = "limes/ro-igpf/audit+1a2b3c4d+BNt2NbWLCsOrIIZwzDvzShmLQ+mzVlnnL3GMCOtzJvEH";
+
+    #[test]
+    fn the_audit_key_is_signed_and_v1_anchors_are_still_read() {
+        let key = AgencyKey::from_seed(&[1; 32]);
+        let anchor = TrustAnchor::sign(fields(), &key, Utc::now()).unwrap();
+        assert_eq!(anchor.format, ANCHOR_FORMAT);
+        anchor.clone().verify().unwrap();
+        let mut a = anchor.clone();
+        a.audit_key = Some(AUDIT_KEY.replace("ro-igpf", "ro-other"));
+        assert_eq!(a.verify().unwrap_err(), AnchorError::Signature);
+        let mut a = anchor.clone();
+        a.audit_key = None;
+        assert_eq!(a.verify().unwrap_err(), AnchorError::Signature, "dropping the audit key breaks the signature");
+        // A v2 signature does not pass for v1, even without the audit key.
+        let mut a = anchor.clone();
+        (a.format, a.audit_key) = (ANCHOR_FORMAT_V1.into(), None);
+        assert_eq!(a.verify().unwrap_err(), AnchorError::Signature);
+        // A v1 anchor as older nodes wrote it.
+        let mut v1 = anchor.clone();
+        (v1.format, v1.audit_key) = (ANCHOR_FORMAT_V1.into(), None);
+        v1.signature = BASE64.encode(key.sign(&v1.signed_bytes()));
+        v1.clone().verify().unwrap();
+        let mut a = v1;
+        a.audit_key = Some(AUDIT_KEY.into());
+        assert_eq!(a.verify().unwrap_err(), AnchorError::AuditKeyInV1);
+        // A malformed key is refused before signing.
+        for bad in ["", "name", "a+b+c", "limes/x+zzzzzzzz+AAAA", "with space+1a2b3c4d+AAAA"] {
+            let f = AnchorFields { audit_key: Some(bad.into()), ..fields() };
+            assert!(matches!(TrustAnchor::sign(f, &key, Utc::now()), Err(AnchorError::AuditKey(_))), "{bad}");
+        }
+        let f = AnchorFields { audit_key: Some(format!("{}+1a2b3c4d+AAAA", "n".repeat(400))), ..fields() };
+        assert!(matches!(TrustAnchor::sign(f, &key, Utc::now()), Err(AnchorError::AuditKey(_))));
     }
 
     #[test]

@@ -281,8 +281,38 @@ pub struct Outcome {
     pub refusal: Option<Refusal>,
 }
 
-/// The receiver's answer to a batch it checked: one outcome per envelope, in order.
+/// The receiver's answer to a batch it checked: one outcome per envelope, in order, and what
+/// it made of the batch's audit checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     pub outcomes: Vec<Outcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointAck>,
+}
+
+/// What a receiver made of the sender's audit checkpoint (witnessed audit, design/audit.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointAck {
+    /// The size of the sender's checkpoint the receiver holds now (0: none): the next batch's
+    /// consistency proof starts (or ends) there.
+    pub held_size: u64,
+    pub status: CheckpointStatus,
+    /// Why, in words, when the status is not `accepted`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// The receiver's verdict on a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointStatus {
+    /// The sender's messages are delivered.
+    Accepted,
+    /// The sender's data messages are stored but held until a checkpoint is accepted.
+    Held,
+    /// The checkpoint contradicts the one the receiver holds: messages are held, the evidence kept.
+    Fork,
+    /// The receiver does not require one from this sender (no agreement in force, or it
+    /// does not require witnessed checkpoints).
+    NotRequired,
 }

@@ -5,6 +5,10 @@
 //! it waits in an outbox for a partner that is down. A batch wraps the envelopes sent in one
 //! request with the time of *sending*, signed too: that is what the receiver checks against
 //! its clock (an envelope queued for a day is not stale; a batch sent "a day ago" is).
+//!
+//! A batch may carry the sender's newest fully cosigned audit checkpoint ([`BatchCheckpoint`],
+//! witnessed audit: design/audit.md), signed with the batch; a batch without one signs as
+//! before.
 
 use std::fmt;
 
@@ -255,6 +259,45 @@ impl Envelope {
     }
 }
 
+/// The sender's audit checkpoint, as a batch carries it: the newest one its witnesses fully
+/// cosigned, and the consistency proof between it and the checkpoint the receiver last said
+/// it holds (either may be the larger). The receiver judges it with `limes-audit`'s
+/// `CheckpointGate`; here it is text and hashes only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchCheckpoint {
+    /// A C2SP signed note: the checkpoint, the log's signature and the witnesses' lines.
+    pub note: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<WireProof>,
+}
+
+/// An RFC 6962 consistency proof with the two tree sizes it links.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireProof {
+    pub old_size: u64,
+    pub new_size: u64,
+    /// The proof's hashes, base64 of 32 bytes each.
+    #[serde(with = "hashes")]
+    pub hashes: Vec<[u8; 32]>,
+}
+
+impl BatchCheckpoint {
+    /// The two fields the batch signature covers after the envelopes': the note, and the
+    /// proof's sizes and hashes (empty without a proof).
+    fn signed_fields(&self) -> (Vec<u8>, Vec<u8>) {
+        let proof = self.proof.as_ref().map_or_else(Vec::new, |p| {
+            let mut out = Vec::with_capacity(16 + 32 * p.hashes.len());
+            out.extend_from_slice(&p.old_size.to_be_bytes());
+            out.extend_from_slice(&p.new_size.to_be_bytes());
+            p.hashes.iter().for_each(|h| out.extend_from_slice(h));
+            out
+        });
+        (self.note.clone().into_bytes(), proof)
+    }
+}
+
 /// What one request from a sender to a partner carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -264,6 +307,9 @@ pub struct Batch {
     /// When the sender sent this request, in whole milliseconds.
     #[serde(with = "millis")]
     pub sent_at: DateTime<Utc>,
+    /// The sender's audit checkpoint (none from a node without an audit log or witnesses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<BatchCheckpoint>,
     pub envelopes: Vec<Envelope>,
     #[serde(with = "b64_64")]
     pub signature: [u8; 64],
@@ -277,14 +323,27 @@ impl Batch {
         envelopes: Vec<Envelope>,
         key: &AgencyKey,
     ) -> Batch {
-        let mut b = Batch { sender, recipient, sent_at: millis_time(sent_at), envelopes, signature: [0; 64] };
+        Self::seal_with_checkpoint(sender, recipient, sent_at, None, envelopes, key)
+    }
+
+    /// [`Batch::seal`], carrying the sender's audit checkpoint.
+    pub fn seal_with_checkpoint(
+        sender: AgencyId,
+        recipient: AgencyId,
+        sent_at: DateTime<Utc>,
+        checkpoint: Option<BatchCheckpoint>,
+        envelopes: Vec<Envelope>,
+        key: &AgencyKey,
+    ) -> Batch {
+        let mut b =
+            Batch { sender, recipient, sent_at: millis_time(sent_at), checkpoint, envelopes, signature: [0; 64] };
         b.signature = key.sign(&b.signed_bytes());
         b
     }
 
     fn signed_bytes(&self) -> Vec<u8> {
         let sigs: Vec<[u8; 64]> = self.envelopes.iter().map(|e| e.signature).collect();
-        batch_signed_bytes(&self.sender, &self.recipient, self.sent_at, &sigs)
+        batch_signed_bytes(&self.sender, &self.recipient, self.sent_at, &sigs, self.checkpoint.as_ref())
     }
 
     pub fn verifies(&self, key: &PublicKey) -> bool {
@@ -292,19 +351,25 @@ impl Batch {
     }
 }
 
-/// The batch signature covers the envelopes' own signatures, which cover their contents.
-fn batch_signed_bytes(sender: &AgencyId, recipient: &AgencyId, sent_at: DateTime<Utc>, sigs: &[[u8; 64]]) -> Vec<u8> {
+/// The batch signature covers the envelopes' own signatures, which cover their contents, and
+/// the checkpoint when there is one (two more fields, so a batch without one signs as before).
+fn batch_signed_bytes(
+    sender: &AgencyId,
+    recipient: &AgencyId,
+    sent_at: DateTime<Utc>,
+    sigs: &[[u8; 64]],
+    checkpoint: Option<&BatchCheckpoint>,
+) -> Vec<u8> {
     let sigs: Vec<u8> = sigs.iter().flatten().copied().collect();
-    signed_bytes(
-        BATCH_DOMAIN,
-        &[
-            sender.as_str().as_bytes(),
-            recipient.as_str().as_bytes(),
-            &sent_at.timestamp_millis().to_be_bytes(),
-            &(sigs.len() as u64 / 64).to_be_bytes(),
-            &sigs,
-        ],
-    )
+    let sent = sent_at.timestamp_millis().to_be_bytes();
+    let count = (sigs.len() as u64 / 64).to_be_bytes();
+    let mut fields: Vec<&[u8]> = vec![sender.as_str().as_bytes(), recipient.as_str().as_bytes(), &sent, &count, &sigs];
+    let checkpoint = checkpoint.map(BatchCheckpoint::signed_fields);
+    if let Some((note, proof)) = &checkpoint {
+        fields.push(note);
+        fields.push(proof);
+    }
+    signed_bytes(BATCH_DOMAIN, &fields)
 }
 
 /// A batch's JSON around its envelopes: a sender that keeps envelopes as the JSON they were
@@ -316,22 +381,27 @@ pub struct BatchFrame {
     pub suffix: String,
 }
 
-/// Signs a batch of envelopes given by their signatures, in order.
+/// Signs a batch of envelopes given by their signatures, in order, with the sender's audit
+/// checkpoint if any.
 pub fn seal_batch_header(
     sender: &AgencyId,
     recipient: &AgencyId,
     sent_at: DateTime<Utc>,
+    checkpoint: Option<&BatchCheckpoint>,
     envelope_signatures: &[[u8; 64]],
     key: &AgencyKey,
 ) -> BatchFrame {
     let sent_at = millis_time(sent_at);
-    let sig = key.sign(&batch_signed_bytes(sender, recipient, sent_at, envelope_signatures));
-    let head = serde_json::json!({
+    let sig = key.sign(&batch_signed_bytes(sender, recipient, sent_at, envelope_signatures, checkpoint));
+    let mut head = serde_json::json!({
         "sender": sender,
         "recipient": recipient,
         "sent_at": sent_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "signature": BASE64.encode(sig),
     });
+    if let (Some(checkpoint), Some(map)) = (checkpoint, head.as_object_mut()) {
+        map.insert("checkpoint".into(), serde_json::to_value(checkpoint).unwrap_or_default());
+    }
     let head = head.to_string();
     // `{"…":…}` → `{"…":…,"envelopes":[` and `]}`.
     BatchFrame { prefix: format!("{},\"envelopes\":[", &head[..head.len() - 1]), suffix: "]}".into() }
@@ -390,6 +460,41 @@ mod b64 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         BASE64.decode(s.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
+mod hashes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use serde::{Deserializer, Serializer};
+
+    /// No RFC 6962 consistency proof of a tree below 2^64 leaves has more.
+    const MAX: usize = 64;
+
+    pub fn serialize<S: Serializer>(h: &[[u8; 32]], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(h.iter().map(|h| BASE64.encode(h)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<[u8; 32]>, D::Error> {
+        struct Hashes;
+        impl<'de> serde::de::Visitor<'de> for Hashes {
+            type Value = Vec<[u8; 32]>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "at most {MAX} base64 hashes of 32 bytes")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(text) = seq.next_element::<std::borrow::Cow<'de, str>>()? {
+                    if out.len() == MAX {
+                        return Err(serde::de::Error::custom(format!("a consistency proof has at most {MAX} hashes")));
+                    }
+                    let bytes = BASE64.decode(text.as_bytes()).map_err(serde::de::Error::custom)?;
+                    out.push(bytes.try_into().map_err(|_| serde::de::Error::custom("a hash is 32 bytes"))?);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Hashes)
     }
 }
 

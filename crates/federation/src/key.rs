@@ -50,6 +50,13 @@ impl AgencyKey {
         self.0.sign(message).to_bytes()
     }
 
+    /// The key's 32-byte seed. Secret: for the other signer the agency's key serves as, the
+    /// node's witness of partners' audit logs (`limes-link`), whose signed messages
+    /// (`cosignature/v1\n…`) never begin as this crate's (a `limes-` domain).
+    pub fn seed(&self) -> [u8; 32] {
+        *self.0.as_bytes()
+    }
+
     /// `limes-agency-key-v1 ed25519:<base64 seed>`: the key file's content.
     pub fn to_private_text(&self) -> String {
         format!("{PRIVATE_PREFIX}{}", BASE64.encode(self.0.as_bytes()))

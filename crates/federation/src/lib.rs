@@ -16,10 +16,15 @@ pub mod envelope;
 pub mod key;
 pub mod receipt;
 
-pub use anchor::{AnchorError, AnchorFields, Fingerprint, TrustAnchor, VerifiedAnchor};
-pub use check::{
-    Limits, Outcome, Peer, Receipt, Refusal, RejectCode, SeqDecision, Status, check_batch, check_envelope, sequence,
+pub use anchor::{
+    ANCHOR_FORMAT, ANCHOR_FORMAT_V1, AnchorError, AnchorFields, Fingerprint, TrustAnchor, VerifiedAnchor,
 };
-pub use envelope::{Batch, BatchFrame, Draft, Envelope, MessageId, MessageType, NameError, StreamName};
+pub use check::{
+    CheckpointAck, CheckpointStatus, Limits, Outcome, Peer, Receipt, Refusal, RejectCode, SeqDecision, Status,
+    check_batch, check_envelope, sequence,
+};
+pub use envelope::{
+    Batch, BatchCheckpoint, BatchFrame, Draft, Envelope, MessageId, MessageType, NameError, StreamName, WireProof,
+};
 pub use key::{AgencyKey, KeyError, PublicKey};
 pub use receipt::{DELETION_RECEIPT, DeletionReason, DeletionReceipt};

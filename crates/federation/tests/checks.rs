@@ -257,3 +257,57 @@ proptest! {
         prop_assert!(e.open(&f.ro_public).is_err());
     }
 }
+
+#[test]
+fn a_batch_signs_its_checkpoint_and_refuses_oversized_proofs() {
+    let f = Fixture::new();
+    let checkpoint = BatchCheckpoint {
+        note: "limes/ro-igpf/audit\n5\nAAAA\n\n— limes/ro-igpf/audit AAAA\n".into(),
+        proof: Some(WireProof { old_size: 3, new_size: 5, hashes: vec![[7; 32], [8; 32]] }),
+    };
+    let envelopes = vec![f.envelope(1, "alert", b"{}")];
+    let batch = Batch::seal_with_checkpoint(
+        f.ro.clone(),
+        f.ua.clone(),
+        Utc::now(),
+        Some(checkpoint.clone()),
+        envelopes.clone(),
+        &f.ro_key,
+    );
+    assert_eq!(f.check(&batch), Ok(()));
+    let back: Batch = serde_json::from_str(&serde_json::to_string(&batch).unwrap()).unwrap();
+    assert_eq!(back, batch);
+    // The signature covers the note, the proof's sizes and hashes, and their presence.
+    let altered = [
+        |c: &mut BatchCheckpoint| c.note.push('x'),
+        |c: &mut BatchCheckpoint| c.proof.as_mut().unwrap().old_size = 2,
+        |c: &mut BatchCheckpoint| c.proof.as_mut().unwrap().hashes[1][0] ^= 1,
+        |c: &mut BatchCheckpoint| c.proof = None,
+    ];
+    for alter in altered {
+        let mut b = batch.clone();
+        alter(b.checkpoint.as_mut().unwrap());
+        assert_eq!(code(f.check(&b)), RejectCode::BadSignature);
+    }
+    let mut b = batch.clone();
+    b.checkpoint = None;
+    assert_eq!(code(f.check(&b)), RejectCode::BadSignature);
+
+    // The sender's spliced JSON is the same batch.
+    let sigs: Vec<[u8; 64]> = envelopes.iter().map(|e| e.signature).collect();
+    let frame =
+        limes_federation::envelope::seal_batch_header(&f.ro, &f.ua, batch.sent_at, Some(&checkpoint), &sigs, &f.ro_key);
+    let json = format!("{}{}{}", frame.prefix, serde_json::to_string(&envelopes[0]).unwrap(), frame.suffix);
+    let spliced: Batch = serde_json::from_str(&json).unwrap();
+    assert_eq!(spliced.checkpoint.as_ref(), Some(&checkpoint));
+    assert_eq!(f.check(&spliced), Ok(()));
+
+    // A proof longer than any tree needs, or a hash of the wrong length, does not parse.
+    let mut wire: serde_json::Value = serde_json::to_value(&batch).unwrap();
+    wire["checkpoint"]["proof"]["hashes"] = serde_json::json!(vec!["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="; 65]);
+    let e = serde_json::from_value::<Batch>(wire.clone()).unwrap_err().to_string();
+    assert!(e.contains("at most 64 hashes"), "{e}");
+    wire["checkpoint"]["proof"]["hashes"] = serde_json::json!(["AAAA"]);
+    let e = serde_json::from_value::<Batch>(wire).unwrap_err().to_string();
+    assert!(e.contains("32 bytes"), "{e}");
+}

@@ -152,6 +152,8 @@ impl Link {
         }
         self.0.db.put_agreement(&agreement.id, &other, text, Utc::now())?;
         self.reload_agreements()?;
+        // The partner witnesses this node's log from now on: ask it at once.
+        self.0.witness.wake.notify_one();
         self.audit_agreement("agreement.add", &agreement.id, serde_json::json!({ "partner": other }));
         self.agreements()
             .into_iter()

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_agreements.sql")),
     (3, include_str!("../migrations/0003_receipts.sql")),
     (4, include_str!("../migrations/0004_hitquery.sql")),
+    (5, include_str!("../migrations/0005_witness.sql")),
 ];
 
 /// A message shared under an agreement whose deletion receipt is overdue.
@@ -125,6 +126,60 @@ pub struct Received {
     pub payload: Vec<u8>,
     /// What the message carries, as the sender signed it and the agreement allowed it.
     pub labels: Option<Labels>,
+}
+
+/// What a batch's audit checkpoint does to the batch's messages, decided before they are
+/// stored (`witness::judge`) and done in their transaction.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GateEffect {
+    /// Hold the batch's data messages, for this reason.
+    pub hold: Option<String>,
+    /// Hold this checkpoint of the sender's log from now on (size, note) and release the
+    /// sender's held messages.
+    pub accept: Option<(u64, String)>,
+    /// Keep this evidence of a fork of the sender's log.
+    pub fork: Option<ForkRecord>,
+}
+
+/// A fork as it is kept.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ForkRecord {
+    pub held: String,
+    pub presented: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<serde_json::Value>,
+    pub detail: String,
+}
+
+/// A fork found, as administrators see it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Fork {
+    pub partner: String,
+    /// `witness` (found when asked to cosign) or `receiver` (found judging a batch).
+    pub seen_as: String,
+    pub detected: DateTime<Utc>,
+    #[serde(flatten)]
+    pub record: ForkRecord,
+}
+
+fn insert_fork(
+    tx: &Connection,
+    partner: &str,
+    seen_as: &str,
+    f: &ForkRecord,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT OR IGNORE INTO forks (partner, seen_as, held, presented, proof, detail, detected_us)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![partner, seen_as, f.held, f.presented, f.proof.as_ref().map(|p| p.to_string()), f.detail, us(now)],
+    )
+}
+
+/// A witness's new state for a log: (size, note) to keep; none when nothing changes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WitnessUpdate {
+    pub state: Option<(u64, String)>,
 }
 
 /// A message a partner refused for good.
@@ -554,17 +609,35 @@ impl Db {
     }
 
     /// Takes the checked envelopes of one batch in one transaction: each in its stream's
-    /// order, each id once. `checks` holds, per envelope, the result of the receiver's checks.
+    /// order, each id once. `checks` holds, per envelope, the result of the receiver's checks;
+    /// `gate` what the batch's audit checkpoint does (hold the data messages, advance the
+    /// checkpoint held and release what was held, keep a fork's evidence), in the same
+    /// transaction. Returns the outcomes and how many held messages were released.
     pub fn receive(
         &self,
         sender: &AgencyId,
         envelopes: &[Envelope],
         checks: Vec<Result<(), Refusal>>,
+        gate: &GateEffect,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Outcome>, LinkError> {
+    ) -> Result<(Vec<Outcome>, u64), LinkError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut outcomes = Vec::with_capacity(envelopes.len());
+        if let Some(fork) = &gate.fork {
+            insert_fork(&tx, sender.as_str(), "receiver", fork, now)?;
+        }
+        let mut released = 0;
+        if let Some((size, note)) = &gate.accept {
+            tx.execute(
+                "INSERT INTO checkpoint_held (sender, size, note, updated_us) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (sender) DO UPDATE SET size = ?2, note = ?3, updated_us = ?4 WHERE size <= ?2",
+                params![sender.as_str(), *size as i64, note, us(now)],
+            )?;
+            released = tx
+                .execute("UPDATE inbox SET held = NULL WHERE sender = ?1 AND held IS NOT NULL", [sender.as_str()])?
+                as u64;
+        }
         {
             let mut last = tx.prepare_cached("SELECT last_seq FROM recv_streams WHERE sender = ?1 AND stream = ?2")?;
             let mut advance = tx.prepare_cached(
@@ -573,8 +646,9 @@ impl Db {
             )?;
             let mut seen = tx.prepare_cached("SELECT sender, stream, seq FROM inbox WHERE message_id = ?1")?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO inbox (message_id, sender, kind, stream, seq, created_us, received_us, payload, labels)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO inbox (message_id, sender, kind, stream, seq, created_us, received_us, payload, labels,
+                                    held)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for (env, check) in envelopes.iter().zip(checks) {
                 let id = env.id.to_string();
@@ -625,7 +699,9 @@ impl Db {
                             us(env.created_at),
                             us(now),
                             env.payload,
-                            env.labels
+                            env.labels,
+                            // The protocol's own messages are never held (receipts keep working).
+                            gate.hold.as_deref().filter(|_| !crate::is_protocol(&env.kind)),
                         ])?;
                         // A deletion receipt is the link's own business: it takes effect here,
                         // on this partner's messages only, and never reaches the application.
@@ -652,15 +728,15 @@ impl Db {
             }
         }
         tx.commit()?;
-        Ok(outcomes)
+        Ok((outcomes, released))
     }
 
-    /// Received messages not yet applied, oldest first.
+    /// Received messages not yet applied and not held, oldest first.
     pub fn unapplied(&self, limit: usize) -> Result<Vec<Received>, LinkError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT id, message_id, sender, kind, stream, seq, created_us, received_us, payload, labels FROM inbox
-              WHERE applied_us IS NULL ORDER BY id LIMIT ?1",
+              WHERE applied_us IS NULL AND held IS NULL ORDER BY id LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], |r| {
             Ok((
@@ -707,6 +783,132 @@ impl Db {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Whether a fork of `partner`'s log was found (as its witness or as a receiver: either
+    /// is conclusive, the notes coming from the log's own node).
+    pub fn forked(&self, partner: &str) -> Result<bool, LinkError> {
+        Ok(self.conn().query_row("SELECT EXISTS (SELECT 1 FROM forks WHERE partner = ?1)", [partner], |r| r.get(0))?)
+    }
+
+    /// Every fork found, newest first.
+    pub fn forks(&self, limit: usize) -> Result<Vec<Fork>, LinkError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT partner, seen_as, held, presented, proof, detail, detected_us FROM forks ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(Fork {
+                partner: r.get(0)?,
+                seen_as: r.get(1)?,
+                record: ForkRecord {
+                    held: r.get(2)?,
+                    presented: r.get(3)?,
+                    proof: r.get::<_, Option<String>>(4)?.and_then(|p| serde_json::from_str(&p).ok()),
+                    detail: r.get(5)?,
+                },
+                detected: from_us(r.get(6)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The checkpoint of `sender`'s log held as a receiver (its note).
+    pub fn held_checkpoint(&self, sender: &str) -> Result<Option<String>, LinkError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT note FROM checkpoint_held WHERE sender = ?1", [sender], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Per sender: the size of the checkpoint held and how many of its messages are held.
+    pub fn held_summary(&self) -> Result<HashMap<String, (u64, u64)>, LinkError> {
+        let conn = self.conn();
+        let mut out: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut stmt = conn.prepare_cached("SELECT sender, size FROM checkpoint_held")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (sender, size) = row?;
+            out.entry(sender).or_default().0 = size as u64;
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT sender, COUNT(*) FROM inbox WHERE held IS NOT NULL AND applied_us IS NULL GROUP BY sender",
+        )?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (sender, n) = row?;
+            out.entry(sender).or_default().1 = n as u64;
+        }
+        Ok(out)
+    }
+
+    /// As a witness: reads the state kept for the log `origin`, lets `cosign` decide on it, and
+    /// stores the new state it returns, all in one transaction (c2sp.org/tlog-witness: the
+    /// check and the update are atomic, and the state is durable before the cosignature
+    /// leaves). A fork `cosign` reports is kept too.
+    pub fn witness<T, E>(
+        &self,
+        origin: &str,
+        partner: &str,
+        now: DateTime<Utc>,
+        cosign: impl FnOnce(Option<String>) -> Result<(T, WitnessUpdate), E>,
+    ) -> Result<Result<T, E>, LinkError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let state: Option<String> = tx
+            .query_row("SELECT note FROM witness_state WHERE partner = ?1 AND origin = ?2", [partner, origin], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let (out, update) = match cosign(state) {
+            Ok((out, update)) => (Ok(out), update),
+            Err(e) => (Err(e), WitnessUpdate::default()),
+        };
+        if let Some((size, note)) = &update.state {
+            tx.execute(
+                "INSERT INTO witness_state (origin, partner, size, note, updated_us) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (partner, origin) DO UPDATE SET size = ?3, note = ?4, updated_us = ?5",
+                params![origin, partner, *size as i64, note, us(now)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Keeps a fork found as a witness.
+    pub fn witness_fork(&self, partner: &str, fork: &ForkRecord, now: DateTime<Utc>) -> Result<(), LinkError> {
+        insert_fork(&self.conn(), partner, "witness", fork, now)?;
+        Ok(())
+    }
+
+    /// Keeps this node's checkpoint of `size` with the cosignatures gathered (its note), and
+    /// forgets those older than `before` that are not the newest.
+    pub fn put_cosigned(
+        &self,
+        size: u64,
+        note: &str,
+        now: DateTime<Utc>,
+        before: DateTime<Utc>,
+    ) -> Result<(), LinkError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO cosigned (size, note, updated_us) VALUES (?1, ?2, ?3)
+             ON CONFLICT (size) DO UPDATE SET note = ?2, updated_us = ?3",
+            params![size as i64, note, us(now)],
+        )?;
+        tx.execute(
+            "DELETE FROM cosigned WHERE updated_us < ?1 AND size < (SELECT MAX(size) FROM cosigned)",
+            [us(before)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// This node's cosigned checkpoints (notes), newest first.
+    pub fn cosigned(&self, limit: usize) -> Result<Vec<String>, LinkError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT note FROM cosigned ORDER BY size DESC LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The plates of the window whose key is of `day`, with their references and reads.

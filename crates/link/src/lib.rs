@@ -7,6 +7,9 @@
 //! - `send`: one delivery loop per partner: oldest first, at least once, backing off.
 //! - [`hitquery`]: hit/no-hit plate queries, answering partners' (the published set, blind
 //!   evaluations within a budget) and asking them ([`Link::ask_plates`]).
+//! - [`witness`]: witnessed audit: cosigning partners' audit checkpoints, gathering the
+//!   cosignatures of this node's own, carrying them with each batch and holding a partner's
+//!   messages until its checkpoint passes `limes_audit::CheckpointGate`.
 //!
 //! The node hands [`Link::send`] what it shares and takes what partners sent from
 //! [`Link::received`] (then [`Link::applied`]): a message takes effect once, even when it
@@ -40,11 +43,13 @@ pub mod identity;
 mod receive;
 mod send;
 pub mod tls;
+pub mod witness;
 
 pub use agreements::{AgreementStatus, InForce, is_protocol};
-pub use db::{Outgoing, Overdue, Partner, Received, Refused};
+pub use db::{Fork, ForkRecord, Outgoing, Overdue, Partner, Received, Refused};
 pub use hitquery::{Asking, HitQueryConfig, PublishReport, Resolved, Sighting};
 pub use identity::Identity;
+pub use witness::{WitnessConfig, WitnessStatus};
 
 /// Why a link operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +118,8 @@ pub struct LinkConfig {
     pub legal_basis: String,
     /// Hit/no-hit queries partners send this node.
     pub hitquery: HitQueryConfig,
+    /// Witnessed audit: cosigning, and what partners' checkpoints must be.
+    pub witness: WitnessConfig,
 }
 
 impl LinkConfig {
@@ -124,6 +131,7 @@ impl LinkConfig {
             regime: self.regime,
             url: self.url.clone(),
             certificate_pem: String::new(),
+            audit_key: None,
         }
     }
 }
@@ -146,6 +154,18 @@ pub struct Stats {
     /// Messages and batches this node refused.
     pub rejected: AtomicU64,
     pub handshakes_refused: AtomicU64,
+    /// Batches whose audit checkpoint was accepted.
+    pub checkpoints_accepted: AtomicU64,
+    /// Batches whose messages were held for their checkpoint (stale, not fully cosigned, no
+    /// proof, none).
+    pub checkpoints_held: AtomicU64,
+    /// Held messages released by a checkpoint accepted later.
+    pub released: AtomicU64,
+    /// Forks of partners' audit logs found, as a witness or a receiver.
+    pub forks: AtomicU64,
+    /// Partners' checkpoints this node cosigned, and refused to.
+    pub cosignatures_given: AtomicU64,
+    pub cosignatures_refused: AtomicU64,
 }
 
 /// How the link to one partner is doing.
@@ -203,6 +223,8 @@ pub(crate) struct Inner {
     capture: Mutex<Option<(PathBuf, u64)>>,
     /// Hit/no-hit queries, answered and asked.
     hitquery: hitquery::HitQueries,
+    /// Witnessed audit.
+    witness: witness::Witnessing,
 }
 
 /// A node's links to its partners. Cheap to clone.
@@ -221,12 +243,15 @@ pub struct Running {
     pub link: Link,
     pub addr: SocketAddr,
     server: tokio::task::JoinHandle<()>,
+    cosigner: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    /// Stops the partners' port and every delivery loop (queued messages stay queued).
+    /// Stops the partners' port, the cosigning task and every delivery loop (queued messages
+    /// stay queued).
     pub fn stop(&self) {
         self.server.abort();
+        self.cosigner.abort();
         for (_, h) in self.link.0.loops.lock().unwrap_or_else(|e| e.into_inner()).drain() {
             h.abort();
         }
@@ -247,6 +272,8 @@ pub fn open(dir: &Path, config: LinkConfig, audit: Option<AuditLog>) -> Result<L
     let db = db::Db::open(&dir.join("federation.sqlite"))?;
     let queued = db.queue_depths()?;
     let hitquery = hitquery::HitQueries::open(dir, config.hitquery, Utc::now())?;
+    let witness =
+        witness::Witnessing::open(&config.agency, &identity.key, &db, audit.as_ref().map(AuditLog::verifier_key))?;
     let inner = Inner {
         config,
         dir: dir.to_owned(),
@@ -265,6 +292,7 @@ pub fn open(dir: &Path, config: LinkConfig, audit: Option<AuditLog>) -> Result<L
         agreements: RwLock::default(),
         capture: Mutex::default(),
         hitquery,
+        witness,
     };
     let link = Link(Arc::new(inner));
     link.reload_partners()?;
@@ -300,9 +328,21 @@ impl Link {
         &self.0.identity
     }
 
-    /// This agency's trust anchor, signed now.
+    /// This agency's trust anchor, signed now, with its audit key when the link has the
+    /// node's audit log.
     pub fn anchor(&self) -> Result<TrustAnchor, LinkError> {
-        self.0.identity.anchor(self.0.config.anchor_fields())
+        let audit_key = self.0.audit.as_ref().map(|a| a.verifier_key().to_string());
+        self.0.identity.anchor(AnchorFields { audit_key, ..self.0.config.anchor_fields() })
+    }
+
+    /// Witnessed audit: this node's cosigned checkpoint, its witnesses, what partners hold.
+    pub fn witness_status(&self) -> Result<WitnessStatus, LinkError> {
+        witness::status(&self.0)
+    }
+
+    /// Forks of partners' audit logs found here, newest first, with their evidence.
+    pub fn forks(&self, limit: usize) -> Result<Vec<Fork>, LinkError> {
+        self.0.db.forks(limit)
     }
 
     /// Binds the partners' port and starts a delivery loop per partner.
@@ -317,8 +357,9 @@ impl Link {
         for p in partners {
             send::spawn_loop(&self.0, p);
         }
+        let cosigner = witness::spawn_cosigner(self.0.clone());
         tracing::info!(%addr, agency = %self.0.config.agency, fingerprint = %self.0.identity.fingerprint(), "partners' port listening (mutual TLS)");
-        Ok(Running { link: self.clone(), addr, server })
+        Ok(Running { link: self.clone(), addr, server, cosigner })
     }
 
     fn reload_partners(&self) -> Result<(), LinkError> {
@@ -335,14 +376,7 @@ impl Link {
     }
 
     fn active_partners(&self) -> Vec<Partner> {
-        self.0
-            .partners
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|p| p.revoked.is_none())
-            .cloned()
-            .collect()
+        self.0.active_partners()
     }
 
     /// Adds a partner from its trust anchor (checked here), or changes the message types of
@@ -359,6 +393,10 @@ impl Link {
         }
         if v.fingerprint == self.0.identity.fingerprint() {
             return Err(LinkError::Refused("the anchor carries this node's own certificate".into()));
+        }
+        if let Some(key) = &v.anchor.audit_key {
+            limes_audit::VerifierKey::parse(key)
+                .map_err(|e| LinkError::Refused(format!("the trust anchor's audit key: {e}")))?;
         }
         let existing = self.0.partners.read().unwrap_or_else(|e| e.into_inner()).get(&v.anchor.agency).cloned();
         if let Some(p) = existing.as_ref().filter(|p| p.revoked.is_some()) {
@@ -386,12 +424,14 @@ impl Link {
         self.0.db.put_partner(&partner)?;
         self.reload_partners()?;
         send::spawn_loop(&self.0, partner.agency.clone());
+        self.0.witness.wake.notify_one();
         self.audit_partner(
             "partner.add",
             &partner.agency,
             serde_json::json!({
                 "fingerprint": partner.fingerprint.to_hex(),
                 "signing_key": partner.key.to_string(),
+                "audit_key": partner.anchor.audit_key,
                 "send": partner.send,
                 "receive": partner.receive,
             }),
@@ -585,6 +625,16 @@ impl Link {
 }
 
 impl Inner {
+    fn active_partners(&self) -> Vec<Partner> {
+        self.partners
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|p| p.revoked.is_none())
+            .cloned()
+            .collect()
+    }
+
     fn partner_by_fingerprint(&self, fp: &Fingerprint) -> Option<Partner> {
         let agency = self.pins.agency(fp)?;
         self.partners.read().unwrap_or_else(|e| e.into_inner()).get(&agency).filter(|p| p.revoked.is_none()).cloned()

@@ -45,6 +45,10 @@ pub(crate) fn serve(inner: Arc<Inner>, listener: TcpListener) -> Result<tokio::t
         .route("/federation/v1/blobs/{sha256}", get(crate::blobs::status).put(crate::blobs::put))
         .route("/federation/v1/hitquery/set", get(crate::hitquery::set))
         .route("/federation/v1/hitquery/evaluate", post(crate::hitquery::evaluate))
+        .route(
+            crate::witness::ADD_CHECKPOINT,
+            post(crate::witness::add_checkpoint).layer(DefaultBodyLimit::max(crate::witness::MAX_ADD_CHECKPOINT_BYTES)),
+        )
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(inner.clone());
     let refusals: Arc<Mutex<HashMap<IpAddr, Instant>>> = Arc::default();
@@ -162,6 +166,20 @@ async fn batches(
         };
         return batch_refused(&inner, partner.agency.as_str(), Some(&batch), status, refusal).await;
     }
+    if let Some(checkpoint) = &batch.checkpoint
+        && checkpoint.note.len() > limes_audit::checkpoint::MAX_NOTE_BYTES
+    {
+        let refusal = Refusal::new(
+            RejectCode::Oversized,
+            format!(
+                "the batch's audit checkpoint is {} bytes; a note has at most {}",
+                checkpoint.note.len(),
+                limes_audit::checkpoint::MAX_NOTE_BYTES
+            ),
+        );
+        let status = StatusCode::PAYLOAD_TOO_LARGE;
+        return batch_refused(&inner, partner.agency.as_str(), Some(&batch), status, refusal).await;
+    }
     let checks: Vec<_> = batch
         .envelopes
         .iter()
@@ -172,15 +190,23 @@ async fn batches(
         .collect();
     let stored = {
         let inner = inner.clone();
-        let sender = partner.agency.clone();
+        let partner = partner.clone();
         tokio::task::spawn_blocking(move || {
-            let outcomes = inner.db.receive(&sender, &batch.envelopes, checks, now);
-            (batch, outcomes)
+            // The sender's audit checkpoint decides whether its data messages are held; its
+            // effect is part of their transaction.
+            let received = crate::witness::judge(&inner, &partner, batch.checkpoint.as_ref(), now).and_then(
+                |(effect, ack, fork)| {
+                    let (outcomes, released) =
+                        inner.db.receive(&partner.agency, &batch.envelopes, checks, &effect, now)?;
+                    Ok((outcomes, released, effect, ack, fork))
+                },
+            );
+            (batch, received)
         })
         .await
     };
-    let (batch, outcomes) = match stored {
-        Ok((batch, Ok(o))) => (batch, o),
+    let (batch, outcomes, released, effect, ack, fork) = match stored {
+        Ok((batch, Ok((o, released, effect, ack, fork)))) => (batch, o, released, effect, ack, fork),
         Ok((_, Err(e))) => {
             tracing::error!(error = %e, "storing received messages");
             return refuse(
@@ -195,11 +221,31 @@ async fn batches(
             );
         }
     };
+    if let Some(evidence) = &fork {
+        crate::witness::report_fork(&inner, &partner.agency, "receiver", evidence).await;
+    }
+    let counter = match ack.status {
+        limes_federation::CheckpointStatus::Accepted => Some(&inner.stats.checkpoints_accepted),
+        limes_federation::CheckpointStatus::Held | limes_federation::CheckpointStatus::Fork => {
+            Some(&inner.stats.checkpoints_held)
+        }
+        limes_federation::CheckpointStatus::NotRequired => None,
+    };
+    if let Some(counter) = counter {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    if released > 0 {
+        inner.stats.released.fetch_add(released, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(partner = %partner.agency, released, "a checkpoint was accepted: the partner's held messages are delivered");
+    }
     let mut events = Vec::new();
     let mut accepted = 0;
     for (env, o) in batch.envelopes.iter().zip(&outcomes) {
         let details = |extra: serde_json::Value| {
             let mut d = serde_json::json!({ "type": env.kind, "stream": env.stream, "seq": env.seq, "bytes": env.payload.len() });
+            if let Some(held) = effect.hold.as_ref().filter(|_| !crate::is_protocol(&env.kind)) {
+                d["held"] = serde_json::Value::String(held.clone());
+            }
             if let (Some(d), Some(extra)) = (d.as_object_mut(), extra.as_object()) {
                 d.extend(extra.clone());
             }
@@ -254,10 +300,10 @@ async fn batches(
     }
     inner.stats.received.fetch_add(accepted, std::sync::atomic::Ordering::Relaxed);
     inner.audit_all(events).await;
-    if accepted > 0 {
+    if accepted > 0 || released > 0 {
         inner.inbox.notify_waiters();
     }
-    axum::Json(Receipt { outcomes }).into_response()
+    axum::Json(Receipt { outcomes, checkpoint: Some(ack) }).into_response()
 }
 
 /// Keeps a request's bytes where [`crate::Link::capture_batches`] said, as

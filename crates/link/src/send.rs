@@ -149,7 +149,7 @@ fn agreement_allows(inner: &Inner, item: &Outgoing, now: chrono::DateTime<Utc>) 
     }
 }
 
-fn wake(inner: &Inner, partner: &AgencyId) -> Arc<Notify> {
+pub(crate) fn wake(inner: &Inner, partner: &AgencyId) -> Arc<Notify> {
     lock(&inner.wake).entry(partner.clone()).or_insert_with(|| Arc::new(Notify::new())).clone()
 }
 
@@ -184,8 +184,11 @@ async fn deliver(inner: Arc<Inner>, agency: AgencyId) {
             }
             Err(_) => return,
         };
-        if pending.is_empty() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), notify.notified()).await;
+        // With nothing queued, the checkpoint alone is sent when the partner holds messages
+        // for a better one (or has not said yet what it holds).
+        if pending.is_empty() && !crate::witness::push_due(&inner, &partner) {
+            let idle = inner.config.witness.interval.min(Duration::from_secs(5));
+            let _ = tokio::time::timeout(idle, notify.notified()).await;
             continue;
         }
         if client.as_ref().is_none_or(|(fp, _)| *fp != partner.fingerprint) {
@@ -199,8 +202,20 @@ async fn deliver(inner: Arc<Inner>, agency: AgencyId) {
             }
         }
         let http = &client.as_ref().expect("set above").1;
-        match post(&inner, http, &partner.anchor.url, &agency, &pending).await {
+        let checkpoint = {
+            let inner = inner.clone();
+            let partner = partner.clone();
+            tokio::task::spawn_blocking(move || crate::witness::carried(&inner, &partner)).await.unwrap_or(None)
+        };
+        match post(&inner, http, &partner.anchor.url, &agency, checkpoint.as_ref(), &pending).await {
             Ok(receipt) => {
+                crate::witness::note_ack(
+                    &inner,
+                    &agency,
+                    receipt.checkpoint.clone(),
+                    checkpoint.as_ref(),
+                    pending.is_empty(),
+                );
                 let retry = receipt.outcomes.iter().any(|o| o.status == Status::Retry)
                     || receipt.outcomes.len() < pending.len();
                 settle(&inner, &agency, &pending, receipt).await;
@@ -260,9 +275,10 @@ async fn post(
     http: &reqwest::Client,
     url: &str,
     to: &AgencyId,
+    checkpoint: Option<&limes_federation::BatchCheckpoint>,
     pending: &[Queued],
 ) -> Result<Receipt, String> {
-    let body = batch_body(inner, to, pending);
+    let body = batch_body(inner, to, checkpoint, pending);
     let url = format!("{}/federation/v1/batches", url.trim_end_matches('/'));
     let resp = http
         .post(&url)
@@ -294,11 +310,22 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The batch JSON, with the stored envelopes spliced in as they were signed (no re-encoding).
-fn batch_body(inner: &Inner, to: &AgencyId, pending: &[Queued]) -> Vec<u8> {
+fn batch_body(
+    inner: &Inner,
+    to: &AgencyId,
+    checkpoint: Option<&limes_federation::BatchCheckpoint>,
+    pending: &[Queued],
+) -> Vec<u8> {
     let now = Utc::now();
     let sigs: Vec<[u8; 64]> = pending.iter().map(|q| q.signature).collect();
-    let sealed =
-        limes_federation::envelope::seal_batch_header(&inner.config.agency, to, now, &sigs, &inner.identity.key);
+    let sealed = limes_federation::envelope::seal_batch_header(
+        &inner.config.agency,
+        to,
+        now,
+        checkpoint,
+        &sigs,
+        &inner.identity.key,
+    );
     let mut out = Vec::with_capacity(pending.iter().map(|q| q.envelope_json.len() + 1).sum::<usize>() + 512);
     out.extend_from_slice(sealed.prefix.as_bytes());
     for (i, q) in pending.iter().enumerate() {

@@ -18,9 +18,13 @@ use limes_link::{Link, LinkConfig, LinkError, Outgoing};
 use limes_model::AgencyId;
 use support::{Case, Rng, agreement, case, oracle};
 
-/// Queues long enough for every record of a round, batches of 50.
+/// Queues long enough for every record of a round, batches of 50. These links run without
+/// an audit log, so there are no checkpoints to witness: the escape hatch is explicit
+/// (`tests/witness.rs` runs the same exchange witnessed).
 fn config(agency: &str, country: &str, port: u16) -> LinkConfig {
-    LinkConfig { max_queued_per_partner: 10_000, batch_max_envelopes: 50, ..common::config_at(agency, country, port) }
+    let base = common::config_at(agency, country, port);
+    let witness = limes_link::WitnessConfig { require: false, ..base.witness.clone() };
+    LinkConfig { max_queued_per_partner: 10_000, batch_max_envelopes: 50, witness, ..base }
 }
 
 /// Every envelope in the captured batches: payload (the case's number) → labels as sent.

@@ -592,16 +592,28 @@ pub fn ensure_first_admin(store: &limes_store::Store, access: &AccessOptions) ->
     if !store.users().map_err(|e| e.to_string())?.is_empty() {
         return Ok(None);
     }
+    create_account(store, access, FIRST_ADMIN, "first administrator", &[Role::Administrator])
+}
+
+/// Creates the account `name` of this node's agency with `roles` and a random password, and
+/// returns the password; `None` when the account exists.
+pub fn create_account(
+    store: &limes_store::Store,
+    access: &AccessOptions,
+    name: &str,
+    display_name: &str,
+    roles: &[Role],
+) -> Result<Option<String>, String> {
     use base64::Engine;
     let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::<18>()?);
-    let hash = limes_access::password::hash(FIRST_ADMIN, &password, &random::<16>()?).map_err(|e| e.to_string())?;
+    let hash = limes_access::password::hash(name, &password, &random::<16>()?).map_err(|e| e.to_string())?;
     let row = UserRow {
-        name: FIRST_ADMIN.into(),
-        display_name: Some("first administrator".into()),
+        name: name.into(),
+        display_name: Some(display_name.into()),
         password_hash: Some(hash),
         totp_secret: None,
         totp_last_step: None,
-        roles: vec![Role::Administrator.as_str().into()],
+        roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
         agency: access.agency.clone(),
         country: access.country.clone(),
         clearance: 0,

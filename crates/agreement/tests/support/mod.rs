@@ -111,7 +111,12 @@ pub fn agreement(rng: &mut Rng, around: NaiveDate) -> Agreement {
                 to: to.agency.clone(),
                 category,
                 mode,
-                plates: if rng.chance(50) { PlateRule::Clear } else { PlateRule::Pseudonymised },
+                // Pushed hotlist entries are matched by the receiver: in clear (coherence).
+                plates: if rng.chance(50) || (category == Category::HotlistEntries && mode == Mode::Push) {
+                    PlateRule::Clear
+                } else {
+                    PlateRule::Pseudonymised
+                },
                 images,
                 instrument: "bilateral agreement".into(),
                 article: "Art. 5".into(),

@@ -10,10 +10,12 @@ mod mqtt;
 mod node;
 mod pgtrgm;
 mod quality;
+mod ui;
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Which benchmarks: ingest, latency, mqtt, match, search, pgtrgm, quality, or all.
+    /// Which benchmarks: ingest, latency, mqtt, match, search, pgtrgm, quality, ui (needs the
+    /// source tree's web/ with its npm packages, Node.js and Chromium), or all (without ui).
     #[arg(default_value = "all")]
     pub which: Vec<String>,
     /// Hotlist entries for the ingest, latency and quality benchmarks.
@@ -83,6 +85,9 @@ pub struct BenchArgs {
     /// `federation`: packets dropped in each direction, in percent (root: network namespaces).
     #[arg(long, default_value_t = 0.0)]
     pub loss: f64,
+    /// `ui`: reads timed from their POST to their row on the live board in the browser.
+    #[arg(long, default_value_t = 100)]
+    pub ui_reads: usize,
 }
 
 /// Prints one figure.
@@ -94,11 +99,11 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let all = a.which.iter().any(|w| w == "all");
     let wants = |name: &str| all || a.which.iter().any(|w| w == name);
     for w in &a.which {
-        if !["all", "ingest", "latency", "mqtt", "federation", "match", "search", "pgtrgm", "quality"]
+        if !["all", "ingest", "latency", "mqtt", "federation", "match", "search", "pgtrgm", "quality", "ui"]
             .contains(&w.as_str())
         {
             anyhow::bail!(
-                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, match, search, pgtrgm, quality or all"
+                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, match, search, pgtrgm, quality, ui or all"
             );
         }
     }
@@ -127,6 +132,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if wants("quality") {
         quality::run(&a)?;
+    }
+    if a.which.iter().any(|w| w == "ui") {
+        rt()?.block_on(ui::run(&a))?;
     }
     Ok(())
 }

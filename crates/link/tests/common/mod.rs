@@ -30,6 +30,8 @@ pub fn config(agency: &str, country: &str, port: u16, url: String) -> LinkConfig
         purpose: "detection".into(),
         legal_basis: "limes test suite: synthetic data".into(),
         hitquery: Default::default(),
+        // Witnessing rounds every 300 ms, so that checkpoints are cosigned at once.
+        witness: limes_link::WitnessConfig { interval: Duration::from_millis(300), ..Default::default() },
     }
 }
 

@@ -123,6 +123,8 @@ pub(super) async fn status(State(state): State<AppState>, caller: Caller) -> Res
     let refused = link.refused(20).map_err(link_error)?;
     let (receipts, awaiting) = link.receipt_counts().map_err(link_error)?;
     let (overdue, oldest) = link.overdue_receipts(chrono::Utc::now(), 20).map_err(link_error)?;
+    let witness = link.witness_status().map_err(link_error)?;
+    let forks = link.forks(20).map_err(link_error)?;
     Ok(Json(serde_json::json!({
         "agency": link.config().agency,
         "fingerprint": link.identity().fingerprint().to_hex(),
@@ -140,6 +142,16 @@ pub(super) async fn status(State(state): State<AppState>, caller: Caller) -> Res
         "partner_alerts": state.stats.partner_alerts.load(Ordering::Relaxed),
         "recently_refused_by_partners": refused,
         "deletion_receipts": { "received": receipts, "awaited": awaiting, "overdue": overdue, "oldest_overdue": oldest },
+        "witnessed_audit": {
+            "checkpoints_accepted": s.checkpoints_accepted.load(Ordering::Relaxed),
+            "checkpoints_held": s.checkpoints_held.load(Ordering::Relaxed),
+            "released": s.released.load(Ordering::Relaxed),
+            "forks": s.forks.load(Ordering::Relaxed),
+            "cosignatures_given": s.cosignatures_given.load(Ordering::Relaxed),
+            "cosignatures_refused": s.cosignatures_refused.load(Ordering::Relaxed),
+            "status": witness,
+            "recent_forks": forks,
+        },
     })))
 }
 

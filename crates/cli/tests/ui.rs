@@ -1,0 +1,55 @@
+//! The operations-centre page in a real browser (issue #7): `web/tests/ui.mjs`, run by
+//! Node.js with playwright-core driving Debian's Chromium headless, against a real node.
+//! `scripts/test` installs Chromium and the page's npm packages.
+
+mod util;
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+use util::{TestNode, camera_json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_signs_in_sees_an_alert_arrive_acknowledges_it_and_finds_it_on_the_map() {
+    let node = TestNode::start();
+    let c = node.client();
+    let r = c.post(node.at("/api/v1/cameras")).json(&camera_json("ro-siret-1", "RO")).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let entry =
+        json!([{"plate": "SV 77 WEB", "country": "RO", "reason": "stolen", "priority": 1, "agency": "ro-igpf"}]);
+    let r = c.post(node.at("/api/v1/hotlist")).json(&entry).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let report = node.dir.path().join("ui-report.json");
+    let mut cmd = Command::new("node");
+    cmd.arg(web.join("tests/ui.mjs"))
+        .current_dir(&web)
+        .env("LIMES_URL", node.url.trim_end_matches('/'))
+        .env("LIMES_USER", "tester")
+        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
+        .env("LIMES_TOKEN", &node.token)
+        .env("LIMES_CAMERA", "ro-siret-1")
+        .env("LIMES_PLATE", "SV77WEB")
+        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS)
+        .env("LIMES_UI_REPORT", &report);
+    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
+        cmd.env("LIMES_SCREENSHOTS", dir);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/ui.mjs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert!(figures["read_to_screen_ms"].as_u64().is_some_and(|ms| ms < 10_000), "{figures}");
+    for view in ["signin", "board", "map"] {
+        assert_eq!(figures[format!("axe_{view}")], "0 violations (light, dark)", "{figures}");
+    }
+    // The node logged the sign-in and the acknowledgement like any other.
+    let records = util::audit_records(&node, &["--actor", "user:tester"]);
+    assert!(records.iter().any(|r| r["action"] == "login"), "{records:#?}");
+    assert!(records.iter().any(|r| r["object"].as_str().is_some_and(|o| o.starts_with("alert:"))), "{records:#?}");
+}

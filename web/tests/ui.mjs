@@ -1,0 +1,157 @@
+// The operations-centre page in a real browser: Debian's Chromium, headless, driven by
+// playwright-core, against a running limes node. crates/cli/tests/ui.rs starts the node and
+// runs this script; it exits non-zero with the reason on the first failure.
+//
+// Environment: LIMES_URL (the node), LIMES_USER / LIMES_PASSWORD (a person with the operator
+// and analyst roles), LIMES_TOKEN (an integration token that may post reads), LIMES_CAMERA and
+// LIMES_PLATE (a registered camera and a hotlisted plate), LIMES_LEGAL_BASIS,
+// CHROMIUM (default /usr/bin/chromium), LIMES_SCREENSHOTS (a directory to write the main
+// views to, optional), LIMES_UI_REPORT (a file for the figures measured, optional).
+import { chromium } from "playwright-core";
+import AxeBuilder from "@axe-core/playwright";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined) throw new Error(`${name} is not set`);
+  return v;
+};
+const url = env("LIMES_URL");
+const shots = process.env.LIMES_SCREENSHOTS;
+const locales = ["en", "ro", "uk", "sr-Cyrl", "sr-Latn", "cs", "pl"];
+const texts = Object.fromEntries(
+  locales.map((l) => [l, JSON.parse(readFileSync(join(here, "..", "i18n", `${l}.json`), "utf8"))]),
+);
+const report = {};
+
+function check(ok, what) {
+  if (!ok) throw new Error(what);
+}
+
+async function axe(page, view) {
+  for (const theme of ["light", "dark"]) {
+    await page.evaluate((t) => {
+      if (document.documentElement.dataset.theme !== t) document.getElementById("theme").click();
+    }, theme);
+    const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
+    if (result.violations.length) {
+      const lines = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+      throw new Error(`axe-core found ${result.violations.length} violations on ${view} in the ${theme} theme:\n${lines.join("\n")}`);
+    }
+    if (shots) {
+      mkdirSync(shots, { recursive: true });
+      await page.screenshot({ path: join(shots, `${view}-${theme}.png`), fullPage: false });
+    }
+  }
+  report[`axe_${view}`] = "0 violations (light, dark)";
+}
+
+async function postRead(plate) {
+  const body = {
+    camera: env("LIMES_CAMERA"),
+    time: new Date().toISOString(),
+    plate,
+    country: "RO",
+    confidence: 0.95,
+    direction: "leaving",
+  };
+  const r = await fetch(`${url}/api/v1/reads`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env("LIMES_TOKEN")}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  check(r.ok, `posting a read: ${r.status} ${await r.text()}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: env("CHROMIUM", "/usr/bin/chromium"),
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required"],
+});
+let failed = null;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const external = [];
+  page.on("request", (r) => {
+    if (!r.url().startsWith(url)) external.push(r.url());
+  });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+
+  // The sign-in page, keyboard first: the skip link is the first stop.
+  await page.goto(`${url}/`);
+  await page.waitForSelector("#signin");
+  await page.keyboard.press("Tab");
+  check((await page.evaluate(() => document.activeElement?.className)) === "skip", "the skip link is the first Tab stop");
+  await axe(page, "signin");
+
+  // Every locale: the sign-in page's title and the language attribute follow.
+  for (const l of locales) {
+    await page.selectOption("#locale", l);
+    await page.waitForFunction((want) => document.querySelector("#signin-title").textContent === want, texts[l]["signin.title"]);
+    check((await page.getAttribute("html", "lang")) === l, `lang is ${l}`);
+  }
+  await page.selectOption("#locale", "en");
+
+  // Sign in with a declared purpose.
+  await page.fill("#user", env("LIMES_USER"));
+  await page.fill("#password", env("LIMES_PASSWORD"));
+  await page.selectOption("#purpose", "investigation");
+  await page.fill("#legal_basis", env("LIMES_LEGAL_BASIS"));
+  await page.click("#signin button[type=submit]");
+  await page.waitForSelector("#view-board:not([hidden])", { timeout: 10000 });
+  await page.waitForFunction(() => document.getElementById("board-state").textContent.length > 0, null, { timeout: 10000 });
+
+  // A read of a hotlisted plate: its alert appears on the board within 10 s.
+  const plate = env("LIMES_PLATE");
+  const posted = Date.now();
+  await postRead(plate);
+  const row = `#alerts tbody tr[data-plate="${plate}"]`;
+  await page.waitForSelector(row, { timeout: 10000 });
+  report.read_to_screen_ms = Date.now() - posted;
+  check((await page.textContent("#announce")).includes(plate), "the new alert is announced to screen readers");
+  check(await page.$eval(row, (tr) => tr.classList.contains("fresh")), "a new alert is marked");
+  await axe(page, "board");
+
+  // The board in another language: the reason is translated.
+  await page.selectOption("#locale", "uk");
+  await page.waitForFunction((want) => document.querySelector("#board-title").textContent === want, texts.uk["board.title"]);
+  await page.selectOption("#locale", "en");
+
+  // Acknowledge it, with the keyboard.
+  await page.focus(`${row} button.ack`);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction((sel) => !document.querySelector(`${sel} button.ack`), row, { timeout: 10000 });
+  check((await page.textContent(`${row} td:last-child`)).startsWith("by "), "the acknowledgement is shown");
+
+  // The map: the basemap, the border, the camera and the alert.
+  await page.click('#nav a[data-view="map"]');
+  // Countries out of view are culled by Leaflet (drawn as "M0 0"): some must be drawn in it.
+  await page.waitForFunction(
+    () => [...document.querySelectorAll("#map path.country")].filter((p) => p.getAttribute("d") !== "M0 0").length >= 2,
+    null,
+    { timeout: 10000 },
+  );
+  check((await page.$$("#map path.country")).length >= 10, "the countries are on the map");
+  check((await page.$$("#map path.border")).length >= 1, "the border is drawn");
+  await page.waitForSelector("#map path.camera-marker", { timeout: 10000 });
+  await page.waitForSelector("#map path.alert-marker", { timeout: 10000 });
+  await axe(page, "map");
+
+  check(external.length === 0, `the page asked other hosts: ${external.join(", ")}`);
+  check(errors.length === 0, `script errors: ${errors.join("; ")}`);
+} catch (e) {
+  failed = e;
+} finally {
+  await browser.close();
+}
+if (process.env.LIMES_UI_REPORT) writeFileSync(process.env.LIMES_UI_REPORT, JSON.stringify(report, null, 1));
+if (failed) {
+  console.error(`ui test failed: ${failed.stack ?? failed}`);
+  process.exit(1);
+}
+console.log(JSON.stringify(report));
