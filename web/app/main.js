@@ -3,8 +3,10 @@ import { api, session, setSession } from "./api.js";
 import { LOCALES, apply, setLocale, t } from "./i18n.js";
 import * as board from "./board.js";
 import * as map from "./map.js";
+import * as partners from "./partners.js";
+import * as requests from "./requests.js";
 
-const VIEWS = ["signin", "board", "map"];
+const VIEWS = ["signin", "board", "map", "partners", "requests"];
 const recent = [];
 
 function theme(name) {
@@ -40,6 +42,8 @@ async function route() {
   const name = VIEWS.includes(view) && view !== "signin" ? view : "board";
   showView(name);
   if (name === "map") await map.show(recent);
+  if (name === "partners") await partners.show();
+  if (name === "requests") await requests.show();
 }
 
 async function purposes() {

@@ -142,6 +142,18 @@ try {
   await page.waitForSelector("#map path.alert-marker", { timeout: 10000 });
   await axe(page, "map");
 
+  // Partners and agreements (this node has none: it says so), and requests.
+  await page.click('#nav a[data-view="partners"]');
+  await page.waitForFunction(
+    () => document.getElementById("partners-state").textContent.length > 0 || document.querySelectorAll("#partners tbody tr").length > 0,
+    null,
+    { timeout: 10000 },
+  );
+  await axe(page, "partners");
+  await page.click('#nav a[data-view="requests"]');
+  await page.waitForSelector("#view-requests:not([hidden])", { timeout: 10000 });
+  await axe(page, "requests");
+
   check(external.length === 0, `the page asked other hosts: ${external.join(", ")}`);
   check(errors.length === 0, `script errors: ${errors.join("; ")}`);
 } catch (e) {
