@@ -1104,8 +1104,8 @@ fn as_tester(node: &TestNode, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// A node that publishes its hit/no-hit set every second.
-fn publishing_node(agency: &str, country: &str) -> TestNode {
+/// The folder and configuration of a node that publishes its hit/no-hit set every second.
+fn publishing_config(agency: &str, country: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let out = util::limes(&[
@@ -1129,6 +1129,12 @@ fn publishing_node(agency: &str, country: &str) -> TestNode {
     let config = dir.path().join("limes.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text.replace("publish_every_seconds = 60", "publish_every_seconds = 1")).unwrap();
+    (dir, config)
+}
+
+/// A node that publishes its hit/no-hit set every second.
+fn publishing_node(agency: &str, country: &str) -> TestNode {
+    let (dir, config) = publishing_config(agency, country);
     TestNode::start_with(dir, config, None)
 }
 
@@ -1290,29 +1296,7 @@ async fn a_hit_leads_to_a_request_a_supervisor_approves_and_the_data_comes_with_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plate_query_crosses_as_hit_no_hit_and_the_partner_never_sees_the_plate() {
     // The owner publishes every second, and everything it traces goes to a file.
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let out = util::limes(&[
-        "init",
-        "--dir",
-        dir.path().to_str().unwrap(),
-        "--node-id",
-        "ro-igpf",
-        "--agency",
-        "ro-igpf",
-        "--country",
-        "RO",
-        "--listen",
-        "127.0.0.1:0",
-        "--federation-listen",
-        &format!("127.0.0.1:{port}"),
-        "--name",
-        "ro-igpf police",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let config = dir.path().join("limes.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, text.replace("publish_every_seconds = 60", "publish_every_seconds = 1")).unwrap();
+    let (dir, config) = publishing_config("ro-igpf", "RO");
     let log = tempfile::NamedTempFile::new().unwrap();
     let ro = TestNode::start_logging(dir, config, "trace", log.path());
     let ua = fed_node("ua-dpsu", "UA");

@@ -155,6 +155,33 @@ impl RequestMessage {
     }
 }
 
+impl RequestMessage {
+    /// The request as either side keeps it, pending from `at` with the deadline that follows.
+    fn pending(&self, direction: Direction, partner: &str, asked_by: String, at: DateTime<Utc>) -> DataRequest {
+        DataRequest {
+            direction,
+            partner: partner.to_owned(),
+            id: self.id.clone(),
+            category: self.category.id().into(),
+            reference: self.reference.clone(),
+            purpose: self.purpose.clone(),
+            legal_basis: self.legal_basis.clone(),
+            case_ref: self.case_ref.clone(),
+            justification: self.justification.clone(),
+            urgent: self.urgent,
+            asked_by,
+            created: at,
+            deadline: deadline(self.urgent, at),
+            status: "pending".into(),
+            decided_by: None,
+            decided: None,
+            reason: None,
+            released: None,
+            released_at: None,
+        }
+    }
+}
+
 /// The deadline of a request made at `at`.
 pub fn deadline(urgent: bool, at: DateTime<Utc>) -> DateTime<Utc> {
     at + if urgent { URGENT_DEADLINE } else { DEADLINE }
@@ -258,27 +285,7 @@ pub async fn make(state: &AppState, r: NewRequest) -> Result<DataRequest, Reques
         asked_at: now,
     };
     msg.check().map_err(RequestError::Invalid)?;
-    let row = DataRequest {
-        direction: Direction::Out,
-        partner: r.partner.to_string(),
-        id: msg.id.clone(),
-        category: msg.category.id().into(),
-        reference: msg.reference.clone(),
-        purpose: msg.purpose.clone(),
-        legal_basis: msg.legal_basis.clone(),
-        case_ref: msg.case_ref.clone(),
-        justification: msg.justification.clone(),
-        urgent: msg.urgent,
-        asked_by: r.asked_by,
-        created: now,
-        deadline: deadline(msg.urgent, now),
-        status: "pending".into(),
-        decided_by: None,
-        decided: None,
-        reason: None,
-        released: None,
-        released_at: None,
-    };
+    let row = msg.pending(Direction::Out, r.partner.as_str(), r.asked_by, now);
     let store = state.store.clone();
     let stored = row.clone();
     blocking(move || store.insert_request(&stored)).await?;
@@ -452,28 +459,8 @@ pub(super) async fn received_request(state: &AppState, r: &Received) -> Result<(
             Some(f) => Ok(msg.urgent && f.urgent_requests_approved_automatically),
         },
     };
-    let row = DataRequest {
-        direction: Direction::In,
-        partner: r.sender.to_string(),
-        id: msg.id.clone(),
-        category: msg.category.id().into(),
-        reference: msg.reference.clone(),
-        purpose: msg.purpose.clone(),
-        legal_basis: msg.legal_basis.clone(),
-        case_ref: msg.case_ref.clone(),
-        justification: msg.justification.clone(),
-        urgent: msg.urgent,
-        asked_by: r.sender.to_string(),
-        // The deadline runs from when the request arrived.
-        created: now,
-        deadline: deadline(msg.urgent, now),
-        status: "pending".into(),
-        decided_by: None,
-        decided: None,
-        reason: None,
-        released: None,
-        released_at: None,
-    };
+    // The deadline runs from when the request arrived.
+    let row = msg.pending(Direction::In, r.sender.as_str(), r.sender.to_string(), now);
     let store = state.store.clone();
     let new = blocking(move || store.insert_request(&row)).await.map_err(|e| e.to_string())?;
     if !new {
