@@ -2,11 +2,12 @@
 import { api, session, setSession } from "./api.js";
 import { LOCALES, apply, setLocale, t } from "./i18n.js";
 import * as board from "./board.js";
+import * as hotlist from "./hotlist.js";
 import * as map from "./map.js";
 import * as partners from "./partners.js";
 import * as requests from "./requests.js";
 
-const VIEWS = ["signin", "board", "map", "partners", "requests"];
+const VIEWS = ["signin", "board", "map", "hotlist", "partners", "requests"];
 const recent = [];
 
 function theme(name) {
@@ -42,6 +43,7 @@ async function route() {
   const name = VIEWS.includes(view) && view !== "signin" ? view : "board";
   showView(name);
   if (name === "map") await map.show(recent);
+  if (name === "hotlist") await hotlist.show();
   if (name === "partners") await partners.show();
   if (name === "requests") await requests.show();
 }

@@ -142,6 +142,24 @@ try {
   await page.waitForSelector("#map path.alert-marker", { timeout: 10000 });
   await axe(page, "map");
 
+  // The hotlist: add an entry with the form, import two from a CSV file (one refused), expire one.
+  await page.click('#nav a[data-view="hotlist"]');
+  await page.waitForSelector("#hotlist tbody tr", { timeout: 10000 });
+  await page.fill("#hl-plate", "SV 88 NEW");
+  await page.fill("#hl-country", "RO");
+  await page.selectOption("#hl-reason", "wanted");
+  await page.fill("#hl-note", "grey van");
+  await page.click("#hotlist-add button[type=submit]");
+  await page.waitForSelector('#hotlist tbody tr[data-plate="SV88NEW"]', { timeout: 10000 });
+  const csv = "plate,country,reason,agency\nB 99 CSV,RO,stolen,ro-igpf\nnot a plate!!,RO,stolen,ro-igpf\n";
+  await page.setInputFiles("#hl-file", { name: "list.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.click("#hotlist-import button[type=submit]");
+  await page.waitForSelector('#hotlist tbody tr[data-plate="B99CSV"]', { timeout: 10000 });
+  check((await page.textContent("#hotlist-state")).includes("Imported 1; refused 1"), "the import reports what it refused");
+  await axe(page, "hotlist");
+  await page.click('#hotlist tbody tr[data-plate="SV88NEW"] button');
+  await page.waitForFunction(() => !document.querySelector('#hotlist tbody tr[data-plate="SV88NEW"]'), null, { timeout: 10000 });
+
   // Partners and agreements (this node has none: it says so), and requests.
   await page.click('#nav a[data-view="partners"]');
   await page.waitForFunction(

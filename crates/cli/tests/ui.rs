@@ -45,9 +45,13 @@ async fn an_operator_signs_in_sees_an_alert_arrive_acknowledges_it_and_finds_it_
     );
     let figures: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert!(figures["read_to_screen_ms"].as_u64().is_some_and(|ms| ms < 10_000), "{figures}");
-    for view in ["signin", "board", "map", "partners", "requests"] {
+    for view in ["signin", "board", "map", "hotlist", "partners", "requests"] {
         assert_eq!(figures[format!("axe_{view}")], "0 violations (light, dark)", "{figures}");
     }
+    // What the page put on the hotlist is there (and what it expired is not).
+    let listed: Vec<Value> = c.get(node.at("/api/v1/hotlist")).send().await.unwrap().json().await.unwrap();
+    let plates: Vec<&str> = listed.iter().map(|e| e["plate"].as_str().unwrap()).collect();
+    assert_eq!(plates, ["SV77WEB", "B99CSV"], "{listed:#?}");
     // The node logged the sign-in and the acknowledgement like any other.
     let records = util::audit_records(&node, &["--actor", "user:tester"]);
     assert!(records.iter().any(|r| r["action"] == "login"), "{records:#?}");
