@@ -21,20 +21,23 @@ export class ApiError extends Error {
   }
 }
 
-function headers(extra = {}) {
+/// The request headers: the session, and the purpose declared at sign-in or, for one act,
+/// the one declared in the purpose dialog (`purpose`: {purpose, legal_basis, case_ref}).
+export function headers(extra = {}, purpose = undefined) {
   const s = session();
   const h = { ...extra };
   if (s?.token) h.authorization = `Bearer ${s.token}`;
-  if (s?.purpose) {
-    h["limes-purpose"] = s.purpose.purpose;
-    h["limes-legal-basis"] = s.purpose.legal_basis;
-    if (s.purpose.case_ref) h["limes-case"] = s.purpose.case_ref;
+  const p = purpose ?? s?.purpose;
+  if (p) {
+    h["limes-purpose"] = p.purpose;
+    h["limes-legal-basis"] = p.legal_basis;
+    if (p.case_ref) h["limes-case"] = p.case_ref;
   }
   return h;
 }
 
-export async function api(path, { method = "GET", body } = {}) {
-  const init = { method, headers: headers(body === undefined ? {} : { "content-type": "application/json" }) };
+export async function api(path, { method = "GET", body, purpose } = {}) {
+  const init = { method, headers: headers(body === undefined ? {} : { "content-type": "application/json" }, purpose) };
   if (body !== undefined) init.body = JSON.stringify(body);
   const r = await fetch(`/api/v1${path}`, init);
   const text = await r.text();

@@ -1,6 +1,6 @@
 // The hotlist: entries (this agency's and those partners shared), add one, import a CSV or
 // JSON file, expire (remove) one. Changes reach the partners it is shared with within seconds.
-import { api, session } from "./api.js";
+import { api, headers } from "./api.js";
 import { t, when } from "./i18n.js";
 
 function el(tag, text, className) {
@@ -54,17 +54,6 @@ async function list() {
   }
 }
 
-function authHeaders(extra = {}) {
-  const s = session();
-  const h = { ...extra, authorization: `Bearer ${s?.token ?? ""}` };
-  if (s?.purpose) {
-    h["limes-purpose"] = s.purpose.purpose;
-    h["limes-legal-basis"] = s.purpose.legal_basis;
-    if (s.purpose.case_ref) h["limes-case"] = s.purpose.case_ref;
-  }
-  return h;
-}
-
 function report(r) {
   const refused = (r.errors ?? []).map((e) => `${e.at}: ${e.error}`).join("; ");
   return t("hotlist.imported", { n: r.imported, refused: (r.errors ?? []).length }) + (refused ? ` (${refused})` : "");
@@ -99,7 +88,7 @@ async function importFile(ev) {
   const file = ev.target.file.files[0];
   if (!file) return;
   const type = file.name.toLowerCase().endsWith(".csv") ? "text/csv" : "application/json";
-  const r = await fetch("/api/v1/hotlist", { method: "POST", headers: authHeaders({ "content-type": type }), body: await file.text() });
+  const r = await fetch("/api/v1/hotlist", { method: "POST", headers: headers({ "content-type": type }), body: await file.text() });
   const body = await r.json().catch(() => null);
   state.textContent = r.ok || r.status === 422 ? report(body ?? {}) : (body?.message ?? `HTTP ${r.status}`);
   await list();

@@ -6,8 +6,9 @@ import * as hotlist from "./hotlist.js";
 import * as map from "./map.js";
 import * as partners from "./partners.js";
 import * as requests from "./requests.js";
+import * as search from "./search.js";
 
-const VIEWS = ["signin", "board", "map", "hotlist", "partners", "requests"];
+const VIEWS = ["signin", "board", "map", "search", "hotlist", "partners", "requests"];
 const recent = [];
 
 function theme(name) {
@@ -43,6 +44,7 @@ async function route() {
   const name = VIEWS.includes(view) && view !== "signin" ? view : "board";
   showView(name);
   if (name === "map") await map.show(recent);
+  if (name === "search") await search.show();
   if (name === "hotlist") await hotlist.show();
   if (name === "partners") await partners.show();
   if (name === "requests") await requests.show();

@@ -128,6 +128,27 @@ try {
   await page.waitForFunction((sel) => !document.querySelector(`${sel} button.ack`), row, { timeout: 10000 });
   check((await page.textContent(`${row} td:last-child`)).startsWith("by "), "the acknowledgement is shown");
 
+  // Search: no result before the purpose dialog; cancelled, nothing is searched; declared,
+  // the reads come with the vehicle's timeline and route.
+  await postRead(plate);
+  await page.click('#nav a[data-view="search"]');
+  await page.fill("#s-plate", plate);
+  await page.click("#search-form button[type=submit]");
+  await page.waitForSelector("#purpose-dialog[open]", { timeout: 10000 });
+  check((await page.$$("#reads tbody tr")).length === 0, "no result before the purpose is declared");
+  await page.click("#purpose-dialog button.cancel");
+  await page.waitForFunction(() => !document.querySelector("#purpose-dialog[open]"));
+  check((await page.textContent("#search-state")) === texts.en["search.cancelled"], "a cancelled dialog searches nothing");
+  await page.click("#search-form button[type=submit]");
+  await page.waitForSelector("#purpose-dialog[open]", { timeout: 10000 });
+  await page.selectOption("#pd-purpose", "investigation");
+  await page.fill("#pd-case", "UI-2026/1");
+  await page.click('#purpose-dialog button[type="submit"]');
+  await page.waitForFunction((p) => document.querySelectorAll(`#reads tbody tr[data-plate="${p}"]`).length === 2, plate, { timeout: 10000 });
+  check((await page.$$("#timeline li")).length === 2, "the vehicle's two sightings are on its timeline");
+  await page.waitForSelector("#route-map path.alert-marker", { timeout: 10000 });
+  await axe(page, "search");
+
   // The map: the basemap, the border, the camera and the alert.
   await page.click('#nav a[data-view="map"]');
   // Countries out of view are culled by Leaflet (drawn as "M0 0"): some must be drawn in it.
