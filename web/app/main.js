@@ -2,13 +2,15 @@
 import { api, session, setSession } from "./api.js";
 import { LOCALES, apply, setLocale, t } from "./i18n.js";
 import * as board from "./board.js";
+import * as audit from "./audit.js";
 import * as hotlist from "./hotlist.js";
 import * as map from "./map.js";
 import * as partners from "./partners.js";
+import * as query from "./query.js";
 import * as requests from "./requests.js";
 import * as search from "./search.js";
 
-const VIEWS = ["signin", "board", "map", "search", "hotlist", "partners", "requests"];
+const VIEWS = ["signin", "board", "map", "search", "hotlist", "partners", "requests", "audit"];
 const recent = [];
 
 function theme(name) {
@@ -47,7 +49,11 @@ async function route() {
   if (name === "search") await search.show();
   if (name === "hotlist") await hotlist.show();
   if (name === "partners") await partners.show();
-  if (name === "requests") await requests.show();
+  if (name === "requests") {
+    query.show();
+    await requests.show();
+  }
+  if (name === "audit") audit.show();
 }
 
 async function purposes() {

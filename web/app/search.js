@@ -2,7 +2,8 @@
 // Before any result, the purpose dialog: why, under which law, for which case — each search
 // is logged with what it declares. A vehicle's sightings are shown on a timeline (oldest
 // first) and as a route on the map.
-import { api, session } from "./api.js";
+import { api } from "./api.js";
+import { askPurpose } from "./purpose.js";
 import { t, when } from "./i18n.js";
 
 let routeMap = null;
@@ -13,41 +14,6 @@ function el(tag, text, className) {
   if (text !== undefined) e.textContent = text;
   if (className) e.className = className;
   return e;
-}
-
-/// Asks for the purpose, legal basis and case of this search; resolves to them, or null.
-function askPurpose() {
-  const dialog = document.getElementById("purpose-dialog");
-  const form = dialog.querySelector("form");
-  const s = session();
-  const select = document.getElementById("pd-purpose");
-  if (!select.options.length) {
-    for (const o of document.getElementById("purpose").options) select.append(o.cloneNode(true));
-  }
-  if (s?.purpose) {
-    select.value = s.purpose.purpose;
-    form.legal_basis.value = s.purpose.legal_basis ?? "";
-    form.case.value = s.purpose.case_ref ?? "";
-  }
-  return new Promise((resolve) => {
-    const done = (value) => {
-      form.onsubmit = null;
-      dialog.onclose = null;
-      if (dialog.open) dialog.close();
-      resolve(value);
-    };
-    form.onsubmit = (ev) => {
-      ev.preventDefault();
-      if (!form.legal_basis.value.trim()) {
-        form.legal_basis.focus();
-        return;
-      }
-      done({ purpose: select.value, legal_basis: form.legal_basis.value.trim(), case_ref: form.case.value.trim() || null });
-    };
-    dialog.querySelector("button.cancel").onclick = () => done(null);
-    dialog.onclose = () => done(null);
-    dialog.showModal();
-  });
 }
 
 function route(reads, cameras) {

@@ -191,7 +191,25 @@ try {
   await axe(page, "partners");
   await page.click('#nav a[data-view="requests"]');
   await page.waitForSelector("#view-requests:not([hidden])", { timeout: 10000 });
+  // A hit/no-hit question, behind the purpose dialog: this node has no partners, and says so.
+  await page.fill("#q-plate", plate);
+  await page.click("#query-form button[type=submit]");
+  await page.waitForSelector("#purpose-dialog[open]", { timeout: 10000 });
+  await page.click('#purpose-dialog button[type="submit"]');
+  await page.waitForFunction(() => document.getElementById("query-state").textContent.length > 0, null, { timeout: 10000 });
   await axe(page, "requests");
+
+  // The audit log, as the data-protection officer sees it: the purpose is audit.
+  await page.click('#nav a[data-view="audit"]');
+  await page.fill("#a-actor", `user:${env("LIMES_USER")}`);
+  await page.click("#audit-form button[type=submit]");
+  await page.waitForSelector("#purpose-dialog[open]", { timeout: 10000 });
+  check((await page.inputValue("#pd-purpose")) === "audit", "the audit view declares the purpose audit");
+  await page.click('#purpose-dialog button[type="submit"]');
+  await page.waitForSelector("#audit tbody tr", { timeout: 10000 });
+  const actions = await page.$$eval("#audit tbody tr td:nth-child(4)", (tds) => tds.map((td) => td.textContent));
+  check(actions.includes("login") && actions.includes("consult"), `the officer's own sign-in and searches are listed: ${actions}`);
+  await axe(page, "audit");
 
   check(external.length === 0, `the page asked other hosts: ${external.join(", ")}`);
   check(errors.length === 0, `script errors: ${errors.join("; ")}`);

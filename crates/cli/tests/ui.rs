@@ -45,7 +45,7 @@ async fn an_operator_signs_in_sees_an_alert_arrive_acknowledges_it_and_finds_it_
     );
     let figures: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert!(figures["read_to_screen_ms"].as_u64().is_some_and(|ms| ms < 10_000), "{figures}");
-    for view in ["signin", "board", "search", "map", "hotlist", "partners", "requests"] {
+    for view in ["signin", "board", "search", "map", "hotlist", "partners", "requests", "audit"] {
         assert_eq!(figures[format!("axe_{view}")], "0 violations (light, dark)", "{figures}");
     }
     // What the page put on the hotlist is there (and what it expired is not).
