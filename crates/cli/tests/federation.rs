@@ -1409,3 +1409,52 @@ async fn a_plate_query_crosses_as_hit_no_hit_and_the_partner_never_sees_the_plat
         assert!(!contains(&held, text), "{text} in the owner's data folder");
     }
 }
+
+/// The two agencies' operations-centre pages in a real browser (`web/tests/federation.mjs`):
+/// a partner's alert on the board, a hit/no-hit question and a request for the reads behind
+/// the hit made on the asker's page, approved on the owner's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_pages_a_partners_alert_shows_and_a_request_is_made_and_approved() {
+    let ro = publishing_node("ro-igpf", "RO");
+    let ua = fed_node("ua-dpsu", "UA");
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    add_partner(&ro, &ua_anchor, "alert,released", "");
+    add_partner(&ua, &ro_anchor, "", "alert,released");
+    let mut agreement = agreement_of(
+        [party_of(&ro_anchor), party_of(&ua_anchor)],
+        &[
+            ("ro-igpf", "ua-dpsu", limes_agreement::Category::Alerts),
+            ("ro-igpf", "ua-dpsu", limes_agreement::Category::PlateReads),
+        ],
+    );
+    agreement.flows[1].mode = limes_agreement::Mode::HitNoHit;
+    agree(&ro, &ua, &agreement);
+    setup_hotlist(&ro).await;
+    read(&ro, 0).await;
+
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let mut cmd = Command::new("node");
+    cmd.arg(web.join("tests/federation.mjs"))
+        .current_dir(&web)
+        .env("LIMES_URL_OWNER", ro.url.trim_end_matches('/'))
+        .env("LIMES_URL_ASKER", ua.url.trim_end_matches('/'))
+        .env("LIMES_USER", "tester")
+        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
+        .env("LIMES_PLATE", "SV10FED")
+        .env("LIMES_OWNER", "ro-igpf")
+        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS);
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/federation.mjs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // What the pages did, as the API sees it: answered on the asker's side, with the reads.
+    let asked: Vec<Value> =
+        ua.session_client().get(ua.at("/api/v1/requests")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(asked.len(), 1, "{asked:#?}");
+    assert_eq!((asked[0]["status"].as_str(), asked[0]["case_ref"].as_str()), (Some("answered"), Some("UI-2026/2")));
+    assert!(asked[0]["decided_by"].as_str().unwrap().contains("supervisor"), "{asked:#?}");
+}

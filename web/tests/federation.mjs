@@ -1,0 +1,92 @@
+// Two agencies' pages side by side (crates/cli/tests/federation.rs starts the nodes): the
+// asker's board shows the partner's alert; its officer asks hit/no-hit about the plate,
+// requests the reads behind the hit; the owner's supervisor approves on its page; the
+// asker's page shows the request answered. Environment: LIMES_URL_OWNER, LIMES_URL_ASKER,
+// LIMES_USER, LIMES_PASSWORD (the same account name on both), LIMES_PLATE, LIMES_OWNER,
+// LIMES_LEGAL_BASIS, CHROMIUM.
+import { chromium } from "playwright-core";
+
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined) throw new Error(`${name} is not set`);
+  return v;
+};
+function check(ok, what) {
+  if (!ok) throw new Error(what);
+}
+
+async function signIn(browser, url) {
+  const page = await browser.newPage();
+  await page.goto(`${url}/ui/`);
+  await page.fill("#user", env("LIMES_USER"));
+  await page.fill("#password", env("LIMES_PASSWORD"));
+  await page.selectOption("#purpose", "investigation");
+  await page.fill("#legal_basis", env("LIMES_LEGAL_BASIS"));
+  await page.click("#signin button[type=submit]");
+  await page.waitForSelector("#view-board:not([hidden])", { timeout: 10000 });
+  return page;
+}
+
+const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+let failed = null;
+try {
+  const plate = env("LIMES_PLATE");
+  const owner = env("LIMES_OWNER");
+  const asker = await signIn(browser, env("LIMES_URL_ASKER"));
+  // The partner's alert, on the asker's board, saying who raised it.
+  const row = `#alerts tbody tr[data-plate="${plate}"]`;
+  await asker.waitForSelector(row, { timeout: 15000 });
+  check((await asker.textContent(`${row} td:nth-child(7)`)).includes(owner), "the board says which partner raised the alert");
+
+  // Hit/no-hit, then the request for the reads behind the hit (the owner publishes every second).
+  await asker.click('#nav a[data-view="requests"]');
+  let hit = false;
+  for (let i = 0; i < 30 && !hit; i++) {
+    await asker.fill("#q-plate", plate);
+    await asker.click("#query-form button[type=submit]");
+    await asker.waitForSelector("#purpose-dialog[open]", { timeout: 10000 });
+    await asker.fill("#pd-case", "UI-2026/2");
+    await asker.click('#purpose-dialog button[type="submit"]');
+    await asker.waitForFunction(() => document.querySelectorAll("#query-answers li").length > 0 || document.getElementById("query-state").textContent, null, { timeout: 10000 });
+    hit = (await asker.$$("#query-answers li button")).length > 0;
+    if (!hit) await asker.waitForTimeout(500);
+  }
+  check(hit, "a hit at the owner within 15 s");
+  await asker.fill("#query-answers li input", "the car of a robbery near the crossing");
+  await asker.click("#query-answers li button");
+  await asker.waitForFunction(() => document.querySelector("#query-answers li").textContent.includes("Requested"), null, { timeout: 10000 });
+
+  // The owner's supervisor approves it on the owner's page.
+  const ownerPage = await signIn(browser, env("LIMES_URL_OWNER"));
+  await ownerPage.click('#nav a[data-view="requests"]');
+  let pending = false;
+  for (let i = 0; i < 30 && !pending; i++) {
+    await ownerPage.click('#nav a[data-view="board"]');
+    await ownerPage.click('#nav a[data-view="requests"]');
+    pending = (await ownerPage.$$("#requests-in tbody tr button")).length > 0;
+    if (!pending) await ownerPage.waitForTimeout(500);
+  }
+  check(pending, "the request reached the owner's page");
+  await ownerPage.fill("#requests-in tbody tr input", "case confirmed by phone");
+  await ownerPage.click("#requests-in tbody tr button:has-text('Approve')");
+  await ownerPage.waitForFunction(() => !document.querySelector("#requests-in tbody tr button"), null, { timeout: 10000 });
+
+  // The asker's page: answered.
+  let answered = false;
+  for (let i = 0; i < 30 && !answered; i++) {
+    await asker.click('#nav a[data-view="board"]');
+    await asker.click('#nav a[data-view="requests"]');
+    answered = ((await asker.textContent("#requests-out tbody")) ?? "").includes("answered");
+    if (!answered) await asker.waitForTimeout(500);
+  }
+  check(answered, "the asker's page shows the request answered");
+} catch (e) {
+  failed = e;
+} finally {
+  await browser.close();
+}
+if (failed) {
+  console.error(`federation ui test failed: ${failed.stack ?? failed}`);
+  process.exit(1);
+}
+console.log("ok");
