@@ -112,6 +112,23 @@ pub struct Labels {
     pub onward: Option<String>,
 }
 
+impl Labels {
+    /// A full record of `category` from `origin` for `purpose`: plates in clear, no images,
+    /// not the answer to a request, not passed on. Other forms by struct update.
+    pub fn full(category: Category, origin: impl Into<String>, purpose: impl Into<String>) -> Self {
+        Self {
+            category,
+            origin: origin.into(),
+            purpose: purpose.into(),
+            plates: PlateForm::Clear,
+            images: ImageForm::None,
+            shape: Shape::Full,
+            request: None,
+            onward: None,
+        }
+    }
+}
+
 /// One decision's question.
 #[derive(Debug, Clone, Copy)]
 pub struct Question<'a> {

@@ -42,7 +42,7 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use limes_agreement::{Act, Category, Decision, ImageForm, Labels, Mode, PlateForm, Shape};
+use limes_agreement::{Act, Category, Decision, Labels, Mode, PlateForm, Shape};
 use limes_audit::{Action, Actor, AuditEvent, Details, Object, Outcome as AuditOutcome};
 use limes_hitquery::rand_core::OsRng;
 use limes_hitquery::{
@@ -281,16 +281,7 @@ fn window_of(day: NaiveDate, window_days: u32) -> (DateTime<Utc>, DateTime<Utc>)
 
 /// The labels of a hit/no-hit answer about `owner`'s plate sightings, for `purpose`.
 fn labels(owner: &str, purpose: &str) -> Labels {
-    Labels {
-        category: Category::PlateReads,
-        origin: owner.to_owned(),
-        purpose: purpose.to_owned(),
-        plates: PlateForm::None,
-        images: ImageForm::None,
-        shape: Shape::HitNoHit,
-        request: None,
-        onward: None,
-    }
+    Labels { plates: PlateForm::None, shape: Shape::HitNoHit, ..Labels::full(Category::PlateReads, owner, purpose) }
 }
 
 impl Inner {

@@ -99,7 +99,7 @@ fn prepare<T: IngestRecord>(state: &AppState, items: Vec<(usize, Result<T, Strin
     let partner_entries = read_lock(&state.partner_entries);
     let usable = |id: u64| {
         partner_entries.is_empty()
-            || partner_entries.get(&id).is_none_or(|o| crate::federation::hotlist::may_use(state, o, now))
+            || partner_entries.get(&id).is_none_or(|o| crate::federation::hotlist::may_use(state, o))
     };
     let mut start = 0;
     for ((read, normalized), end) in checked.into_iter().zip(ends) {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use limes_model::HotlistEntry;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use crate::{DeletedPartnerAlert, Store, StoreError, from_us, to_us};
 
@@ -75,17 +75,12 @@ impl Store {
                         PartnerHotlistChange::Upsert { entry, message, purpose } => {
                             let mut entry = *entry;
                             let partner_id = entry.id;
-                            let local: Option<i64> = find
-                                .query_row(params![partner, partner_id as i64], |r| r.get(0))
-                                .map(Some)
-                                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
-                            let id = match local {
-                                Some(id) => id,
-                                None => {
-                                    next += 1;
-                                    next - 1
-                                }
-                            };
+                            let local: Option<i64> = find.query_row(params![partner, partner_id as i64], |r| r.get(0)).optional()?;
+                            // A new entry takes the next free id.
+                            let id = local.unwrap_or_else(|| {
+                                next += 1;
+                                next - 1
+                            });
                             entry.id = id as u64;
                             crate::hotlist::upsert_in(&tx, &entry, now_us)?;
                             tx.execute(
@@ -104,10 +99,7 @@ impl Store {
                             applied.upserted.push((entry, origin));
                         }
                         PartnerHotlistChange::Remove { partner_id } => {
-                            let local: Option<i64> = find
-                                .query_row(params![partner, partner_id as i64], |r| r.get(0))
-                                .map(Some)
-                                .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+                            let local: Option<i64> = find.query_row(params![partner, partner_id as i64], |r| r.get(0)).optional()?;
                             if let Some(id) = local {
                                 // The origin row goes with it (ON DELETE CASCADE).
                                 tx.execute("DELETE FROM hotlist WHERE id = ?1", [id])?;

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use limes_agreement::{Category, ImageForm, Labels, PlateForm, Shape};
+use limes_agreement::{Category, Labels, PlateForm};
 use limes_federation::MessageType;
 use limes_link::{Link, LinkError, Outgoing, Received};
 use limes_model::{AgencyId, HotlistEntry};
@@ -58,16 +58,7 @@ pub enum HotlistChange {
 
 /// The labels of an entry shared for `purpose`.
 fn labels(me: &str, purpose: &str) -> Labels {
-    Labels {
-        category: Category::HotlistEntries,
-        origin: me.to_owned(),
-        purpose: purpose.to_owned(),
-        plates: PlateForm::Clear,
-        images: ImageForm::None,
-        shape: Shape::Full,
-        request: None,
-        onward: None,
-    }
+    Labels::full(Category::HotlistEntries, me, purpose)
 }
 
 fn digest(payload: &[u8]) -> Vec<u8> {
@@ -97,11 +88,10 @@ pub(super) async fn sync(state: &AppState, link: &Link) -> Result<(), String> {
     let regime = link.config().regime;
     let now = Utc::now();
     let store = state.store.clone();
-    let all = tokio::task::spawn_blocking(move || store.hotlist()).await.map_err(|e| e.to_string())?;
+    let all = super::blocking(move || store.hotlist()).await?;
     let own: Vec<HotlistEntry> = {
         let partners = read_lock(&state.partner_entries);
-        all.map_err(|e| e.to_string())?
-            .into_iter()
+        all.into_iter()
             .filter(|e| !partners.contains_key(&e.id))
             .filter(|e| e.expires.is_none_or(|x| x > now))
             .filter(|e| !state.is_restricted(e.plate.as_str()))
@@ -113,14 +103,12 @@ pub(super) async fn sync(state: &AppState, link: &Link) -> Result<(), String> {
         let refresh = chrono::Duration::days(i64::from((flow.retention_days / 2).max(1)));
         let partner = to.to_string();
         let store = state.store.clone();
-        let held = tokio::task::spawn_blocking(move || store.hotlist_shared(&partner))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let held = super::blocking(move || store.hotlist_shared(&partner)).await?;
         // The agreement decides by purpose: ask once per purpose, not once per entry.
         let mut allowed: HashMap<&'static str, bool> = HashMap::new();
         let mut items = Vec::new();
-        let mut planned: Vec<Option<(u64, SharedEntry)>> = Vec::new();
+        // What each item, in order, changes in `hotlist_shared` once queued.
+        let mut planned: Vec<Planned> = Vec::new();
         let mut offered = HashSet::new();
         for e in &own {
             let purpose = super::share_purpose(regime, e.reason);
@@ -136,28 +124,23 @@ pub(super) async fn sync(state: &AppState, link: &Link) -> Result<(), String> {
                 continue;
             }
             items.push(outgoing(&to, &kind, payload, labels(&me, purpose), e.id));
-            planned.push(Some((e.id, SharedEntry { digest: d, purpose: purpose.to_owned(), sent: now })));
+            planned.push(Planned::Sent(e.id, SharedEntry { digest: d, purpose: purpose.to_owned(), sent: now }));
         }
-        let mut removals = Vec::new();
         for (id, h) in held.iter().filter(|(id, _)| !offered.contains(id)) {
             let payload = serde_json::to_vec(&HotlistChange::Remove { entry_id: *id }).map_err(|e| e.to_string())?;
             items.push(outgoing(&to, &kind, payload, labels(&me, &h.purpose), *id));
-            planned.push(None);
-            removals.push(*id);
+            planned.push(Planned::Removed(*id));
         }
         if items.is_empty() {
             continue;
         }
         let results = link.send(items).await.map_err(|e| e.to_string())?;
         let (mut sent, mut removed) = (Vec::new(), Vec::new());
-        let mut removals = removals.into_iter();
         for (plan, result) in planned.into_iter().zip(results) {
-            let removal = if plan.is_none() { removals.next() } else { None };
             match result {
-                Ok(_) => match (plan, removal) {
-                    (Some(s), _) => sent.push(s),
-                    (None, Some(id)) => removed.push(id),
-                    (None, None) => {}
+                Ok(_) => match plan {
+                    Planned::Sent(id, shared) => sent.push((id, shared)),
+                    Planned::Removed(id) => removed.push(id),
                 },
                 // Audited by the link; tried again at the next pass.
                 Err(e @ LinkError::NotAgreed { .. }) => tracing::debug!(error = %e, "a hotlist change not shared"),
@@ -168,13 +151,16 @@ pub(super) async fn sync(state: &AppState, link: &Link) -> Result<(), String> {
             tracing::info!(partner = %to, entries = sent.len(), removals = removed.len(), "hotlist changes queued");
             let store = state.store.clone();
             let partner = to.to_string();
-            tokio::task::spawn_blocking(move || store.record_hotlist_shared(&partner, &sent, &removed))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
+            super::blocking(move || store.record_hotlist_shared(&partner, &sent, &removed)).await?;
         }
     }
     Ok(())
+}
+
+/// One queued hotlist change, as `hotlist_shared` records it once the link took it.
+enum Planned {
+    Sent(u64, SharedEntry),
+    Removed(u64),
 }
 
 fn outgoing(to: &AgencyId, kind: &MessageType, payload: Vec<u8>, labels: Labels, id: u64) -> Outgoing {
@@ -220,10 +206,7 @@ pub(super) async fn apply(
     for (partner, changes) in changes {
         let store = state.store.clone();
         let p = partner.to_string();
-        let applied = tokio::task::spawn_blocking(move || store.apply_partner_hotlist(&p, changes, Utc::now()))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let applied = super::blocking(move || store.apply_partner_hotlist(&p, changes, Utc::now())).await?;
         let (upserted, removed) = (applied.upserted.len(), applied.removed.len());
         {
             let mut index = write_lock(&state.hotlist);
@@ -245,11 +228,8 @@ pub(super) async fn apply(
 
 /// Whether a hit on the partner's entry `origin` may be used now: the agreement with its
 /// owner, for the purpose it was shared for, counted from when it arrived.
-pub(crate) fn may_use(state: &AppState, origin: &PartnerEntry, now: DateTime<Utc>) -> bool {
-    let Some(fed) = state.federation.get() else { return false };
-    let l = labels(&origin.partner, &origin.purpose);
-    let age = u32::try_from((now - origin.received).num_days().max(0)).unwrap_or(u32::MAX);
-    fed.link.decide_access(&origin.partner, &l, age, now).allowed
+pub(crate) fn may_use(state: &AppState, origin: &PartnerEntry) -> bool {
+    super::may_use_now(state, &labels(&origin.partner, &origin.purpose), origin.received)
 }
 
 /// Forgets entries deleted from the store (by an operator or an erasure): out of the index

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use limes_access::Regime;
-use limes_agreement::{Category, ImageForm, Labels, PlateForm, Shape};
+use limes_agreement::{Category, Labels, PlateForm};
 use limes_federation::{DeletionReason, MessageId, MessageType};
 use limes_link::{Link, LinkError, Outgoing, Received, Sighting};
 use limes_model::{AgencyId, CameraId, Demotion, GeoPoint, HotlistReason, MatchKind};
@@ -201,20 +201,26 @@ pub(crate) fn may_access(
     created: DateTime<Utc>,
 ) -> bool {
     let Some((origin, pseudonymised)) = origin else { return true };
+    let plates = if pseudonymised { PlateForm::Pseudonymised } else { PlateForm::Clear };
+    let labels = Labels { plates, ..Labels::full(Category::Alerts, origin, purpose) };
+    may_use_now(state, &labels, created)
+}
+
+/// Whether data labelled `labels`, which arrived from `labels.origin` at `since`, may be used
+/// here now: the agreement with the origin, its retention counted from `since`. Nothing
+/// without a federation.
+pub(crate) fn may_use_now(state: &AppState, labels: &Labels, since: DateTime<Utc>) -> bool {
     let Some(fed) = state.federation.get() else { return false };
-    let labels = Labels {
-        category: Category::Alerts,
-        origin: origin.to_owned(),
-        purpose: purpose.to_owned(),
-        plates: if pseudonymised { PlateForm::Pseudonymised } else { PlateForm::Clear },
-        images: ImageForm::None,
-        shape: Shape::Full,
-        request: None,
-        onward: None,
-    };
     let now = Utc::now();
-    let age = u32::try_from((now - created).num_days().max(0)).unwrap_or(u32::MAX);
-    fed.link.decide_access(origin, &labels, age, now).allowed
+    let age = u32::try_from((now - since).num_days().max(0)).unwrap_or(u32::MAX);
+    fed.link.decide_access(&labels.origin, labels, age, now).allowed
+}
+
+/// Runs a store call off the reactor; a failure (or a panic) comes back as its text.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, limes_store::StoreError> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
 }
 
 /// Tells each partner whose alerts were deleted here which ones: signed deletion receipts,
@@ -342,16 +348,7 @@ async fn forward(state: AppState, link: Link, mut rx: mpsc::Receiver<Vec<Alert>>
                 let mut shared = SharedAlert::from_alert(a, position, country);
                 shared.owner_entry = owner.and_then(|(_, id)| id);
                 let Ok(clear) = serde_json::to_vec(&shared) else { continue };
-                let labels = Labels {
-                    category: Category::Alerts,
-                    origin: me.clone(),
-                    purpose: share_purpose(link.config().regime, a.reason).into(),
-                    plates: PlateForm::Clear,
-                    images: ImageForm::None,
-                    shape: Shape::Full,
-                    request: None,
-                    onward: None,
-                };
+                let labels = Labels::full(Category::Alerts, me.as_str(), share_purpose(link.config().regime, a.reason));
                 for (to, pseudonymise) in &recipients {
                     if owner.is_some_and(|(partner, _)| partner != to.as_str()) {
                         continue;

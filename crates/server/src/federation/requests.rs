@@ -16,7 +16,7 @@
 //! data only for a purpose the conditions name, within their retention.
 
 use chrono::{DateTime, Duration, Utc};
-use limes_agreement::{Category, ImageForm, Labels, Mode, PlateForm, Shape};
+use limes_agreement::{Category, Labels, Mode, PlateForm};
 use limes_federation::{MessageId, MessageType};
 use limes_link::{Link, Outgoing, Received};
 use limes_model::{AgencyId, CameraId, GeoPoint};
@@ -198,10 +198,7 @@ fn link(state: &AppState) -> Result<Link, RequestError> {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, limes_store::StoreError> + Send + 'static,
 ) -> Result<T, RequestError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| RequestError::Failed(e.to_string()))?
-        .map_err(|e| RequestError::Failed(e.to_string()))
+    super::blocking(f).await.map_err(RequestError::Failed)
 }
 
 fn protocol(to: &AgencyId, kind: &str, payload: Vec<u8>, about: String) -> Outgoing {
@@ -225,6 +222,38 @@ async fn send_one(link: &Link, item: Outgoing) -> Result<(), RequestError> {
     }
 }
 
+/// The flow of the agreement in force with `partner` under which `owner` may release
+/// `category` to `asker` for `purpose` on request (mode `on-request` or `hit-no-hit`), or
+/// why there is none: what the asker checks before it asks, and the owner when it is asked.
+fn requestable(
+    link: &Link,
+    partner: &AgencyId,
+    owner: &str,
+    asker: &str,
+    category: Category,
+    purpose: &str,
+) -> Result<limes_agreement::Flow, String> {
+    let active =
+        link.agreement_with(partner).ok_or_else(|| format!("there is no sharing agreement with {partner} in force"))?;
+    let flow = active.agreement.flow(owner, asker, category).ok_or_else(|| {
+        format!("the agreement with {partner} shares no {} from {owner} with {asker}", category.words())
+    })?;
+    if flow.mode == Mode::Push {
+        return Err(format!(
+            "{} come pushed under the agreement with {partner}: there is nothing to request",
+            category.words()
+        ));
+    }
+    if !flow.purposes.iter().any(|p| p == purpose) {
+        return Err(format!(
+            "the agreement shares {} for {}, not {purpose}",
+            category.words(),
+            flow.purposes.join(", ")
+        ));
+    }
+    Ok(flow.clone())
+}
+
 /// What an investigator asks (`POST /api/v1/requests`).
 #[derive(Debug, Clone)]
 pub struct NewRequest {
@@ -244,31 +273,7 @@ pub struct NewRequest {
 pub async fn make(state: &AppState, r: NewRequest) -> Result<DataRequest, RequestError> {
     let link = link(state)?;
     let me = link.config().agency.to_string();
-    let active = link
-        .agreement_with(&r.partner)
-        .ok_or_else(|| RequestError::Invalid(format!("there is no sharing agreement with {} in force", r.partner)))?;
-    let flow = active.agreement.flow(r.partner.as_str(), &me, r.category).ok_or_else(|| {
-        RequestError::Invalid(format!(
-            "the agreement with {} shares no {} with this agency",
-            r.partner,
-            r.category.words()
-        ))
-    })?;
-    if flow.mode == Mode::Push {
-        return Err(RequestError::Invalid(format!(
-            "{} come pushed under the agreement with {}: there is nothing to request",
-            r.category.words(),
-            r.partner
-        )));
-    }
-    if !flow.purposes.contains(&r.purpose) {
-        return Err(RequestError::Invalid(format!(
-            "the agreement shares {} for {}, not {}",
-            r.category.words(),
-            flow.purposes.join(", "),
-            r.purpose
-        )));
-    }
+    requestable(&link, &r.partner, r.partner.as_str(), &me, r.category, &r.purpose).map_err(RequestError::Invalid)?;
     if r.category != Category::PlateReads {
         return Err(RequestError::Invalid(format!("requests for {} are not supported yet", r.category.words())));
     }
@@ -378,16 +383,7 @@ async fn release(state: &AppState, link: &Link, r: &DataRequest) -> Result<(), R
     };
     let released = Released { request: r.id.clone(), conditions, reads };
     let payload = serde_json::to_vec(&released).map_err(|e| RequestError::Failed(e.to_string()))?;
-    let labels = Labels {
-        category,
-        origin: me,
-        purpose: r.purpose.clone(),
-        plates: PlateForm::Clear,
-        images: ImageForm::None,
-        shape: Shape::Full,
-        request: Some(r.id.clone()),
-        onward: None,
-    };
+    let labels = Labels { request: Some(r.id.clone()), ..Labels::full(category, me, r.purpose.as_str()) };
     let item = Outgoing {
         partner: partner.clone(),
         kind: MessageType::new(RELEASED).expect("a valid type"),
@@ -445,24 +441,12 @@ pub(super) async fn received_request(state: &AppState, r: &Received) -> Result<(
     let me = link.config().agency.to_string();
     let now = Utc::now();
     // What the agreement says about it.
-    let verdict: Result<bool, String> = match link.agreement_with(&r.sender) {
-        None => Err(format!("there is no sharing agreement with {} in force", r.sender)),
-        Some(active) => match active.agreement.flow(&me, r.sender.as_str(), msg.category) {
-            None => Err(format!("the agreement shares no {} with {}", msg.category.words(), r.sender)),
-            Some(f) if f.mode == Mode::Push => Err(format!("{} are pushed, not requested", msg.category.words())),
-            Some(f) if !f.purposes.contains(&msg.purpose) => Err(format!(
-                "the agreement shares {} for {}, not {}",
-                msg.category.words(),
-                f.purposes.join(", "),
-                msg.purpose
-            )),
-            Some(f) => Ok(msg.urgent && f.urgent_requests_approved_automatically),
-        },
-    };
+    let verdict = requestable(&link, &r.sender, &me, r.sender.as_str(), msg.category, &msg.purpose)
+        .map(|f| msg.urgent && f.urgent_requests_approved_automatically);
     // The deadline runs from when the request arrived.
     let row = msg.pending(Direction::In, r.sender.as_str(), r.sender.to_string(), now);
     let store = state.store.clone();
-    let new = blocking(move || store.insert_request(&row)).await.map_err(|e| e.to_string())?;
+    let new = super::blocking(move || store.insert_request(&row)).await?;
     if !new {
         return Ok(()); // applied before a restart
     }
@@ -488,12 +472,11 @@ pub(super) async fn received_decision(state: &AppState, r: &Received) -> Result<
     text("reason", d.reason.as_deref().unwrap_or(""), false)?;
     let store = state.store.clone();
     let partner = r.sender.to_string();
-    let applied = blocking(move || {
+    let applied = super::blocking(move || {
         let decision = limes_store::Decision { status: &d.status, by: &d.by, reason: d.reason.as_deref(), at: d.at };
         store.decide_request(Direction::Out, &partner, &d.id, &decision)
     })
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if !applied {
         tracing::debug!(partner = %r.sender, "a decision on a request that is not pending here (applied before)");
     }
@@ -516,9 +499,8 @@ pub(super) async fn received_release(state: &AppState, r: &Received) -> Result<(
     let store = state.store.clone();
     let (partner, id) = (r.sender.to_string(), released.request.clone());
     let text = String::from_utf8_lossy(&r.payload).into_owned();
-    let stored = blocking(move || store.release_request(Direction::Out, &partner, &id, &text, Utc::now()))
-        .await
-        .map_err(|e| e.to_string())?;
+    let stored =
+        super::blocking(move || store.release_request(Direction::Out, &partner, &id, &text, Utc::now())).await?;
     if !stored {
         return Err(format!("no open request {} to {} here", released.request, r.sender));
     }
@@ -529,21 +511,10 @@ pub(super) async fn received_release(state: &AppState, r: &Received) -> Result<(
 /// Whether the released data of `r` may be opened now for `purpose`: the agreement with the
 /// owner (the flow's purposes and retention, counted from the release).
 pub(crate) fn may_open(state: &AppState, r: &DataRequest, purpose: &str) -> bool {
-    let (Some(fed), Some(at)) = (state.federation.get(), r.released_at) else { return false };
+    let Some(at) = r.released_at else { return false };
     let Ok(category) = r.category.parse::<Category>() else { return false };
-    let labels = Labels {
-        category,
-        origin: r.partner.clone(),
-        purpose: purpose.to_owned(),
-        plates: PlateForm::Clear,
-        images: ImageForm::None,
-        shape: Shape::Full,
-        request: Some(r.id.clone()),
-        onward: None,
-    };
-    let now = Utc::now();
-    let age = u32::try_from((now - at).num_days().max(0)).unwrap_or(u32::MAX);
-    fed.link.decide_access(&r.partner, &labels, age, now).allowed
+    let labels = Labels { request: Some(r.id.clone()), ..Labels::full(category, r.partner.as_str(), purpose) };
+    super::may_use_now(state, &labels, at)
 }
 
 #[cfg(test)]
