@@ -3,15 +3,9 @@
 import { headers } from "./api.js";
 import { t, when } from "./i18n.js";
 import { askPurpose } from "./purpose.js";
+import { el } from "./dom.js";
 
 const SHOWN = 500;
-
-function el(tag, text, className) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (className) e.className = className;
-  return e;
-}
 
 async function search(ev) {
   ev.preventDefault();

@@ -3,6 +3,7 @@
 // agency raised it.
 import { api, follow } from "./api.js";
 import { t, when } from "./i18n.js";
+import { el } from "./dom.js";
 
 const MAX_ROWS = 500;
 let controller = null;
@@ -35,13 +36,6 @@ export function unlockSound() {
   }
 }
 
-function cell(text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
-
 function row(a, fresh) {
   const tr = document.createElement("tr");
   tr.dataset.id = a.id;
@@ -49,13 +43,13 @@ function row(a, fresh) {
   if (fresh) tr.classList.add("fresh");
   if (a.priority <= 2) tr.classList.add("urgent");
   tr.append(
-    cell(when(a.time)),
-    cell(t("alert.priority_n", { n: a.priority }), `priority p${Math.min(a.priority, 5)}`),
-    cell(a.plate, "plate"),
-    cell(t(`reason.${a.reason}`)),
-    cell(t(`kind.${a.kind}`)),
-    cell(a.camera),
-    cell(a.origin ? t("alert.partner", { agency: a.origin.agency }) : t("alert.this_node")),
+    el("td", when(a.time)),
+    el("td", t("alert.priority_n", { n: a.priority }), `priority p${Math.min(a.priority, 5)}`),
+    el("td", a.plate, "plate"),
+    el("td", t(`reason.${a.reason}`)),
+    el("td", t(`kind.${a.kind}`)),
+    el("td", a.camera),
+    el("td", a.origin ? t("alert.partner", { agency: a.origin.agency }) : t("alert.this_node")),
   );
   const ack = document.createElement("td");
   if (a.ack) {

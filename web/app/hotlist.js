@@ -2,13 +2,7 @@
 // JSON file, expire (remove) one. Changes reach the partners it is shared with within seconds.
 import { api, headers } from "./api.js";
 import { t, when } from "./i18n.js";
-
-function el(tag, text, className) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (className) e.className = className;
-  return e;
-}
+import { el } from "./dom.js";
 
 async function list() {
   const body = document.querySelector("#hotlist tbody");

@@ -7,19 +7,22 @@ import { t } from "./i18n.js";
 let map = null;
 let layers = null;
 
-async function basemap() {
-  const r = await fetch("vendor/basemap.json");
-  return r.json();
+/// A Leaflet map in the element `id` with the offline basemap drawn: the countries and the
+/// borders between them (the map view and the search's route share it).
+export async function offlineMap(id) {
+  const L = window.L;
+  const m = L.map(id, { zoomSnap: 0.25 });
+  m.attributionControl.setPrefix(false);
+  const base = await (await fetch("vendor/basemap.json")).json();
+  L.geoJSON(base.countries, { style: { className: "country", weight: 0.5 }, interactive: false }).addTo(m);
+  L.geoJSON(base.borders, { style: { className: "border", weight: 2.5 }, interactive: false }).addTo(m);
+  return m;
 }
 
 export async function show(alerts) {
   const L = window.L;
   if (!map) {
-    map = L.map("map", { zoomSnap: 0.25, attributionControl: true, preferCanvas: false });
-    map.attributionControl.setPrefix(false);
-    const base = await basemap();
-    L.geoJSON(base.countries, { style: { className: "country", weight: 0.5 }, interactive: false }).addTo(map);
-    L.geoJSON(base.borders, { style: { className: "border", weight: 2.5 }, interactive: false }).addTo(map);
+    map = await offlineMap("map");
     map.attributionControl.addAttribution(t("map.attribution"));
     layers = { cameras: L.layerGroup().addTo(map), alerts: L.layerGroup().addTo(map) };
   }

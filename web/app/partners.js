@@ -2,13 +2,7 @@
 // words, and the state of each link (queue, last delivery, last error).
 import { api } from "./api.js";
 import { t, when } from "./i18n.js";
-
-function el(tag, text, className) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (className) e.className = className;
-  return e;
-}
+import { el } from "./dom.js";
 
 export async function show() {
   const state = document.getElementById("partners-state");

@@ -3,13 +3,7 @@
 import { api } from "./api.js";
 import { t } from "./i18n.js";
 import { askPurpose } from "./purpose.js";
-
-function el(tag, text, className) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (className) e.className = className;
-  return e;
-}
+import { el } from "./dom.js";
 
 async function ask(ev) {
   ev.preventDefault();

@@ -2,13 +2,7 @@
 // before their deadline, and this agency's own requests to follow.
 import { api } from "./api.js";
 import { t, when } from "./i18n.js";
-
-function el(tag, text, className) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (className) e.className = className;
-  return e;
-}
+import { el } from "./dom.js";
 
 function statusText(r) {
   const s = t(`request.status_${r.status}`);

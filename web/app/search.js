@@ -5,28 +5,16 @@
 import { api } from "./api.js";
 import { askPurpose } from "./purpose.js";
 import { t, when } from "./i18n.js";
+import { el } from "./dom.js";
+import { offlineMap } from "./map.js";
 
 let routeMap = null;
 let routeLayer = null;
 
-function el(tag, text, className) {
-  const e = document.createElement(tag);
-  if (text !== undefined) e.textContent = text;
-  if (className) e.className = className;
-  return e;
-}
-
-function route(reads, cameras) {
+async function route(reads, cameras) {
   const L = window.L;
   if (!routeMap) {
-    routeMap = L.map("route-map", { zoomSnap: 0.25 });
-    routeMap.attributionControl.setPrefix(false);
-    fetch("vendor/basemap.json")
-      .then((r) => r.json())
-      .then((base) => {
-        L.geoJSON(base.countries, { style: { className: "country", weight: 0.5 }, interactive: false }).addTo(routeMap).bringToBack();
-        L.geoJSON(base.borders, { style: { className: "border", weight: 2.5 }, interactive: false }).addTo(routeMap);
-      });
+    routeMap = await offlineMap("route-map");
     routeLayer = L.layerGroup().addTo(routeMap);
   }
   routeLayer.clearLayers();
@@ -83,7 +71,7 @@ async function search(ev) {
     if (!section.hidden) {
       const ordered = [...page.reads].sort((a, b) => new Date(a.read.time) - new Date(b.read.time));
       for (const r of ordered) timeline.append(el("li", `${when(r.read.time)} — ${r.read.camera}`));
-      route(ordered, cameras);
+      await route(ordered, cameras);
     }
   } catch (e) {
     state.textContent = e.message;
