@@ -88,6 +88,12 @@ operations! {
     RequestsMake = "requests.make", Consult, purpose: true, token: true;
     /// See partners' requests for this node's data, and approve or refuse them.
     RequestsDecide = "requests.decide", Disclose, purpose: false, token: false;
+    /// See incidents (the node's and partners'), their timelines and attachments, and watch
+    /// them live.
+    IncidentsView = "incidents.view", Consult, purpose: true, token: true;
+    /// Raise incidents, add notes, attachments and status changes, acknowledge partners'
+    /// notifications.
+    IncidentsManage = "incidents.manage", Alter, purpose: false, token: true;
     /// Post an image (plate crop, overview) of a read.
     ImagesUpload = "images.upload", Collect, purpose: false, token: true;
     /// Open an image.

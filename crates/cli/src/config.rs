@@ -35,6 +35,60 @@ pub struct Config {
     /// Links to partner agencies' nodes (mutual TLS on a port of its own).
     #[serde(default)]
     pub federation: Option<FederationSection>,
+    /// Incidents: acknowledgement deadlines and escalation.
+    #[serde(default)]
+    pub incidents: IncidentsSection,
+}
+
+/// `[incidents]`: see `limes_cooperation::incident::AckDeadlines`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentsSection {
+    /// Seconds a notified partner has to acknowledge, by severity.
+    pub ack_seconds_low: u32,
+    pub ack_seconds_medium: u32,
+    pub ack_seconds_high: u32,
+    pub ack_seconds_critical: u32,
+    /// Escalations of one unacknowledged notification, one per deadline missed.
+    pub max_escalations: u32,
+    /// How often deadlines are checked.
+    pub check_every_seconds: u32,
+}
+
+impl Default for IncidentsSection {
+    fn default() -> Self {
+        let d = limes_cooperation::incident::AckDeadlines::default();
+        let s = |d: chrono::Duration| d.num_seconds() as u32;
+        Self {
+            ack_seconds_low: s(d.low),
+            ack_seconds_medium: s(d.medium),
+            ack_seconds_high: s(d.high),
+            ack_seconds_critical: s(d.critical),
+            max_escalations: d.max_escalations,
+            check_every_seconds: 5,
+        }
+    }
+}
+
+impl IncidentsSection {
+    pub fn options(&self) -> anyhow::Result<limes_server::incidents::IncidentOptions> {
+        let s = |name: &str, v: u32| {
+            if v == 0 {
+                bail!("[incidents] {name} must be at least 1 second");
+            }
+            Ok(chrono::Duration::seconds(i64::from(v)))
+        };
+        Ok(limes_server::incidents::IncidentOptions {
+            deadlines: limes_cooperation::incident::AckDeadlines {
+                low: s("ack_seconds_low", self.ack_seconds_low)?,
+                medium: s("ack_seconds_medium", self.ack_seconds_medium)?,
+                high: s("ack_seconds_high", self.ack_seconds_high)?,
+                critical: s("ack_seconds_critical", self.ack_seconds_critical)?,
+                max_escalations: self.max_escalations,
+            },
+            check_every: s("check_every_seconds", self.check_every_seconds)?.to_std()?,
+        })
+    }
 }
 
 /// `[federation]`: see `limes_link::LinkConfig`.
@@ -652,6 +706,17 @@ detections_days = 30
 # instead, whichever node holds them, e.g. {{ UA = 90 }}. Every deletion is in the audit log.
 reads_days_by_country = {{}}
 detections_days_by_country = {{}}
+
+[incidents]
+# Seconds a partner notified of an incident has to acknowledge it, by severity. Past the
+# deadline the node sends the partner the incident again and tells its own supervisors on the
+# live stream, once per deadline missed, up to max_escalations times.
+ack_seconds_low = 14400
+ack_seconds_medium = 3600
+ack_seconds_high = 900
+ack_seconds_critical = 300
+max_escalations = 3
+check_every_seconds = 5
 
 [matching]
 # A read whose text confidence (as the camera reports it) is below this raises only

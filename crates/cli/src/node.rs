@@ -65,6 +65,8 @@ pub struct Node {
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
     retention: JoinHandle<()>,
+    /// Escalates incidents partners did not acknowledge in time.
+    escalation: JoinHandle<()>,
     /// What the MQTT side has done (all zero without `[mqtt]`).
     pub mqtt_stats: Arc<MqttStats>,
     mqtt: Option<JoinHandle<()>>,
@@ -144,12 +146,14 @@ impl Node {
                 .await
         });
         let retention = tokio::spawn(limes_server::retention_task(state.clone(), retention));
+        let escalation = tokio::spawn(limes_server::incidents::escalate(state.clone()));
         Ok(Self {
             addr,
             state,
             shutdown: Some(tx),
             server,
             retention,
+            escalation,
             webhooks: running,
             mqtt_stats,
             mqtt: None,
@@ -196,6 +200,7 @@ impl Node {
             match_policy: cfg.matching.policy(),
             images: cfg.images.limits(),
             access: cfg.access_options()?,
+            incidents: cfg.incidents.options()?,
             ..ServerOptions::default()
         };
         let retention = Retention {
@@ -231,6 +236,7 @@ impl Node {
             let _ = tx.send(());
         }
         self.retention.abort();
+        self.escalation.abort();
         if let Some(mqtt) = self.mqtt.take() {
             mqtt.abort();
         }

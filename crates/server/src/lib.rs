@@ -35,6 +35,7 @@ mod error;
 pub mod federation;
 pub mod identity;
 pub mod import;
+pub mod incidents;
 mod ingest;
 mod routes;
 pub mod wire;
@@ -61,6 +62,8 @@ pub struct ServerOptions {
     pub images: limes_store::ImageLimits,
     /// Who may do what, and why.
     pub access: AccessOptions,
+    /// Acknowledgement deadlines of incidents, and how often they are checked.
+    pub incidents: incidents::IncidentOptions,
 }
 
 impl Default for ServerOptions {
@@ -73,6 +76,7 @@ impl Default for ServerOptions {
             match_policy: limes_hotlist::MatchPolicy::default(),
             images: limes_store::ImageLimits::default(),
             access: AccessOptions::default(),
+            incidents: incidents::IncidentOptions::default(),
         }
     }
 }
@@ -192,6 +196,8 @@ pub struct AppState {
     pub partner_entries: Arc<RwLock<HashMap<u64, limes_store::PartnerEntry>>>,
     /// Woken when the node's own hotlist changed, so partners get the change soon.
     pub hotlist_changed: Arc<tokio::sync::Notify>,
+    /// The incident clock and the incidents' live stream (`incidents`).
+    pub incidents: Arc<incidents::Hub>,
 }
 
 /// The node's links to partner agencies and the queue of alerts on their way to them.
@@ -222,6 +228,7 @@ impl AppState {
         let access = Arc::new(Access::new(options.access.clone()));
         let restricted = store.restricted_plates()?.into_iter().collect();
         let partner_entries = store.partner_hotlist()?.into_iter().map(|e| (e.id, e)).collect();
+        let incidents = Arc::new(incidents::Hub::new(&options.access.agency, store.latest_incident_stamp()?));
         Ok(Self {
             access,
             audit: None,
@@ -237,6 +244,7 @@ impl AppState {
             federation: Arc::default(),
             partner_entries: Arc::new(RwLock::new(partner_entries)),
             hotlist_changed: Arc::default(),
+            incidents,
         })
     }
 

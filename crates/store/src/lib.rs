@@ -18,6 +18,9 @@
 //! Alert ids only grow and are never given twice, so an outbound delivery can keep its place
 //! as the id of the last alert it handled ([`Store::alerts_after`], [`Store::webhook_cursor`]).
 //!
+//! Incidents are kept as the events every agency involved wrote, each incident folded again
+//! (`limes-cooperation`) in the transaction that adds an event ([`Store::add_incident_events`]).
+//!
 //! Detections (a face, person or vehicle a camera's analytics saw, with estimated age range
 //! and gender, never identity) go through the same writer and group commits as reads
 //! ([`Store::write_detections`]) and are searched by camera, zone, kind, time, age and gender
@@ -43,6 +46,7 @@ mod cameras;
 mod detections;
 mod hotlist;
 mod images;
+mod incidents;
 mod partner_hotlist;
 mod reads;
 mod requests;
@@ -56,6 +60,7 @@ pub use images::{
     IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,
     ValidImage,
 };
+pub use incidents::IncidentQuery;
 pub use partner_hotlist::{AppliedPartnerHotlist, PartnerEntry, PartnerHotlistChange, SharedEntry};
 pub use reads::{CameraScope, PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
 pub use requests::{DataRequest, Decision, Direction};

@@ -24,6 +24,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_pseudonymised_alerts.sql")),
     (10, include_str!("../migrations/0010_partner_hotlist.sql")),
     (11, include_str!("../migrations/0011_requests.sql")),
+    (12, include_str!("../migrations/0012_incidents.sql")),
 ];
 
 /// The newest schema version this build knows.

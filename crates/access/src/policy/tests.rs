@@ -23,7 +23,18 @@ fn role_by_operation_matrix() {
     let expect: [(Role, &[Operation]); 6] = [
         (
             Role::Operator,
-            &[ReadsView, ImagesView, AlertsLive, AlertsList, AlertsAck, HotlistView, CamerasView, StatsView],
+            &[
+                ReadsView,
+                IncidentsView,
+                IncidentsManage,
+                ImagesView,
+                AlertsLive,
+                AlertsList,
+                AlertsAck,
+                HotlistView,
+                CamerasView,
+                StatsView,
+            ],
         ),
         (
             Role::Analyst,
@@ -32,6 +43,7 @@ fn role_by_operation_matrix() {
                 ReadsView,
                 QueriesAsk,
                 RequestsMake,
+                IncidentsView,
                 ImagesView,
                 DetectionsSearch,
                 AlertsList,
@@ -74,6 +86,8 @@ fn role_by_operation_matrix() {
                 StatsView,
                 PartnersView,
                 RequestsDecide,
+                IncidentsView,
+                IncidentsManage,
             ],
         ),
         (Role::Dpo, &[CamerasView, StatsView, AuditView, SubjectRequest, DataErase, DataRestrict]),

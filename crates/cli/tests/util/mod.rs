@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // Each test file uses a different part of this module.
 
+pub mod fed;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -30,7 +32,7 @@ pub struct TestNode {
 /// Every operation an API token may hold.
 pub const TEST_TOKEN_SCOPE: &str = "reads.ingest,reads.search,reads.view,queries.ask,images.upload,images.view,\
 detections.ingest,detections.search,alerts.live,alerts.list,hotlist.view,hotlist.manage,cameras.view,cameras.manage,\
-stats.view";
+stats.view,incidents.view,incidents.manage";
 
 /// The password of the `tester` account every test node gets.
 pub const TESTER_PASSWORD: &str = "tester password 2026";

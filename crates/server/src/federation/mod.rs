@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 use crate::{AlertEvent, AppState};
 
 pub mod hotlist;
+pub mod incidents;
 pub mod requests;
 
 /// The message type of an alert.
@@ -401,6 +402,7 @@ async fn apply(state: AppState, link: Link) {
         };
         let mut alerts = Vec::new();
         let mut entries: std::collections::BTreeMap<AgencyId, Vec<_>> = Default::default();
+        let mut retry = false;
         for r in &received {
             match r.kind.as_str() {
                 ALERT => match serde_json::from_slice::<SharedAlert>(&r.payload)
@@ -423,6 +425,17 @@ async fn apply(state: AppState, link: Link) {
                         tracing::warn!(partner = %r.sender, message = %r.id, kind = %r.kind, error = %e, "a request message was not applied; dropped")
                     }
                 }
+                incidents::INCIDENT => match incidents::received(&state, r).await {
+                    Ok(()) => {}
+                    Err(incidents::NotApplied::Invalid(e)) => {
+                        tracing::warn!(partner = %r.sender, message = %r.id, error = %e, "a partner's incident events are not valid; dropped")
+                    }
+                    Err(incidents::NotApplied::Store(e)) => {
+                        tracing::error!(error = %e, "storing a partner's incident events; will retry");
+                        retry = true;
+                        break;
+                    }
+                },
                 hotlist::HOTLIST_ENTRY => match hotlist::check(r) {
                     Ok(change) => entries.entry(r.sender.clone()).or_default().push(change),
                     Err(e) => {
@@ -433,6 +446,12 @@ async fn apply(state: AppState, link: Link) {
                     tracing::warn!(partner = %r.sender, message = %r.id, kind = other, "no handler for this message type; dropped")
                 }
             }
+        }
+        if retry {
+            // Whatever was applied before the failure is applied again: every store keeps
+            // one row per message or per event.
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            continue;
         }
         if !entries.is_empty()
             && let Err(e) = hotlist::apply(&state, entries).await

@@ -14,6 +14,7 @@ mod detections;
 mod dpo;
 mod hotlist;
 mod images;
+mod incidents;
 mod misc;
 mod ndjson;
 mod partners;
@@ -61,6 +62,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/hotlist", get(hotlist::list).post(hotlist::import))
         .route("/api/v1/hotlist/search", get(hotlist::search))
         .route("/api/v1/hotlist/{id}", get(hotlist::get_one).delete(hotlist::delete))
+        .route("/api/v1/incidents", get(incidents::list).post(incidents::raise))
+        .route("/api/v1/incidents/stream", get(incidents::stream))
+        .route("/api/v1/incidents/{origin}/{n}", get(incidents::get_one))
+        .route("/api/v1/incidents/{origin}/{n}/events", post(incidents::write))
+        .route("/api/v1/incidents/{origin}/{n}/ack", post(incidents::ack))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/stream", get(alerts::stream))
         .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
