@@ -94,6 +94,11 @@ operations! {
     /// Raise incidents, add notes, attachments and status changes, acknowledge partners'
     /// notifications.
     IncidentsManage = "incidents.manage", Alter, purpose: false, token: true;
+    /// Read intelligence bulletins (the node's and partners'), within their handling codes.
+    BulletinsView = "bulletins.view", Consult, purpose: true, token: true;
+    /// Issue bulletins to partners, and pass partners' bulletins on where their handling code
+    /// and the agreement allow.
+    BulletinsIssue = "bulletins.issue", Disclose, purpose: true, token: true;
     /// Post an image (plate crop, overview) of a read.
     ImagesUpload = "images.upload", Collect, purpose: false, token: true;
     /// Open an image.

@@ -163,10 +163,12 @@ pub enum ProtocolMessage {
     DataRequest,
     /// The owner's decision on a request (approved or refused, by whom, why).
     RequestDecision,
+    /// "Your bulletin was read here": the bulletin's id and when, never by whom.
+    BulletinReceipt,
 }
 
 impl ProtocolMessage {
-    pub const ALL: [ProtocolMessage; 7] = [
+    pub const ALL: [ProtocolMessage; 8] = [
         ProtocolMessage::Acknowledgement,
         ProtocolMessage::Checkpoint,
         ProtocolMessage::Cosignature,
@@ -174,6 +176,7 @@ impl ProtocolMessage {
         ProtocolMessage::OprfEvaluation,
         ProtocolMessage::DataRequest,
         ProtocolMessage::RequestDecision,
+        ProtocolMessage::BulletinReceipt,
     ];
 
     pub fn id(self) -> &'static str {
@@ -185,6 +188,7 @@ impl ProtocolMessage {
             ProtocolMessage::OprfEvaluation => "oprf-evaluation",
             ProtocolMessage::DataRequest => "data-request",
             ProtocolMessage::RequestDecision => "request-decision",
+            ProtocolMessage::BulletinReceipt => "bulletin-receipt",
         }
     }
 }

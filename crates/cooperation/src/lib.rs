@@ -5,6 +5,7 @@
 //! - [`area`]: where something is (a point or a GeoJSON polygon), checked.
 //! - [`incident`]: incidents as the fold of their events; acknowledgement deadlines and
 //!   escalation.
+//! - [`bulletin`]: intelligence bulletins under the EU 4×4 evaluation and handling codes.
 //!
 //! The node (`limes-server`) stores the events, sends each to the agencies involved under the
 //! sharing agreements, and folds them for the API and the page; `limes-store` keeps them.
@@ -40,5 +41,6 @@
 //! ```
 
 pub mod area;
+pub mod bulletin;
 pub mod clock;
 pub mod incident;

@@ -42,6 +42,7 @@ use rusqlite::{Connection, OpenFlags};
 
 mod accounts;
 mod alerts;
+mod bulletins;
 mod cameras;
 mod detections;
 mod hotlist;
@@ -55,6 +56,7 @@ mod writer;
 
 pub use accounts::{SessionRow, TokenRow, UserRow};
 pub use alerts::{Ack, Alert, AlertOrigin, AlertQuery, DeletedPartnerAlert, PartnerAlert};
+pub use bulletins::{BulletinBox, BulletinCopy, BulletinRead, StoredBulletin};
 pub use detections::{DetectionBatch, DetectionCursor, DetectionPage, DetectionQuery, NewDetection, StoredDetection};
 pub use images::{
     IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,

@@ -30,6 +30,7 @@ use tokio::sync::mpsc;
 
 use crate::{AlertEvent, AppState};
 
+pub mod bulletins;
 pub mod hotlist;
 pub mod incidents;
 pub mod requests;
@@ -211,10 +212,15 @@ pub(crate) fn may_access(
 /// here now: the agreement with the origin, its retention counted from `since`. Nothing
 /// without a federation.
 pub(crate) fn may_use_now(state: &AppState, labels: &Labels, since: DateTime<Utc>) -> bool {
+    may_use_now_from(state, &labels.origin, labels, since)
+}
+
+/// The same for data `from` sent (passing on `labels.origin`'s): the agreement with `from`.
+pub(crate) fn may_use_now_from(state: &AppState, from: &str, labels: &Labels, since: DateTime<Utc>) -> bool {
     let Some(fed) = state.federation.get() else { return false };
     let now = Utc::now();
     let age = u32::try_from((now - since).num_days().max(0)).unwrap_or(u32::MAX);
-    fed.link.decide_access(&labels.origin, labels, age, now).allowed
+    fed.link.decide_access(from, labels, age, now).allowed
 }
 
 /// Runs a store call off the reactor; a failure (or a panic) comes back as its text.
@@ -423,6 +429,16 @@ async fn apply(state: AppState, link: Link) {
                     };
                     if let Err(e) = result {
                         tracing::warn!(partner = %r.sender, message = %r.id, kind = %r.kind, error = %e, "a request message was not applied; dropped")
+                    }
+                }
+                bulletins::BULLETIN | bulletins::RECEIPT => {
+                    let result = if r.kind == bulletins::BULLETIN {
+                        bulletins::received(&state, r).await
+                    } else {
+                        bulletins::received_receipt(&state, r).await
+                    };
+                    if let Err(e) = result {
+                        tracing::warn!(partner = %r.sender, message = %r.id, kind = %r.kind, error = %e, "a bulletin message was not applied; dropped")
                     }
                 }
                 incidents::INCIDENT => match incidents::received(&state, r).await {

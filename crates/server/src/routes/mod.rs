@@ -9,6 +9,7 @@ use crate::{ApiError, AppState};
 
 mod accounts;
 mod alerts;
+mod bulletins;
 mod cameras;
 mod detections;
 mod dpo;
@@ -67,6 +68,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{origin}/{n}", get(incidents::get_one))
         .route("/api/v1/incidents/{origin}/{n}/events", post(incidents::write))
         .route("/api/v1/incidents/{origin}/{n}/ack", post(incidents::ack))
+        .route("/api/v1/bulletins", get(bulletins::list).post(bulletins::issue))
+        .route("/api/v1/bulletins/{origin}/{n}", get(bulletins::get_one))
+        .route("/api/v1/bulletins/{origin}/{n}/forward", post(bulletins::forward))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/stream", get(alerts::stream))
         .route("/api/v1/alerts/{id}/ack", post(alerts::ack))

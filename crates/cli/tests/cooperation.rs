@@ -1,5 +1,7 @@
-//! Incidents between real federated `limes` nodes: raised on one side, seen on the other,
-//! escalated when not acknowledged in time, one timeline from both sides' updates.
+//! The cooperation workflows between real federated `limes` nodes: incidents raised on one
+//! side, seen on the other, escalated when not acknowledged in time, one timeline from both
+//! sides' updates; bulletins under their handling codes, pseudonymised where agreed, read
+//! receipts, passed on only where allowed.
 
 mod util;
 
@@ -219,4 +221,163 @@ async fn bad_incidents_are_refused_with_a_reason_and_nothing_is_kept() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = node.session_client().get(node.at("/api/v1/incidents/x/y")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+/// Romania's police (issuer), Serbia's (a third country: plates pseudonymised in bulletins
+/// from Romania, which it may pass on with Romania's consent) and Hungary's (Serbia's partner,
+/// not Romania's).
+fn three_police_forces() -> (TestNode, TestNode, TestNode) {
+    use limes_agreement::Category::Bulletins;
+    let (ro, rs, hu) = (fed_node("ro-igpr", "RO"), fed_node("rs-mup", "RS"), fed_node("hu-police", "HU"));
+    let (ro_anchor, rs_anchor, hu_anchor) = (export_anchor(&ro), export_anchor(&rs), export_anchor(&hu));
+    add_partner(&ro, &rs_anchor, "bulletin", "");
+    add_partner(&rs, &ro_anchor, "", "bulletin");
+    add_partner(&rs, &hu_anchor, "bulletin", "");
+    add_partner(&hu, &rs_anchor, "", "bulletin");
+    let mut ro_rs = agreement_of([party_of(&ro_anchor), party_of(&rs_anchor)], &[("ro-igpr", "rs-mup", Bulletins)]);
+    ro_rs.flows[0].plates = limes_agreement::PlateRule::Pseudonymised;
+    ro_rs.flows[0].onward_transfer = limes_agreement::Onward::WithConsent;
+    agree(&ro, &rs, &ro_rs);
+    agree(&rs, &hu, &agreement_of([party_of(&rs_anchor), party_of(&hu_anchor)], &[("rs-mup", "hu-police", Bulletins)]));
+    (ro, rs, hu)
+}
+
+fn bulletin_json(handling: &str, title: &str) -> Value {
+    json!({
+        "title": title,
+        "summary": "Four catalytic converters cut from parked lorries in two nights.",
+        "place": "DN6 between Timișoara and Moravița",
+        "from": "2026-11-18T22:00:00Z", "until": "2026-11-20T04:00:00Z",
+        "modus_operandi": "Two men, battery angle grinder, under five minutes per lorry",
+        "vehicles": [{"plate": "tm 07 xyz", "country": "RO", "description": "white Ford Transit"}],
+        "source": "B", "information": "2", "handling": handling,
+        "distribution": ["rs-mup", "ua-npu"]
+    })
+}
+
+async fn bulletin(node: &TestNode, id: &str, purpose: Option<&str>) -> (StatusCode, Value) {
+    let mut r = node.session_client().get(node.at(&format!("/api/v1/bulletins/{id}")));
+    if let Some(p) = purpose {
+        r = r.header("limes-purpose", p).header("limes-legal-basis", "limes test suite: synthetic data");
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulletins_cross_under_their_handling_codes_with_receipts_and_pseudonyms_where_agreed() {
+    let (ro, rs, hu) = three_police_forces();
+    let (status, h2) = post(&ro, "/api/v1/bulletins", bulletin_json("H2", "Converter thefts on the DN6")).await;
+    assert_eq!(status, StatusCode::CREATED, "{h2}");
+    let h2_id = h2["id"].as_str().unwrap().to_owned();
+    assert_eq!(h2["vehicles"][0]["plate"], "TM07XYZ", "normalised, in clear at the issuer");
+    let copies: Vec<(&str, &str)> = h2["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["agency"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(copies, [("rs-mup", "queued"), ("ua-npu", "not a partner receiving bulletins")], "{h2}");
+
+    // Serbia has it, the plate as Romania's pseudonym for Serbia, and Hungary has nothing.
+    let got = wait_for("the bulletin in Serbia", async || {
+        let (s, v) = bulletin(&rs, &h2_id, None).await;
+        (s == StatusCode::OK).then_some(v)
+    })
+    .await;
+    let plate = got["vehicles"][0]["plate"].as_str().unwrap();
+    assert!(got["vehicles"][0]["pseudonymised"].as_bool().unwrap(), "{got}");
+    assert_eq!(plate.len(), 12, "{got}");
+    assert_ne!(plate, "TM07XYZ");
+    assert_eq!(
+        (got["source"].as_str(), got["information"].as_str(), got["handling"].as_str()),
+        (Some("B"), Some("2"), Some("H2"))
+    );
+    let inbox: Vec<Value> =
+        rs.session_client().get(rs.at("/api/v1/bulletins?box=in")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(inbox.len(), 1);
+
+    // Opening it sent Romania a read receipt (the agency and when, not who).
+    let read = wait_for("the read receipt in Romania", async || {
+        let (_, v) = bulletin(&ro, &h2_id, None).await;
+        let reads = v["reads"].as_array()?.clone();
+        reads.iter().any(|r| r["agency"] == "rs-mup").then_some(reads)
+    })
+    .await;
+    assert!(read.iter().all(|r| r.get("reader").is_none()), "{read:?}");
+
+    // H2: Serbia may not pass it on, whatever the agreement allows.
+    let (status, v) = post(&rs, &format!("/api/v1/bulletins/{h2_id}/forward"), json!({"to": ["hu-police"]})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert!(v.to_string().contains("H2"), "{v}");
+
+    // H1: not for judicial proceedings without Romania's leave.
+    let (status, h1) = post(&ro, "/api/v1/bulletins", bulletin_json("H1", "Converter buyers in Vršac")).await;
+    assert_eq!(status, StatusCode::CREATED, "{h1}");
+    let h1_id = h1["id"].as_str().unwrap().to_owned();
+    wait_for("the H1 bulletin in Serbia", async || {
+        (bulletin(&rs, &h1_id, None).await.0 == StatusCode::OK).then_some(())
+    })
+    .await;
+    let (status, v) = bulletin(&rs, &h1_id, Some("prosecution")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert!(v.to_string().contains("judicial"), "{v}");
+    let object = format!("bulletin:{h1_id}");
+    let records = util::audit_records(&rs, &["--object", &object]);
+    assert!(records.iter().any(|r| r["action"] == "denied" && r["object"] == object), "{records:#?}");
+
+    // H1 may be passed on where the agreement allows onward transfer: with Romania's consent,
+    // which the agreement asks for. Without it the link refuses the copy.
+    let (status, v) = post(&rs, &format!("/api/v1/bulletins/{h1_id}/forward"), json!({"to": ["hu-police"]})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v["copies"][0]["status"].as_str().unwrap().starts_with("refused"), "{v}");
+    let consent = json!({"to": ["hu-police"], "consent": "RO liaison e-mail of 21 Nov 2026, ref. 4411/2026"});
+    let (status, v) = post(&rs, &format!("/api/v1/bulletins/{h1_id}/forward"), consent).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(
+        v["copies"].as_array().unwrap().iter().any(|c| c["agency"] == "hu-police" && c["status"] == "queued"),
+        "{v}"
+    );
+    let at_hu = wait_for("the forwarded bulletin in Hungary", async || {
+        let (s, v) = bulletin(&hu, &h1_id, None).await;
+        (s == StatusCode::OK).then_some(v)
+    })
+    .await;
+    // Hungary gets Serbia's copy, marked as passed on by Serbia, the plate still the pseudonym.
+    assert_eq!(at_hu["forwarded_by"], "rs-mup");
+    assert_eq!(at_hu["received_from"], "rs-mup");
+    assert_eq!(at_hu["vehicles"][0]["plate"], got["vehicles"][0]["plate"]);
+    // The H2 one never reached Hungary.
+    assert_eq!(bulletin(&hu, &h2_id, None).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_bulletins_are_refused_with_a_reason() {
+    let node = TestNode::start();
+    for (edit, want) in [
+        (json!({"handling": "H3"}), "states its restrictions"),
+        (json!({"handling": "H4"}), "unknown variant"),
+        (json!({"source": "D"}), "unknown variant"),
+        (json!({"until": "2026-11-01T00:00:00Z"}), "before it starts"),
+        (json!({"summary": ""}), "summary is empty"),
+        (json!({"vehicles": [{"plate": "!!", "country": "RO"}]}), "plate"),
+        (json!({"vehicles": [{"plate": "B1", "country": "ROU"}]}), "country"),
+        (json!({"distribution": ["not an id!"]}), "agency"),
+    ] {
+        let mut body = bulletin_json("H0", "x");
+        for (k, v) in edit.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, v) = post(&node, "/api/v1/bulletins", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{edit}: {v}");
+        assert!(v.to_string().contains(want), "{edit}: {v}");
+    }
+    let out: Vec<Value> =
+        node.session_client().get(node.at("/api/v1/bulletins?box=out")).send().await.unwrap().json().await.unwrap();
+    assert!(out.is_empty());
+    // Without a federation a copy says why it did not go.
+    let (status, v) = post(&node, "/api/v1/bulletins", bulletin_json("H0", "Local only")).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert!(v["copies"][0]["status"].as_str().unwrap().contains("no federation"), "{v}");
 }
