@@ -161,6 +161,38 @@ try {
   check((await page.$$("#map path.border")).length >= 1, "the border is drawn");
   await page.waitForSelector("#map path.camera-marker", { timeout: 10000 });
   await page.waitForSelector("#map path.alert-marker", { timeout: 10000 });
+  // Rivers (Natural Earth) and towns (GeoNames) around the camera at Siret, each town's name a
+  // label the person can read: the larger first, the smaller as the map zooms in.
+  await page.waitForFunction(
+    () => [...document.querySelectorAll("#map path.river")].filter((p) => p.getAttribute("d") !== "M0 0").length >= 1,
+    null,
+    { timeout: 10000 },
+  );
+  await page.waitForSelector('#map .town[data-town="Chernivtsi"] .town-name', { timeout: 10000 });
+  check(await page.isVisible('#map .town[data-town="Chernivtsi"] .town-name'), "a town's name is visible");
+  const town = (name) => page.waitForSelector(`#map .town[data-town="${name}"] .town-name`, { timeout: 10000 });
+  await page.click("#map .leaflet-control-zoom-in");
+  await town("Suceava");
+  await page.click("#map .leaflet-control-zoom-out");
+  await page.click("#map .leaflet-control-zoom-out");
+  await town("Timişoara");
+  // Each a layer of its own, switched off and on in the map's layer control.
+  const layer = (key) => `#map .leaflet-control-layers label:has([data-i18n="${key}"]) input`;
+  await page.click(layer("map.towns"));
+  await page.waitForFunction(() => document.querySelectorAll("#map .town").length === 0, null, { timeout: 10000 });
+  await page.click(layer("map.rivers"));
+  await page.waitForFunction(() => document.querySelectorAll("#map path.river").length === 0, null, { timeout: 10000 });
+  await page.click(layer("map.towns"));
+  await page.click(layer("map.rivers"));
+  await town("Timişoara");
+  await page.waitForSelector("#map path.river", { timeout: 10000 });
+  await page.click("#map .leaflet-control-zoom-in");
+  await town("Chernivtsi");
+  // The labels follow the language: the layer control and the attribution are translated.
+  await page.selectOption("#locale", "pl");
+  await page.waitForFunction((want) => document.querySelector('#map .leaflet-control-layers [data-i18n="map.towns"]').textContent === want, texts.pl["map.towns"]);
+  check((await page.textContent("#map .leaflet-control-attribution")).includes("GeoNames"), "the towns' source is named");
+  await page.selectOption("#locale", "en");
   await axe(page, "map");
 
   // The hotlist: add an entry with the form, import two from a CSV file (one refused), expire one.
