@@ -58,6 +58,8 @@ fn requests(sha: &str) -> Vec<(&'static str, Method, String, Option<Value>)> {
         ("alerts.ack", Method::POST, "/api/v1/alerts/1/ack".into(), Some(json!({"note": "seen"}))),
         ("hotlist.view", Method::GET, "/api/v1/hotlist".into(), None),
         ("hotlist.manage", Method::POST, "/api/v1/hotlist".into(), Some(json!([]))),
+        // Allowed answers 404: there is no entry 1.
+        ("hotlist.manage", Method::PUT, "/api/v1/hotlist/1".into(), Some(json!({"reason": "wanted"}))),
         ("cameras.view", Method::GET, "/api/v1/cameras".into(), None),
         ("cameras.manage", Method::POST, "/api/v1/cameras".into(), Some(camera_json("ro-b", "RO"))),
         ("stats.view", Method::GET, "/api/v1/stats".into(), None),

@@ -60,7 +60,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/cameras/{id}/push/onvif", post(push::onvif))
         .route("/api/v1/hotlist", get(hotlist::list).post(hotlist::import))
         .route("/api/v1/hotlist/search", get(hotlist::search))
-        .route("/api/v1/hotlist/{id}", get(hotlist::get_one).delete(hotlist::delete))
+        .route("/api/v1/hotlist/{id}", get(hotlist::get_one).put(hotlist::update).delete(hotlist::delete))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/stream", get(alerts::stream))
         .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
