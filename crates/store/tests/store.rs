@@ -100,6 +100,42 @@ fn hotlist_round_trip() {
 }
 
 #[test]
+fn a_session_declares_another_purpose() {
+    use limes_store::{SessionRow, UserRow};
+    let (_dir, store) = open();
+    let user = UserRow {
+        name: "ana".into(),
+        display_name: None,
+        password_hash: None,
+        totp_secret: None,
+        totp_last_step: None,
+        roles: vec!["analyst".into()],
+        agency: "ro-igpf".into(),
+        country: "RO".into(),
+        clearance: 0,
+        cases: vec![],
+        disabled: false,
+        created_us: 1,
+    };
+    store.create_user(&user).unwrap();
+    let at_login = r#"{"purpose":"investigation","legal_basis":"art. 1","case_ref":null}"#;
+    let session = SessionRow {
+        digest: "d1".into(),
+        user: "ana".into(),
+        created_us: 1,
+        expires_us: 2,
+        purpose: Some(at_login.into()),
+    };
+    store.create_session(&session).unwrap();
+    let later = r#"{"purpose":"prevention","legal_basis":"art. 2","case_ref":"C-7"}"#;
+    assert!(store.set_session_purpose("d1", Some(later)).unwrap());
+    assert_eq!(store.session("d1").unwrap().unwrap().0.purpose.as_deref(), Some(later));
+    assert!(store.set_session_purpose("d1", None).unwrap());
+    assert_eq!(store.session("d1").unwrap().unwrap().0.purpose, None);
+    assert!(!store.set_session_purpose("no such session", Some(later)).unwrap());
+}
+
+#[test]
 fn an_entry_changes_in_place_and_a_partners_never_does() {
     use limes_store::{HotlistUpdate, PartnerHotlistChange};
     let (_dir, store) = open();

@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::{ApiError, AppState};
 
@@ -29,6 +29,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/auth/login", post(accounts::login))
         .route("/api/v1/auth/logout", post(accounts::logout))
         .route("/api/v1/auth/me", get(accounts::whoami))
+        .route("/api/v1/auth/purpose", put(accounts::set_purpose))
         .route("/api/v1/auth/totp", post(accounts::totp_enrol))
         .route("/api/v1/auth/oidc/{provider}/login", get(accounts::oidc_login))
         .route("/api/v1/auth/oidc/{provider}/callback", get(accounts::oidc_callback))
