@@ -1432,7 +1432,8 @@ async fn a_plate_query_crosses_as_hit_no_hit_and_the_partner_never_sees_the_plat
 
 /// The two agencies' operations-centre pages in a real browser (`web/tests/federation.mjs`):
 /// a partner's alert on the board, a hit/no-hit question and a request for the reads behind
-/// the hit made on the asker's page, approved on the owner's.
+/// the hit made on the asker's page, approved on the owner's; the partners and requests views
+/// of both, with the partner and the request real, pass axe-core in both themes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_pages_a_partners_alert_shows_and_a_request_is_made_and_approved() {
     let ro = publishing_node("ro-igpf", "RO");
@@ -1471,6 +1472,11 @@ async fn on_the_pages_a_partners_alert_shows_and_a_request_is_made_and_approved(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // Both pages' partners and requests views, with a real partner, passed axe-core.
+    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    for view in ["partners_owner", "requests_owner", "partners_asker", "requests_asker"] {
+        assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
+    }
     // What the pages did, as the API sees it: answered on the asker's side, with the reads.
     let asked: Vec<Value> =
         ua.session_client().get(ua.at("/api/v1/requests")).send().await.unwrap().json().await.unwrap();
