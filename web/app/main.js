@@ -9,6 +9,7 @@ import * as partners from "./partners.js";
 import * as query from "./query.js";
 import * as requests from "./requests.js";
 import * as search from "./search.js";
+import { askPurpose } from "./purpose.js";
 
 const VIEWS = ["signin", "board", "map", "search", "hotlist", "partners", "requests", "audit"];
 const recent = [];
@@ -37,6 +38,8 @@ async function route() {
   document.getElementById("signout").hidden = !signedIn;
   document.getElementById("sound").hidden = !signedIn;
   document.getElementById("who").textContent = signedIn ? t("app.signed_in_as", { user: s.user }) : "";
+  document.getElementById("change-purpose").hidden = !signedIn;
+  showPurpose();
   if (!signedIn) {
     board.stop();
     showView("signin");
@@ -54,6 +57,40 @@ async function route() {
     await requests.show();
   }
   if (name === "audit") audit.show();
+}
+
+/// The purpose the session is logged under, in the header, while signed in.
+function showPurpose() {
+  const s = session();
+  const p = s?.token ? s.purpose : null;
+  const text = !s?.token
+    ? ""
+    : !p
+      ? t("purpose.none_declared")
+      : p.case_ref
+        ? t("purpose.current_case", { purpose: t(`purpose.${p.purpose}`), case: p.case_ref })
+        : t("purpose.current", { purpose: t(`purpose.${p.purpose}`) });
+  document.getElementById("declared").textContent = text;
+}
+
+/// Declares another purpose for the session, without signing in again: the node holds it
+/// for the session (and logs the change); every act after it that declares none of its own,
+/// the live board's stream included, is logged under it.
+async function changePurpose() {
+  const declared = await askPurpose();
+  if (!declared) return;
+  try {
+    const body = { purpose: declared.purpose, legal_basis: declared.legal_basis };
+    if (declared.case_ref) body.case = declared.case_ref;
+    const me = await api("/auth/purpose", { method: "PUT", body });
+    setSession({ ...session(), purpose: me.purpose });
+    showPurpose();
+    board.stop();
+    await board.start((a) => recent.unshift(a));
+    await route();
+  } catch (e) {
+    document.getElementById("declared").textContent = t("purpose.change_failed", { why: e.message });
+  }
 }
 
 async function purposes() {
@@ -137,6 +174,7 @@ async function init() {
   });
   document.getElementById("signin").addEventListener("submit", signIn);
   document.getElementById("signout").addEventListener("click", signOut);
+  document.getElementById("change-purpose").addEventListener("click", changePurpose);
   window.addEventListener("hashchange", route);
   await purposes();
   apply(document);

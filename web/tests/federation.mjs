@@ -1,10 +1,12 @@
 // Two agencies' pages side by side (crates/cli/tests/federation.rs starts the nodes): the
 // asker's board shows the partner's alert; its officer asks hit/no-hit about the plate,
 // requests the reads behind the hit; the owner's supervisor approves on its page; the
-// asker's page shows the request answered. Environment: LIMES_URL_OWNER, LIMES_URL_ASKER,
-// LIMES_USER, LIMES_PASSWORD (the same account name on both), LIMES_PLATE, LIMES_OWNER,
-// LIMES_LEGAL_BASIS, CHROMIUM.
+// asker's page shows the request answered; the partners and requests views of both pages,
+// with a real partner, its agreement and the request, pass axe-core in both themes.
+// Environment: LIMES_URL_OWNER, LIMES_URL_ASKER, LIMES_USER, LIMES_PASSWORD (the same account
+// name on both), LIMES_PLATE, LIMES_OWNER, LIMES_LEGAL_BASIS, CHROMIUM.
 import { chromium } from "playwright-core";
+import AxeBuilder from "@axe-core/playwright";
 
 const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
@@ -14,9 +16,40 @@ const env = (name, fallback) => {
 function check(ok, what) {
   if (!ok) throw new Error(what);
 }
+const report = {};
+
+/// axe-core's WCAG 2.2 AA scan of what `page` shows, in both themes (as web/tests/ui.mjs).
+async function axe(page, view) {
+  for (const theme of ["light", "dark"]) {
+    await page.evaluate((t) => {
+      if (document.documentElement.dataset.theme !== t) document.getElementById("theme").click();
+    }, theme);
+    const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
+    if (result.violations.length) {
+      const lines = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+      throw new Error(`axe-core found ${result.violations.length} violations on ${view} in the ${theme} theme:\n${lines.join("\n")}`);
+    }
+  }
+  report[`axe_${view}`] = "0 violations (light, dark)";
+}
+
+/// The partners view (a partner listed, its agreement in plain words) and the requests view
+/// (the request made or decided) of `page`, each scanned.
+async function scanPartnersAndRequests(page, side) {
+  await page.click('#nav a[data-view="partners"]');
+  await page.waitForSelector("#partners tbody tr", { timeout: 10000 });
+  await page.waitForSelector("#agreements li", { timeout: 10000 });
+  check((await page.textContent("#partners tbody")).includes(side === "owner" ? "ua-dpsu" : "ro-igpf"), `the ${side}'s partner is listed`);
+  await axe(page, `partners_${side}`);
+  await page.click('#nav a[data-view="requests"]');
+  const table = side === "owner" ? "#requests-in" : "#requests-out";
+  await page.waitForSelector(`${table} tbody tr`, { timeout: 10000 });
+  await axe(page, `requests_${side}`);
+}
 
 async function signIn(browser, url) {
-  const page = await browser.newPage();
+  // A context of its own per agency (axe-core scans pages of a context made this way).
+  const page = await (await browser.newContext()).newPage();
   await page.goto(`${url}/ui/`);
   await page.fill("#user", env("LIMES_USER"));
   await page.fill("#password", env("LIMES_PASSWORD"));
@@ -80,6 +113,10 @@ try {
     if (!answered) await asker.waitForTimeout(500);
   }
   check(answered, "the asker's page shows the request answered");
+
+  // Both pages' partners and requests views, with the partner, agreement and request real.
+  await scanPartnersAndRequests(ownerPage, "owner");
+  await scanPartnersAndRequests(asker, "asker");
 } catch (e) {
   failed = e;
 } finally {
@@ -89,4 +126,4 @@ if (failed) {
   console.error(`federation ui test failed: ${failed.stack ?? failed}`);
   process.exit(1);
 }
-console.log("ok");
+console.log(JSON.stringify(report));

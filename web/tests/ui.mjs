@@ -161,6 +161,38 @@ try {
   check((await page.$$("#map path.border")).length >= 1, "the border is drawn");
   await page.waitForSelector("#map path.camera-marker", { timeout: 10000 });
   await page.waitForSelector("#map path.alert-marker", { timeout: 10000 });
+  // Rivers (Natural Earth) and towns (GeoNames) around the camera at Siret, each town's name a
+  // label the person can read: the larger first, the smaller as the map zooms in.
+  await page.waitForFunction(
+    () => [...document.querySelectorAll("#map path.river")].filter((p) => p.getAttribute("d") !== "M0 0").length >= 1,
+    null,
+    { timeout: 10000 },
+  );
+  await page.waitForSelector('#map .town[data-town="Chernivtsi"] .town-name', { timeout: 10000 });
+  check(await page.isVisible('#map .town[data-town="Chernivtsi"] .town-name'), "a town's name is visible");
+  const town = (name) => page.waitForSelector(`#map .town[data-town="${name}"] .town-name`, { timeout: 10000 });
+  await page.click("#map .leaflet-control-zoom-in");
+  await town("Suceava");
+  await page.click("#map .leaflet-control-zoom-out");
+  await page.click("#map .leaflet-control-zoom-out");
+  await town("Timişoara");
+  // Each a layer of its own, switched off and on in the map's layer control.
+  const layer = (key) => `#map .leaflet-control-layers label:has([data-i18n="${key}"]) input`;
+  await page.click(layer("map.towns"));
+  await page.waitForFunction(() => document.querySelectorAll("#map .town").length === 0, null, { timeout: 10000 });
+  await page.click(layer("map.rivers"));
+  await page.waitForFunction(() => document.querySelectorAll("#map path.river").length === 0, null, { timeout: 10000 });
+  await page.click(layer("map.towns"));
+  await page.click(layer("map.rivers"));
+  await town("Timişoara");
+  await page.waitForSelector("#map path.river", { timeout: 10000 });
+  await page.click("#map .leaflet-control-zoom-in");
+  await town("Chernivtsi");
+  // The labels follow the language: the layer control and the attribution are translated.
+  await page.selectOption("#locale", "pl");
+  await page.waitForFunction((want) => document.querySelector('#map .leaflet-control-layers [data-i18n="map.towns"]').textContent === want, texts.pl["map.towns"]);
+  check((await page.textContent("#map .leaflet-control-attribution")).includes("GeoNames"), "the towns' source is named");
+  await page.selectOption("#locale", "en");
   await axe(page, "map");
 
   // The hotlist: add an entry with the form, import two from a CSV file (one refused), expire one.
@@ -177,9 +209,60 @@ try {
   await page.click("#hotlist-import button[type=submit]");
   await page.waitForSelector('#hotlist tbody tr[data-plate="B99CSV"]', { timeout: 10000 });
   check((await page.textContent("#hotlist-state")).includes("Imported 1; refused 1"), "the import reports what it refused");
+  // Change an entry in place: its reason, priority, expiry and note, in its own row.
+  const csvRow = '#hotlist tbody tr[data-plate="B99CSV"]';
+  await page.click(`${csvRow} button.edit`);
+  await page.waitForSelector(`${csvRow}.editing select[name="reason"]`);
+  check((await page.evaluate(() => document.activeElement?.name)) === "reason", "editing starts at the reason");
+  await page.selectOption(`${csvRow} select[name="reason"]`, "suspect");
+  await page.selectOption(`${csvRow} select[name="priority"]`, "1");
+  await page.fill(`${csvRow} input[name="expires"]`, "2031-05-31");
+  await page.fill(`${csvRow} input[name="note"]`, "blue van, Ukrainian plates seen too");
   await axe(page, "hotlist");
-  await page.click('#hotlist tbody tr[data-plate="SV88NEW"] button');
+  // Escape leaves the entry as it was; then changed for real.
+  await page.keyboard.press("Escape");
+  await page.waitForSelector(`${csvRow}:not(.editing) button.edit`, { timeout: 10000 });
+  check((await page.textContent(`${csvRow} td:nth-child(3)`)) === texts.en["reason.stolen"], "a cancelled change changes nothing");
+  await page.click(`${csvRow} button.edit`);
+  await page.selectOption(`${csvRow} select[name="reason"]`, "suspect");
+  await page.selectOption(`${csvRow} select[name="priority"]`, "1");
+  await page.fill(`${csvRow} input[name="expires"]`, "2031-05-31");
+  await page.fill(`${csvRow} input[name="note"]`, "blue van, Ukrainian plates seen too");
+  await page.click(`${csvRow} button.save`);
+  await page.waitForFunction(
+    (sel) => document.querySelector(`${sel} td:nth-child(7)`)?.textContent === "blue van, Ukrainian plates seen too",
+    csvRow,
+    { timeout: 10000 },
+  );
+  check((await page.textContent(`${csvRow} td:nth-child(3)`)) === texts.en["reason.suspect"], "the reason is changed");
+  check((await page.textContent(`${csvRow} td:nth-child(4)`)) === "P1", "the priority is changed");
+  check((await page.textContent("#hotlist-state")) === "The entry for B99CSV is changed.", "the change is confirmed");
+  check(await page.evaluate((sel) => document.activeElement === document.querySelector(`${sel} button.edit`), csvRow), "focus returns to the row");
+  await page.click('#hotlist tbody tr[data-plate="SV88NEW"] button.expire');
   await page.waitForFunction(() => !document.querySelector('#hotlist tbody tr[data-plate="SV88NEW"]'), null, { timeout: 10000 });
+
+  // Another purpose, declared from the header without signing in again: the next search is
+  // sent and logged under it (the audit view below shows it).
+  check((await page.textContent("#declared")) === "Purpose: investigation", "the header shows the purpose");
+  await page.click("#change-purpose");
+  await page.waitForSelector("#purpose-dialog[open]", { timeout: 10000 });
+  await page.selectOption("#pd-purpose", "prevention");
+  await page.fill("#pd-case", "UI-2026/9");
+  await page.click('#purpose-dialog button[type="submit"]');
+  await page.waitForFunction(() => document.getElementById("declared").textContent === "Purpose: prevention, case UI-2026/9", null, { timeout: 10000 });
+  const me = await page.evaluate(async () => {
+    const s = JSON.parse(sessionStorage.getItem("limes.session"));
+    return (await fetch("/api/v1/auth/me", { headers: { authorization: `Bearer ${s.token}` } })).json();
+  });
+  check(me.purpose?.purpose === "prevention" && me.purpose?.case_ref === "UI-2026/9", `the node holds the session's new purpose: ${JSON.stringify(me)}`);
+  await page.click('#nav a[data-view="search"]');
+  await page.fill("#s-plate", plate);
+  await page.click("#search-form button[type=submit]");
+  await page.waitForSelector("#purpose-dialog[open]", { timeout: 10000 });
+  check((await page.inputValue("#pd-purpose")) === "prevention", "the search asks under the new purpose");
+  check((await page.inputValue("#pd-case")) === "UI-2026/9", "and its case");
+  await page.click('#purpose-dialog button[type="submit"]');
+  await page.waitForFunction((p) => document.querySelectorAll(`#reads tbody tr[data-plate="${p}"]`).length === 2, plate, { timeout: 10000 });
 
   // Partners and agreements (this node has none: it says so), and requests.
   await page.click('#nav a[data-view="partners"]');
@@ -209,6 +292,11 @@ try {
   await page.waitForSelector("#audit tbody tr", { timeout: 10000 });
   const actions = await page.$$eval("#audit tbody tr td:nth-child(4)", (tds) => tds.map((td) => td.textContent));
   check(actions.includes("login") && actions.includes("consult"), `the officer's own sign-in and searches are listed: ${actions}`);
+  const records = await page.$$eval("#audit tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  check(
+    records.some((r) => r[3] === "consult" && r[5] === "prevention" && r[7] === "UI-2026/9"),
+    `the search after the change is logged under the new purpose: ${JSON.stringify(records.filter((r) => r[3] === "consult"))}`,
+  );
   await axe(page, "audit");
 
   check(external.length === 0, `the page asked other hosts: ${external.join(", ")}`);

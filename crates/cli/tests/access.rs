@@ -58,6 +58,8 @@ fn requests(sha: &str) -> Vec<(&'static str, Method, String, Option<Value>)> {
         ("alerts.ack", Method::POST, "/api/v1/alerts/1/ack".into(), Some(json!({"note": "seen"}))),
         ("hotlist.view", Method::GET, "/api/v1/hotlist".into(), None),
         ("hotlist.manage", Method::POST, "/api/v1/hotlist".into(), Some(json!([]))),
+        // Allowed answers 404: there is no entry 1.
+        ("hotlist.manage", Method::PUT, "/api/v1/hotlist/1".into(), Some(json!({"reason": "wanted"}))),
         ("cameras.view", Method::GET, "/api/v1/cameras".into(), None),
         ("cameras.manage", Method::POST, "/api/v1/cameras".into(), Some(camera_json("ro-b", "RO"))),
         ("stats.view", Method::GET, "/api/v1/stats".into(), None),
@@ -203,6 +205,61 @@ async fn every_role_gets_403_for_what_it_may_not_do_and_each_refusal_is_logged()
         (Some("investigation"), Some(LEGAL_BASIS))
     );
     assert_eq!(search["case_ref"], CASE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_declares_another_purpose_without_signing_in_again_and_what_follows_is_logged_under_it() {
+    let node = TestNode::start();
+    let c = node.client();
+    c.post(node.at("/api/v1/cameras")).json(&camera_json("ro-a", "RO")).send().await.unwrap();
+    let r = c.post(node.at("/api/v1/reads")).json(&read_json("ro-a", "B-77-ACC", Some("RO"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let ana = bearer_client(&person(&node, "ana", &["analyst"]).await);
+    let declare = |body: Value| ana.put(node.at("/api/v1/auth/purpose")).json(&body).send();
+    let me = async || ana.get(node.at("/api/v1/auth/me")).send().await.unwrap().json::<Value>().await.unwrap();
+    assert_eq!(me().await["purpose"]["purpose"], "investigation", "as declared at sign-in");
+
+    let basis = "RO Law 218/2002 art. 26";
+    let r = declare(json!({"purpose": "prevention", "legal_basis": basis, "case": "2026/200"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let now = r.json::<Value>().await.unwrap();
+    assert_eq!(now["purpose"], json!({"purpose": "prevention", "legal_basis": basis, "case_ref": "2026/200"}));
+    assert_eq!(me().await["purpose"], now["purpose"], "the session holds it");
+
+    // The next search declares nothing of its own: it is checked and logged under the new one.
+    let r = ana.get(node.at("/api/v1/reads?plate=B77ACC")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let records = audit_records(&node, &["--actor", "user:ana"]);
+    let search = records.iter().rfind(|r| r["action"] == "consult").expect("the search is logged");
+    assert_eq!(
+        (search["purpose"].as_str(), search["legal_basis"].as_str(), search["case_ref"].as_str()),
+        (Some("prevention"), Some(basis), Some("2026/200")),
+        "{search}"
+    );
+    // The change itself is on the record, with the purpose it replaced.
+    let change = records
+        .iter()
+        .find(|r| r["action"] == "login" && r["details"].to_string().contains("purpose_changed"))
+        .expect("the change is logged");
+    assert_eq!((change["purpose"].as_str(), change["case_ref"].as_str()), (Some("prevention"), Some("2026/200")));
+    assert!(change["details"].to_string().contains("investigation"), "the purpose before: {change}");
+
+    // A purpose the law does not know, or none, or no legal basis: refused, nothing changes.
+    for bad in [
+        json!({"purpose": "curiosity", "legal_basis": basis}),
+        json!({"purpose": "prevention", "legal_basis": ""}),
+        json!({"purpose": "prevention"}),
+    ] {
+        assert_eq!(declare(bad.clone()).await.unwrap().status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(me().await["purpose"], now["purpose"]);
+    // An API token's purpose is fixed.
+    let r = c.put(node.at("/api/v1/auth/purpose")).json(&json!({"purpose": "prevention", "legal_basis": basis})).send();
+    assert_eq!(r.await.unwrap().status(), StatusCode::BAD_REQUEST);
+    // Signed out, the session declares nothing.
+    ana.post(node.at("/api/v1/auth/logout")).json(&json!({})).send().await.unwrap();
+    let r = declare(json!({"purpose": "prevention", "legal_basis": basis})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

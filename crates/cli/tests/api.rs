@@ -169,6 +169,73 @@ async fn an_ndjson_stream_is_committed_and_bad_lines_are_reported() {
 }
 
 #[tokio::test]
+async fn a_hotlist_entry_changes_in_place_matches_as_changed_and_the_change_is_logged() {
+    let (node, c) = setup().await;
+    let entry =
+        json!([{"plate": "SV 12 EDT", "country": "RO", "reason": "stolen", "agency": "ro-igpf", "note": "old"}]);
+    let r = c.post(node.at("/api/v1/hotlist")).json(&entry).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = r.json::<Value>().await.unwrap()["ids"][0].as_u64().unwrap();
+    let at = node.at(&format!("/api/v1/hotlist/{id}"));
+    let put = |body: Value| c.put(&at).json(&body).send();
+
+    let change = json!({"reason": "wanted", "priority": 1, "expires": "2099-12-31", "fuzzy": true,
+                        "note": "grey van, two people", "make": "Dacia"});
+    let r = put(change).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let changed: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&changed["id"], &changed["plate"], &changed["country"], &changed["agency"]),
+        (&json!(id), &json!("SV12EDT"), &json!("RO"), &json!("ro-igpf")),
+        "what the entry is about stays: {changed}"
+    );
+    assert_eq!(
+        (&changed["reason"], &changed["priority"], &changed["fuzzy"]),
+        (&json!("wanted"), &json!(1), &json!(true))
+    );
+    assert_eq!(changed["expires"], "2099-12-31T23:59:59Z");
+    assert_eq!((&changed["note"], &changed["vehicle"]["make"]), (&json!("grey van, two people"), &json!("Dacia")));
+    let got: Value = c.get(&at).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got, changed);
+
+    // Reads are matched against the entry as it is now.
+    c.post(node.at("/api/v1/reads")).json(&read_json("ro-cam-1", "SV 12 EDT", Some("RO"))).send().await.unwrap();
+    let alerts: Value = c.get(node.at("/api/v1/alerts")).send().await.unwrap().json().await.unwrap();
+    let alert = alerts.as_array().unwrap().iter().find(|a| a["plate"] == "SV12EDT").expect("an alert");
+    assert_eq!((&alert["reason"], &alert["priority"]), (&json!("wanted"), &json!(1)), "{alert}");
+
+    // A PUT replaces: what it leaves out is cleared.
+    let r = put(json!({"reason": "stolen"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let plain: Value = r.json().await.unwrap();
+    assert_eq!((&plain["priority"], &plain["fuzzy"]), (&json!(3), &json!(false)));
+    for field in ["expires", "note", "vehicle"] {
+        assert!(plain.get(field).is_none(), "{field} cleared: {plain}");
+    }
+
+    // The plate is what the entry is about: it does not change in place. Nor do bad values pass.
+    let r = put(json!({"reason": "stolen", "plate": "B 1 ABC"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("plate"));
+    for bad in [
+        json!({"reason": "stolen", "priority": 9}),
+        json!({"reason": "lost"}),
+        json!({"reason": "stolen", "expires": "soon"}),
+    ] {
+        assert_eq!(put(bad.clone()).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let r = c.put(node.at("/api/v1/hotlist/999999")).json(&json!({"reason": "stolen"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let got: Value = c.get(&at).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got, plain, "refused changes changed nothing");
+
+    // Each change is an alteration of the entry in the audit log, before it took effect.
+    let records = util::audit_records(&node, &["--object", &format!("hotlist:{id}")]);
+    let alterations = records.iter().filter(|r| r["action"] == "alter" && r["outcome"] == "allowed").count();
+    assert!(alterations >= 2, "{records:#?}");
+}
+
+#[tokio::test]
 async fn a_hotlisted_plate_raises_an_alert_on_the_live_stream_and_it_can_be_acknowledged() {
     let (node, c) = setup().await;
     let csv = "plate,country,reason,priority,agency,expires,fuzzy,note\n\

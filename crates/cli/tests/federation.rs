@@ -402,6 +402,22 @@ async fn a_partners_hotlist_matches_reads_here_and_a_hit_alerts_both_sides_and_n
     assert_eq!(ro_list.len(), 2);
     assert!(ro_list.iter().all(|e| e.get("shared_by").is_none()), "Romania's own: {ro_list:#?}");
 
+    // Romania changes an entry in place: Ukraine's copy follows within seconds; Ukraine may not
+    // change Romania's entry itself.
+    let change = json!({"reason": "wanted", "priority": 1, "note": "now armed: do not stop alone"});
+    let r = ro.client().put(ro.at(&format!("/api/v1/hotlist/{}", ro_ids[1]))).json(&change).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let copy = wait_for("the change on the Ukrainian node", async || {
+        hotlist_of(&ua).await.into_iter().find(|e| e["plate"] == "SV11FED" && e["priority"] == 1)
+    })
+    .await;
+    assert_eq!(copy["note"], "now armed: do not stop alone", "{copy}");
+    assert_eq!(copy["shared_by"]["partner_id"].as_u64(), Some(ro_ids[1]), "the same entry, changed: {copy}");
+    let theirs = copy["id"].as_u64().unwrap();
+    let r = ua.client().put(ua.at(&format!("/api/v1/hotlist/{theirs}"))).json(&change).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.unwrap().contains("ro-igpf"), "it names the owner");
+
     // Romania takes an entry off its list: it goes from Ukraine's, and no longer alerts.
     let r = ro.client().delete(ro.at(&format!("/api/v1/hotlist/{}", ro_ids[0]))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
@@ -430,9 +446,13 @@ async fn a_partners_hotlist_matches_reads_here_and_a_hit_alerts_both_sides_and_n
         .map(|r| r["details"]["about"].as_str().unwrap())
         .collect();
     let (first, second) = (format!("hotlist:{}", ro_ids[0]), format!("hotlist:{}", ro_ids[1]));
-    assert_eq!(shared, [&first, &second, &first], "two entries, then a removal, each once: {sent:#?}");
+    assert_eq!(
+        shared,
+        [&first, &second, &second, &first],
+        "two entries, the second's change, then the first's removal, each once: {sent:#?}"
+    );
     let collected = audit_records(&ua, &["--actor", "node:ro-igpf"]);
-    assert_eq!(collected.iter().filter(|r| r["action"] == "collect").count(), 3, "{collected:#?}");
+    assert_eq!(collected.iter().filter(|r| r["action"] == "collect").count(), 4, "{collected:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1236,7 +1256,8 @@ async fn a_plate_query_crosses_as_hit_no_hit_and_the_partner_never_sees_the_plat
 
 /// The two agencies' operations-centre pages in a real browser (`web/tests/federation.mjs`):
 /// a partner's alert on the board, a hit/no-hit question and a request for the reads behind
-/// the hit made on the asker's page, approved on the owner's.
+/// the hit made on the asker's page, approved on the owner's; the partners and requests views
+/// of both, with the partner and the request real, pass axe-core in both themes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_pages_a_partners_alert_shows_and_a_request_is_made_and_approved() {
     let ro = publishing_node("ro-igpf", "RO");
@@ -1275,6 +1296,11 @@ async fn on_the_pages_a_partners_alert_shows_and_a_request_is_made_and_approved(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // Both pages' partners and requests views, with a real partner, passed axe-core.
+    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    for view in ["partners_owner", "requests_owner", "partners_asker", "requests_asker"] {
+        assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
+    }
     // What the pages did, as the API sees it: answered on the asker's side, with the reads.
     let asked: Vec<Value> =
         ua.session_client().get(ua.at("/api/v1/requests")).send().await.unwrap().json().await.unwrap();

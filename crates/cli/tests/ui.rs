@@ -52,6 +52,11 @@ async fn an_operator_signs_in_sees_an_alert_arrive_acknowledges_it_and_finds_it_
     let listed: Vec<Value> = c.get(node.at("/api/v1/hotlist")).send().await.unwrap().json().await.unwrap();
     let plates: Vec<&str> = listed.iter().map(|e| e["plate"].as_str().unwrap()).collect();
     assert_eq!(plates, ["SV77WEB", "B99CSV"], "{listed:#?}");
+    // And what it changed in place is changed.
+    let changed = &listed[1];
+    assert_eq!((&changed["reason"], &changed["priority"]), (&json!("suspect"), &json!(1)), "{changed}");
+    assert_eq!(changed["note"], "blue van, Ukrainian plates seen too");
+    assert_eq!(changed["expires"], "2031-05-31T23:59:59Z");
     // The node logged the sign-in and the acknowledgement like any other.
     let records = util::audit_records(&node, &["--actor", "user:tester"]);
     assert!(records.iter().any(|r| r["action"] == "login"), "{records:#?}");
@@ -61,6 +66,17 @@ async fn an_operator_signs_in_sees_an_alert_arrive_acknowledges_it_and_finds_it_
         records
             .iter()
             .any(|r| r["action"] == "consult" && r["case_ref"] == "UI-2026/1" && r["purpose"] == "investigation"),
+        "{records:#?}"
+    );
+    // The purpose changed in the page's header: recorded, and the search after it is logged under it.
+    assert!(
+        records.iter().any(|r| r["action"] == "login" && r["purpose"] == "prevention" && r["case_ref"] == "UI-2026/9"),
+        "{records:#?}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["action"] == "consult" && r["case_ref"] == "UI-2026/9" && r["purpose"] == "prevention"),
         "{records:#?}"
     );
 }

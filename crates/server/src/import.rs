@@ -250,6 +250,50 @@ impl HotlistIn {
     }
 }
 
+/// The fields of an entry that can change in place (`PUT /api/v1/hotlist/{id}`): all but
+/// its plate, country and agency, which name what the entry is about (another plate is
+/// another entry: expire this one and add that). A field left out is cleared, as a `PUT`
+/// replaces; `priority` defaults to 3 as on import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HotlistEdit {
+    pub reason: String,
+    #[serde(default)]
+    pub priority: Option<u8>,
+    /// RFC 3339 time or a date (`2027-01-31`, meaning the end of that day, UTC).
+    #[serde(default)]
+    pub expires: Option<String>,
+    #[serde(default)]
+    pub fuzzy: Option<bool>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub make: Option<String>,
+    #[serde(default)]
+    pub colour: Option<String>,
+}
+
+impl HotlistEdit {
+    /// `entry` with these fields, each checked as on import.
+    pub fn apply(self, entry: HotlistEntry) -> Result<HotlistEntry, String> {
+        let priority = self.priority.unwrap_or(3);
+        if !(1..=5).contains(&priority) {
+            return Err(format!("priority {priority} is not in 1..=5"));
+        }
+        Ok(HotlistEntry {
+            reason: HotlistReason::parse(&self.reason).ok_or_else(|| {
+                format!("reason {:?} is not stolen, wanted, missing_person, suspect or other", self.reason)
+            })?,
+            priority,
+            expires: opt(self.expires.as_deref()).map(parse_expiry).transpose()?,
+            fuzzy: self.fuzzy.unwrap_or(false),
+            note: opt(self.note.as_deref()).map(str::to_owned),
+            vehicle: vehicle(self.make.as_deref(), self.colour.as_deref()),
+            ..entry
+        })
+    }
+}
+
 /// The vehicle an entry describes, if it names a make or colour. Words are kept as the
 /// list gives them; matching compares those it knows ([`limes_model::VehicleCode`]).
 fn vehicle(make: Option<&str>, colour: Option<&str>) -> Option<VehicleInfo> {

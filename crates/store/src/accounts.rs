@@ -176,6 +176,14 @@ impl Store {
         })
     }
 
+    /// Declares another purpose for a session (as JSON; `None`: none), as if declared at its
+    /// sign-in; false if there is no such session.
+    pub fn set_session_purpose(&self, digest: &str, purpose: Option<&str>) -> Result<bool, StoreError> {
+        self.with_admin(|conn| {
+            Ok(conn.execute("UPDATE sessions SET purpose = ?2 WHERE digest = ?1", params![digest, purpose])? > 0)
+        })
+    }
+
     /// A session by the digest of its secret, with its account.
     pub fn session(&self, digest: &str) -> Result<Option<(SessionRow, UserRow)>, StoreError> {
         self.with_reader(|conn| {

@@ -97,10 +97,58 @@ impl Store {
         })
     }
 
+    /// Changes one of this node's own entries in place (by id): everything but its id, as
+    /// `entry` has it. A partner's entry is never changed here — only its owner changes it,
+    /// and the change arrives through the link.
+    pub fn update_hotlist_entry(&self, entry: &HotlistEntry) -> Result<HotlistUpdate, StoreError> {
+        let now = to_us(Utc::now());
+        let vehicle = entry.vehicle.as_ref().map(|v| serde_json::to_string(v).expect("a VehicleInfo serialises"));
+        self.with_admin(|conn| {
+            let tx = crate::write_transaction(conn)?;
+            let id = entry.id as i64;
+            let partners: bool =
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM hotlist_partner WHERE id = ?1)", [id], |r| r.get(0))?;
+            if partners {
+                return Ok(HotlistUpdate::PartnersEntry);
+            }
+            let changed = tx.execute(
+                "UPDATE hotlist SET plate = ?2, country = ?3, reason = ?4, priority = ?5, agency = ?6,
+                                    expires_us = ?7, fuzzy = ?8, note = ?9, vehicle = ?10, updated_us = ?11
+                 WHERE id = ?1",
+                params![
+                    id,
+                    entry.plate.as_str(),
+                    entry.country.as_ref().map(CountryCode::as_str),
+                    entry.reason.as_str(),
+                    entry.priority,
+                    entry.agency.as_str(),
+                    entry.expires.map(to_us),
+                    entry.fuzzy,
+                    entry.note,
+                    vehicle,
+                    now,
+                ],
+            )?;
+            tx.commit()?;
+            Ok(if changed == 0 { HotlistUpdate::NotFound } else { HotlistUpdate::Updated })
+        })
+    }
+
     /// Deletes an entry.
     pub fn delete_hotlist_entry(&self, id: u64) -> Result<bool, StoreError> {
         self.with_admin(|conn| Ok(conn.execute("DELETE FROM hotlist WHERE id = ?1", [id as i64])? > 0))
     }
+}
+
+/// What [`Store::update_hotlist_entry`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HotlistUpdate {
+    /// The entry is as given now.
+    Updated,
+    /// No entry has that id.
+    NotFound,
+    /// The entry is one a partner shared: left as it was.
+    PartnersEntry,
 }
 
 /// Creates or replaces one entry (by id) in `tx`.

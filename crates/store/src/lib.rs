@@ -58,6 +58,7 @@ pub use accounts::{SessionRow, TokenRow, UserRow};
 pub use alerts::{Ack, Alert, AlertOrigin, AlertQuery, DeletedPartnerAlert, PartnerAlert};
 pub use bulletins::{BulletinBox, BulletinCopy, BulletinRead, StoredBulletin};
 pub use detections::{DetectionBatch, DetectionCursor, DetectionPage, DetectionQuery, NewDetection, StoredDetection};
+pub use hotlist::HotlistUpdate;
 pub use images::{
     IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,
     ValidImage,

@@ -100,6 +100,84 @@ fn hotlist_round_trip() {
 }
 
 #[test]
+fn a_session_declares_another_purpose() {
+    use limes_store::{SessionRow, UserRow};
+    let (_dir, store) = open();
+    let user = UserRow {
+        name: "ana".into(),
+        display_name: None,
+        password_hash: None,
+        totp_secret: None,
+        totp_last_step: None,
+        roles: vec!["analyst".into()],
+        agency: "ro-igpf".into(),
+        country: "RO".into(),
+        clearance: 0,
+        cases: vec![],
+        disabled: false,
+        created_us: 1,
+    };
+    store.create_user(&user).unwrap();
+    let at_login = r#"{"purpose":"investigation","legal_basis":"art. 1","case_ref":null}"#;
+    let session = SessionRow {
+        digest: "d1".into(),
+        user: "ana".into(),
+        created_us: 1,
+        expires_us: 2,
+        purpose: Some(at_login.into()),
+    };
+    store.create_session(&session).unwrap();
+    let later = r#"{"purpose":"prevention","legal_basis":"art. 2","case_ref":"C-7"}"#;
+    assert!(store.set_session_purpose("d1", Some(later)).unwrap());
+    assert_eq!(store.session("d1").unwrap().unwrap().0.purpose.as_deref(), Some(later));
+    assert!(store.set_session_purpose("d1", None).unwrap());
+    assert_eq!(store.session("d1").unwrap().unwrap().0.purpose, None);
+    assert!(!store.set_session_purpose("no such session", Some(later)).unwrap());
+}
+
+#[test]
+fn an_entry_changes_in_place_and_a_partners_never_does() {
+    use limes_store::{HotlistUpdate, PartnerHotlistChange};
+    let (_dir, store) = open();
+    let mut ours = vec![entry(0, "B123ABC"), entry(0, "CJ01XYZ")];
+    store.insert_hotlist(&mut ours).unwrap();
+    let mut changed = ours[0].clone();
+    changed.reason = HotlistReason::Wanted;
+    changed.priority = 1;
+    changed.expires = Some(t0());
+    changed.note = Some("grey van, two people".into());
+    changed.fuzzy = true;
+    changed.vehicle = Some(VehicleInfo { make: Some("Ford".into()), colour: None, class: None });
+    assert_eq!(store.update_hotlist_entry(&changed).unwrap(), HotlistUpdate::Updated);
+    assert_eq!(store.hotlist().unwrap(), vec![changed.clone(), ours[1].clone()], "the other entry is untouched");
+    // And back: optional fields cleared.
+    assert_eq!(store.update_hotlist_entry(&ours[0]).unwrap(), HotlistUpdate::Updated);
+    assert_eq!(store.hotlist().unwrap(), ours);
+    assert_eq!(store.update_hotlist_entry(&entry(99, "B999XYZ")).unwrap(), HotlistUpdate::NotFound);
+    assert_eq!(store.hotlist().unwrap().len(), 2, "an update never adds an entry");
+
+    // A partner's entry, kept beside ours, is not ours to change.
+    let theirs = HotlistEntry { agency: AgencyId::new("ua-dpsu").unwrap(), ..entry(5, "AA1234BB") };
+    let applied = store
+        .apply_partner_hotlist(
+            "ua-dpsu",
+            vec![PartnerHotlistChange::Upsert {
+                entry: Box::new(theirs),
+                message: "m1".into(),
+                purpose: "detection".into(),
+            }],
+            Utc::now(),
+        )
+        .unwrap();
+    let local = store.partner_hotlist().unwrap()[0].id;
+    let before = store.hotlist().unwrap();
+    let mut edit = before.iter().find(|e| e.id == local).unwrap().clone();
+    edit.note = Some("changed here".into());
+    assert_eq!(store.update_hotlist_entry(&edit).unwrap(), HotlistUpdate::PartnersEntry, "{applied:?}");
+    assert_eq!(store.hotlist().unwrap(), before);
+}
+
+#[test]
 fn a_batch_survives_reopening_and_alerts_reference_their_reads() {
     let dir = tempfile::tempdir().unwrap();
     let committed = {

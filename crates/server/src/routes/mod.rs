@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::{ApiError, AppState};
 
@@ -31,6 +31,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/auth/login", post(accounts::login))
         .route("/api/v1/auth/logout", post(accounts::logout))
         .route("/api/v1/auth/me", get(accounts::whoami))
+        .route("/api/v1/auth/purpose", put(accounts::set_purpose))
         .route("/api/v1/auth/totp", post(accounts::totp_enrol))
         .route("/api/v1/auth/oidc/{provider}/login", get(accounts::oidc_login))
         .route("/api/v1/auth/oidc/{provider}/callback", get(accounts::oidc_callback))
@@ -62,7 +63,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/cameras/{id}/push/onvif", post(push::onvif))
         .route("/api/v1/hotlist", get(hotlist::list).post(hotlist::import))
         .route("/api/v1/hotlist/search", get(hotlist::search))
-        .route("/api/v1/hotlist/{id}", get(hotlist::get_one).delete(hotlist::delete))
+        .route("/api/v1/hotlist/{id}", get(hotlist::get_one).put(hotlist::update).delete(hotlist::delete))
         .route("/api/v1/incidents", get(incidents::list).post(incidents::raise))
         .route("/api/v1/incidents/stream", get(incidents::stream))
         .route("/api/v1/incidents/{origin}/{n}", get(incidents::get_one))
