@@ -12,6 +12,7 @@ mod bench;
 mod client;
 mod config;
 mod demo;
+mod exercise;
 mod federation;
 mod node;
 mod publish;
@@ -76,6 +77,9 @@ enum Command {
     Partner(federation::PartnerArgs),
     /// Sharing agreements: check and sign one (offline), put it in force, list, revoke.
     Agreement(agreement::AgreementArgs),
+    /// Joint exercises: check a scenario, play it into a federation (everything marked as an
+    /// exercise).
+    Exercise(exercise::ExerciseArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -219,6 +223,7 @@ fn main() -> anyhow::Result<()> {
         Command::Reads(a) => rt()?.block_on(client::reads(a)),
         Command::Query(a) => rt()?.block_on(client::query(a)),
         Command::Request(a) => rt()?.block_on(client::request(a)),
+        Command::Exercise(a) => rt()?.block_on(exercise::exercise(a)),
         Command::Push(a) => rt()?.block_on(client::push(a)),
         Command::Alerts(a) => rt()?.block_on(client::alerts(a)),
         Command::Audit(a) => audit::run(a),

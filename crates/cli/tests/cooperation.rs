@@ -14,7 +14,7 @@ use util::TestNode;
 use util::fed::*;
 
 /// Czech fire-rescue (HZS) and Polish fire service (PSP), each notifying the other of
-/// incidents. The Czech node escalates a high-severity notification after 3 s.
+/// incidents and sending bulletins. The Czech node escalates a high-severity notification after 3 s.
 fn two_services() -> (TestNode, TestNode) {
     let cz = fed_node_edited("cz-hzs", "CZ", |c| {
         c.replace("ack_seconds_high = 900", "ack_seconds_high = 3")
@@ -23,12 +23,17 @@ fn two_services() -> (TestNode, TestNode) {
     });
     let pl = fed_node("pl-psp", "PL");
     let (cz_anchor, pl_anchor) = (export_anchor(&cz), export_anchor(&pl));
-    add_partner(&cz, &pl_anchor, "incident", "incident");
-    add_partner(&pl, &cz_anchor, "incident", "incident");
-    use limes_agreement::Category::Incidents;
+    add_partner(&cz, &pl_anchor, "incident,bulletin", "incident,bulletin");
+    add_partner(&pl, &cz_anchor, "incident,bulletin", "incident,bulletin");
+    use limes_agreement::Category::{Bulletins, Incidents};
     let agreement = agreement_of(
         [party_of(&cz_anchor), party_of(&pl_anchor)],
-        &[("cz-hzs", "pl-psp", Incidents), ("pl-psp", "cz-hzs", Incidents)],
+        &[
+            ("cz-hzs", "pl-psp", Incidents),
+            ("pl-psp", "cz-hzs", Incidents),
+            ("cz-hzs", "pl-psp", Bulletins),
+            ("pl-psp", "cz-hzs", Bulletins),
+        ],
     );
     agree(&cz, &pl, &agreement);
     (cz, pl)
@@ -380,4 +385,125 @@ async fn bad_bulletins_are_refused_with_a_reason() {
     let (status, v) = post(&node, "/api/v1/bulletins", bulletin_json("H0", "Local only")).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert!(v["copies"][0]["status"].as_str().unwrap().contains("no federation"), "{v}");
+}
+
+async fn list(node: &TestNode, path: &str) -> Vec<Value> {
+    let r = node.session_client().get(node.at(path)).send().await.unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exercise_plays_into_both_nodes_and_leaves_no_unmarked_data() {
+    let (cz, pl) = two_services();
+    // A real incident before the drill: it must stay real, and the drill must not touch it.
+    let (status, real) = post(
+        &cz,
+        "/api/v1/incidents",
+        json!({"type": "fire", "severity": "low", "title": "Stubble fire near Náchod", "position": {"lat": 50.42, "lon": 16.16}, "notified": ["pl-psp"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{real}");
+    let real_id = real["id"].as_str().unwrap().to_owned();
+    wait_for("the real incident in Poland", async || incident(&pl, &real_id).await).await;
+
+    let scenario = format!(
+        r#"
+name = "Olza chemical spill drill"
+[nodes.cz]
+url = "{cz}"
+token_env = "LIMES_TOKEN_CZ"
+[nodes.pl]
+url = "{pl}"
+token_env = "LIMES_TOKEN_PL"
+
+[[events]]
+at = "0s"
+node = "cz"
+raise = {{ ref = "spill", type = "chemical", severity = "critical", title = "DRILL: tanker spill on the Olza at Karviná", position = {{ lat = 49.86, lon = 18.54 }}, notified = ["pl-psp"] }}
+
+[[events]]
+at = "10s"
+node = "pl"
+acknowledge = {{ incident = "spill" }}
+
+[[events]]
+at = "20s"
+node = "pl"
+note = {{ incident = "spill", text = "Booms ready at Olza village" }}
+
+[[events]]
+at = "30s"
+node = "cz"
+status = {{ incident = "spill", status = "contained" }}
+
+[[events]]
+at = "30s"
+node = "cz"
+bulletin = {{ title = "DRILL: tanker seen earlier at Bohumín", summary = "Scripted sighting", from = "2026-11-21T08:00:00Z", source = "X", information = "4", handling = "H0", distribution = ["pl-psp"] }}
+"#,
+        cz = cz.url,
+        pl = pl.url
+    );
+    let file = cz.dir.path().join("drill.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let out = util::limes(&["exercise", "check", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("5 events"), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let out = std::process::Command::new(util::limes_bin())
+        .args(["exercise", "run", file.to_str().unwrap(), "--speed", "20"])
+        .env("LIMES_TOKEN_CZ", &cz.token)
+        .env("LIMES_TOKEN_PL", &pl.token)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("EXERCISE ").count(), 7, "a header, five events, a footer: {stdout}");
+
+    // Everything the drill wrote is marked, on both nodes; the real incident is not.
+    let drill = wait_for("the drill's last change in Poland", async || {
+        let d = list(&pl, "/api/v1/incidents?closed=true&exercise=true").await;
+        (d.len() == 1 && d[0]["status"] == "contained").then_some(d)
+    })
+    .await;
+    let drill_id = drill[0]["id"].as_str().unwrap().to_owned();
+    for node in [&cz, &pl] {
+        let real_ones = list(node, "/api/v1/incidents?closed=true&exercise=false").await;
+        assert_eq!(real_ones.len(), 1, "{real_ones:#?}");
+        assert_eq!(real_ones[0]["id"], real_id.as_str());
+        let r = incident(node, &real_id).await.unwrap();
+        assert!(r["timeline"].as_array().unwrap().iter().all(|e| e.get("exercise").is_none()), "{r}");
+        let d = wait_for("the whole drill", async || {
+            let d = incident(node, &drill_id).await?;
+            (d["timeline"].as_array()?.len() == 4).then_some(d)
+        })
+        .await;
+        assert_eq!(d["exercise"], true);
+        assert!(d["timeline"].as_array().unwrap().iter().all(|e| e["exercise"] == true), "{d}");
+        let real_bulletins = [
+            list(node, "/api/v1/bulletins?box=in&exercise=false").await,
+            list(node, "/api/v1/bulletins?box=out&exercise=false").await,
+        ];
+        assert!(real_bulletins.iter().all(Vec::is_empty), "{real_bulletins:?}");
+    }
+    let drill_bulletin = wait_for("the drill's bulletin in Poland", async || {
+        let b = list(&pl, "/api/v1/bulletins?box=in&exercise=true").await;
+        (b.len() == 1).then_some(b)
+    })
+    .await;
+    assert_eq!(drill_bulletin[0]["exercise"], true);
+
+    // A scenario that names a node not running plays nothing.
+    let bad = std::fs::read_to_string(&file).unwrap().replace(&pl.url, "http://127.0.0.1:9");
+    std::fs::write(&file, bad).unwrap();
+    let out = std::process::Command::new(util::limes_bin())
+        .args(["exercise", "run", file.to_str().unwrap()])
+        .env("LIMES_TOKEN_CZ", &cz.token)
+        .env("LIMES_TOKEN_PL", &pl.token)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("node pl"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(list(&cz, "/api/v1/incidents?closed=true&exercise=true").await.len(), 1, "nothing more was raised");
 }

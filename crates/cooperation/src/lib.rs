@@ -6,6 +6,7 @@
 //! - [`incident`]: incidents as the fold of their events; acknowledgement deadlines and
 //!   escalation.
 //! - [`bulletin`]: intelligence bulletins under the EU 4×4 evaluation and handling codes.
+//! - [`exercise`]: exercise scenarios (TOML), checked before `limes exercise run` plays them.
 //!
 //! The node (`limes-server`) stores the events, sends each to the agencies involved under the
 //! sharing agreements, and folds them for the API and the page; `limes-store` keeps them.
@@ -43,4 +44,5 @@
 pub mod area;
 pub mod bulletin;
 pub mod clock;
+pub mod exercise;
 pub mod incident;
