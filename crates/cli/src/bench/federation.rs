@@ -18,14 +18,14 @@ use super::{BenchArgs, figure};
 use crate::config::{FederationInit, default_toml_with};
 use crate::simulate::quantile;
 
-struct FedNode {
+pub(super) struct FedNode {
     _dir: tempfile::TempDir,
     /// The node's data folder.
     data: std::path::PathBuf,
     child: std::process::Child,
-    url: String,
+    pub(super) url: String,
     token: String,
-    admin: reqwest::Client,
+    pub(super) admin: reqwest::Client,
 }
 
 impl Drop for FedNode {
@@ -45,7 +45,7 @@ fn plate(i: usize) -> String {
 }
 
 impl FedNode {
-    async fn start(
+    pub(super) async fn start(
         agency: &str,
         country: &str,
         host: &str,
@@ -100,27 +100,28 @@ impl FedNode {
             Some(ns) => ns.command(&exe),
             None => std::process::Command::new(&exe),
         };
-        let (child, url) = super::node::serve(cmd, &config, "error").await?;
+        let log = std::env::var("LIMES_BENCH_LOG").unwrap_or_else(|_| "error".into());
+        let (child, url) = super::node::serve(cmd, &config, &log).await?;
         let admin = admin_session(&data, &url).await?;
         Ok(Self { _dir: dir, data, child, url, token, admin })
     }
 
-    async fn federation(&self) -> anyhow::Result<Value> {
+    pub(super) async fn federation(&self) -> anyhow::Result<Value> {
         Ok(self.admin.get(format!("{}/api/v1/federation", self.url)).send().await?.error_for_status()?.json().await?)
     }
 
     /// The agency identity `limes init` made in the node's data folder.
-    fn identity(&self) -> anyhow::Result<limes_link::Identity> {
+    pub(super) fn identity(&self) -> anyhow::Result<limes_link::Identity> {
         Ok(limes_link::Identity::load(&self.data.join("federation").join("identity"))?)
     }
 
-    async fn add_agreement(&self, text: &str) -> anyhow::Result<()> {
+    pub(super) async fn add_agreement(&self, text: &str) -> anyhow::Result<()> {
         let r = self.admin.post(format!("{}/api/v1/agreements", self.url)).body(text.to_owned()).send().await?;
         ensure!(r.status().is_success(), "putting the agreement in force: {}", r.text().await?);
         Ok(())
     }
 
-    async fn add_partner(&self, anchor: &Value, send: &[&str], receive: &[&str]) -> anyhow::Result<()> {
+    pub(super) async fn add_partner(&self, anchor: &Value, send: &[&str], receive: &[&str]) -> anyhow::Result<()> {
         let r = self
             .admin
             .post(format!("{}/api/v1/partners", self.url))

@@ -5,6 +5,7 @@
 use clap::Args;
 
 mod federation;
+mod incidents;
 mod matching;
 mod mqtt;
 mod node;
@@ -88,6 +89,9 @@ pub struct BenchArgs {
     /// `ui`: reads timed from their POST to their row on the live board in the browser.
     #[arg(long, default_value_t = 100)]
     pub ui_reads: usize,
+    /// `incidents`: incidents raised on one node, timed to the partner's live stream.
+    #[arg(long, default_value_t = 200)]
+    pub incidents: usize,
 }
 
 /// Prints one figure.
@@ -99,11 +103,23 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     let all = a.which.iter().any(|w| w == "all");
     let wants = |name: &str| all || a.which.iter().any(|w| w == name);
     for w in &a.which {
-        if !["all", "ingest", "latency", "mqtt", "federation", "match", "search", "pgtrgm", "quality", "ui"]
-            .contains(&w.as_str())
+        if ![
+            "all",
+            "ingest",
+            "latency",
+            "mqtt",
+            "federation",
+            "incidents",
+            "match",
+            "search",
+            "pgtrgm",
+            "quality",
+            "ui",
+        ]
+        .contains(&w.as_str())
         {
             anyhow::bail!(
-                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, match, search, pgtrgm, quality, ui or all"
+                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui or all"
             );
         }
     }
@@ -120,6 +136,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if wants("federation") {
         rt()?.block_on(federation::run(&a))?;
+    }
+    if wants("incidents") {
+        rt()?.block_on(incidents::run(&a))?;
     }
     if wants("match") {
         matching::live(&a)?;

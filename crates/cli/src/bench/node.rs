@@ -74,15 +74,21 @@ pub(super) async fn serve(
         .spawn()
         .context("starting limes serve")?;
     let stdout = child.stdout.take().context("node stdout")?;
-    let url = tokio::task::spawn_blocking(move || {
+    // Read on after the address: the node prints more (the page's URL), and a closed pipe
+    // would fail its next print.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| l.split("listening on ").nth(1).map(|u| u.trim().to_owned()))
-    })
-    .await?
-    .context("the node did not report its address")?;
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split("listening on ").nth(1)
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    let url = rx.await.context("the node did not report its address")?;
     Ok((child, url))
 }
 

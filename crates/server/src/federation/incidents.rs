@@ -9,7 +9,7 @@
 //! receives and folds them with its own, so both sides see one timeline in causal order.
 
 use limes_access::Regime;
-use limes_agreement::{Category, Labels};
+use limes_agreement::{Category, Labels, PlateForm};
 use limes_cooperation::incident::{Change, Event, Incident};
 use limes_federation::MessageType;
 use limes_link::{LinkError, Outgoing, Received};
@@ -41,6 +41,12 @@ pub fn share_purpose(regime: Regime) -> &'static str {
     }
 }
 
+/// What an incident event is, for the agreement: no plates (an incident names places, not
+/// vehicles), no images (attachments travel apart).
+pub(crate) fn labels(origin: &str, purpose: &str) -> Labels {
+    Labels { plates: PlateForm::None, ..Labels::full(Category::Incidents, origin, purpose) }
+}
+
 /// Sends the events written here among `events` to the other agencies `incident` involves
 /// (or only to `only`) that are partners receiving incidents.
 pub(crate) async fn share(state: &AppState, incident: &Incident, events: &[Event], only: Option<&AgencyId>) {
@@ -65,7 +71,7 @@ pub(crate) async fn share(state: &AppState, incident: &Incident, events: &[Event
     if recipients.is_empty() || mine.is_empty() {
         return;
     }
-    let labels = Labels::full(Category::Incidents, me.as_str(), share_purpose(link.config().regime));
+    let labels = labels(me.as_str(), share_purpose(link.config().regime));
     let mut items = Vec::new();
     for chunk in mine.chunks(MAX_EVENTS) {
         let Ok(payload) = serde_json::to_vec(&IncidentMessage { events: chunk.to_vec() }) else { continue };

@@ -24,7 +24,6 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use limes_access::Operation;
-use limes_agreement::{Category, Labels};
 use limes_audit::Object;
 use limes_cooperation::area::Area;
 use limes_cooperation::incident::{Change, IncidentId, IncidentType, Severity};
@@ -54,7 +53,7 @@ impl From<IncidentError> for ApiError {
 /// `raised`: the node's own always; a partner's as the agreement with it says.
 fn visible(state: &AppState, purpose: &str, origin: &AgencyId, raised: DateTime<Utc>) -> bool {
     origin.as_str() == state.access.options.agency
-        || may_use_now(state, &Labels::full(Category::Incidents, origin.as_str(), purpose), raised)
+        || may_use_now(state, &crate::federation::incidents::labels(origin.as_str(), purpose), raised)
 }
 
 fn purpose_of(state: &AppState, grant: crate::Grant) -> String {
