@@ -99,6 +99,11 @@ operations! {
     /// Issue bulletins to partners, and pass partners' bulletins on where their handling code
     /// and the agreement allow.
     BulletinsIssue = "bulletins.issue", Disclose, purpose: true, token: true;
+    /// See joint operations this agency is a member of: members, hotlist, hits, tasks,
+    /// documents, timeline; watch them live.
+    OperationsView = "operations.view", Consult, purpose: true, token: true;
+    /// Open joint operations, and write to them: notes, tasks, hotlist entries, the close.
+    OperationsManage = "operations.manage", Alter, purpose: true, token: true;
     /// Post an image (plate crop, overview) of a read.
     ImagesUpload = "images.upload", Collect, purpose: false, token: true;
     /// Open an image.

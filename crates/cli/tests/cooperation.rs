@@ -507,3 +507,135 @@ bulletin = {{ title = "DRILL: tanker seen earlier at Bohumín", summary = "Scrip
     assert!(String::from_utf8_lossy(&out.stderr).contains("node pl"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(list(&cz, "/api/v1/incidents?closed=true&exercise=true").await.len(), 1, "nothing more was raised");
 }
+
+/// Polish, Czech and Slovak police, each a partner of the other two for joint operations.
+fn three_members() -> [TestNode; 3] {
+    use limes_agreement::Category::JointOperations;
+    let fast = |c: String| c.replace("check_every_seconds = 5", "check_every_seconds = 1");
+    let nodes = [
+        fed_node_edited("pl-policja", "PL", fast),
+        fed_node_edited("cz-policie", "CZ", fast),
+        fed_node_edited("sk-policia", "SK", fast),
+    ];
+    let anchors: Vec<_> = nodes.iter().map(export_anchor).collect();
+    let agencies = ["pl-policja", "cz-policie", "sk-policia"];
+    for (i, node) in nodes.iter().enumerate() {
+        for (j, anchor) in anchors.iter().enumerate() {
+            if i != j {
+                add_partner(node, anchor, "operation", "operation");
+            }
+        }
+    }
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        let a = agreement_of(
+            [party_of(&anchors[i]), party_of(&anchors[j])],
+            &[(agencies[i], agencies[j], JointOperations), (agencies[j], agencies[i], JointOperations)],
+        );
+        agree(&nodes[i], &nodes[j], &a);
+    }
+    nodes
+}
+
+async fn operation(node: &TestNode, id: &str) -> Option<Value> {
+    let r = node.session_client().get(node.at(&format!("/api/v1/operations/{id}"))).send().await.unwrap();
+    match r.status() {
+        StatusCode::OK => Some(r.json().await.unwrap()),
+        StatusCode::NOT_FOUND => None,
+        s => panic!("{s}: {}", r.text().await.unwrap()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joint_operation_hit_alerts_every_member_and_closing_applies_the_retention() {
+    let [pl, cz, sk] = three_members();
+    let until = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let (status, op) = post(
+        &pl,
+        "/api/v1/operations",
+        json!({"name": "Crystal: precursor shipments", "until": until, "members": ["cz-policie", "sk-policia"], "retention_days": 0}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{op}");
+    let id = op["id"].as_str().unwrap().to_owned();
+    assert_eq!(op["members"], json!(["pl-policja", "cz-policie", "sk-policia"]));
+    for node in [&cz, &sk] {
+        wait_for("the operation at each member", async || operation(node, &id).await).await;
+    }
+
+    // The Czech police put a van on the operation's hotlist; a task for Slovakia.
+    let (status, v) = post(
+        &cz,
+        &format!("/api/v1/operations/{id}/events"),
+        json!({"change": "entry", "plate": "4a2 3456", "country": "CZ", "reason": "suspect", "note": "white Iveco"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert!(v["hotlist"]["4A23456"].is_object(), "normalised: {v}");
+    let (status, v) = post(
+        &pl,
+        &format!("/api/v1/operations/{id}/events"),
+        json!({"change": "task", "task": "t1", "title": "Check the Žilina warehouse", "assignee": "sk-policia"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    wait_for("the entry at Slovakia", async || {
+        let o = operation(&sk, &id).await?;
+        o["hotlist"]["4A23456"].is_object().then_some(())
+    })
+    .await;
+
+    // A Slovak camera reads the van: every member sees the hit on its live stream.
+    let live: Vec<_> = futures::future::join_all([&pl, &cz].map(|n| async move {
+        n.session_client().get(n.at("/api/v1/operations/stream")).send().await.unwrap().bytes_stream()
+    }))
+    .await;
+    let r =
+        sk.client().post(sk.at("/api/v1/cameras")).json(&util::camera_json("sk-cadca-1", "SK")).send().await.unwrap();
+    assert!(r.status().is_success());
+    let r = sk
+        .client()
+        .post(sk.at("/api/v1/reads"))
+        .json(&util::read_json("sk-cadca-1", "4A2 3456", Some("CZ")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    for mut stream in live {
+        let mut text = String::new();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !text.contains("sk-cadca-1") {
+                text.push_str(&String::from_utf8_lossy(&stream.next().await.unwrap().unwrap()));
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no hit on a member's stream within 10 s: {text}"));
+    }
+    let at_pl = operation(&pl, &id).await.unwrap();
+    let hits = at_pl["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{at_pl}");
+    assert_eq!((hits[0]["plate"].as_str(), hits[0]["agency"].as_str()), (Some("4A23456"), Some("sk-policia")));
+    // Only the origin closes it.
+    let (status, v) = post(&cz, &format!("/api/v1/operations/{id}/events"), json!({"change": "closed"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+
+    // Poland closes it: the hotlist stops matching at once, and with a retention of 0 days the
+    // operation is deleted on every member.
+    let (status, v) = post(&pl, &format!("/api/v1/operations/{id}/events"), json!({"change": "closed"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    for node in [&pl, &cz, &sk] {
+        wait_for("the operation deleted after its retention", async || {
+            operation(node, &id).await.is_none().then_some(())
+        })
+        .await;
+    }
+    let r = sk
+        .client()
+        .post(sk.at("/api/v1/reads"))
+        .json(&util::read_json("sk-cadca-1", "4A2 3456", Some("CZ")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(operation(&sk, &id).await.is_none(), "a closed operation records no more hits");
+}

@@ -6,6 +6,8 @@
 //! - [`incident`]: incidents as the fold of their events; acknowledgement deadlines and
 //!   escalation.
 //! - [`bulletin`]: intelligence bulletins under the EU 4×4 evaluation and handling codes.
+//! - [`operation`]: joint operations (members, an operation hotlist, tasks, documents, hits)
+//!   as the fold of their events, closed with the agreed retention.
 //! - [`exercise`]: exercise scenarios (TOML), checked before `limes exercise run` plays them.
 //!
 //! The node (`limes-server`) stores the events, sends each to the agencies involved under the
@@ -46,3 +48,4 @@ pub mod bulletin;
 pub mod clock;
 pub mod exercise;
 pub mod incident;
+pub mod operation;

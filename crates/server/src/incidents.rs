@@ -48,6 +48,8 @@ pub struct Hub {
     clock: Mutex<Clock>,
     /// Each change, serialised once ([`Pushed`]), fanned out to every subscriber.
     pub live: broadcast::Sender<Live>,
+    /// Each joint operation as it changed (`operations`), the same way.
+    pub operations: broadcast::Sender<Live>,
 }
 
 /// A change on the live stream: the incident's origin and when it was raised (what the
@@ -66,10 +68,10 @@ impl Hub {
         if let Some(s) = latest {
             clock.restore(&s);
         }
-        Self { clock: Mutex::new(clock), live: broadcast::channel(4096).0 }
+        Self { clock: Mutex::new(clock), live: broadcast::channel(4096).0, operations: broadcast::channel(4096).0 }
     }
 
-    fn stamp(&self) -> Stamp {
+    pub(crate) fn stamp(&self) -> Stamp {
         self.clock.lock().unwrap_or_else(|e| e.into_inner()).stamp(Utc::now())
     }
 
@@ -249,7 +251,8 @@ fn push(state: &AppState, incident: &Incident, escalated: &[AgencyId]) {
     }
 }
 
-/// Escalates, every `check_every`, what partners did not acknowledge in time.
+/// Escalates, every `check_every`, what partners did not acknowledge in time; and keeps the
+/// joint operations' hotlist and retention (`operations::housekeeping`).
 pub async fn escalate(state: AppState) {
     let every = state.options.incidents.check_every.max(std::time::Duration::from_millis(100));
     loop {
@@ -257,6 +260,7 @@ pub async fn escalate(state: AppState) {
         if let Err(e) = escalate_once(&state).await {
             tracing::error!(error = %e, "checking acknowledgement deadlines; will retry");
         }
+        crate::operations::housekeeping(&state).await;
     }
 }
 

@@ -18,6 +18,8 @@ use crate::{AlertEvent, ApiError, AppState, read_lock};
 struct Prepared {
     batch: WriteBatch,
     rejected: Vec<Rejected>,
+    /// Hits on the hotlists of running joint operations (`operations`).
+    operation_hits: Vec<crate::operations::NewHit>,
 }
 
 /// A record the ingest path takes: limes's own wire read, or a domain read an ingest source
@@ -56,7 +58,7 @@ fn check<T: IngestRecord>(
 }
 
 fn prepare<T: IngestRecord>(state: &AppState, items: Vec<(usize, Result<T, String>)>, now: DateTime<Utc>) -> Prepared {
-    let mut p = Prepared { batch: WriteBatch::default(), rejected: Vec::new() };
+    let mut p = Prepared { batch: WriteBatch::default(), rejected: Vec::new(), operation_hits: Vec::new() };
     let mut checked = Vec::with_capacity(items.len());
     {
         let cameras = read_lock(&state.cameras);
@@ -64,6 +66,24 @@ fn prepare<T: IngestRecord>(state: &AppState, items: Vec<(usize, Result<T, Strin
             match item.and_then(|raw| check(&cameras, raw, now)) {
                 Ok(ok) => checked.push(ok),
                 Err(error) => p.rejected.push(Rejected { index, error }),
+            }
+        }
+    }
+    if crate::operations::matching(state) {
+        let ops = read_lock(&state.operation_hotlist);
+        let cameras = read_lock(&state.cameras);
+        for (read, normalized) in &checked {
+            for hit in ops.index.match_read(normalized, now) {
+                if let Some((operation, plate)) = ops.owner(hit.entry_id) {
+                    p.operation_hits.push(crate::operations::NewHit {
+                        operation: operation.clone(),
+                        plate: plate.clone(),
+                        camera: read.camera.clone(),
+                        time: read.time,
+                        position: read.position.or_else(|| cameras.get(&read.camera).and_then(|c| c.position)),
+                        kind: hit.kind,
+                    });
+                }
             }
         }
     }
@@ -152,7 +172,7 @@ pub async fn ingest_reads<T: IngestRecord>(
             prepare(&state, items, now)
         }
     };
-    let Prepared { batch, rejected } = prepared;
+    let Prepared { batch, rejected, operation_hits } = prepared;
     state.stats.reads_rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
     let mut report = IngestReport { rejected, ..Default::default() };
     if batch.reads.is_empty() {
@@ -179,6 +199,9 @@ pub async fn ingest_reads<T: IngestRecord>(
     }
     if let Some(fed) = state.federation.get() {
         fed.outbound.share(&committed.alerts).await;
+    }
+    if !operation_hits.is_empty() {
+        crate::operations::record_hits(state, operation_hits).await;
     }
     state.audit_collected(by, &committed.read_ids, "reads", committed.alerts.len()).await?;
     report.accepted = committed.read_ids.len();

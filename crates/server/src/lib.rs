@@ -37,6 +37,7 @@ pub mod identity;
 pub mod import;
 pub mod incidents;
 mod ingest;
+pub mod operations;
 mod routes;
 pub mod wire;
 
@@ -198,6 +199,8 @@ pub struct AppState {
     pub hotlist_changed: Arc<tokio::sync::Notify>,
     /// The incident clock and the incidents' live stream (`incidents`).
     pub incidents: Arc<incidents::Hub>,
+    /// The hotlists of the joint operations running now (`operations`).
+    pub operation_hotlist: Arc<RwLock<operations::OperationIndex>>,
 }
 
 /// The node's links to partner agencies and the queue of alerts on their way to them.
@@ -228,7 +231,7 @@ impl AppState {
         let access = Arc::new(Access::new(options.access.clone()));
         let restricted = store.restricted_plates()?.into_iter().collect();
         let partner_entries = store.partner_hotlist()?.into_iter().map(|e| (e.id, e)).collect();
-        let incidents = Arc::new(incidents::Hub::new(&options.access.agency, store.latest_incident_stamp()?));
+        let incidents = Arc::new(incidents::Hub::new(&options.access.agency, store.latest_stamp()?));
         Ok(Self {
             access,
             audit: None,
@@ -245,6 +248,11 @@ impl AppState {
             partner_entries: Arc::new(RwLock::new(partner_entries)),
             hotlist_changed: Arc::default(),
             incidents,
+            operation_hotlist: Arc::default(),
+        })
+        .and_then(|state: Self| {
+            operations::rebuild_index(&state)?;
+            Ok(state)
         })
     }
 

@@ -2,14 +2,14 @@
 -- per writer's stamp, so a message applied twice adds nothing), and each incident as its
 -- events fold (`limes-cooperation`), refreshed in the transaction that adds an event.
 CREATE TABLE incident_events (
-    incident    TEXT NOT NULL,
+    thing       TEXT NOT NULL,
     ms          INTEGER NOT NULL,
     n           INTEGER NOT NULL,
     agency      TEXT NOT NULL,
     exercise    INTEGER NOT NULL,
     event       TEXT NOT NULL,
     received_us INTEGER NOT NULL,
-    PRIMARY KEY (incident, ms, n, agency)
+    PRIMARY KEY (thing, ms, n, agency)
 ) STRICT;
 
 CREATE TABLE incidents (
@@ -20,6 +20,8 @@ CREATE TABLE incidents (
     status     TEXT NOT NULL,
     raised_us  INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL,
+    -- When retention deletes it (none yet for incidents: kept while open and after).
+    delete_after_us INTEGER,
     state      TEXT NOT NULL
 ) STRICT;
 CREATE INDEX incidents_by_update ON incidents (updated_ms);

@@ -63,7 +63,7 @@ pub use images::{
     IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,
     ValidImage,
 };
-pub use incidents::IncidentQuery;
+pub use incidents::{Folded, IncidentQuery};
 pub use partner_hotlist::{AppliedPartnerHotlist, PartnerEntry, PartnerHotlistChange, SharedEntry};
 pub use reads::{CameraScope, PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
 pub use requests::{DataRequest, Decision, Direction};

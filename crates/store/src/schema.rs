@@ -26,6 +26,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_requests.sql")),
     (12, include_str!("../migrations/0012_incidents.sql")),
     (14, include_str!("../migrations/0014_bulletins.sql")),
+    (15, include_str!("../migrations/0015_operations.sql")),
 ];
 
 /// The newest schema version this build knows.

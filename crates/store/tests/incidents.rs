@@ -85,7 +85,7 @@ fn incidents_are_numbered_per_origin_folded_on_every_event_and_kept_across_a_res
     // Closed incidents are listed only when asked for.
     let open = store.incidents(&IncidentQuery { limit: 10, ..Default::default() }).unwrap();
     assert!(open.iter().all(|i| i.id != first.id));
-    assert_eq!(store.latest_incident_stamp().unwrap(), Some(status.stamp));
+    assert_eq!(store.latest_stamp().unwrap(), Some(status.stamp));
 }
 
 #[test]

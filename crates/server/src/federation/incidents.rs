@@ -12,7 +12,7 @@ use limes_access::Regime;
 use limes_agreement::{Category, Labels, PlateForm};
 use limes_cooperation::incident::{Change, Event, Incident};
 use limes_federation::MessageType;
-use limes_link::{LinkError, Outgoing, Received};
+use limes_link::Received;
 use limes_model::AgencyId;
 use serde::{Deserialize, Serialize};
 
@@ -72,34 +72,9 @@ pub(crate) async fn share(state: &AppState, incident: &Incident, events: &[Event
         return;
     }
     let labels = labels(me.as_str(), share_purpose(link.config().regime));
-    let mut items = Vec::new();
-    for chunk in mine.chunks(MAX_EVENTS) {
-        let Ok(payload) = serde_json::to_vec(&IncidentMessage { events: chunk.to_vec() }) else { continue };
-        for to in &recipients {
-            items.push(Outgoing {
-                partner: to.clone(),
-                kind: kind.clone(),
-                stream: STREAM.into(),
-                payload: payload.clone(),
-                about: Some(format!("incident:{}", incident.id)),
-                labels: Some(labels.clone()),
-                approved_request: false,
-            });
-        }
-    }
-    match link.send(items).await {
-        Ok(results) => {
-            for e in results.into_iter().filter_map(Result::err) {
-                match e {
-                    LinkError::NotAgreed { .. } => {
-                        tracing::warn!(incident = %incident.id, error = %e, "the agreement does not share this incident")
-                    }
-                    e => tracing::error!(incident = %incident.id, error = %e, "an incident event was not queued"),
-                }
-            }
-        }
-        Err(e) => tracing::error!(incident = %incident.id, error = %e, "incident events were not queued"),
-    }
+    let messages = mine.chunks(MAX_EVENTS).map(|chunk| IncidentMessage { events: chunk.to_vec() });
+    super::send_events(link, INCIDENT, STREAM, &format!("incident:{}", incident.id), &labels, &recipients, messages)
+        .await;
 }
 
 /// Why a partner's incident message was not applied.

@@ -33,6 +33,7 @@ use crate::{AlertEvent, AppState};
 pub mod bulletins;
 pub mod hotlist;
 pub mod incidents;
+pub mod operations;
 pub mod requests;
 
 /// The message type of an alert.
@@ -221,6 +222,48 @@ pub(crate) fn may_use_now_from(state: &AppState, from: &str, labels: &Labels, si
     let now = Utc::now();
     let age = u32::try_from((now - since).num_days().max(0)).unwrap_or(u32::MAX);
     fed.link.decide_access(from, labels, age, now).allowed
+}
+
+/// Sends each of `messages` (JSON) to each of `recipients` as `kind` in `stream`, labelled
+/// `labels`; what the agreement refuses is logged (and audited by the link), nothing else.
+pub(crate) async fn send_events<M: Serialize>(
+    link: &Link,
+    kind: &str,
+    stream: &str,
+    about: &str,
+    labels: &Labels,
+    recipients: &[AgencyId],
+    messages: impl IntoIterator<Item = M>,
+) {
+    let kind = MessageType::new(kind).expect("a valid type");
+    let mut items = Vec::new();
+    for m in messages {
+        let Ok(payload) = serde_json::to_vec(&m) else { continue };
+        for to in recipients {
+            items.push(Outgoing {
+                partner: to.clone(),
+                kind: kind.clone(),
+                stream: stream.into(),
+                payload: payload.clone(),
+                about: Some(about.to_owned()),
+                labels: Some(labels.clone()),
+                approved_request: false,
+            });
+        }
+    }
+    match link.send(items).await {
+        Ok(results) => {
+            for e in results.into_iter().filter_map(Result::err) {
+                match e {
+                    LinkError::NotAgreed { .. } => {
+                        tracing::warn!(%about, error = %e, "the agreement does not share this")
+                    }
+                    e => tracing::error!(%about, error = %e, "a message was not queued"),
+                }
+            }
+        }
+        Err(e) => tracing::error!(%about, error = %e, "messages were not queued"),
+    }
 }
 
 /// Runs a store call off the reactor; a failure (or a panic) comes back as its text.
@@ -441,6 +484,17 @@ async fn apply(state: AppState, link: Link) {
                         tracing::warn!(partner = %r.sender, message = %r.id, kind = %r.kind, error = %e, "a bulletin message was not applied; dropped")
                     }
                 }
+                operations::OPERATION => match operations::received(&state, r).await {
+                    Ok(()) => {}
+                    Err(incidents::NotApplied::Invalid(e)) => {
+                        tracing::warn!(partner = %r.sender, message = %r.id, error = %e, "a partner's operation events are not valid; dropped")
+                    }
+                    Err(incidents::NotApplied::Store(e)) => {
+                        tracing::error!(error = %e, "storing a partner's operation events; will retry");
+                        retry = true;
+                        break;
+                    }
+                },
                 incidents::INCIDENT => match incidents::received(&state, r).await {
                     Ok(()) => {}
                     Err(incidents::NotApplied::Invalid(e)) => {

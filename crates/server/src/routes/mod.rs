@@ -18,6 +18,7 @@ mod images;
 mod incidents;
 mod misc;
 mod ndjson;
+mod operations;
 mod partners;
 mod push;
 mod queries;
@@ -69,6 +70,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{origin}/{n}", get(incidents::get_one))
         .route("/api/v1/incidents/{origin}/{n}/events", post(incidents::write))
         .route("/api/v1/incidents/{origin}/{n}/ack", post(incidents::ack))
+        .route("/api/v1/operations", get(operations::list).post(operations::open))
+        .route("/api/v1/operations/stream", get(operations::stream))
+        .route("/api/v1/operations/{origin}/{n}", get(operations::get_one))
+        .route("/api/v1/operations/{origin}/{n}/events", post(operations::write))
         .route("/api/v1/bulletins", get(bulletins::list).post(bulletins::issue))
         .route("/api/v1/bulletins/{origin}/{n}", get(bulletins::get_one))
         .route("/api/v1/bulletins/{origin}/{n}/forward", post(bulletins::forward))

@@ -1,0 +1,210 @@
+//! Joint operations (`crate::operations`): open, list, open one with its timeline, write to,
+//! watch live.
+//!
+//! | route | operation |
+//! |---|---|
+//! | `GET /api/v1/operations` | `operations.view` |
+//! | `POST /api/v1/operations` | `operations.manage` |
+//! | `GET /api/v1/operations/{origin}/{n}` | `operations.view` |
+//! | `POST /api/v1/operations/{origin}/{n}/events` | `operations.manage` |
+//! | `GET /api/v1/operations/stream` | `operations.view` (Server-Sent Events) |
+//!
+//! A partner's operation is shown while the agreement with its origin allows the caller's
+//! purpose for joint operations.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use limes_access::Operation as Op;
+use limes_agreement::{Category, Labels};
+use limes_audit::Object;
+use limes_cooperation::operation::{OpChange, OpEntryApplied, Operation, OperationId};
+use limes_model::AgencyId;
+use limes_store::IncidentQuery;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::alerts::async_stream;
+use super::{body_bytes, json, utf8};
+use crate::federation::may_use_now;
+use crate::operations::{self, NewOperation};
+use crate::{ApiError, AppState, Caller};
+
+fn visible(state: &AppState, purpose: &str, origin: &AgencyId, from: DateTime<Utc>) -> bool {
+    origin.as_str() == state.access.options.agency
+        || may_use_now(state, &Labels::full(Category::JointOperations, origin.as_str(), purpose), from)
+}
+
+fn purpose_of(state: &AppState, grant: crate::Grant) -> String {
+    grant.purpose.map_or_else(|| state.access.options.collection_purpose.purpose.clone(), |p| p.purpose)
+}
+
+fn operation_id(origin: &str, n: &str) -> Result<OperationId, ApiError> {
+    format!("{origin}/{n}").parse().map_err(ApiError::BadRequest)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListParams {
+    #[serde(default)]
+    closed: bool,
+    exercise: Option<bool>,
+    limit: Option<usize>,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Vec<Operation>>, ApiError> {
+    let grant =
+        state.authorize(&caller, Op::OperationsView, &state.access.node(), Object::new("operations", "list")).await?;
+    let purpose = purpose_of(&state, grant);
+    let q = IncidentQuery { closed: p.closed, exercise: p.exercise, limit: p.limit.unwrap_or(200) };
+    let store = state.store.clone();
+    let found = tokio::task::spawn_blocking(move || store.list_folded::<Operation>(&q)).await??;
+    Ok(Json(found.into_iter().filter(|o| visible(&state, &purpose, &o.id.origin, o.from)).collect()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OpenBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// Default: now.
+    #[serde(default)]
+    from: Option<DateTime<Utc>>,
+    until: DateTime<Utc>,
+    members: Vec<AgencyId>,
+    retention_days: u32,
+    #[serde(default)]
+    exercise: bool,
+}
+
+pub(super) async fn open(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<(StatusCode, Json<Operation>), ApiError> {
+    state.authorize(&caller, Op::OperationsManage, &state.access.node(), Object::new("operations", "open")).await?;
+    let bytes = body_bytes(&state, body).await?;
+    let b: OpenBody = json("operation", utf8(&bytes)?)?;
+    let new = NewOperation {
+        name: b.name,
+        description: b.description,
+        from: b.from.unwrap_or_else(Utc::now),
+        until: b.until,
+        members: b.members,
+        retention_days: b.retention_days,
+        exercise: b.exercise,
+        by: caller.principal.id.clone(),
+    };
+    Ok((StatusCode::CREATED, Json(operations::open(&state, new).await?)))
+}
+
+/// An operation with its timeline.
+#[derive(Serialize)]
+pub(super) struct Shown {
+    #[serde(flatten)]
+    operation: Operation,
+    timeline: Vec<OpEntryApplied>,
+}
+
+pub(super) async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((origin, n)): Path<(String, String)>,
+) -> Result<Json<Shown>, ApiError> {
+    let id = operation_id(&origin, &n)?;
+    let grant = state
+        .authorize(&caller, Op::OperationsView, &state.access.node(), Object::new("operation", id.to_string()))
+        .await?;
+    let purpose = purpose_of(&state, grant);
+    let store = state.store.clone();
+    let found = {
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || store.folded::<Operation>(&id)).await??
+    };
+    match found {
+        Some((operation, timeline)) if visible(&state, &purpose, &operation.id.origin, operation.from) => {
+            Ok(Json(Shown { operation, timeline }))
+        }
+        _ => Err(ApiError::NotFound(format!("operation {id} not found"))),
+    }
+}
+
+pub(super) async fn write(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((origin, n)): Path<(String, String)>,
+    body: Body,
+) -> Result<(StatusCode, Json<Operation>), ApiError> {
+    let id = operation_id(&origin, &n)?;
+    state
+        .authorize(&caller, Op::OperationsManage, &state.access.node(), Object::new("operation", id.to_string()))
+        .await?;
+    let bytes = body_bytes(&state, body).await?;
+    let mut change: OpChange = json("operation event", utf8(&bytes)?)?;
+    match &mut change {
+        OpChange::Opened { .. } => {
+            return Err(ApiError::Unprocessable("operations are opened with POST /operations".into()));
+        }
+        OpChange::Hit { .. } => {
+            return Err(ApiError::Unprocessable("hits are the node's to record, from its cameras' reads".into()));
+        }
+        OpChange::Entry { plate, country, .. } => {
+            // The plate as the node matches it.
+            let cc = match country.as_deref().filter(|c| !c.is_empty()) {
+                Some(c) => Some(
+                    limes_plate::CountryCode::parse(c).map_err(|e| ApiError::Unprocessable(format!("country: {e}")))?,
+                ),
+                None => None,
+            };
+            let n = limes_plate::normalize(plate, cc)
+                .map_err(|e| ApiError::Unprocessable(format!("plate {plate:?}: {e}")))?;
+            *plate = n.text.as_str().to_owned();
+        }
+        OpChange::EntryRemoved { plate } => {
+            if let Ok(n) = limes_plate::normalize(plate, None) {
+                *plate = n.text.as_str().to_owned();
+            }
+        }
+        _ => {}
+    }
+    let op = operations::write(&state, &id, &caller.principal.id, change).await?;
+    Ok((StatusCode::CREATED, Json(op)))
+}
+
+pub(super) async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let grant =
+        state.authorize(&caller, Op::OperationsView, &state.access.node(), Object::new("operations", "live")).await?;
+    let purpose = purpose_of(&state, grant);
+    let mut rx = state.incidents.operations.subscribe();
+    let stream = async_stream(move |tx| async move {
+        loop {
+            let ev = match rx.recv().await {
+                Ok(l) if !visible(&state, &purpose, &l.origin, l.raised) => continue,
+                Ok(l) => SseEvent::default().event("operation").data(&*l.json),
+                Err(RecvError::Lagged(n)) => SseEvent::default()
+                    .event("lagged")
+                    .data(format!("{n} operation changes skipped; list them with GET /api/v1/operations")),
+                Err(RecvError::Closed) => return,
+            };
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
