@@ -264,11 +264,6 @@ impl Node {
 /// synthetic data. Returns its bearer value.
 pub fn integration_token(store: &Store, name: &str, agency: &str, country: &str) -> anyhow::Result<String> {
     use limes_access::Operation::*;
-    let purpose = limes_access::Purpose {
-        purpose: "detection".into(),
-        legal_basis: "synthetic data: limes demo and benchmarks".into(),
-        case_ref: None,
-    };
     let scope = [
         ReadsIngest,
         ImagesUpload,
@@ -281,9 +276,27 @@ pub fn integration_token(store: &Store, name: &str, agency: &str, country: &str)
         AlertsList,
         StatsView,
     ];
+    token_for(store, name, agency, country, "detection", &scope)
+}
+
+/// An API token of `agency` named `name` holding `scope`, declaring `purpose` (synthetic data:
+/// the demo and the benchmarks).
+pub fn token_for(
+    store: &Store,
+    name: &str,
+    agency: &str,
+    country: &str,
+    purpose: &str,
+    scope: &[limes_access::Operation],
+) -> anyhow::Result<String> {
+    let purpose = limes_access::Purpose {
+        purpose: purpose.into(),
+        legal_basis: "synthetic data: limes demo and benchmarks".into(),
+        case_ref: None,
+    };
     let spec = limes_server::auth::TokenSpec {
         name: name.to_owned(),
-        scope: scope.into_iter().collect(),
+        scope: scope.iter().copied().collect(),
         purpose: Some(purpose),
         agency: agency.to_owned(),
         country: country.to_owned(),
