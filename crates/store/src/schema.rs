@@ -25,6 +25,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_partner_hotlist.sql")),
     (11, include_str!("../migrations/0011_requests.sql")),
     (12, include_str!("../migrations/0012_incidents.sql")),
+    (13, include_str!("../migrations/0013_patrols.sql")),
 ];
 
 /// The newest schema version this build knows.
