@@ -624,13 +624,14 @@ pub fn offset_m(p: &Position, a: &Position, b: &Position) -> f64 {
 }
 
 /// A route with fewer vertices: Douglas–Peucker, keeping the first and last position and
-/// every position further than `tolerance_m` from the line the kept ones draw.
+/// every position further than `tolerance_m` from the line the kept ones draw (every
+/// position when `tolerance_m` is 0).
 ///
 /// Written here (thirty lines, iterative so a day's track cannot overflow the stack) rather
 /// than taken from `geo`, whose one function would bring its boolean operations,
 /// triangulation and spatial index crates with it.
 pub fn simplify(track: &[Position], tolerance_m: f64) -> Vec<Position> {
-    if track.len() < 3 {
+    if track.len() < 3 || tolerance_m <= 0.0 {
         return track.to_vec();
     }
     let mut keep = vec![false; track.len()];

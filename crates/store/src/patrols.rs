@@ -1,7 +1,7 @@
 //! Patrol units, their positions and assignments (migration 0013): this agency's units as
 //! registered and reported, and the units partners shared, as they shared them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use limes_cooperation::patrol::{Assignment, PatrolError, Position, Unit, UnitId, Verdict, judge};
 use limes_model::AgencyId;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -118,7 +118,8 @@ fn insert_position(tx: &Transaction<'_>, unit: &str, p: &Position, now: DateTime
     Ok(n == 1)
 }
 
-/// Writes a unit's row. A unit that stops being covert starts sharing from `now`.
+/// Writes a unit's row. A new unit shares all it reports; one that stops being covert, only
+/// what it reports from `now` on.
 fn write_unit(tx: &Transaction<'_>, unit: &Unit, partner: bool, now: DateTime<Utc>) -> Result<(), StoreError> {
     let id = unit.id.to_string();
     let was_covert: Option<bool> = tx
@@ -128,11 +129,11 @@ fn write_unit(tx: &Transaction<'_>, unit: &Unit, partner: bool, now: DateTime<Ut
     let opened = was_covert.is_none_or(|c| c && !unit.covert);
     tx.prepare_cached(
         "INSERT INTO patrol_units (id, agency, partner, covert, status, unit, updated_us, checked_us)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
          ON CONFLICT (id) DO UPDATE SET covert = excluded.covert, status = excluded.status,
              unit = excluded.unit, updated_us = excluded.updated_us,
              shared = CASE WHEN ?8 THEN NULL ELSE shared END,
-             checked_us = CASE WHEN ?8 THEN excluded.checked_us ELSE checked_us END",
+             checked_us = CASE WHEN ?8 THEN ?7 ELSE checked_us END",
     )?
     .execute(params![
         id,
@@ -231,8 +232,9 @@ impl Store {
     }
 
     /// Stores what this agency's units reported, in one transaction: per unit, each
-    /// position judged ([`judge`]) against the latest stored. A unit not registered here (or
-    /// a partner's) has every position refused.
+    /// position judged ([`judge`]) against the latest stored, to the microsecond (as stored);
+    /// one whose time is stored already is a duplicate, however old (a tracker sending a
+    /// batch again). A unit not registered here (or a partner's) has every position refused.
     pub fn add_positions(
         &self,
         reports: &[(UnitId, Vec<Position>)],
@@ -254,8 +256,19 @@ impl Store {
                     out.push(vec![Verdict::Refused(e); positions.len()]);
                     continue;
                 }
+                let positions: Vec<Position> =
+                    positions.iter().map(|p| Position { time: p.time.trunc_subsecs(6), ..p.clone() }).collect();
                 let latest = latest_of(&tx, &key)?.map(|p| p.time);
-                let verdicts = judge(latest, positions, now);
+                let mut verdicts = judge(latest, &positions, now);
+                let mut held = tx.prepare_cached("SELECT 1 FROM patrol_positions WHERE unit = ?1 AND time_us = ?2")?;
+                for (p, v) in positions.iter().zip(verdicts.iter_mut()) {
+                    if matches!(v, Verdict::Refused(PatrolError::Older { .. }))
+                        && held.exists(params![key, to_us(p.time)])?
+                    {
+                        *v = Verdict::Duplicate;
+                    }
+                }
+                drop(held);
                 for (p, v) in positions.iter().zip(&verdicts) {
                     if *v == Verdict::Accepted {
                         insert_position(&tx, &key, p, now)?;

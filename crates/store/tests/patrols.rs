@@ -43,6 +43,11 @@ fn reports_are_judged_in_order_kept_across_a_restart_and_routes_read_back() {
         let verdicts = store.add_positions(&[(car.clone(), vec![at(now, 20, 50.0), at(now, 1, 50.43)])], now).unwrap();
         assert!(matches!(verdicts[0][0], Refused(PatrolError::Older { .. })), "{:?}", verdicts[0]);
         assert_eq!(verdicts[0][1], Accepted);
+        // The first report sent again (its times to the nanosecond, stored to the
+        // microsecond): duplicates, however old.
+        let again = vec![at(now, 50, 50.40), at(now, 1, 50.43)];
+        let verdicts = store.add_positions(&[(car.clone(), again)], now).unwrap();
+        assert_eq!(verdicts[0], [Duplicate, Duplicate]);
     }
     let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
     let rows = store.units(None).unwrap();
