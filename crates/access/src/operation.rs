@@ -94,6 +94,14 @@ operations! {
     /// Raise incidents, add notes, attachments and status changes, acknowledge partners'
     /// notifications.
     IncidentsManage = "incidents.manage", Alter, purpose: false, token: true;
+    /// See patrol units (the node's and partners'), their positions, routes and assignments,
+    /// the units suggested for a place, and watch them live.
+    PatrolsView = "patrols.view", Consult, purpose: true, token: true;
+    /// Report a unit's positions and status (a unit's device, a vehicle tracking system, an
+    /// operator taking a radio call).
+    PatrolsReport = "patrols.report", Collect, purpose: false, token: true;
+    /// Register units and assign them to alerts and incidents.
+    PatrolsManage = "patrols.manage", Alter, purpose: false, token: true;
     /// Post an image (plate crop, overview) of a read.
     ImagesUpload = "images.upload", Collect, purpose: false, token: true;
     /// Open an image.
