@@ -107,7 +107,7 @@ fn assignments_change_the_unit_in_the_same_transaction_and_partners_apply_once()
     let UnitChange::Changed(u) = changed else { panic!("{changed:?}") };
     assert_eq!(u.status, UnitStatus::EnRoute);
     let q = AssignmentQuery { target: Some(target.key()), limit: 10, ..Default::default() };
-    assert_eq!(store.assignments(&q).unwrap(), [a.clone()]);
+    assert_eq!(store.assignments(&q).unwrap(), std::slice::from_ref(&a));
     // Off duty: refused, nothing written.
     store.change_unit(&id, now, None, |u| Ok::<_, PatrolError>(u.set_status(UnitStatus::OffDuty))).unwrap();
     let a2 = Assignment { at: now + Duration::seconds(1), ..a.clone() };
@@ -129,7 +129,7 @@ fn assignments_change_the_unit_in_the_same_transaction_and_partners_apply_once()
             &hu,
             &[(theirs.clone(), now), (forged, now)],
             &[(theirs.id.clone(), p.clone())],
-            &[ha.clone()],
+            std::slice::from_ref(&ha),
             now,
         )
         .unwrap();
