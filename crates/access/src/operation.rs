@@ -104,6 +104,14 @@ operations! {
     OperationsView = "operations.view", Consult, purpose: true, token: true;
     /// Open joint operations, and write to them: notes, tasks, hotlist entries, the close.
     OperationsManage = "operations.manage", Alter, purpose: true, token: true;
+    /// See patrol units (the node's and partners'), their positions, routes and assignments,
+    /// the units suggested for a place, and watch them live.
+    PatrolsView = "patrols.view", Consult, purpose: true, token: true;
+    /// Report a unit's positions and status (a unit's device, a vehicle tracking system, an
+    /// operator taking a radio call).
+    PatrolsReport = "patrols.report", Collect, purpose: false, token: true;
+    /// Register units and assign them to alerts and incidents.
+    PatrolsManage = "patrols.manage", Alter, purpose: false, token: true;
     /// Post an image (plate crop, overview) of a read.
     ImagesUpload = "images.upload", Collect, purpose: false, token: true;
     /// Open an image.

@@ -38,6 +38,66 @@ pub struct Config {
     /// Incidents: acknowledgement deadlines and escalation.
     #[serde(default)]
     pub incidents: IncidentsSection,
+    /// Patrol units: sharing, retention and freshness of positions.
+    #[serde(default)]
+    pub patrols: PatrolsSection,
+}
+
+/// `[patrols]`: see `limes_server::patrols::PatrolOptions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PatrolsSection {
+    /// Positions go to partners at most once per unit per this many seconds.
+    pub share_every_seconds: u32,
+    /// A unit that moved less than this many metres since the last position shared...
+    pub share_min_distance_m: f64,
+    /// ...is shared again only after this many seconds.
+    pub share_heartbeat_seconds: u32,
+    /// Days positions and assignments are kept (a partner's at most its agreement's).
+    pub positions_days: u32,
+    /// A unit whose latest position is older than this is not suggested.
+    pub fresh_seconds: u32,
+    /// The most positions one request or MQTT message may carry.
+    pub max_positions: usize,
+}
+
+impl Default for PatrolsSection {
+    fn default() -> Self {
+        let d = limes_server::patrols::PatrolOptions::default();
+        Self {
+            share_every_seconds: d.share_every.as_secs() as u32,
+            share_min_distance_m: d.share_min_distance_m,
+            share_heartbeat_seconds: d.share_heartbeat.as_secs() as u32,
+            positions_days: d.positions_days,
+            fresh_seconds: d.fresh_within.as_secs() as u32,
+            max_positions: d.max_positions,
+        }
+    }
+}
+
+impl PatrolsSection {
+    pub fn options(&self) -> anyhow::Result<limes_server::patrols::PatrolOptions> {
+        let s = |name: &str, v: u32| {
+            if v == 0 {
+                bail!("[patrols] {name} must be at least 1");
+            }
+            Ok(std::time::Duration::from_secs(u64::from(v)))
+        };
+        if !(0.0..=100_000.0).contains(&self.share_min_distance_m) {
+            bail!("[patrols] share_min_distance_m must be 0 to 100000 metres");
+        }
+        if self.positions_days == 0 || !(1..=100_000).contains(&self.max_positions) {
+            bail!("[patrols] positions_days must be at least 1 and max_positions 1 to 100000");
+        }
+        Ok(limes_server::patrols::PatrolOptions {
+            share_every: s("share_every_seconds", self.share_every_seconds)?,
+            share_min_distance_m: self.share_min_distance_m,
+            share_heartbeat: s("share_heartbeat_seconds", self.share_heartbeat_seconds)?,
+            positions_days: self.positions_days,
+            fresh_within: s("fresh_seconds", self.fresh_seconds)?,
+            max_positions: self.max_positions,
+        })
+    }
 }
 
 /// `[incidents]`: see `limes_cooperation::incident::AckDeadlines`.
@@ -718,6 +778,21 @@ ack_seconds_critical = 300
 max_escalations = 3
 check_every_seconds = 5
 
+[patrols]
+# Units' positions go to partners whose agreement has a patrol-positions flow (never a covert
+# unit's) at most once per unit per share_every_seconds, and only when it moved
+# share_min_distance_m since the last one shared or share_heartbeat_seconds passed.
+share_every_seconds = 15
+share_min_distance_m = 25.0
+share_heartbeat_seconds = 300
+# Positions and assignments are deleted after this many days (a partner's sooner where its
+# agreement says so).
+positions_days = 30
+# A unit whose latest position is older is not suggested for an alert or incident.
+fresh_seconds = 600
+# The most positions one POST or MQTT message may carry.
+max_positions = 1000
+
 [matching]
 # A read whose text confidence (as the camera reports it) is below this raises only
 # *possible* alerts, never confirmed ones. 0 trusts every read. See docs/benchmarks.md for
@@ -737,9 +812,11 @@ check_vehicle = true
 
 # Camera analytics over MQTT (uncomment to use). Each subscription names its payload format:
 # onvif-json (ONVIF Profile M metadata, `onvif-mj` topics), onvif-xml, frigate (frigate/events and
-# frigate/tracked_object_update), axis-lpv (AXIS License Plate Verifier push events) or limes
-# (the JSON of POST /api/v1/reads). At qos 1 a message is acknowledged to the broker only once
-# its reads are stored.
+# frigate/tracked_object_update), axis-lpv (AXIS License Plate Verifier push events), limes
+# (the JSON of POST /api/v1/reads) or limes-patrol (patrol units: …/AGENCY/CODE/position with
+# the JSON of POST /api/v1/patrols/units/AGENCY/CODE/positions, …/AGENCY/CODE/status with
+# {{"status": "on-scene"}}). At qos 1 a message is acknowledged to the broker only once
+# what it carries is stored.
 # [mqtt]
 # The broker: mqtt://host:port (plain TCP, port 1883 by default) or mqtts://host:port (TLS, port
 # 8883 by default; then [mqtt.tls] below is required).
@@ -757,6 +834,7 @@ check_vehicle = true
 # subscriptions = [
 #   {{ topic = "+/onvif-mj/VideoAnalytics/#", format = "onvif-json" }},
 #   {{ topic = "frigate/events", format = "frigate" }},
+#   {{ topic = "limes/patrols/+/+/+", format = "limes-patrol" }},
 # ]
 # [mqtt.tls]
 # For an mqtts:// broker. PEM files, relative to this file; read when the node starts, and a
@@ -955,7 +1033,7 @@ mod tests {
 
         std::fs::write(&path, with(example.join("\n").replace("mqtt://", "mqtts://"))).unwrap();
         let mqtt = Config::load(&path).unwrap().mqtt.expect("an [mqtt] section");
-        assert_eq!(mqtt.subscriptions.len(), 2);
+        assert_eq!(mqtt.subscriptions.len(), 3);
         assert_eq!(mqtt.cameras.len(), 1);
         let tls = mqtt.tls.expect("a [mqtt.tls] section");
         assert_eq!(tls.ca_file, dir.path().join("mqtt/broker-ca.pem"), "relative to the config file");

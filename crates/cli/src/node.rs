@@ -201,6 +201,7 @@ impl Node {
             images: cfg.images.limits(),
             access: cfg.access_options()?,
             incidents: cfg.incidents.options()?,
+            patrols: cfg.patrols.options()?,
             ..ServerOptions::default()
         };
         let retention = Retention {

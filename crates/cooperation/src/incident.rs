@@ -32,40 +32,6 @@ pub const MAX_TEXT: usize = 10_000;
 /// The most agencies one incident notifies.
 pub const MAX_NOTIFIED: usize = 64;
 
-macro_rules! code_list {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $id:literal,)* }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "kebab-case")]
-        pub enum $name { $($(#[$vdoc])* $variant,)* }
-
-        impl $name {
-            pub const ALL: &[$name] = &[$($name::$variant,)*];
-
-            /// The code the API, the store and the page's translations use.
-            pub fn id(self) -> &'static str {
-                match self { $($name::$variant => $id,)* }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.id())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                $name::ALL.iter().copied().find(|v| v.id() == s).ok_or_else(|| {
-                    let known: Vec<&str> = $name::ALL.iter().map(|v| v.id()).collect();
-                    format!("unknown {} {s:?} (one of {})", stringify!($name).to_lowercase(), known.join(", "))
-                })
-            }
-        }
-    };
-}
-
 code_list!(
     /// What happened.
     IncidentType {

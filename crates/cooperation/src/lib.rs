@@ -9,9 +9,13 @@
 //! - [`operation`]: joint operations (members, an operation hotlist, tasks, documents, hits)
 //!   as the fold of their events, closed with the agreed retention.
 //! - [`exercise`]: exercise scenarios (TOML), checked before `limes exercise run` plays them.
+//! - [`patrol`]: patrol units, their positions and status, assignments to alerts and
+//!   incidents, the units to suggest for a place, and routes thinned for sharing.
 //!
 //! The node (`limes-server`) stores the events, sends each to the agencies involved under the
 //! sharing agreements, and folds them for the API and the page; `limes-store` keeps them.
+//! Units' positions, statuses and assignments go to partners the same way, as the agreements
+//! allow, thinned, and never for a covert unit.
 //!
 //! ```
 //! use chrono::Utc;
@@ -43,9 +47,59 @@
 //! assert_eq!(timeline.len(), 2);
 //! ```
 
+/// A closed list of codes (an incident's type, a unit's status): an enum whose values the API,
+/// the store and the page's translations know by a kebab-case id, with `ALL` to list them.
+macro_rules! code_list {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $id:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum $name { $($(#[$vdoc])* $variant,)* }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant,)*];
+
+            /// The code the API, the store and the page's translations use.
+            pub fn id(self) -> &'static str {
+                match self { $($name::$variant => $id,)* }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.id())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $name::ALL.iter().copied().find(|v| v.id() == s).ok_or_else(|| {
+                    let known: Vec<&str> = $name::ALL.iter().map(|v| v.id()).collect();
+                    format!("unknown {} {s:?} (one of {})", $crate::spaced(stringify!($name)), known.join(", "))
+                })
+            }
+        }
+    };
+}
+
 pub mod area;
 pub mod bulletin;
 pub mod clock;
 pub mod exercise;
 pub mod incident;
 pub mod operation;
+pub mod patrol;
+
+/// `UnitStatus` as words: `unit status` (what a refused code is called in its error).
+#[doc(hidden)]
+pub fn spaced(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}

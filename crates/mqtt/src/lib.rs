@@ -9,6 +9,12 @@
 //! person and vehicle detections to `limes_server::ingest_detections`, in batches, like an
 //! HTTP POST. Alerts are published back on [`MqttConfig::alerts_topic`].
 //!
+//! Patrol units report on their own topics ([`MessageFormat::LimesPatrol`]:
+//! `…/{agency}/{code}/position` and `…/status`, JSON): positions are judged and stored as
+//! `POST /api/v1/patrols/units/{agency}/{code}/positions` stores them
+//! (`limes_server::patrols::report`), after the batch before theirs, so a unit's positions
+//! are taken in the order they came.
+//!
 //! Detections keep what the camera estimated (kind, age range, gender, box, zone, its
 //! tracking number), never identity: the parsers drop names a source attaches (Frigate's
 //! `sub_label`). A tracked object gives one stored detection per kind, its first report,
@@ -65,7 +71,9 @@ use limes_camera_formats::{
     FormatError, Limits, Observation, Payload, TrackState, parse_axis_push_json, parse_frigate, parse_onvif_json,
     parse_onvif_xml,
 };
+use limes_cooperation::patrol::{Position, UnitId, UnitStatus, Verdict};
 use limes_model::{CameraId, PlateRead};
+use limes_server::patrols::PatrolFailure;
 use limes_server::wire::ReadIn;
 use limes_server::{AppState, Collector, DetectionItem, ingest_detections, ingest_reads};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS, TlsConfiguration, Transport};
@@ -92,6 +100,10 @@ pub enum MessageFormat {
     AxisLpv,
     /// limes's own read JSON, as `POST /api/v1/reads` takes it (one read or an array).
     Limes,
+    /// Patrol units reporting: on `…/{agency}/{code}/position` a position or an array of them
+    /// as `POST /api/v1/patrols/units/{agency}/{code}/positions` takes it, on
+    /// `…/{agency}/{code}/status` `{"status": "on-scene"}`.
+    LimesPatrol,
 }
 
 impl MessageFormat {
@@ -102,6 +114,7 @@ impl MessageFormat {
             Self::Frigate => "frigate",
             Self::AxisLpv => "axis-lpv",
             Self::Limes => "limes",
+            Self::LimesPatrol => "limes-patrol",
         }
     }
 }
@@ -284,8 +297,19 @@ pub struct SourceCounters {
     /// Detections refused (unmapped source, values validation refuses…).
     #[serde(default)]
     pub detections_rejected: u64,
-    /// Repeated reports of an already reported tracked object (reads and detections).
+    /// Repeated reports of an already reported tracked object (reads and detections), or
+    /// positions a unit reported already.
     pub duplicates: u64,
+    /// Patrol units' positions stored.
+    #[serde(default)]
+    pub positions_accepted: u64,
+    /// Patrol units' positions and statuses refused (unknown unit, outside WGS84, older than
+    /// the unit's latest…).
+    #[serde(default)]
+    pub positions_rejected: u64,
+    /// Patrol units' status changes applied.
+    #[serde(default)]
+    pub statuses: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
@@ -323,6 +347,9 @@ impl MqttStats {
             c.detections_stored += add.detections_stored;
             c.detections_rejected += add.detections_rejected;
             c.duplicates += add.duplicates;
+            c.positions_accepted += add.positions_accepted;
+            c.positions_rejected += add.positions_rejected;
+            c.statuses += add.statuses;
             if add.last_error.is_some() {
                 c.last_error = add.last_error;
             }
@@ -525,6 +552,7 @@ async fn ingest_loop(
 ) {
     let limits = Limits { max_document_bytes: cfg.max_payload_bytes, ..Limits::default() };
     let linger = Duration::from_millis(cfg.linger_ms);
+    let max_positions = state.options.patrols.max_positions;
     let clients = Arc::new(clients);
     let under_way = Arc::new(tokio::sync::Semaphore::new(PIPELINE));
     let mut dedupe = TrackDedupe::new(100_000);
@@ -559,14 +587,14 @@ async fn ingest_loop(
         }
         let decoded = {
             let cameras = state.cameras.read().unwrap_or_else(|e| e.into_inner());
-            decode_batch(&batch, &mapped, &cameras, &limits, &mut dedupe, &mut detection_dedupe)
+            decode_batch(&batch, &mapped, &cameras, &limits, &mut dedupe, &mut detection_dedupe, max_positions)
         };
         let Ok(permit) = under_way.clone().acquire_owned().await else { return };
         let (done, next) = tokio::sync::oneshot::channel();
         let wait_for = previous.replace(next);
         let (state, clients, stats) = (state.clone(), clients.clone(), stats.clone());
         tokio::spawn(async move {
-            let Decoded { items, item_sources, detections, detection_sources, mut counters } = decoded;
+            let Decoded { items, item_sources, detections, detection_sources, patrols, mut counters } = decoded;
             let total = items.len();
             let detections_total = detections.len();
             // Reads and detections go to the writer side by side (usually into one group
@@ -589,12 +617,14 @@ async fn ingest_loop(
                     }
                 },
             );
-            // Acknowledge in order: after the batch before this one.
+            // Acknowledge in order: after the batch before this one. Patrol reports are stored
+            // only then too, so that a unit's positions are taken in the order they came.
             if let Some(previous) = wait_for {
                 let _ = previous.await;
             }
-            match (reads, stored) {
-                (Ok(reads_rejected), Ok(detections_rejected)) => {
+            let patrols = if patrols.is_empty() { Ok(()) } else { store_patrols(&state, patrols, &mut counters).await };
+            match (reads, stored, patrols) {
+                (Ok(reads_rejected), Ok(detections_rejected), Ok(())) => {
                     for (&source, error) in item_sources.iter().zip(by_index(total, reads_rejected)) {
                         let c = &mut counters.list[source].1;
                         match error {
@@ -622,11 +652,13 @@ async fn ingest_loop(
                         let _ = clients[m.connection].ack(&m.publish).await;
                     }
                 }
-                (reads, detections) => {
+                (reads, detections, patrols) => {
                     // Not stored: leave the messages unacknowledged; the broker delivers them
                     // again after the session is resumed (what was stored is then stored again:
                     // at least once). The counts of what was decoded stand.
-                    for e in [reads.err(), detections.err()].into_iter().flatten() {
+                    let errors =
+                        [reads.err().map(|e| e.to_string()), detections.err().map(|e| e.to_string()), patrols.err()];
+                    for e in errors.into_iter().flatten() {
                         tracing::error!(error = %e, messages = batch.len(), "mqtt batch not stored");
                     }
                     for (_, c) in &mut counters.list {
@@ -666,7 +698,94 @@ struct Decoded {
     detections: Vec<DetectionItem>,
     /// For each detection, its source's slot in `counters`.
     detection_sources: Vec<usize>,
+    /// Patrol units' reports, in the order they came, each with its source's slot.
+    patrols: Vec<(usize, PatrolReport)>,
     counters: BatchCounters,
+}
+
+/// What a patrol unit published.
+enum PatrolReport {
+    Positions(UnitId, Vec<Position>),
+    Status(UnitId, UnitStatus),
+}
+
+/// The unit and what it reports, from `…/{agency}/{code}/position|status` and the payload.
+fn decode_patrol(topic: &str, payload: &[u8], limits: &Limits, max_positions: usize) -> Result<PatrolReport, String> {
+    let mut levels = topic.rsplit('/');
+    let (kind, code, agency) = match (levels.next(), levels.next(), levels.next()) {
+        (Some(k), Some(c), Some(a)) => (k, c, a),
+        _ => return Err(format!("topic {topic:?} does not end in /AGENCY/CODE/position or /AGENCY/CODE/status")),
+    };
+    let unit = UnitId::new(agency, code).map_err(|e| e.to_string())?;
+    if payload.len() > limits.max_document_bytes {
+        return Err(format!("message of {} bytes is over the limit of {}", payload.len(), limits.max_document_bytes));
+    }
+    let text = std::str::from_utf8(payload).map_err(|e| format!("not UTF-8: {e}"))?;
+    match kind {
+        "position" => limes_server::patrols::parse_positions(text, max_positions)
+            .map(|p| PatrolReport::Positions(unit, p))
+            .map_err(|e| e.to_string()),
+        "status" => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct StatusBody {
+                status: UnitStatus,
+            }
+            let b: StatusBody = serde_json::from_str(text).map_err(|e| format!("status: {e}"))?;
+            Ok(PatrolReport::Status(unit, b.status))
+        }
+        other => Err(format!("topic {topic:?} ends in {other:?}, not position or status")),
+    }
+}
+
+/// Stores a batch's patrol reports: the positions in one transaction, then the statuses.
+/// Fails only when the store does (the batch is then not acknowledged).
+async fn store_patrols(
+    state: &AppState,
+    reports: Vec<(usize, PatrolReport)>,
+    counters: &mut BatchCounters,
+) -> Result<(), String> {
+    let by = Collector { role: "patrol-unit".into(), ..Collector::source(state, "mqtt") };
+    let mut positions = Vec::new();
+    let mut position_slots = Vec::new();
+    let mut statuses = Vec::new();
+    for (slot, r) in reports {
+        match r {
+            PatrolReport::Positions(unit, p) => {
+                positions.push((unit, p));
+                position_slots.push(slot);
+            }
+            PatrolReport::Status(unit, status) => statuses.push((slot, unit, status)),
+        }
+    }
+    if !positions.is_empty() {
+        let verdicts = limes_server::patrols::report(state, &by, positions).await.map_err(|e| e.to_string())?;
+        for (slot, verdicts) in position_slots.into_iter().zip(verdicts) {
+            let c = &mut counters.list[slot].1;
+            for v in verdicts {
+                match v {
+                    Verdict::Accepted => c.positions_accepted += 1,
+                    Verdict::Duplicate => c.duplicates += 1,
+                    Verdict::Refused(e) => {
+                        c.positions_rejected += 1;
+                        c.last_error = Some(e.to_string());
+                    }
+                }
+            }
+        }
+    }
+    for (slot, unit, status) in statuses {
+        let c = &mut counters.list[slot].1;
+        match limes_server::patrols::set_status(state, &unit, status).await {
+            Ok(_) | Err(PatrolFailure::Conflict(_)) => c.statuses += 1,
+            Err(PatrolFailure::Failed(e)) => return Err(e),
+            Err(e) => {
+                c.positions_rejected += 1;
+                c.last_error = Some(e.to_string());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Counters of a batch's sources, merged into [`MqttStats`] once the batch is done, and each
@@ -698,6 +817,7 @@ fn decode_batch(
     limits: &Limits,
     dedupe: &mut TrackDedupe,
     detection_dedupe: &mut DetectionDedupe,
+    max_positions: usize,
 ) -> Decoded {
     let now = Utc::now();
     let mut out = Decoded {
@@ -705,11 +825,30 @@ fn decode_batch(
         item_sources: Vec::new(),
         detections: Vec::new(),
         detection_sources: Vec::new(),
+        patrols: Vec::new(),
         counters: Default::default(),
     };
     let counters = &mut out.counters;
     for m in batch {
         let topic_source = || format!("topic:{}", m.publish.topic);
+        if m.format == MessageFormat::LimesPatrol {
+            let report = decode_patrol(&m.publish.topic, &m.publish.payload, limits, max_positions);
+            let source = match &report {
+                Ok(PatrolReport::Positions(unit, _) | PatrolReport::Status(unit, _)) => format!("unit:{unit}"),
+                Err(_) => topic_source(),
+            };
+            let slot = counters.slot(&source);
+            let c = &mut counters.list[slot].1;
+            c.messages += 1;
+            match report {
+                Ok(r) => out.patrols.push((slot, r)),
+                Err(e) => {
+                    c.malformed += 1;
+                    c.last_error = Some(e);
+                }
+            }
+            continue;
+        }
         let observations = match decode(m.format, &m.publish.topic, &m.publish.payload, limits) {
             Ok(o) => o,
             Err(Undecoded::Malformed(e)) => {
@@ -787,6 +926,8 @@ fn decode(format: MessageFormat, topic: &str, payload: &[u8], limits: &Limits) -
         MessageFormat::OnvifXml => parse_onvif_xml(payload, Some(topic), limits).map_err(malformed),
         MessageFormat::Frigate => parse_frigate(payload, limits).map_err(malformed),
         MessageFormat::AxisLpv => parse_axis_push_json(payload, limits).map_err(malformed),
+        // Taken apart before: `decode_patrol`.
+        MessageFormat::LimesPatrol => Ok(vec![]),
         MessageFormat::Limes => {
             if payload.len() > limits.max_document_bytes {
                 return Err(Undecoded::Malformed(format!(

@@ -38,6 +38,7 @@ pub mod import;
 pub mod incidents;
 mod ingest;
 pub mod operations;
+pub mod patrols;
 mod routes;
 pub mod wire;
 
@@ -65,6 +66,8 @@ pub struct ServerOptions {
     pub access: AccessOptions,
     /// Acknowledgement deadlines of incidents, and how often they are checked.
     pub incidents: incidents::IncidentOptions,
+    /// How patrol positions are shared, kept and judged fresh.
+    pub patrols: patrols::PatrolOptions,
 }
 
 impl Default for ServerOptions {
@@ -78,6 +81,7 @@ impl Default for ServerOptions {
             images: limes_store::ImageLimits::default(),
             access: AccessOptions::default(),
             incidents: incidents::IncidentOptions::default(),
+            patrols: patrols::PatrolOptions::default(),
         }
     }
 }
@@ -201,6 +205,8 @@ pub struct AppState {
     pub incidents: Arc<incidents::Hub>,
     /// The hotlists of the joint operations running now (`operations`).
     pub operation_hotlist: Arc<RwLock<operations::OperationIndex>>,
+    /// The patrols' live stream (`patrols`).
+    pub patrols: Arc<patrols::Hub>,
 }
 
 /// The node's links to partner agencies and the queue of alerts on their way to them.
@@ -249,6 +255,7 @@ impl AppState {
             hotlist_changed: Arc::default(),
             incidents,
             operation_hotlist: Arc::default(),
+            patrols: Arc::default(),
         })
         .and_then(|state: Self| {
             operations::rebuild_index(&state)?;
@@ -461,6 +468,28 @@ pub async fn retention_pass(state: &AppState, retention: &Retention) -> (u64, u6
         }
         Ok(Err(e)) => tracing::error!(error = %e, "retention of partners' alerts failed; will retry"),
         Err(e) => tracing::error!(error = %e, "retention of partners' alerts panicked; will retry"),
+    }
+    // Patrol positions and assignments: [patrols] positions_days, a partner's as long as its
+    // agreement says.
+    let patrol_rows = patrols::retention(state).await;
+    if patrol_rows > 0 {
+        let event = limes_audit::AuditEvent {
+            actor: limes_audit::Actor::Node("retention".into()),
+            role: "node".into(),
+            action: limes_audit::Action::Erase,
+            object: limes_audit::Object::new("patrol-positions", format!("rows={patrol_rows}")),
+            purpose: "retention".into(),
+            legal_basis: format!(
+                "retention limit of {} days ([patrols] positions_days), a partner's as its agreement says",
+                state.options.patrols.positions_days
+            ),
+            case_ref: None,
+            outcome: limes_audit::Outcome::Allowed,
+            details: limes_audit::Details::new(&serde_json::json!({ "deleted": patrol_rows })),
+        };
+        if let Err(e) = state.audit(event).await {
+            tracing::error!(error = %e, "could not log a retention deletion");
+        }
     }
     // The hotlist entries partners shared: as long as their agreements say.
     let entries = federation::hotlist::retention(state, now).await;

@@ -21,6 +21,10 @@
 //! Incidents are kept as the events every agency involved wrote, each incident folded again
 //! (`limes-cooperation`) in the transaction that adds an event ([`Store::add_incident_events`]).
 //!
+//! Patrol units (this agency's and partners'), their positions and assignments are rows of
+//! their own ([`Store::add_positions`] judges a unit's report in time order, in the
+//! transaction that keeps it; [`Store::unshared_positions`] is where sharing resumes).
+//!
 //! Detections (a face, person or vehicle a camera's analytics saw, with estimated age range
 //! and gender, never identity) go through the same writer and group commits as reads
 //! ([`Store::write_detections`]) and are searched by camera, zone, kind, time, age and gender
@@ -49,6 +53,7 @@ mod hotlist;
 mod images;
 mod incidents;
 mod partner_hotlist;
+mod patrols;
 mod reads;
 mod requests;
 mod schema;
@@ -65,6 +70,7 @@ pub use images::{
 };
 pub use incidents::{Folded, IncidentQuery};
 pub use partner_hotlist::{AppliedPartnerHotlist, PartnerEntry, PartnerHotlistChange, SharedEntry};
+pub use patrols::{AppliedPatrol, AssignmentQuery, UnitChange, UnitRow, Unshared};
 pub use reads::{CameraScope, PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
 pub use requests::{DataRequest, Decision, Direction};
 pub use schema::apply_migrations;

@@ -25,6 +25,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_partner_hotlist.sql")),
     (11, include_str!("../migrations/0011_requests.sql")),
     (12, include_str!("../migrations/0012_incidents.sql")),
+    (13, include_str!("../migrations/0013_patrols.sql")),
     (14, include_str!("../migrations/0014_bulletins.sql")),
     (15, include_str!("../migrations/0015_operations.sql")),
 ];

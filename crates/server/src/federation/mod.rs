@@ -34,6 +34,7 @@ pub mod bulletins;
 pub mod hotlist;
 pub mod incidents;
 pub mod operations;
+pub mod patrols;
 pub mod requests;
 
 /// The message type of an alert.
@@ -316,6 +317,7 @@ pub fn start(state: &AppState, link: Link) -> Outbound {
     tokio::spawn(forward(state.clone(), link.clone(), rx));
     tokio::spawn(publish_sightings(state.clone(), link.clone()));
     tokio::spawn(hotlist::share(state.clone(), link.clone()));
+    tokio::spawn(patrols::share(state.clone(), link.clone()));
     tokio::spawn(apply(state.clone(), link));
     Outbound(tx)
 }
@@ -502,6 +504,17 @@ async fn apply(state: AppState, link: Link) {
                     }
                     Err(incidents::NotApplied::Store(e)) => {
                         tracing::error!(error = %e, "storing a partner's incident events; will retry");
+                        retry = true;
+                        break;
+                    }
+                },
+                patrols::PATROL => match patrols::received(&state, r).await {
+                    Ok(()) => {}
+                    Err(patrols::NotApplied::Invalid(e)) => {
+                        tracing::warn!(partner = %r.sender, message = %r.id, error = %e, "a partner's patrol data is not valid; dropped")
+                    }
+                    Err(patrols::NotApplied::Store(e)) => {
+                        tracing::error!(error = %e, "storing a partner's patrol data; will retry");
                         retry = true;
                         break;
                     }

@@ -20,6 +20,7 @@ mod misc;
 mod ndjson;
 mod operations;
 mod partners;
+mod patrols;
 mod push;
 mod queries;
 mod reads;
@@ -77,6 +78,16 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/bulletins", get(bulletins::list).post(bulletins::issue))
         .route("/api/v1/bulletins/{origin}/{n}", get(bulletins::get_one))
         .route("/api/v1/bulletins/{origin}/{n}/forward", post(bulletins::forward))
+        .route("/api/v1/patrols/codes", get(patrols::codes))
+        .route("/api/v1/patrols/units", get(patrols::list_units).post(patrols::put_unit))
+        .route("/api/v1/patrols/units/{agency}/{code}", get(patrols::get_unit))
+        .route("/api/v1/patrols/units/{agency}/{code}/positions", post(patrols::post_positions))
+        .route("/api/v1/patrols/units/{agency}/{code}/status", post(patrols::post_status))
+        .route("/api/v1/patrols/units/{agency}/{code}/route", get(patrols::route))
+        .route("/api/v1/patrols/positions", get(patrols::positions))
+        .route("/api/v1/patrols/assignments", get(patrols::assignments).post(patrols::assign))
+        .route("/api/v1/patrols/suggestions", get(patrols::suggestions))
+        .route("/api/v1/patrols/stream", get(patrols::stream))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/stream", get(alerts::stream))
         .route("/api/v1/alerts/{id}/ack", post(alerts::ack))
