@@ -351,6 +351,7 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     let kinds: BTreeSet<MessageType> = [
         MessageType::new(limes_server::federation::ALERT)?,
         MessageType::new(limes_server::federation::requests::RELEASED)?,
+        MessageType::new(limes_server::federation::incidents::INCIDENT)?,
     ]
     .into();
     for (i, n) in nodes.iter().enumerate() {
@@ -360,7 +361,10 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
             .add_partner(anchor, kinds.clone(), kinds.clone())
             .with_context(|| format!("adding {} as a partner of {}", other.agency.id, n.agency.id))?;
     }
-    println!("  {} and {} are partners: each sends and receives alerts", nodes[0].agency.id, nodes[1].agency.id);
+    println!(
+        "  {} and {} are partners: each sends and receives alerts and incidents",
+        nodes[0].agency.id, nodes[1].agency.id
+    );
     let agreement = put_agreement_in_force(&a.region, &nodes)?;
     println!(
         "  under agreement {} ({} flows; `limes agreement check docs/agreements/{}.toml` explains it)",
@@ -446,6 +450,9 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     if let Some(reference) = hit_no_hit(&nodes).await {
         request_full_data(&nodes, reference).await;
     }
+    if let Err(e) = cooperation(&nodes).await {
+        println!("\n  incidents: {e:#}");
+    }
     if a.keep {
         println!("\nthe nodes keep serving (the pages above); Ctrl-C ends the demo");
         let _ = tokio::signal::ctrl_c().await;
@@ -454,6 +461,120 @@ pub async fn run(a: DemoArgs) -> anyhow::Result<()> {
     for n in nodes {
         n.node.stop().await?;
     }
+    Ok(())
+}
+
+/// A token of `n` for incidents and patrols, declaring the purpose incidents are shared for.
+fn cooperation_client(n: &DemoNode) -> anyhow::Result<(String, reqwest::Client)> {
+    use limes_access::Operation::*;
+    let state = &n.node.state;
+    let o = &state.access.options;
+    let scope = [IncidentsView, IncidentsManage, PatrolsView, PatrolsManage, PatrolsReport];
+    let token =
+        crate::node::token_for(&state.store, "demo-cooperation", &o.agency, &o.country, "public_security", &scope)?;
+    Ok((token.clone(), crate::client::authed_client(Some(&token), [])?))
+}
+
+/// The second node raises an incident near the first's border camera and notifies it; the
+/// first sees it on its board, acknowledges it, and sends the patrol unit the node suggests;
+/// then both play a short joint exercise, marked EXERCISE on both sides.
+async fn cooperation(nodes: &[DemoNode]) -> anyhow::Result<()> {
+    use crate::client::send;
+    let (home, raiser) = (&nodes[0], &nodes[1]);
+    let (home_token, home_api) = cooperation_client(home)?;
+    let (raiser_token, raiser_api) = cooperation_client(raiser)?;
+    let camera = home
+        .node
+        .state
+        .cameras
+        .read()
+        .ok()
+        .and_then(|c| c.values().find_map(|c| c.position))
+        .unwrap_or(limes_model::GeoPoint { lat: 47.95, lon: 26.07 });
+    let t = Instant::now();
+    let raised = send(raiser_api.post(format!("{}/api/v1/incidents", raiser.url)).json(&serde_json::json!({
+        "type": "traffic-accident", "severity": "high",
+        "title": "Lorry overturned at the crossing, fuel leaking",
+        "position": {"lat": camera.lat + 0.01, "lon": camera.lon + 0.01},
+        "notified": [home.agency.id]
+    })))
+    .await?;
+    let id = raised["id"].as_str().context("an incident id")?.to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = home_api.get(format!("{}/api/v1/incidents/{id}", home.url)).send().await?;
+        if r.status().is_success() {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "incident {id} did not reach {} within 10 s", home.agency.id);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "\n  incident: {} raised {id} (traffic accident, high) notifying {}; on its board in {:.0} ms",
+        raiser.agency.id,
+        home.agency.id,
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    send(home_api.post(format!("{}/api/v1/incidents/{id}/ack", home.url))).await?;
+    println!("    acknowledged by {} (the deadline for a high-severity incident is 15 min)", home.agency.id);
+
+    // A patrol unit of the home agency reports where it is; the node suggests it; it is sent.
+    let unit = format!("{}/PATROL-1", home.agency.id);
+    send(home_api.post(format!("{}/api/v1/patrols/units", home.url)).json(&serde_json::json!({
+        "id": unit, "callsign": "Patrol 1", "kind": "car", "vehicle": "marked estate car",
+        "crew": {"size": 2, "roles": ["commander", "driver"]}
+    })))
+    .await?;
+    send(home_api.post(format!("{}/api/v1/patrols/units/{unit}/positions", home.url)).json(&serde_json::json!({
+        "time": chrono::Utc::now(), "lat": camera.lat - 0.02, "lon": camera.lon, "speed_kmh": 0
+    })))
+    .await?;
+    let suggested = send(home_api.get(format!("{}/api/v1/patrols/suggestions?incident={id}", home.url))).await?;
+    let first = &suggested["units"][0];
+    println!(
+        "    patrol: {} suggested, {:.1} km away, about {:.0} min",
+        first["unit"].as_str().unwrap_or("?"),
+        first["distance_m"].as_f64().unwrap_or(0.0) / 1000.0,
+        first["eta_s"].as_f64().unwrap_or(0.0) / 60.0
+    );
+    send(home_api.post(format!("{}/api/v1/patrols/assignments", home.url)).json(&serde_json::json!({
+        "unit": unit, "incident": id, "note": "close the lane, keep traffic back"
+    })))
+    .await?;
+    println!("    {unit} assigned to {id}, en route (shared with partners where an agreement has patrol positions)");
+
+    // A two-step drill through the same API, as `limes exercise run` plays a scenario file.
+    let scenario = format!(
+        r#"name = "Demo drill: fire at the crossing's parking"
+[nodes.home]
+url = "{home_url}"
+token_env = "HOME"
+[nodes.partner]
+url = "{raiser_url}"
+token_env = "PARTNER"
+[[events]]
+at = "0s"
+node = "partner"
+raise = {{ ref = "fire", type = "fire", severity = "medium", title = "DRILL: lorry fire in the parking", position = {{ lat = {lat}, lon = {lon} }}, notified = ["{home_agency}"] }}
+[[events]]
+at = "1s"
+node = "home"
+acknowledge = {{ incident = "fire" }}
+[[events]]
+at = "2s"
+node = "partner"
+status = {{ incident = "fire", status = "closed" }}
+"#,
+        home_url = home.url,
+        raiser_url = raiser.url,
+        lat = camera.lat,
+        lon = camera.lon,
+        home_agency = home.agency.id
+    );
+    let scenario = limes_cooperation::exercise::Scenario::parse(&scenario)?;
+    println!("\n  exercise: a drill played through both nodes' APIs (`limes exercise run` plays scenario files)");
+    let tokens = [("HOME".to_owned(), home_token), ("PARTNER".to_owned(), raiser_token)].into();
+    crate::exercise::run_with(&scenario, &tokens, 4.0).await?;
     Ok(())
 }
 

@@ -73,11 +73,21 @@ struct Participant {
 }
 
 async fn run(s: &Scenario, speed: f64) -> anyhow::Result<()> {
-    let mut nodes = BTreeMap::new();
+    let mut tokens = BTreeMap::new();
     for (name, n) in &s.nodes {
         let token = std::env::var(&n.token_env)
             .with_context(|| format!("node {name}: the environment variable {} holds no token", n.token_env))?;
-        let client = authed_client(Some(&token), [])?;
+        tokens.insert(n.token_env.clone(), token);
+    }
+    run_with(s, &tokens, speed).await
+}
+
+/// Plays `s`, each node's token found in `tokens` by the name of its `token_env`.
+pub async fn run_with(s: &Scenario, tokens: &BTreeMap<String, String>, speed: f64) -> anyhow::Result<()> {
+    let mut nodes = BTreeMap::new();
+    for (name, n) in &s.nodes {
+        let token = tokens.get(&n.token_env).with_context(|| format!("node {name}: no token"))?;
+        let client = authed_client(Some(token), [])?;
         let p = Participant { url: n.url.trim_end_matches('/').to_owned(), client };
         // Every node answers before anything is played: no half-played drill.
         let node = send(p.client.get(format!("{}/api/v1/node", p.url)))

@@ -91,6 +91,19 @@ fn demo_runs_two_federated_nodes_and_alerts_cross_the_border() {
         "{stdout}"
     );
     assert!(stdout.contains("under RO-UA/ANPR/2026-01"), "the conditions name the agreement: {stdout}");
+    // An incident from Ukraine reaches Romania, is acknowledged, and a Romanian patrol is sent;
+    // then a drill, every event marked EXERCISE.
+    assert!(
+        stdout.contains("incident: ua-dpsu raised ua-dpsu/1 (traffic accident, high) notifying ro-igpf"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("acknowledged by ro-igpf"), "{stdout}");
+    assert!(
+        stdout.contains("patrol: ro-igpf/PATROL-1 suggested") && stdout.contains("assigned to ua-dpsu/1"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("  EXERCISE ").count(), 3, "three drill events: {stdout}");
+    assert!(stdout.contains("played: 3 events"), "{stdout}");
     // Each node's page, with an officer to sign in.
     assert_eq!(stdout.matches("/ui/ — sign in as officer, password ").count(), 2, "{stdout}");
 }

@@ -409,7 +409,11 @@ async fn incident_target(state: &AppState, purpose: &str, id: IncidentId) -> Res
     match found {
         Some((i, _))
             if i.id.origin.as_str() == state.access.options.agency
-                || may_use_now(state, &Labels::full(Category::Incidents, i.id.origin.as_str(), purpose), i.raised) =>
+                || may_use_now(
+                    state,
+                    &crate::federation::incidents::labels(i.id.origin.as_str(), purpose),
+                    i.raised,
+                ) =>
         {
             Ok((Target::Incident(i.id), i.area.centre()))
         }
