@@ -16,7 +16,6 @@
 //! besides (purposes, retention, onward transfer).
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use limes_model::AgencyId;
@@ -88,39 +87,7 @@ impl fmt::Display for Handling {
 }
 
 /// A bulletin's id: the agency that issued it and its number there (`ro-igpr/12`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BulletinId {
-    pub origin: AgencyId,
-    pub n: u64,
-}
-
-impl fmt::Display for BulletinId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.origin, self.n)
-    }
-}
-
-impl FromStr for BulletinId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (origin, n) = s.rsplit_once('/').ok_or_else(|| format!("bulletin id {s:?} is not AGENCY/NUMBER"))?;
-        let origin = AgencyId::new(origin).map_err(|e| e.to_string())?;
-        let n = n.parse().map_err(|_| format!("bulletin id {s:?}: {n:?} is not a number"))?;
-        Ok(BulletinId { origin, n })
-    }
-}
-
-impl Serialize for BulletinId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for BulletinId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
-    }
-}
+pub type BulletinId = crate::SharedId;
 
 /// A vehicle a bulletin names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,13 +165,11 @@ pub enum BulletinError {
 }
 
 fn text(field: &'static str, s: &str, max: usize, multiline: bool) -> Result<(), BulletinError> {
-    if s.chars().count() > max {
-        return Err(BulletinError::TooLong { field, max });
+    match crate::text_problem(s, max, multiline) {
+        Some(crate::TextProblem::TooLong) => Err(BulletinError::TooLong { field, max }),
+        Some(crate::TextProblem::Control) => Err(BulletinError::Control { field }),
+        None => Ok(()),
     }
-    if s.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'))) {
-        return Err(BulletinError::Control { field });
-    }
-    Ok(())
 }
 
 impl Bulletin {

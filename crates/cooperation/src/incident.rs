@@ -15,8 +15,6 @@
 //! the incident again and tells its supervisors, once per deadline missed, up to a limit.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 use limes_model::AgencyId;
@@ -71,39 +69,7 @@ code_list!(
 
 /// An incident's id: the agency that raised it and its number there (`ro-isu/17`), the same
 /// on every node.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct IncidentId {
-    pub origin: AgencyId,
-    pub n: u64,
-}
-
-impl fmt::Display for IncidentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.origin, self.n)
-    }
-}
-
-impl FromStr for IncidentId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (origin, n) = s.rsplit_once('/').ok_or_else(|| format!("incident id {s:?} is not AGENCY/NUMBER"))?;
-        let origin = AgencyId::new(origin).map_err(|e| e.to_string())?;
-        let n = n.parse().map_err(|_| format!("incident id {s:?}: {n:?} is not a number"))?;
-        Ok(IncidentId { origin, n })
-    }
-}
-
-impl Serialize for IncidentId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for IncidentId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
-    }
-}
+pub type IncidentId = crate::SharedId;
 
 /// A file attached to an incident (a photo, drone footage, a document), known by its digest;
 /// the bytes travel beside the event.
@@ -183,13 +149,11 @@ pub enum IncidentError {
 }
 
 fn text(field: &'static str, s: &str, max: usize, multiline: bool) -> Result<(), IncidentError> {
-    if s.chars().count() > max {
-        return Err(IncidentError::TooLong { field, max });
+    match crate::text_problem(s, max, multiline) {
+        Some(crate::TextProblem::TooLong) => Err(IncidentError::TooLong { field, max }),
+        Some(crate::TextProblem::Control) => Err(IncidentError::Control { field }),
+        None => Ok(()),
     }
-    if s.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'))) {
-        return Err(IncidentError::Control { field });
-    }
-    Ok(())
 }
 
 impl Event {

@@ -103,3 +103,55 @@ pub fn spaced(name: &str) -> String {
     }
     out
 }
+
+/// The id of what an agency creates and shares (an incident, a bulletin, a joint operation):
+/// the agency and its number there, `ro-isu/17`, the same on every node that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SharedId {
+    pub origin: limes_model::AgencyId,
+    pub n: u64,
+}
+
+impl std::fmt::Display for SharedId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.origin, self.n)
+    }
+}
+
+impl std::str::FromStr for SharedId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (origin, n) = s.rsplit_once('/').ok_or_else(|| format!("id {s:?} is not AGENCY/NUMBER"))?;
+        let origin = limes_model::AgencyId::new(origin).map_err(|e| e.to_string())?;
+        let n = n.parse().map_err(|_| format!("id {s:?}: {n:?} is not a number"))?;
+        Ok(SharedId { origin, n })
+    }
+}
+
+impl serde::Serialize for SharedId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SharedId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What is wrong with a free-text field, if anything: longer than `max` characters, or a
+/// control character (line breaks and tabs allowed where `multiline`). The one check every
+/// module's texts go through; each names the field in its own error.
+pub(crate) fn text_problem(s: &str, max: usize, multiline: bool) -> Option<TextProblem> {
+    if s.chars().count() > max {
+        return Some(TextProblem::TooLong);
+    }
+    s.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'))).then_some(TextProblem::Control)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextProblem {
+    TooLong,
+    Control,
+}

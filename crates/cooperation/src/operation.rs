@@ -15,10 +15,10 @@ use limes_model::{AgencyId, GeoPoint, HotlistReason};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Stamp;
-use crate::incident::{Attachment, IncidentId};
+use crate::incident::Attachment;
 
-/// An operation's id: `origin/n`, the same shape as an incident's.
-pub type OperationId = IncidentId;
+/// An operation's id: the agency that opened it and its number there (`pl-policja/3`).
+pub type OperationId = crate::SharedId;
 
 /// The longest name, task title or note.
 pub const MAX_NAME: usize = 200;
@@ -104,13 +104,11 @@ pub struct OpEvent {
 }
 
 fn text(field: &str, s: &str, max: usize, multiline: bool) -> Result<(), String> {
-    if s.chars().count() > max {
-        return Err(format!("{field} is longer than {max} characters"));
+    match crate::text_problem(s, max, multiline) {
+        Some(crate::TextProblem::TooLong) => Err(format!("{field} is longer than {max} characters")),
+        Some(crate::TextProblem::Control) => Err(format!("{field} contains control characters")),
+        None => Ok(()),
     }
-    if s.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'))) {
-        return Err(format!("{field} contains control characters"));
-    }
-    Ok(())
 }
 
 fn nonempty(field: &str, s: &str, max: usize) -> Result<(), String> {

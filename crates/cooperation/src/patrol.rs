@@ -196,13 +196,11 @@ pub enum PatrolError {
 }
 
 fn text(field: &'static str, s: &str, max: usize, multiline: bool) -> Result<(), PatrolError> {
-    if s.chars().count() > max {
-        return Err(PatrolError::TooLong { field, max });
+    match crate::text_problem(s, max, multiline) {
+        Some(crate::TextProblem::TooLong) => Err(PatrolError::TooLong { field, max }),
+        Some(crate::TextProblem::Control) => Err(PatrolError::Control { field }),
+        None => Ok(()),
     }
-    if s.chars().any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'))) {
-        return Err(PatrolError::Control { field });
-    }
-    Ok(())
 }
 
 /// A unit's code within its agency (`BV-12`, `SIRET.K9`): 1 to 32 letters, digits and

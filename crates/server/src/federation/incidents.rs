@@ -77,14 +77,7 @@ pub(crate) async fn share(state: &AppState, incident: &Incident, events: &[Event
         .await;
 }
 
-/// Why a partner's incident message was not applied.
-#[derive(Debug)]
-pub(crate) enum NotApplied {
-    /// It is not valid (or its stamps are too far ahead): dropped, with a warning.
-    Invalid(String),
-    /// The store failed: tried again.
-    Store(String),
-}
+pub(crate) use super::NotApplied;
 
 /// Checks what a partner sent and stores it.
 pub(crate) async fn received(state: &AppState, r: &Received) -> Result<(), NotApplied> {

@@ -225,6 +225,31 @@ pub(crate) fn may_use_now_from(state: &AppState, from: &str, labels: &Labels, si
     fed.link.decide_access(from, labels, age, now).allowed
 }
 
+/// Why a partner's message was not applied.
+#[derive(Debug)]
+pub(crate) enum NotApplied {
+    /// It is not valid (or its stamps are too far ahead): dropped, with a warning.
+    Invalid(String),
+    /// The store failed: tried again.
+    Store(String),
+}
+
+/// Logs what was not applied; `false` when the message must be tried again (the store
+/// failed), `true` when it is done with (applied, or dropped as invalid).
+fn applied(result: Result<(), NotApplied>, r: &Received) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(NotApplied::Invalid(e)) => {
+            tracing::warn!(partner = %r.sender, message = %r.id, kind = %r.kind, error = %e, "a partner's message is not valid; dropped");
+            true
+        }
+        Err(NotApplied::Store(e)) => {
+            tracing::error!(kind = %r.kind, error = %e, "storing what a partner sent; will retry");
+            false
+        }
+    }
+}
+
 /// Sends each of `messages` (JSON) to each of `recipients` as `kind` in `stream`, labelled
 /// `labels`; what the agreement refuses is logged (and audited by the link), nothing else.
 pub(crate) async fn send_events<M: Serialize>(
@@ -486,39 +511,24 @@ async fn apply(state: AppState, link: Link) {
                         tracing::warn!(partner = %r.sender, message = %r.id, kind = %r.kind, error = %e, "a bulletin message was not applied; dropped")
                     }
                 }
-                operations::OPERATION => match operations::received(&state, r).await {
-                    Ok(()) => {}
-                    Err(incidents::NotApplied::Invalid(e)) => {
-                        tracing::warn!(partner = %r.sender, message = %r.id, error = %e, "a partner's operation events are not valid; dropped")
-                    }
-                    Err(incidents::NotApplied::Store(e)) => {
-                        tracing::error!(error = %e, "storing a partner's operation events; will retry");
+                operations::OPERATION => {
+                    if !applied(operations::received(&state, r).await, r) {
                         retry = true;
                         break;
                     }
-                },
-                incidents::INCIDENT => match incidents::received(&state, r).await {
-                    Ok(()) => {}
-                    Err(incidents::NotApplied::Invalid(e)) => {
-                        tracing::warn!(partner = %r.sender, message = %r.id, error = %e, "a partner's incident events are not valid; dropped")
-                    }
-                    Err(incidents::NotApplied::Store(e)) => {
-                        tracing::error!(error = %e, "storing a partner's incident events; will retry");
+                }
+                incidents::INCIDENT => {
+                    if !applied(incidents::received(&state, r).await, r) {
                         retry = true;
                         break;
                     }
-                },
-                patrols::PATROL => match patrols::received(&state, r).await {
-                    Ok(()) => {}
-                    Err(patrols::NotApplied::Invalid(e)) => {
-                        tracing::warn!(partner = %r.sender, message = %r.id, error = %e, "a partner's patrol data is not valid; dropped")
-                    }
-                    Err(patrols::NotApplied::Store(e)) => {
-                        tracing::error!(error = %e, "storing a partner's patrol data; will retry");
+                }
+                patrols::PATROL => {
+                    if !applied(patrols::received(&state, r).await, r) {
                         retry = true;
                         break;
                     }
-                },
+                }
                 hotlist::HOTLIST_ENTRY => match hotlist::check(r) {
                     Ok(change) => entries.entry(r.sender.clone()).or_default().push(change),
                     Err(e) => {

@@ -15,7 +15,7 @@ use limes_link::Received;
 use limes_model::AgencyId;
 use serde::{Deserialize, Serialize};
 
-use super::incidents::NotApplied;
+use super::NotApplied;
 use crate::AppState;
 
 /// The message type of operation events.

@@ -189,14 +189,7 @@ async fn share_once(state: &AppState, link: &Link, refused: &mut HashMap<AgencyI
     Ok(())
 }
 
-/// Why a partner's patrol message was not applied.
-#[derive(Debug)]
-pub(crate) enum NotApplied {
-    /// It is not valid: dropped, with a warning.
-    Invalid(String),
-    /// The store failed: tried again.
-    Store(String),
-}
+pub(crate) use super::NotApplied;
 
 /// Checks what a partner sent and stores it.
 pub(crate) async fn received(state: &AppState, r: &Received) -> Result<(), NotApplied> {

@@ -23,7 +23,7 @@ use limes_plate::CountryCode;
 use limes_store::{BulletinBox, StoredBulletin};
 use serde::Deserialize;
 
-use super::{body_bytes, json, utf8};
+use super::{body_bytes, json, purpose_of, utf8};
 use crate::federation::bulletins::{send_copies, send_receipt};
 use crate::federation::{blocking, may_use_now_from};
 use crate::{ApiError, AppState, Caller};
@@ -34,10 +34,6 @@ fn bulletin_id(origin: &str, n: &str) -> Result<BulletinId, ApiError> {
 
 fn me(state: &AppState) -> Result<AgencyId, ApiError> {
     AgencyId::new(state.access.options.agency.as_str()).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-fn declared_purpose(state: &AppState, grant: crate::Grant) -> String {
-    grant.purpose.map_or_else(|| state.access.options.collection_purpose.purpose.clone(), |p| p.purpose)
 }
 
 /// Whether a partner's bulletin may be used here now for `purpose`: the agreement with its
@@ -117,7 +113,7 @@ pub(super) async fn issue(
     let grant = state
         .authorize(&caller, Operation::BulletinsIssue, &state.access.node(), Object::new("bulletins", "issue"))
         .await?;
-    let purpose = declared_purpose(&state, grant);
+    let purpose = purpose_of(&state, grant);
     let bytes = body_bytes(&state, body).await?;
     let b: IssueBody = json("bulletin", utf8(&bytes)?)?;
     let area = match (b.area, b.position) {
@@ -187,7 +183,7 @@ pub(super) async fn list(
     let grant = state
         .authorize(&caller, Operation::BulletinsView, &state.access.node(), Object::new("bulletins", "list"))
         .await?;
-    let purpose = declared_purpose(&state, grant);
+    let purpose = purpose_of(&state, grant);
     let (store, limit) = (state.store.clone(), p.limit.unwrap_or(200));
     let found = blocking(move || store.bulletins(which, p.exercise, limit)).await.map_err(ApiError::Internal)?;
     // The list shows what the caller may open: the agreement and the handling code decide.
@@ -208,7 +204,7 @@ pub(super) async fn get_one(
     let id = bulletin_id(&origin, &n)?;
     let object = Object::new("bulletin", id.to_string());
     let grant = state.authorize(&caller, Operation::BulletinsView, &state.access.node(), object.clone()).await?;
-    let purpose = declared_purpose(&state, grant);
+    let purpose = purpose_of(&state, grant);
     let me = me(&state)?;
     let found = {
         let (store, id) = (state.store.clone(), id.clone());
@@ -257,7 +253,7 @@ pub(super) async fn forward(
     let id = bulletin_id(&origin, &n)?;
     let object = Object::new("bulletin", id.to_string());
     let grant = state.authorize(&caller, Operation::BulletinsIssue, &state.access.node(), object.clone()).await?;
-    let purpose = declared_purpose(&state, grant);
+    let purpose = purpose_of(&state, grant);
     let bytes = body_bytes(&state, body).await?;
     let f: ForwardBody = json("forward", utf8(&bytes)?)?;
     if f.to.is_empty() || f.to.len() > bulletin::MAX_DISTRIBUTION {

@@ -33,7 +33,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::alerts::async_stream;
-use super::{body_bytes, json, utf8};
+use super::{body_bytes, json, purpose_of, utf8};
 use crate::federation::may_use_now;
 use crate::incidents::{self, IncidentError, NewIncident, Shown};
 use crate::{ApiError, AppState, Caller};
@@ -54,10 +54,6 @@ impl From<IncidentError> for ApiError {
 fn visible(state: &AppState, purpose: &str, origin: &AgencyId, raised: DateTime<Utc>) -> bool {
     origin.as_str() == state.access.options.agency
         || may_use_now(state, &crate::federation::incidents::labels(origin.as_str(), purpose), raised)
-}
-
-fn purpose_of(state: &AppState, grant: crate::Grant) -> String {
-    grant.purpose.map_or_else(|| state.access.options.collection_purpose.purpose.clone(), |p| p.purpose)
 }
 
 fn incident_id(origin: &str, n: &str) -> Result<IncidentId, ApiError> {

@@ -110,6 +110,11 @@ pub(crate) fn media_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
+/// The purpose the caller declared (the node's collection purpose for a grant without one).
+pub(crate) fn purpose_of(state: &AppState, grant: crate::Grant) -> String {
+    grant.purpose.map_or_else(|| state.access.options.collection_purpose.purpose.clone(), |p| p.purpose)
+}
+
 /// Reads a whole body up to the node's limit.
 pub(crate) async fn body_bytes(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
     body_bytes_up_to(body, state.options.max_body_bytes).await

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::alerts::async_stream;
-use super::{body_bytes, json, utf8};
+use super::{body_bytes, json, purpose_of, utf8};
 use crate::federation::may_use_now;
 use crate::operations::{self, NewOperation};
 use crate::{ApiError, AppState, Caller};
@@ -40,10 +40,6 @@ use crate::{ApiError, AppState, Caller};
 fn visible(state: &AppState, purpose: &str, origin: &AgencyId, from: DateTime<Utc>) -> bool {
     origin.as_str() == state.access.options.agency
         || may_use_now(state, &Labels::full(Category::JointOperations, origin.as_str(), purpose), from)
-}
-
-fn purpose_of(state: &AppState, grant: crate::Grant) -> String {
-    grant.purpose.map_or_else(|| state.access.options.collection_purpose.purpose.clone(), |p| p.purpose)
 }
 
 fn operation_id(origin: &str, n: &str) -> Result<OperationId, ApiError> {

@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::alerts::async_stream;
-use super::{body_bytes, json, utf8};
+use super::{body_bytes, json, purpose_of, utf8};
 use crate::federation::{may_access, may_use_now};
 use crate::patrols::{self, PatrolFailure, Shown};
 use crate::wire::Rejected;
@@ -64,10 +64,6 @@ impl From<PatrolFailure> for ApiError {
 fn visible(state: &AppState, purpose: &str, agency: &AgencyId, since: DateTime<Utc>) -> bool {
     agency.as_str() == state.access.options.agency
         || may_use_now(state, &Labels::full(Category::PatrolPositions, agency.as_str(), purpose), since)
-}
-
-fn purpose_of(state: &AppState, grant: crate::Grant) -> String {
-    grant.purpose.map_or_else(|| state.access.options.collection_purpose.purpose.clone(), |p| p.purpose)
 }
 
 fn unit_id(agency: &str, code: &str) -> Result<UnitId, ApiError> {
