@@ -132,6 +132,49 @@ async fn an_incident_crosses_escalates_until_acknowledged_and_both_sides_see_one
     let later = incident(&cz, &id).await.unwrap();
     assert_eq!(later["notified"]["pl-psp"]["escalations"].as_u64(), Some(escalations), "no escalation after the ack");
 
+    // A file attached on one side (a drone photo; any bytes) reaches the other, checked
+    // against the digest the event names.
+    let photo: Vec<u8> = (0..200_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    let r = cz
+        .session_client()
+        .post(cz.at(&format!("/api/v1/incidents/{id}/attachments?name=drone%20photo%201.jpg")))
+        .header("content-type", "image/jpeg")
+        .body(photo.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&photo).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let got = wait_for("the attachment on the Polish node", async || {
+        let r =
+            pl.session_client().get(pl.at(&format!("/api/v1/incidents/{id}/attachments/{sha}"))).send().await.unwrap();
+        if r.status() != StatusCode::OK {
+            return None;
+        }
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
+        Some(r.bytes().await.unwrap())
+    })
+    .await;
+    assert_eq!(got.as_ref(), photo.as_slice());
+    let r = pl
+        .session_client()
+        .get(pl.at(&format!("/api/v1/incidents/{id}/attachments/{}", "0".repeat(64))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "only what the incident names");
+    let r = cz
+        .session_client()
+        .post(cz.at(&format!("/api/v1/incidents/{id}/attachments?name=x")))
+        .body(Vec::<u8>::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "an empty file");
+
     // Updates from both sides, interleaved, each written after seeing the previous one.
     let notes = [
         (&pl, "note", "Two PSP crews leaving Racibórz"),

@@ -178,6 +178,11 @@ impl Store {
         &self.inner.path
     }
 
+    /// The store's folder (the database file, `images/`, and files the node keeps beside).
+    pub fn dir(&self) -> &Path {
+        self.inner.path.parent().unwrap_or(Path::new("."))
+    }
+
     /// Runs `f` on a read-only connection from the pool.
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let conn = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();

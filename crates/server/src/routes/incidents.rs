@@ -209,6 +209,68 @@ pub(super) async fn ack(
     Ok(Json(Shown::new(&state, incident, None)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AttachParams {
+    name: String,
+}
+
+pub(super) async fn attach(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((origin, n)): Path<(String, String)>,
+    Query(p): Query<AttachParams>,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Shown>), ApiError> {
+    let id = incident_id(&origin, &n)?;
+    state
+        .authorize(&caller, Operation::IncidentsManage, &state.access.node(), Object::new("incident", id.to_string()))
+        .await?;
+    let media_type = match super::media_type(&headers) {
+        m if m.is_empty() => "application/octet-stream".to_owned(),
+        m => m,
+    };
+    let bytes = body_bytes(&state, body).await?;
+    let incident = incidents::attach(&state, &id, &caller.principal.id, p.name, media_type, bytes).await?;
+    Ok((StatusCode::CREATED, Json(Shown::new(&state, incident, None))))
+}
+
+pub(super) async fn attachment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((origin, n, sha256)): Path<(String, String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let id = incident_id(&origin, &n)?;
+    let grant = state
+        .authorize(&caller, Operation::IncidentsView, &state.access.node(), Object::new("incident", id.to_string()))
+        .await?;
+    let purpose = purpose_of(&state, grant);
+    let found = {
+        let (store, id) = (state.store.clone(), id.clone());
+        tokio::task::spawn_blocking(move || store.incident(&id)).await??
+    };
+    let not_found = || ApiError::NotFound(format!("attachment {sha256} of incident {id} not found"));
+    let (incident, _) =
+        found.filter(|(i, _)| visible(&state, &purpose, &i.id.origin, i.raised)).ok_or_else(not_found)?;
+    let a = incident.attachments.iter().find(|a| a.sha256 == sha256).ok_or_else(not_found)?;
+    // A partner's file arrives beside its event: until it has, 404 says so.
+    let path = incidents::attachment_path(&state, &sha256)
+        .ok_or_else(|| ApiError::NotFound(format!("attachment {sha256} has not arrived yet")))?;
+    let bytes = tokio::fs::read(&path).await.map_err(|e| ApiError::Internal(format!("reading an attachment: {e}")))?;
+    let disposition = format!("attachment; filename=\"{}\"", a.name.replace(['"', '\\'], "_"));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, a.media_type.clone()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 pub(super) async fn stream(
     State(state): State<AppState>,
     caller: Caller,

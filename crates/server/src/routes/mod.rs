@@ -71,6 +71,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{origin}/{n}", get(incidents::get_one))
         .route("/api/v1/incidents/{origin}/{n}/events", post(incidents::write))
         .route("/api/v1/incidents/{origin}/{n}/ack", post(incidents::ack))
+        .route("/api/v1/incidents/{origin}/{n}/attachments", post(incidents::attach))
+        .route("/api/v1/incidents/{origin}/{n}/attachments/{sha256}", get(incidents::attachment))
         .route("/api/v1/operations", get(operations::list).post(operations::open))
         .route("/api/v1/operations/stream", get(operations::stream))
         .route("/api/v1/operations/{origin}/{n}", get(operations::get_one))
