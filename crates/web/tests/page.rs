@@ -59,8 +59,92 @@ fn code_lists_cover_the_domains_codes() {
         wanted.extend(regime.purposes().iter().map(|p| format!("purpose.{p}")));
     }
     wanted.extend(["kind.confirmed", "kind.possible"].map(String::from));
+    wanted.extend(cooperation_codes());
     let missing: Vec<&String> = wanted.iter().filter(|k| !en.contains_key(*k)).collect();
     assert!(missing.is_empty(), "codes without a text: {missing:?}");
+}
+
+/// The keys of the code lists of incidents and bulletins (`limes-cooperation`): types,
+/// severities, statuses, the changes of a timeline, and the EU 4×4 codes of bulletins.
+fn cooperation_codes() -> Vec<String> {
+    use limes_cooperation::area::Area;
+    use limes_cooperation::bulletin::{Handling, Information, Source};
+    use limes_cooperation::incident::{Attachment, Change, IncidentType, Severity, Status};
+    let mut keys: Vec<String> = Vec::new();
+    keys.extend(IncidentType::ALL.iter().map(|c| format!("incident_type.{}", c.id())));
+    keys.extend(Severity::ALL.iter().map(|c| format!("incident_severity.{}", c.id())));
+    keys.extend(Status::ALL.iter().map(|c| format!("incident_status.{}", c.id())));
+    keys.extend(Handling::ALL.iter().map(|h| format!("bulletin_handling.{}", h.id())));
+    let agency = limes_model::AgencyId::new("pl-psp").unwrap();
+    let changes = [
+        Change::Raised {
+            kind: IncidentType::Fire,
+            severity: Severity::Low,
+            title: "t".into(),
+            description: String::new(),
+            area: Area::point(limes_model::GeoPoint { lat: 50.0, lon: 18.0 }),
+            notified: vec![],
+        },
+        Change::Note { text: "n".into() },
+        Change::Status { status: Status::Closed },
+        Change::Severity { severity: Severity::High },
+        Change::Acknowledged,
+        Change::Attached(Attachment {
+            name: "a".into(),
+            media_type: "image/png".into(),
+            sha256: "0".repeat(64),
+            bytes: 1,
+        }),
+        Change::Notified { agencies: vec![agency.clone()] },
+        Change::Escalated { agency, attempt: 1 },
+    ];
+    // A change added to the domain fails to compile here until it is among those above.
+    for c in &changes {
+        match c {
+            Change::Raised { .. }
+            | Change::Note { .. }
+            | Change::Status { .. }
+            | Change::Severity { .. }
+            | Change::Acknowledged
+            | Change::Attached(_)
+            | Change::Notified { .. }
+            | Change::Escalated { .. } => {}
+        }
+        keys.push(format!("incident_change.{}", serde_json::to_value(c).unwrap()["change"].as_str().unwrap()));
+    }
+    // The same for the 4×4 grades: each as it is on the wire.
+    for s in [Source::A, Source::B, Source::C, Source::X] {
+        match s {
+            Source::A | Source::B | Source::C | Source::X => {}
+        }
+        keys.push(format!("bulletin_source.{}", serde_json::to_value(s).unwrap().as_str().unwrap()));
+    }
+    for i in [Information::One, Information::Two, Information::Three, Information::Four] {
+        match i {
+            Information::One | Information::Two | Information::Three | Information::Four => {}
+        }
+        keys.push(format!("bulletin_information.{}", serde_json::to_value(i).unwrap().as_str().unwrap()));
+    }
+    keys
+}
+
+/// The code lists of incidents and bulletins are translated in every locale, not English left
+/// in place (the place names and ids of the other texts may rightly stay as they are).
+#[test]
+fn cooperation_code_lists_are_translated() {
+    let en = locale("en");
+    let codes = cooperation_codes();
+    assert_eq!(codes.len(), 10 + 4 + 4 + 4 + 8 + 4 + 4, "{codes:?}");
+    let mut copied = Vec::new();
+    for name in LOCALES.into_iter().filter(|l| *l != "en") {
+        let l = locale(name);
+        for key in &codes {
+            if l.get(key) == en.get(key) {
+                copied.push(format!("{name}: {key} = {:?}", en[key]));
+            }
+        }
+    }
+    assert!(copied.is_empty(), "left in English: {copied:#?}");
 }
 
 async fn get(path: &str, etag: Option<&str>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
