@@ -10,7 +10,8 @@ let controller = null;
 let audio = null;
 export const prefs = { sound: true };
 
-function beep(priority) {
+/// A short tone (higher for `priority` 1 and 2), unless the person switched sound off.
+export function beep(priority) {
   if (!prefs.sound) return;
   try {
     audio ??= new AudioContext();

@@ -1,5 +1,5 @@
 // Seven locales; each a flat JSON file of keys (web/i18n/). English is the reference: a key
-// missing in another locale is a test failure (crates/web/tests/i18n.rs), never a blank.
+// missing in another locale is a test failure (crates/web/tests/page.rs), never a blank.
 export const LOCALES = ["en", "ro", "uk", "sr-Cyrl", "sr-Latn", "cs", "pl"];
 let strings = {};
 let fallback = {};
@@ -42,4 +42,16 @@ export function apply(root) {
 export function when(iso) {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? "" : d.toLocaleString(current, { dateStyle: "short", timeStyle: "medium" });
+}
+
+/// How far `iso` is from now, in the locale's words ("in 12 minutes", "3 minutes ago").
+export function relative(iso, now = Date.now()) {
+  const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
+  if (Number.isNaN(seconds)) return "";
+  const f = new Intl.RelativeTimeFormat(current, { numeric: "auto" });
+  const a = Math.abs(seconds);
+  if (a < 60) return f.format(seconds, "second");
+  if (a < 3600) return f.format(Math.round(seconds / 60), "minute");
+  if (a < 48 * 3600) return f.format(Math.round(seconds / 3600), "hour");
+  return f.format(Math.round(seconds / 86400), "day");
 }

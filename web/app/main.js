@@ -3,6 +3,7 @@ import { api, session, setSession } from "./api.js";
 import { LOCALES, apply, setLocale, t } from "./i18n.js";
 import * as board from "./board.js";
 import * as audit from "./audit.js";
+import * as incidents from "./incidents.js";
 import * as hotlist from "./hotlist.js";
 import * as map from "./map.js";
 import * as partners from "./partners.js";
@@ -11,7 +12,7 @@ import * as requests from "./requests.js";
 import * as search from "./search.js";
 import { askPurpose } from "./purpose.js";
 
-const VIEWS = ["signin", "board", "map", "search", "hotlist", "partners", "requests", "audit"];
+const VIEWS = ["signin", "board", "incidents", "map", "search", "hotlist", "partners", "requests", "audit"];
 const recent = [];
 
 function theme(name) {
@@ -42,12 +43,16 @@ async function route() {
   showPurpose();
   if (!signedIn) {
     board.stop();
+    incidents.stop();
     showView("signin");
     return;
   }
-  const view = location.hash.replace(/^#\//, "") || "board";
+  // `#/view`, or `#/view/origin/n` for one incident.
+  const [view, ...rest] = location.hash.replace(/^#\//, "").split("/");
   const name = VIEWS.includes(view) && view !== "signin" ? view : "board";
+  const id = rest.length >= 2 ? rest.join("/") : null;
   showView(name);
+  if (name === "incidents") await incidents.show(id);
   if (name === "map") await map.show(recent);
   if (name === "search") await search.show();
   if (name === "hotlist") await hotlist.show();
@@ -87,6 +92,7 @@ async function changePurpose() {
     showPurpose();
     board.stop();
     await board.start((a) => recent.unshift(a));
+    await incidents.start();
     await route();
   } catch (e) {
     document.getElementById("declared").textContent = t("purpose.change_failed", { why: e.message });
@@ -132,6 +138,7 @@ async function signIn(e) {
     f.password.value = "";
     location.hash = "#/board";
     await board.start((a) => recent.unshift(a));
+    await incidents.start();
     await route();
     document.getElementById("main").focus();
   } catch (ex) {
@@ -147,6 +154,7 @@ async function signOut() {
   }
   setSession(null);
   board.stop();
+  incidents.stop();
   location.hash = "";
   await route();
 }
@@ -180,6 +188,7 @@ async function init() {
   apply(document);
   if (session()?.token) {
     await board.start((a) => recent.unshift(a)).catch(() => {});
+    await incidents.start().catch(() => {});
   }
   await route();
 }
