@@ -3,6 +3,7 @@ import { api, session, setSession } from "./api.js";
 import { LOCALES, apply, setLocale, t } from "./i18n.js";
 import * as board from "./board.js";
 import * as audit from "./audit.js";
+import * as bulletins from "./bulletins.js";
 import * as incidents from "./incidents.js";
 import * as hotlist from "./hotlist.js";
 import * as map from "./map.js";
@@ -12,7 +13,7 @@ import * as requests from "./requests.js";
 import * as search from "./search.js";
 import { askPurpose } from "./purpose.js";
 
-const VIEWS = ["signin", "board", "incidents", "map", "search", "hotlist", "partners", "requests", "audit"];
+const VIEWS = ["signin", "board", "incidents", "map", "search", "hotlist", "bulletins", "partners", "requests", "audit"];
 const recent = [];
 
 function theme(name) {
@@ -47,12 +48,13 @@ async function route() {
     showView("signin");
     return;
   }
-  // `#/view`, or `#/view/origin/n` for one incident.
+  // `#/view`, or `#/view/origin/n` for one incident or bulletin.
   const [view, ...rest] = location.hash.replace(/^#\//, "").split("/");
   const name = VIEWS.includes(view) && view !== "signin" ? view : "board";
   const id = rest.length >= 2 ? rest.join("/") : null;
   showView(name);
   if (name === "incidents") await incidents.show(id);
+  if (name === "bulletins") await bulletins.show(id);
   if (name === "map") await map.show(recent);
   if (name === "search") await search.show();
   if (name === "hotlist") await hotlist.show();
