@@ -195,6 +195,117 @@ try {
   await page.selectOption("#locale", "en");
   await axe(page, "map");
 
+  // Incidents: raise one by keyboard (a point typed), then an exercise drawn on the map corner by
+  // corner; both on the board and the map, coloured by severity; open one, add a note and move
+  // its status on, by keyboard.
+  await page.click('#nav a[data-view="incidents"]');
+  await page.waitForSelector("#view-incidents:not([hidden])", { timeout: 10000 });
+  await page.waitForFunction(() => document.getElementById("incidents-state").textContent === "Live: incidents change here as the agencies involved write to them.", null, { timeout: 10000 });
+  check(await page.isVisible("#incidents-empty"), "the board says it has no open incident");
+  await page.selectOption("#inc-type", "crossing-closed");
+  await page.selectOption("#inc-severity", "critical");
+  await page.focus("#inc-title");
+  await page.keyboard.type("Siret crossing closed to lorries");
+  await page.focus("#inc-lat");
+  await page.keyboard.type("47.955");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("26.065");
+  check((await page.textContent("#inc-area-state")).startsWith("Point at 47.95500, 26.06500"), "the typed point is shown");
+  await page.focus("#incident-raise button[type=submit]");
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelectorAll("#incidents tbody tr").length === 1, null, { timeout: 10000 });
+  check((await page.textContent("#incident-raise-state")).startsWith("Incident "), "the raise is confirmed");
+  await page.waitForSelector("#incident-map path.incident-point.sev-critical", { timeout: 10000 });
+  // The exercise: an area of three corners clicked on the map around the point.
+  await page.selectOption("#inc-type", "flood");
+  await page.selectOption("#inc-severity", "high");
+  await page.fill("#inc-title", "Siret river over its banks at Vicov");
+  await page.fill("#inc-description", "Water on the DN2 north of the crossing; lorries held at Siret.");
+  await page.check("#inc-area-polygon");
+  await page.locator("#incident-map").scrollIntoViewIfNeeded();
+  const box = await page.locator("#incident-map").boundingBox();
+  for (const [dx, dy] of [[-160, -120], [40, -150], [-60, 60]]) {
+    await page.mouse.click(box.x + box.width / 2 + dx, box.y + box.height / 2 + dy);
+  }
+  check((await page.textContent("#inc-area-state")).startsWith("Corners placed: 3 "), `three corners drawn: ${await page.textContent("#inc-area-state")}`);
+  await page.waitForSelector("#incident-map path.draft-area", { timeout: 10000 });
+  await page.check("#inc-exercise");
+  await page.click("#incident-raise button[type=submit]");
+  await page.waitForFunction(() => document.querySelectorAll("#incidents tbody tr").length === 2, null, { timeout: 10000 });
+  const exerciseRow = '#incidents tbody tr.exercise';
+  check((await page.textContent(`${exerciseRow} .exercise-mark`)) === "EXERCISE", "an exercise is marked EXERCISE on the board");
+  check((await page.textContent(`${exerciseRow} td:nth-child(3)`)) === "high", "its severity is shown");
+  await page.waitForSelector("#incident-map path.incident-area.sev-high.exercise-area", { timeout: 10000 });
+  check(!(await page.$("#incident-map path.draft-area")), "the drawing is cleared once raised");
+  // Open it by keyboard: its timeline, and what this agency may do to its own incident.
+  await page.focus(`${exerciseRow} button.open`);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#incident-detail:not([hidden]) #incident-timeline li[data-change=raised]", { timeout: 10000 });
+  check(await page.evaluate(() => document.activeElement?.id === "incident-detail-title"), "focus moves to the opened incident");
+  check(await page.isVisible("#incident-exercise"), "the opened exercise says it is one");
+  check(await page.isHidden("#incident-ack"), "no acknowledgement of our own incident");
+  check(await page.isVisible("#incident-status") && (await page.isVisible("#incident-severity")), "our own incident's status and severity can change");
+  await page.focus("#inc-note");
+  await page.keyboard.type("Two crews of the border police sent to Vicov de Sus.");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#incident-timeline li[data-change=note]", { timeout: 10000 });
+  check((await page.textContent("#incident-timeline li[data-change=note] .text")) === "Two crews of the border police sent to Vicov de Sus.", "the note is on the timeline");
+  await page.selectOption("#inc-new-status", "responding");
+  await page.click("#incident-status button[type=submit]");
+  await page.waitForSelector("#incident-timeline li[data-change=status]", { timeout: 10000 });
+  await page.waitForFunction((sel) => document.querySelector(`${sel} td:nth-child(4)`)?.textContent === "responding", exerciseRow, { timeout: 10000 });
+  const changes = await page.$$eval("#incident-timeline li", (lis) => lis.map((li) => li.dataset.change));
+  check(JSON.stringify(changes) === JSON.stringify(["raised", "note", "status"]), `the timeline in order: ${changes}`);
+  await page.evaluate(() => document.getElementById("incident-detail").scrollIntoView());
+  await axe(page, "incident");
+  // The board and the map, the opened incident closed.
+  await page.click("#incident-close");
+  await page.waitForSelector("#incident-detail", { state: "hidden", timeout: 10000 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(500);
+  await axe(page, "incidents");
+
+  // Bulletins: issue one (H3 asks for its restrictions), open it, its codes in words, in Romanian too.
+  await page.click('#nav a[data-view="bulletins"]');
+  await page.waitForSelector("#view-bulletins:not([hidden])", { timeout: 10000 });
+  await page.waitForFunction(() => document.getElementById("bulletins-state").textContent === "No bulletins from partners.", null, { timeout: 10000 });
+  await page.fill("#b-title", "Catalytic converters cut from lorries on the DN2");
+  await page.fill("#b-summary", "Four converters cut from lorries parked at the Siret crossing in two nights.");
+  await page.fill("#b-place", "DN2 between Suceava and Siret");
+  await page.fill("#b-modus", "Two men, a battery angle grinder, under five minutes per lorry");
+  await page.click("#b-add-vehicle");
+  check(await page.evaluate(() => document.activeElement?.name === "vehicle_plate"), "a new vehicle's plate has the focus");
+  await page.keyboard.type("SV 12 ABC");
+  await page.fill('#b-vehicle-rows .vehicle input[name="vehicle_country"]', "RO");
+  await page.fill('#b-vehicle-rows .vehicle input[name="vehicle_description"]', "white Ford Transit");
+  await page.selectOption("#b-source", "B");
+  await page.selectOption("#b-information", "2");
+  await page.selectOption("#b-handling", "H3");
+  await page.fill("#b-distribution-others", "md-igp");
+  await page.click("#bulletin-issue button[type=submit]");
+  await page.waitForFunction(() => document.getElementById("bulletin-issue-state").textContent === "An H3 bulletin states its restrictions.", null, { timeout: 10000 });
+  check(await page.evaluate(() => document.activeElement?.id === "b-restrictions"), "the restrictions have the focus");
+  await page.keyboard.type("Not to be shared with private security companies");
+  await page.click("#bulletin-issue button[type=submit]");
+  await page.waitForSelector("#bulletin-detail:not([hidden]) #bulletin-handling.handling-H3", { timeout: 10000 });
+  check(
+    (await page.textContent("#bulletin-handling")) === "H3: other restrictions, as the issuer states them: Not to be shared with private security companies",
+    `the handling code is a banner with its restrictions: ${await page.textContent("#bulletin-handling")}`,
+  );
+  const facts = await page.textContent("#bulletin-content .facts");
+  check(facts.includes("B: reliable in most instances"), `the source in words: ${facts}`);
+  check(facts.includes("2: known personally to the source, not to the official passing it on"), "the information in words");
+  check((await page.textContent("#bulletin-vehicles tbody td.plate")) === "SV12ABC", "the plate, normalised");
+  check((await page.textContent('#bulletin-copies tr[data-agency="md-igp"]')).includes("not sent: this node has no partners"), "what became of the copy");
+  check(await page.isVisible("#bulletin-forward") && (await page.isHidden("#bulletin-no-forward")), "its issuer may pass it on");
+  check((await page.$$("#bulletins tbody tr")).length === 1, "the outbox lists it");
+  await axe(page, "bulletins");
+  await page.selectOption("#locale", "ro");
+  await page.waitForFunction((want) => document.getElementById("bulletin-handling").textContent.startsWith(want), `H3: ${texts.ro["bulletin_handling.H3"]}`, { timeout: 10000 });
+  check((await page.textContent("#bulletin-content .facts")).includes(texts.ro["bulletin_source.B"]), "the codes in Romanian");
+  await page.selectOption("#locale", "en");
+
   // The hotlist: add an entry with the form, import two from a CSV file (one refused), expire one.
   await page.click('#nav a[data-view="hotlist"]');
   await page.waitForSelector("#hotlist tbody tr", { timeout: 10000 });
