@@ -1,7 +1,7 @@
 //! The cooperation workflows between real federated `limes` nodes: incidents raised on one
 //! side, seen on the other, escalated when not acknowledged in time, one timeline from both
 //! sides' updates; bulletins under their handling codes, pseudonymised where agreed, read
-//! receipts, passed on only where allowed.
+//! receipts, passed on only where allowed; and both on two agencies' pages in a browser.
 
 mod util;
 
@@ -681,4 +681,84 @@ async fn a_joint_operation_hit_alerts_every_member_and_closing_applies_the_reten
     assert!(r.status().is_success());
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(operation(&sk, &id).await.is_none(), "a closed operation records no more hits");
+}
+
+/// Czech (origin) and Polish police, each notifying the other of incidents, the Czech issuing
+/// bulletins to the Polish (plates pseudonymised). The Czech node escalates a high-severity
+/// notification after 3 s.
+fn two_police_forces() -> (TestNode, TestNode) {
+    use limes_agreement::Category::{Bulletins, Incidents};
+    let cz = fed_node_edited("cz-pcr", "CZ", |c| {
+        c.replace("ack_seconds_high = 900", "ack_seconds_high = 3")
+            .replace("check_every_seconds = 5", "check_every_seconds = 1")
+            .replace("max_escalations = 3", "max_escalations = 2")
+    });
+    let pl = fed_node("pl-kgp", "PL");
+    let (cz_anchor, pl_anchor) = (export_anchor(&cz), export_anchor(&pl));
+    add_partner(&cz, &pl_anchor, "incident,bulletin", "incident");
+    add_partner(&pl, &cz_anchor, "incident", "incident,bulletin");
+    let mut agreement = agreement_of(
+        [party_of(&cz_anchor), party_of(&pl_anchor)],
+        &[("cz-pcr", "pl-kgp", Incidents), ("pl-kgp", "cz-pcr", Incidents), ("cz-pcr", "pl-kgp", Bulletins)],
+    );
+    agreement.flows[2].plates = limes_agreement::PlateRule::Pseudonymised;
+    agree(&cz, &pl, &agreement);
+    (cz, pl)
+}
+
+/// The two agencies' operations-centre pages in a real browser (`web/tests/cooperation.mjs`):
+/// an incident raised on the Czech page is on the Polish board within 10 s, escalated on the
+/// Czech page when not acknowledged in time, acknowledged and written to on the Polish page;
+/// bulletins issued on the Czech page reach the Polish inbox under their handling codes, the
+/// read comes back, and an H1 bulletin opened for prosecution is refused with a reason. Both
+/// pages' incidents and bulletins views pass axe-core in both themes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_pages_an_incident_crosses_is_escalated_and_acknowledged_and_bulletins_reach_the_inbox() {
+    let (cz, pl) = two_police_forces();
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(web.join("tests/cooperation.mjs"))
+        .current_dir(&web)
+        .env("LIMES_URL_ORIGIN", cz.url.trim_end_matches('/'))
+        .env("LIMES_URL_PARTNER", pl.url.trim_end_matches('/'))
+        .env("LIMES_ORIGIN", "cz-pcr")
+        .env("LIMES_PARTNER", "pl-kgp")
+        .env("LIMES_USER", "tester")
+        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
+        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS);
+    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
+        cmd.env("LIMES_SCREENSHOTS", dir);
+    }
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/cooperation.mjs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    assert!(report["incident_to_partner_ms"].as_u64().is_some_and(|ms| ms < 10_000), "{report}");
+    for view in ["incidents_partner", "incidents_origin", "bulletins_partner", "bulletins_origin", "bulletins_denied"] {
+        assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
+    }
+    // What the pages did, as the API sees it on both sides: one timeline, escalated, then
+    // acknowledged, with the Polish note.
+    let (on_cz, on_pl) = (incident(&cz, "cz-pcr/1").await.unwrap(), incident(&pl, "cz-pcr/1").await.unwrap());
+    assert_eq!(timeline(&on_cz), timeline(&on_pl), "one timeline on both sides");
+    let notice = &on_cz["notified"]["pl-kgp"];
+    assert!(notice["acknowledged"].is_string() && notice["escalations"].as_u64() >= Some(1), "{on_cz}");
+    assert!(
+        timeline(&on_cz).contains(&("pl-kgp".into(), "note".into(), "Two crews leaving Racibórz".into())),
+        "{on_cz}"
+    );
+    // The Czech node has the Polish read of the H2 bulletin; the Polish node logged the refusal.
+    let (status, h2) = bulletin(&cz, "cz-pcr/1", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(h2["reads"].as_array().unwrap().iter().any(|r| r["agency"] == "pl-kgp"), "{h2}");
+    let records = util::audit_records(&pl, &["--object", "bulletin:cz-pcr/2"]);
+    assert!(
+        records.iter().any(|r| r["action"] == "denied" && r.to_string().contains("judicial proceedings")),
+        "{records:#?}"
+    );
 }
