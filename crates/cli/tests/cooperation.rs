@@ -1,7 +1,10 @@
 //! The cooperation workflows between real federated `limes` nodes: incidents raised on one
 //! side, seen on the other, escalated when not acknowledged in time, one timeline from both
 //! sides' updates; bulletins under their handling codes, pseudonymised where agreed, read
-//! receipts, passed on only where allowed; and both on two agencies' pages in a browser.
+//! receipts, passed on only where allowed; an exercise played into two nodes leaving no
+//! unmarked data; a joint operation of three whose hotlist hit reaches every member and whose
+//! close applies the agreed retention; and incidents and bulletins on two agencies' pages in a
+//! browser.
 
 mod util;
 
