@@ -23,14 +23,10 @@ use limes_plate::CountryCode;
 use limes_store::{BulletinBox, StoredBulletin};
 use serde::Deserialize;
 
-use super::{body_bytes, json, purpose_of, utf8};
+use super::{body_bytes, json, purpose_of, shared_id, utf8};
 use crate::federation::bulletins::{send_copies, send_receipt};
 use crate::federation::{blocking, may_use_now_from};
 use crate::{ApiError, AppState, Caller};
-
-fn bulletin_id(origin: &str, n: &str) -> Result<BulletinId, ApiError> {
-    format!("{origin}/{n}").parse().map_err(ApiError::BadRequest)
-}
 
 fn me(state: &AppState) -> Result<AgencyId, ApiError> {
     AgencyId::new(state.access.options.agency.as_str()).map_err(|e| ApiError::Internal(e.to_string()))
@@ -201,7 +197,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path((origin, n)): Path<(String, String)>,
 ) -> Result<Json<StoredBulletin>, ApiError> {
-    let id = bulletin_id(&origin, &n)?;
+    let id = shared_id(&origin, &n)?;
     let object = Object::new("bulletin", id.to_string());
     let grant = state.authorize(&caller, Operation::BulletinsView, &state.access.node(), object.clone()).await?;
     let purpose = purpose_of(&state, grant);
@@ -250,7 +246,7 @@ pub(super) async fn forward(
     Path((origin, n)): Path<(String, String)>,
     body: Body,
 ) -> Result<Json<StoredBulletin>, ApiError> {
-    let id = bulletin_id(&origin, &n)?;
+    let id = shared_id(&origin, &n)?;
     let object = Object::new("bulletin", id.to_string());
     let grant = state.authorize(&caller, Operation::BulletinsIssue, &state.access.node(), object.clone()).await?;
     let purpose = purpose_of(&state, grant);

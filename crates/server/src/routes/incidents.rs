@@ -14,26 +14,22 @@
 //! caller's purpose for incidents (its retention counted from the raise).
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::{Event as SseEvent, Sse};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use limes_access::Operation;
 use limes_audit::Object;
 use limes_cooperation::area::Area;
-use limes_cooperation::incident::{Change, IncidentId, IncidentType, Severity};
+use limes_cooperation::incident::{Change, IncidentType, Severity};
 use limes_model::{AgencyId, GeoPoint};
-use limes_store::IncidentQuery;
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
 
-use super::alerts::async_stream;
-use super::{body_bytes, json, purpose_of, utf8};
+use super::{body_bytes, json, purpose_of, shared_id, utf8};
 use crate::federation::may_use_now;
 use crate::incidents::{self, IncidentError, NewIncident, Shown};
 use crate::{ApiError, AppState, Caller};
@@ -56,29 +52,16 @@ fn visible(state: &AppState, purpose: &str, origin: &AgencyId, raised: DateTime<
         || may_use_now(state, &crate::federation::incidents::labels(origin.as_str(), purpose), raised)
 }
 
-fn incident_id(origin: &str, n: &str) -> Result<IncidentId, ApiError> {
-    format!("{origin}/{n}").parse().map_err(ApiError::BadRequest)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ListParams {
-    #[serde(default)]
-    closed: bool,
-    exercise: Option<bool>,
-    limit: Option<usize>,
-}
-
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(p): Query<ListParams>,
+    Query(p): Query<super::FoldedListParams>,
 ) -> Result<Json<Vec<Shown>>, ApiError> {
     let grant = state
         .authorize(&caller, Operation::IncidentsView, &state.access.node(), Object::new("incidents", "list"))
         .await?;
     let purpose = purpose_of(&state, grant);
-    let q = IncidentQuery { closed: p.closed, exercise: p.exercise, limit: p.limit.unwrap_or(200) };
+    let q = p.query();
     let store = state.store.clone();
     let found = tokio::task::spawn_blocking(move || store.incidents(&q)).await??;
     Ok(Json(
@@ -146,7 +129,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path((origin, n)): Path<(String, String)>,
 ) -> Result<Json<Shown>, ApiError> {
-    let id = incident_id(&origin, &n)?;
+    let id = shared_id(&origin, &n)?;
     let grant = state
         .authorize(&caller, Operation::IncidentsView, &state.access.node(), Object::new("incident", id.to_string()))
         .await?;
@@ -170,7 +153,7 @@ pub(super) async fn write(
     Path((origin, n)): Path<(String, String)>,
     body: Body,
 ) -> Result<(StatusCode, Json<Shown>), ApiError> {
-    let id = incident_id(&origin, &n)?;
+    let id = shared_id(&origin, &n)?;
     state
         .authorize(&caller, Operation::IncidentsManage, &state.access.node(), Object::new("incident", id.to_string()))
         .await?;
@@ -201,7 +184,7 @@ pub(super) async fn ack(
     caller: Caller,
     Path((origin, n)): Path<(String, String)>,
 ) -> Result<Json<Shown>, ApiError> {
-    let id = incident_id(&origin, &n)?;
+    let id = shared_id(&origin, &n)?;
     state
         .authorize(&caller, Operation::IncidentsManage, &state.access.node(), Object::new("incident", id.to_string()))
         .await?;
@@ -223,7 +206,7 @@ pub(super) async fn attach(
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Shown>), ApiError> {
-    let id = incident_id(&origin, &n)?;
+    let id = shared_id(&origin, &n)?;
     state
         .authorize(&caller, Operation::IncidentsManage, &state.access.node(), Object::new("incident", id.to_string()))
         .await?;
@@ -242,7 +225,7 @@ pub(super) async fn attachment(
     Path((origin, n, sha256)): Path<(String, String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let id = incident_id(&origin, &n)?;
+    let id = shared_id(&origin, &n)?;
     let grant = state
         .authorize(&caller, Operation::IncidentsView, &state.access.node(), Object::new("incident", id.to_string()))
         .await?;
@@ -279,21 +262,6 @@ pub(super) async fn stream(
         .authorize(&caller, Operation::IncidentsView, &state.access.node(), Object::new("incidents", "live"))
         .await?;
     let purpose = purpose_of(&state, grant);
-    let mut rx = state.incidents.live.subscribe();
-    let stream = async_stream(move |tx| async move {
-        loop {
-            let ev = match rx.recv().await {
-                Ok(l) if !visible(&state, &purpose, &l.origin, l.raised) => continue,
-                Ok(l) => SseEvent::default().event("incident").data(&*l.json),
-                Err(RecvError::Lagged(n)) => SseEvent::default()
-                    .event("lagged")
-                    .data(format!("{n} incident changes skipped; list them with GET /api/v1/incidents")),
-                Err(RecvError::Closed) => return,
-            };
-            if tx.send(ev).await.is_err() {
-                return;
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let rx = state.incidents.live.subscribe();
+    Ok(super::live_stream(rx, "incident", "/api/v1/incidents", move |l| visible(&state, &purpose, &l.origin, l.raised)))
 }

@@ -112,6 +112,57 @@ pub(crate) fn media_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
+/// The id of an incident, a bulletin or an operation from its route's two parts.
+pub(crate) fn shared_id(origin: &str, n: &str) -> Result<limes_cooperation::SharedId, ApiError> {
+    format!("{origin}/{n}").parse().map_err(ApiError::BadRequest)
+}
+
+/// `?closed=&exercise=&limit=` of the incidents' and the operations' lists.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FoldedListParams {
+    #[serde(default)]
+    closed: bool,
+    exercise: Option<bool>,
+    limit: Option<usize>,
+}
+
+impl FoldedListParams {
+    pub(crate) fn query(&self) -> limes_store::IncidentQuery {
+        limes_store::IncidentQuery { closed: self.closed, exercise: self.exercise, limit: self.limit.unwrap_or(200) }
+    }
+}
+
+/// A live stream of `rx`'s changes (incidents, operations) as `event` events, each only where
+/// `visible` says the caller may see it; `list` names the route that lists what a slow
+/// subscriber skipped.
+pub(crate) fn live_stream(
+    mut rx: tokio::sync::broadcast::Receiver<crate::incidents::Live>,
+    event: &'static str,
+    list: &'static str,
+    visible: impl Fn(&crate::incidents::Live) -> bool + Send + 'static,
+) -> axum::response::sse::Sse<impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>>
+{
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let stream = alerts::async_stream(move |tx| async move {
+        loop {
+            let ev = match rx.recv().await {
+                Ok(l) if !visible(&l) => continue,
+                Ok(l) => Event::default().event(event).data(&*l.json),
+                Err(RecvError::Lagged(n)) => Event::default()
+                    .event("lagged")
+                    .data(format!("{n} {event} changes skipped; list them with GET {list}")),
+                Err(RecvError::Closed) => return,
+            };
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+}
+
 /// The purpose the caller declared (the node's collection purpose for a grant without one).
 pub(crate) fn purpose_of(state: &AppState, grant: crate::Grant) -> String {
     grant.purpose.map_or_else(|| state.access.options.collection_purpose.purpose.clone(), |p| p.purpose)

@@ -13,26 +13,22 @@
 //! purpose for joint operations.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::{Event as SseEvent, Sse};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use limes_access::Operation as Op;
 use limes_agreement::{Category, Labels};
 use limes_audit::Object;
-use limes_cooperation::operation::{OpChange, OpEntryApplied, Operation, OperationId};
+use limes_cooperation::operation::{OpChange, OpEntryApplied, Operation};
 use limes_model::AgencyId;
-use limes_store::IncidentQuery;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::error::RecvError;
 
-use super::alerts::async_stream;
-use super::{body_bytes, json, purpose_of, utf8};
+use super::{body_bytes, json, purpose_of, shared_id, utf8};
 use crate::federation::may_use_now;
 use crate::operations::{self, NewOperation};
 use crate::{ApiError, AppState, Caller};
@@ -42,28 +38,15 @@ fn visible(state: &AppState, purpose: &str, origin: &AgencyId, from: DateTime<Ut
         || may_use_now(state, &Labels::full(Category::JointOperations, origin.as_str(), purpose), from)
 }
 
-fn operation_id(origin: &str, n: &str) -> Result<OperationId, ApiError> {
-    format!("{origin}/{n}").parse().map_err(ApiError::BadRequest)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ListParams {
-    #[serde(default)]
-    closed: bool,
-    exercise: Option<bool>,
-    limit: Option<usize>,
-}
-
 pub(super) async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(p): Query<ListParams>,
+    Query(p): Query<super::FoldedListParams>,
 ) -> Result<Json<Vec<Operation>>, ApiError> {
     let grant =
         state.authorize(&caller, Op::OperationsView, &state.access.node(), Object::new("operations", "list")).await?;
     let purpose = purpose_of(&state, grant);
-    let q = IncidentQuery { closed: p.closed, exercise: p.exercise, limit: p.limit.unwrap_or(200) };
+    let q = p.query();
     let store = state.store.clone();
     let found = tokio::task::spawn_blocking(move || store.list_folded::<Operation>(&q)).await??;
     Ok(Json(found.into_iter().filter(|o| visible(&state, &purpose, &o.id.origin, o.from)).collect()))
@@ -119,7 +102,7 @@ pub(super) async fn get_one(
     caller: Caller,
     Path((origin, n)): Path<(String, String)>,
 ) -> Result<Json<Shown>, ApiError> {
-    let id = operation_id(&origin, &n)?;
+    let id = shared_id(&origin, &n)?;
     let grant = state
         .authorize(&caller, Op::OperationsView, &state.access.node(), Object::new("operation", id.to_string()))
         .await?;
@@ -143,7 +126,7 @@ pub(super) async fn write(
     Path((origin, n)): Path<(String, String)>,
     body: Body,
 ) -> Result<(StatusCode, Json<Operation>), ApiError> {
-    let id = operation_id(&origin, &n)?;
+    let id = shared_id(&origin, &n)?;
     state
         .authorize(&caller, Op::OperationsManage, &state.access.node(), Object::new("operation", id.to_string()))
         .await?;
@@ -186,21 +169,8 @@ pub(super) async fn stream(
     let grant =
         state.authorize(&caller, Op::OperationsView, &state.access.node(), Object::new("operations", "live")).await?;
     let purpose = purpose_of(&state, grant);
-    let mut rx = state.incidents.operations.subscribe();
-    let stream = async_stream(move |tx| async move {
-        loop {
-            let ev = match rx.recv().await {
-                Ok(l) if !visible(&state, &purpose, &l.origin, l.raised) => continue,
-                Ok(l) => SseEvent::default().event("operation").data(&*l.json),
-                Err(RecvError::Lagged(n)) => SseEvent::default()
-                    .event("lagged")
-                    .data(format!("{n} operation changes skipped; list them with GET /api/v1/operations")),
-                Err(RecvError::Closed) => return,
-            };
-            if tx.send(ev).await.is_err() {
-                return;
-            }
-        }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    let rx = state.incidents.operations.subscribe();
+    Ok(super::live_stream(rx, "operation", "/api/v1/operations", move |l| {
+        visible(&state, &purpose, &l.origin, l.raised)
+    }))
 }
