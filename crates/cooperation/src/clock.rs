@@ -53,6 +53,15 @@ impl PartialOrd for Stamp {
     }
 }
 
+/// `events` in stamp order, each writer's stamp once (a message delivered twice counts
+/// once): the order every node folds a timeline in.
+pub fn causal_order<E>(events: &[E], stamp: impl Fn(&E) -> &Stamp) -> Vec<&E> {
+    let mut sorted: Vec<&E> = events.iter().collect();
+    sorted.sort_by(|a, b| stamp(a).cmp(stamp(b)));
+    sorted.dedup_by(|a, b| stamp(a) == stamp(b));
+    sorted
+}
+
 /// A stamp refused because it is too far ahead of this node's clock.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(

@@ -256,9 +256,7 @@ impl Incident {
     /// The incident its events make, and its timeline in causal order; `None` until the event
     /// that raises it is among them.
     pub fn fold(events: &[Event]) -> Option<(Incident, Vec<Entry>)> {
-        let mut sorted: Vec<&Event> = events.iter().collect();
-        sorted.sort_by(|a, b| a.stamp.cmp(&b.stamp));
-        sorted.dedup_by(|a, b| a.stamp == b.stamp);
+        let sorted = crate::clock::causal_order(events, |e| &e.stamp);
         let mut incident: Option<Incident> = None;
         let mut timeline = Vec::with_capacity(sorted.len());
         for e in sorted {

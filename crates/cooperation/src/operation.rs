@@ -249,9 +249,7 @@ impl Operation {
     /// The operation its events make, and its timeline in causal order; `None` until it is
     /// opened.
     pub fn fold(events: &[OpEvent]) -> Option<(Operation, Vec<OpEntryApplied>)> {
-        let mut sorted: Vec<&OpEvent> = events.iter().collect();
-        sorted.sort_by(|a, b| a.stamp.cmp(&b.stamp));
-        sorted.dedup_by(|a, b| a.stamp == b.stamp);
+        let sorted = crate::clock::causal_order(events, |e| &e.stamp);
         let mut op: Option<Operation> = None;
         let mut timeline = Vec::with_capacity(sorted.len());
         for e in sorted {
