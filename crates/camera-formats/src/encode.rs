@@ -223,6 +223,7 @@ mod tests {
 
     fn read(plate: &str, ms: i64) -> PlateRead {
         PlateRead {
+            exercise: false,
             camera: CameraId::new("ro-cam-1").unwrap(),
             time: Utc.timestamp_millis_opt(1_780_000_000_000 + ms).unwrap(),
             plate: PlateInfo {

@@ -337,6 +337,7 @@ impl Observation {
     pub fn into_plate_read(self, camera: CameraId, received: DateTime<Utc>) -> Option<PlateRead> {
         let Payload::Plate(p) = self.payload else { return None };
         Some(PlateRead {
+            exercise: false,
             camera,
             time: self.time.unwrap_or(received),
             plate: p.plate,

@@ -591,16 +591,18 @@ async fn hit_no_hit(nodes: &[DemoNode]) -> Option<String> {
     }
     let now = chrono::Utc::now();
     let store = owner.node.state.store.clone();
-    let seen = tokio::task::spawn_blocking(move || store.plates_seen(now - chrono::Duration::hours(1), now)).await;
+    let seen =
+        tokio::task::spawn_blocking(move || store.plates_seen(now - chrono::Duration::hours(1), now, false)).await;
     let seen = seen.ok().and_then(Result::ok).and_then(|p| p.into_iter().next()).map(|(p, _)| p)?;
     // The owner publishes the plates its cameras read (the node does it every minute; now here).
     let sightings: Vec<limes_link::Sighting> = {
         let store = owner.node.state.store.clone();
-        let plates = tokio::task::spawn_blocking(move || store.plates_seen(now - chrono::Duration::days(1), now))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default();
+        let plates =
+            tokio::task::spawn_blocking(move || store.plates_seen(now - chrono::Duration::days(1), now, false))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
         plates.into_iter().map(|(plate, reads)| limes_link::Sighting { plate, reads }).collect()
     };
     if let Err(e) = owner.link.publish_sightings(sightings, now).await {
@@ -655,6 +657,7 @@ async fn request_full_data(nodes: &[DemoNode], reference: String) {
     };
     let t = Instant::now();
     let asked = requests::NewRequest {
+        exercise: false,
         partner: owner_id.clone(),
         category: limes_agreement::Category::PlateReads,
         reference,

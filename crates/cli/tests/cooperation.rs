@@ -2,7 +2,8 @@
 //! side, seen on the other, escalated when not acknowledged in time, one timeline from both
 //! sides' updates; bulletins under their handling codes, pseudonymised where agreed, read
 //! receipts, passed on only where allowed; an exercise played into two nodes leaving no
-//! unmarked data; a joint operation of three whose hotlist hit reaches every member and whose
+//! unmarked data, and a border-crossing drill (hotlist entry, read, alert, patrol assignment,
+//! request) kept apart from real data on both sides; a joint operation of three whose hotlist hit reaches every member and whose
 //! close applies the agreed retention; and incidents and bulletins on two agencies' pages in a
 //! browser.
 
@@ -552,6 +553,193 @@ bulletin = {{ title = "DRILL: tanker seen earlier at Bohumín", summary = "Scrip
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("node pl"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(list(&cz, "/api/v1/incidents?closed=true&exercise=true").await.len(), 1, "nothing more was raised");
+}
+
+/// Romania's border police (cameras at Siret, patrol units) and Ukraine's (a hotlist it
+/// shares): Ukraine's entries go to Romania, Romania's alerts come back pseudonymised, the
+/// reads behind them on request, and its patrol units' assignments cross.
+async fn two_border_police_forces() -> (TestNode, TestNode) {
+    use limes_agreement::Category::{Alerts, HotlistEntries, PatrolPositions, PlateReads};
+    let (ro, ua) = (fed_node("ro-igpf", "RO"), fed_node("ua-dpsu", "UA"));
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    add_partner(&ro, &ua_anchor, "alert,released,patrol", "hotlist-entry");
+    add_partner(&ua, &ro_anchor, "hotlist-entry", "alert,released,patrol");
+    let mut agreement = agreement_of(
+        [party_of(&ro_anchor), party_of(&ua_anchor)],
+        &[
+            ("ua-dpsu", "ro-igpf", HotlistEntries),
+            ("ro-igpf", "ua-dpsu", Alerts),
+            ("ro-igpf", "ua-dpsu", PlateReads),
+            ("ro-igpf", "ua-dpsu", PatrolPositions),
+        ],
+    );
+    agreement.flows[1].plates = limes_agreement::PlateRule::Pseudonymised;
+    agreement.flows[2].mode = limes_agreement::Mode::OnRequest;
+    agree(&ro, &ua, &agreement);
+    let (s, v) = post(&ro, "/api/v1/cameras", util::camera_json("ro-siret-in", "RO")).await;
+    assert!(s.is_success(), "{v}");
+    let unit = json!({"id": "ro-igpf/SV-11", "callsign": "Siret 11", "kind": "car", "vehicle": "Dacia Duster, marked",
+                      "crew": {"size": 2, "roles": ["commander", "driver"]}, "status": "available"});
+    let (s, v) = post(&ro, "/api/v1/patrols/units", unit).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    (ro, ua)
+}
+
+/// The issue's exercise steps over real nodes: a vehicle of interest is listed in Ukraine and
+/// crosses into Romania, a Romanian unit is sent to the alert, Ukraine asks for the reads behind
+/// the pseudonymised alert and Romania approves. The same plate is on Ukraine's real list too,
+/// and a real camera reads it: the drill's read hits only the drill's entry, the real read only
+/// the real one, the drill's request releases only the drill's read, and everything the drill
+/// wrote on both nodes — entry, read, alerts, assignment, request — carries the mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crossing_drill_marks_every_record_on_both_sides_and_never_touches_real_data() {
+    let (ro, ua) = two_border_police_forces().await;
+    let real_entry = json!([{"plate": "AA 1234 BB", "country": "UA", "reason": "stolen", "agency": "ua-dpsu"}]);
+    let (s, v) = post(&ua, "/api/v1/hotlist", real_entry).await;
+    assert!(s.is_success(), "{v}");
+    wait_for("Ukraine's real entry in Romania", async || {
+        let l = list(&ro, "/api/v1/hotlist/search?plate=AA1234BB&country=UA").await;
+        (!l.is_empty()).then_some(())
+    })
+    .await;
+    let r = ro.client().post(ro.at("/api/v1/reads")).json(&util::read_json("ro-siret-in", "AA1234BB", Some("UA")));
+    let r = r.send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+
+    let scenario = format!(
+        r#"
+name = "Siret crossing drill"
+[nodes.ro]
+url = "{ro}"
+token_env = "LIMES_TOKEN_RO"
+person_token_env = "LIMES_SUPERVISOR_RO"
+[nodes.ua]
+url = "{ua}"
+token_env = "LIMES_TOKEN_UA"
+person_token_env = "LIMES_INVESTIGATOR_UA"
+
+[[events]]
+at = "0s"
+node = "ua"
+hotlist = {{ plate = "AA 1234 BB", country = "UA", reason = "stolen", priority = 1, note = "DRILL: Passat stolen in Chernivtsi" }}
+
+[[events]]
+at = "10s"
+node = "ro"
+read = {{ ref = "crossing", camera = "ro-siret-in", plate = "AA1234BB", country = "UA", confidence = 0.93, direction = "approaching" }}
+
+[[events]]
+at = "20s"
+node = "ro"
+assign = {{ unit = "ro-igpf/SV-11", alert = "crossing", note = "Stop it before Suceava" }}
+
+[[events]]
+at = "30s"
+node = "ua"
+request = {{ ref = "ask", alert = "crossing", purpose = "investigation", legal_basis = "{basis}", case = "EX-2026/7", justification = "Drill: where did it go?" }}
+
+[[events]]
+at = "40s"
+node = "ro"
+decide = {{ request = "ask", approve = true }}
+"#,
+        ro = ro.url,
+        ua = ua.url,
+        basis = util::TEST_LEGAL_BASIS,
+    );
+    let file = ro.dir.path().join("crossing.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let out = std::process::Command::new(util::limes_bin())
+        .args(["exercise", "run", file.to_str().unwrap(), "--speed", "20"])
+        .env("LIMES_TOKEN_RO", &ro.token)
+        .env("LIMES_SUPERVISOR_RO", &ro.session)
+        .env("LIMES_TOKEN_UA", &ua.token)
+        .env("LIMES_INVESTIGATOR_UA", &ua.session)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("EXERCISE ").count(), 7, "a header, five events, a footer: {stdout}");
+
+    // Romania: two entries for the plate (the real one and the drill's), two reads, two alerts,
+    // each of the drill's marked and tied only to the drill's.
+    let entries = list(&ro, "/api/v1/hotlist/search?plate=AA1234BB&country=UA").await;
+    let marks: Vec<bool> = entries.iter().map(|e| e["entry"]["exercise"] == true).collect();
+    assert_eq!(marks.iter().filter(|m| **m).count(), 1, "{entries:#?}");
+    assert_eq!(marks.len(), 2, "{entries:#?}");
+    let drill_entry = entries.iter().find(|e| e["entry"]["exercise"] == true).unwrap()["entry"]["id"].clone();
+    let alerts = list(&ro, "/api/v1/alerts").await;
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    let (drill_alert, real_alert) = match alerts[0]["exercise"] == true {
+        true => (&alerts[0], &alerts[1]),
+        false => (&alerts[1], &alerts[0]),
+    };
+    assert_eq!(drill_alert["exercise"], true);
+    assert_eq!(drill_alert["entry_id"], drill_entry, "the drill's read hit only the drill's entry");
+    assert!(real_alert.get("exercise").is_none(), "{real_alert}");
+    assert_ne!(real_alert["entry_id"], drill_entry, "the real read never hit the drill's entry");
+    let read_of = async |id: &Value| -> Value {
+        let r = ro.session_client().get(ro.at(&format!("/api/v1/reads/{id}"))).send().await.unwrap();
+        r.json().await.unwrap()
+    };
+    let drill_read = read_of(&drill_alert["read_id"]).await;
+    assert_eq!(drill_read["read"]["exercise"], true);
+    assert!(read_of(&real_alert["read_id"]).await["read"].get("exercise").is_none());
+
+    // Ukraine: both alerts, pseudonymised, the drill's marked.
+    let got = wait_for("both alerts in Ukraine", async || {
+        let a = list(&ua, "/api/v1/alerts").await;
+        (a.len() == 2).then_some(a)
+    })
+    .await;
+    assert_eq!(got.iter().filter(|a| a["exercise"] == true).count(), 1, "{got:#?}");
+    assert!(got.iter().all(|a| a["origin"]["pseudonymised"] == true), "{got:#?}");
+
+    // The assignment, marked on both sides.
+    let assignments = list(&ro, "/api/v1/patrols/assignments").await;
+    assert_eq!(assignments.len(), 1, "{assignments:#?}");
+    assert_eq!(assignments[0]["exercise"], true);
+    let at_ua = wait_for("the assignment in Ukraine", async || {
+        let a = list(&ua, "/api/v1/patrols/assignments").await;
+        (!a.is_empty()).then_some(a)
+    })
+    .await;
+    assert_eq!(at_ua[0]["exercise"], true, "{at_ua:#?}");
+
+    // The request, marked on both sides; what it released is the drill's read alone.
+    let asked = list(&ua, "/api/v1/requests?direction=out").await;
+    assert_eq!(asked.len(), 1, "{asked:#?}");
+    assert_eq!(asked[0]["exercise"], true);
+    let id = asked[0]["id"].as_str().unwrap().to_owned();
+    let answered = list(&ro, "/api/v1/requests?direction=in").await;
+    assert_eq!(answered[0]["exercise"], true, "{answered:#?}");
+    let released = wait_for("the drill's reads released to Ukraine", async || {
+        let r = ua
+            .session_client()
+            .get(ua.at(&format!("/api/v1/requests/out/ro-igpf/{id}")))
+            .header("limes-purpose", "investigation")
+            .header("limes-legal-basis", util::TEST_LEGAL_BASIS)
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        v.get("released").cloned()
+    })
+    .await;
+    let reads = released["reads"].as_array().unwrap();
+    assert_eq!(reads.len(), 1, "only the drill's read: {released}");
+    assert_eq!(reads[0]["plate"], "AA1234BB");
+    assert_eq!(reads[0]["time"], drill_read["read"]["time"], "{released}");
+
+    // A drill's assignment to real data is refused.
+    let (s, v) = post(
+        &ro,
+        "/api/v1/patrols/assignments",
+        json!({"unit": "ro-igpf/SV-11", "alert": real_alert["id"], "exercise": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("is real"), "{v}");
 }
 
 /// Polish, Czech and Slovak police, each a partner of the other two for joint operations.

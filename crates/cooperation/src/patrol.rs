@@ -478,6 +478,9 @@ pub struct Assignment {
     pub at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+    /// Sent to an exercise's alert or incident (`limes exercise run`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exercise: bool,
 }
 
 impl Assignment {

@@ -49,6 +49,8 @@ struct Slot {
     reason: HotlistReason,
     priority: u8,
     fuzzy: bool,
+    /// An exercise's entry (`HotlistEntry::exercise`).
+    exercise: bool,
     /// [`Make::code`] or 0.
     make: u8,
     /// [`Colour::code`] or 0.
@@ -241,6 +243,7 @@ impl HotlistIndex {
             agency: self.agencies[slot.agency as usize].clone(),
             expires: slot.expires,
             fuzzy: slot.fuzzy,
+            exercise: slot.exercise,
             note: self.notes.get(&s).cloned(),
             vehicle: self.vehicles.get(&s).cloned().or_else(|| vehicle_of_codes(slot.make, slot.colour)),
         }
@@ -586,6 +589,7 @@ impl Slot {
             reason: entry.reason,
             priority: entry.priority,
             fuzzy: entry.fuzzy,
+            exercise: entry.exercise,
             make,
             colour,
         };

@@ -158,6 +158,7 @@ mod tests {
         vehicles
             .iter()
             .map(|(id, v)| HotlistEntry {
+                exercise: false,
                 id: *id,
                 plate: PlateText::new(&format!("B{id:03}XYZ")).unwrap(),
                 country: None,

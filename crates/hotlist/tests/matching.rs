@@ -13,6 +13,7 @@ fn now() -> DateTime<Utc> {
 
 fn entry(id: u64, plate: &str, country: Option<CountryCode>) -> HotlistEntry {
     HotlistEntry {
+        exercise: false,
         id,
         plate: PlateText::new(plate).unwrap(),
         country,

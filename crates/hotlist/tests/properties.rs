@@ -34,6 +34,7 @@ fn make_entry(id: u64, (plate, country, expiry, fuzzy): (String, usize, usize, b
         _ => None,
     };
     HotlistEntry {
+        exercise: false,
         id,
         plate: PlateText::new(&plate).unwrap(),
         country: COUNTRIES[country],

@@ -279,6 +279,10 @@ pub struct PlateRead {
     pub vehicle: Option<VehicleInfo>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<ImageRef>,
+    /// A read an exercise scripted (`limes exercise run`): it matches only exercise hotlist
+    /// entries, raises only exercise alerts, and never answers a real query or request.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exercise: bool,
 }
 
 /// How far ahead of the node's clock a read's time may be (camera clocks drift).
@@ -363,6 +367,18 @@ pub struct HotlistEntry {
     pub vehicle: Option<VehicleInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// An entry an exercise put on the list: only exercise reads hit it, and a real read
+    /// never does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exercise: bool,
+}
+
+impl HotlistEntry {
+    /// Whether a read hits this entry at all as far as the exercise mark goes: exercise
+    /// reads only exercise entries, real reads only real entries.
+    pub fn same_world(&self, read: &PlateRead) -> bool {
+        self.exercise == read.exercise
+    }
 }
 
 /// How sure a hit is.
@@ -440,6 +456,7 @@ mod tests {
 
     fn read_at(time: DateTime<Utc>) -> PlateRead {
         PlateRead {
+            exercise: false,
             camera: CameraId::new("ro-1").unwrap(),
             time,
             plate: PlateInfo {

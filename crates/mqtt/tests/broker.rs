@@ -115,6 +115,7 @@ fn start(dir: tempfile::TempDir, cfg: MqttConfig) -> Node {
     store.upsert_cameras(&[camera("gate_west"), camera("ro-cam-1")]).unwrap();
     store
         .upsert_hotlist(&[HotlistEntry {
+            exercise: false,
             id: 1,
             plate: PlateText::new("B123XYZ").unwrap(),
             country: Some(CountryCode::RO),

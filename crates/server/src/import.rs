@@ -213,6 +213,10 @@ pub struct HotlistIn {
     /// The vehicle's colour (`white`, `gri`), as the list gives it.
     #[serde(default)]
     pub colour: Option<String>,
+    /// An exercise's entry (`limes exercise run`): only exercise reads hit it. The mark is
+    /// set when the entry is added and never changes.
+    #[serde(default)]
+    pub exercise: bool,
 }
 
 fn parse_expiry(s: &str) -> Result<DateTime<Utc>, String> {
@@ -234,6 +238,7 @@ impl HotlistIn {
             return Err(format!("priority {priority} is not in 1..=5"));
         }
         Ok(HotlistEntry {
+            exercise: self.exercise,
             id,
             plate: n.text,
             country,
@@ -337,6 +342,8 @@ pub fn hotlist_csv(data: &[u8]) -> Result<Parsed<HotlistIn>, String> {
             note: get(note),
             make: get(make),
             colour: get(colour),
+            // A list in a file is real data; an exercise adds its entries through the API.
+            exercise: false,
         })
     }))
 }

@@ -74,6 +74,9 @@ fn prepare<T: IngestRecord>(state: &AppState, items: Vec<(usize, Result<T, Strin
         let cameras = read_lock(&state.cameras);
         for (read, normalized) in &checked {
             for hit in ops.index.match_read(normalized, now) {
+                if ops.index.get(hit.entry_id).is_none_or(|e| !e.same_world(read)) {
+                    continue;
+                }
                 if let Some((operation, plate)) = ops.owner(hit.entry_id) {
                     p.operation_hits.push(crate::operations::NewHit {
                         operation: operation.clone(),
@@ -109,7 +112,8 @@ fn prepare<T: IngestRecord>(state: &AppState, items: Vec<(usize, Result<T, Strin
                 _ => None,
             };
             policy.apply(confidence, camera.as_deref(), read.vehicle.as_ref(), &hotlist, &mut hits[start..end]);
-            if let (Some(camera), Some(c)) = (camera, confidence) {
+            // A drill's reads say nothing about how sure the camera usually is.
+            if let (Some(camera), Some(c), false) = (camera, confidence, read.exercise) {
                 camera.observe(c);
             }
             start = end;
@@ -125,7 +129,9 @@ fn prepare<T: IngestRecord>(state: &AppState, items: Vec<(usize, Result<T, Strin
     for ((read, normalized), end) in checked.into_iter().zip(ends) {
         let slot = p.batch.reads.len();
         for hit in hits[start..end].iter().filter(|h| usable(h.entry_id)) {
-            if let Some(entry) = hotlist.get(hit.entry_id) {
+            // A drill never mixes with real data: an exercise read hits only exercise
+            // entries, a real read only real ones.
+            if let Some(entry) = hotlist.get(hit.entry_id).filter(|e| e.same_world(&read)) {
                 p.batch.alerts.push(NewAlert::demoted(slot, &entry, hit.kind, hit.distance, hit.demoted));
             }
         }

@@ -86,6 +86,8 @@ pub(crate) fn rebuild_index(state: &AppState) -> Result<(), limes_store::StoreEr
                 fuzzy: false,
                 vehicle: None,
                 note: None,
+                // An exercise operation's list is hit only by exercise reads.
+                exercise: op.exercise,
             });
             owners.insert(id, (op.id.clone(), plate.clone()));
         }

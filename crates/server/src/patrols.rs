@@ -301,6 +301,7 @@ pub async fn assign(
     target: Target,
     by: &str,
     note: String,
+    exercise: bool,
 ) -> Result<(Unit, Assignment), PatrolFailure> {
     let me = me(state)?;
     if id.agency != me {
@@ -309,7 +310,7 @@ pub async fn assign(
             id.agency
         )));
     }
-    let a = Assignment { unit: id.clone(), target: target.clone(), by: by.to_owned(), at: Utc::now(), note };
+    let a = Assignment { unit: id.clone(), target: target.clone(), by: by.to_owned(), at: Utc::now(), note, exercise };
     a.check()?;
     let store = state.store.clone();
     let changed = {

@@ -46,6 +46,9 @@ pub struct ReadIn {
     pub vehicle: Option<VehicleInfo>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<ImageRef>,
+    /// A read an exercise scripted (`limes exercise run`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exercise: bool,
 }
 
 impl ReadIn {
@@ -60,6 +63,7 @@ impl ReadIn {
             }),
         };
         Ok(PlateRead {
+            exercise: self.exercise,
             camera,
             time: self.time,
             plate: PlateInfo {
@@ -81,6 +85,7 @@ impl ReadIn {
 impl From<&PlateRead> for ReadIn {
     fn from(r: &PlateRead) -> Self {
         Self {
+            exercise: false,
             camera: r.camera.to_string(),
             time: r.time,
             plate: r.plate.text.value.clone(),

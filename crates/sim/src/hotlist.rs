@@ -146,7 +146,19 @@ fn entry(
         HotlistReason::Other => rng.random_range(4..=5),
     };
     let agency = agencies[rng.random_range(0..agencies.len())].clone();
-    HotlistEntry { id, plate, country, reason, priority, agency, expires, fuzzy, note: None, vehicle: None }
+    HotlistEntry {
+        exercise: false,
+        id,
+        plate,
+        country,
+        reason,
+        priority,
+        agency,
+        expires,
+        fuzzy,
+        note: None,
+        vehicle: None,
+    }
 }
 
 fn days_after(start: DateTime<Utc>, days: f64) -> DateTime<Utc> {

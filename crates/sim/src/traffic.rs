@@ -460,6 +460,7 @@ impl Simulator {
             }
         };
         let read = PlateRead {
+            exercise: false,
             camera: camera.id.clone(),
             time: self.cfg.start + TimeDelta::milliseconds(p.time_ms),
             plate: PlateInfo {

@@ -23,6 +23,7 @@ fn main() {
         let letters: String = (0..3).map(|k| (b'A' + ((h >> (5 * k)) % 26) as u8) as char).collect();
         let plate = format!("B{:03}{letters}", (h >> 20) % 1000);
         let read = PlateRead {
+            exercise: false,
             camera: CameraId::new(format!("cam-{}", i % 10)).unwrap(),
             time: now,
             plate: PlateInfo {

@@ -41,6 +41,9 @@ pub struct Alert {
     /// Where an alert a partner agency raised came from (none for this node's own).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<AlertOrigin>,
+    /// Raised by an exercise read on an exercise entry (`limes exercise run`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exercise: bool,
 }
 
 /// The partner agency that raised an alert and sent it here.
@@ -89,6 +92,7 @@ pub struct PartnerAlert {
     pub reason: HotlistReason,
     pub priority: u8,
     pub agency: AgencyId,
+    pub exercise: bool,
 }
 
 /// Inserts partners' alerts from `first_id` on, skipping messages stored before; the writer
@@ -101,8 +105,8 @@ pub(crate) fn insert_partner_alerts(
     let mut insert = conn.prepare_cached(
         "INSERT INTO alerts (id, read_id, entry_id, kind, distance, plate, read_text, camera, time_us, created_us,
                              reason, priority, agency, demoted, origin_agency, origin_country, origin_alert_id,
-                             origin_message, camera_lat, camera_lon, origin_pseudonymised)
-         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                             origin_message, camera_lat, camera_lon, origin_pseudonymised, exercise)
+         VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
          ON CONFLICT (origin_message) DO NOTHING",
     )?;
     let mut stored = Vec::with_capacity(alerts.len());
@@ -130,6 +134,7 @@ pub(crate) fn insert_partner_alerts(
             o.camera_position.map(|p| p.lat),
             o.camera_position.map(|p| p.lon),
             o.pseudonymised,
+            a.exercise,
         ])?;
         if n == 1 {
             stored.push(Alert {
@@ -149,6 +154,7 @@ pub(crate) fn insert_partner_alerts(
                 agency: a.agency.clone(),
                 ack: None,
                 origin: Some(a.origin.clone()),
+                exercise: a.exercise,
             });
             id += 1;
         }
@@ -177,7 +183,7 @@ pub struct AlertQuery {
 const COLUMNS: &str = "id, read_id, entry_id, kind, distance, plate, read_text, camera, time_us, created_us,
                        reason, priority, agency, acked_by, acked_us, ack_note, demoted, origin_agency,
                        origin_country, origin_alert_id, origin_message, camera_lat, camera_lon,
-                       origin_pseudonymised";
+                       origin_pseudonymised, exercise";
 
 fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
     let kind: String = row.get(3)?;
@@ -195,6 +201,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
     let origin_message: Option<String> = row.get(20)?;
     let position: (Option<f64>, Option<f64>) = (row.get(21)?, row.get(22)?);
     let pseudonymised: bool = row.get(23)?;
+    let exercise: bool = row.get(24)?;
     let (id, read_id, entry_id, distance, time_us, created_us, priority): (i64, Option<i64>, i64, u8, i64, i64, u8) =
         (row.get(0)?, row.get(1)?, row.get(2)?, row.get(4)?, row.get(8)?, row.get(9)?, row.get(11)?);
     Ok((|| {
@@ -237,6 +244,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> {
                     pseudonymised,
                 }),
             },
+            exercise,
         })
     })())
 }

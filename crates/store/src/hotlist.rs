@@ -18,6 +18,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<HotlistEntry, StoreError>> {
     let fuzzy: bool = row.get(7)?;
     let note: Option<String> = row.get(8)?;
     let vehicle: Option<String> = row.get(9)?;
+    let exercise: bool = row.get(10)?;
     Ok((|| {
         Ok(HotlistEntry {
             id: id as u64,
@@ -33,6 +34,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<HotlistEntry, StoreError>> {
                 .map(|v| serde_json::from_str(&v))
                 .transpose()
                 .map_err(|e| corrupt("hotlist", format!("vehicle: {e}")))?,
+            exercise,
         })
     })())
 }
@@ -42,7 +44,7 @@ impl Store {
     pub fn hotlist(&self) -> Result<Vec<HotlistEntry>, StoreError> {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, plate, country, reason, priority, agency, expires_us, fuzzy, note, vehicle FROM hotlist ORDER BY id",
+                "SELECT id, plate, country, reason, priority, agency, expires_us, fuzzy, note, vehicle, exercise FROM hotlist ORDER BY id",
             )?;
             let rows = stmt.query_map([], decode)?;
             rows.map(|r| r?).collect()
@@ -53,7 +55,7 @@ impl Store {
     pub fn hotlist_page(&self, after: u64, limit: usize) -> Result<Vec<HotlistEntry>, StoreError> {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT id, plate, country, reason, priority, agency, expires_us, fuzzy, note, vehicle FROM hotlist
+                "SELECT id, plate, country, reason, priority, agency, expires_us, fuzzy, note, vehicle, exercise FROM hotlist
                  WHERE id > ?1 ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt.query_map(rusqlite::params![after as i64, limit.min(100_000) as i64], decode)?;
@@ -113,7 +115,8 @@ impl Store {
             }
             let changed = tx.execute(
                 "UPDATE hotlist SET plate = ?2, country = ?3, reason = ?4, priority = ?5, agency = ?6,
-                                    expires_us = ?7, fuzzy = ?8, note = ?9, vehicle = ?10, updated_us = ?11
+                                    expires_us = ?7, fuzzy = ?8, note = ?9, vehicle = ?10, updated_us = ?11,
+                                    exercise = ?12
                  WHERE id = ?1",
                 params![
                     id,
@@ -127,6 +130,7 @@ impl Store {
                     entry.note,
                     vehicle,
                     now,
+                    entry.exercise,
                 ],
             )?;
             tx.commit()?;
@@ -155,8 +159,8 @@ pub enum HotlistUpdate {
 pub(crate) fn upsert_in(tx: &rusqlite::Transaction<'_>, e: &HotlistEntry, now_us: i64) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached(
         "INSERT OR REPLACE INTO hotlist (id, plate, country, reason, priority, agency, expires_us, fuzzy,
-                                         note, vehicle, updated_us)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                         note, vehicle, updated_us, exercise)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     let vehicle = e.vehicle.as_ref().map(|v| serde_json::to_string(v).expect("a VehicleInfo serialises"));
     stmt.execute(params![
@@ -171,6 +175,7 @@ pub(crate) fn upsert_in(tx: &rusqlite::Transaction<'_>, e: &HotlistEntry, now_us
         e.note,
         vehicle,
         now_us,
+        e.exercise,
     ])?;
     Ok(())
 }

@@ -97,6 +97,9 @@ pub enum StoreError {
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// A write the store refuses whole, as its caller should never have asked it.
+    #[error("refused: {0}")]
+    Refused(String),
     /// Writing, reading or removing a file of the store (an image) failed.
     #[error("file {path}: {source}")]
     File { path: PathBuf, source: std::io::Error },

@@ -338,18 +338,22 @@ impl Store {
 
     /// The distinct plates of the reads taken from `from` until before `to`, each with the ids of
     /// those reads (ascending), in plate order: the sightings a hit/no-hit set is built from.
-    /// Walks the time index and reads only the plate of each read, not its body.
+    /// Only exercise reads when `exercise`, only real ones otherwise: a drill's sightings never
+    /// answer a real query, nor a real sighting a drill's. Walks the time index and reads only
+    /// the plate of each read, not its body.
     pub fn plates_seen(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        exercise: bool,
     ) -> Result<Vec<(PlateText, Vec<i64>)>, StoreError> {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT plate, id FROM reads INDEXED BY reads_by_time WHERE time_us >= ?1 AND time_us < ?2
+                "SELECT plate, id FROM reads INDEXED BY reads_by_time
+                  WHERE time_us >= ?1 AND time_us < ?2 AND exercise = ?3
                   ORDER BY plate, id",
             )?;
-            let mut rows = stmt.query([to_us(from), to_us(to)])?;
+            let mut rows = stmt.query(rusqlite::params![to_us(from), to_us(to), exercise])?;
             let mut out: Vec<(PlateText, Vec<i64>)> = Vec::new();
             while let Some(row) = rows.next()? {
                 let (plate, id): (String, i64) = (row.get(0)?, row.get(1)?);

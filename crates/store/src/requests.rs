@@ -60,6 +60,9 @@ pub struct DataRequest {
     pub released: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub released_at: Option<DateTime<Utc>>,
+    /// A request an exercise made: it releases only the exercise's reads.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exercise: bool,
 }
 
 /// A decision on a request.
@@ -74,7 +77,7 @@ pub struct Decision<'a> {
 
 const COLUMNS: &str = "direction, partner, id, category, reference, purpose, legal_basis, case_ref, justification, \
                        urgent, asked_by, created_us, deadline_us, status, decided_by, decided_us, reason, released, \
-                       released_us";
+                       released_us, exercise";
 
 fn decode(r: &Row<'_>) -> rusqlite::Result<DataRequest> {
     let direction: String = r.get(0)?;
@@ -98,6 +101,7 @@ fn decode(r: &Row<'_>) -> rusqlite::Result<DataRequest> {
         reason: r.get(16)?,
         released: r.get(17)?,
         released_at: r.get::<_, Option<i64>>(18)?.map(from_us),
+        exercise: r.get(19)?,
     })
 }
 
@@ -109,7 +113,7 @@ impl Store {
             let n = conn.execute(
                 &format!(
                     "INSERT OR IGNORE INTO requests ({COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     r.direction.as_str(),
@@ -131,6 +135,7 @@ impl Store {
                     r.reason,
                     r.released,
                     r.released_at.map(to_us),
+                    r.exercise,
                 ],
             )?;
             Ok(n == 1)

@@ -28,6 +28,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_patrols.sql")),
     (14, include_str!("../migrations/0014_bulletins.sql")),
     (15, include_str!("../migrations/0015_operations.sql")),
+    (16, include_str!("../migrations/0016_exercise_marks.sql")),
 ];
 
 /// The newest schema version this build knows.

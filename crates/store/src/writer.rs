@@ -62,6 +62,8 @@ pub struct NewAlert {
     pub distance: u8,
     /// Why a hit the text would confirm is only possible.
     pub demoted: Option<Demotion>,
+    /// The hit of an exercise read on an exercise entry.
+    pub exercise: bool,
 }
 
 impl NewAlert {
@@ -87,6 +89,7 @@ impl NewAlert {
             kind,
             distance,
             demoted,
+            exercise: entry.exercise,
         }
     }
 }
@@ -347,8 +350,8 @@ fn write_batch(
 ) -> Result<Committed, StoreError> {
     let mut insert_read = conn.prepare_cached(
         "INSERT INTO reads (id, seg, camera, time_us, received_us, plate, plate_key, lookalike_key, country, valid,
-                            body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                            body, exercise)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     let mut read_ids = Vec::with_capacity(batch.reads.len());
     for (id, r) in (first_id..).zip(&batch.reads) {
@@ -364,6 +367,7 @@ fn write_batch(
             r.country.as_ref().map(CountryCode::as_str),
             r.valid,
             r.body,
+            r.read.exercise,
         ])?;
         read_ids.push(id);
     }
@@ -371,11 +375,17 @@ fn write_batch(
     if !batch.alerts.is_empty() {
         let mut insert_alert = conn.prepare_cached(
             "INSERT INTO alerts (id, read_id, entry_id, kind, distance, plate, read_text, camera, time_us,
-                                 created_us, reason, priority, agency, demoted)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                 created_us, reason, priority, agency, demoted, exercise)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         for (id, a) in (first_alert_id..).zip(&batch.alerts) {
             let r = batch.reads.get(a.read_index).ok_or_else(|| StoreError::NotFound("alert's read".into()))?;
+            if a.exercise != r.read.exercise {
+                // The matcher keeps drills apart; a batch that does not is refused whole.
+                return Err(StoreError::Refused(
+                    "an alert would join an exercise record and a real one (entry and read differ)".into(),
+                ));
+            }
             let created = r.received;
             insert_alert.execute(params![
                 id,
@@ -392,6 +402,7 @@ fn write_batch(
                 a.priority,
                 a.agency.as_str(),
                 a.demoted.as_ref().map(Demotion::as_str),
+                r.read.exercise,
             ])?;
             alerts.push(Alert {
                 id,
@@ -410,6 +421,7 @@ fn write_batch(
                 agency: a.agency.clone(),
                 ack: None,
                 origin: None,
+                exercise: r.read.exercise,
             });
         }
     }

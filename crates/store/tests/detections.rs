@@ -49,6 +49,7 @@ fn face(camera: &str, t: DateTime<Utc>, ages: (u8, u8), gender: Gender) -> Detec
 
 fn read(t: DateTime<Utc>) -> NewRead {
     let read = PlateRead {
+        exercise: false,
         camera: CameraId::new("a").unwrap(),
         time: t,
         plate: PlateInfo {

@@ -36,6 +36,7 @@ fn camera(id: &str) -> Camera {
 
 fn read(plate: &str, t: DateTime<Utc>) -> NewRead {
     let r = PlateRead {
+        exercise: false,
         camera: CameraId::new("ro-cam-1").unwrap(),
         time: t,
         plate: PlateInfo {

@@ -101,8 +101,14 @@ fn assignments_change_the_unit_in_the_same_transaction_and_partners_apply_once()
     let id: UnitId = "sk-pz/KE-7".parse().unwrap();
     store.put_unit(&unit("sk-pz/KE-7", false), now).unwrap();
     let target = Target::Incident("hu-police/2".parse().unwrap());
-    let a =
-        Assignment { unit: id.clone(), target: target.clone(), by: "dispatcher".into(), at: now, note: String::new() };
+    let a = Assignment {
+        exercise: false,
+        unit: id.clone(),
+        target: target.clone(),
+        by: "dispatcher".into(),
+        at: now,
+        note: String::new(),
+    };
     let changed = store.change_unit(&id, now, Some(&a), |u| u.assign(target.clone()).map(|()| true)).unwrap();
     let UnitChange::Changed(u) = changed else { panic!("{changed:?}") };
     assert_eq!(u.status, UnitStatus::EnRoute);

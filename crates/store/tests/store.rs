@@ -30,6 +30,7 @@ fn camera(id: &str) -> Camera {
 
 fn read(camera: &str, plate: &str, t: DateTime<Utc>) -> NewRead {
     let r = PlateRead {
+        exercise: false,
         camera: CameraId::new(camera).unwrap(),
         time: t,
         plate: PlateInfo {
@@ -48,6 +49,7 @@ fn read(camera: &str, plate: &str, t: DateTime<Utc>) -> NewRead {
 
 fn entry(id: u64, plate: &str) -> HotlistEntry {
     HotlistEntry {
+        exercise: false,
         id,
         plate: PlateText::new(plate).unwrap(),
         country: Some(CountryCode::RO),
@@ -333,13 +335,51 @@ fn plates_seen_in_a_time_range_are_distinct_with_their_reads() {
         read("b", "CJ07XYZ", t0() - Duration::hours(1)),
         read("a", "B123ABC", t0()),
         read("b", "B123ABC", t0() + Duration::hours(1)),
+        drill(read("b", "B123ABC", t0() - Duration::hours(2))),
+        drill(read("b", "SV99EXR", t0() - Duration::hours(2))),
     ];
     let ids = store.write_blocking(WriteBatch { reads, alerts: vec![] }).unwrap().read_ids;
-    let seen = store.plates_seen(t0() - Duration::days(7), t0() + Duration::hours(1)).unwrap();
+    let (from, to) = (t0() - Duration::days(7), t0() + Duration::hours(1));
+    let seen = store.plates_seen(from, to, false).unwrap();
     let plate = |p: &str| PlateText::new(p).unwrap();
-    // From inclusive, to exclusive; the 8-day-old read is outside.
+    // From inclusive, to exclusive; the 8-day-old read is outside; the exercise's reads are
+    // apart.
     assert_eq!(seen, vec![(plate("B123ABC"), vec![ids[1], ids[3]]), (plate("CJ07XYZ"), vec![ids[2]])]);
-    assert!(store.plates_seen(t0() + Duration::days(1), t0() + Duration::days(2)).unwrap().is_empty());
+    assert_eq!(
+        store.plates_seen(from, to, true).unwrap(),
+        vec![(plate("B123ABC"), vec![ids[5]]), (plate("SV99EXR"), vec![ids[6]])]
+    );
+    assert!(store.plates_seen(t0() + Duration::days(1), t0() + Duration::days(2), false).unwrap().is_empty());
+    // The mark is kept on the read itself.
+    assert!(store.read(ids[5]).unwrap().read.exercise && !store.read(ids[1]).unwrap().read.exercise);
+}
+
+/// The same read, scripted by an exercise.
+fn drill(mut r: NewRead) -> NewRead {
+    r.read.exercise = true;
+    NewRead::new(r.read, r.plate, r.country, r.valid, r.received)
+}
+
+#[test]
+fn an_alert_never_joins_an_exercise_read_and_a_real_entry() {
+    let (_dir, store) = open();
+    let mut drill_entry = entry(2, "B123ABC");
+    drill_entry.exercise = true;
+    for (read, entry) in
+        [(drill(read("a", "B123ABC", t0())), entry(1, "B123ABC")), (read("a", "B123ABC", t0()), drill_entry.clone())]
+    {
+        let batch = WriteBatch { reads: vec![read], alerts: vec![NewAlert::new(0, &entry, MatchKind::Confirmed, 0)] };
+        let e = store.write_blocking(batch).unwrap_err().to_string();
+        assert!(e.contains("exercise record and a real one"), "{e}");
+    }
+    assert_eq!(store.count_reads().unwrap(), 0, "the refused batches left nothing");
+    let batch = WriteBatch {
+        reads: vec![drill(read("a", "B123ABC", t0()))],
+        alerts: vec![NewAlert::new(0, &drill_entry, MatchKind::Confirmed, 0)],
+    };
+    let alert = &store.write_blocking(batch).unwrap().alerts[0];
+    assert!(alert.exercise);
+    assert!(store.alert(alert.id).unwrap().exercise, "the mark is stored");
 }
 
 #[test]
@@ -505,6 +545,7 @@ fn other_writers_committing_meanwhile_never_fail_a_group() {
 
 fn partner_alert(message: &str, plate: &str, created: DateTime<Utc>) -> limes_store::PartnerAlert {
     limes_store::PartnerAlert {
+        exercise: false,
         origin: limes_store::AlertOrigin {
             agency: AgencyId::new("ua-dpsu").unwrap(),
             country: Some(CountryCode::UA),
@@ -646,6 +687,7 @@ fn requests_keep_the_first_decision_and_are_released_once() {
     let (dir, store) = open();
     let now = Utc::now();
     let r = DataRequest {
+        exercise: false,
         direction: Direction::In,
         partner: "ua-dpsu".into(),
         id: "0123456789abcdef0123456789abcdef".into(),

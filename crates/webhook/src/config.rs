@@ -291,6 +291,7 @@ mod tests {
         let alert = |priority: u8, kind: MatchKind| {
             let t = chrono::Utc::now();
             Alert {
+                exercise: false,
                 id: 1,
                 read_id: Some(1),
                 entry_id: 1,

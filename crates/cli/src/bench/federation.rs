@@ -66,6 +66,7 @@ impl FedNode {
                 let entries: Vec<limes_model::HotlistEntry> = (0..plates)
                     .map(|i| {
                         Ok(limes_model::HotlistEntry {
+                            exercise: false,
                             id: i as u64 + 1,
                             plate: limes_plate::PlateText::new(&plate(i))?,
                             country: Some(limes_plate::CountryCode::parse(country)?),

@@ -26,6 +26,7 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         let mut entries: Vec<limes_model::HotlistEntry> = plates
             .iter()
             .map(|p| limes_model::HotlistEntry {
+                exercise: false,
                 id: 0,
                 plate: limes_plate::PlateText::new(p).expect("a valid plate"),
                 country: Some(limes_plate::CountryCode::RO),

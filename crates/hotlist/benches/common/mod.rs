@@ -49,6 +49,7 @@ pub fn hotlist(n: usize, seed: u64) -> Vec<HotlistEntry> {
                 let (country, plate, _) = random_plate(&mut rng);
                 let roll = rng.random_range(0..1000u32);
                 HotlistEntry {
+                    exercise: false,
                     id: i as u64 + 1,
                     plate,
                     country: Some(country),

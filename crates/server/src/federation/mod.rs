@@ -75,6 +75,9 @@ pub struct SharedAlert {
     /// shared (`hotlist`): its id on the recipient's node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_entry: Option<u64>,
+    /// Raised in an exercise (`limes exercise run`): the recipient keeps the mark.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exercise: bool,
 }
 
 /// The pseudonym of `plate` for `partner`: twelve characters of a keyed hash (A–Z, 2–7), the
@@ -115,6 +118,7 @@ impl SharedAlert {
             agency: a.agency.clone(),
             pseudonymised: false,
             owner_entry: None,
+            exercise: a.exercise,
         }
     }
 
@@ -147,6 +151,7 @@ impl SharedAlert {
             None => 0,
         };
         Ok(PartnerAlert {
+            exercise: self.exercise,
             origin: AlertOrigin {
                 agency: from.sender.clone(),
                 country: Some(self.country),
@@ -357,7 +362,8 @@ async fn publish_sightings(state: AppState, link: Link) {
             let now = Utc::now();
             let (from, until) = link.sighting_window(now);
             let store = state.store.clone();
-            match tokio::task::spawn_blocking(move || store.plates_seen(from, until)).await {
+            // Real sightings only: a drill's reads never answer a partner's query.
+            match tokio::task::spawn_blocking(move || store.plates_seen(from, until, false)).await {
                 Ok(Ok(plates)) => {
                     let sightings = plates
                         .into_iter()

@@ -56,6 +56,9 @@ pub struct RequestMessage {
     pub justification: String,
     pub urgent: bool,
     pub asked_at: DateTime<Utc>,
+    /// Asked in an exercise: only the exercise's reads are released.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exercise: bool,
 }
 
 /// A decision as it travels (version 1 of `request-decision`).
@@ -159,6 +162,7 @@ impl RequestMessage {
     /// The request as either side keeps it, pending from `at` with the deadline that follows.
     fn pending(&self, direction: Direction, partner: &str, asked_by: String, at: DateTime<Utc>) -> DataRequest {
         DataRequest {
+            exercise: self.exercise,
             direction,
             partner: partner.to_owned(),
             id: self.id.clone(),
@@ -266,6 +270,7 @@ pub struct NewRequest {
     pub legal_basis: String,
     pub case_ref: String,
     pub asked_by: String,
+    pub exercise: bool,
 }
 
 /// Files a request with the partner: checked against the agreement with it (the partner's data
@@ -288,6 +293,7 @@ pub async fn make(state: &AppState, r: NewRequest) -> Result<DataRequest, Reques
         justification: r.justification,
         urgent: r.urgent,
         asked_at: now,
+        exercise: r.exercise,
     };
     msg.check().map_err(RequestError::Invalid)?;
     let row = msg.pending(Direction::Out, r.partner.as_str(), r.asked_by, now);
@@ -362,7 +368,7 @@ async fn release(state: &AppState, link: &Link, r: &DataRequest) -> Result<(), R
         onward_transfer: flow.onward_transfer,
         handling_code: flow.handling_code.clone(),
     };
-    let ids = reads_behind(state, link, &partner, &r.reference, flow.retention_days).await?;
+    let ids = reads_behind(state, link, &partner, &r.reference, flow.retention_days, r.exercise).await?;
     let store = state.store.clone();
     let reads =
         blocking(move || ids.iter().take(MAX_RELEASED).map(|id| store.read(*id)).collect::<Result<Vec<_>, _>>())
@@ -371,7 +377,9 @@ async fn release(state: &AppState, link: &Link, r: &DataRequest) -> Result<(), R
         let cameras = crate::read_lock(&state.cameras);
         reads
             .into_iter()
-            .filter(|s| !state.is_restricted(s.plate.as_str()))
+            // An exercise request releases only the exercise's reads, a real one only real
+            // reads, whatever the reference stands for.
+            .filter(|s| s.read.exercise == r.exercise && !state.is_restricted(s.plate.as_str()))
             .map(|s| ReleasedRead {
                 plate: s.plate.as_str().to_owned(),
                 country: s.country,
@@ -409,6 +417,7 @@ async fn reads_behind(
     partner: &AgencyId,
     reference: &str,
     days: u32,
+    exercise: bool,
 ) -> Result<Vec<i64>, RequestError> {
     if reference.len() == 32 {
         let r: limes_hitquery::Reference =
@@ -425,7 +434,7 @@ async fn reads_behind(
     let secret = link.identity().key.to_private_text();
     let now = Utc::now();
     let store = state.store.clone();
-    let seen = blocking(move || store.plates_seen(now - Duration::days(i64::from(days)), now)).await?;
+    let seen = blocking(move || store.plates_seen(now - Duration::days(i64::from(days)), now, exercise)).await?;
     seen.into_iter()
         .find(|(plate, _)| super::pseudonym(secret.as_bytes(), partner.as_str(), plate.as_str()) == reference)
         .map(|(_, reads)| reads)
@@ -523,6 +532,7 @@ mod tests {
 
     fn request() -> RequestMessage {
         RequestMessage {
+            exercise: false,
             id: "0123456789abcdef0123456789abcdef".into(),
             category: Category::PlateReads,
             reference: "fedcba9876543210fedcba9876543210".into(),

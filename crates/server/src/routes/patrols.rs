@@ -368,15 +368,19 @@ pub(super) struct AssignBody {
     incident: Option<IncidentId>,
     #[serde(default)]
     note: String,
+    /// Sent in an exercise: the alert or incident must be an exercise's too.
+    #[serde(default)]
+    exercise: bool,
 }
 
-/// What the caller may see of an alert here: its target (by its origin's id) and where it was.
+/// What the caller may see of an alert here: its target (by its origin's id), where it was,
+/// and whether an exercise raised it.
 async fn alert_target(
     state: &AppState,
     caller: &Caller,
     purpose: &str,
     id: i64,
-) -> Result<(Target, Option<GeoPoint>), ApiError> {
+) -> Result<(Target, Option<GeoPoint>, bool), ApiError> {
     let store = state.store.clone();
     let alert = tokio::task::spawn_blocking(move || store.alert(id)).await??;
     state.refuse_restricted(caller, alert.plate.as_str(), Object::alert(id)).await?;
@@ -385,18 +389,26 @@ async fn alert_target(
             if !may_access(state, purpose, Some((o.agency.as_str(), o.pseudonymised)), alert.created) {
                 return Err(ApiError::NotFound(format!("alert {id} not found")));
             }
-            Ok((Target::Alert(AlertRef { agency: o.agency.clone(), id: o.alert_id }), o.camera_position))
+            Ok((
+                Target::Alert(AlertRef { agency: o.agency.clone(), id: o.alert_id }),
+                o.camera_position,
+                alert.exercise,
+            ))
         }
         None => {
             let me = patrols::me(state)?;
             let position = crate::read_lock(&state.cameras).get(&alert.camera).and_then(|c| c.position);
-            Ok((Target::Alert(AlertRef { agency: me, id }), position))
+            Ok((Target::Alert(AlertRef { agency: me, id }), position, alert.exercise))
         }
     }
 }
 
-/// An incident the caller may see, and its centre.
-async fn incident_target(state: &AppState, purpose: &str, id: IncidentId) -> Result<(Target, GeoPoint), ApiError> {
+/// An incident the caller may see, its centre, and whether it is an exercise's.
+async fn incident_target(
+    state: &AppState,
+    purpose: &str,
+    id: IncidentId,
+) -> Result<(Target, GeoPoint, bool), ApiError> {
     let store = state.store.clone();
     let found = {
         let id = id.clone();
@@ -411,7 +423,7 @@ async fn incident_target(state: &AppState, purpose: &str, id: IncidentId) -> Res
                     i.raised,
                 ) =>
         {
-            Ok((Target::Incident(i.id), i.area.centre()))
+            Ok((Target::Incident(i.id), i.area.centre(), i.exercise))
         }
         _ => Err(ApiError::NotFound(format!("incident {id} not found"))),
     }
@@ -434,12 +446,26 @@ pub(super) async fn assign(
     let purpose = purpose_of(&state, grant);
     let bytes = body_bytes(&state, body).await?;
     let b: AssignBody = json("assignment", utf8(&bytes)?)?;
-    let target = match (b.alert, b.incident) {
-        (Some(alert), None) => alert_target(&state, &caller, &purpose, alert).await?.0,
-        (None, Some(incident)) => incident_target(&state, &purpose, incident).await?.0,
+    let (target, exercise) = match (b.alert, b.incident) {
+        (Some(alert), None) => {
+            let (target, _, exercise) = alert_target(&state, &caller, &purpose, alert).await?;
+            (target, exercise)
+        }
+        (None, Some(incident)) => {
+            let (target, _, exercise) = incident_target(&state, &purpose, incident).await?;
+            (target, exercise)
+        }
         _ => return Err(ApiError::Unprocessable("an assignment names an alert or an incident, not both".into())),
     };
-    let (unit, assignment) = patrols::assign(&state, &b.unit, target, &caller.principal.id, b.note).await?;
+    // An assignment to an exercise's alert or incident is an exercise's; a drill never sends
+    // a unit to real data.
+    if b.exercise && !exercise {
+        return Err(ApiError::Unprocessable(format!(
+            "an exercise assignment goes only to an exercise's alert or incident; {} is real",
+            target.key()
+        )));
+    }
+    let (unit, assignment) = patrols::assign(&state, &b.unit, target, &caller.principal.id, b.note, exercise).await?;
     Ok((StatusCode::CREATED, Json(Assigned { assignment, unit })))
 }
 

@@ -48,6 +48,9 @@ pub(super) struct MakeBody {
     #[serde(default)]
     urgent: bool,
     justification: String,
+    /// Asked in an exercise: the partner releases only the exercise's reads.
+    #[serde(default)]
+    exercise: bool,
 }
 
 /// A request as listed: its row, whether it is past its deadline undecided, and (opened one
@@ -88,6 +91,7 @@ pub(super) async fn make(
         .clone()
         .ok_or_else(|| ApiError::Unprocessable("a request for full data names its case (header limes-case)".into()))?;
     let r = NewRequest {
+        exercise: b.exercise,
         partner,
         category,
         reference: b.reference,
