@@ -403,6 +403,122 @@ async fn bulletins_cross_under_their_handling_codes_with_receipts_and_pseudonyms
     assert_eq!(bulletin(&hu, &h2_id, None).await.0, StatusCode::NOT_FOUND);
 }
 
+/// Reads Server-Sent Events from `stream` (what is left of the last call in `buffer`) until an
+/// event of type `kind` whose data satisfies `want`, for at most 10 s; returns the data of
+/// every `kind` event read by then.
+async fn events_until<S, B>(
+    stream: &mut S,
+    buffer: &mut String,
+    kind: &str,
+    want: impl Fn(&Value) -> bool,
+) -> Vec<Value>
+where
+    S: futures::Stream<Item = reqwest::Result<B>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let event = block.lines().find_map(|l| l.strip_prefix("event:")).map(str::trim);
+                let data: String = block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect();
+                if event == Some(kind) {
+                    let v: Value = serde_json::from_str(&data).unwrap();
+                    let done = want(&v);
+                    seen.push(v);
+                    if done {
+                        return;
+                    }
+                }
+            }
+            let chunk = stream.next().await.expect("the stream goes on").unwrap();
+            buffer.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "no such {kind} event within 10 s; saw {seen:#?}");
+    seen
+}
+
+/// An inbox open at a partner fills live: `GET /bulletins/stream` carries each bulletin as it
+/// arrives, only what the caller's declared purpose may open (an H1 bulletin never reaches a
+/// stream declared for prosecution), and at the issuer the bulletin issued, then again with
+/// the partner's read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulletins_arrive_on_the_partners_live_stream_within_their_handling_codes() {
+    let (cz, pl) = two_services();
+    let open = |node: &TestNode, purpose: Option<&'static str>| {
+        let mut r = node.session_client().get(node.at("/api/v1/bulletins/stream"));
+        if let Some(p) = purpose {
+            r = r
+                .header("limes-purpose", p)
+                .header("limes-legal-basis", util::TEST_LEGAL_BASIS)
+                .header("limes-case", "T-1");
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.headers()["content-type"], "text/event-stream");
+            r.bytes_stream()
+        }
+    };
+    let (mut at_pl, mut at_pl_prosecution, mut at_cz) =
+        (open(&pl, None).await, open(&pl, Some("prosecution")).await, open(&cz, None).await);
+    let (mut b1, mut b2, mut b3) = (String::new(), String::new(), String::new());
+
+    let mut h1 = bulletin_json("H1", "Buyers of the stolen converters in Ostrava");
+    h1["distribution"] = json!(["pl-psp"]);
+    let (status, issued) = post(&cz, "/api/v1/bulletins", h1).await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let h1_id = issued["id"].as_str().unwrap().to_owned();
+    // At the issuer at once, as the outbox lists it; at the partner within seconds, as its
+    // inbox lists it.
+    let mine = events_until(&mut at_cz, &mut b3, "bulletin", |b| b["id"] == h1_id.as_str()).await;
+    let mine = mine.last().unwrap();
+    assert!(mine.get("received_from").is_none() && mine["copies"][0]["agency"] == "pl-psp", "{mine}");
+    let arrived = std::time::Instant::now();
+    let got = events_until(&mut at_pl, &mut b1, "bulletin", |b| b["id"] == h1_id.as_str()).await;
+    let got = got.last().unwrap();
+    assert_eq!((got["received_from"].as_str(), got["handling"].as_str()), (Some("cz-hzs"), Some("H1")), "{got}");
+    assert_eq!(got["title"], "Buyers of the stolen converters in Ostrava");
+    let listed = list(&pl, "/api/v1/bulletins?box=in").await;
+    assert_eq!(listed[0]["id"], got["id"], "the stream and the inbox agree");
+
+    // An H2 bulletin next: the stream declared for prosecution has it, and never had the H1.
+    let mut h2 = bulletin_json("H2", "Converter thefts at the D1 rest areas");
+    h2["distribution"] = json!(["pl-psp"]);
+    let (status, issued) = post(&cz, "/api/v1/bulletins", h2).await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let h2_id = issued["id"].as_str().unwrap().to_owned();
+    let seen = events_until(&mut at_pl_prosecution, &mut b2, "bulletin", |b| b["id"] == h2_id.as_str()).await;
+    assert!(seen.iter().all(|b| b["id"] != h1_id.as_str()), "H1 is not for judicial proceedings: {seen:#?}");
+    assert!(arrived.elapsed() < Duration::from_secs(10));
+
+    // Read at the partner: the issuer's stream shows the bulletin again, with the read.
+    let (status, _) = bulletin(&pl, &h1_id, None).await;
+    assert_eq!(status, StatusCode::OK);
+    events_until(&mut at_cz, &mut b3, "bulletin", |b| {
+        b["id"] == h1_id.as_str() && b["reads"].as_array().is_some_and(|r| r.iter().any(|r| r["agency"] == "pl-psp"))
+    })
+    .await;
+    // Without bulletins.view, no stream.
+    let r = util::bearer_client(&pl.admin_token)
+        .post(pl.at("/api/v1/tokens"))
+        .json(&json!({"name": "gateway", "scope": ["reads.ingest"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let token: Value = r.json().await.unwrap();
+    let r = util::bearer_client(token["token"].as_str().unwrap())
+        .get(pl.at("/api/v1/bulletins/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
 #[tokio::test]
 async fn bad_bulletins_are_refused_with_a_reason() {
     let node = TestNode::start();
