@@ -881,3 +881,108 @@ async fn on_the_pages_an_incident_crosses_is_escalated_and_acknowledged_and_bull
         "{records:#?}"
     );
 }
+
+/// The Romanian border police (origin) and the Ukrainian border guard, sharing incidents,
+/// patrol units (positions every second), joint operations and bulletins both ways; each with
+/// patrol units registered and placed around Porubne: the Romanian SV-12 3 km south, the
+/// Ukrainian PB-3 1.5 km south (SV-11 reports on the page's watch, from the browser test).
+async fn two_border_services() -> (TestNode, TestNode) {
+    use limes_agreement::Category::{Bulletins, Incidents, JointOperations, PatrolPositions};
+    let fast = |c: String| c.replace("share_every_seconds = 15", "share_every_seconds = 1");
+    let (ro, ua) = (fed_node_edited("ro-igpf", "RO", fast), fed_node_edited("ua-dpsu", "UA", fast));
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    let types = "incident,patrol,operation,bulletin";
+    add_partner(&ro, &ua_anchor, types, types);
+    add_partner(&ua, &ro_anchor, types, types);
+    let mut flows = Vec::new();
+    for category in [Incidents, PatrolPositions, JointOperations, Bulletins] {
+        flows.extend([("ro-igpf", "ua-dpsu", category), ("ua-dpsu", "ro-igpf", category)]);
+    }
+    agree(&ro, &ua, &agreement_of([party_of(&ro_anchor), party_of(&ua_anchor)], &flows));
+    let scene = (47.982, 26.066);
+    for (node, id, kind, south_m) in [
+        (&ro, "ro-igpf/SV-11", "car", None),
+        (&ro, "ro-igpf/SV-12", "van", Some(3000.0)),
+        (&ua, "ua-dpsu/PB-3", "car", Some(1500.0)),
+    ] {
+        let unit = json!({"id": id, "callsign": format!("Unit {}", &id[8..]), "kind": kind, "vehicle": "marked",
+                          "crew": {"size": 2, "roles": ["commander", "driver"]}});
+        let (status, v) = post(node, "/api/v1/patrols/units", unit).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        if let Some(m) = south_m {
+            let fix = json!({"time": chrono::Utc::now() - chrono::Duration::seconds(1), "lat": scene.0 - m / 111_195.0, "lon": scene.1});
+            let (status, v) = post(node, &format!("/api/v1/patrols/units/{id}/positions"), fix).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+        }
+    }
+    (ro, ua)
+}
+
+/// The patrols, operations, live bulletins and incidents of two agencies' pages in a real
+/// browser (`web/tests/workspace.mjs`): a position reported through the API on the page's map
+/// and table within seconds; units suggested nearest first, one sent from the page assigned at
+/// the partner; an operation opened through the API live on the partner's page, a task written
+/// there at the origin, marked done at the origin and done on the partner's open page; a
+/// bulletin in the partner's open inbox without reloading it; an attachment downloaded and a
+/// closed incident shown on request. Every new view passes axe-core in both themes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_pages_patrols_are_sent_operations_shared_and_the_inbox_is_live() {
+    let (ro, ua) = two_border_services().await;
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(web.join("tests/workspace.mjs"))
+        .current_dir(&web)
+        .env("LIMES_URL_ORIGIN", ro.url.trim_end_matches('/'))
+        .env("LIMES_URL_PARTNER", ua.url.trim_end_matches('/'))
+        .env("LIMES_ORIGIN", "ro-igpf")
+        .env("LIMES_PARTNER", "ua-dpsu")
+        .env("LIMES_TOKEN_ORIGIN", &ro.token)
+        .env("LIMES_TOKEN_PARTNER", &ua.token)
+        .env("LIMES_USER", "tester")
+        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
+        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS);
+    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
+        cmd.env("LIMES_SCREENSHOTS", dir);
+    }
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/workspace.mjs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    for (what, within_ms) in [
+        ("position_to_page_ms", 5_000),
+        ("assignment_to_partner_ms", 15_000),
+        ("operation_to_partner_page_ms", 10_000),
+        ("task_to_origin_ms", 15_000),
+        ("bulletin_to_open_inbox_ms", 10_000),
+    ] {
+        assert!(report[what].as_u64().is_some_and(|ms| ms < within_ms), "{what}: {report}");
+    }
+    for view in [
+        "patrols_origin",
+        "patrols_partner",
+        "operations_origin",
+        "operations_partner",
+        "bulletins_live",
+        "incidents_attachment",
+        "incidents_closed",
+    ] {
+        assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
+    }
+    // What the pages did, as the API sees it on both sides.
+    let (status, assignments) = {
+        let r = ua.session_client().get(ua.at("/api/v1/patrols/assignments?incident=ua-dpsu/1")).send().await.unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(assignments[0]["unit"], "ro-igpf/SV-11", "{assignments}");
+    assert_eq!(assignments[0]["by"], "tester", "{assignments}");
+    let (at_ro, at_ua) = (operation(&ro, "ro-igpf/1").await.unwrap(), operation(&ua, "ro-igpf/1").await.unwrap());
+    assert_eq!(at_ro["tasks"], at_ua["tasks"], "one set of tasks on both sides");
+    assert!(at_ro["tasks"][0]["done"].is_string(), "{at_ro}");
+    assert_eq!(at_ro["hotlist"]["SV07ABC"]["added_by"], "ua-dpsu", "{at_ro}");
+}
