@@ -1,10 +1,12 @@
 //! The cooperation workflows between real federated `limes` nodes: incidents raised on one
 //! side, seen on the other, escalated when not acknowledged in time, one timeline from both
 //! sides' updates; bulletins under their handling codes, pseudonymised where agreed, read
-//! receipts, passed on only where allowed; an exercise played into two nodes leaving no
-//! unmarked data; a joint operation of three whose hotlist hit reaches every member and whose
-//! close applies the agreed retention; and incidents and bulletins on two agencies' pages in a
-//! browser.
+//! receipts, passed on only where allowed, live on the partner's bulletin stream within their
+//! handling codes; an exercise played into two nodes leaving no unmarked data; a joint
+//! operation of three whose hotlist hit reaches every member and whose close applies the agreed
+//! retention; incidents and bulletins on two agencies' pages in a browser; and on two border
+//! agencies' pages patrol units reported, suggested and sent, a joint operation written to from
+//! both, a live inbox, an incident's attachment and closed incidents.
 
 mod util;
 
