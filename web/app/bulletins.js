@@ -3,8 +3,10 @@
 // its codes in plain words, its handling code as a banner (H2: never passed on, so no Forward),
 // pseudonymised plates marked as such, who read it and what became of each copy; passing one
 // on where its handling code allows. Opening one the handling code refuses for the purpose
-// declared (403) says so.
-import { api, session } from "./api.js";
+// declared (403) says so. Both boxes are live (`GET /bulletins/stream`, followed from sign-in):
+// a bulletin arriving, issued, passed on or read by a partner shows without showing the view
+// again, a new one from a partner announced.
+import { api, follow, session } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
 import { me, picked, picker, receiving } from "./agencies.js";
@@ -17,6 +19,9 @@ let box = "in";
 let wired = false;
 let vehicles = 0;
 let opened = null;
+let controller = null;
+/// The ids of the inbox's bulletins this page has shown or announced.
+const seen = new Set();
 
 function origin(id) {
   return id.slice(0, id.lastIndexOf("/"));
@@ -42,6 +47,36 @@ function handlingBadge(code) {
 
 // ---- the boxes ----
 
+function visible() {
+  return !document.getElementById("view-bulletins").hidden;
+}
+
+/// A bulletin's row in its box; `fresh` marks one that just arrived or changed.
+function row(b, fresh = false) {
+  const tr = el("tr");
+  tr.dataset.id = b.id;
+  if (b.exercise) tr.classList.add("exercise");
+  if (fresh) tr.classList.add("fresh");
+  const title = el("td");
+  if (b.exercise) title.append(exerciseMark(), " ");
+  title.append(el("span", b.title, "bulletin-title"), " ", el("span", b.id, "muted"));
+  const issuer = origin(b.id);
+  const from =
+    b.received_from && b.received_from !== issuer ? t("bulletins.via", { agency: issuer, via: b.received_from }) : issuer;
+  const handling = el("td");
+  handling.append(handlingBadge(b.handling));
+  const open = el("button", t("incidents.open"), "open");
+  open.type = "button";
+  open.setAttribute("aria-label", t("bulletins.open_label", { title: b.title }));
+  open.addEventListener("click", () => {
+    location.hash = `#/bulletins/${b.id}`;
+  });
+  const action = el("td");
+  action.append(open);
+  tr.append(el("td", when(b.issued)), title, el("td", from), el("td", `${b.source}${b.information}`), handling, action);
+  return tr;
+}
+
 async function list() {
   const body = document.querySelector("#bulletins tbody");
   const state = document.getElementById("bulletins-state");
@@ -57,30 +92,60 @@ async function list() {
   } catch (e) {
     state.textContent = e.message;
   }
-  body.replaceChildren();
-  for (const b of found) {
-    const tr = el("tr");
-    tr.dataset.id = b.id;
-    if (b.exercise) tr.classList.add("exercise");
-    const title = el("td");
-    if (b.exercise) title.append(exerciseMark(), " ");
-    title.append(el("span", b.title, "bulletin-title"), " ", el("span", b.id, "muted"));
-    const issuer = origin(b.id);
-    const from =
-      b.received_from && b.received_from !== issuer ? t("bulletins.via", { agency: issuer, via: b.received_from }) : issuer;
-    const handling = el("td");
-    handling.append(handlingBadge(b.handling));
-    const open = el("button", t("incidents.open"), "open");
-    open.type = "button";
-    open.setAttribute("aria-label", t("bulletins.open_label", { title: b.title }));
-    open.addEventListener("click", () => {
-      location.hash = `#/bulletins/${b.id}`;
+  if (box === "in") for (const b of found) seen.add(b.id);
+  body.replaceChildren(...found.map((b) => row(b)));
+}
+
+// ---- live ----
+
+/// A bulletin the stream pushed: its row in the box shown (new ones first), the one opened
+/// shown again, a partner's new bulletin announced.
+function pushed(b) {
+  const which = b.received_from ? "in" : "out";
+  const body = document.querySelector("#bulletins tbody");
+  const old = body.querySelector(`tr[data-id="${CSS.escape(b.id)}"]`);
+  if (which === "in" && !seen.has(b.id)) {
+    seen.add(b.id);
+    document.getElementById("bulletins-announce").textContent = t("bulletins.announce", {
+      agency: origin(b.id),
+      title: b.title,
+      handling: b.handling,
     });
-    const action = el("td");
-    action.append(open);
-    tr.append(el("td", when(b.issued)), title, el("td", from), el("td", `${b.source}${b.information}`), handling, action);
-    body.append(tr);
   }
+  if (!visible() || which !== box) return;
+  if (old) old.replaceWith(row(b, true));
+  else body.prepend(row(b, true));
+  document.getElementById("bulletins-state").textContent = "";
+  if (opened === b.id && !document.getElementById("bulletin-detail").hidden && !document.getElementById("bulletin-content").hidden) {
+    fill(b);
+  }
+}
+
+/// Follows the node's bulletins from sign-in on, whichever view is shown.
+export function start() {
+  stop();
+  const state = document.getElementById("bulletins-live");
+  controller = new AbortController();
+  let lost = false;
+  follow(
+    "/bulletins/stream",
+    (type, data) => {
+      if (type === "bulletin") pushed(JSON.parse(data));
+      else if (type === "lagged" && visible()) list();
+    },
+    controller.signal,
+    (s) => {
+      state.textContent = s === "live" ? t("bulletins.state_live") : t(`board.state_${s.replace("-", "_")}`);
+      // What arrived while the connection was lost: the box again.
+      if (s === "live" && lost && visible()) list();
+      lost = s !== "live";
+    },
+  );
+}
+
+export function stop() {
+  controller?.abort();
+  controller = null;
 }
 
 // ---- issuing ----

@@ -2,8 +2,9 @@
 // them, an escalation a visible and audible cue for supervisors; each incident's area on the
 // map, coloured by its severity; raising one (its area a point or a polygon placed by clicks on
 // the map, or typed); one opened with its timeline and what this agency may do to it:
-// acknowledge a partner's notification, add a note, and on its own change status and severity.
-import { api, follow, session } from "./api.js";
+// acknowledge a partner's notification, add a note, and on its own change status and severity;
+// its attachments downloaded. Closed incidents are left off the board unless asked for.
+import { ApiError, api, follow, headers, session } from "./api.js";
 import { relative, t, when } from "./i18n.js";
 import { el } from "./dom.js";
 import { offlineMap } from "./map.js";
@@ -38,6 +39,8 @@ let fitted = false;
 let opened = null;
 let filledFor = null;
 let wired = false;
+/// Whether the board shows closed incidents too (`closed=true`).
+let showClosed = false;
 
 function origin(id) {
   return id.slice(0, id.lastIndexOf("/"));
@@ -53,7 +56,7 @@ function visible() {
 }
 
 function keep(incident, due, awaiting) {
-  if (incident.status === "closed") board.delete(incident.id);
+  if (incident.status === "closed" && !showClosed) board.delete(incident.id);
   else board.set(incident.id, { incident, due, awaiting });
 }
 
@@ -151,7 +154,13 @@ function render(fresh = null) {
   const body = document.querySelector("#incidents tbody");
   const entries = [...board.values()].sort(byChange);
   body.replaceChildren(...entries.map((e) => row(e, e.incident.id === fresh)));
-  document.getElementById("incidents-empty").hidden = entries.length > 0;
+  const empty = document.getElementById("incidents-empty");
+  empty.hidden = entries.length > 0;
+  empty.dataset.i18n = showClosed ? "incidents.none_all" : "incidents.none";
+  empty.textContent = t(empty.dataset.i18n);
+  const caption = document.getElementById("incidents-caption");
+  caption.dataset.i18n = showClosed ? "incidents.caption_all" : "incidents.caption";
+  caption.textContent = t(caption.dataset.i18n);
   drawAreas();
 }
 
@@ -236,7 +245,7 @@ function pushed(p) {
 }
 
 async function load() {
-  const found = await api("/incidents?limit=200");
+  const found = await api(`/incidents?limit=200&closed=${showClosed}`);
   board.clear();
   for (const i of found) fromList(i);
 }
@@ -464,6 +473,20 @@ function fill(i) {
     timeline.append(li);
   }
 
+  const files = document.getElementById("incident-attachments");
+  files.replaceChildren();
+  for (const a of i.attachments ?? []) {
+    const li = el("li");
+    li.dataset.sha256 = a.sha256;
+    const get = el("button", t("incident.download"), "download");
+    get.type = "button";
+    get.setAttribute("aria-label", t("incident.download_label", { name: a.name }));
+    get.addEventListener("click", () => download(i.id, a));
+    li.append(el("span", a.name, "file-name"), " ", el("span", t("incident.file_facts", { type: a.media_type, size: size(a.bytes) }), "muted"), " ", get);
+    files.append(li);
+  }
+  document.getElementById("incident-attachments-box").hidden = !(i.attachments ?? []).length;
+
   const mineNotice = i.notified?.[me()];
   document.getElementById("incident-ack").hidden = mine || !mineNotice || Boolean(mineNotice.acknowledged);
   document.getElementById("incident-status").hidden = !mine;
@@ -474,6 +497,36 @@ function fill(i) {
     document.getElementById("inc-note").value = "";
     document.getElementById("incident-action-state").textContent = "";
     filledFor = i.id;
+  }
+}
+
+/// A size in bytes as the locale writes it (kB, MB).
+function size(bytes) {
+  const f = (n, unit) => `${new Intl.NumberFormat(document.documentElement.lang, { maximumFractionDigits: 1 }).format(n)} ${unit}`;
+  if (bytes < 1000) return f(bytes, "B");
+  if (bytes < 1e6) return f(bytes / 1000, "kB");
+  return f(bytes / 1e6, "MB");
+}
+
+/// Downloads an attachment: fetched with the session (a plain link would carry none), then
+/// saved under its name.
+async function download(id, a) {
+  const state = document.getElementById("incident-action-state");
+  try {
+    const r = await fetch(`/api/v1${path(id)}/attachments/${a.sha256}`, { headers: headers() });
+    if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+    const url = URL.createObjectURL(await r.blob());
+    const link = el("a");
+    link.href = url;
+    link.download = a.name;
+    link.hidden = true;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    state.textContent = t("incident.downloaded", { name: a.name });
+  } catch (e) {
+    state.textContent = t("incident.download_failed", { name: a.name, why: e.message });
   }
 }
 
@@ -539,6 +592,15 @@ function wire() {
   options(document.getElementById("inc-new-severity"), SEVERITIES, "incident_severity");
   document.getElementById("inc-severity").value = "medium";
   document.getElementById("incident-raise").addEventListener("submit", raise);
+  document.getElementById("incidents-closed").addEventListener("change", async (ev) => {
+    showClosed = ev.target.checked;
+    try {
+      await load();
+    } catch (e) {
+      document.getElementById("incidents-state").textContent = e.message;
+    }
+    render();
+  });
   for (const r of document.querySelectorAll('#incident-raise input[name="area_kind"]')) {
     r.addEventListener("change", () => {
       corners.length = 0;

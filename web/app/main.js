@@ -7,13 +7,15 @@ import * as bulletins from "./bulletins.js";
 import * as incidents from "./incidents.js";
 import * as hotlist from "./hotlist.js";
 import * as map from "./map.js";
+import * as operations from "./operations.js";
+import * as patrols from "./patrols.js";
 import * as partners from "./partners.js";
 import * as query from "./query.js";
 import * as requests from "./requests.js";
 import * as search from "./search.js";
 import { askPurpose } from "./purpose.js";
 
-const VIEWS = ["signin", "board", "incidents", "map", "search", "hotlist", "bulletins", "partners", "requests", "audit"];
+const VIEWS = ["signin", "board", "incidents", "patrols", "operations", "map", "search", "hotlist", "bulletins", "partners", "requests", "audit"];
 const recent = [];
 
 function theme(name) {
@@ -45,6 +47,9 @@ async function route() {
   if (!signedIn) {
     board.stop();
     incidents.stop();
+    bulletins.stop();
+    patrols.stop();
+    operations.stop();
     showView("signin");
     return;
   }
@@ -55,6 +60,8 @@ async function route() {
   showView(name);
   if (name === "incidents") await incidents.show(id);
   if (name === "bulletins") await bulletins.show(id);
+  if (name === "patrols") await patrols.show();
+  if (name === "operations") await operations.show(id);
   if (name === "map") await map.show(recent);
   if (name === "search") await search.show();
   if (name === "hotlist") await hotlist.show();
@@ -93,8 +100,12 @@ async function changePurpose() {
     setSession({ ...session(), purpose: me.purpose });
     showPurpose();
     board.stop();
+    // The live streams follow under the purpose declared now.
+    patrols.stop();
+    operations.stop();
     await board.start((a) => recent.unshift(a));
     await incidents.start();
+    bulletins.start();
     await route();
   } catch (e) {
     document.getElementById("declared").textContent = t("purpose.change_failed", { why: e.message });
@@ -141,6 +152,7 @@ async function signIn(e) {
     location.hash = "#/board";
     await board.start((a) => recent.unshift(a));
     await incidents.start();
+    bulletins.start();
     await route();
     document.getElementById("main").focus();
   } catch (ex) {
@@ -157,6 +169,7 @@ async function signOut() {
   setSession(null);
   board.stop();
   incidents.stop();
+  bulletins.stop();
   location.hash = "";
   await route();
 }
@@ -191,6 +204,7 @@ async function init() {
   if (session()?.token) {
     await board.start((a) => recent.unshift(a)).catch(() => {});
     await incidents.start().catch(() => {});
+    bulletins.start();
   }
   await route();
 }

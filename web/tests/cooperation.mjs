@@ -8,70 +8,9 @@
 // Environment: LIMES_URL_ORIGIN, LIMES_URL_PARTNER, LIMES_ORIGIN, LIMES_PARTNER (the agencies),
 // LIMES_USER, LIMES_PASSWORD (the same account name on both), LIMES_LEGAL_BASIS, CHROMIUM,
 // LIMES_SCREENSHOTS (a directory to write each scanned view to, optional).
-import { chromium } from "playwright-core";
-import AxeBuilder from "@axe-core/playwright";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { axe, check, env, report, run, signIn, until } from "./lib.mjs";
 
-const env = (name, fallback) => {
-  const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`${name} is not set`);
-  return v;
-};
-function check(ok, what) {
-  if (!ok) throw new Error(what);
-}
-const report = {};
-
-/// axe-core's WCAG 2.2 AA scan of what `page` shows, in both themes (as web/tests/ui.mjs).
-async function axe(page, view) {
-  for (const theme of ["light", "dark"]) {
-    await page.evaluate((t) => {
-      if (document.documentElement.dataset.theme !== t) document.getElementById("theme").click();
-    }, theme);
-    const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]).analyze();
-    if (result.violations.length) {
-      const lines = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-      throw new Error(`axe-core found ${result.violations.length} violations on ${view} in the ${theme} theme:\n${lines.join("\n")}`);
-    }
-    if (process.env.LIMES_SCREENSHOTS) {
-      mkdirSync(process.env.LIMES_SCREENSHOTS, { recursive: true });
-      await page.screenshot({ path: join(process.env.LIMES_SCREENSHOTS, `${view}-${theme}.png`) });
-    }
-  }
-  report[`axe_${view}`] = "0 violations (light, dark)";
-}
-
-async function signIn(browser, url) {
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
-  page.on("pageerror", (e) => errors.push(`${url}: ${e.message}`));
-  await page.goto(`${url}/ui/`);
-  await page.fill("#user", env("LIMES_USER"));
-  await page.fill("#password", env("LIMES_PASSWORD"));
-  await page.selectOption("#purpose", "investigation");
-  await page.fill("#legal_basis", env("LIMES_LEGAL_BASIS"));
-  await page.click("#signin button[type=submit]");
-  await page.waitForSelector("#view-board:not([hidden])", { timeout: 10000 });
-  return page;
-}
-
-/// Shows `view` on `page` again until `ready` holds in it (boxes that are not live: the
-/// bulletins), for at most 15 s.
-async function until(page, view, ready, arg) {
-  for (let i = 0; i < 30; i++) {
-    await page.click('#nav a[data-view="board"]');
-    await page.click(`#nav a[data-view="${view}"]`);
-    await page.waitForSelector(`#view-${view}:not([hidden])`);
-    if (await page.evaluate(ready, arg)) return;
-    await page.waitForTimeout(500);
-  }
-  throw new Error(`waited 15 s on ${view} for ${ready}`);
-}
-
-const errors = [];
-const browser = await chromium.launch({ executablePath: env("CHROMIUM", "/usr/bin/chromium"), headless: true, args: ["--no-sandbox", "--disable-gpu"] });
-let failed = null;
-try {
+await run("cooperation ui test", async (browser) => {
   const [originAgency, partnerAgency] = [env("LIMES_ORIGIN"), env("LIMES_PARTNER")];
   const origin = await signIn(browser, env("LIMES_URL_ORIGIN"));
   const partner = await signIn(browser, env("LIMES_URL_PARTNER"));
@@ -201,14 +140,4 @@ try {
   check(denied.includes("judicial proceedings"), `and the node's reason: ${denied}`);
   check(await partner.isHidden("#bulletin-content") && (await partner.isHidden("#bulletin-forward")), "nothing of it is shown");
   await axe(partner, "bulletins_denied");
-  check(errors.length === 0, `script errors: ${errors.join("; ")}`);
-} catch (e) {
-  failed = e;
-} finally {
-  await browser.close();
-}
-if (failed) {
-  console.error(`cooperation ui test failed: ${failed.stack ?? failed}`);
-  process.exit(1);
-}
-console.log(JSON.stringify(report));
+});

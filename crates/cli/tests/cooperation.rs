@@ -1,11 +1,14 @@
 //! The cooperation workflows between real federated `limes` nodes: incidents raised on one
 //! side, seen on the other, escalated when not acknowledged in time, one timeline from both
 //! sides' updates; bulletins under their handling codes, pseudonymised where agreed, read
-//! receipts, passed on only where allowed; an exercise played into two nodes leaving no
-//! unmarked data, and a border-crossing drill (hotlist entry, read, alert, patrol assignment,
-//! request) kept apart from real data on both sides; a joint operation of three whose hotlist hit reaches every member and whose
-//! close applies the agreed retention; and incidents and bulletins on two agencies' pages in a
-//! browser.
+//! receipts, passed on only where allowed, live on the partner's bulletin stream within their
+//! handling codes; an exercise played into two nodes leaving no unmarked data, and a
+//! border-crossing drill (hotlist entry, read, alert, patrol assignment, request) kept apart
+//! from real data on both sides; a joint operation of three whose hotlist hit reaches every
+//! member and whose close applies the agreed retention; incidents and bulletins on two
+//! agencies' pages in a browser; and on two border agencies' pages patrol units reported,
+//! suggested and sent, a joint operation written to from both, a live inbox, an incident's
+//! attachment and closed incidents.
 
 mod util;
 
@@ -402,6 +405,122 @@ async fn bulletins_cross_under_their_handling_codes_with_receipts_and_pseudonyms
     assert_eq!(at_hu["vehicles"][0]["plate"], got["vehicles"][0]["plate"]);
     // The H2 one never reached Hungary.
     assert_eq!(bulletin(&hu, &h2_id, None).await.0, StatusCode::NOT_FOUND);
+}
+
+/// Reads Server-Sent Events from `stream` (what is left of the last call in `buffer`) until an
+/// event of type `kind` whose data satisfies `want`, for at most 10 s; returns the data of
+/// every `kind` event read by then.
+async fn events_until<S, B>(
+    stream: &mut S,
+    buffer: &mut String,
+    kind: &str,
+    want: impl Fn(&Value) -> bool,
+) -> Vec<Value>
+where
+    S: futures::Stream<Item = reqwest::Result<B>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let event = block.lines().find_map(|l| l.strip_prefix("event:")).map(str::trim);
+                let data: String = block.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect();
+                if event == Some(kind) {
+                    let v: Value = serde_json::from_str(&data).unwrap();
+                    let done = want(&v);
+                    seen.push(v);
+                    if done {
+                        return;
+                    }
+                }
+            }
+            let chunk = stream.next().await.expect("the stream goes on").unwrap();
+            buffer.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "no such {kind} event within 10 s; saw {seen:#?}");
+    seen
+}
+
+/// An inbox open at a partner fills live: `GET /bulletins/stream` carries each bulletin as it
+/// arrives, only what the caller's declared purpose may open (an H1 bulletin never reaches a
+/// stream declared for prosecution), and at the issuer the bulletin issued, then again with
+/// the partner's read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulletins_arrive_on_the_partners_live_stream_within_their_handling_codes() {
+    let (cz, pl) = two_services();
+    let open = |node: &TestNode, purpose: Option<&'static str>| {
+        let mut r = node.session_client().get(node.at("/api/v1/bulletins/stream"));
+        if let Some(p) = purpose {
+            r = r
+                .header("limes-purpose", p)
+                .header("limes-legal-basis", util::TEST_LEGAL_BASIS)
+                .header("limes-case", "T-1");
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            assert_eq!(r.headers()["content-type"], "text/event-stream");
+            r.bytes_stream()
+        }
+    };
+    let (mut at_pl, mut at_pl_prosecution, mut at_cz) =
+        (open(&pl, None).await, open(&pl, Some("prosecution")).await, open(&cz, None).await);
+    let (mut b1, mut b2, mut b3) = (String::new(), String::new(), String::new());
+
+    let mut h1 = bulletin_json("H1", "Buyers of the stolen converters in Ostrava");
+    h1["distribution"] = json!(["pl-psp"]);
+    let (status, issued) = post(&cz, "/api/v1/bulletins", h1).await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let h1_id = issued["id"].as_str().unwrap().to_owned();
+    // At the issuer at once, as the outbox lists it; at the partner within seconds, as its
+    // inbox lists it.
+    let mine = events_until(&mut at_cz, &mut b3, "bulletin", |b| b["id"] == h1_id.as_str()).await;
+    let mine = mine.last().unwrap();
+    assert!(mine.get("received_from").is_none() && mine["copies"][0]["agency"] == "pl-psp", "{mine}");
+    let arrived = std::time::Instant::now();
+    let got = events_until(&mut at_pl, &mut b1, "bulletin", |b| b["id"] == h1_id.as_str()).await;
+    let got = got.last().unwrap();
+    assert_eq!((got["received_from"].as_str(), got["handling"].as_str()), (Some("cz-hzs"), Some("H1")), "{got}");
+    assert_eq!(got["title"], "Buyers of the stolen converters in Ostrava");
+    let listed = list(&pl, "/api/v1/bulletins?box=in").await;
+    assert_eq!(listed[0]["id"], got["id"], "the stream and the inbox agree");
+
+    // An H2 bulletin next: the stream declared for prosecution has it, and never had the H1.
+    let mut h2 = bulletin_json("H2", "Converter thefts at the D1 rest areas");
+    h2["distribution"] = json!(["pl-psp"]);
+    let (status, issued) = post(&cz, "/api/v1/bulletins", h2).await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let h2_id = issued["id"].as_str().unwrap().to_owned();
+    let seen = events_until(&mut at_pl_prosecution, &mut b2, "bulletin", |b| b["id"] == h2_id.as_str()).await;
+    assert!(seen.iter().all(|b| b["id"] != h1_id.as_str()), "H1 is not for judicial proceedings: {seen:#?}");
+    assert!(arrived.elapsed() < Duration::from_secs(10));
+
+    // Read at the partner: the issuer's stream shows the bulletin again, with the read.
+    let (status, _) = bulletin(&pl, &h1_id, None).await;
+    assert_eq!(status, StatusCode::OK);
+    events_until(&mut at_cz, &mut b3, "bulletin", |b| {
+        b["id"] == h1_id.as_str() && b["reads"].as_array().is_some_and(|r| r.iter().any(|r| r["agency"] == "pl-psp"))
+    })
+    .await;
+    // Without bulletins.view, no stream.
+    let r = util::bearer_client(&pl.admin_token)
+        .post(pl.at("/api/v1/tokens"))
+        .json(&json!({"name": "gateway", "scope": ["reads.ingest"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let token: Value = r.json().await.unwrap();
+    let r = util::bearer_client(token["token"].as_str().unwrap())
+        .get(pl.at("/api/v1/bulletins/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -952,4 +1071,109 @@ async fn on_the_pages_an_incident_crosses_is_escalated_and_acknowledged_and_bull
         records.iter().any(|r| r["action"] == "denied" && r.to_string().contains("judicial proceedings")),
         "{records:#?}"
     );
+}
+
+/// The Romanian border police (origin) and the Ukrainian border guard, sharing incidents,
+/// patrol units (positions every second), joint operations and bulletins both ways; each with
+/// patrol units registered and placed around Porubne: the Romanian SV-12 3 km south, the
+/// Ukrainian PB-3 1.5 km south (SV-11 reports on the page's watch, from the browser test).
+async fn two_border_services() -> (TestNode, TestNode) {
+    use limes_agreement::Category::{Bulletins, Incidents, JointOperations, PatrolPositions};
+    let fast = |c: String| c.replace("share_every_seconds = 15", "share_every_seconds = 1");
+    let (ro, ua) = (fed_node_edited("ro-igpf", "RO", fast), fed_node_edited("ua-dpsu", "UA", fast));
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    let types = "incident,patrol,operation,bulletin";
+    add_partner(&ro, &ua_anchor, types, types);
+    add_partner(&ua, &ro_anchor, types, types);
+    let mut flows = Vec::new();
+    for category in [Incidents, PatrolPositions, JointOperations, Bulletins] {
+        flows.extend([("ro-igpf", "ua-dpsu", category), ("ua-dpsu", "ro-igpf", category)]);
+    }
+    agree(&ro, &ua, &agreement_of([party_of(&ro_anchor), party_of(&ua_anchor)], &flows));
+    let scene = (47.982, 26.066);
+    for (node, id, kind, south_m) in [
+        (&ro, "ro-igpf/SV-11", "car", None),
+        (&ro, "ro-igpf/SV-12", "van", Some(3000.0)),
+        (&ua, "ua-dpsu/PB-3", "car", Some(1500.0)),
+    ] {
+        let unit = json!({"id": id, "callsign": format!("Unit {}", &id[8..]), "kind": kind, "vehicle": "marked",
+                          "crew": {"size": 2, "roles": ["commander", "driver"]}});
+        let (status, v) = post(node, "/api/v1/patrols/units", unit).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        if let Some(m) = south_m {
+            let fix = json!({"time": chrono::Utc::now() - chrono::Duration::seconds(1), "lat": scene.0 - m / 111_195.0, "lon": scene.1});
+            let (status, v) = post(node, &format!("/api/v1/patrols/units/{id}/positions"), fix).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+        }
+    }
+    (ro, ua)
+}
+
+/// The patrols, operations, live bulletins and incidents of two agencies' pages in a real
+/// browser (`web/tests/workspace.mjs`): a position reported through the API on the page's map
+/// and table within seconds; units suggested nearest first, one sent from the page assigned at
+/// the partner; an operation opened through the API live on the partner's page, a task written
+/// there at the origin, marked done at the origin and done on the partner's open page; a
+/// bulletin in the partner's open inbox without reloading it; an attachment downloaded and a
+/// closed incident shown on request. Every new view passes axe-core in both themes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_pages_patrols_are_sent_operations_shared_and_the_inbox_is_live() {
+    let (ro, ua) = two_border_services().await;
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(web.join("tests/workspace.mjs"))
+        .current_dir(&web)
+        .env("LIMES_URL_ORIGIN", ro.url.trim_end_matches('/'))
+        .env("LIMES_URL_PARTNER", ua.url.trim_end_matches('/'))
+        .env("LIMES_ORIGIN", "ro-igpf")
+        .env("LIMES_PARTNER", "ua-dpsu")
+        .env("LIMES_TOKEN_ORIGIN", &ro.token)
+        .env("LIMES_TOKEN_PARTNER", &ua.token)
+        .env("LIMES_USER", "tester")
+        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
+        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS);
+    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
+        cmd.env("LIMES_SCREENSHOTS", dir);
+    }
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/workspace.mjs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    for (what, within_ms) in [
+        ("position_to_page_ms", 5_000),
+        ("assignment_to_partner_ms", 15_000),
+        ("operation_to_partner_page_ms", 10_000),
+        ("task_to_origin_ms", 15_000),
+        ("bulletin_to_open_inbox_ms", 10_000),
+    ] {
+        assert!(report[what].as_u64().is_some_and(|ms| ms < within_ms), "{what}: {report}");
+    }
+    for view in [
+        "patrols_origin",
+        "patrols_partner",
+        "operations_origin",
+        "operations_partner",
+        "bulletins_live",
+        "incidents_attachment",
+        "incidents_closed",
+    ] {
+        assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
+    }
+    // What the pages did, as the API sees it on both sides.
+    let (status, assignments) = {
+        let r = ua.session_client().get(ua.at("/api/v1/patrols/assignments?incident=ua-dpsu/1")).send().await.unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(assignments[0]["unit"], "ro-igpf/SV-11", "{assignments}");
+    assert_eq!(assignments[0]["by"], "tester", "{assignments}");
+    let (at_ro, at_ua) = (operation(&ro, "ro-igpf/1").await.unwrap(), operation(&ua, "ro-igpf/1").await.unwrap());
+    assert_eq!(at_ro["tasks"], at_ua["tasks"], "one set of tasks on both sides");
+    assert!(at_ro["tasks"][0]["done"].is_string(), "{at_ro}");
+    assert_eq!(at_ro["hotlist"]["SV07ABC"]["added_by"], "ua-dpsu", "{at_ro}");
 }

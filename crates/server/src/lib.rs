@@ -207,6 +207,8 @@ pub struct AppState {
     pub operation_hotlist: Arc<RwLock<operations::OperationIndex>>,
     /// The patrols' live stream (`patrols`).
     pub patrols: Arc<patrols::Hub>,
+    /// The bulletins' live stream (`federation::bulletins`).
+    pub bulletins: Arc<federation::bulletins::Hub>,
 }
 
 /// The node's links to partner agencies and the queue of alerts on their way to them.
@@ -256,6 +258,7 @@ impl AppState {
             incidents,
             operation_hotlist: Arc::default(),
             patrols: Arc::default(),
+            bulletins: Arc::default(),
         })
         .and_then(|state: Self| {
             operations::rebuild_index(&state)?;

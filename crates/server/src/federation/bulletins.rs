@@ -13,6 +13,12 @@
 //! Passing a bulletin on to a third agency is onward transfer: refused for H2, and otherwise
 //! sent only where the agreement with the issuer allows it (the link decides on the `onward`
 //! label), the copy naming who forwarded it.
+//!
+//! Every bulletin stored or changed here (issued, arrived from a partner, a copy sent on, a
+//! partner's read receipt) goes on the live stream ([`Hub`], `GET /api/v1/bulletins/stream`),
+//! so an inbox open on a page shows it without being shown again.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use limes_agreement::{Category, Labels, PlateForm, PlateRule};
@@ -20,7 +26,9 @@ use limes_cooperation::bulletin::{self, Bulletin, BulletinId};
 use limes_federation::MessageType;
 use limes_link::{LinkError, Outgoing, Received};
 use limes_model::AgencyId;
+use limes_store::StoredBulletin;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 
 use super::{blocking, pseudonym};
 use crate::AppState;
@@ -30,6 +38,45 @@ pub const BULLETIN: &str = "bulletin";
 /// The protocol message that tells the issuer a bulletin was read.
 pub const RECEIPT: &str = "bulletin-receipt";
 const STREAM: &str = "bulletins";
+
+/// The bulletins' live stream: each bulletin as this node now holds it, after it was issued,
+/// arrived, was passed on or read by a partner.
+#[derive(Debug)]
+pub struct Hub {
+    pub live: broadcast::Sender<Live>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self { live: broadcast::channel(1024).0 }
+    }
+}
+
+/// A bulletin on the live stream: as stored (what the stream's filter decides on, as the list
+/// does) and its JSON, serialised once for every subscriber.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub bulletin: Arc<StoredBulletin>,
+    pub json: Arc<str>,
+}
+
+/// Pushes the bulletin `id` as this node now holds it on the live stream (nothing when nobody
+/// follows it).
+pub(crate) async fn push(state: &AppState, id: &BulletinId) {
+    if state.bulletins.live.receiver_count() == 0 {
+        return;
+    }
+    let (store, id) = (state.store.clone(), id.clone());
+    match blocking(move || store.bulletin(&id)).await {
+        Ok(Some(b)) => {
+            if let Ok(json) = serde_json::to_string(&b) {
+                let _ = state.bulletins.live.send(Live { bulletin: Arc::new(b), json: json.into() });
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "reading a bulletin for the live stream"),
+    }
+}
 
 /// A read receipt as it travels (version 1 of `bulletin-receipt`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -170,8 +217,11 @@ pub(crate) async fn received(state: &AppState, r: &Received) -> Result<(), Strin
         _ => {}
     }
     let (store, from, message) = (state.store.clone(), r.sender.to_string(), r.id.to_string());
+    let id = b.id.clone();
     let new = blocking(move || store.put_partner_bulletin(&b, &from, &message, Utc::now())).await?;
-    if !new {
+    if new {
+        push(state, &id).await;
+    } else {
         tracing::debug!(message = %r.id, "a bulletin this node holds already");
     }
     Ok(())
@@ -196,5 +246,6 @@ pub(crate) async fn received_receipt(state: &AppState, r: &Received) -> Result<(
     if !known {
         return Err(format!("a receipt for bulletin {}, which this node never issued", m.bulletin));
     }
+    push(state, &m.bulletin).await;
     Ok(())
 }

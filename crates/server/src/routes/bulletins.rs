@@ -7,12 +7,18 @@
 //! | `GET /api/v1/bulletins?box=in\|out` | `bulletins.view` |
 //! | `GET /api/v1/bulletins/{origin}/{n}` | `bulletins.view`, within the handling code and the agreement |
 //! | `POST /api/v1/bulletins/{origin}/{n}/forward` | `bulletins.issue`; never an H2 bulletin of another agency |
+//! | `GET /api/v1/bulletins/stream` | `bulletins.view` (Server-Sent Events), what the list would show |
+
+use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
+use futures::Stream;
 use limes_access::Operation;
 use limes_agreement::{Category, Labels};
 use limes_audit::Object;
@@ -22,9 +28,11 @@ use limes_model::{AgencyId, GeoPoint};
 use limes_plate::CountryCode;
 use limes_store::{BulletinBox, StoredBulletin};
 use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
 
+use super::alerts::async_stream;
 use super::{body_bytes, json, purpose_of, shared_id, utf8};
-use crate::federation::bulletins::{send_copies, send_receipt};
+use crate::federation::bulletins::{push, send_copies, send_receipt};
 use crate::federation::{blocking, may_use_now_from};
 use crate::{ApiError, AppState, Caller};
 
@@ -153,6 +161,7 @@ pub(super) async fn issue(
     .await
     .map_err(ApiError::Internal)?;
     send_copies(&state, &issued, &distribution, &purpose, None).await;
+    push(&state, &issued.id).await;
     let stored = state.store.bulletin(&issued.id)?.ok_or_else(|| ApiError::Internal("issued, then gone".into()))?;
     Ok((StatusCode::CREATED, Json(stored)))
 }
@@ -184,12 +193,7 @@ pub(super) async fn list(
     let found = blocking(move || store.bulletins(which, p.exercise, limit)).await.map_err(ApiError::Internal)?;
     // The list shows what the caller may open: the agreement and the handling code decide.
     let me = me(&state)?;
-    Ok(Json(
-        found
-            .into_iter()
-            .filter(|b| agreed(&state, b, &purpose) && bulletin::may_open(&b.bulletin, &me, &purpose).is_ok())
-            .collect(),
-    ))
+    Ok(Json(found.into_iter().filter(|b| listed(&state, &me, b, &purpose)).collect()))
 }
 
 pub(super) async fn get_one(
@@ -297,6 +301,43 @@ pub(super) async fn forward(
         }
     };
     send_copies(&state, &b.bulletin, &to, &purpose, onward).await;
+    push(&state, &id).await;
     let b = state.store.bulletin(&id)?.ok_or_else(|| ApiError::NotFound(format!("bulletin {id} not found")))?;
     Ok(Json(b))
+}
+
+/// Whether the caller, who declared `purpose`, is shown `b` in a list or on the stream: what
+/// the agreement and the handling code let them open.
+fn listed(state: &AppState, me: &AgencyId, b: &StoredBulletin, purpose: &str) -> bool {
+    agreed(state, b, purpose) && bulletin::may_open(&b.bulletin, me, purpose).is_ok()
+}
+
+/// Each bulletin as it is issued, arrives, is passed on or read by a partner (`event:
+/// bulletin`, the bulletin as listed), only those the list would show the caller.
+pub(super) async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let grant = state
+        .authorize(&caller, Operation::BulletinsView, &state.access.node(), Object::new("bulletins", "live"))
+        .await?;
+    let purpose = purpose_of(&state, grant);
+    let me = me(&state)?;
+    let mut rx = state.bulletins.live.subscribe();
+    let stream = async_stream(move |tx| async move {
+        loop {
+            let ev = match rx.recv().await {
+                Ok(l) if !listed(&state, &me, &l.bulletin, &purpose) => continue,
+                Ok(l) => SseEvent::default().event("bulletin").data(&*l.json),
+                Err(RecvError::Lagged(n)) => SseEvent::default()
+                    .event("lagged")
+                    .data(format!("{n} bulletin changes skipped; list them with GET /api/v1/bulletins")),
+                Err(RecvError::Closed) => return,
+            };
+            if tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

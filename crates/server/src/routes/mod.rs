@@ -78,6 +78,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/operations/{origin}/{n}", get(operations::get_one))
         .route("/api/v1/operations/{origin}/{n}/events", post(operations::write))
         .route("/api/v1/bulletins", get(bulletins::list).post(bulletins::issue))
+        .route("/api/v1/bulletins/stream", get(bulletins::stream))
         .route("/api/v1/bulletins/{origin}/{n}", get(bulletins::get_one))
         .route("/api/v1/bulletins/{origin}/{n}/forward", post(bulletins::forward))
         .route("/api/v1/patrols/codes", get(patrols::codes))
