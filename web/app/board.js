@@ -4,6 +4,7 @@
 import { api, follow } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
+import { markedCell } from "./marks.js";
 
 const MAX_ROWS = 500;
 let controller = null;
@@ -46,7 +47,7 @@ function row(a, fresh) {
   tr.append(
     el("td", when(a.time)),
     el("td", t("alert.priority_n", { n: a.priority }), `priority p${Math.min(a.priority, 5)}`),
-    el("td", a.plate, "plate"),
+    markedCell(tr, a.plate, "plate", a.exercise),
     el("td", t(`reason.${a.reason}`)),
     el("td", t(`kind.${a.kind}`)),
     el("td", a.camera),

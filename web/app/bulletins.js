@@ -9,6 +9,7 @@
 import { api, follow, session } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
+import { exerciseMark } from "./marks.js";
 import { me, picked, picker, receiving } from "./agencies.js";
 
 export const SOURCES = ["A", "B", "C", "X"];
@@ -35,10 +36,6 @@ function path(id) {
 /// `code`: its meaning, as the option of a select and a line of an opened bulletin.
 function coded(prefix, code) {
   return t("bulletin.coded", { code, meaning: t(`${prefix}.${code}`) });
-}
-
-function exerciseMark() {
-  return el("span", t("incidents.exercise"), "exercise-mark");
 }
 
 function handlingBadge(code) {

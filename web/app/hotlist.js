@@ -4,6 +4,7 @@
 import { api, headers } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
+import { markedCell } from "./marks.js";
 
 const REASONS = ["stolen", "wanted", "missing_person", "suspect", "other"];
 
@@ -121,7 +122,7 @@ async function list() {
     expire.classList.add("expire");
     action.append(expire);
     tr.append(
-      el("td", e.plate, "plate"),
+      markedCell(tr, e.plate, "plate", e.exercise),
       el("td", e.country ?? "—"),
       el("td", t(`reason.${e.reason}`)),
       el("td", t("alert.priority_n", { n: e.priority })),

@@ -7,6 +7,7 @@
 import { ApiError, api, follow, headers, session } from "./api.js";
 import { relative, t, when } from "./i18n.js";
 import { el } from "./dom.js";
+import { exerciseMark } from "./marks.js";
 import { offlineMap } from "./map.js";
 import { beep } from "./board.js";
 import { me, picked, picker, receiving } from "./agencies.js";
@@ -97,11 +98,6 @@ function escalationsText(i) {
 function originText(id) {
   const o = origin(id);
   return o === me() ? t("incidents.us", { agency: o }) : o;
-}
-
-/// The EXERCISE mark: an exercise is never taken for a real incident.
-function exerciseMark() {
-  return el("span", t("incidents.exercise"), "exercise-mark");
 }
 
 function severityCell(tag, s) {

@@ -7,6 +7,7 @@
 import { api, follow, session } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
+import { exerciseMark } from "./marks.js";
 import { me, picked, picker, receiving } from "./agencies.js";
 
 export const REASONS = ["stolen", "wanted", "missing_person", "suspect", "other"];
@@ -36,10 +37,6 @@ function origin(id) {
 function path(id) {
   const at = id.lastIndexOf("/");
   return `/operations/${encodeURIComponent(id.slice(0, at))}/${encodeURIComponent(id.slice(at + 1))}`;
-}
-
-function exerciseMark() {
-  return el("span", t("incidents.exercise"), "exercise-mark");
 }
 
 function agencyText(a) {

@@ -49,8 +49,9 @@ async function axe(page, view) {
   report[`axe_${view}`] = "0 violations (light, dark)";
 }
 
-async function postRead(plate) {
+async function postRead(plate, extra = {}) {
   const body = {
+    ...extra,
     camera: env("LIMES_CAMERA"),
     time: new Date().toISOString(),
     plate,
@@ -127,6 +128,21 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForFunction((sel) => !document.querySelector(`${sel} button.ack`), row, { timeout: 10000 });
   check((await page.textContent(`${row} td:last-child`)).startsWith("by "), "the acknowledgement is shown");
+
+  // A drill's vehicle: an exercise entry and an exercise read of its plate raise an alert the
+  // board marks EXERCISE; the hotlist marks the entry too.
+  const drill = await fetch(`${url}/api/v1/hotlist`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${env("LIMES_TOKEN")}`, "content-type": "application/json" },
+    body: JSON.stringify([{ plate: "SV 66 EXR", country: "RO", reason: "stolen", agency: "ro-igpf", exercise: true }]),
+  });
+  check(drill.ok, `adding the drill's entry: ${drill.status} ${await drill.text()}`);
+  await postRead("SV66EXR", { exercise: true });
+  const drillRow = '#alerts tbody tr[data-plate="SV66EXR"]';
+  await page.waitForSelector(`${drillRow}.exercise .exercise-mark`, { timeout: 10000 });
+  check((await page.textContent(`${drillRow} td.plate`)).startsWith(texts.en["incidents.exercise"]), "the drill's alert reads EXERCISE first");
+  check(!(await page.$eval(row, (tr) => tr.classList.contains("exercise"))), "the real alert is not marked");
+  await axe(page, "board_exercise");
 
   // Search: no result before the purpose dialog; cancelled, nothing is searched; declared,
   // the reads come with the vehicle's timeline and route.
@@ -315,6 +331,8 @@ try {
   await page.fill("#hl-note", "grey van");
   await page.click("#hotlist-add button[type=submit]");
   await page.waitForSelector('#hotlist tbody tr[data-plate="SV88NEW"]', { timeout: 10000 });
+  check(await page.isVisible('#hotlist tbody tr[data-plate="SV66EXR"].exercise .exercise-mark'), "the drill's entry is marked");
+  check(!(await page.isVisible('#hotlist tbody tr[data-plate="SV88NEW"] .exercise-mark')), "a real entry is not");
   const csv = "plate,country,reason,agency\nB 99 CSV,RO,stolen,ro-igpf\nnot a plate!!,RO,stolen,ro-igpf\n";
   await page.setInputFiles("#hl-file", { name: "list.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
   await page.click("#hotlist-import button[type=submit]");

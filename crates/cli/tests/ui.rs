@@ -52,6 +52,7 @@ async fn an_operator_signs_in_sees_an_alert_arrive_acknowledges_it_and_finds_it_
         "map",
         "incident",
         "incidents",
+        "board_exercise",
         "bulletins",
         "hotlist",
         "partners",
@@ -62,10 +63,11 @@ async fn an_operator_signs_in_sees_an_alert_arrive_acknowledges_it_and_finds_it_
     }
     // What the page put on the hotlist is there (and what it expired is not).
     let listed: Vec<Value> = c.get(node.at("/api/v1/hotlist")).send().await.unwrap().json().await.unwrap();
-    let plates: Vec<&str> = listed.iter().map(|e| e["plate"].as_str().unwrap()).collect();
-    assert_eq!(plates, ["SV77WEB", "B99CSV"], "{listed:#?}");
+    let plates: Vec<(&str, bool)> =
+        listed.iter().map(|e| (e["plate"].as_str().unwrap(), e["exercise"] == true)).collect();
+    assert_eq!(plates, [("SV77WEB", false), ("SV66EXR", true), ("B99CSV", false)], "{listed:#?}");
     // And what it changed in place is changed.
-    let changed = &listed[1];
+    let changed = &listed[2];
     assert_eq!((&changed["reason"], &changed["priority"]), (&json!("suspect"), &json!(1)), "{changed}");
     assert_eq!(changed["note"], "blue van, Ukrainian plates seen too");
     assert_eq!(changed["expires"], "2031-05-31T23:59:59Z");

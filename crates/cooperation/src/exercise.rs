@@ -560,6 +560,16 @@ decide = { request = "ask", approve = true }
     }
 
     #[test]
+    fn the_documented_scenarios_are_good() {
+        for (text, events) in [
+            (include_str!("../../../docs/exercises/prut-flood.toml"), 7),
+            (include_str!("../../../docs/exercises/siret-crossing.toml"), 5),
+        ] {
+            assert_eq!(Scenario::parse(text).unwrap().steps.len(), events);
+        }
+    }
+
+    #[test]
     fn offsets_read_like_people_write_them() {
         for (s, secs) in [("0", 0), ("90", 90), ("90s", 90), ("5m", 300), ("1h30m", 5400), ("2h 5m 10s", 7510)] {
             assert_eq!(parse_offset(s), Ok(Duration::from_secs(secs)), "{s}");
