@@ -30,6 +30,10 @@
 //! ([`Store::write_detections`]) and are searched by camera, zone, kind, time, age and gender
 //! ([`Store::search_detections`]).
 //!
+//! Recorded video is indexed here (`limes-recorder` writes the segment files under
+//! `recordings/`): one row per closed segment with its codec parameters and frame index
+//! ([`Store::add_recording`], [`Store::recordings`]; design/recording.md).
+//!
 //! ```
 //! # fn main() -> Result<(), limes_store::StoreError> {
 //! let dir = tempfile::tempdir().unwrap();
@@ -55,6 +59,7 @@ mod incidents;
 mod partner_hotlist;
 mod patrols;
 mod reads;
+mod recordings;
 mod requests;
 mod schema;
 mod writer;
@@ -72,6 +77,7 @@ pub use incidents::{Folded, IncidentQuery};
 pub use partner_hotlist::{AppliedPartnerHotlist, PartnerEntry, PartnerHotlistChange, SharedEntry};
 pub use patrols::{AppliedPatrol, AssignmentQuery, UnitChange, UnitRow, Unshared};
 pub use reads::{CameraScope, PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
+pub use recordings::{RECORDINGS_DIR, Recording};
 pub use requests::{DataRequest, Decision, Direction};
 pub use schema::apply_migrations;
 pub use writer::{Committed, NewAlert, NewRead, WriteBatch};
