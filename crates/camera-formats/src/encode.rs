@@ -38,6 +38,7 @@ use serde::Serialize;
 ///     position: None,
 ///     vehicle: None,
 ///     images: Vec::new(),
+///     exercise: false,
 /// };
 /// let bytes = encode_onvif_json(&read);
 /// let observations = parse_onvif_json(&bytes, Some("cam/onvif-mj/VideoAnalytics/1"), &Limits::default()).unwrap();

@@ -60,6 +60,7 @@
 //!     fuzzy: false,
 //!     note: None,
 //!     vehicle: None,
+//!     exercise: false,
 //! };
 //! let index = HotlistIndex::from_entries(vec![entry]);
 //! let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
