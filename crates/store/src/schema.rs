@@ -29,6 +29,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_bulletins.sql")),
     (15, include_str!("../migrations/0015_operations.sql")),
     (16, include_str!("../migrations/0016_exercise_marks.sql")),
+    (18, include_str!("../migrations/0018_footage.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -19,7 +19,7 @@ mod gpx;
 mod srt;
 
 use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use self::gpx::parse_gpx;
 pub use self::srt::parse_srt;
@@ -75,7 +75,7 @@ impl SrtClock {
 }
 
 /// The telemetry formats, as [`detect`] tells them apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// GPS Exchange Format 1.0 or 1.1.
@@ -195,7 +195,8 @@ impl TelemetryError {
 
 /// The camera's settings and the aircraft's state at a fix, as far as the source says.
 /// DJI writes these as it names them; values are kept in the source's units.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Camera {
     /// Sensitivity (ISO).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -243,7 +244,7 @@ impl Camera {
 }
 
 /// One timestamped position.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fix {
     pub time: DateTime<Utc>,
     /// Degrees north, −90 to 90.
@@ -251,10 +252,10 @@ pub struct Fix {
     /// Degrees east, −180 to 180.
     pub lon: f64,
     /// Metres above sea level (GPX `<ele>`, DJI `altitude`/`abs_alt`), when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub altitude: Option<f64>,
     /// The camera's settings at this fix, when the source gives them.
-    #[serde(skip_serializing_if = "Camera::is_empty")]
+    #[serde(default, skip_serializing_if = "Camera::is_empty")]
     pub camera: Camera,
 }
 
