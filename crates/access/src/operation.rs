@@ -116,6 +116,10 @@ operations! {
     ImagesUpload = "images.upload", Collect, purpose: false, token: true;
     /// Open an image.
     ImagesView = "images.view", Consult, purpose: true, token: true;
+    /// Upload drone and body-camera footage and its telemetry (GPX, DJI SRT).
+    FootageUpload = "footage.upload", Collect, purpose: false, token: true;
+    /// List and download footage, and ask where its camera was at a moment.
+    FootageView = "footage.view", Consult, purpose: true, token: true;
     /// Post face, person and vehicle detections.
     DetectionsIngest = "detections.ingest", Collect, purpose: false, token: true;
     /// Search and open detections.

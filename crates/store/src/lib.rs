@@ -53,6 +53,7 @@ mod alerts;
 mod bulletins;
 mod cameras;
 mod detections;
+mod footage;
 mod hotlist;
 mod images;
 mod incidents;
@@ -68,6 +69,7 @@ pub use accounts::{SessionRow, TokenRow, UserRow};
 pub use alerts::{Ack, Alert, AlertOrigin, AlertQuery, DeletedPartnerAlert, PartnerAlert};
 pub use bulletins::{BulletinBox, BulletinCopy, BulletinRead, StoredBulletin};
 pub use detections::{DetectionBatch, DetectionCursor, DetectionPage, DetectionQuery, NewDetection, StoredDetection};
+pub use footage::{Footage, FootageTelemetry};
 pub use hotlist::HotlistUpdate;
 pub use images::{
     IMAGES_DIR, ImageError, ImageFormat, ImageId, ImageInfo, ImageLimits, ImageMeta, PutImage, ReadImage, SweepReport,

@@ -30,6 +30,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (15, include_str!("../migrations/0015_operations.sql")),
     (16, include_str!("../migrations/0016_exercise_marks.sql")),
     (17, include_str!("../migrations/0017_recordings.sql")),
+    (18, include_str!("../migrations/0018_footage.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -13,6 +13,7 @@ mod bulletins;
 mod cameras;
 mod detections;
 mod dpo;
+mod footage;
 mod hotlist;
 mod images;
 mod incidents;
@@ -73,6 +74,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{origin}/{n}/ack", post(incidents::ack))
         .route("/api/v1/incidents/{origin}/{n}/attachments", post(incidents::attach))
         .route("/api/v1/incidents/{origin}/{n}/attachments/{sha256}", get(incidents::attachment))
+        .route("/api/v1/footage", get(footage::list).post(footage::upload))
+        .route("/api/v1/footage/{sha256}", get(footage::get_one))
+        .route("/api/v1/footage/{sha256}/telemetry", post(footage::telemetry))
+        .route("/api/v1/footage/{sha256}/position", get(footage::position))
+        .route("/api/v1/footage/{sha256}/file", get(footage::file))
         .route("/api/v1/operations", get(operations::list).post(operations::open))
         .route("/api/v1/operations/stream", get(operations::stream))
         .route("/api/v1/operations/{origin}/{n}", get(operations::get_one))

@@ -1,0 +1,150 @@
+//! Drone and body-camera footage with its telemetry over real HTTP against the real `limes`
+//! binary: the real DJI SRT and GPX samples of `../shared/samples/` attached, positions asked.
+//! No ffmpeg here: any bytes serve as the file (the node does not decode video).
+
+mod util;
+
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+use sha2::Digest;
+use util::{TestNode, audit_records, camera_json};
+
+fn sample(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn upload(node: &TestNode, c: &Client, start: &str, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let r = c
+        .post(node.at("/api/v1/footage"))
+        .query(&[("camera", "ro-drone-1"), ("start", start), ("name", name)])
+        .header("content-type", "video/mp4")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+async fn attach(node: &TestNode, c: &Client, sha: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let r = c.post(node.at(&format!("/api/v1/footage/{sha}/telemetry"))).body(bytes).send().await.unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+async fn position(node: &TestNode, c: &Client, sha: &str, at: &str) -> (StatusCode, Value) {
+    let r = c.get(node.at(&format!("/api/v1/footage/{sha}/position"))).query(&[("at", at)]).send().await.unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn footage_with_dji_and_gpx_telemetry_answers_positions() {
+    let node = TestNode::start();
+    let c = node.client();
+    let mut drone = camera_json("ro-drone-1", "RO");
+    drone["kind"] = "drone".into();
+    let r = c.post(node.at("/api/v1/cameras")).json(&drone).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+
+    // A benign stand-in for the video: 300 KB of patterned bytes.
+    let video: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let sha = hex(&video);
+    let (s, f) = upload(&node, &c, "2017-08-05T14:11:50Z", "DJI_0001.MP4", video.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{f}");
+    assert_eq!((f["sha256"].as_str(), f["bytes"].as_u64()), (Some(sha.as_str()), Some(300_000)));
+    assert!(f.get("telemetry").is_none(), "{f}");
+    // The same bytes again: the same footage, nothing new.
+    let (s, again) = upload(&node, &c, "2017-08-05T14:11:50Z", "copy.MP4", video.clone()).await;
+    assert_eq!((s, again["name"].as_str()), (StatusCode::OK, Some("DJI_0001.MP4")));
+    let on_disk = node.dir.path().join("limes-data").join("footage").join(&sha);
+    assert_eq!(std::fs::read(&on_disk).unwrap(), video);
+
+    // No telemetry yet: no position.
+    let (s, e) = position(&node, &c, &sha, "2017-08-05T14:13:30Z").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+
+    // The Mavic Pro's SRT: its cues carry their own timestamps.
+    let (s, f) = attach(&node, &c, &sha, sample("dji_srt_mavic_pro.SRT")).await;
+    assert_eq!(s, StatusCode::OK, "{f}");
+    let t = &f["telemetry"];
+    assert_eq!((t["format"].as_str(), t["fixes"].as_u64()), (Some("srt"), Some(468)), "{f}");
+    assert_eq!((t["start"].as_str(), t["end"].as_str()), (Some("2017-08-05T14:11:51Z"), Some("2017-08-05T14:19:39Z")));
+    let (s, p) = position(&node, &c, &sha, "2017-08-05T14:13:30Z").await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert_eq!(
+        (p["lat"].as_f64(), p["lon"].as_f64(), p["altitude"].as_f64()),
+        (Some(-20.2524), Some(149.024), Some(16.0))
+    );
+    let (s, e) = position(&node, &c, &sha, "2017-08-05T15:00:00Z").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(e["message"].as_str().unwrap_or_default().contains("no position at"), "{e}");
+
+    // Bad telemetry: 422 with the parser's reason, and the footage as it was.
+    let bad = String::from_utf8(sample("dji_srt_mavic_pro.SRT")).unwrap().replacen(
+        "GPS(149.0251,-20.2533,16)",
+        "GPS(149.0251,999,16)",
+        1,
+    );
+    let (s, e) = attach(&node, &c, &sha, bad.into_bytes()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("srt: cue 1 (line 1): the latitude is \"999\""), "{e}");
+    for junk in [b"\x00\x01binary junk\xff".to_vec(), Vec::new(), b"<!DOCTYPE x><gpx/>".to_vec()] {
+        let (s, e) = attach(&node, &c, &sha, junk).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    }
+    let r = c.get(node.at(&format!("/api/v1/footage/{sha}"))).send().await.unwrap();
+    let kept: Value = r.json().await.unwrap();
+    assert_eq!(kept["telemetry"]["fixes"].as_u64(), Some(468), "{kept}");
+
+    // A second file, a body camera's GPX 1.1 track.
+    let clip: Vec<u8> = b"another recording".repeat(1000);
+    let (s, g) = upload(&node, &c, "2020-12-18T07:15:50+01:00", "body.mp4", clip.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{g}");
+    let gsha = hex(&clip);
+    let (s, g) = attach(&node, &c, &gsha, sample("gpxpy_around-visnjan-with-car.gpx")).await;
+    assert_eq!(s, StatusCode::OK, "{g}");
+    assert_eq!((g["telemetry"]["format"].as_str(), g["telemetry"]["fixes"].as_u64()), (Some("gpx"), Some(104)));
+    let (s, p) = position(&node, &c, &gsha, "2020-12-18T06:15:50Z").await;
+    assert_eq!((s, p["lat"].as_f64(), p["altitude"].as_f64()), (StatusCode::OK, Some(45.273518851), Some(211.15)));
+
+    // A Mavic Mini SRT has no timestamps: timed from the footage's start.
+    let (s, m) = attach(&node, &c, &gsha, sample("dji_srt_mavic_mini.SRT")).await;
+    assert_eq!(s, StatusCode::OK, "{m}");
+    assert_eq!(m["telemetry"]["start"].as_str(), Some("2020-12-18T06:15:50Z"), "{m}");
+    let (s, p) = position(&node, &c, &gsha, "2020-12-18T06:17:46Z").await;
+    assert_eq!((s, p["lat"].as_f64(), p["lon"].as_f64()), (StatusCode::OK, Some(48.0775), Some(-121.7476)));
+
+    // Listed newest recording first; the file downloads as uploaded.
+    let list: Value = c.get(node.at("/api/v1/footage")).send().await.unwrap().json().await.unwrap();
+    let shas: Vec<&str> = list.as_array().unwrap().iter().map(|f| f["sha256"].as_str().unwrap()).collect();
+    assert_eq!(shas, [gsha.as_str(), sha.as_str()]);
+    let r = c.get(node.at(&format!("/api/v1/footage/{sha}/file"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "video/mp4");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), video);
+
+    // Refused uploads leave nothing behind.
+    let r = c
+        .post(node.at("/api/v1/footage"))
+        .query(&[("camera", "ro-unknown"), ("start", "2020-01-01T00:00:00Z"), ("name", "x")])
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, e) = upload(&node, &c, "2020-01-01T00:00:00Z", "empty.mp4", Vec::new()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let files: Vec<_> =
+        std::fs::read_dir(on_disk.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let r = c.get(node.at(&format!("/api/v1/footage/{}", "0".repeat(64)))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Collection of each new file is in the audit log.
+    let records = audit_records(&node, &["--object", "footage:"]);
+    let collected: Vec<&Value> = records.iter().filter(|r| r["action"] == "collect").collect();
+    assert_eq!(collected.len(), 2, "{records:?}");
+}
