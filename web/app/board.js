@@ -4,7 +4,7 @@
 import { api, follow } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
-import { markedCell } from "./marks.js";
+import { markedCell } from "./parts.js";
 
 const MAX_ROWS = 500;
 let controller = null;
@@ -47,7 +47,7 @@ function row(a, fresh) {
   tr.append(
     el("td", when(a.time)),
     el("td", t("alert.priority_n", { n: a.priority }), `priority p${Math.min(a.priority, 5)}`),
-    markedCell(tr, a.plate, "plate", a.exercise),
+    markedCell(tr, a.exercise, "plate", a.plate),
     el("td", t(`reason.${a.reason}`)),
     el("td", t(`kind.${a.kind}`)),
     el("td", a.camera),

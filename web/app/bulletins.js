@@ -9,7 +9,7 @@
 import { api, follow, session } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
-import { exerciseMark } from "./marks.js";
+import { fact, itemPath, openCell, origin, table, titleCell } from "./parts.js";
 import { me, picked, picker, receiving } from "./agencies.js";
 
 export const SOURCES = ["A", "B", "C", "X"];
@@ -24,13 +24,8 @@ let controller = null;
 /// The ids of the inbox's bulletins this page has shown or announced.
 const seen = new Set();
 
-function origin(id) {
-  return id.slice(0, id.lastIndexOf("/"));
-}
-
 function path(id) {
-  const at = id.lastIndexOf("/");
-  return `/bulletins/${encodeURIComponent(id.slice(0, at))}/${encodeURIComponent(id.slice(at + 1))}`;
+  return itemPath("bulletins", id);
 }
 
 /// `code`: its meaning, as the option of a select and a line of an opened bulletin.
@@ -52,25 +47,20 @@ function visible() {
 function row(b, fresh = false) {
   const tr = el("tr");
   tr.dataset.id = b.id;
-  if (b.exercise) tr.classList.add("exercise");
   if (fresh) tr.classList.add("fresh");
-  const title = el("td");
-  if (b.exercise) title.append(exerciseMark(), " ");
-  title.append(el("span", b.title, "bulletin-title"), " ", el("span", b.id, "muted"));
   const issuer = origin(b.id);
   const from =
     b.received_from && b.received_from !== issuer ? t("bulletins.via", { agency: issuer, via: b.received_from }) : issuer;
   const handling = el("td");
   handling.append(handlingBadge(b.handling));
-  const open = el("button", t("incidents.open"), "open");
-  open.type = "button";
-  open.setAttribute("aria-label", t("bulletins.open_label", { title: b.title }));
-  open.addEventListener("click", () => {
-    location.hash = `#/bulletins/${b.id}`;
-  });
-  const action = el("td");
-  action.append(open);
-  tr.append(el("td", when(b.issued)), title, el("td", from), el("td", `${b.source}${b.information}`), handling, action);
+  tr.append(
+    el("td", when(b.issued)),
+    titleCell(tr, b, b.title, "bulletin-title"),
+    el("td", from),
+    el("td", `${b.source}${b.information}`),
+    handling,
+    openCell("bulletins", b.id, t("bulletins.open_label", { title: b.title })),
+  );
   return tr;
 }
 
@@ -289,29 +279,8 @@ async function issue(ev) {
 
 // ---- one bulletin ----
 
-function fact(dl, key, value) {
-  dl.append(el("dt", t(key)));
-  const dd = el("dd");
-  if (typeof value === "string") dd.textContent = value;
-  else dd.append(value);
-  dl.append(dd);
-}
-
 function vehiclesTable(b) {
-  const wrap = el("div", undefined, "table-wrap");
-  const table = el("table");
-  table.id = "bulletin-vehicles";
-  table.append(el("caption", t("bulletin.vehicles"), "sr-only"));
-  const head = el("thead");
-  const hr = el("tr");
-  for (const key of ["alert.plate", "hotlist.country", "bulletin.vehicle_description"]) {
-    const th = el("th", t(key));
-    th.scope = "col";
-    hr.append(th);
-  }
-  head.append(hr);
-  const body = el("tbody");
-  for (const v of b.vehicles) {
+  const rows = b.vehicles.map((v) => {
     const tr = el("tr");
     const plate = el("td", undefined, "plate");
     plate.append(el("span", v.plate));
@@ -320,36 +289,20 @@ function vehiclesTable(b) {
       plate.append(" ", el("span", t("bulletin.pseudonym"), "pseudonym-mark"));
     }
     tr.append(plate, el("td", v.country ?? "—"), el("td", v.description || "—"));
-    body.append(tr);
-  }
-  table.append(head, body);
-  wrap.append(table);
-  return wrap;
+    return tr;
+  });
+  const heads = ["alert.plate", "hotlist.country", "bulletin.vehicle_description"];
+  return table("bulletin-vehicles", heads, rows, "bulletin.vehicles");
 }
 
 function copiesTable(b) {
-  const wrap = el("div", undefined, "table-wrap");
-  const table = el("table");
-  table.id = "bulletin-copies";
-  table.append(el("caption", t("bulletin.copies"), "sr-only"));
-  const head = el("thead");
-  const hr = el("tr");
-  for (const key of ["partners.agency", "bulletin.copy_status", "alert.time"]) {
-    const th = el("th", t(key));
-    th.scope = "col";
-    hr.append(th);
-  }
-  head.append(hr);
-  const body = el("tbody");
-  for (const c of b.copies) {
+  const rows = b.copies.map((c) => {
     const tr = el("tr");
     tr.dataset.agency = c.agency;
     tr.append(el("td", c.agency), el("td", copyStatus(c.status)), el("td", when(c.at)));
-    body.append(tr);
-  }
-  table.append(head, body);
-  wrap.append(table);
-  return wrap;
+    return tr;
+  });
+  return table("bulletin-copies", ["partners.agency", "bulletin.copy_status", "alert.time"], rows, "bulletin.copies");
 }
 
 function fill(b) {

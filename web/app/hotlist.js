@@ -4,7 +4,7 @@
 import { api, headers } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
-import { markedCell } from "./marks.js";
+import { markedCell } from "./parts.js";
 
 const REASONS = ["stolen", "wanted", "missing_person", "suspect", "other"];
 
@@ -122,7 +122,7 @@ async function list() {
     expire.classList.add("expire");
     action.append(expire);
     tr.append(
-      markedCell(tr, e.plate, "plate", e.exercise),
+      markedCell(tr, e.exercise, "plate", e.plate),
       el("td", e.country ?? "—"),
       el("td", t(`reason.${e.reason}`)),
       el("td", t("alert.priority_n", { n: e.priority })),

@@ -7,7 +7,7 @@
 import { ApiError, api, follow, headers, session } from "./api.js";
 import { relative, t, when } from "./i18n.js";
 import { el } from "./dom.js";
-import { exerciseMark } from "./marks.js";
+import { fact, itemPath, openCell, origin, titleCell } from "./parts.js";
 import { offlineMap } from "./map.js";
 import { beep } from "./board.js";
 import { me, picked, picker, receiving } from "./agencies.js";
@@ -43,13 +43,8 @@ let wired = false;
 /// Whether the board shows closed incidents too (`closed=true`).
 let showClosed = false;
 
-function origin(id) {
-  return id.slice(0, id.lastIndexOf("/"));
-}
-
 function path(id) {
-  const at = id.lastIndexOf("/");
-  return `/incidents/${encodeURIComponent(id.slice(0, at))}/${encodeURIComponent(id.slice(at + 1))}`;
+  return itemPath("incidents", id);
 }
 
 function visible() {
@@ -112,29 +107,17 @@ function row(entry, fresh) {
   const i = entry.incident;
   const tr = el("tr");
   tr.dataset.id = i.id;
-  if (i.exercise) tr.classList.add("exercise");
   if (fresh) tr.classList.add("fresh");
   if (overdue(entry.due)) tr.classList.add("overdue");
-  const title = el("td");
-  if (i.exercise) title.append(exerciseMark(), " ");
-  title.append(el("span", i.title, "incident-title"), " ", el("span", i.id, "muted"));
-  const open = el("button", t("incidents.open"), "open");
-  open.type = "button";
-  open.setAttribute("aria-label", t("incidents.open_label", { title: i.title }));
-  open.addEventListener("click", () => {
-    location.hash = `#/incidents/${i.id}`;
-  });
-  const action = el("td");
-  action.append(open);
   tr.append(
-    title,
+    titleCell(tr, i, i.title, "incident-title"),
     el("td", t(`incident_type.${i.type}`)),
     severityCell("td", i.severity),
     el("td", t(`incident_status.${i.status}`)),
     el("td", originText(i.id)),
     el("td", dueText(entry), "due"),
     el("td", escalationsText(i), "escalations"),
-    action,
+    openCell("incidents", i.id, t("incidents.open_label", { title: i.title })),
   );
   return tr;
 }
@@ -408,14 +391,6 @@ function timelineText(e) {
     default:
       return "";
   }
-}
-
-function fact(dl, key, value) {
-  dl.append(el("dt", t(key)));
-  const dd = el("dd");
-  if (typeof value === "string") dd.textContent = value;
-  else dd.append(value);
-  dl.append(dd);
 }
 
 function fill(i) {

@@ -7,7 +7,7 @@
 import { api, follow, session } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
-import { exerciseMark } from "./marks.js";
+import { fact, itemPath, openCell, origin, table, titleCell } from "./parts.js";
 import { me, picked, picker, receiving } from "./agencies.js";
 
 export const REASONS = ["stolen", "wanted", "missing_person", "suspect", "other"];
@@ -30,13 +30,8 @@ function visible() {
   return !document.getElementById("view-operations").hidden;
 }
 
-function origin(id) {
-  return id.slice(0, id.lastIndexOf("/"));
-}
-
 function path(id) {
-  const at = id.lastIndexOf("/");
-  return `/operations/${encodeURIComponent(id.slice(0, at))}/${encodeURIComponent(id.slice(at + 1))}`;
+  return itemPath("operations", id);
 }
 
 function agencyText(a) {
@@ -60,29 +55,17 @@ function stateText(o) {
 function row(o, fresh = false) {
   const tr = el("tr");
   tr.dataset.id = o.id;
-  if (o.exercise) tr.classList.add("exercise");
   if (fresh) tr.classList.add("fresh");
-  const name = el("td");
-  if (o.exercise) name.append(exerciseMark(), " ");
-  name.append(el("span", o.name, "operation-name"), " ", el("span", o.id, "muted"));
-  const open = el("button", t("incidents.open"), "open");
-  open.type = "button";
-  open.setAttribute("aria-label", t("operations.open_label", { name: o.name }));
-  open.addEventListener("click", () => {
-    location.hash = `#/operations/${o.id}`;
-  });
-  const action = el("td");
-  action.append(open);
   const tasksOpen = o.tasks.filter((x) => !x.done).length;
   tr.append(
-    name,
+    titleCell(tr, o, o.name, "operation-name"),
     el("td", agencyText(origin(o.id))),
     el("td", o.members.join(", ")),
     el("td", `${when(o.from)} – ${when(o.until)}`),
     el("td", stateText(o), "op-state"),
     el("td", t("operations.tasks_open", { open: tasksOpen, all: o.tasks.length })),
     el("td", String(o.hits.length), "hits"),
-    action,
+    openCell("operations", o.id, t("operations.open_label", { name: o.name })),
   );
   return tr;
 }
@@ -182,34 +165,6 @@ async function openOperation(ev) {
 }
 
 // ---- one operation ----
-
-function fact(dl, key, value) {
-  dl.append(el("dt", t(key)));
-  const dd = el("dd");
-  if (typeof value === "string") dd.textContent = value;
-  else dd.append(value);
-  dl.append(dd);
-}
-
-function table(id, heads, rows) {
-  const wrap = el("div", undefined, "table-wrap");
-  const tbl = el("table");
-  tbl.id = id;
-  tbl.setAttribute("aria-labelledby", `${id}-title`);
-  const head = el("thead");
-  const hr = el("tr");
-  for (const key of heads) {
-    const th = el("th", t(key));
-    th.scope = "col";
-    hr.append(th);
-  }
-  head.append(hr);
-  const body = el("tbody");
-  body.append(...rows);
-  tbl.append(head, body);
-  wrap.append(tbl);
-  return wrap;
-}
 
 function heading(id, key, n) {
   const h = el("h3", n === undefined ? t(key) : t(key, { n }));

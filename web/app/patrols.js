@@ -5,7 +5,7 @@
 import { api, follow, session } from "./api.js";
 import { relative, t, when } from "./i18n.js";
 import { el } from "./dom.js";
-import { markedCell } from "./marks.js";
+import { markedCell } from "./parts.js";
 import { offlineMap } from "./map.js";
 import { me } from "./agencies.js";
 
@@ -188,7 +188,7 @@ function assignmentRow(a, fresh = false) {
   tr.append(
     el("td", when(a.at)),
     el("td", u ? `${u.callsign} (${a.unit})` : a.unit),
-    markedCell(tr, targetText(a.target), "target", a.exercise),
+    markedCell(tr, a.exercise, "target", targetText(a.target)),
     el("td", a.by),
     el("td", a.note || "—"),
   );
