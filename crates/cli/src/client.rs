@@ -73,7 +73,11 @@ pub fn authed_client<'a>(
 
 /// Sends a request; prints the JSON answer, or fails with the node's error message.
 pub(crate) async fn send(req: RequestBuilder) -> anyhow::Result<serde_json::Value> {
-    let resp = req.send().await.context("sending the request (is the node running? see --url)")?;
+    answer(req.send().await.context("sending the request (is the node running? see --url)")?).await
+}
+
+/// The JSON body of an answer, or an error naming its status and the node's message.
+pub(crate) async fn answer(resp: reqwest::Response) -> anyhow::Result<serde_json::Value> {
     let status = resp.status();
     let text = resp.text().await.context("reading the answer")?;
     let body: serde_json::Value = if text.is_empty() {

@@ -11,7 +11,7 @@ use limes_cooperation::exercise::{Action, Scenario, Step};
 use reqwest::Client;
 use serde_json::{Value, json};
 
-use crate::client::{authed_client, send};
+use crate::client::{answer, authed_client, send};
 
 #[derive(Debug, Args)]
 pub struct ExerciseArgs {
@@ -194,7 +194,7 @@ async fn get_if_there(client: &Client, url: String) -> anyhow::Result<Option<Val
     if r.status() == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
     }
-    send(client.get(&url)).await.map(Some)
+    answer(r).await.map(Some)
 }
 
 async fn play(
