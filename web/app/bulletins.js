@@ -23,6 +23,9 @@ let opened = null;
 let controller = null;
 /// The ids of the inbox's bulletins this page has shown or announced.
 const seen = new Set();
+/// One map per fetch of a box under way: the bulletins the stream pushed meanwhile, which the
+/// answer may predate (without them, a bulletin arriving while the box loads would vanish).
+const loading = new Set();
 
 function path(id) {
   return itemPath("bulletins", id);
@@ -72,15 +75,31 @@ async function list() {
   }
   document.getElementById("bulletins-caption").textContent = t(box === "in" ? "bulletins.caption_in" : "bulletins.caption_out");
   document.getElementById("bulletins-caption").dataset.i18n = box === "in" ? "bulletins.caption_in" : "bulletins.caption_out";
+  const shown = box;
+  const late = new Map();
+  loading.add(late);
   let found = [];
   try {
-    found = await api(`/bulletins?box=${box}&limit=200`);
-    state.textContent = found.length ? "" : t(box === "in" ? "bulletins.none_in" : "bulletins.none_out");
+    found = await api(`/bulletins?box=${shown}&limit=200`);
+    state.textContent = found.length ? "" : t(shown === "in" ? "bulletins.none_in" : "bulletins.none_out");
   } catch (e) {
     state.textContent = e.message;
+  } finally {
+    loading.delete(late);
   }
-  if (box === "in") for (const b of found) seen.add(b.id);
-  body.replaceChildren(...found.map((b) => row(b)));
+  if (shown !== box) return;
+  if (shown === "in") for (const b of found) seen.add(b.id);
+  const rows = found.map((b) => (late.has(b.id) ? row(late.get(b.id), true) : row(b)));
+  const listedIds = new Set(found.map((b) => b.id));
+  for (const b of late.values()) {
+    if (!listedIds.has(b.id) && boxOf(b) === shown) rows.unshift(row(b, true));
+  }
+  if (rows.length) state.textContent = "";
+  body.replaceChildren(...rows);
+}
+
+function boxOf(b) {
+  return b.received_from ? "in" : "out";
 }
 
 // ---- live ----
@@ -88,7 +107,8 @@ async function list() {
 /// A bulletin the stream pushed: its row in the box shown (new ones first), the one opened
 /// shown again, a partner's new bulletin announced.
 function pushed(b) {
-  const which = b.received_from ? "in" : "out";
+  const which = boxOf(b);
+  for (const late of loading) late.set(b.id, b);
   const body = document.querySelector("#bulletins tbody");
   const old = body.querySelector(`tr[data-id="${CSS.escape(b.id)}"]`);
   if (which === "in" && !seen.has(b.id)) {

@@ -4,10 +4,10 @@
 // the map, or typed); one opened with its timeline and what this agency may do to it:
 // acknowledge a partner's notification, add a note, and on its own change status and severity;
 // its attachments downloaded. Closed incidents are left off the board unless asked for.
-import { ApiError, api, follow, headers, session } from "./api.js";
+import { api, follow, session } from "./api.js";
 import { relative, t, when } from "./i18n.js";
 import { el } from "./dom.js";
-import { fact, itemPath, openCell, origin, titleCell } from "./parts.js";
+import { fact, fileItem, itemPath, openCell, origin, titleCell } from "./parts.js";
 import { offlineMap } from "./map.js";
 import { beep } from "./board.js";
 import { me, picked, picker, receiving } from "./agencies.js";
@@ -206,6 +206,7 @@ function cue(p) {
 }
 
 function pushed(p) {
+  for (const late of loading) late.set(p.incident.id, p);
   const isNew = !board.has(p.incident.id);
   fromStream(p);
   if (visible()) render(p.incident.id);
@@ -223,10 +224,25 @@ function pushed(p) {
   }
 }
 
+/// One map per fetch under way: what the stream pushed meanwhile, which the answer may predate
+/// (without it, an incident raised or changed while the board loads would vanish or go stale).
+const loading = new Set();
+
 async function load() {
-  const found = await api(`/incidents?limit=200&closed=${showClosed}`);
+  const late = new Map();
+  loading.add(late);
+  let found;
+  try {
+    found = await api(`/incidents?limit=200&closed=${showClosed}`);
+  } finally {
+    loading.delete(late);
+  }
   board.clear();
   for (const i of found) fromList(i);
+  for (const p of late.values()) {
+    const have = board.get(p.incident.id);
+    if (!have || byChange({ incident: p.incident }, have) <= 0) fromStream(p);
+  }
 }
 
 /// Follows the node's incidents from sign-in on, whichever view is shown.
@@ -446,16 +462,8 @@ function fill(i) {
 
   const files = document.getElementById("incident-attachments");
   files.replaceChildren();
-  for (const a of i.attachments ?? []) {
-    const li = el("li");
-    li.dataset.sha256 = a.sha256;
-    const get = el("button", t("incident.download"), "download");
-    get.type = "button";
-    get.setAttribute("aria-label", t("incident.download_label", { name: a.name }));
-    get.addEventListener("click", () => download(i.id, a));
-    li.append(el("span", a.name, "file-name"), " ", el("span", t("incident.file_facts", { type: a.media_type, size: size(a.bytes) }), "muted"), " ", get);
-    files.append(li);
-  }
+  const state = document.getElementById("incident-action-state");
+  for (const a of i.attachments ?? []) files.append(fileItem(a, `${path(i.id)}/attachments/${a.sha256}`, state));
   document.getElementById("incident-attachments-box").hidden = !(i.attachments ?? []).length;
 
   const mineNotice = i.notified?.[me()];
@@ -468,36 +476,6 @@ function fill(i) {
     document.getElementById("inc-note").value = "";
     document.getElementById("incident-action-state").textContent = "";
     filledFor = i.id;
-  }
-}
-
-/// A size in bytes as the locale writes it (kB, MB).
-function size(bytes) {
-  const f = (n, unit) => `${new Intl.NumberFormat(document.documentElement.lang, { maximumFractionDigits: 1 }).format(n)} ${unit}`;
-  if (bytes < 1000) return f(bytes, "B");
-  if (bytes < 1e6) return f(bytes / 1000, "kB");
-  return f(bytes / 1e6, "MB");
-}
-
-/// Downloads an attachment: fetched with the session (a plain link would carry none), then
-/// saved under its name.
-async function download(id, a) {
-  const state = document.getElementById("incident-action-state");
-  try {
-    const r = await fetch(`/api/v1${path(id)}/attachments/${a.sha256}`, { headers: headers() });
-    if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
-    const url = URL.createObjectURL(await r.blob());
-    const link = el("a");
-    link.href = url;
-    link.download = a.name;
-    link.hidden = true;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
-    state.textContent = t("incident.downloaded", { name: a.name });
-  } catch (e) {
-    state.textContent = t("incident.download_failed", { name: a.name, why: e.message });
   }
 }
 

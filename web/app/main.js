@@ -13,9 +13,10 @@ import * as partners from "./partners.js";
 import * as query from "./query.js";
 import * as requests from "./requests.js";
 import * as search from "./search.js";
+import * as video from "./video.js";
 import { askPurpose } from "./purpose.js";
 
-const VIEWS = ["signin", "board", "incidents", "patrols", "operations", "map", "search", "hotlist", "bulletins", "partners", "requests", "audit"];
+const VIEWS = ["signin", "board", "incidents", "patrols", "video", "operations", "map", "search", "hotlist", "bulletins", "partners", "requests", "audit"];
 const recent = [];
 
 function theme(name) {
@@ -50,6 +51,7 @@ async function route() {
     bulletins.stop();
     patrols.stop();
     operations.stop();
+    video.stop();
     showView("signin");
     return;
   }
@@ -61,6 +63,8 @@ async function route() {
   if (name === "incidents") await incidents.show(id);
   if (name === "bulletins") await bulletins.show(id);
   if (name === "patrols") await patrols.show();
+  if (name === "video") await video.show();
+  else video.stop();
   if (name === "operations") await operations.show(id);
   if (name === "map") await map.show(recent);
   if (name === "search") await search.show();

@@ -4,10 +4,10 @@
 // tasks, the documents, the hits of the members' cameras and the shared timeline; writing to
 // it as `operations.manage` allows: a note, a task, a task done, a vehicle on or off the
 // hotlist, and for the agency that opened it, a later end or the close.
-import { api, follow, session } from "./api.js";
+import { ApiError, api, follow, headers, session } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
-import { fact, itemPath, openCell, origin, table, titleCell } from "./parts.js";
+import { fact, fileItem, itemPath, openCell, origin, table, titleCell } from "./parts.js";
 import { me, picked, picker, receiving } from "./agencies.js";
 
 export const REASONS = ["stolen", "wanted", "missing_person", "suspect", "other"];
@@ -86,17 +86,38 @@ function render(fresh = null) {
   caption.textContent = t(caption.dataset.i18n);
 }
 
+/// One map per fetch under way: the operations the stream pushed meanwhile, which the answer
+/// may predate (without them, an operation changing while the list loads would show its old state).
+const loading = new Set();
+
 async function load() {
-  const found = await api(`/operations?limit=200&closed=${showClosed}`);
+  const late = new Map();
+  loading.add(late);
+  let found;
+  try {
+    found = await api(`/operations?limit=200&closed=${showClosed}`);
+  } finally {
+    loading.delete(late);
+  }
   listed.clear();
   for (const o of found) listed.set(o.id, o);
+  for (const o of late.values()) {
+    const have = listed.get(o.id);
+    if (!have || byChange(o, have) <= 0) keep(o);
+  }
+}
+
+/// An operation's latest state in the list (a closed one leaves it unless closed ones are shown).
+function keep(o) {
+  if (o.closed && !showClosed) listed.delete(o.id);
+  else listed.set(o.id, o);
 }
 
 // ---- live ----
 
 function pushed(o) {
-  if (o.closed && !showClosed) listed.delete(o.id);
-  else listed.set(o.id, o);
+  for (const late of loading) late.set(o.id, o);
+  keep(o);
   if (!visible()) return;
   render(o.id);
   if (opened === o.id) refresh().catch(() => {});
@@ -293,11 +314,8 @@ function fill(o) {
     const docs = el("ul", undefined, "files");
     docs.id = "operation-documents";
     docs.setAttribute("aria-labelledby", "operation-documents-title");
-    for (const d of o.documents) {
-      const li = el("li");
-      li.append(el("span", d.name, "file-name"), " ", el("span", `${d.media_type}, ${d.bytes} B, SHA-256 ${d.sha256.slice(0, 12)}…`, "muted"));
-      docs.append(li);
-    }
+    const state = document.getElementById("operation-action-state");
+    for (const d of o.documents) docs.append(fileItem(d, `${path(o.id)}/documents/${d.sha256}`, state));
     parts.push(docs);
   } else {
     parts.push(el("p", t("operation.no_documents"), "state"));
@@ -397,6 +415,27 @@ async function act(change, done) {
   }
 }
 
+/// Adds the chosen file to the opened operation as a document: its bytes go to the node, which
+/// sends them to every other member.
+async function addDocument(ev) {
+  ev.preventDefault();
+  const input = ev.target.elements.file;
+  const file = input.files[0];
+  if (!file) return missing(input, "operation.document_missing");
+  const state = document.getElementById("operation-action-state");
+  try {
+    const url = `/api/v1${path(opened)}/documents?name=${encodeURIComponent(file.name)}`;
+    const type = file.type || "application/octet-stream";
+    const r = await fetch(url, { method: "POST", headers: headers({ "content-type": type }), body: file });
+    if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+    await refresh();
+    state.textContent = t("operation.document_added", { name: file.name });
+    input.value = "";
+  } catch (e) {
+    state.textContent = t("operation.document_failed", { name: file.name, why: e.message });
+  }
+}
+
 /// A form's submit: `build` gives the change (or null, having said what is missing).
 function onSubmit(id, build, done, reset) {
   document.getElementById(id).addEventListener("submit", async (ev) => {
@@ -434,6 +473,7 @@ function wire() {
     reason.append(o);
   }
   reason.value = "suspect";
+  document.getElementById("operation-document-form").addEventListener("submit", addDocument);
   onSubmit(
     "operation-note-form",
     (f) => {

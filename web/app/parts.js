@@ -2,6 +2,7 @@
 // patrols) build their rows and pages from, so that each looks and reads the same everywhere.
 import { t } from "./i18n.js";
 import { el } from "./dom.js";
+import { ApiError, headers } from "./api.js";
 
 /// The EXERCISE mark on what a drill wrote (`limes exercise run`), so that an exercise is never
 /// taken for real data.
@@ -79,4 +80,48 @@ export function table(id, heads, rows, caption) {
   tbl.append(head, body);
   wrap.append(tbl);
   return wrap;
+}
+
+/// A size in bytes as the locale writes it (kB, MB).
+export function size(bytes) {
+  const f = (n, unit) => `${new Intl.NumberFormat(document.documentElement.lang, { maximumFractionDigits: 1 }).format(n)} ${unit}`;
+  if (bytes < 1000) return f(bytes, "B");
+  if (bytes < 1e6) return f(bytes / 1000, "kB");
+  return f(bytes / 1e6, "MB");
+}
+
+/// A file of a shared item (an incident's attachment, an operation's document) as a list item:
+/// its name, type and size, and a button that downloads it from `url` (an API path), saying
+/// how that went in `state`.
+export function fileItem(file, url, state) {
+  const li = el("li");
+  li.dataset.sha256 = file.sha256;
+  const get = el("button", t("incident.download"), "download");
+  get.type = "button";
+  get.setAttribute("aria-label", t("incident.download_label", { name: file.name }));
+  get.addEventListener("click", () => download(url, file.name, state));
+  const facts = el("span", t("incident.file_facts", { type: file.media_type, size: size(file.bytes) }), "muted");
+  li.append(el("span", file.name, "file-name"), " ", facts, " ", get);
+  return li;
+}
+
+/// Downloads a file: fetched with the session (a plain link would carry none), then saved
+/// under its name.
+async function download(url, name, state) {
+  try {
+    const r = await fetch(`/api/v1${url}`, { headers: headers() });
+    if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+    const blob = URL.createObjectURL(await r.blob());
+    const link = el("a");
+    link.href = blob;
+    link.download = name;
+    link.hidden = true;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(blob), 10000);
+    state.textContent = t("incident.downloaded", { name });
+  } catch (e) {
+    state.textContent = t("incident.download_failed", { name, why: e.message });
+  }
 }

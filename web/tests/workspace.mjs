@@ -4,7 +4,8 @@
 // suggested for the partner's incident are ranked nearest first, and the one sent from the
 // page is assigned at the partner too (its API, then its page). An operation opened through
 // the origin's API shows on the partner's page live; a task, a vehicle and a note written on
-// the partner's page reach the origin (its API), the task marked done on the origin's page is
+// the partner's page reach the origin (its API), a document added there is downloaded on the
+// origin's page, the task marked done on the origin's page is
 // done on the partner's page without reloading it. A bulletin issued to the partner appears in
 // its open inbox without reloading. A file attached to the incident at the partner is
 // downloaded on the origin's page; the incident closed leaves the board, and comes back with
@@ -132,6 +133,11 @@ await run("workspace ui test", async (browser) => {
   await partner.fill("#op-note", "Two lorries expected tonight");
   await partner.click("#operation-note-form button[type=submit]");
   await partner.waitForSelector("#operation-timeline li[data-change=note]", { timeout: 10000 });
+  // A document chosen on the partner's page (a report's bytes, made up after a PDF's header).
+  const pdf = Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.from([...Array(20000).keys()].map((i) => (i * 7) % 253))]);
+  await partner.setInputFiles("#op-document", { name: "lorry-park.pdf", mimeType: "application/pdf", buffer: pdf });
+  await partner.click("#operation-document-form button[type=submit]");
+  await partner.waitForSelector("#operation-documents li button.download", { timeout: 10000 });
   const wrote = Date.now();
   const atOrigin = await eventually("the partner's task, vehicle and note at the origin", async () => {
     const r = await originApi(`/operations/${op}`);
@@ -151,6 +157,9 @@ await run("workspace ui test", async (browser) => {
   await origin.click(`#operations tbody tr[data-id="${op}"] button.open`);
   await origin.waitForSelector(`#operation-tasks tr[data-task="${taskId}"] button`, { timeout: 10000 });
   check(await origin.isVisible("#operation-origin-forms"), "the origin extends and closes it");
+  const doc = await downloaded(origin, "#operation-documents li button.download", "#operation-action-state");
+  check(doc.suggestedFilename() === "lorry-park.pdf", `saved as ${doc.suggestedFilename()}`);
+  check(readFileSync(await doc.path()).equals(pdf), "the document downloaded is the one the partner added");
   await origin.click(`#operation-tasks tr[data-task="${taskId}"] button`);
   await origin.waitForSelector(`#operation-tasks tr.done[data-task="${taskId}"]`, { timeout: 10000 });
   await partner.waitForSelector(`#operation-tasks tr.done[data-task="${taskId}"]`, { timeout: 10000 });
@@ -188,16 +197,7 @@ await run("workspace ui test", async (browser) => {
   await origin.click('#nav a[data-view="incidents"]');
   await origin.click(`#incidents tbody tr[data-id="${incident}"] button.open`);
   await origin.waitForSelector("#incident-attachments li button.download", { timeout: 10000 });
-  let download = null;
-  // The file follows its event over the link: until it has arrived, the page says so.
-  for (let i = 0; i < 20 && !download; i++) {
-    const [d] = await Promise.all([
-      origin.waitForEvent("download", { timeout: 2000 }).catch(() => null),
-      origin.click("#incident-attachments li button.download"),
-    ]);
-    download = d;
-  }
-  check(download, `no download: ${await origin.textContent("#incident-action-state")}`);
+  const download = await downloaded(origin, "#incident-attachments li button.download", "#incident-action-state");
   check(download.suggestedFilename() === "thermal-camera.png", `saved as ${download.suggestedFilename()}`);
   check(readFileSync(await download.path()).equals(photo), "the file downloaded is the file attached");
   await axe(origin, "incidents_attachment");
@@ -211,3 +211,13 @@ await run("workspace ui test", async (browser) => {
   check((await origin.textContent(`#incidents tbody tr[data-id="${incident}"] td:nth-child(4)`)) === "closed", "shown as closed");
   await axe(origin, "incidents_closed");
 });
+
+/// Clicks `button` until the page saves a file (the file follows its event over the link: until
+/// it has arrived, the page says so in `state`); the download.
+async function downloaded(page, button, state) {
+  for (let i = 0; i < 20; i++) {
+    const [d] = await Promise.all([page.waitForEvent("download", { timeout: 2000 }).catch(() => null), page.click(button)]);
+    if (d) return d;
+  }
+  check(false, `no download: ${await page.textContent(state)}`);
+}

@@ -120,6 +120,9 @@ operations! {
     FootageUpload = "footage.upload", Collect, purpose: false, token: true;
     /// List and download footage, and ask where its camera was at a moment.
     FootageView = "footage.view", Consult, purpose: true, token: true;
+    /// Let a partner agency watch one of this node's cameras live, for a limited time, during
+    /// an incident both agencies know of; and withdraw that before its time.
+    VideoShare = "video.share", Disclose, purpose: true, token: false;
     /// Post face, person and vehicle detections.
     DetectionsIngest = "detections.ingest", Collect, purpose: false, token: true;
     /// Search and open detections.

@@ -41,6 +41,103 @@ pub struct Config {
     /// Patrol units: sharing, retention and freshness of positions.
     #[serde(default)]
     pub patrols: PatrolsSection,
+    /// Camera streams the node records, and how long it keeps them.
+    #[serde(default)]
+    pub video: VideoSection,
+}
+
+/// `[video]` and its `[[video.streams]]`: see `limes_server::video`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VideoSection {
+    /// Segments older than this many days are deleted (a stream's `keep_days` overrides it;
+    /// 0 keeps them until the space is needed).
+    pub keep_days: u32,
+    /// All segments together may take at most this many bytes (0: no limit).
+    pub max_bytes: u64,
+    /// The oldest segments go while the disk has fewer free bytes than this (0: no floor).
+    pub min_free_bytes: u64,
+    /// How often retention runs.
+    pub check_every_seconds: u32,
+    pub streams: Vec<StreamSection>,
+}
+
+impl Default for VideoSection {
+    fn default() -> Self {
+        Self { keep_days: 30, max_bytes: 0, min_free_bytes: 1 << 30, check_every_seconds: 60, streams: Vec::new() }
+    }
+}
+
+/// One `[[video.streams]]`: a camera's RTSP stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSection {
+    /// The camera's id in the registry.
+    pub camera: String,
+    /// `rtsp://host:port/path` (no credentials in it: they go below).
+    pub url: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The environment variable holding the password (never the password itself).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Days this camera's segments are kept, instead of `[video] keep_days`.
+    #[serde(default)]
+    pub keep_days: Option<u32>,
+    #[serde(default = "default_segment_seconds")]
+    pub segment_seconds: u32,
+}
+
+fn default_segment_seconds() -> u32 {
+    60
+}
+
+impl VideoSection {
+    pub fn options(&self) -> anyhow::Result<limes_server::video::VideoOptions> {
+        let days = |d: u32| (d > 0).then(|| chrono::Duration::days(d.into()));
+        let mut rules = limes_recorder::RetentionRules {
+            default_keep: days(self.keep_days),
+            byte_budget: (self.max_bytes > 0).then_some(self.max_bytes),
+            ..Default::default()
+        };
+        let mut streams = Vec::with_capacity(self.streams.len());
+        let mut seen = std::collections::HashSet::new();
+        for s in &self.streams {
+            let camera = limes_model::CameraId::new(&s.camera)
+                .with_context(|| format!("[[video.streams]] camera {:?}", s.camera))?;
+            if !seen.insert(camera.clone()) {
+                bail!("[[video.streams]]: camera {:?} is recorded twice", s.camera);
+            }
+            if !(1..=3600).contains(&s.segment_seconds) {
+                bail!("[[video.streams]] {}: segment_seconds must be 1 to 3600", s.camera);
+            }
+            let credentials = match (&s.username, &s.password_env) {
+                (None, None) => None,
+                (Some(user), Some(var)) => {
+                    let password = std::env::var(var).with_context(|| {
+                        format!("[[video.streams]] {}: the password's environment variable {var} is not set", s.camera)
+                    })?;
+                    Some((user.clone(), password))
+                }
+                _ => bail!("[[video.streams]] {}: give both username and password_env, or neither", s.camera),
+            };
+            let source = limes_recorder::StreamSource::parse(&s.url, credentials)
+                .map_err(|e| anyhow::anyhow!("[[video.streams]] {}: {e}", s.camera))?;
+            if let Some(keep) = s.keep_days.and_then(days) {
+                rules.keep.insert(camera.clone(), keep);
+            }
+            streams.push(limes_server::video::StreamConfig { camera, source, segment_seconds: s.segment_seconds });
+        }
+        if self.check_every_seconds == 0 {
+            bail!("[video] check_every_seconds must be at least 1");
+        }
+        Ok(limes_server::video::VideoOptions {
+            streams,
+            rules,
+            min_free_bytes: (self.min_free_bytes > 0).then_some(self.min_free_bytes),
+            check_every: std::time::Duration::from_secs(self.check_every_seconds.into()),
+        })
+    }
 }
 
 /// `[patrols]`: see `limes_server::patrols::PatrolOptions`.
@@ -792,6 +889,24 @@ positions_days = 30
 fresh_seconds = 600
 # The most positions one POST or MQTT message may carry.
 max_positions = 1000
+
+[video]
+# Camera streams recorded as they come (H.264/H.265, never transcoded) into segments under
+# <data_dir>/recordings, indexed in the store (design/recording.md). Segments older than
+# keep_days go (0: kept until the space is needed); past max_bytes (0: no limit), or while the
+# disk has less than min_free_bytes free, the oldest go first, whichever camera.
+keep_days = 30
+max_bytes = 0
+min_free_bytes = 1073741824
+check_every_seconds = 60
+# One table per camera stream; the password comes from an environment variable:
+# [[video.streams]]
+# camera = "ro-siret-1"
+# url = "rtsp://10.0.0.21:554/Streaming/Channels/101"
+# username = "limes"
+# password_env = "LIMES_CAMERA_PASSWORD"
+# keep_days = 14
+# segment_seconds = 60
 
 [matching]
 # A read whose text confidence (as the camera reports it) is below this raises only

@@ -10,13 +10,16 @@ mod agreement;
 mod audit;
 mod bench;
 mod client;
+mod clip;
 mod config;
 mod demo;
+mod devices;
 mod exercise;
 mod federation;
 mod node;
 mod publish;
 mod simulate;
+mod video;
 
 /// limes: security cooperation across a border. One node per agency.
 #[derive(Debug, Parser)]
@@ -77,9 +80,19 @@ enum Command {
     Partner(federation::PartnerArgs),
     /// Sharing agreements: check and sign one (offline), put it in force, list, revoke.
     Agreement(agreement::AgreementArgs),
+    /// Record a camera's RTSP stream (H.264/H.265, as it comes) into a node's data folder.
+    Record(video::RecordArgs),
+    /// Video clips: export a signed clip of a camera's recording (offline, on the data
+    /// directory), verify one.
+    Clip(clip::ClipArgs),
     /// Joint exercises: check a scenario, play it into a federation (everything marked as an
     /// exercise).
     Exercise(exercise::ExerciseArgs),
+    /// ONVIF cameras and recorders: find them on the network, list their streams.
+    Onvif(devices::OnvifArgs),
+    /// Existing recorders (ONVIF Profile G, Hikvision ISAPI): search their recordings, pull
+    /// one into the node's recordings.
+    Recorder(devices::RecorderArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -224,14 +237,18 @@ fn main() -> anyhow::Result<()> {
         Command::Query(a) => rt()?.block_on(client::query(a)),
         Command::Request(a) => rt()?.block_on(client::request(a)),
         Command::Exercise(a) => rt()?.block_on(exercise::exercise(a)),
+        Command::Record(a) => rt()?.block_on(video::record(a)),
         Command::Push(a) => rt()?.block_on(client::push(a)),
         Command::Alerts(a) => rt()?.block_on(client::alerts(a)),
         Command::Audit(a) => audit::run(a),
+        Command::Clip(a) => clip::run(a),
         Command::Login(a) => rt()?.block_on(accounts::login(a)),
         Command::User(a) => rt()?.block_on(accounts::user(a)),
         Command::Token(a) => rt()?.block_on(accounts::token(a)),
         Command::Trust(a) => federation::trust(a),
         Command::Partner(a) => rt()?.block_on(federation::partner(a)),
         Command::Agreement(a) => rt()?.block_on(agreement::agreement(a)),
+        Command::Onvif(a) => rt()?.block_on(devices::onvif(a)),
+        Command::Recorder(a) => rt()?.block_on(devices::recorder(a)),
     }
 }

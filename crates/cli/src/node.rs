@@ -73,6 +73,8 @@ pub struct Node {
     webhooks: Vec<limes_webhook::Running>,
     /// The partners' port and delivery loops, with `[federation]`.
     pub federation: Option<limes_link::Running>,
+    /// The camera streams recorded, with `[[video.streams]]`.
+    recording: Option<limes_server::video::Recording>,
 }
 
 impl Node {
@@ -158,6 +160,7 @@ impl Node {
             mqtt_stats,
             mqtt: None,
             federation: None,
+            recording: None,
         })
     }
 
@@ -188,6 +191,14 @@ impl Node {
         Ok(())
     }
 
+    /// Recovers the recordings, then records every stream `options` names and keeps them
+    /// within its retention.
+    pub async fn start_video(&mut self, options: limes_server::video::VideoOptions) -> anyhow::Result<()> {
+        let recording = limes_server::video::start(&self.state, options).await.context("starting the recorders")?;
+        self.recording = Some(recording);
+        Ok(())
+    }
+
     /// Starts the node a config file describes.
     pub async fn from_config(cfg: &Config) -> anyhow::Result<Self> {
         // The MQTT broker's TLS files, read before anything starts: a bad one stops the node
@@ -204,6 +215,8 @@ impl Node {
             patrols: cfg.patrols.options()?,
             ..ServerOptions::default()
         };
+        // Before anything starts: a stream named wrong stops the node here.
+        let video = cfg.video.options()?;
         let retention = Retention {
             reads_days: cfg.retention.reads_days,
             detections_days: cfg.retention.detections_days,
@@ -217,6 +230,7 @@ impl Node {
         if let Some(link) = cfg.link_config()? {
             node.start_federation(&cfg.store.data_dir, link).await?;
         }
+        node.start_video(video).await?;
         Ok(node)
     }
 
@@ -240,6 +254,10 @@ impl Node {
         self.escalation.abort();
         if let Some(mqtt) = self.mqtt.take() {
             mqtt.abort();
+        }
+        // Each open segment closed: fsynced and indexed.
+        if let Some(recording) = self.recording.take() {
+            recording.stop().await;
         }
         self.server.await??;
         // After the last request: every alert raised is in the store for the next start.

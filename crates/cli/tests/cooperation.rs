@@ -967,6 +967,58 @@ async fn a_joint_operation_hit_alerts_every_member_and_closing_applies_the_reten
     let hits = at_pl["hits"].as_array().unwrap();
     assert_eq!(hits.len(), 1, "{at_pl}");
     assert_eq!((hits[0]["plate"].as_str(), hits[0]["agency"].as_str()), (Some("4A23456"), Some("sk-policia")));
+    // The Czech police add a document (a surveillance report; any bytes): every member gets the
+    // file, checked against the digest the event names; a document event without its file is
+    // refused, as is an empty file.
+    let report: Vec<u8> = (0..150_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let r = cz
+        .session_client()
+        .post(cz.at(&format!("/api/v1/operations/{id}/documents?name=surveillance%20report.pdf")))
+        .header("content-type", "application/pdf")
+        .body(report.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&report).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    for node in [&pl, &sk] {
+        let got = wait_for("the document at each member", async || {
+            let path = format!("/api/v1/operations/{id}/documents/{sha}");
+            let r = node.session_client().get(node.at(&path)).send().await.unwrap();
+            if r.status() != StatusCode::OK {
+                return None;
+            }
+            assert_eq!(r.headers()["content-type"], "application/pdf");
+            assert!(r.headers()["content-disposition"].to_str().unwrap().contains("surveillance report.pdf"));
+            Some(r.bytes().await.unwrap())
+        })
+        .await;
+        assert_eq!(got.as_ref(), report.as_slice());
+    }
+    let documents = &operation(&sk, &id).await.unwrap()["documents"];
+    assert_eq!(documents[0]["sha256"].as_str(), Some(sha.as_str()), "{documents}");
+    let r = pl
+        .session_client()
+        .get(pl.at(&format!("/api/v1/operations/{id}/documents/{}", "0".repeat(64))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "only what the operation names");
+    let forged = json!({"change": "document", "name": "x.pdf", "media_type": "application/pdf", "sha256": "0".repeat(64), "bytes": 1});
+    let (status, v) = post(&pl, &format!("/api/v1/operations/{id}/events"), forged).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let r = pl
+        .session_client()
+        .post(pl.at(&format!("/api/v1/operations/{id}/documents?name=empty.pdf")))
+        .body(Vec::<u8>::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "an empty file");
+
     // Only the origin closes it.
     let (status, v) = post(&cz, &format!("/api/v1/operations/{id}/events"), json!({"change": "closed"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
@@ -991,6 +1043,14 @@ async fn a_joint_operation_hit_alerts_every_member_and_closing_applies_the_reten
     assert!(r.status().is_success());
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(operation(&sk, &id).await.is_none(), "a closed operation records no more hits");
+
+    // The document's file goes with the operation once it is old enough not to be an upload
+    // in progress (made older here than the hour the node waits).
+    let file = cz.dir.path().join("limes-data/attachments").join(&sha);
+    assert!(file.exists(), "{} kept until swept", file.display());
+    let old = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
+    wait_for("the document's file swept", async || (!file.exists()).then_some(())).await;
 }
 
 /// Czech (origin) and Polish police, each notifying the other of incidents, the Czech issuing

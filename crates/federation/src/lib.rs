@@ -3,6 +3,7 @@
 //! - [`anchor`]: trust anchors, the files agencies exchange out of band to become partners.
 //! - [`envelope`]: signed messages and the batches a request carries.
 //! - [`check`]: what a receiver checks before a message takes effect, and its receipts.
+//! - [`clip`]: the signed manifest beside an exported video clip.
 //! - [`backoff`]: how long a sender waits before trying a partner again.
 //!
 //! No I/O here: `limes-link` holds the outbox and inbox, the mutual-TLS transport and the
@@ -12,6 +13,7 @@ pub mod anchor;
 pub mod backoff;
 mod canonical;
 pub mod check;
+pub mod clip;
 pub mod envelope;
 pub mod key;
 pub mod receipt;

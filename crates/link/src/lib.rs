@@ -10,6 +10,8 @@
 //! - [`witness`]: witnessed audit: cosigning partners' audit checkpoints, gathering the
 //!   cosignatures of this node's own, carrying them with each batch and holding a partner's
 //!   messages until its checkpoint passes `limes_audit::CheckpointGate`.
+//! - [`live`]: partners watching this node's cameras live, under the node's grants
+//!   ([`Link::serve_live`]), and this node watching theirs ([`Link::watch_live`]).
 //!
 //! The node hands [`Link::send`] what it shares and takes what partners sent from
 //! [`Link::received`] (then [`Link::applied`]): a message takes effect once, even when it
@@ -40,6 +42,7 @@ pub mod blobs;
 mod db;
 pub mod hitquery;
 pub mod identity;
+pub mod live;
 mod receive;
 mod send;
 pub mod tls;
@@ -49,6 +52,7 @@ pub use agreements::{AgreementStatus, InForce, is_protocol};
 pub use db::{Fork, ForkRecord, Outgoing, Overdue, Partner, Received, Refused};
 pub use hitquery::{Asking, HitQueryConfig, PublishReport, Resolved, Sighting};
 pub use identity::Identity;
+pub use live::{LiveAnswer, LiveRefusal, LiveSource, LiveVideo};
 pub use witness::{WitnessConfig, WitnessStatus};
 
 /// Why a link operation failed.
@@ -166,6 +170,8 @@ pub struct Stats {
     /// Partners' checkpoints this node cosigned, and refused to.
     pub cosignatures_given: AtomicU64,
     pub cosignatures_refused: AtomicU64,
+    /// Live views relayed to partners (`live`).
+    pub live_views: AtomicU64,
 }
 
 /// How the link to one partner is doing.
@@ -225,6 +231,8 @@ pub(crate) struct Inner {
     hitquery: hitquery::HitQueries,
     /// Witnessed audit.
     witness: witness::Witnessing,
+    /// What decides and streams partners' live views (the node's, once it says).
+    live: std::sync::OnceLock<Arc<dyn live::LiveSource>>,
 }
 
 /// A node's links to its partners. Cheap to clone.
@@ -293,6 +301,7 @@ pub fn open(dir: &Path, config: LinkConfig, audit: Option<AuditLog>) -> Result<L
         capture: Mutex::default(),
         hitquery,
         witness,
+        live: std::sync::OnceLock::new(),
     };
     let link = Link(Arc::new(inner));
     link.reload_partners()?;

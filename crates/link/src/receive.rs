@@ -45,6 +45,7 @@ pub(crate) fn serve(inner: Arc<Inner>, listener: TcpListener) -> Result<tokio::t
         .route("/federation/v1/blobs/{sha256}", get(crate::blobs::status).put(crate::blobs::put))
         .route("/federation/v1/hitquery/set", get(crate::hitquery::set))
         .route("/federation/v1/hitquery/evaluate", post(crate::hitquery::evaluate))
+        .route("/federation/v1/live/{camera}", get(crate::live::serve))
         .route(
             crate::witness::ADD_CHECKPOINT,
             post(crate::witness::add_checkpoint).layer(DefaultBodyLimit::max(crate::witness::MAX_ADD_CHECKPOINT_BYTES)),

@@ -20,6 +20,7 @@ mod vehicle;
 pub use ids::{AgencyId, CameraId, IdError};
 pub use vehicle::{Colour, Make, Mismatch, VehicleCode};
 mod detection;
+pub mod live;
 pub mod recording;
 pub use detection::{AgeRange, BoundingBox, BoxUnits, Detection, DetectionError, DetectionKind, Gender, MAX_AGE};
 

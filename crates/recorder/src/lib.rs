@@ -10,6 +10,7 @@
 //! - [`ClockTracker`]: RTP timestamps to wall time (no I/O).
 //! - `format`: the segment file's bytes (no I/O); [`read_sample`] reads a frame back.
 //! - [`recover`]: the index and files made to agree at start.
+//! - [`clip::cut`]: a camera's recording from one moment to another as a fragmented MP4.
 //! - [`RetentionRules`], [`retention::plan`] (no I/O), [`retention::enforce`]: per-camera age
 //!   and a disk byte budget, oldest first.
 //!
@@ -33,6 +34,7 @@ use limes_model::CameraId;
 use limes_model::recording::VideoCodec;
 use limes_store::{Recording, StoreError};
 
+pub mod clip;
 mod clock;
 mod files;
 pub mod format;
@@ -118,6 +120,24 @@ pub struct RecorderConfig {
     pub connect_timeout: Duration,
     /// A stream without a frame for this long is dropped and connected again.
     pub stall_timeout: Duration,
+    /// Where each frame goes as it arrives, for live viewers (`None`: nowhere). A frame is sent
+    /// only while someone listens.
+    pub live: Option<tokio::sync::broadcast::Sender<LiveFrame>>,
+}
+
+/// A frame as it arrives from the camera, for live viewers: the same access unit the segment
+/// gets, with the parameters it needs to be decoded.
+#[derive(Debug, Clone)]
+pub struct LiveFrame {
+    pub parameters: std::sync::Arc<limes_model::recording::CodecParameters>,
+    /// When it was taken, on the node's clock (as the segment records it).
+    pub wall: chrono::DateTime<chrono::Utc>,
+    /// Its RTP time in clock ticks since the session's start (wrap-free); a new session (after a
+    /// reconnection) starts again.
+    pub ticks: i64,
+    pub key: bool,
+    /// The access unit: NAL units with 4-byte big-endian lengths.
+    pub data: bytes::Bytes,
 }
 
 impl RecorderConfig {
@@ -132,6 +152,7 @@ impl RecorderConfig {
             reconnect: Reconnect::default(),
             connect_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(10),
+            live: None,
         }
     }
 }

@@ -240,6 +240,7 @@ async fn session(
 ) -> Result<SessionEnd, RecorderError> {
     let mut clock = ClockTracker::new(connection.clock_rate, chrono::Duration::seconds(2));
     let mut params: Option<CodecParameters> = None;
+    let mut shared: Option<std::sync::Arc<CodecParameters>> = None;
     let mut open: Option<Open> = None;
     loop {
         let item = tokio::select! {
@@ -273,6 +274,14 @@ async fn session(
         }
         let Some(current) = params.as_ref() else { continue };
         let key = frame.is_random_access_point();
+        if let Some(live) = config.live.as_ref().filter(|l| l.receiver_count() > 0) {
+            if shared.as_deref() != Some(current) {
+                shared = Some(std::sync::Arc::new(current.clone()));
+            }
+            let parameters = shared.clone().expect("set above");
+            let data = bytes::Bytes::copy_from_slice(frame.data());
+            let _ = live.send(crate::LiveFrame { parameters, wall, ticks, key, data });
+        }
         if let Some(o) = &open {
             let span = ticks - o.first_ticks;
             let long = span >= config.segment.target.as_micros() as i64 * i64::from(connection.clock_rate) / 1_000_000;

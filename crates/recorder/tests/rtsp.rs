@@ -1,9 +1,6 @@
 //! The recorder against a real RTSP server: GStreamer's, serving videotestsrc as H.264 and H.265
 //! (`scripts/rtsp-test-server`, which `scripts/test` installs the packages of).
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -16,44 +13,10 @@ use limes_recorder::{
 use limes_store::{Recording, Store, StoreOptions};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-const FPS: u32 = 25;
+#[path = "support/rtsp_server.rs"]
+mod rtsp_server;
 
-/// The test server, stopped when dropped.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(port: u16) -> Server {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/rtsp-test-server");
-        let mut child = Command::new(script)
-            .args([port.to_string(), "--fps".into(), FPS.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("scripts/rtsp-test-server runs (scripts/test installs its packages)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("ready rtsp://127.0.0.1:")
-            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
-            .unwrap_or_else(|| panic!("server said {line:?}"));
-        Server { child, port }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("rtsp://127.0.0.1:{}/{path}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use rtsp_server::{FPS, Server};
 
 fn config(store: &Store, camera: &str, url: &str, segment: Duration) -> RecorderConfig {
     let source = StreamSource::parse(url, None).unwrap();
@@ -142,6 +105,43 @@ async fn records_h264_into_indexed_segments() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_h265_into_indexed_segments() {
     records("h265", VideoCodec::H265).await;
+}
+
+/// A live viewer gets each frame the segments get, as it arrives: the same bytes, key frames
+/// where the index has them, and the parameters to decode them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_viewers_get_the_frames_the_segments_get() {
+    let server = Server::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let (live, mut viewer) = tokio::sync::broadcast::channel(1024);
+    let mut c = config(&store, "cam-live", &server.url("h264"), Duration::from_secs(60));
+    c.live = Some(live);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let shutdown = tokio::time::sleep(Duration::from_secs(3));
+    limes_recorder::record(c, store.clone(), None, tx, shutdown).await.unwrap();
+    let segments = segments(rx);
+    assert_eq!(segments.len(), 1, "one segment (60 s target)");
+    let mut frames = Vec::new();
+    while let Ok(f) = viewer.try_recv() {
+        frames.push(f);
+    }
+    // The viewer may get frames before the first key frame (the segment starts at it).
+    let first_key = frames.iter().position(|f| f.key).expect("a key frame");
+    let live = &frames[first_key..];
+    let s = &segments[0];
+    assert_eq!(live.len(), s.index.frames.len(), "every recorded frame went live");
+    for (n, (f, entry)) in live.iter().zip(&s.index.frames).enumerate() {
+        assert_eq!(f.key, entry.key, "frame {n}");
+        assert_eq!(f.data.as_ref(), read_sample(&store.recordings_dir(), s, n).unwrap().as_slice(), "frame {n}");
+        assert_eq!(*f.parameters, s.index.parameters);
+    }
+    assert_eq!(
+        live[0].wall.timestamp_micros(),
+        s.index.start.timestamp_micros(),
+        "the segment starts at its first frame"
+    );
+    assert!(live.windows(2).all(|w| w[0].ticks < w[1].ticks && w[0].wall <= w[1].wall));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

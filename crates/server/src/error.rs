@@ -38,6 +38,10 @@ pub enum ApiError {
     /// Too many failed logins for the account; try later.
     #[error("{0}")]
     TooManyRequests(String),
+    /// What is asked for cannot be had now (a camera sends no picture, a tool the node needs
+    /// is missing); asking again later may work.
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed inside the node.
     #[error("internal error")]
     Internal(String),
@@ -61,6 +65,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -76,6 +81,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::TooManyRequests(_) => "too_many_requests",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }

@@ -290,14 +290,8 @@ async fn escalate_once(state: &AppState) -> Result<(), IncidentError> {
     Ok(())
 }
 
-/// Where an incident's attachments written here are kept: files named by their SHA-256.
-fn attachments_dir(state: &AppState) -> std::path::PathBuf {
-    state.store.dir().join("attachments")
-}
-
 /// Keeps `bytes` as a file of incident `id` (named `name`, of `media_type`), writes the
-/// `attached` event, and sends the file to each partner the event may go to (over the link's
-/// resumable blob transfer, which the partner verifies against the digest the event names).
+/// `attached` event, and sends the file to each partner the event may go to (`files::send`).
 pub async fn attach(
     state: &AppState,
     id: &IncidentId,
@@ -306,11 +300,10 @@ pub async fn attach(
     media_type: String,
     bytes: bytes::Bytes,
 ) -> Result<Incident, IncidentError> {
-    use sha2::Digest;
     if bytes.is_empty() {
         return Err(IncidentError::Invalid("the attachment is empty".into()));
     }
-    let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = crate::files::sha256_hex(&bytes);
     let attachment =
         limes_cooperation::incident::Attachment { name, media_type, sha256: sha256.clone(), bytes: bytes.len() as u64 };
     // Checked before the file is written: a refused name leaves nothing behind.
@@ -322,15 +315,9 @@ pub async fn attach(
         change: Change::Attached(attachment.clone()),
     };
     probe.check().map_err(|e| IncidentError::Invalid(e.to_string()))?;
-    let dir = attachments_dir(state);
-    let path = dir.join(&sha256);
-    {
-        let path = path.clone();
-        tokio::task::spawn_blocking(move || write_durably(&dir, &path, &bytes))
-            .await
-            .map_err(|e| IncidentError::Failed(e.to_string()))?
-            .map_err(|e| IncidentError::Failed(format!("writing the attachment: {e}")))?;
-    }
+    let (_, path) = crate::files::keep(state, bytes)
+        .await
+        .map_err(|e| IncidentError::Failed(format!("writing the attachment: {e}")))?;
     let (incident, _) = write(state, id, by, Change::Attached(attachment)).await?;
     if let Some(fed) = state.federation.get() {
         let me = fed.link.config().agency.clone();
@@ -341,52 +328,8 @@ pub async fn attach(
         let partners = fed.link.recipients(
             &limes_federation::MessageType::new(crate::federation::incidents::INCIDENT).expect("a valid type"),
         );
-        for to in incident.others(&me).into_iter().filter(|a| partners.contains(a)) {
-            // The file goes where the event may go, and nowhere else.
-            if !fed.link.decide_send(&to, &labels, Utc::now()).allowed {
-                continue;
-            }
-            let (link, path, incident_id) = (fed.link.clone(), path.clone(), incident.id.clone());
-            tokio::spawn(async move {
-                if let Err(e) = link.send_blob(&to, &path, 20).await {
-                    tracing::error!(incident = %incident_id, partner = %to, error = %e, "an attachment did not reach the partner");
-                }
-            });
-        }
+        let to = incident.others(&me).into_iter().filter(|a| partners.contains(a)).collect();
+        crate::files::send(state, &path, to, &labels, &format!("attachment {sha256} of incident {}", incident.id));
     }
     Ok(incident)
-}
-
-/// Where the bytes of an attachment with digest `sha256` are on this node: written here, or
-/// received from a partner (verified against the digest).
-pub fn attachment_path(state: &AppState, sha256: &str) -> Option<std::path::PathBuf> {
-    if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    let own = attachments_dir(state).join(sha256);
-    if own.exists() {
-        return Some(own);
-    }
-    let mut digest = [0u8; 32];
-    for (i, b) in digest.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&sha256[2 * i..2 * i + 2], 16).ok()?;
-    }
-    state.federation.get().and_then(|f| f.link.blob_path(&digest))
-}
-
-/// Writes a file so that it survives a crash once this returns: a temporary file, fsynced,
-/// renamed into place, the folder fsynced.
-fn write_durably(dir: &std::path::Path, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    std::fs::create_dir_all(dir)?;
-    if path.exists() {
-        return Ok(());
-    }
-    // Named by the content: two uploads of the same file write the same bytes.
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }

@@ -33,13 +33,16 @@ pub mod auth;
 mod detections;
 mod error;
 pub mod federation;
+pub mod files;
 pub mod identity;
 pub mod import;
 pub mod incidents;
 mod ingest;
+pub mod live_grants;
 pub mod operations;
 pub mod patrols;
 mod routes;
+pub mod video;
 pub mod wire;
 
 pub use auth::{Access, AccessOptions, Caller, Collector, Grant};
@@ -209,6 +212,10 @@ pub struct AppState {
     pub patrols: Arc<patrols::Hub>,
     /// The bulletins' live stream (`federation::bulletins`).
     pub bulletins: Arc<federation::bulletins::Hub>,
+    /// The cameras the node records, their state and live frames (`video`).
+    pub video: Arc<video::Hub>,
+    /// Live video grants changed: relayed streams look at theirs again (`live_grants`).
+    pub live_grants: Arc<live_grants::Changes>,
 }
 
 /// The node's links to partner agencies and the queue of alerts on their way to them.
@@ -259,6 +266,8 @@ impl AppState {
             operation_hotlist: Arc::default(),
             patrols: Arc::default(),
             bulletins: Arc::default(),
+            video: Arc::default(),
+            live_grants: Arc::default(),
         })
         .and_then(|state: Self| {
             operations::rebuild_index(&state)?;

@@ -167,6 +167,47 @@ pub async fn write(
     Ok(op)
 }
 
+/// Keeps `bytes` as a document of operation `id` (named `name`, of `media_type`), writes the
+/// `document` event and sends the file to every other member the event may go to.
+pub async fn add_document(
+    state: &AppState,
+    id: &OperationId,
+    by: &str,
+    name: String,
+    media_type: String,
+    bytes: bytes::Bytes,
+) -> Result<Operation, OperationError> {
+    if bytes.is_empty() {
+        return Err(OperationError::Invalid("the document is empty".into()));
+    }
+    let sha256 = crate::files::sha256_hex(&bytes);
+    let document =
+        limes_cooperation::incident::Attachment { name, media_type, sha256: sha256.clone(), bytes: bytes.len() as u64 };
+    // Checked before the file is written: a refused name leaves nothing behind.
+    let probe = OpEvent {
+        operation: id.clone(),
+        stamp: state.incidents.stamp(),
+        exercise: false,
+        by: None,
+        change: OpChange::Document(document.clone()),
+    };
+    probe.check().map_err(OperationError::Invalid)?;
+    let (_, path) = crate::files::keep(state, bytes)
+        .await
+        .map_err(|e| OperationError::Failed(format!("writing the document: {e}")))?;
+    let op = write(state, id, by, OpChange::Document(document)).await?;
+    if let Some(fed) = state.federation.get() {
+        let me = fed.link.config().agency.clone();
+        let partners = fed.link.recipients(
+            &limes_federation::MessageType::new(crate::federation::operations::OPERATION).expect("a valid type"),
+        );
+        let to = op.others(&me).into_iter().filter(|a| partners.contains(a)).collect();
+        let labels = crate::federation::operations::labels(me.as_str(), fed.link.config().regime);
+        crate::files::send(state, &path, to, &labels, &format!("document {sha256} of operation {}", op.id));
+    }
+    Ok(op)
+}
+
 /// Stores what a partner wrote (checked by `federation::operations`).
 pub(crate) async fn apply_partner_events(state: &AppState, events: Vec<OpEvent>) -> Result<(), String> {
     let store = state.store.clone();
@@ -226,7 +267,27 @@ pub(crate) async fn housekeeping(state: &AppState) {
         }
         Err(e) => tracing::error!(error = %e, "operations' housekeeping; will retry"),
     }
+    // The files of what was deleted go too, unless another incident or operation names them.
+    let s = state.clone();
+    match blocking(move || {
+        let mut named = std::collections::HashSet::new();
+        s.store.each_folded(|op: Operation| named.extend(op.documents.into_iter().map(|d| d.sha256)))?;
+        s.store.each_folded(|i: limes_cooperation::incident::Incident| {
+            named.extend(i.attachments.into_iter().map(|a| a.sha256))
+        })?;
+        Ok(crate::files::sweep(&s, &named, FILE_GRACE))
+    })
+    .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(files = n, "removed the files no incident or operation names any more"),
+        Err(e) => tracing::error!(error = %e, "sweeping the files of deleted items; will retry"),
+    }
 }
+
+/// How old a file no item names must be before it is swept: an upload writes its file before
+/// its event.
+const FILE_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Whether the node matches reads against any operation's hotlist now.
 pub(crate) fn matching(state: &AppState) -> bool {

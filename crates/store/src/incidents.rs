@@ -237,6 +237,20 @@ impl Store {
         })
     }
 
+    /// Calls `each` with every incident or operation stored, closed ones too, without a limit
+    /// (for what must see them all, e.g. which files are still named).
+    pub fn each_folded<F: Folded>(&self, mut each: impl FnMut(F)) -> Result<(), StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT state FROM {}", F::STATES))?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let text: String = row.get(0)?;
+                each(serde_json::from_str(&text).map_err(|e| corrupt(F::STATES, e))?);
+            }
+            Ok(())
+        })
+    }
+
     /// Deletes what is past its retention (`delete_after` before `now`): its events and its
     /// fold. Returns the ids deleted.
     pub fn delete_expired<F: Folded>(&self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {

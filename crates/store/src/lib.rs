@@ -57,6 +57,7 @@ mod footage;
 mod hotlist;
 mod images;
 mod incidents;
+mod live_grants;
 mod partner_hotlist;
 mod patrols;
 mod reads;
@@ -76,6 +77,7 @@ pub use images::{
     ValidImage,
 };
 pub use incidents::{Folded, IncidentQuery};
+pub use live_grants::GrantSide;
 pub use partner_hotlist::{AppliedPartnerHotlist, PartnerEntry, PartnerHotlistChange, SharedEntry};
 pub use patrols::{AppliedPatrol, AssignmentQuery, UnitChange, UnitRow, Unshared};
 pub use reads::{CameraScope, PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};

@@ -31,6 +31,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (16, include_str!("../migrations/0016_exercise_marks.sql")),
     (17, include_str!("../migrations/0017_recordings.sql")),
     (18, include_str!("../migrations/0018_footage.sql")),
+    (19, include_str!("../migrations/0019_live_grants.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -18,4 +18,5 @@
 //! assert!(track.position_at(start + chrono::TimeDelta::seconds(5)).is_none());
 //! ```
 
+pub mod mp4;
 pub mod telemetry;

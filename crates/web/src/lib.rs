@@ -41,9 +41,10 @@ pub const PATH: &str = "/ui/";
 
 /// What the page may load: this node only. Leaflet positions map panes with inline style
 /// properties set from script (CSSOM), which `style-src 'self'` allows; no inline `<style>` or
-/// `style=""` markup is used.
+/// `style=""` markup is used. Video plays from `blob:` URLs the page makes itself (a Media
+/// Source fed from this node's API, a recording fetched from it): `media-src 'self' blob:`.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; font-src 'self'; media-src 'self'; object-src 'none'; base-uri 'none'; \
+                   connect-src 'self'; font-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; \
                    form-action 'self'; frame-ancestors 'none'";
 
 /// `GET /` (to the page), `GET /ui/` (the page) and `GET /ui/{path}` (its files).

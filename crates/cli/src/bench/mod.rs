@@ -11,12 +11,14 @@ mod mqtt;
 mod node;
 mod pgtrgm;
 mod quality;
+mod record;
 mod ui;
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Which benchmarks: ingest, latency, mqtt, match, search, pgtrgm, quality, ui (needs the
-    /// source tree's web/ with its npm packages, Node.js and Chromium), or all (without ui).
+    /// source tree's web/ with its npm packages, Node.js and Chromium), record (needs ffmpeg and
+    /// the source tree's scripts/rtsp-test-server with GStreamer), or all (without ui and record).
     #[arg(default_value = "all")]
     pub which: Vec<String>,
     /// Hotlist entries for the ingest, latency and quality benchmarks.
@@ -92,6 +94,14 @@ pub struct BenchArgs {
     /// `incidents`: incidents raised on one node, timed to the partner's live stream.
     #[arg(long, default_value_t = 200)]
     pub incidents: usize,
+    /// `record`: numbers of concurrent streams to record, in turn (stopping at the first that
+    /// drops frames or saturates the CPU).
+    #[arg(long, value_delimiter = ',', default_value = "1,4,8,16")]
+    pub streams: Vec<usize>,
+    /// `record`: the pre-encoded 1080p H.264 clip (MP4) the RTSP server replays; made there with
+    /// ffmpeg when missing (default: limes-bench-record/ under the temporary folder).
+    #[arg(long)]
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// Prints one figure.
@@ -115,11 +125,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "pgtrgm",
             "quality",
             "ui",
+            "record",
         ]
         .contains(&w.as_str())
         {
             anyhow::bail!(
-                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui or all"
+                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui, record or all"
             );
         }
     }
@@ -154,6 +165,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if a.which.iter().any(|w| w == "ui") {
         rt()?.block_on(ui::run(&a))?;
+    }
+    if a.which.iter().any(|w| w == "record") {
+        record::run(&a)?;
     }
     Ok(())
 }

@@ -3,6 +3,8 @@
 #![allow(dead_code)] // Each test file uses a different part of this module.
 
 pub mod fed;
+#[path = "../../../recorder/tests/support/rtsp_server.rs"]
+pub mod rtsp;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -348,6 +348,7 @@ pub fn start(state: &AppState, link: Link) -> Outbound {
     tokio::spawn(publish_sightings(state.clone(), link.clone()));
     tokio::spawn(hotlist::share(state.clone(), link.clone()));
     tokio::spawn(patrols::share(state.clone(), link.clone()));
+    crate::live_grants::serve(state, &link);
     tokio::spawn(apply(state.clone(), link));
     Outbound(tx)
 }
@@ -531,6 +532,12 @@ async fn apply(state: AppState, link: Link) {
                 }
                 patrols::PATROL => {
                     if !applied(patrols::received(&state, r).await, r) {
+                        retry = true;
+                        break;
+                    }
+                }
+                crate::live_grants::LIVE_GRANT => {
+                    if !applied(crate::live_grants::received(&state, r).await, r) {
                         retry = true;
                         break;
                     }

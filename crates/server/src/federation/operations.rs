@@ -39,6 +39,11 @@ pub fn share_purpose(regime: Regime) -> &'static str {
 }
 
 /// Sends the events written here among `events` to every other member that is a partner.
+/// The labels of what an operation's member sends the others: its events and documents.
+pub(crate) fn labels(origin: &str, regime: Regime) -> Labels {
+    Labels::full(Category::JointOperations, origin, share_purpose(regime))
+}
+
 pub(crate) async fn share(state: &AppState, op: &Operation, events: &[OpEvent]) {
     let Some(fed) = state.federation.get() else { return };
     let link = &fed.link;
@@ -49,7 +54,7 @@ pub(crate) async fn share(state: &AppState, op: &Operation, events: &[OpEvent]) 
     if recipients.is_empty() || mine.is_empty() {
         return;
     }
-    let labels = Labels::full(Category::JointOperations, me.as_str(), share_purpose(link.config().regime));
+    let labels = labels(me.as_str(), link.config().regime);
     let messages = mine.chunks(MAX_EVENTS).map(|chunk| OperationMessage { events: chunk.to_vec() });
     super::send_events(link, OPERATION, STREAM, &format!("operation:{}", op.id), &labels, &recipients, messages).await;
 }

@@ -32,7 +32,7 @@ use serde::Deserialize;
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 
-use super::{body_bytes_up_to, media_type};
+use super::{body_bytes_up_to, file_media_type};
 use crate::{ApiError, AppState, Caller, Collector};
 
 /// The largest file accepted: an hour of 4K drone video at 100 Mbit/s is about 45 GB, so
@@ -101,10 +101,7 @@ pub(super) async fn upload(
     let start = DateTime::parse_from_rfc3339(&p.start)
         .map_err(|e| ApiError::BadRequest(format!("start {:?} is not an RFC 3339 time: {e}", p.start)))?;
     let name = file_name(&p.name)?;
-    let media_type = match media_type(&headers) {
-        m if m.is_empty() => "application/octet-stream".to_owned(),
-        m => m,
-    };
+    let media_type = file_media_type(&headers);
     let (sha256, bytes) = receive(&footage_dir(&state), body).await?;
     let row = Footage {
         sha256: sha256.clone(),

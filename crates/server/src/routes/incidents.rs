@@ -192,17 +192,11 @@ pub(super) async fn ack(
     Ok(Json(Shown::new(&state, incident, None)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct AttachParams {
-    name: String,
-}
-
 pub(super) async fn attach(
     State(state): State<AppState>,
     caller: Caller,
     Path((origin, n)): Path<(String, String)>,
-    Query(p): Query<AttachParams>,
+    Query(p): Query<super::FileName>,
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Shown>), ApiError> {
@@ -210,10 +204,7 @@ pub(super) async fn attach(
     state
         .authorize(&caller, Operation::IncidentsManage, &state.access.node(), Object::new("incident", id.to_string()))
         .await?;
-    let media_type = match super::media_type(&headers) {
-        m if m.is_empty() => "application/octet-stream".to_owned(),
-        m => m,
-    };
+    let media_type = super::file_media_type(&headers);
     let bytes = body_bytes(&state, body).await?;
     let incident = incidents::attach(&state, &id, &caller.principal.id, p.name, media_type, bytes).await?;
     Ok((StatusCode::CREATED, Json(Shown::new(&state, incident, None))))
@@ -224,7 +215,6 @@ pub(super) async fn attachment(
     caller: Caller,
     Path((origin, n, sha256)): Path<(String, String, String)>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
     let id = shared_id(&origin, &n)?;
     let grant = state
         .authorize(&caller, Operation::IncidentsView, &state.access.node(), Object::new("incident", id.to_string()))
@@ -239,19 +229,9 @@ pub(super) async fn attachment(
         found.filter(|(i, _)| visible(&state, &purpose, &i.id.origin, i.raised)).ok_or_else(not_found)?;
     let a = incident.attachments.iter().find(|a| a.sha256 == sha256).ok_or_else(not_found)?;
     // A partner's file arrives beside its event: until it has, 404 says so.
-    let path = incidents::attachment_path(&state, &sha256)
+    let path = crate::files::path(&state, &sha256)
         .ok_or_else(|| ApiError::NotFound(format!("attachment {sha256} has not arrived yet")))?;
-    let bytes = tokio::fs::read(&path).await.map_err(|e| ApiError::Internal(format!("reading an attachment: {e}")))?;
-    let disposition = format!("attachment; filename=\"{}\"", a.name.replace(['"', '\\'], "_"));
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, a.media_type.clone()),
-            (axum::http::header::CONTENT_DISPOSITION, disposition),
-            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response())
+    super::file_response(&path, &a.name, &a.media_type).await
 }
 
 pub(super) async fn stream(

@@ -17,6 +17,7 @@ mod footage;
 mod hotlist;
 mod images;
 mod incidents;
+mod live_grants;
 mod misc;
 mod ndjson;
 mod operations;
@@ -26,6 +27,8 @@ mod push;
 mod queries;
 mod reads;
 mod requests;
+mod video;
+pub(crate) mod watch;
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
@@ -74,6 +77,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{origin}/{n}/ack", post(incidents::ack))
         .route("/api/v1/incidents/{origin}/{n}/attachments", post(incidents::attach))
         .route("/api/v1/incidents/{origin}/{n}/attachments/{sha256}", get(incidents::attachment))
+        .route("/api/v1/video/cameras", get(video::cameras))
+        .route("/api/v1/cameras/{id}/recordings", get(video::recordings))
+        .route("/api/v1/cameras/{id}/live.mp4", get(watch::live))
+        .route("/api/v1/cameras/{id}/video.mp4", get(watch::recorded))
+        .route("/api/v1/video/grants", get(live_grants::list).post(live_grants::create))
+        .route("/api/v1/video/grants/{origin}/{n}/revoke", post(live_grants::revoke))
+        .route("/api/v1/video/grants/{origin}/{n}/live.mp4", get(live_grants::watch))
         .route("/api/v1/footage", get(footage::list).post(footage::upload))
         .route("/api/v1/footage/{sha256}", get(footage::get_one))
         .route("/api/v1/footage/{sha256}/telemetry", post(footage::telemetry))
@@ -83,6 +93,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/operations/stream", get(operations::stream))
         .route("/api/v1/operations/{origin}/{n}", get(operations::get_one))
         .route("/api/v1/operations/{origin}/{n}/events", post(operations::write))
+        .route("/api/v1/operations/{origin}/{n}/documents", post(operations::add_document))
+        .route("/api/v1/operations/{origin}/{n}/documents/{sha256}", get(operations::document))
         .route("/api/v1/bulletins", get(bulletins::list).post(bulletins::issue))
         .route("/api/v1/bulletins/stream", get(bulletins::stream))
         .route("/api/v1/bulletins/{origin}/{n}", get(bulletins::get_one))
@@ -213,4 +225,40 @@ pub(crate) fn country_param(country: Option<&str>) -> Result<Option<limes_plate:
         .map(limes_plate::CountryCode::parse)
         .transpose()
         .map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// A kept file as a download: its bytes, its media type, its name for saving, never sniffed.
+pub(super) async fn file_response(
+    path: &std::path::Path,
+    name: &str,
+    media_type: &str,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let bytes = tokio::fs::read(path).await.map_err(|e| ApiError::Internal(format!("reading a kept file: {e}")))?;
+    let disposition = format!("attachment; filename=\"{}\"", name.replace(['"', '\\'], "_"));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, media_type.to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// `?name=` of a file posted as the body (an incident's attachment, an operation's document).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileName {
+    pub name: String,
+}
+
+/// The media type of a file posted as the body: its `Content-Type`, or
+/// `application/octet-stream` when it gives none.
+pub(super) fn file_media_type(headers: &axum::http::HeaderMap) -> String {
+    match media_type(headers) {
+        m if m.is_empty() => "application/octet-stream".to_owned(),
+        m => m,
+    }
 }

@@ -139,6 +139,9 @@ pub(super) async fn write(
         OpChange::Hit { .. } => {
             return Err(ApiError::Unprocessable("hits are the node's to record, from its cameras' reads".into()));
         }
+        OpChange::Document(_) => {
+            return Err(ApiError::Unprocessable("documents are added with POST …/documents".into()));
+        }
         OpChange::Entry { plate, country, .. } => {
             // The plate as the node matches it.
             let cc = match country.as_deref().filter(|c| !c.is_empty()) {
@@ -160,6 +163,51 @@ pub(super) async fn write(
     }
     let op = operations::write(&state, &id, &caller.principal.id, change).await?;
     Ok((StatusCode::CREATED, Json(op)))
+}
+
+/// `POST /operations/{origin}/{n}/documents?name=`: the body is the file, kept here and sent to
+/// the other members.
+pub(super) async fn add_document(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((origin, n)): Path<(String, String)>,
+    Query(p): Query<super::FileName>,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Operation>), ApiError> {
+    let id = shared_id(&origin, &n)?;
+    state
+        .authorize(&caller, Op::OperationsManage, &state.access.node(), Object::new("operation", id.to_string()))
+        .await?;
+    let media_type = super::file_media_type(&headers);
+    let bytes = body_bytes(&state, body).await?;
+    let op = operations::add_document(&state, &id, &caller.principal.id, p.name, media_type, bytes).await?;
+    Ok((StatusCode::CREATED, Json(op)))
+}
+
+/// `GET /operations/{origin}/{n}/documents/{sha256}`: a document's bytes, once they are here.
+pub(super) async fn document(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((origin, n, sha256)): Path<(String, String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    let id = shared_id(&origin, &n)?;
+    let grant = state
+        .authorize(&caller, Op::OperationsView, &state.access.node(), Object::new("operation", id.to_string()))
+        .await?;
+    let purpose = purpose_of(&state, grant);
+    let found = {
+        let (store, id) = (state.store.clone(), id.clone());
+        tokio::task::spawn_blocking(move || store.folded::<Operation>(&id)).await??
+    };
+    let not_found = || ApiError::NotFound(format!("document {sha256} of operation {id} not found"));
+    let (operation, _) =
+        found.filter(|(o, _)| visible(&state, &purpose, &o.id.origin, o.from)).ok_or_else(not_found)?;
+    let d = operation.documents.iter().find(|d| d.sha256 == sha256).ok_or_else(not_found)?;
+    // A member's file arrives beside its event: until it has, 404 says so.
+    let path = crate::files::path(&state, &sha256)
+        .ok_or_else(|| ApiError::NotFound(format!("document {sha256} has not arrived yet")))?;
+    super::file_response(&path, &d.name, &d.media_type).await
 }
 
 pub(super) async fn stream(

@@ -1,0 +1,36 @@
+//! `limes bench record` run briefly: one stream for 2 s, recorded by limes and by ffmpeg from
+//! scripts/rtsp-test-server replaying the pre-encoded clip. Checks the figures are printed and
+//! that both recorded frames, never how fast (benchmarks are not tests).
+
+mod util;
+
+use std::collections::HashMap;
+use std::process::Command;
+
+#[test]
+fn bench_record_prints_its_figures() {
+    let out = Command::new(util::limes_bin())
+        .args(["bench", "record", "--streams", "1", "--seconds", "2"])
+        .output()
+        .expect("run limes bench record");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let figures: HashMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+    let number = |name: &str| -> f64 {
+        let value = figures.get(name).unwrap_or_else(|| panic!("no {name} in\n{stdout}"));
+        value.split_whitespace().next().unwrap().parse().unwrap_or_else(|_| panic!("{name}={value}"))
+    };
+    for who in ["limes", "ffmpeg"] {
+        let p = format!("record.n1.{who}");
+        assert!(number(&format!("{p}.cpu_per_stream")) > 0.0, "{stdout}");
+        assert!(number(&format!("{p}.rtsp_server_cpu")) >= 0.0);
+        assert!(number(&format!("{p}.written")) > 0.0, "{stdout}");
+        let frames = figures[format!("{p}.frames").as_str()];
+        let (recorded, expected) = frames.split_whitespace().next().unwrap().split_once('/').unwrap();
+        let (recorded, expected): (u64, u64) = (recorded.parse().unwrap(), expected.parse().unwrap());
+        // At least the two measured seconds at 25 fps (ffmpeg's count runs from its start).
+        assert!(recorded > 0 && (45..=1_000).contains(&expected), "{who}: {frames}");
+    }
+    assert!(number("record.limes.max_streams_without_drops") <= 1.0);
+    assert!(figures["record.n1.load_average"].split_whitespace().count() >= 3);
+}

@@ -1,0 +1,442 @@
+//! The node's own recording against a real camera: GStreamer's RTSP server
+//! (`scripts/rtsp-test-server`) streaming H.264 and H.265, recorded by the real `limes` binary
+//! from its `[[video.streams]]`, watched through the monitoring API, kept within its byte
+//! budget; and `limes record` from the command line.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use util::TestNode;
+use util::rtsp::Server as RtspServer;
+
+async fn get(node: &TestNode, path: &str) -> Value {
+    let r = node.session_client().get(node.at(path)).send().await.unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Waits up to 30 s for `probe` to give something.
+async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < until, "not within 30 s: {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+const BUDGET: u64 = 150_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_records_its_streams_monitors_them_and_keeps_them_within_the_budget() {
+    let camera = RtspServer::start(0);
+    let streams = format!(
+        "\n[[video.streams]]\ncamera = \"ro-siret-1\"\nurl = \"{}\"\nsegment_seconds = 1\n\n\
+         [[video.streams]]\ncamera = \"ro-siret-2\"\nurl = \"{}\"\nsegment_seconds = 1\n\n\
+         [[video.streams]]\ncamera = \"ro-siret-3\"\nurl = \"rtsp://127.0.0.1:9/nothing\"\n",
+        camera.url("h264"),
+        camera.url("h265")
+    );
+    let node = TestNode::start_edited(|c| {
+        c.replace("check_every_seconds = 60", "check_every_seconds = 1")
+            .replace("max_bytes = 0", &format!("max_bytes = {BUDGET}"))
+            + &streams
+    });
+
+    // Both cameras play and close segments; the one nobody answers at says why.
+    let statuses = eventually("two segments from each playing camera", async || {
+        let all = get(&node, "/api/v1/video/cameras").await;
+        let list = all.as_array().unwrap();
+        let ok = list.len() == 3
+            && list[..2].iter().all(|s| s["connected"] == true && s["segments_recorded"].as_u64() >= Some(2));
+        ok.then_some(all)
+    })
+    .await;
+    assert_eq!(statuses[0]["codec"], "h264", "{statuses}");
+    assert_eq!(statuses[1]["codec"], "h265", "{statuses}");
+    let dead = &statuses[2];
+    assert_eq!((dead["camera"].as_str(), dead["connected"].as_bool()), (Some("ro-siret-3"), Some(false)), "{dead}");
+    assert!(dead["last_error"].as_str().is_some_and(|e| e.contains("127.0.0.1:9")), "{dead}");
+
+    let segments = get(&node, "/api/v1/cameras/ro-siret-2/recordings").await;
+    let list = segments.as_array().unwrap();
+    assert!(!list.is_empty());
+    let time = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    for (i, s) in list.iter().enumerate() {
+        assert_eq!(
+            (s["codec"].as_str(), s["width"].as_u64(), s["height"].as_u64()),
+            (Some("h265"), Some(320), Some(240))
+        );
+        assert!(s["frames"].as_u64() > Some(0) && s["bytes"].as_u64() > Some(0), "{s}");
+        if i > 0 {
+            let gap = time(&s["start"]) - time(&list[i - 1]["end"]);
+            // The camera's clock is followed within 2 s of lag; a re-anchored clock may start a segment a
+            // little before the previous one's computed end (design/recording.md, "Clock").
+            assert!(gap > -chrono::Duration::milliseconds(100), "in order: {gap} between {segments}");
+        }
+    }
+    // A range: only what overlaps it (up to the middle of the first segment).
+    let middle = time(&list[0]["start"]) + (time(&list[0]["end"]) - time(&list[0]["start"])) / 2;
+    let to = middle.to_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let before = get(&node, &format!("/api/v1/cameras/ro-siret-2/recordings?to={to}")).await;
+    assert_eq!(before.as_array().unwrap().len(), 1, "{before}");
+    let r = node
+        .session_client()
+        .get(node.at("/api/v1/cameras/ro-siret-2/recordings?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST);
+
+    // Past the budget the oldest go, whichever camera: what is kept stays near it while the
+    // cameras record on.
+    let kept = eventually("segments deleted to keep within the budget", async || {
+        let recorded: u64 = get(&node, "/api/v1/video/cameras")
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["segments_recorded"].as_u64().unwrap())
+            .sum();
+        let mut kept = Vec::new();
+        for cam in ["ro-siret-1", "ro-siret-2"] {
+            kept.extend(get(&node, &format!("/api/v1/cameras/{cam}/recordings")).await.as_array().unwrap().clone());
+        }
+        (kept.len() as u64 + 2 < recorded).then_some(kept)
+    })
+    .await;
+    let bytes: u64 = kept.iter().map(|s| s["bytes"].as_u64().unwrap()).sum();
+    let largest = kept.iter().map(|s| s["bytes"].as_u64().unwrap()).max().unwrap();
+    // Retention runs every second: up to two seconds of segments may have closed since.
+    assert!(bytes <= BUDGET + 4 * largest, "{bytes} bytes kept of a {BUDGET}-byte budget");
+    // The files on disk are the ones the index keeps.
+    let on_disk: usize = ["ro-siret-1", "ro-siret-2"]
+        .iter()
+        .map(|c| std::fs::read_dir(node.dir.path().join("limes-data/recordings").join(c)).unwrap().count())
+        .sum();
+    assert!(on_disk <= kept.len() + 4, "{on_disk} files, {} segments", kept.len());
+}
+
+#[test]
+fn a_stream_named_wrong_stops_the_node_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = util::write_config(dir.path());
+    for (stream, says) in [
+        ("camera = \"a\"\nurl = \"http://127.0.0.1/x\"", "rtsp"),
+        ("camera = \"a\"\nurl = \"rtsp://127.0.0.1/x\"\nusername = \"u\"", "password_env"),
+        (
+            "camera = \"a\"\nurl = \"rtsp://127.0.0.1/x\"\nusername = \"u\"\npassword_env = \"LIMES_TEST_UNSET_VAR\"",
+            "LIMES_TEST_UNSET_VAR",
+        ),
+    ] {
+        let text = std::fs::read_to_string(&config).unwrap();
+        let edited = dir.path().join("edited.toml");
+        std::fs::write(&edited, format!("{text}\n[[video.streams]]\n{stream}\n")).unwrap();
+        let out = std::process::Command::new(util::limes_bin())
+            .args(["serve", "--config"])
+            .arg(&edited)
+            .env_remove("LIMES_TEST_UNSET_VAR")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stream}: started");
+        assert!(err.contains("video.streams") && err.contains(says), "{stream}: {err}");
+    }
+}
+
+#[test]
+fn limes_record_writes_indexed_segments_into_a_data_folder() {
+    let camera = RtspServer::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let out = util::limes(&[
+        "record",
+        &camera.url("h264"),
+        "--camera",
+        "cz-gate-1",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--seconds",
+        "3.5",
+        "--segment-seconds",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.len() >= 2, "{lines:?}");
+    for l in &lines {
+        assert_eq!(l["codec"], "h264");
+        let file = dir.path().join("recordings").join(l["file"].as_str().unwrap());
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), l["bytes"].as_u64().unwrap(), "{}", file.display());
+    }
+    let store = limes_store::Store::open(dir.path(), limes_store::StoreOptions::default()).unwrap();
+    assert_eq!(store.recordings(None).unwrap().len(), lines.len());
+    // A URL that is not a camera's: a clear error, nothing written.
+    let out = util::limes(&["record", "ftp://x/y", "--camera", "c", "--data", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ftp://x/y"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The video view in a real browser (`web/tests/video.mjs`, playwright-core driving Debian's
+/// Chromium): an H.264 and an H.265 camera playing live in the grid (the H.265 one transcoded by
+/// ffmpeg for viewing), their recordings played from the timeline, axe-core clean; then the API
+/// refuses a range that is not one, and the audit log has the views.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_video_view_plays_cameras_live_and_their_recordings() {
+    let camera = RtspServer::start(0);
+    let streams = format!(
+        "\n[[video.streams]]\ncamera = \"cz-gate-264\"\nurl = \"{}\"\nsegment_seconds = 2\n\n\
+         [[video.streams]]\ncamera = \"cz-gate-265\"\nurl = \"{}\"\nsegment_seconds = 2\n",
+        camera.url("h264"),
+        camera.url("h265")
+    );
+    let node = TestNode::start_edited(|c| c + &streams);
+    // Some seconds recorded first, for the timeline.
+    eventually("segments of both cameras", async || {
+        let all = get(&node, "/api/v1/video/cameras").await;
+        all.as_array().unwrap().iter().all(|s| s["segments_recorded"].as_u64() >= Some(5)).then_some(())
+    })
+    .await;
+
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(web.join("tests/video.mjs"))
+        .current_dir(&web)
+        .env("LIMES_URL", node.url.trim_end_matches('/'))
+        .env("LIMES_USER", "tester")
+        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
+        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS)
+        .env("LIMES_CAMERAS", "cz-gate-264,cz-gate-265");
+    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
+        cmd.env("LIMES_SCREENSHOTS", dir);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/video.mjs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    eprintln!("video view: {report}");
+    for view in ["video_live", "video_recordings"] {
+        assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
+    }
+    for c in ["cz-gate-264", "cz-gate-265"] {
+        assert_eq!(report[format!("played_{c}")], true, "{report}");
+    }
+
+    // The API's own refusals: a range backwards or too long, a camera not recorded here.
+    let c = node.session_client();
+    for (path, status) in [
+        ("/api/v1/cameras/cz-gate-264/video.mp4?from=2026-01-01T00:10:00Z&to=2026-01-01T00:00:00Z", 400),
+        ("/api/v1/cameras/cz-gate-264/video.mp4?from=2026-01-01T00:00:00Z&to=2026-01-01T02:00:00Z", 400),
+        ("/api/v1/cameras/cz-gate-264/video.mp4?from=2020-01-01T00:00:00Z&to=2020-01-01T00:01:00Z", 404),
+        ("/api/v1/cameras/cz-nowhere/live.mp4", 404),
+    ] {
+        let r = c.get(node.at(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{path}: {}", r.text().await.unwrap());
+    }
+    // Every view is in the audit log, under the purpose of the session.
+    let records = util::audit_records(&node, &["--object", "camera:cz-gate-265"]);
+    assert!(records.iter().any(|r| r["action"] == "consult" && r["purpose"] == "investigation"), "{records:#?}");
+}
+
+/// The top-level boxes of an MP4 byte string, as (type, size), as far as they are whole.
+fn boxes(mut bytes: &[u8]) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 8 {
+        let size = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+        if size < 8 || size > bytes.len() {
+            break;
+        }
+        out.push((String::from_utf8_lossy(&bytes[4..8]).into_owned(), size));
+        bytes = &bytes[size..];
+    }
+    out
+}
+
+/// Reads a live stream to its end (at most `limit`): the bytes, and when it ended.
+async fn read_to_end(r: reqwest::Response, limit: Duration) -> (Vec<u8>, Option<Instant>) {
+    use futures::StreamExt;
+    let mut body = r.bytes_stream();
+    let mut bytes = Vec::new();
+    let ended = tokio::time::timeout(limit, async {
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(c) => bytes.extend_from_slice(&c),
+                Err(_) => break,
+            }
+        }
+    })
+    .await;
+    (bytes, ended.ok().map(|()| Instant::now()))
+}
+
+/// Live video across the border, between two real nodes: the Romanian border police's
+/// supervisor lets the Ukrainian border guard watch a Siret camera during a declared incident;
+/// the Ukrainian node's person watches it, relayed over the partners' mutual TLS, until the grant
+/// ends, when both nodes cut it; a second grant is revoked while it is watched and the view ends
+/// at once; after that nothing is relayed; both audit logs hold every view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_watches_a_camera_live_under_a_grant_until_it_expires_or_is_revoked() {
+    use limes_agreement::Category::{Incidents, LiveVideo};
+    use reqwest::StatusCode;
+    use serde_json::json;
+    use util::fed::*;
+
+    let camera = RtspServer::start(0);
+    let stream = format!("\n[[video.streams]]\ncamera = \"ro-siret-1\"\nurl = \"{}\"\n", camera.url("h264"));
+    let ro = fed_node_edited("ro-igpf", "RO", |c| c + &stream);
+    let ua = fed_node("ua-dpsu", "UA");
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    add_partner(&ro, &ua_anchor, "incident,live-grant", "incident");
+    add_partner(&ua, &ro_anchor, "incident", "incident,live-grant");
+    let mut agreement = agreement_of(
+        [party_of(&ro_anchor), party_of(&ua_anchor)],
+        &[("ro-igpf", "ua-dpsu", Incidents), ("ua-dpsu", "ro-igpf", Incidents), ("ro-igpf", "ua-dpsu", LiveVideo)],
+    );
+    for f in agreement.flows.iter_mut().filter(|f| f.category == LiveVideo) {
+        f.images = limes_agreement::ImageRule::Clear;
+    }
+    agree(&ro, &ua, &agreement);
+    let (ro_c, ua_c) = (ro.session_client(), ua.session_client());
+    let post = async |node: &TestNode, c: &reqwest::Client, path: &str, body: Value| {
+        let r = c.post(node.at(path)).json(&body).send().await.unwrap();
+        let status = r.status();
+        (status, r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+
+    // A declared incident that involves the Ukrainian side, and a camera that plays.
+    let (status, incident) = post(
+        &ro,
+        &ro_c,
+        "/api/v1/incidents",
+        json!({
+            "type": "pursuit", "severity": "high", "title": "Van fleeing towards Porubne",
+            "description": "White van, no plates, heading north on DN2.",
+            "area": {"type": "Point", "coordinates": [26.05, 47.95]}, "notified": ["ua-dpsu"]
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{incident}");
+    let incident = incident["id"].as_str().unwrap().to_owned();
+    eventually("the camera playing", async || {
+        let all = get(&ro, "/api/v1/video/cameras").await;
+        (all[0]["connected"] == true).then_some(())
+    })
+    .await;
+
+    // What a grant may not be.
+    let grant = |camera: &str, incident: &str, seconds: u64| json!({"partner": "ua-dpsu", "camera": camera, "incident": incident, "seconds": seconds});
+    for (body, status, says) in [
+        (grant("ro-nowhere", &incident, 60), 404, "not recorded"),
+        (grant("ro-siret-1", "ro-igpf/99", 60), 422, "no incident"),
+        (grant("ro-siret-1", &incident, 0), 422, "1 second to 12 hours"),
+        (grant("ro-siret-1", &incident, 13 * 3600), 422, "1 second to 12 hours"),
+        (
+            json!({"partner": "rs-mup", "camera": "ro-siret-1", "incident": incident, "seconds": 60}),
+            422,
+            "not a partner",
+        ),
+        (json!({"camera": "ro-siret-1"}), 400, "partner"),
+    ] {
+        let (s, answer) = post(&ro, &ro_c, "/api/v1/video/grants", body.clone()).await;
+        assert_eq!(s.as_u16(), status, "{body}: {answer}");
+        assert!(answer.to_string().contains(says), "{body}: {answer} should say {says:?}");
+    }
+
+    // The grant: 8 seconds. The Ukrainian node learns of it and its person watches.
+    let (s, first) = post(&ro, &ro_c, "/api/v1/video/grants", grant("ro-siret-1", &incident, 8)).await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    assert_eq!((first["id"].as_str(), first["in_force"].as_bool()), (Some("ro-igpf/1"), Some(true)), "{first}");
+    let until =
+        chrono::DateTime::parse_from_rfc3339(first["until"].as_str().unwrap()).unwrap().with_timezone(&chrono::Utc);
+    wait_for("the grant on the Ukrainian node", async || {
+        let list = get(&ua, "/api/v1/video/grants?side=received&in_force=true").await;
+        (list[0]["id"] == "ro-igpf/1").then_some(())
+    })
+    .await;
+    let r = ua_c.get(ua.at("/api/v1/video/grants/ro-igpf/1/live.mp4")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"].to_str().unwrap().starts_with("video/mp4; codecs=\"avc1."),
+        "{:?}",
+        r.headers()
+    );
+    assert!(r.headers().contains_key("limes-start"));
+    let (bytes, ended) = read_to_end(r, Duration::from_secs(30)).await;
+    let ended = ended.expect("the view ends with the grant");
+    let late = chrono::Utc::now() - until - chrono::Duration::from_std(ended.elapsed()).unwrap();
+    assert!(late > -chrono::Duration::milliseconds(500), "ended {late} after the grant's end: too soon");
+    assert!(late < chrono::Duration::seconds(3), "ended {late} after the grant's end: too late");
+    let b = boxes(&bytes);
+    assert_eq!(b.first().map(|(t, _)| t.as_str()), Some("ftyp"), "{b:?}");
+    let fragments = b.iter().filter(|(t, _)| t == "moof").count();
+    eprintln!("relayed {fragments} fragments ({} bytes); the view ended {late} after the grant", bytes.len());
+    assert!(fragments >= 20, "seconds of fragments relayed: {b:?}");
+
+    // Expired: neither node relays any more.
+    let r = ua_c.get(ua.at("/api/v1/video/grants/ro-igpf/1/live.mp4")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("ended"));
+    let r = ua_c.get(ua.at("/api/v1/video/grants/ro-igpf/7/live.mp4")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // A second grant, revoked while the view runs: the view ends within seconds, and the
+    // Ukrainian node's copy says who revoked it.
+    let (s, second) = post(&ro, &ro_c, "/api/v1/video/grants", grant("ro-siret-1", &incident, 600)).await;
+    assert_eq!(s, StatusCode::CREATED, "{second}");
+    wait_for("the second grant on the Ukrainian node", async || {
+        let list = get(&ua, "/api/v1/video/grants?side=received&in_force=true").await;
+        (list[0]["id"] == "ro-igpf/2").then_some(())
+    })
+    .await;
+    let r = ua_c.get(ua.at("/api/v1/video/grants/ro-igpf/2/live.mp4")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let watching = tokio::spawn(read_to_end(r, Duration::from_secs(60)));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (s, revoked) = post(&ro, &ro_c, "/api/v1/video/grants/ro-igpf/2/revoke", json!({})).await;
+    let revoked_at = Instant::now();
+    assert_eq!(s, StatusCode::OK, "{revoked}");
+    assert_eq!((revoked["in_force"].as_bool(), revoked["revoked"]["by"].as_str()), (Some(false), Some("tester")));
+    let (bytes, ended) = watching.await.unwrap();
+    let ended = ended.expect("the view ends at the revocation");
+    assert!(
+        ended.duration_since(revoked_at) < Duration::from_secs(3),
+        "{:?} after the revocation",
+        ended.duration_since(revoked_at)
+    );
+    assert!(boxes(&bytes).iter().any(|(t, _)| t == "moof"));
+    let copy = wait_for("the revocation on the Ukrainian node", async || {
+        let g = get(&ua, "/api/v1/video/grants?side=received").await;
+        let g = g.as_array().unwrap().iter().find(|g| g["id"] == "ro-igpf/2")?.clone();
+        g["revoked"].is_object().then_some(g)
+    })
+    .await;
+    assert_eq!(copy["revoked"]["by"], "tester");
+    // A partner's node cannot revoke what it was granted, and has nothing of its own to revoke.
+    let (s, _) = post(&ua, &ua_c, "/api/v1/video/grants/ro-igpf/1/revoke", json!({})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The Romanian log: each relayed view, with the partner and its person; the Ukrainian log:
+    // its person's views.
+    let relayed = util::audit_records(&ro, &["--object", "camera:ro-siret-1"]);
+    let transfers: Vec<_> = relayed.iter().filter(|r| r["action"] == "transfer").collect();
+    assert_eq!(transfers.len(), 2, "{relayed:#?}");
+    for (t, grant) in transfers.iter().zip(["ro-igpf/1", "ro-igpf/2"]) {
+        assert_eq!(t["actor"], "node:ua-dpsu", "{t}");
+        assert_eq!(
+            (t["details"]["grant"].as_str(), t["details"]["viewer"].as_str()),
+            (Some(grant), Some("tester")),
+            "{t}"
+        );
+    }
+    assert!(relayed.iter().any(|r| r["action"] == "disclose"), "the grant itself: {relayed:#?}");
+    let watched = util::audit_records(&ua, &["--object", "live-grant:ro-igpf/1"]);
+    assert!(watched.iter().any(|r| r["action"] == "consult" && r["actor"] == "user:tester"), "{watched:#?}");
+}

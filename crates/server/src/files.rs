@@ -1,0 +1,114 @@
+//! Files that travel with shared items — incidents' attachments, joint operations' documents:
+//! kept once under `<data>/attachments/`, named by their SHA-256, and sent to partners over the
+//! link's resumable blob transfer (the partner verifies the bytes against the digest the item's
+//! event names). A partner's file is found where the link keeps what it received.
+
+use std::path::{Path, PathBuf};
+
+use limes_agreement::Labels;
+use limes_model::AgencyId;
+
+use crate::AppState;
+
+/// Where files written here are kept.
+fn dir(state: &AppState) -> PathBuf {
+    state.store.dir().join("attachments")
+}
+
+/// The lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Keeps `bytes` so that they survive a crash once this returns; gives their digest and path.
+/// Two uploads of the same file keep one copy.
+pub async fn keep(state: &AppState, bytes: bytes::Bytes) -> std::io::Result<(String, PathBuf)> {
+    let sha256 = sha256_hex(&bytes);
+    let dir = dir(state);
+    let path = dir.join(&sha256);
+    let written = path.clone();
+    tokio::task::spawn_blocking(move || write_durably(&dir, &written, &bytes))
+        .await
+        .map_err(std::io::Error::other)??;
+    Ok((sha256, path))
+}
+
+/// Where the bytes with digest `sha256` are on this node: written here, or received from a
+/// partner (verified against the digest). `None` for what is not a digest.
+pub fn path(state: &AppState, sha256: &str) -> Option<PathBuf> {
+    let digest = parse_digest(sha256)?;
+    let own = dir(state).join(sha256);
+    if own.exists() {
+        return Some(own);
+    }
+    state.federation.get().and_then(|f| f.link.blob_path(&digest))
+}
+
+fn parse_digest(sha256: &str) -> Option<[u8; 32]> {
+    if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut digest = [0u8; 32];
+    for (i, b) in digest.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&sha256[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(digest)
+}
+
+/// Sends the file at `path` to each of `to` the agreement lets `labels` go to (the file goes
+/// where its event may go, and nowhere else), in the background; `what` names it in the log.
+pub fn send(state: &AppState, path: &Path, to: Vec<AgencyId>, labels: &Labels, what: &str) {
+    let Some(fed) = state.federation.get() else { return };
+    let now = chrono::Utc::now();
+    for partner in to {
+        if !fed.link.decide_send(&partner, labels, now).allowed {
+            continue;
+        }
+        let (link, path, what) = (fed.link.clone(), path.to_owned(), what.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = link.send_blob(&partner, &path, 20).await {
+                tracing::error!(what, partner = %partner, error = %e, "a file did not reach the partner");
+            }
+        });
+    }
+}
+
+/// Removes the files kept here that no item names any more (`named` holds the digests still
+/// named) and that are older than `grace` (an upload between its file and its event is not
+/// swept). Gives how many were removed.
+pub fn sweep(state: &AppState, named: &std::collections::HashSet<String>, grace: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir(state)) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if parse_digest(&name).is_none() || named.contains(&name) {
+            continue;
+        }
+        let old = entry.metadata().and_then(|m| m.modified()).ok().and_then(|m| m.elapsed().ok());
+        if old.is_some_and(|age| age >= grace) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::error!(file = %entry.path().display(), error = %e, "removing a file no item names"),
+            }
+        }
+    }
+    removed
+}
+
+/// Writes a file so that it survives a crash once this returns: a temporary file, fsynced,
+/// renamed into place, the folder fsynced.
+fn write_durably(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    if path.exists() {
+        return Ok(());
+    }
+    // Named by the content: two uploads of the same file write the same bytes.
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}

@@ -1,0 +1,234 @@
+// Video: a grid of the cameras the node records, each live (`GET /cameras/{id}/live.mp4`,
+// fragmented MP4 fed to Media Source Extensions as it arrives), with how its stream is doing;
+// one camera's recordings on a timeline of the last hour, played from where the scrubber is
+// (`GET /cameras/{id}/video.mp4?from=&to=`). H.265 cameras come transcoded to H.264 by the node,
+// for viewing only. Every view is logged by the node under the session's purpose.
+import { ApiError, api, headers } from "./api.js";
+import { relative, t, when } from "./i18n.js";
+import { el } from "./dom.js";
+
+/// The live players, by camera: their abort controllers.
+const players = new Map();
+let wired = false;
+let refresher = null;
+/// The camera whose recordings are open, and the hour its timeline shows.
+let opened = null;
+
+/// The wall-clock time shown by each live tile's latest painted frame, and how far behind the
+/// camera it was when painted (ms): what the browser test reads.
+export const liveStats = {};
+// For the browser test and for diagnosis from the console.
+globalThis.limesLiveStats = liveStats;
+
+function visible() {
+  return !document.getElementById("view-video").hidden;
+}
+
+export async function show() {
+  if (!wired) wire();
+  await refresh();
+  clearInterval(refresher);
+  refresher = setInterval(() => visible() && refresh().catch(() => {}), 5000);
+}
+
+export function stop() {
+  clearInterval(refresher);
+  refresher = null;
+  for (const c of players.values()) c.abort();
+  players.clear();
+}
+
+function wire() {
+  wired = true;
+  document.getElementById("video-scrub").addEventListener("input", (ev) => {
+    document.getElementById("video-at").textContent = when(new Date(Number(ev.target.value)).toISOString());
+  });
+  document.getElementById("video-play").addEventListener("click", () => play(Number(document.getElementById("video-scrub").value)));
+  document.getElementById("video-close").addEventListener("click", () => {
+    opened = null;
+    document.getElementById("video-recordings").hidden = true;
+  });
+}
+
+/// The statuses again: new cameras get a tile (and start playing), every tile its words.
+async function refresh() {
+  const state = document.getElementById("video-state");
+  let cams;
+  try {
+    cams = await api("/video/cameras");
+  } catch (e) {
+    state.textContent = t("video.not_loaded", { why: e.message });
+    return;
+  }
+  state.textContent = cams.length ? "" : t("video.none");
+  const grid = document.getElementById("video-grid");
+  for (const c of cams) {
+    let tile = grid.querySelector(`li[data-camera="${CSS.escape(c.camera)}"]`);
+    if (!tile) {
+      tile = newTile(c.camera);
+      grid.append(tile);
+    }
+    tile.querySelector(".feed-state").textContent = statusText(c);
+    tile.classList.toggle("down", !c.connected);
+    if (c.connected && !players.has(c.camera)) startLive(c.camera, tile.querySelector("video"));
+  }
+  if (opened) await timeline(opened);
+}
+
+function statusText(c) {
+  if (c.connected) return t("video.playing", { codec: (c.codec ?? "").toUpperCase(), since: c.since ? relative(c.since) : "—" });
+  const why = c.last_error ? t("video.why", { why: c.last_error }) : "";
+  return t("video.down", { since: c.since ? relative(c.since) : "—" }) + why;
+}
+
+function newTile(camera) {
+  const li = el("li", undefined, "video-tile");
+  li.dataset.camera = camera;
+  const video = el("video");
+  video.muted = true;
+  video.autoplay = true;
+  video.playsInline = true;
+  video.setAttribute("aria-label", t("video.live_of", { camera }));
+  const open = el("button", t("video.recordings"), "open");
+  open.type = "button";
+  open.setAttribute("aria-label", t("video.recordings_of", { camera }));
+  open.addEventListener("click", () => openRecordings(camera));
+  const caption = el("p", undefined, "caption");
+  caption.append(el("strong", camera), " ", el("span", "", "feed-state"), " ", open);
+  li.append(video, caption);
+  return li;
+}
+
+/// Plays `camera` live in `video`: the response's bytes appended to a SourceBuffer as they
+/// come; when the stream ends (the camera reconnected, its parameters changed), again.
+function startLive(camera, video) {
+  const controller = new AbortController();
+  players.set(camera, controller);
+  (async () => {
+    while (!controller.signal.aborted) {
+      try {
+        await liveOnce(camera, video, controller.signal);
+      } catch (e) {
+        if (controller.signal.aborted) return;
+        video.closest("li").querySelector(".feed-state").textContent = t("video.live_failed", { why: e.message });
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+}
+
+async function liveOnce(camera, video, signal) {
+  const r = await fetch(`/api/v1/cameras/${encodeURIComponent(camera)}/live.mp4`, { headers: headers(), signal });
+  if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+  const type = r.headers.get("content-type");
+  if (!window.MediaSource || !MediaSource.isTypeSupported(type)) throw new Error(t("video.unsupported", { type }));
+  const start = Date.parse(r.headers.get("limes-start") ?? "");
+  const source = new MediaSource();
+  video.src = URL.createObjectURL(source);
+  await new Promise((resolve) => source.addEventListener("sourceopen", resolve, { once: true }));
+  const buffer = source.addSourceBuffer(type);
+  buffer.mode = "segments";
+  watchLatency(camera, video, start);
+  const reader = r.body.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done || signal.aborted) break;
+    await append(buffer, value);
+    // Stay at the live edge, and keep only the last half minute.
+    const b = video.buffered;
+    if (b.length) {
+      const end = b.end(b.length - 1);
+      if (end - video.currentTime > 1.5) video.currentTime = end - 0.2;
+      if (video.paused) video.play().catch(() => {});
+      if (video.currentTime - b.start(0) > 60 && !buffer.updating) buffer.remove(b.start(0), video.currentTime - 30);
+    }
+  }
+  if (source.readyState === "open") source.endOfStream();
+}
+
+function append(buffer, bytes) {
+  return new Promise((resolve, reject) => {
+    const wait = () => {
+      if (buffer.updating) {
+        buffer.addEventListener("updateend", wait, { once: true });
+        return;
+      }
+      buffer.addEventListener("updateend", resolve, { once: true });
+      buffer.addEventListener("error", () => reject(new Error("the browser refused the video")), { once: true });
+      buffer.appendBuffer(bytes);
+    };
+    wait();
+  });
+}
+
+/// For each painted frame: the camera's time of it (the stream's start, `Limes-Start`, plus the
+/// frame's media time) and how long before now that was.
+function watchLatency(camera, video, start) {
+  if (!Number.isFinite(start) || !video.requestVideoFrameCallback) return;
+  const onFrame = (now, meta) => {
+    const shown = start + meta.mediaTime * 1000;
+    liveStats[camera] = { frames: (liveStats[camera]?.frames ?? 0) + 1, latency_ms: Date.now() - shown };
+    if (players.has(camera)) video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+}
+
+async function openRecordings(camera) {
+  opened = camera;
+  const box = document.getElementById("video-recordings");
+  box.hidden = false;
+  document.getElementById("video-recordings-title").textContent = t("video.recordings_title", { camera });
+  await timeline(camera);
+  const scrub = document.getElementById("video-scrub");
+  // Start a minute back (or at the oldest kept).
+  scrub.value = String(Math.max(Number(scrub.min), Number(scrub.max) - 60_000));
+  scrub.dispatchEvent(new Event("input"));
+  document.getElementById("video-recordings-title").focus();
+}
+
+/// The last hour of `camera` as bars where it was recorded, and the scrubber over that hour.
+async function timeline(camera) {
+  const to = Date.now();
+  const from = to - 3600_000;
+  const q = `from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`;
+  const segments = await api(`/cameras/${encodeURIComponent(camera)}/recordings?${q}`);
+  const bar = document.getElementById("video-timeline");
+  bar.replaceChildren(
+    ...segments.map((s) => {
+      const a = Math.max(Date.parse(s.start), from);
+      const b = Math.min(Date.parse(s.end), to);
+      const span = el("span", undefined, "recorded");
+      span.style.left = `${((a - from) / (to - from)) * 100}%`;
+      span.style.width = `${Math.max(((b - a) / (to - from)) * 100, 0.1)}%`;
+      span.title = `${when(s.start)} – ${when(s.end)}`;
+      return span;
+    }),
+  );
+  bar.dataset.segments = String(segments.length);
+  const scrub = document.getElementById("video-scrub");
+  const oldest = segments.length ? Math.max(Date.parse(segments[0].start), from) : from;
+  const was = Number(scrub.value);
+  scrub.min = String(from);
+  scrub.max = String(to);
+  scrub.step = "1000";
+  if (!was) scrub.value = String(oldest);
+}
+
+/// Plays the recording from `at` for five minutes (or to now).
+async function play(at) {
+  const state = document.getElementById("video-play-state");
+  const video = document.getElementById("video-playback");
+  const to = Math.min(at + 300_000, Date.now());
+  try {
+    const q = `from=${new Date(at).toISOString()}&to=${new Date(to).toISOString()}`;
+    const r = await fetch(`/api/v1/cameras/${encodeURIComponent(opened)}/video.mp4?${q}`, { headers: headers() });
+    if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
+    const blob = await r.blob();
+    if (video.src) URL.revokeObjectURL(video.src);
+    video.src = URL.createObjectURL(blob);
+    await video.play().catch(() => {});
+    state.textContent = t("video.playing_from", { time: when(new Date(at).toISOString()) });
+  } catch (e) {
+    state.textContent = t("video.play_failed", { why: e.message });
+  }
+}
