@@ -3,9 +3,16 @@
 // one camera's recordings on a timeline of the last hour, played from where the scrubber is
 // (`GET /cameras/{id}/video.mp4?from=&to=`). H.265 cameras come transcoded to H.264 by the node,
 // for viewing only. Every view is logged by the node under the session's purpose.
-import { ApiError, api, headers } from "./api.js";
+//
+// Across the border: the partners' cameras this agency may watch now (`GET /video/grants?side=
+// received&in_force=true`), each relayed live by this node from the partner's until the
+// partner's grant ends; and, for supervisors, the grants of this node's cameras to partners
+// during an open incident that names them (`POST /video/grants`), with a Revoke button on each.
+import { ApiError, api, headers, session } from "./api.js";
 import { relative, t, when } from "./i18n.js";
 import { el } from "./dom.js";
+import { receiving } from "./agencies.js";
+import * as footage from "./footage.js";
 
 /// The live players, by camera: their abort controllers.
 const players = new Map();
@@ -13,6 +20,10 @@ let wired = false;
 let refresher = null;
 /// The camera whose recordings are open, and the hour its timeline shows.
 let opened = null;
+/// The cameras this node records, as last listed.
+let cameras = [];
+/// Open incidents, as last listed for the grant form.
+let incidents = [];
 
 /// The wall-clock time shown by each live tile's latest painted frame, and how far behind the
 /// camera it was when painted (ms): what the browser test reads.
@@ -26,12 +37,24 @@ function visible() {
 
 export async function show() {
   if (!wired) wire();
-  await refresh();
+  await refreshAll();
+  await footage.show();
   clearInterval(refresher);
-  refresher = setInterval(() => visible() && refresh().catch(() => {}), 5000);
+  refresher = setInterval(() => visible() && refreshAll().catch(() => {}), 5000);
+}
+
+async function refreshAll() {
+  await refresh();
+  await shared();
+  await grants();
+}
+
+function supervisor() {
+  return (session()?.roles ?? []).includes("supervisor");
 }
 
 export function stop() {
+  footage.stop();
   clearInterval(refresher);
   refresher = null;
   for (const c of players.values()) c.abort();
@@ -48,6 +71,8 @@ function wire() {
     opened = null;
     document.getElementById("video-recordings").hidden = true;
   });
+  document.getElementById("video-grant-form").addEventListener("submit", grant);
+  document.getElementById("vg-partner").addEventListener("change", () => fillIncidents());
 }
 
 /// The statuses again: new cameras get a tile (and start playing), every tile its words.
@@ -70,8 +95,9 @@ async function refresh() {
     }
     tile.querySelector(".feed-state").textContent = statusText(c);
     tile.classList.toggle("down", !c.connected);
-    if (c.connected && !players.has(c.camera)) startLive(c.camera, tile.querySelector("video"));
+    if (c.connected && !players.has(c.camera)) startLive(c.camera, liveUrl(c.camera), tile.querySelector("video"));
   }
+  cameras = cams.map((c) => c.camera);
   if (opened) await timeline(opened);
 }
 
@@ -99,26 +125,37 @@ function newTile(camera) {
   return li;
 }
 
-/// Plays `camera` live in `video`: the response's bytes appended to a SourceBuffer as they
-/// come; when the stream ends (the camera reconnected, its parameters changed), again.
-function startLive(camera, video) {
+function liveUrl(camera) {
+  return `/api/v1/cameras/${encodeURIComponent(camera)}/live.mp4`;
+}
+
+/// Plays `url` live in `video` (`key` names the player): the response's bytes appended to a
+/// SourceBuffer as they come; when the stream ends (the camera reconnected, its parameters
+/// changed), again — until `stopped(error)` says a refusal is final (a partner's grant ended).
+function startLive(key, url, video, stopped = () => false) {
   const controller = new AbortController();
-  players.set(camera, controller);
+  players.set(key, controller);
+  const state = video.closest("li").querySelector(".feed-state");
   (async () => {
     while (!controller.signal.aborted) {
       try {
-        await liveOnce(camera, video, controller.signal);
+        await liveOnce(key, url, video, controller.signal);
       } catch (e) {
         if (controller.signal.aborted) return;
-        video.closest("li").querySelector(".feed-state").textContent = t("video.live_failed", { why: e.message });
+        if (stopped(e)) {
+          players.delete(key);
+          ended(video, t("video.shared_ended", { why: e.message }));
+          return;
+        }
+        state.textContent = t("video.live_failed", { why: e.message });
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
   })();
 }
 
-async function liveOnce(camera, video, signal) {
-  const r = await fetch(`/api/v1/cameras/${encodeURIComponent(camera)}/live.mp4`, { headers: headers(), signal });
+async function liveOnce(key, url, video, signal) {
+  const r = await fetch(url, { headers: headers(), signal });
   if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null));
   const type = r.headers.get("content-type");
   if (!window.MediaSource || !MediaSource.isTypeSupported(type)) throw new Error(t("video.unsupported", { type }));
@@ -128,7 +165,7 @@ async function liveOnce(camera, video, signal) {
   await new Promise((resolve) => source.addEventListener("sourceopen", resolve, { once: true }));
   const buffer = source.addSourceBuffer(type);
   buffer.mode = "segments";
-  watchLatency(camera, video, start);
+  watchLatency(key, video, start);
   const reader = r.body.getReader();
   for (;;) {
     const { value, done } = await reader.read();
@@ -163,14 +200,179 @@ function append(buffer, bytes) {
 
 /// For each painted frame: the camera's time of it (the stream's start, `Limes-Start`, plus the
 /// frame's media time) and how long before now that was.
-function watchLatency(camera, video, start) {
+function watchLatency(key, video, start) {
   if (!Number.isFinite(start) || !video.requestVideoFrameCallback) return;
   const onFrame = (now, meta) => {
     const shown = start + meta.mediaTime * 1000;
-    liveStats[camera] = { frames: (liveStats[camera]?.frames ?? 0) + 1, latency_ms: Date.now() - shown };
-    if (players.has(camera)) video.requestVideoFrameCallback(onFrame);
+    liveStats[key] = { frames: (liveStats[key]?.frames ?? 0) + 1, latency_ms: Date.now() - shown };
+    if (players.has(key)) video.requestVideoFrameCallback(onFrame);
   };
   video.requestVideoFrameCallback(onFrame);
+}
+
+// ---- across the border ----
+
+/// The partners' cameras this agency may watch now: a tile each, playing; a tile whose grant
+/// is no longer listed stops and says so.
+async function shared() {
+  const box = document.getElementById("video-shared");
+  let list;
+  try {
+    list = await api("/video/grants?side=received&in_force=true");
+  } catch {
+    box.hidden = true;
+    return;
+  }
+  const grid = document.getElementById("video-shared-grid");
+  box.hidden = list.length === 0 && grid.children.length === 0;
+  const live = new Set(list.map((g) => g.id));
+  for (const tile of grid.querySelectorAll("li")) {
+    const key = `grant:${tile.dataset.grant}`;
+    if (!live.has(tile.dataset.grant) && !tile.classList.contains("down")) {
+      players.get(key)?.abort();
+      players.delete(key);
+      ended(tile.querySelector("video"), t("video.shared_over"));
+    }
+  }
+  for (const g of list) {
+    let tile = grid.querySelector(`li[data-grant="${CSS.escape(g.id)}"]`);
+    if (!tile) {
+      tile = sharedTile(g);
+      grid.prepend(tile);
+    }
+    const key = `grant:${g.id}`;
+    if (!players.has(key) && !tile.classList.contains("down")) {
+      tile.querySelector(".feed-state").textContent = t("video.shared_until", { until: when(g.until) });
+      const [origin, n] = g.id.split("/");
+      const url = `/api/v1/video/grants/${encodeURIComponent(origin)}/${encodeURIComponent(n)}/live.mp4`;
+      startLive(key, url, tile.querySelector("video"), (e) => e.status === 403 || e.status === 404);
+    }
+  }
+  document.getElementById("video-shared-state").textContent = list.length ? "" : t("video.shared_none");
+}
+
+/// A partner's camera no longer to be watched: the picture goes, the tile says why.
+function ended(video, why) {
+  const tile = video.closest("li");
+  tile.classList.add("down");
+  tile.querySelector(".feed-state").textContent = why;
+  if (video.src) URL.revokeObjectURL(video.src);
+  video.removeAttribute("src");
+  video.load();
+}
+
+function sharedTile(g) {
+  const li = el("li", undefined, "video-tile");
+  li.dataset.grant = g.id;
+  const name = g.camera_name ? `${g.camera_name} (${g.camera})` : g.camera;
+  const video = el("video");
+  video.muted = true;
+  video.autoplay = true;
+  video.playsInline = true;
+  video.setAttribute("aria-label", t("video.shared_live_of", { camera: name, agency: g.origin }));
+  const caption = el("p", undefined, "caption");
+  caption.append(
+    el("strong", t("video.shared_camera", { camera: name, agency: g.origin })),
+    " ",
+    el("span", t("video.shared_incident", { incident: g.incident }), "incident"),
+    " ",
+    el("span", "", "feed-state"),
+  );
+  li.append(video, caption);
+  return li;
+}
+
+/// The grants this node made (supervisors): the form's choices and the list.
+async function grants() {
+  const box = document.getElementById("video-grants");
+  box.hidden = !supervisor();
+  if (box.hidden) return;
+  const partners = await receiving("live-grant");
+  fillSelect(
+    document.getElementById("vg-partner"),
+    partners.map((p) => [p.agency, t("agencies.partner", { name: p.name, agency: p.agency })]),
+  );
+  fillSelect(document.getElementById("vg-camera"), cameras.map((c) => [c, c]));
+  try {
+    incidents = await api("/incidents?limit=200&closed=false");
+  } catch {
+    incidents = [];
+  }
+  fillIncidents();
+  let list = [];
+  try {
+    list = await api("/video/grants?side=given&limit=50");
+  } catch (e) {
+    document.getElementById("video-grant-state").textContent = e.message;
+  }
+  document.querySelector("#video-grants-table tbody").replaceChildren(...list.map(grantRow));
+}
+
+/// The open incidents that involve the partner chosen.
+function fillIncidents() {
+  const partner = document.getElementById("vg-partner").value;
+  const involved = incidents.filter((i) => i.id.split("/")[0] === partner || Object.keys(i.notified ?? {}).includes(partner));
+  fillSelect(document.getElementById("vg-incident"), involved.map((i) => [i.id, `${i.id} — ${i.title}`]));
+}
+
+/// Options `[value, text]` in `select`, keeping the one chosen when it is still there.
+function fillSelect(select, options) {
+  const was = select.value;
+  select.replaceChildren(...options.map(([value, text]) => {
+    const o = el("option", text);
+    o.value = value;
+    return o;
+  }));
+  if (options.some(([v]) => v === was)) select.value = was;
+}
+
+function grantRow(g) {
+  const tr = el("tr");
+  tr.dataset.grant = g.id;
+  const state = g.revoked
+    ? t("video.grant_revoked", { by: g.revoked.by, at: when(g.revoked.at) })
+    : g.in_force
+      ? t("video.grant_in_force")
+      : t("video.grant_ended");
+  const action = el("td");
+  if (g.in_force) {
+    const b = el("button", t("video.grant_revoke"), "revoke");
+    b.type = "button";
+    b.setAttribute("aria-label", t("video.grant_revoke_label", { camera: g.camera, agency: g.partner }));
+    b.addEventListener("click", () => revoke(g.id));
+    action.append(b);
+  }
+  tr.append(el("td", g.partner), el("td", g.camera_name ?? g.camera), el("td", g.incident), el("td", when(g.until)), el("td", state, "grant-state"), action);
+  return tr;
+}
+
+async function grant(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const state = document.getElementById("video-grant-state");
+  const minutes = Number(f.elements.minutes.value);
+  try {
+    const g = await api("/video/grants", {
+      method: "POST",
+      body: { partner: f.elements.partner.value, camera: f.elements.camera.value, incident: f.elements.incident.value, seconds: Math.round(minutes * 60) },
+    });
+    state.textContent = t("video.granted", { agency: g.partner, camera: g.camera, until: when(g.until) });
+  } catch (e) {
+    state.textContent = t("video.grant_failed", { why: e.message });
+  }
+  await grants();
+}
+
+async function revoke(id) {
+  const state = document.getElementById("video-grant-state");
+  const [origin, n] = id.split("/");
+  try {
+    await api(`/video/grants/${encodeURIComponent(origin)}/${encodeURIComponent(n)}/revoke`, { method: "POST", body: {} });
+    state.textContent = t("video.revoked", { id });
+  } catch (e) {
+    state.textContent = t("video.grant_failed", { why: e.message });
+  }
+  await grants();
 }
 
 async function openRecordings(camera) {

@@ -1,6 +1,7 @@
 //! Drone and body-camera footage with its telemetry over real HTTP against the real `limes`
 //! binary: the real DJI SRT and GPX samples of `../shared/samples/` attached, positions asked.
-//! No ffmpeg here: any bytes serve as the file (the node does not decode video).
+//! The node does not decode video: any bytes serve as the file there. The page's test plays a
+//! real H.264 file (made by ffmpeg) beside the map in Chromium.
 
 mod util;
 
@@ -170,4 +171,124 @@ async fn footage_with_dji_and_gpx_telemetry_answers_positions() {
     let records = audit_records(&node, &["--object", "footage:"]);
     let collected: Vec<&Value> = records.iter().filter(|r| r["action"] == "collect").collect();
     assert_eq!(collected.len(), 2, "{records:?}");
+}
+
+/// A drone's flight on the page (web/tests/footage.mjs in Chromium): a real 12-second H.264
+/// file made by ffmpeg and a GPX track of the same 12 seconds over Siret, uploaded from the
+/// Video view's form, played beside the map with the marker where the track says the drone was;
+/// then the track as GeoJSON from the API, and the views in the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drone_file_with_its_telemetry_plays_on_the_map() {
+    let node = TestNode::start();
+    let c = node.client();
+    let mut drone = camera_json("ro-drone-2", "RO");
+    drone["kind"] = "drone".into();
+    let r = c.post(node.at("/api/v1/cameras")).json(&drone).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("DJI_0042.MP4");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25"])
+        .args([
+            "-t",
+            "12",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-profile:v",
+            "baseline",
+            "-movflags",
+            "+faststart",
+        ])
+        .arg(&video)
+        .output()
+        .expect("ffmpeg runs (scripts/test installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // One point a second, 13 in all, north-east along the road out of Siret.
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-10-03T09:30:00Z").unwrap().with_timezone(&chrono::Utc);
+    let points: Vec<(i64, f64, f64)> = (0..13)
+        .map(|i| {
+            let t = t0 + chrono::Duration::seconds(i);
+            // As the GPX writes them (7 decimals), so the page and this test read the same numbers.
+            let at7 = |x: f64| format!("{x:.7}").parse::<f64>().unwrap();
+            let (lat, lon) = (47.9500 + 0.0004 * i as f64 + 0.00002 * (i * i) as f64, 26.0600 + 0.0006 * i as f64);
+            (t.timestamp_millis(), at7(lat), at7(lon))
+        })
+        .collect();
+    let trkpts: String = points
+        .iter()
+        .map(|(ms, lat, lon)| {
+            let time = chrono::DateTime::from_timestamp_millis(*ms).unwrap().format("%Y-%m-%dT%H:%M:%SZ");
+            format!("<trkpt lat=\"{lat}\" lon=\"{lon}\"><ele>{}</ele><time>{time}</time></trkpt>", 80 + ms % 7)
+        })
+        .collect();
+    let gpx = dir.path().join("flight.gpx");
+    std::fs::write(
+        &gpx,
+        format!(
+            "<?xml version=\"1.0\"?><gpx version=\"1.1\" creator=\"limes test\" \
+             xmlns=\"http://www.topografix.com/GPX/1/1\"><trk><trkseg>{trkpts}</trkseg></trk></gpx>"
+        ),
+    )
+    .unwrap();
+    let track: Vec<Value> = points.iter().map(|(ms, lat, lon)| serde_json::json!([ms, lat, lon])).collect();
+
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(web.join("tests/footage.mjs"))
+        .current_dir(&web)
+        .env("TZ", "UTC")
+        .env("LIMES_URL", node.url.trim_end_matches('/'))
+        .env("LIMES_USER", "tester")
+        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
+        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS)
+        .env("LIMES_VIDEO", &video)
+        .env("LIMES_GPX", &gpx)
+        .env("LIMES_CAMERA", "ro-drone-2")
+        .env("LIMES_START", "2026-10-03T09:30:00")
+        .env("LIMES_TRACK", serde_json::to_string(&track).unwrap());
+    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
+        cmd.env("LIMES_SCREENSHOTS", dir);
+    }
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/footage.mjs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    eprintln!("footage on the map: {report}");
+    for view in ["footage_list", "footage_player"] {
+        assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
+    }
+
+    // What the page uploaded, and the track it drew, through the API.
+    let sha = hex(&std::fs::read(&video).unwrap());
+    let s = node.session_client();
+    let f: Value = s.get(node.at(&format!("/api/v1/footage/{sha}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (f["start"].as_str(), f["telemetry"]["fixes"].as_u64()),
+        (Some("2026-10-03T09:30:00Z"), Some(13)),
+        "{f}"
+    );
+    let r = s.get(node.at(&format!("/api/v1/footage/{sha}/track"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let feature: Value = r.json().await.unwrap();
+    assert_eq!(feature["geometry"]["type"], "LineString");
+    let coords = feature["geometry"]["coordinates"].as_array().unwrap();
+    assert_eq!(coords.len(), 13);
+    assert_eq!(
+        coords[12],
+        serde_json::json!([points[12].2, points[12].1, (80 + points[12].0 % 7) as f64]),
+        "{feature}"
+    );
+    assert_eq!(feature["properties"]["times"][12], "2026-10-03T09:30:12.000Z");
+    let r = s.get(node.at(&format!("/api/v1/footage/{}/track", "0".repeat(64)))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let records = audit_records(&node, &["--object", &format!("footage:{sha}")]);
+    assert!(records.iter().any(|r| r["action"] == "consult" && r["actor"] == "user:tester"), "{records:#?}");
 }

@@ -439,4 +439,38 @@ async fn a_partner_watches_a_camera_live_under_a_grant_until_it_expires_or_is_re
     assert!(relayed.iter().any(|r| r["action"] == "disclose"), "the grant itself: {relayed:#?}");
     let watched = util::audit_records(&ua, &["--object", "live-grant:ro-igpf/1"]);
     assert!(watched.iter().any(|r| r["action"] == "consult" && r["actor"] == "user:tester"), "{watched:#?}");
+
+    // The same on both agencies' pages (web/tests/video_shared.mjs): granted from the form,
+    // played on the partner's page, revoked from the list.
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(web.join("tests/video_shared.mjs"))
+        .current_dir(&web)
+        .env("LIMES_URL", ro.url.trim_end_matches('/'))
+        .env("LIMES_PARTNER_URL", ua.url.trim_end_matches('/'))
+        .env("LIMES_PARTNER", "ua-dpsu")
+        .env("LIMES_CAMERA", "ro-siret-1")
+        .env("LIMES_INCIDENT", &incident)
+        .env("LIMES_USER", "tester")
+        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
+        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS);
+    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
+        cmd.env("LIMES_SCREENSHOTS", dir);
+    }
+    let out =
+        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/video_shared.mjs");
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    eprintln!("shared video on the pages: {report}");
+    assert_eq!(report["grant"], "ro-igpf/3", "{report}");
+    for view in ["video_grants", "video_shared"] {
+        assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
+    }
+    let copy = get(&ua, "/api/v1/video/grants?side=received").await;
+    assert!(copy[0]["revoked"].is_object(), "the page's revocation reached the partner: {copy}");
 }

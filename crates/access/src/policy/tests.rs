@@ -114,6 +114,7 @@ fn role_by_operation_matrix() {
                 PatrolsManage,
                 FootageUpload,
                 FootageView,
+                VideoShare,
             ],
         ),
         (Role::Dpo, &[CamerasView, StatsView, AuditView, SubjectRequest, DataErase, DataRestrict]),

@@ -295,7 +295,21 @@ pub(super) async fn position(
         .map_err(|e| ApiError::BadRequest(format!("at {:?} is not an RFC 3339 time: {e}", p.at)))?
         .with_timezone(&Utc);
     state.authorize(&caller, Operation::FootageView, &state.access.node(), Object::new("footage", &sha256)).await?;
-    let (store, key) = (state.store.clone(), sha256.clone());
+    let track = stored_track(&state, &sha256).await?;
+    track.position_at(at).map(Json).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no position at {at}: the track runs from {} to {} and interpolates across gaps of at most {} s",
+            track.start(),
+            track.end(),
+            track.max_gap().num_seconds()
+        ))
+    })
+}
+
+/// The track of a footage's telemetry, rebuilt (and so checked again) from what is stored;
+/// 404 for no such footage or none attached yet.
+async fn stored_track(state: &AppState, sha256: &str) -> Result<Track, ApiError> {
+    let (store, key) = (state.store.clone(), sha256.to_owned());
     let (row, json) = tokio::task::spawn_blocking(move || {
         Ok::<_, limes_store::StoreError>((store.footage(&key)?, store.footage_track(&key)?))
     })
@@ -307,16 +321,37 @@ pub(super) async fn position(
     let stored: StoredTrack =
         serde_json::from_str(&json).map_err(|e| ApiError::Internal(format!("stored track of {sha256}: {e}")))?;
     let limits = Limits { max_fixes: usize::MAX, ..Limits::default() };
-    let track = Track::new(stored.format, stored.fixes, &limits)
-        .map_err(|e| ApiError::Internal(format!("stored track of {sha256}: {e}")))?;
-    track.position_at(at).map(Json).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "no position at {at}: the track runs from {} to {} and interpolates across gaps of at most {} s",
-            track.start(),
-            track.end(),
-            track.max_gap().num_seconds()
-        ))
-    })
+    Track::new(stored.format, stored.fixes, &limits)
+        .map_err(|e| ApiError::Internal(format!("stored track of {sha256}: {e}")))
+}
+
+/// `GET /api/v1/footage/{sha256}/track`: the whole track as one GeoJSON Feature, a LineString
+/// (longitude, latitude and, where every fix has one, altitude) whose `times` property gives each
+/// position's time — what a map draws and moves a marker along as the footage plays.
+pub(super) async fn track(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sha256): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let sha256 = digest(&sha256)?.to_owned();
+    state.authorize(&caller, Operation::FootageView, &state.access.node(), Object::new("footage", &sha256)).await?;
+    let track = stored_track(&state, &sha256).await?;
+    let fixes = track.fixes();
+    let with_altitude = fixes.iter().all(|f| f.altitude.is_some());
+    let coordinates: Vec<Vec<f64>> = fixes
+        .iter()
+        .map(|f| match f.altitude {
+            Some(a) if with_altitude => vec![f.lon, f.lat, a],
+            _ => vec![f.lon, f.lat],
+        })
+        .collect();
+    let times: Vec<String> =
+        fixes.iter().map(|f| f.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)).collect();
+    Ok(Json(serde_json::json!({
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": coordinates},
+        "properties": {"footage": sha256, "times": times, "max_gap_s": track.max_gap().num_seconds()},
+    })))
 }
 
 /// `GET /api/v1/footage/{sha256}/file`: the bytes, streamed, with the type and name given

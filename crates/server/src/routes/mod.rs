@@ -88,6 +88,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/footage/{sha256}", get(footage::get_one))
         .route("/api/v1/footage/{sha256}/telemetry", post(footage::telemetry))
         .route("/api/v1/footage/{sha256}/position", get(footage::position))
+        .route("/api/v1/footage/{sha256}/track", get(footage::track))
         .route("/api/v1/footage/{sha256}/file", get(footage::file))
         .route("/api/v1/operations", get(operations::list).post(operations::open))
         .route("/api/v1/operations/stream", get(operations::stream))
