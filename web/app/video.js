@@ -13,6 +13,7 @@ import { relative, t, when } from "./i18n.js";
 import { el } from "./dom.js";
 import { receiving } from "./agencies.js";
 import * as footage from "./footage.js";
+import * as clips from "./clips.js";
 
 /// The live players, by camera: their abort controllers.
 const players = new Map();
@@ -39,6 +40,7 @@ export async function show() {
   if (!wired) wire();
   await refreshAll();
   await footage.show();
+  await clips.show();
   clearInterval(refresher);
   refresher = setInterval(() => visible() && refreshAll().catch(() => {}), 5000);
 }
@@ -67,6 +69,7 @@ function wire() {
     document.getElementById("video-at").textContent = when(new Date(Number(ev.target.value)).toISOString());
   });
   document.getElementById("video-play").addEventListener("click", () => play(Number(document.getElementById("video-scrub").value)));
+  document.getElementById("video-clip").addEventListener("click", () => clips.cut(opened, Number(document.getElementById("video-scrub").value), 30));
   document.getElementById("video-close").addEventListener("click", () => {
     opened = null;
     document.getElementById("video-recordings").hidden = true;

@@ -2,9 +2,11 @@
 // GStreamer's RTSP server and the node): both play live in the grid — the H.264 one as recorded,
 // the H.265 one transcoded for viewing — with frames painted continuously and the delay from
 // the camera's clock to the painted frame measured; a camera's recordings show on the last
-// hour's timeline and play from the scrubber's time; the view passes axe-core in both themes.
+// hour's timeline and play from the scrubber's time; a clip cut from the timeline downloads with
+// its signed manifest; the view passes axe-core in both themes.
 // Environment: LIMES_URL, LIMES_USER, LIMES_PASSWORD, LIMES_LEGAL_BASIS, LIMES_CAMERAS (comma
 // separated, those that play), CHROMIUM, LIMES_SCREENSHOTS (optional).
+import { readFileSync } from "node:fs";
 import { axe, check, env, eventually, report, run, signIn } from "./lib.mjs";
 
 await run("video ui test", async (browser) => {
@@ -71,4 +73,23 @@ await run("video ui test", async (browser) => {
     report[`played_${camera}`] = true;
   }
   await axe(page, "video_recordings");
+
+  // A clip cut from the timeline (the recordings of the last camera opened, ten seconds back):
+  // listed, downloaded as an MP4 with its manifest.
+  await page.evaluate(() => {
+    const s = document.getElementById("video-scrub");
+    s.value = String(Date.now() - 10000);
+    s.dispatchEvent(new Event("input"));
+  });
+  await page.click("#video-clip");
+  await page.waitForSelector("#clips-table tbody tr button.download:not([disabled])", { timeout: 20000 });
+  const [file] = await Promise.all([page.waitForEvent("download", { timeout: 10000 }), page.click("#clips-table tbody tr button.download")]);
+  const clipBytes = readFileSync(await file.path());
+  check(file.suggestedFilename().endsWith(".mp4") && clipBytes.subarray(4, 8).toString() === "ftyp", `a clip downloaded: ${file.suggestedFilename()}`);
+  const [manifest] = await Promise.all([page.waitForEvent("download", { timeout: 10000 }), page.click("#clips-table tbody tr button.manifest")]);
+  const signed = JSON.parse(readFileSync(await manifest.path(), "utf8"));
+  check(signed.bytes === clipBytes.length && signed.format === "limes-clip-v1", `its manifest: ${JSON.stringify(signed)}`);
+  report.clip_bytes = clipBytes.length;
+  report.clip_frames = signed.frames;
+  await axe(page, "video_clips");
 });

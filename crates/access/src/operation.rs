@@ -123,6 +123,10 @@ operations! {
     /// Let a partner agency watch one of this node's cameras live, for a limited time, during
     /// an incident both agencies know of; and withdraw that before its time.
     VideoShare = "video.share", Disclose, purpose: true, token: false;
+    /// Cut a signed clip of a camera's recording (evidence a court can check).
+    ClipsExport = "clips.export", Disclose, purpose: true, token: false;
+    /// Send one of this node's clips to a partner agency.
+    ClipsSend = "clips.send", Disclose, purpose: true, token: false;
     /// Post face, person and vehicle detections.
     DetectionsIngest = "detections.ingest", Collect, purpose: false, token: true;
     /// Search and open detections.

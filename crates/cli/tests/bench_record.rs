@@ -1,6 +1,7 @@
-//! `limes bench record` run briefly: one stream for 2 s, recorded by limes and by ffmpeg from
-//! scripts/rtsp-test-server replaying the pre-encoded clip. Checks the figures are printed and
-//! that both recorded frames, never how fast (benchmarks are not tests).
+//! The video benchmarks run briefly. `limes bench record`: one stream for 2 s, recorded by limes
+//! and by ffmpeg from scripts/rtsp-test-server replaying the pre-encoded clip. `limes bench
+//! video`: the clock cameras watched in Chromium for 2 s each. Checks the figures are printed and
+//! that frames were recorded or read back, never how fast (benchmarks are not tests).
 
 mod util;
 
@@ -33,4 +34,29 @@ fn bench_record_prints_its_figures() {
     }
     assert!(number("record.limes.max_streams_without_drops") <= 1.0);
     assert!(figures["record.n1.load_average"].split_whitespace().count() >= 3);
+}
+
+/// `limes bench video` run briefly (2 s of each clock camera, at 320×240): the figures are
+/// printed and frames were read back from the page; never how fast.
+#[test]
+fn bench_video_prints_its_figures() {
+    let out = Command::new(util::limes_bin())
+        .args(["bench", "video", "--seconds", "2", "--video-width", "320", "--video-height", "240"])
+        .output()
+        .expect("run limes bench video");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let figures: HashMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+    let number = |name: &str| -> f64 {
+        let value = figures.get(name).unwrap_or_else(|| panic!("no {name} in\n{stdout}"));
+        value.split_whitespace().next().unwrap().parse().unwrap_or_else(|_| panic!("{name}={value}"))
+    };
+    assert_eq!(figures["video.resolution"], "320x240 pixels");
+    for camera in ["clock_h264", "clock_h265"] {
+        assert!(number(&format!("video.{camera}.frames_read")) >= 10.0, "{stdout}");
+        let p50 = number(&format!("video.{camera}.glass_to_glass_p50"));
+        assert!(p50 > 0.0 && p50 <= number(&format!("video.{camera}.glass_to_glass_max")), "{stdout}");
+        assert!(number(&format!("video.{camera}.ffmpeg_frames_read")) >= 10.0, "{stdout}");
+        assert!(number(&format!("video.{camera}.ffmpeg_decode_p50")) > 0.0, "{stdout}");
+    }
 }

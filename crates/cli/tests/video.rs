@@ -223,7 +223,7 @@ async fn the_video_view_plays_cameras_live_and_their_recordings() {
     );
     let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
     eprintln!("video view: {report}");
-    for view in ["video_live", "video_recordings"] {
+    for view in ["video_live", "video_recordings", "video_clips"] {
         assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
     }
     for c in ["cz-gate-264", "cz-gate-265"] {
@@ -277,6 +277,44 @@ async fn read_to_end(r: reqwest::Response, limit: Duration) -> (Vec<u8>, Option<
     (bytes, ended.ok().map(|()| Instant::now()))
 }
 
+/// The Romanian border police's node recording the test camera `ro-siret-1` (1 s segments) and
+/// the Ukrainian border guard's, partners under an agreement with incidents both ways and, from
+/// the Romanian side, live video and images (clips) in clear.
+fn border_nodes() -> (RtspServer, TestNode, TestNode) {
+    use limes_agreement::Category::{Images, Incidents, LiveVideo};
+    use util::fed::*;
+    let camera = RtspServer::start(0);
+    let stream = format!(
+        "\n[[video.streams]]\ncamera = \"ro-siret-1\"\nurl = \"{}\"\nsegment_seconds = 1\n",
+        camera.url("h264")
+    );
+    let ro = fed_node_edited("ro-igpf", "RO", |c| c + &stream);
+    let ua = fed_node("ua-dpsu", "UA");
+    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
+    add_partner(&ro, &ua_anchor, "incident,live-grant,clip", "incident");
+    add_partner(&ua, &ro_anchor, "incident", "incident,live-grant,clip");
+    let mut agreement = agreement_of(
+        [party_of(&ro_anchor), party_of(&ua_anchor)],
+        &[
+            ("ro-igpf", "ua-dpsu", Incidents),
+            ("ua-dpsu", "ro-igpf", Incidents),
+            ("ro-igpf", "ua-dpsu", LiveVideo),
+            ("ro-igpf", "ua-dpsu", Images),
+        ],
+    );
+    for f in agreement.flows.iter_mut().filter(|f| matches!(f.category, LiveVideo | Images)) {
+        f.images = limes_agreement::ImageRule::Clear;
+    }
+    agree(&ro, &ua, &agreement);
+    (camera, ro, ua)
+}
+
+async fn post(node: &TestNode, c: &reqwest::Client, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
+    let r = c.post(node.at(path)).json(&body).send().await.unwrap();
+    let status = r.status();
+    (status, r.json::<Value>().await.unwrap_or(Value::Null))
+}
+
 /// Live video across the border, between two real nodes: the Romanian border police's
 /// supervisor lets the Ukrainian border guard watch a Siret camera during a declared incident;
 /// the Ukrainian node's person watches it, relayed over the partners' mutual TLS, until the grant
@@ -284,32 +322,12 @@ async fn read_to_end(r: reqwest::Response, limit: Duration) -> (Vec<u8>, Option<
 /// at once; after that nothing is relayed; both audit logs hold every view.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_watches_a_camera_live_under_a_grant_until_it_expires_or_is_revoked() {
-    use limes_agreement::Category::{Incidents, LiveVideo};
     use reqwest::StatusCode;
     use serde_json::json;
     use util::fed::*;
 
-    let camera = RtspServer::start(0);
-    let stream = format!("\n[[video.streams]]\ncamera = \"ro-siret-1\"\nurl = \"{}\"\n", camera.url("h264"));
-    let ro = fed_node_edited("ro-igpf", "RO", |c| c + &stream);
-    let ua = fed_node("ua-dpsu", "UA");
-    let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
-    add_partner(&ro, &ua_anchor, "incident,live-grant", "incident");
-    add_partner(&ua, &ro_anchor, "incident", "incident,live-grant");
-    let mut agreement = agreement_of(
-        [party_of(&ro_anchor), party_of(&ua_anchor)],
-        &[("ro-igpf", "ua-dpsu", Incidents), ("ua-dpsu", "ro-igpf", Incidents), ("ro-igpf", "ua-dpsu", LiveVideo)],
-    );
-    for f in agreement.flows.iter_mut().filter(|f| f.category == LiveVideo) {
-        f.images = limes_agreement::ImageRule::Clear;
-    }
-    agree(&ro, &ua, &agreement);
+    let (_camera, ro, ua) = border_nodes();
     let (ro_c, ua_c) = (ro.session_client(), ua.session_client());
-    let post = async |node: &TestNode, c: &reqwest::Client, path: &str, body: Value| {
-        let r = c.post(node.at(path)).json(&body).send().await.unwrap();
-        let status = r.status();
-        (status, r.json::<Value>().await.unwrap_or(Value::Null))
-    };
 
     // A declared incident that involves the Ukrainian side, and a camera that plays.
     let (status, incident) = post(
@@ -473,4 +491,125 @@ async fn a_partner_watches_a_camera_live_under_a_grant_until_it_expires_or_is_re
     }
     let copy = get(&ua, "/api/v1/video/grants?side=received").await;
     assert!(copy[0]["revoked"].is_object(), "the page's revocation reached the partner: {copy}");
+}
+
+/// Clips between two real nodes: the Romanian node cuts a signed clip of its camera's recording
+/// over the API, which `limes clip verify` accepts against the agency's trust anchor and ffprobe
+/// decodes; a supervisor sends it to the Ukrainian node, which serves it byte for byte, checked
+/// against the manifest and the Romanian key, and never passes it on; both audit logs have it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clip_is_cut_signed_and_sent_to_a_partner() {
+    use reqwest::StatusCode;
+    use serde_json::json;
+    use util::fed::*;
+
+    let (_camera, ro, ua) = border_nodes();
+    let (ro_c, ua_c) = (ro.session_client(), ua.session_client());
+    // Four seconds recorded.
+    let first = eventually("four closed segments", async || {
+        let list = get(&ro, "/api/v1/cameras/ro-siret-1/recordings").await;
+        let list = list.as_array().unwrap().clone();
+        (list.len() >= 4).then_some(list)
+    })
+    .await;
+    let time =
+        |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().with_timezone(&chrono::Utc);
+    let from = time(&first[1]["start"]) + chrono::Duration::milliseconds(300);
+    let to = time(&first[3]["start"]);
+    let span = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| json!({"from": from, "to": to});
+
+    // What a clip may not be.
+    for (path, body, status) in [
+        ("/api/v1/cameras/ro-siret-1/clips", span(to, from), 400),
+        ("/api/v1/cameras/ro-siret-1/clips", span(from, from + chrono::Duration::hours(2)), 400),
+        ("/api/v1/cameras/ro-siret-9/clips", span(from, to), 404),
+        ("/api/v1/cameras/ro-siret-1/clips", json!({"from": "yesterday"}), 400),
+    ] {
+        let (s, answer) = post(&ro, &ro_c, path, body.clone()).await;
+        assert_eq!(s.as_u16(), status, "{path} {body}: {answer}");
+    }
+
+    let (s, clip) = post(&ro, &ro_c, "/api/v1/cameras/ro-siret-1/clips", span(from, to)).await;
+    assert_eq!(s, StatusCode::CREATED, "{clip}");
+    let sha = clip["sha256"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (clip["origin"].as_str(), clip["made_by"].as_str(), clip["file_here"].as_bool()),
+        (Some("ro-igpf"), Some("tester"), Some(true))
+    );
+    assert_eq!(clip["manifest"]["sha256"], sha.as_str());
+    assert!(time(&clip["manifest"]["first_frame"]) <= from, "{clip}");
+    let mp4 = ro_c.get(ro.at(&format!("/api/v1/clips/{sha}/file"))).send().await.unwrap().bytes().await.unwrap();
+    let hex = |b: &[u8]| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    };
+    assert_eq!(hex(&mp4), sha);
+    let manifest =
+        ro_c.get(ro.at(&format!("/api/v1/clips/{sha}/manifest"))).send().await.unwrap().bytes().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (file, manifest_file) = (dir.path().join("clip.mp4"), dir.path().join("clip.mp4.limes-clip.json"));
+    std::fs::write(&file, &mp4).unwrap();
+    std::fs::write(&manifest_file, &manifest).unwrap();
+    let anchor = export_anchor(&ro);
+    let out = util::limes(&["clip", "verify", file.to_str().unwrap(), "--anchor", anchor.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=codec_name,width,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let probed = String::from_utf8_lossy(&probe.stdout).trim().to_owned();
+    assert!(probed.starts_with("h264,320,"), "{probed}");
+    assert_eq!(
+        probed.rsplit(',').next().unwrap().parse::<u64>().unwrap(),
+        clip["manifest"]["frames"].as_u64().unwrap(),
+        "{probed}"
+    );
+
+    // Sent: the Ukrainian node serves the same bytes once the file has crossed.
+    let (s, sent) = post(&ro, &ro_c, &format!("/api/v1/clips/{sha}/send"), json!({"partner": "ua-dpsu"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{sent}");
+    assert_eq!((sent["partner"].as_str(), sent["purpose"].as_str()), (Some("ua-dpsu"), Some("investigation")));
+    let received = wait_for("the clip's file on the Ukrainian node", async || {
+        let r = ua_c.get(ua.at(&format!("/api/v1/clips/{sha}/file"))).send().await.unwrap();
+        (r.status() == StatusCode::OK).then_some(())?;
+        Some(r.bytes().await.unwrap())
+    })
+    .await;
+    assert_eq!(received, mp4);
+    let theirs = get(&ua, &format!("/api/v1/clips/{sha}")).await;
+    assert_eq!(
+        (theirs["received_from"].as_str(), theirs["origin"].as_str()),
+        (Some("ro-igpf"), Some("ro-igpf")),
+        "{theirs}"
+    );
+    let ours = get(&ro, &format!("/api/v1/clips/{sha}")).await;
+    assert_eq!(ours["sent"][0]["partner"], "ua-dpsu", "{ours}");
+
+    // Never passed on; sent only where an entry and the agreement allow.
+    let (s, e) = post(&ua, &ua_c, &format!("/api/v1/clips/{sha}/send"), json!({"partner": "ro-igpf"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("not passed on"), "{e}");
+    let (s, e) = post(&ro, &ro_c, &format!("/api/v1/clips/{sha}/send"), json!({"partner": "rs-mup"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let r = ro_c.get(ro.at(&format!("/api/v1/clips/{}", "0".repeat(64)))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Both logs: the cut and the sending here, the viewing there.
+    let here = util::audit_records(&ro, &["--object", &format!("clip:{sha}")]);
+    assert!(here.iter().any(|r| r["action"] == "disclose" && r["details"]["operation"] == "clips.send"), "{here:#?}");
+    let cut = util::audit_records(&ro, &["--object", "camera:ro-siret-1"]);
+    assert!(cut.iter().any(|r| r["action"] == "disclose" && r["details"]["operation"] == "clips.export"), "{cut:#?}");
+    let there = util::audit_records(&ua, &["--object", &format!("clip:{sha}")]);
+    assert!(there.iter().any(|r| r["action"] == "consult" && r["actor"] == "user:tester"), "{there:#?}");
 }

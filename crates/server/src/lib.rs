@@ -30,6 +30,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 pub mod auth;
+pub mod clips;
 mod detections;
 mod error;
 pub mod federation;

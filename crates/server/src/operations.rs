@@ -275,6 +275,8 @@ pub(crate) async fn housekeeping(state: &AppState) {
         s.store.each_folded(|i: limes_cooperation::incident::Incident| {
             named.extend(i.attachments.into_iter().map(|a| a.sha256))
         })?;
+        // Clips are kept beside them, named by the same digests.
+        named.extend(s.store.clip_digests()?);
         Ok(crate::files::sweep(&s, &named, FILE_GRACE))
     })
     .await

@@ -32,6 +32,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (17, include_str!("../migrations/0017_recordings.sql")),
     (18, include_str!("../migrations/0018_footage.sql")),
     (19, include_str!("../migrations/0019_live_grants.sql")),
+    (20, include_str!("../migrations/0020_clips.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -13,12 +13,14 @@ mod pgtrgm;
 mod quality;
 mod record;
 mod ui;
+mod video;
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Which benchmarks: ingest, latency, mqtt, match, search, pgtrgm, quality, ui (needs the
     /// source tree's web/ with its npm packages, Node.js and Chromium), record (needs ffmpeg and
-    /// the source tree's scripts/rtsp-test-server with GStreamer), or all (without ui and record).
+    /// the source tree's scripts/rtsp-test-server with GStreamer), video (glass-to-glass latency
+    /// of the live view: what ui and record need), or all (without ui, record and video).
     #[arg(default_value = "all")]
     pub which: Vec<String>,
     /// Hotlist entries for the ingest, latency and quality benchmarks.
@@ -102,6 +104,12 @@ pub struct BenchArgs {
     /// ffmpeg when missing (default: limes-bench-record/ under the temporary folder).
     #[arg(long)]
     pub file: Option<std::path::PathBuf>,
+    /// `video`: the clock camera's picture width.
+    #[arg(long, default_value_t = 1280)]
+    pub video_width: u32,
+    /// `video`: the clock camera's picture height.
+    #[arg(long, default_value_t = 720)]
+    pub video_height: u32,
 }
 
 /// Prints one figure.
@@ -126,11 +134,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "quality",
             "ui",
             "record",
+            "video",
         ]
         .contains(&w.as_str())
         {
             anyhow::bail!(
-                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui, record or all"
+                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui, record, video or all"
             );
         }
     }
@@ -168,6 +177,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if a.which.iter().any(|w| w == "record") {
         record::run(&a)?;
+    }
+    if a.which.iter().any(|w| w == "video") {
+        rt()?.block_on(video::run(&a))?;
     }
     Ok(())
 }

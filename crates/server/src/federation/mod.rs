@@ -536,6 +536,12 @@ async fn apply(state: AppState, link: Link) {
                         break;
                     }
                 }
+                crate::clips::CLIP => {
+                    if !applied(crate::clips::received(&state, r).await, r) {
+                        retry = true;
+                        break;
+                    }
+                }
                 crate::live_grants::LIVE_GRANT => {
                     if !applied(crate::live_grants::received(&state, r).await, r) {
                         retry = true;

@@ -11,6 +11,7 @@ mod accounts;
 mod alerts;
 mod bulletins;
 mod cameras;
+mod clips;
 mod detections;
 mod dpo;
 mod footage;
@@ -81,6 +82,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/cameras/{id}/recordings", get(video::recordings))
         .route("/api/v1/cameras/{id}/live.mp4", get(watch::live))
         .route("/api/v1/cameras/{id}/video.mp4", get(watch::recorded))
+        .route("/api/v1/cameras/{id}/clips", post(clips::export))
+        .route("/api/v1/clips", get(clips::list))
+        .route("/api/v1/clips/{sha256}", get(clips::get_one))
+        .route("/api/v1/clips/{sha256}/file", get(clips::file))
+        .route("/api/v1/clips/{sha256}/manifest", get(clips::manifest))
+        .route("/api/v1/clips/{sha256}/send", post(clips::send))
         .route("/api/v1/video/grants", get(live_grants::list).post(live_grants::create))
         .route("/api/v1/video/grants/{origin}/{n}/revoke", post(live_grants::revoke))
         .route("/api/v1/video/grants/{origin}/{n}/live.mp4", get(live_grants::watch))

@@ -1,0 +1,252 @@
+//! Clips (issue #9): cut from a camera's recording and signed with the agency's key, kept by
+//! their SHA-256, and sent to partners under the agreements' `images` category.
+//!
+//! - [`export`]: `limes_recorder::clip::cut` over the store's index, the manifest signed
+//!   (`limes_federation::clip`, the format `limes clip verify` checks), the MP4 kept durably
+//!   (`files::keep`), the row in `clips`.
+//! - [`send`]: one of this node's clips to a partner — only where the agreement shares `images`
+//!   with it in clear for the caller's purpose — as a `clip` message carrying the signed
+//!   manifest, and the MP4 over the link's resumable blob transfer.
+//! - [`received`]: a partner's `clip` message, kept when its manifest is the sender's, signed by
+//!   the key the link holds for it; [`file`] checks the MP4 against that manifest each time it is
+//!   served, so a partner's clip is shown only as its agency signed it.
+//!
+//! A partner's clip is never passed on: only clips this node cut are sent.
+
+use chrono::{DateTime, Utc};
+use limes_agreement::{Category, ImageForm, Labels, PlateForm};
+use limes_federation::clip::{ClipFacts, ClipManifest, key_fingerprint};
+use limes_federation::{AgencyKey, MessageType};
+use limes_model::{AgencyId, CameraId};
+use limes_recorder::clip::{ClipError, ClipLimits};
+use limes_store::{ClipSend, StoredClip};
+
+use crate::{ApiError, AppState};
+
+/// The message type of a clip sent to a partner.
+pub const CLIP: &str = "clip";
+/// Clips travel in one stream per partner.
+const STREAM: &str = "clips";
+
+/// What a clip is, for the agreement: images in clear (the recording as the camera made it).
+pub(crate) fn labels(origin: &str, purpose: &str) -> Labels {
+    Labels { plates: PlateForm::None, images: ImageForm::Clear, ..Labels::full(Category::Images, origin, purpose) }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, limes_store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    crate::federation::blocking(f).await.map_err(ApiError::Internal)
+}
+
+/// Runs `f` with the agency's signing key: the link's, or the one `limes init` made beside the
+/// store for a node without partners.
+fn with_key<T>(state: &AppState, f: impl FnOnce(&AgencyKey) -> T) -> Result<T, ApiError> {
+    if let Some(fed) = state.federation.get() {
+        return Ok(f(&fed.link.identity().key));
+    }
+    let file = state.store.dir().join("federation").join("identity").join("agency.key");
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        ApiError::Unprocessable(format!("signing a clip needs the agency's key ({}): {e}", file.display()))
+    })?;
+    let key =
+        AgencyKey::parse_private_text(&text).map_err(|e| ApiError::Internal(format!("{}: {e}", file.display())))?;
+    Ok(f(&key))
+}
+
+/// Cuts `camera` from `from` to `to` (the clip starts at the key frame at or before `from`),
+/// signs it as `by` and keeps it.
+pub async fn export(
+    state: &AppState,
+    camera: CameraId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    by: &str,
+) -> Result<(StoredClip, ClipManifest), ApiError> {
+    let agency = AgencyId::new(state.access.options.agency.clone()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let store = state.store.clone();
+    let cam = camera.clone();
+    let clip = tokio::task::spawn_blocking(move || {
+        limes_recorder::clip::cut(&store, &store.recordings_dir(), &cam, from, to, &ClipLimits::default())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| match e {
+        ClipError::Empty { .. } | ClipError::TooLong { .. } => ApiError::BadRequest(e.to_string()),
+        ClipError::NothingRecorded { .. } => ApiError::NotFound(e.to_string()),
+        ClipError::ParametersChange { .. } | ClipError::TooLarge { .. } => ApiError::Unprocessable(e.to_string()),
+        e => ApiError::Internal(e.to_string()),
+    })?;
+    let now = Utc::now();
+    let facts = ClipFacts {
+        camera: camera.clone(),
+        agency: agency.clone(),
+        from,
+        to,
+        first_frame: clip.first_frame,
+        last_frame: clip.last_frame,
+        codec: clip.parameters.rfc6381.clone(),
+        frames: clip.frames,
+        exported_at: now,
+        exported_by: by.to_owned(),
+    };
+    let manifest = with_key(state, |key| ClipManifest::sign(facts, &clip.mp4, key))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let bytes = clip.mp4.len() as u64;
+    let (sha256, _) = crate::files::keep(state, clip.mp4.into())
+        .await
+        .map_err(|e| ApiError::Internal(format!("keeping the clip: {e}")))?;
+    let row = StoredClip {
+        sha256,
+        origin: agency.to_string(),
+        camera: camera.to_string(),
+        from,
+        to,
+        bytes,
+        made: now,
+        made_by: by.to_owned(),
+        received_from: None,
+        received: None,
+        manifest: manifest.to_json(),
+    };
+    let (store, kept) = (state.store.clone(), row.clone());
+    if !blocking(move || store.put_clip(&kept)).await? {
+        // The same bytes were cut before (the same span of the same recording): that clip stays.
+        let (store, sha) = (state.store.clone(), row.sha256.clone());
+        let old =
+            blocking(move || store.clip(&sha)).await?.ok_or_else(|| ApiError::Internal("clip vanished".into()))?;
+        let manifest = ClipManifest::parse(old.manifest.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
+        return Ok((old, manifest));
+    }
+    Ok((row, manifest))
+}
+
+/// Sends this node's clip `sha256` to `partner` for `purpose`.
+pub async fn send(
+    state: &AppState,
+    sha256: &str,
+    partner: &AgencyId,
+    purpose: &str,
+    by: &str,
+) -> Result<ClipSend, ApiError> {
+    let fed = state.federation.get().ok_or_else(|| ApiError::Unprocessable("this node has no partners".into()))?;
+    let link = &fed.link;
+    let me = link.config().agency.clone();
+    let (store, sha) = (state.store.clone(), sha256.to_owned());
+    let clip =
+        blocking(move || store.clip(&sha)).await?.ok_or_else(|| ApiError::NotFound(format!("no clip {sha256}")))?;
+    if clip.origin != me.as_str() {
+        return Err(ApiError::Unprocessable(format!(
+            "clip {sha256} is {}'s: a partner's clip is not passed on",
+            clip.origin
+        )));
+    }
+    let kind = MessageType::new(CLIP).expect("a valid type");
+    if !link.recipients(&kind).contains(partner) {
+        return Err(ApiError::Unprocessable(format!(
+            "{partner} is not a partner whose entry sends it {CLIP} messages"
+        )));
+    }
+    let labels = labels(me.as_str(), purpose);
+    let now = Utc::now();
+    let d = link.decide_send(partner, &labels, now);
+    if !d.allowed {
+        return Err(ApiError::Forbidden(format!(
+            "the agreement with {partner} does not share this clip: {}",
+            d.reason
+        )));
+    }
+    let path = crate::files::path(state, sha256)
+        .ok_or_else(|| ApiError::Internal(format!("the file of clip {sha256} is missing")))?;
+    // The file first, in the background (resumed after each break); the message names it, and
+    // the partner serves the clip once both are there.
+    crate::files::send(state, &path, vec![partner.clone()], &labels, &format!("clip:{sha256}"));
+    let item = limes_link::Outgoing {
+        partner: partner.clone(),
+        kind,
+        stream: STREAM.into(),
+        payload: clip.manifest.clone().into_bytes(),
+        about: Some(format!("clip:{sha256}")),
+        labels: Some(labels),
+        approved_request: false,
+    };
+    link.send(vec![item])
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .into_iter()
+        .next()
+        .unwrap_or(Err(limes_link::LinkError::Stopped))
+        .map_err(|e| match e {
+            limes_link::LinkError::NotAgreed { reason, .. } => ApiError::Forbidden(reason),
+            e => ApiError::Unavailable(e.to_string()),
+        })?;
+    let send =
+        ClipSend { partner: partner.to_string(), sent: now, sent_by: by.to_owned(), purpose: purpose.to_owned() };
+    let (store, sha, kept) = (state.store.clone(), sha256.to_owned(), send.clone());
+    blocking(move || store.add_clip_send(&sha, &kept)).await?;
+    Ok(send)
+}
+
+/// A partner's `clip` message: kept when the manifest is the sender's, signed with its key.
+pub(crate) async fn received(state: &AppState, r: &limes_link::Received) -> Result<(), crate::federation::NotApplied> {
+    use crate::federation::NotApplied;
+    match r.labels.as_ref() {
+        Some(l) if l.category == Category::Images && l.origin == r.sender.as_str() => {}
+        other => return Err(NotApplied::Invalid(format!("a clip labelled {other:?}"))),
+    }
+    let m = ClipManifest::parse(&r.payload).map_err(|e| NotApplied::Invalid(e.to_string()))?;
+    if m.agency != r.sender {
+        return Err(NotApplied::Invalid(format!("{} sent a clip {} signed", r.sender, m.agency)));
+    }
+    let key = partner_key(state, &r.sender).ok_or_else(|| NotApplied::Invalid(format!("no key of {}", r.sender)))?;
+    if m.key_fingerprint != key_fingerprint(&key) {
+        return Err(NotApplied::Invalid(format!(
+            "{}'s clip is signed by {}, not its agency key",
+            r.sender, m.key_fingerprint
+        )));
+    }
+    let row = StoredClip {
+        sha256: m.sha256.clone(),
+        origin: m.agency.to_string(),
+        camera: m.camera.to_string(),
+        from: m.from,
+        to: m.to,
+        bytes: m.bytes,
+        made: m.exported_at,
+        made_by: m.exported_by.clone(),
+        received_from: Some(r.sender.to_string()),
+        received: Some(Utc::now()),
+        manifest: String::from_utf8_lossy(&r.payload).into_owned(),
+    };
+    let store = state.store.clone();
+    crate::federation::blocking(move || store.put_clip(&row)).await.map_err(NotApplied::Store)?;
+    Ok(())
+}
+
+/// The signing key the link holds for `partner`.
+fn partner_key(state: &AppState, partner: &AgencyId) -> Option<limes_federation::PublicKey> {
+    let fed = state.federation.get()?;
+    fed.link.partners().into_iter().find(|p| &p.agency == partner).and_then(|p| p.signing_key.parse().ok())
+}
+
+/// A clip's MP4, checked against its signed manifest (a partner's against the partner's key):
+/// `Ok(None)` while a partner's file has not arrived.
+pub async fn file(state: &AppState, clip: &StoredClip) -> Result<Option<Vec<u8>>, ApiError> {
+    let Some(path) = crate::files::path(state, &clip.sha256) else { return Ok(None) };
+    let bytes = tokio::fs::read(&path).await.map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
+    let manifest = ClipManifest::parse(clip.manifest.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let trusted = match &clip.received_from {
+        Some(p) => {
+            let p = AgencyId::new(p.clone()).map_err(|e| ApiError::Internal(e.to_string()))?;
+            Some(
+                partner_key(state, &p)
+                    .ok_or_else(|| ApiError::Conflict(format!("{p} is no longer a partner: its clip is not shown")))?,
+            )
+        }
+        None => Some(with_key(state, AgencyKey::public)?),
+    };
+    manifest
+        .verify(&bytes, trusted.as_ref())
+        .map_err(|e| ApiError::Conflict(format!("clip {} does not match its signed manifest: {e}", clip.sha256)))?;
+    Ok(Some(bytes))
+}

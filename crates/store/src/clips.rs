@@ -1,0 +1,203 @@
+//! Clips (migration 0020): the signed clips this node cut from its recordings and those
+//! partners sent, and where this node's clips were sent. The store keeps each manifest as
+//! signed and does not read it; the server parses and verifies it.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use crate::{Store, StoreError, from_us, to_us, write_transaction};
+
+/// One clip, this node's or a partner's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredClip {
+    pub sha256: String,
+    /// The agency that cut and signed it.
+    pub origin: String,
+    pub camera: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub bytes: u64,
+    pub made: DateTime<Utc>,
+    pub made_by: String,
+    /// The partner that sent it, and when it arrived; none for this node's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<DateTime<Utc>>,
+    /// The signed manifest (JSON).
+    #[serde(skip)]
+    pub manifest: String,
+}
+
+/// One sending of a clip to a partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClipSend {
+    pub partner: String,
+    pub sent: DateTime<Utc>,
+    pub sent_by: String,
+    pub purpose: String,
+}
+
+const COLUMNS: &str =
+    "sha256, origin, camera, from_us, to_us, bytes, made_us, made_by, received_from, received_us, manifest";
+
+fn clip(r: &Row<'_>) -> rusqlite::Result<StoredClip> {
+    Ok(StoredClip {
+        sha256: r.get(0)?,
+        origin: r.get(1)?,
+        camera: r.get(2)?,
+        from: from_us(r.get(3)?),
+        to: from_us(r.get(4)?),
+        bytes: r.get::<_, i64>(5)? as u64,
+        made: from_us(r.get(6)?),
+        made_by: r.get(7)?,
+        received_from: r.get(8)?,
+        received: r.get::<_, Option<i64>>(9)?.map(from_us),
+        manifest: r.get(10)?,
+    })
+}
+
+impl Store {
+    /// Keeps a clip's row; `false` when a clip with this digest is kept already (left as it is).
+    pub fn put_clip(&self, c: &StoredClip) -> Result<bool, StoreError> {
+        self.with_admin(|conn| {
+            let tx = write_transaction(conn)?;
+            let n = tx.execute(
+                &format!(
+                    "INSERT OR IGNORE INTO clips ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ),
+                params![
+                    c.sha256,
+                    c.origin,
+                    c.camera,
+                    to_us(c.from),
+                    to_us(c.to),
+                    c.bytes as i64,
+                    to_us(c.made),
+                    c.made_by,
+                    c.received_from,
+                    c.received.map(to_us),
+                    c.manifest
+                ],
+            )?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+    }
+
+    pub fn clip(&self, sha256: &str) -> Result<Option<StoredClip>, StoreError> {
+        self.with_reader(|conn| {
+            Ok(conn
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM clips WHERE sha256 = ?1"))?
+                .query_row([sha256], clip)
+                .optional()?)
+        })
+    }
+
+    /// Clips newest first, at most `limit`.
+    pub fn clips(&self, limit: usize) -> Result<Vec<StoredClip>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {COLUMNS} FROM clips ORDER BY made_us DESC, sha256 LIMIT ?1"))?;
+            let rows = stmt.query_map([limit as i64], clip)?.collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Notes that a clip was sent to `partner`.
+    pub fn add_clip_send(&self, sha256: &str, send: &ClipSend) -> Result<(), StoreError> {
+        self.with_admin(|conn| {
+            let tx = write_transaction(conn)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO clip_sends (sha256, partner, sent_us, sent_by, purpose) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![sha256, send.partner, to_us(send.sent), send.sent_by, send.purpose],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Where a clip was sent, oldest first.
+    pub fn clip_sends(&self, sha256: &str) -> Result<Vec<ClipSend>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT partner, sent_us, sent_by, purpose FROM clip_sends WHERE sha256 = ?1 ORDER BY sent_us, partner",
+            )?;
+            let rows = stmt
+                .query_map([sha256], |r| {
+                    Ok(ClipSend {
+                        partner: r.get(0)?,
+                        sent: from_us(r.get(1)?),
+                        sent_by: r.get(2)?,
+                        purpose: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// The digests of every clip kept (their files must not be swept).
+    pub fn clip_digests(&self) -> Result<Vec<String>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT sha256 FROM clips")?;
+            let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, TimeZone};
+
+    use super::*;
+
+    #[test]
+    fn clips_are_kept_once_listed_newest_first_and_their_sends_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), crate::StoreOptions::default()).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).unwrap();
+        let own = StoredClip {
+            sha256: "ab".repeat(32),
+            origin: "ro-igpf".into(),
+            camera: "ro-siret-1".into(),
+            from: t0,
+            to: t0 + TimeDelta::seconds(30),
+            bytes: 123_456,
+            made: t0 + TimeDelta::minutes(5),
+            made_by: "sup".into(),
+            received_from: None,
+            received: None,
+            manifest: "{\"format\":\"limes-clip-v1\"}".into(),
+        };
+        let theirs = StoredClip {
+            sha256: "cd".repeat(32),
+            origin: "ua-dpsu".into(),
+            made: t0 + TimeDelta::minutes(9),
+            received_from: Some("ua-dpsu".into()),
+            received: Some(t0 + TimeDelta::minutes(10)),
+            ..own.clone()
+        };
+        assert!(store.put_clip(&own).unwrap());
+        assert!(!store.put_clip(&StoredClip { made_by: "other".into(), ..own.clone() }).unwrap(), "kept once");
+        assert!(store.put_clip(&theirs).unwrap());
+        assert_eq!(store.clip(&own.sha256).unwrap(), Some(own.clone()));
+        assert_eq!(store.clips(10).unwrap(), vec![theirs.clone(), own.clone()]);
+        assert_eq!(store.clips(1).unwrap(), vec![theirs.clone()]);
+        assert_eq!(store.clip(&"ef".repeat(32)).unwrap(), None);
+        let send = ClipSend {
+            partner: "ua-dpsu".into(),
+            sent: t0 + TimeDelta::minutes(6),
+            sent_by: "sup".into(),
+            purpose: "investigation".into(),
+        };
+        store.add_clip_send(&own.sha256, &send).unwrap();
+        store.add_clip_send(&own.sha256, &send).unwrap();
+        assert_eq!(store.clip_sends(&own.sha256).unwrap(), vec![send]);
+        let mut digests = store.clip_digests().unwrap();
+        digests.sort();
+        assert_eq!(digests, vec![own.sha256, theirs.sha256]);
+    }
+}
