@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use limes_model::recording::{CodecParameters, VideoCodec};
 use limes_store::Store;
@@ -242,6 +242,10 @@ async fn session(
     let mut params: Option<CodecParameters> = None;
     let mut shared: Option<std::sync::Arc<CodecParameters>> = None;
     let mut open: Option<Open> = None;
+    // Where the last segment closed ended, on the wall clock: the next one of this session starts
+    // no earlier, even when the clock was pulled back in between (a late first frame), so that
+    // the index's segments never overlap.
+    let mut last_end: Option<DateTime<Utc>> = None;
     loop {
         let item = tokio::select! {
             () = shutdown.as_mut() => {
@@ -287,6 +291,8 @@ async fn session(
             let long = span >= config.segment.target.as_micros() as i64 * i64::from(connection.clock_rate) / 1_000_000;
             let full = config.segment.max_frames.is_some_and(|n| o.segment.frames() >= n as usize);
             if o.segment.parameters() != current || (key && (long || full)) {
+                let start = DateTime::from_timestamp_micros(o.segment.start_us()).unwrap_or(wall);
+                last_end = Some(crate::format::wall_after(start, span.max(0) as u64, connection.clock_rate));
                 close(open.take(), Some(ticks), store, events).await?;
             }
         }
@@ -294,7 +300,8 @@ async fn session(
             if !key {
                 continue; // A segment starts with a key frame.
             }
-            let segment = OpenSegment::create(&config.root, &config.camera, current.clone(), wall)?;
+            let start = last_end.map_or(wall, |end| end.max(wall));
+            let segment = OpenSegment::create(&config.root, &config.camera, current.clone(), start)?;
             tracing::debug!(camera = %config.camera.as_str(), start_us = segment.start_us(), "segment opened");
             open = Some(Open { segment, first_ticks: ticks, last_ticks: ticks });
         }

@@ -107,6 +107,8 @@ pub async fn export(
         made_by: by.to_owned(),
         received_from: None,
         received: None,
+        message: None,
+        purpose: None,
         manifest: manifest.to_json(),
     };
     let (store, kept) = (state.store.clone(), row.clone());
@@ -216,6 +218,8 @@ pub(crate) async fn received(state: &AppState, r: &limes_link::Received) -> Resu
         made_by: m.exported_by.clone(),
         received_from: Some(r.sender.to_string()),
         received: Some(Utc::now()),
+        message: Some(r.id.to_string()),
+        purpose: r.labels.as_ref().map(|l| l.purpose.clone()),
         manifest: String::from_utf8_lossy(&r.payload).into_owned(),
     };
     let store = state.store.clone();
@@ -249,4 +253,53 @@ pub async fn file(state: &AppState, clip: &StoredClip) -> Result<Option<Vec<u8>>
         .verify(&bytes, trusted.as_ref())
         .map_err(|e| ApiError::Conflict(format!("clip {} does not match its signed manifest: {e}", clip.sha256)))?;
     Ok(Some(bytes))
+}
+
+/// Deletes partners' clips past their agreement's retention (the `images` flow from the partner
+/// to this agency; without one, `default_days`), their files with them, and tells each partner
+/// with a deletion receipt. Gives how many went.
+pub(crate) async fn retention(state: &AppState, now: DateTime<Utc>, default_days: u32) -> usize {
+    let Some(fed) = state.federation.get() else { return 0 };
+    let me = fed.link.config().agency.to_string();
+    let store = state.store.clone();
+    let senders = match crate::federation::blocking(move || store.clip_senders()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "retention of partners' clips; will retry");
+            return 0;
+        }
+    };
+    let mut deleted = Vec::new();
+    for origin in senders {
+        let days = AgencyId::new(origin.clone())
+            .ok()
+            .and_then(|a| fed.link.agreement_with(&a))
+            .and_then(|active| active.agreement.flow(&origin, &me, Category::Images).map(|f| f.retention_days))
+            .unwrap_or(default_days);
+        let cutoff = now - chrono::Duration::days(i64::from(days));
+        let store = state.store.clone();
+        match crate::federation::blocking(move || store.delete_received_clips_from_before(&origin, cutoff)).await {
+            Ok(gone) => deleted.extend(gone),
+            Err(e) => tracing::error!(error = %e, "retention of partners' clips; will retry"),
+        }
+    }
+    for c in &deleted {
+        if let Some(path) = crate::files::path(state, &c.sha256)
+            && let Err(e) = std::fs::remove_file(&path)
+        {
+            tracing::error!(file = %path.display(), error = %e, "removing a partner's clip past its retention");
+        }
+    }
+    let receipts: Vec<limes_store::DeletedPartnerAlert> = deleted
+        .iter()
+        .filter_map(|c| {
+            Some(limes_store::DeletedPartnerAlert {
+                id: 0,
+                agency: c.received_from.clone()?,
+                message: c.message.clone()?,
+            })
+        })
+        .collect();
+    crate::federation::send_deletion_receipts(state, &receipts, limes_federation::DeletionReason::Retention).await;
+    deleted.len()
 }

@@ -523,6 +523,24 @@ pub async fn retention_pass(state: &AppState, retention: &Retention) -> (u64, u6
         }
         federation::send_deletion_receipts(state, &entries, limes_federation::DeletionReason::Retention).await;
     }
+    // The clips partners sent: as long as their agreements say.
+    let clips = clips::retention(state, now, retention.reads_days).await;
+    if clips > 0 {
+        let event = limes_audit::AuditEvent {
+            actor: limes_audit::Actor::Node("retention".into()),
+            role: "node".into(),
+            action: limes_audit::Action::Erase,
+            object: limes_audit::Object::new("partner-clips", format!("clips={clips}")),
+            purpose: "retention".into(),
+            legal_basis: "the sharing agreements' retention of images".into(),
+            case_ref: None,
+            outcome: limes_audit::Outcome::Allowed,
+            details: limes_audit::Details::new(&serde_json::json!({ "deleted": clips })),
+        };
+        if let Err(e) = state.audit(event).await {
+            tracing::error!(error = %e, "could not log a retention deletion");
+        }
+    }
     // What we shared and the partner has not confirmed deleting past its retention: flagged.
     if let Some(fed) = state.federation.get()
         && let Ok((overdue, oldest)) = fed.link.overdue_receipts(now, 20)

@@ -25,6 +25,11 @@ pub struct StoredClip {
     pub received_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub received: Option<DateTime<Utc>>,
+    /// For a partner's clip: the message it came in, and the purpose it was shared for.
+    #[serde(skip)]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
     /// The signed manifest (JSON).
     #[serde(skip)]
     pub manifest: String,
@@ -39,8 +44,8 @@ pub struct ClipSend {
     pub purpose: String,
 }
 
-const COLUMNS: &str =
-    "sha256, origin, camera, from_us, to_us, bytes, made_us, made_by, received_from, received_us, manifest";
+const COLUMNS: &str = "sha256, origin, camera, from_us, to_us, bytes, made_us, made_by, received_from, received_us, \
+     message, purpose, manifest";
 
 fn clip(r: &Row<'_>) -> rusqlite::Result<StoredClip> {
     Ok(StoredClip {
@@ -54,7 +59,9 @@ fn clip(r: &Row<'_>) -> rusqlite::Result<StoredClip> {
         made_by: r.get(7)?,
         received_from: r.get(8)?,
         received: r.get::<_, Option<i64>>(9)?.map(from_us),
-        manifest: r.get(10)?,
+        message: r.get(10)?,
+        purpose: r.get(11)?,
+        manifest: r.get(12)?,
     })
 }
 
@@ -65,7 +72,7 @@ impl Store {
             let tx = write_transaction(conn)?;
             let n = tx.execute(
                 &format!(
-                    "INSERT OR IGNORE INTO clips ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                    "INSERT OR IGNORE INTO clips ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
                 ),
                 params![
                     c.sha256,
@@ -78,6 +85,8 @@ impl Store {
                     c.made_by,
                     c.received_from,
                     c.received.map(to_us),
+                    c.message,
+                    c.purpose,
                     c.manifest
                 ],
             )?;
@@ -138,6 +147,38 @@ impl Store {
         })
     }
 
+    /// Deletes the clips `origin` sent that arrived before `cutoff` (their agreement's retention
+    /// has passed); gives them, for their files and the deletion receipts.
+    pub fn delete_received_clips_from_before(
+        &self,
+        origin: &str,
+        cutoff: DateTime<Utc>,
+    ) -> Result<Vec<StoredClip>, StoreError> {
+        self.with_admin(|conn| {
+            let tx = write_transaction(conn)?;
+            let gone: Vec<StoredClip> = tx
+                .prepare(&format!("SELECT {COLUMNS} FROM clips WHERE received_from = ?1 AND received_us < ?2"))?
+                .query_map(params![origin, to_us(cutoff)], clip)?
+                .collect::<Result<_, _>>()?;
+            tx.execute(
+                "DELETE FROM clips WHERE received_from = ?1 AND received_us < ?2",
+                params![origin, to_us(cutoff)],
+            )?;
+            tx.commit()?;
+            Ok(gone)
+        })
+    }
+
+    /// The partners whose clips are kept here.
+    pub fn clip_senders(&self) -> Result<Vec<String>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT DISTINCT received_from FROM clips WHERE received_from IS NOT NULL")?;
+            let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+    }
+
     /// The digests of every clip kept (their files must not be swept).
     pub fn clip_digests(&self) -> Result<Vec<String>, StoreError> {
         self.with_reader(|conn| {
@@ -170,6 +211,8 @@ mod tests {
             made_by: "sup".into(),
             received_from: None,
             received: None,
+            message: None,
+            purpose: None,
             manifest: "{\"format\":\"limes-clip-v1\"}".into(),
         };
         let theirs = StoredClip {
@@ -178,6 +221,8 @@ mod tests {
             made: t0 + TimeDelta::minutes(9),
             received_from: Some("ua-dpsu".into()),
             received: Some(t0 + TimeDelta::minutes(10)),
+            message: Some("ua-dpsu/clips-1/7".into()),
+            purpose: Some("investigation".into()),
             ..own.clone()
         };
         assert!(store.put_clip(&own).unwrap());
@@ -198,6 +243,16 @@ mod tests {
         assert_eq!(store.clip_sends(&own.sha256).unwrap(), vec![send]);
         let mut digests = store.clip_digests().unwrap();
         digests.sort();
-        assert_eq!(digests, vec![own.sha256, theirs.sha256]);
+        assert_eq!(digests, vec![own.sha256.clone(), theirs.sha256.clone()]);
+
+        // Retention: only the partner's, only once its time has passed.
+        assert_eq!(store.clip_senders().unwrap(), vec!["ua-dpsu".to_owned()]);
+        let arrived = theirs.received.unwrap();
+        assert!(store.delete_received_clips_from_before("ua-dpsu", arrived).unwrap().is_empty());
+        assert!(store.delete_received_clips_from_before("ro-igpf", t0 + TimeDelta::days(99)).unwrap().is_empty());
+        let gone = store.delete_received_clips_from_before("ua-dpsu", arrived + TimeDelta::seconds(1)).unwrap();
+        assert_eq!(gone, vec![theirs.clone()]);
+        assert_eq!(store.clips(10).unwrap(), vec![own]);
+        assert!(store.clip_senders().unwrap().is_empty());
     }
 }
