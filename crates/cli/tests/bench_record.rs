@@ -8,25 +8,31 @@ mod util;
 use std::collections::HashMap;
 use std::process::Command;
 
+/// Runs `limes bench ARGS`: its output, and its `name=value unit` figures by name.
+fn bench(args: &[&str]) -> (String, HashMap<String, String>) {
+    let out = Command::new(util::limes_bin()).arg("bench").args(args).output().expect("run limes bench");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let figures = stdout.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    (stdout, figures)
+}
+
+/// The number a figure starts with.
+fn number(stdout: &str, figures: &HashMap<String, String>, name: &str) -> f64 {
+    let value = figures.get(name).unwrap_or_else(|| panic!("no {name} in\n{stdout}"));
+    value.split_whitespace().next().unwrap().parse().unwrap_or_else(|_| panic!("{name}={value}"))
+}
+
 #[test]
 fn bench_record_prints_its_figures() {
-    let out = Command::new(util::limes_bin())
-        .args(["bench", "record", "--streams", "1", "--seconds", "2"])
-        .output()
-        .expect("run limes bench record");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let figures: HashMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
-    let number = |name: &str| -> f64 {
-        let value = figures.get(name).unwrap_or_else(|| panic!("no {name} in\n{stdout}"));
-        value.split_whitespace().next().unwrap().parse().unwrap_or_else(|_| panic!("{name}={value}"))
-    };
+    let (stdout, figures) = bench(&["record", "--streams", "1", "--seconds", "2"]);
+    let number = |name: &str| number(&stdout, &figures, name);
     for who in ["limes", "ffmpeg"] {
         let p = format!("record.n1.{who}");
         assert!(number(&format!("{p}.cpu_per_stream")) > 0.0, "{stdout}");
         assert!(number(&format!("{p}.rtsp_server_cpu")) >= 0.0);
         assert!(number(&format!("{p}.written")) > 0.0, "{stdout}");
-        let frames = figures[format!("{p}.frames").as_str()];
+        let frames = &figures[format!("{p}.frames").as_str()];
         let (recorded, expected) = frames.split_whitespace().next().unwrap().split_once('/').unwrap();
         let (recorded, expected): (u64, u64) = (recorded.parse().unwrap(), expected.parse().unwrap());
         // At least the two measured seconds at 25 fps (ffmpeg's count runs from its start).
@@ -40,17 +46,8 @@ fn bench_record_prints_its_figures() {
 /// printed and frames were read back from the page; never how fast.
 #[test]
 fn bench_video_prints_its_figures() {
-    let out = Command::new(util::limes_bin())
-        .args(["bench", "video", "--seconds", "2", "--video-width", "320", "--video-height", "240"])
-        .output()
-        .expect("run limes bench video");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let figures: HashMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
-    let number = |name: &str| -> f64 {
-        let value = figures.get(name).unwrap_or_else(|| panic!("no {name} in\n{stdout}"));
-        value.split_whitespace().next().unwrap().parse().unwrap_or_else(|_| panic!("{name}={value}"))
-    };
+    let (stdout, figures) = bench(&["video", "--seconds", "2", "--video-width", "320", "--video-height", "240"]);
+    let number = |name: &str| number(&stdout, &figures, name);
     assert_eq!(figures["video.resolution"], "320x240 pixels");
     for camera in ["clock_h264", "clock_h265"] {
         assert!(number(&format!("video.{camera}.frames_read")) >= 10.0, "{stdout}");

@@ -1085,29 +1085,16 @@ fn two_police_forces() -> (TestNode, TestNode) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_pages_an_incident_crosses_is_escalated_and_acknowledged_and_bulletins_reach_the_inbox() {
     let (cz, pl) = two_police_forces();
-    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
-    let mut cmd = std::process::Command::new("node");
-    cmd.arg(web.join("tests/cooperation.mjs"))
-        .current_dir(&web)
-        .env("LIMES_URL_ORIGIN", cz.url.trim_end_matches('/'))
-        .env("LIMES_URL_PARTNER", pl.url.trim_end_matches('/'))
-        .env("LIMES_ORIGIN", "cz-pcr")
-        .env("LIMES_PARTNER", "pl-kgp")
-        .env("LIMES_USER", "tester")
-        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
-        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS);
-    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
-        cmd.env("LIMES_SCREENSHOTS", dir);
-    }
-    let out =
-        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/cooperation.mjs");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    let report = util::browser_test(
+        "cooperation.mjs",
+        &[
+            ("LIMES_URL_ORIGIN", cz.url.trim_end_matches('/')),
+            ("LIMES_URL_PARTNER", pl.url.trim_end_matches('/')),
+            ("LIMES_ORIGIN", "cz-pcr"),
+            ("LIMES_PARTNER", "pl-kgp"),
+        ],
+    )
+    .await;
     assert!(report["incident_to_partner_ms"].as_u64().is_some_and(|ms| ms < 10_000), "{report}");
     for view in ["incidents_partner", "incidents_origin", "bulletins_partner", "bulletins_origin", "bulletins_denied"] {
         assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
@@ -1179,31 +1166,18 @@ async fn two_border_services() -> (TestNode, TestNode) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_pages_patrols_are_sent_operations_shared_and_the_inbox_is_live() {
     let (ro, ua) = two_border_services().await;
-    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
-    let mut cmd = std::process::Command::new("node");
-    cmd.arg(web.join("tests/workspace.mjs"))
-        .current_dir(&web)
-        .env("LIMES_URL_ORIGIN", ro.url.trim_end_matches('/'))
-        .env("LIMES_URL_PARTNER", ua.url.trim_end_matches('/'))
-        .env("LIMES_ORIGIN", "ro-igpf")
-        .env("LIMES_PARTNER", "ua-dpsu")
-        .env("LIMES_TOKEN_ORIGIN", &ro.token)
-        .env("LIMES_TOKEN_PARTNER", &ua.token)
-        .env("LIMES_USER", "tester")
-        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
-        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS);
-    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
-        cmd.env("LIMES_SCREENSHOTS", dir);
-    }
-    let out =
-        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/workspace.mjs");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    let report = util::browser_test(
+        "workspace.mjs",
+        &[
+            ("LIMES_URL_ORIGIN", ro.url.trim_end_matches('/')),
+            ("LIMES_URL_PARTNER", ua.url.trim_end_matches('/')),
+            ("LIMES_ORIGIN", "ro-igpf"),
+            ("LIMES_PARTNER", "ua-dpsu"),
+            ("LIMES_TOKEN_ORIGIN", &ro.token),
+            ("LIMES_TOKEN_PARTNER", &ua.token),
+        ],
+    )
+    .await;
     for (what, within_ms) in [
         ("position_to_page_ms", 5_000),
         ("assignment_to_partner_ms", 15_000),

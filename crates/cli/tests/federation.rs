@@ -1277,27 +1277,16 @@ async fn on_the_pages_a_partners_alert_shows_and_a_request_is_made_and_approved(
     setup_hotlist(&ro).await;
     read(&ro, 0).await;
 
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
-    let mut cmd = Command::new("node");
-    cmd.arg(web.join("tests/federation.mjs"))
-        .current_dir(&web)
-        .env("LIMES_URL_OWNER", ro.url.trim_end_matches('/'))
-        .env("LIMES_URL_ASKER", ua.url.trim_end_matches('/'))
-        .env("LIMES_USER", "tester")
-        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
-        .env("LIMES_PLATE", "SV10FED")
-        .env("LIMES_OWNER", "ro-igpf")
-        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS);
-    let out =
-        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/federation.mjs");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Both pages' partners and requests views, with a real partner, passed axe-core.
-    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    let report = util::browser_test(
+        "federation.mjs",
+        &[
+            ("LIMES_URL_OWNER", ro.url.trim_end_matches('/')),
+            ("LIMES_URL_ASKER", ua.url.trim_end_matches('/')),
+            ("LIMES_PLATE", "SV10FED"),
+            ("LIMES_OWNER", "ro-igpf"),
+        ],
+    )
+    .await;
     for view in ["partners_owner", "requests_owner", "partners_asker", "requests_asker"] {
         assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
     }

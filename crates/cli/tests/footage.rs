@@ -1,7 +1,8 @@
 //! Drone and body-camera footage with its telemetry over real HTTP against the real `limes`
 //! binary: the real DJI SRT and GPX samples of `../shared/samples/` attached, positions asked.
-//! The node does not decode video: any bytes serve as the file there. The page's test plays a
-//! real H.264 file (made by ffmpeg) beside the map in Chromium.
+//! The files are real H.264 MP4s made by ffmpeg (the node checks only that a file begins as a
+//! video container does, and refuses pictures, texts and documents); the page's test plays one
+//! beside the map in Chromium.
 
 mod util;
 
@@ -33,6 +34,20 @@ fn absent() -> bool {
 fn sample(name: &str) -> Vec<u8> {
     let path = samples().expect("the samples folder").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A real H.264 MP4 of `seconds` of ffmpeg's test pattern at `size` (scripts/test installs ffmpeg).
+fn real_video(seconds: u32, size: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.mp4");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", &format!("testsrc=size={size}:rate=25")])
+        .args(["-t", &seconds.to_string(), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"])
+        .arg(&path)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read(&path).unwrap()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -73,12 +88,11 @@ async fn footage_with_dji_and_gpx_telemetry_answers_positions() {
     let r = c.post(node.at("/api/v1/cameras")).json(&drone).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
 
-    // A benign stand-in for the video: 300 KB of patterned bytes.
-    let video: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let video = real_video(2, "320x240");
     let sha = hex(&video);
     let (s, f) = upload(&node, &c, "2017-08-05T14:11:50Z", "DJI_0001.MP4", video.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{f}");
-    assert_eq!((f["sha256"].as_str(), f["bytes"].as_u64()), (Some(sha.as_str()), Some(300_000)));
+    assert_eq!((f["sha256"].as_str(), f["bytes"].as_u64()), (Some(sha.as_str()), Some(video.len() as u64)));
     assert!(f.get("telemetry").is_none(), "{f}");
     // The same bytes again: the same footage, nothing new.
     let (s, again) = upload(&node, &c, "2017-08-05T14:11:50Z", "copy.MP4", video.clone()).await;
@@ -124,7 +138,7 @@ async fn footage_with_dji_and_gpx_telemetry_answers_positions() {
     assert_eq!(kept["telemetry"]["fixes"].as_u64(), Some(468), "{kept}");
 
     // A second file, a body camera's GPX 1.1 track.
-    let clip: Vec<u8> = b"another recording".repeat(1000);
+    let clip = real_video(3, "160x120");
     let (s, g) = upload(&node, &c, "2020-12-18T07:15:50+01:00", "body.mp4", clip.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{g}");
     let gsha = hex(&clip);
@@ -161,6 +175,15 @@ async fn footage_with_dji_and_gpx_telemetry_answers_positions() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let (s, e) = upload(&node, &c, "2020-01-01T00:00:00Z", "empty.mp4", Vec::new()).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    // What is not video: a picture, a text, 5 MB of a document (refused from its first bytes).
+    let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x01\x00".to_vec();
+    let text = b"Not a video: the officer's notes on the drone flight.\n".repeat(20);
+    let document = b"%PDF-1.7\n".iter().copied().chain(std::iter::repeat_n(b'x', 5 << 20)).collect::<Vec<u8>>();
+    for (name, bytes) in [("photo.png", png), ("notes.mp4", text), ("report.pdf", document)] {
+        let (s, e) = upload(&node, &c, "2020-01-01T00:00:00Z", name, bytes).await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{name}: {e}");
+        assert!(e["message"].as_str().unwrap().contains("not a video file"), "{name}: {e}");
+    }
     let files: Vec<_> =
         std::fs::read_dir(on_disk.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(files.len(), 2, "{files:?}");
@@ -235,32 +258,21 @@ async fn a_drone_file_with_its_telemetry_plays_on_the_map() {
     .unwrap();
     let track: Vec<Value> = points.iter().map(|(ms, lat, lon)| serde_json::json!([ms, lat, lon])).collect();
 
-    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
-    let mut cmd = std::process::Command::new("node");
-    cmd.arg(web.join("tests/footage.mjs"))
-        .current_dir(&web)
-        .env("TZ", "UTC")
-        .env("LIMES_URL", node.url.trim_end_matches('/'))
-        .env("LIMES_USER", "tester")
-        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
-        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS)
-        .env("LIMES_VIDEO", &video)
-        .env("LIMES_GPX", &gpx)
-        .env("LIMES_CAMERA", "ro-drone-2")
-        .env("LIMES_START", "2026-10-03T09:30:00")
-        .env("LIMES_TRACK", serde_json::to_string(&track).unwrap());
-    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
-        cmd.env("LIMES_SCREENSHOTS", dir);
-    }
-    let out =
-        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/footage.mjs");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    let (video_path, gpx_path) = (video.to_str().unwrap(), gpx.to_str().unwrap());
+    let track = serde_json::to_string(&track).unwrap();
+    let report = util::browser_test(
+        "footage.mjs",
+        &[
+            ("TZ", "UTC"),
+            ("LIMES_URL", node.url.trim_end_matches('/')),
+            ("LIMES_VIDEO", video_path),
+            ("LIMES_GPX", gpx_path),
+            ("LIMES_CAMERA", "ro-drone-2"),
+            ("LIMES_START", "2026-10-03T09:30:00"),
+            ("LIMES_TRACK", &track),
+        ],
+    )
+    .await;
     eprintln!("footage on the map: {report}");
     for view in ["footage_list", "footage_player"] {
         assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");

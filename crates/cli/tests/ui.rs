@@ -4,8 +4,6 @@
 
 mod util;
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 use util::{TestNode, camera_json};
 
@@ -20,29 +18,18 @@ async fn an_operator_signs_in_sees_an_alert_arrive_acknowledges_it_and_finds_it_
     let r = c.post(node.at("/api/v1/hotlist")).json(&entry).send().await.unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 
-    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
     let report = node.dir.path().join("ui-report.json");
-    let mut cmd = Command::new("node");
-    cmd.arg(web.join("tests/ui.mjs"))
-        .current_dir(&web)
-        .env("LIMES_URL", node.url.trim_end_matches('/'))
-        .env("LIMES_USER", "tester")
-        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
-        .env("LIMES_TOKEN", &node.token)
-        .env("LIMES_CAMERA", "ro-siret-1")
-        .env("LIMES_PLATE", "SV77WEB")
-        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS)
-        .env("LIMES_UI_REPORT", &report);
-    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
-        cmd.env("LIMES_SCREENSHOTS", dir);
-    }
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/ui.mjs");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    util::browser_test(
+        "ui.mjs",
+        &[
+            ("LIMES_URL", node.url.trim_end_matches('/')),
+            ("LIMES_TOKEN", &node.token),
+            ("LIMES_CAMERA", "ro-siret-1"),
+            ("LIMES_PLATE", "SV77WEB"),
+            ("LIMES_UI_REPORT", report.to_str().unwrap()),
+        ],
+    )
+    .await;
     let figures: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert!(figures["read_to_screen_ms"].as_u64().is_some_and(|ms| ms < 10_000), "{figures}");
     for view in [

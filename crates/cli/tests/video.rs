@@ -202,26 +202,11 @@ async fn the_video_view_plays_cameras_live_and_their_recordings() {
     })
     .await;
 
-    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
-    let mut cmd = std::process::Command::new("node");
-    cmd.arg(web.join("tests/video.mjs"))
-        .current_dir(&web)
-        .env("LIMES_URL", node.url.trim_end_matches('/'))
-        .env("LIMES_USER", "tester")
-        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
-        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS)
-        .env("LIMES_CAMERAS", "cz-gate-264,cz-gate-265");
-    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
-        cmd.env("LIMES_SCREENSHOTS", dir);
-    }
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/video.mjs");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    let report = util::browser_test(
+        "video.mjs",
+        &[("LIMES_URL", node.url.trim_end_matches('/')), ("LIMES_CAMERAS", "cz-gate-264,cz-gate-265")],
+    )
+    .await;
     eprintln!("video view: {report}");
     for view in ["video_live", "video_recordings", "video_clips"] {
         assert_eq!(report[format!("axe_{view}")], "0 violations (light, dark)", "{report}");
@@ -460,30 +445,17 @@ async fn a_partner_watches_a_camera_live_under_a_grant_until_it_expires_or_is_re
 
     // The same on both agencies' pages (web/tests/video_shared.mjs): granted from the form,
     // played on the partner's page, revoked from the list.
-    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
-    let mut cmd = std::process::Command::new("node");
-    cmd.arg(web.join("tests/video_shared.mjs"))
-        .current_dir(&web)
-        .env("LIMES_URL", ro.url.trim_end_matches('/'))
-        .env("LIMES_PARTNER_URL", ua.url.trim_end_matches('/'))
-        .env("LIMES_PARTNER", "ua-dpsu")
-        .env("LIMES_CAMERA", "ro-siret-1")
-        .env("LIMES_INCIDENT", &incident)
-        .env("LIMES_USER", "tester")
-        .env("LIMES_PASSWORD", util::TESTER_PASSWORD)
-        .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS);
-    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
-        cmd.env("LIMES_SCREENSHOTS", dir);
-    }
-    let out =
-        tokio::task::spawn_blocking(move || cmd.output()).await.unwrap().expect("node runs web/tests/video_shared.mjs");
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("the browser test's report");
+    let report = util::browser_test(
+        "video_shared.mjs",
+        &[
+            ("LIMES_URL", ro.url.trim_end_matches('/')),
+            ("LIMES_PARTNER_URL", ua.url.trim_end_matches('/')),
+            ("LIMES_PARTNER", "ua-dpsu"),
+            ("LIMES_CAMERA", "ro-siret-1"),
+            ("LIMES_INCIDENT", &incident),
+        ],
+    )
+    .await;
     eprintln!("shared video on the pages: {report}");
     assert_eq!(report["grant"], "ro-igpf/3", "{report}");
     for view in ["video_grants", "video_shared"] {

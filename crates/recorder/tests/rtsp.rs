@@ -1,5 +1,6 @@
 //! The recorder against a real RTSP server: GStreamer's, serving videotestsrc as H.264 and H.265
-//! (`scripts/rtsp-test-server`, which `scripts/test` installs the packages of).
+//! (`scripts/rtsp-test-server`, which `scripts/test` installs the packages of), and two streams
+//! that misbehave: one changing its resolution mid-stream, one that stops sending frames.
 
 use std::time::Duration;
 
@@ -59,7 +60,7 @@ fn check(store: &Store, segments: &[Recording], codec: VideoCodec, started: chro
         assert!(x.start >= started - chrono::Duration::seconds(1) && x.end <= now + chrono::Duration::seconds(1));
         assert!(x.start < x.end);
         if i > 0 {
-            assert!(x.start >= segments[i - 1].index.end - chrono::Duration::milliseconds(100), "times increase");
+            assert!(x.start >= segments[i - 1].index.end, "times increase, segments never overlap");
         }
         assert_eq!(std::fs::metadata(store.recordings_dir().join(&x.file)).unwrap().len(), x.bytes);
         let mut offset = 0;
@@ -305,4 +306,89 @@ async fn bad_urls_and_unreachable_cameras_give_clear_errors() {
     let source = StreamSource::parse("rtsp://192.0.2.1:554/h264", None).unwrap();
     let e = limes_recorder::connect(&source, Duration::from_millis(500)).await.unwrap_err().to_string();
     assert!(e.starts_with("cannot play rtsp://192.0.2.1:554/h264: "), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolution_change_mid_stream_starts_a_new_segment_and_a_clip_across_it_is_refused() {
+    use limes_recorder::clip::{ClipError, ClipLimits, cut};
+    let server = Server::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    // The camera switches from 320×240 to 352×288 after 3 s; segments are long (60 s), so only
+    // the change closes one.
+    let segments = record_for(&store, "cam-1", &server.url("switch264"), 6.0, Duration::from_secs(60)).await;
+    let sizes: Vec<(u32, u32)> =
+        segments.iter().map(|s| (s.index.parameters.width, s.index.parameters.height)).collect();
+    assert_eq!(sizes, [(320, 240), (352, 288)], "a segment per resolution");
+    let (before, after) = (&segments[0].index, &segments[1].index);
+    assert!(after.frames[0].key, "the new segment starts with the new key frame");
+    let gap = after.start - before.end;
+    assert!(gap >= chrono::Duration::zero() && gap < chrono::Duration::milliseconds(200), "contiguous: {gap}");
+    assert!(
+        before.frames.len() >= 40 && after.frames.len() >= 25,
+        "{} and {} frames",
+        before.frames.len(),
+        after.frames.len()
+    );
+    assert_ne!(before.parameters.sps, after.parameters.sps);
+
+    // A clip across the change cannot be one MP4: refused, naming where it changes; on either side it is cut.
+    let camera = CameraId::new("cam-1").unwrap();
+    let limits = ClipLimits::default();
+    let one_second = chrono::Duration::seconds(1);
+    let across =
+        cut(&store, &store.recordings_dir(), &camera, after.start - one_second, after.start + one_second, &limits);
+    match across {
+        Err(ClipError::ParametersChange { at, .. }) => assert_eq!(at, after.start),
+        other => panic!("a clip across the change: {other:?}"),
+    }
+    let first = cut(
+        &store,
+        &store.recordings_dir(),
+        &camera,
+        before.start,
+        after.start - chrono::Duration::milliseconds(300),
+        &limits,
+    )
+    .unwrap();
+    assert_eq!((first.parameters.width, first.parameters.height), (320, 240));
+    let second = cut(&store, &store.recordings_dir(), &camera, after.start, after.end, &limits).unwrap();
+    assert_eq!((second.parameters.width, second.parameters.height), (352, 288));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_that_stops_sending_is_reported_stalled_and_what_it_sent_is_kept() {
+    let server = Server::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let started = Utc::now();
+    let task = tokio::spawn(limes_recorder::record(
+        config(&store, "cam-1", &server.url("stall264"), Duration::from_secs(60)),
+        store.clone(),
+        None,
+        tx,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut next = async || tokio::time::timeout(Duration::from_secs(20), rx.recv()).await.unwrap().unwrap();
+    assert!(matches!(next().await, RecorderEvent::Connected { codec: VideoCodec::H264 }));
+    // Two seconds of frames, then none: after the stall timeout (3 s) the segment is closed and
+    // indexed, and the stall reported.
+    let segment = match next().await {
+        RecorderEvent::Segment(s) => s,
+        e => panic!("{e:?}"),
+    };
+    match next().await {
+        RecorderEvent::Disconnected { error, .. } => assert!(error.contains("no frame for 3 s"), "{error}"),
+        e => panic!("{e:?}"),
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    check(&store, std::slice::from_ref(&segment), VideoCodec::H264, started);
+    let frames = segment.index.frames.len();
+    assert!((40..=55).contains(&frames), "about 2 s of frames: {frames}");
+    assert_eq!(store.recordings(None).unwrap()[0], segment, "kept in the index");
 }

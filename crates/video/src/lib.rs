@@ -1,5 +1,6 @@
 //! Video as a domain, without I/O: no files, sockets, clock or async runtime.
 //!
+//! [`container`] tells from a file's first bytes whether it is a video container at all.
 //! [`telemetry`] turns the telemetry that drones and body cameras write beside their footage
 //! — GPX 1.0/1.1 tracks and DJI-style SRT subtitles — into one [`telemetry::Track`] of
 //! timestamped positions, which answers where the camera was at any moment
@@ -18,5 +19,6 @@
 //! assert!(track.position_at(start + chrono::TimeDelta::seconds(5)).is_none());
 //! ```
 
+pub mod container;
 pub mod mp4;
 pub mod telemetry;

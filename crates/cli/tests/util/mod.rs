@@ -310,3 +310,37 @@ pub fn mqtt_broker() -> (String, u16) {
         })
         .clone()
 }
+
+/// Runs the browser test `web/tests/<script>` under Node.js (playwright-core driving Chromium)
+/// with `env` and the tester's credentials (and `LIMES_SCREENSHOTS` when set), fails the test
+/// with its output when it fails, and gives the JSON report it prints.
+pub async fn browser_test(script: &str, env: &[(&str, &str)]) -> serde_json::Value {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let mut cmd = Command::new("node");
+    cmd.arg(web.join("tests").join(script))
+        .current_dir(&web)
+        .env("LIMES_USER", "tester")
+        .env("LIMES_PASSWORD", TESTER_PASSWORD)
+        .env("LIMES_LEGAL_BASIS", TEST_LEGAL_BASIS);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Ok(dir) = std::env::var("LIMES_SCREENSHOTS") {
+        cmd.env("LIMES_SCREENSHOTS", dir);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("the browser test's thread")
+        .unwrap_or_else(|e| panic!("node runs web/tests/{script}: {e}"));
+    assert!(
+        out.status.success(),
+        "the browser test {script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = out.stdout.trim_ascii();
+    if report.is_empty() {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(report).unwrap_or_else(|e| panic!("the report of {script}: {e}"))
+}

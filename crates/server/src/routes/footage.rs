@@ -27,6 +27,7 @@ use limes_access::Operation;
 use limes_audit::{Action, AuditEvent, Details, Object, Outcome};
 use limes_model::CameraId;
 use limes_store::{Footage, FootageTelemetry};
+use limes_video::container::SNIFF_BYTES;
 use limes_video::telemetry::{self, Fix, Format, Limits, SrtClock, Track};
 use serde::Deserialize;
 use sha2::Digest;
@@ -145,8 +146,22 @@ pub(super) async fn upload(
     Ok((status, [(header::LOCATION, location)], Json(row)).into_response())
 }
 
+/// How much of a refused upload is read (and dropped) so that its sender gets the refusal.
+const DRAIN_BYTES: u64 = 256 << 20;
+
+/// Refuses a file whose first bytes are not a video container's.
+fn is_video(head: &[u8]) -> Result<(), ApiError> {
+    match limes_video::container::sniff(head) {
+        Some(_) => Ok(()),
+        None => Err(ApiError::UnsupportedMediaType(
+            "the footage is not a video file: it does not begin as MP4/MOV, Matroska/WebM, MPEG-TS or AVI does".into(),
+        )),
+    }
+}
+
 /// Streams `body` to a temporary file in `dir` while hashing it, then renames it to its
-/// SHA-256 (a file already there is the same bytes and is kept): the digest and the size.
+/// SHA-256 (a file already there is the same bytes and is kept): the digest and the size. A body
+/// that does not begin as a video file does is refused as soon as its first bytes show it.
 async fn receive(dir: &std::path::Path, body: Body) -> Result<(String, u64), ApiError> {
     let failed = |e: std::io::Error| ApiError::Internal(format!("writing footage: {e}"));
     tokio::fs::create_dir_all(dir).await.map_err(failed)?;
@@ -158,17 +173,47 @@ async fn receive(dir: &std::path::Path, body: Body) -> Result<(String, u64), Api
         let mut hasher = sha2::Sha256::new();
         let mut size = 0u64;
         let mut stream = body.into_data_stream();
+        // The first bytes, to tell a video file from anything else before keeping much of it.
+        let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);
+        let mut known = false;
+        // Once refused, the rest of the body is read and dropped (up to DRAIN_BYTES) so that the
+        // client, still sending, gets the answer rather than a broken connection.
+        let mut refused: Option<ApiError> = None;
+        let mut drained = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading request body: {e}")))?;
+            if refused.is_some() {
+                drained += chunk.len() as u64;
+                if drained > DRAIN_BYTES {
+                    break;
+                }
+                continue;
+            }
             size += chunk.len() as u64;
             if size > MAX_FOOTAGE_BYTES {
                 return Err(ApiError::TooLarge(MAX_FOOTAGE_BYTES as usize));
             }
+            if !known {
+                head.extend_from_slice(&chunk[..chunk.len().min(SNIFF_BYTES - head.len())]);
+                if head.len() == SNIFF_BYTES {
+                    if let Err(e) = is_video(&head) {
+                        refused = Some(e);
+                        continue;
+                    }
+                    known = true;
+                }
+            }
             hasher.update(&chunk);
             file.write_all(&chunk).await.map_err(failed)?;
         }
+        if let Some(e) = refused {
+            return Err(e);
+        }
         if size == 0 {
             return Err(ApiError::Unprocessable("the footage is empty".into()));
+        }
+        if !known {
+            is_video(&head)?;
         }
         file.sync_all().await.map_err(failed)?;
         let sha256: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
