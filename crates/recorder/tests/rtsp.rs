@@ -392,3 +392,69 @@ async fn a_camera_that_stops_sending_is_reported_stalled_and_what_it_sent_is_kep
     assert!((40..=55).contains(&frames), "about 2 s of frames: {frames}");
     assert_eq!(store.recordings(None).unwrap()[0], segment, "kept in the index");
 }
+
+/// A disk that fills up: a 256 KiB tmpfs mounted over the recordings folder (root only, for
+/// `mount`; elsewhere the test says so and checks nothing). The recorder reports the write error
+/// with its cause, what it had closed stays indexed and whole, and recovery afterwards leaves
+/// those segments as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_reported_and_what_was_recorded_is_kept() {
+    let root_user = std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root_user {
+        eprintln!("not root: no tmpfs to fill, this test checks nothing here");
+        return;
+    }
+    let server = Server::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let root = store.recordings_dir();
+    std::fs::create_dir_all(&root).unwrap();
+    let mounted =
+        std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(&root).status();
+    assert!(mounted.is_ok_and(|s| s.success()), "mount a tmpfs over {}", root.display());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(root.clone());
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let started = Utc::now();
+    let task = tokio::spawn(limes_recorder::record(
+        config(&store, "cam-1", &server.url("h264"), Duration::from_secs(1)),
+        store.clone(),
+        None,
+        tx,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut segments = Vec::new();
+    let error = loop {
+        match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await.unwrap().unwrap() {
+            RecorderEvent::Segment(s) => segments.push(s),
+            RecorderEvent::Connected { .. } => {}
+            RecorderEvent::Disconnected { error, .. } => break error,
+        }
+    };
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    while let Ok(e) = rx.try_recv() {
+        if let RecorderEvent::Segment(s) = e {
+            segments.push(s);
+        }
+    }
+    assert!(error.contains("No space left on device"), "the cause is named: {error}");
+    assert!(segments.len() >= 2, "seconds were recorded before the disk filled: {} segments", segments.len());
+    check(&store, &segments, VideoCodec::H264, started);
+    assert_eq!(store.recordings(None).unwrap(), segments, "the index holds what was closed, and only that");
+
+    // At the next start, recovery keeps every closed segment as it was; what was being written
+    // when the disk filled is indexed as far as it is whole, or removed.
+    let report = recover(&store, &root).unwrap();
+    assert!(report.shortened.is_empty() && report.dropped.is_empty(), "{report:?}");
+    assert_eq!(&store.recordings(None).unwrap()[..segments.len()], &segments[..]);
+}
