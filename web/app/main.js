@@ -116,7 +116,10 @@ async function changePurpose() {
   }
 }
 
-async function purposes() {
+/// The purposes the node's law allows, for the sign-in form, and the node's agency. When the
+/// node cannot be asked (it is starting, the network is down), asked again, less and less often,
+/// until it answers: the form is never left without a purpose to choose.
+async function purposes(attempt = 0) {
   const select = document.getElementById("purpose");
   try {
     const node = await api("/node");
@@ -131,7 +134,8 @@ async function purposes() {
     );
     document.getElementById("who").dataset.agency = node.agency;
   } catch {
-    // The sign-in itself will say what is wrong.
+    // The sign-in itself will say what is wrong; meanwhile, ask again.
+    setTimeout(() => purposes(attempt + 1), Math.min(5000, 250 * 2 ** attempt));
   }
 }
 
