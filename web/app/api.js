@@ -14,6 +14,11 @@ export function setSession(s) {
   else sessionStorage.removeItem(SESSION);
 }
 
+/// Whether the person signed in holds `role`.
+export function hasRole(role) {
+  return (session()?.roles ?? []).includes(role);
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     super(body?.message ?? `HTTP ${status}`);

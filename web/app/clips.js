@@ -2,16 +2,12 @@
 // MP4 a court can check with `limes clip verify`), listed with partners' (`GET /clips`), each
 // downloaded with its signed manifest, and — this node's own, by a supervisor — sent to a
 // partner whose entry receives clips (`POST /clips/{sha256}/send`).
-import { ApiError, api, headers, session } from "./api.js";
+import { ApiError, api, hasRole, headers } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
 import { receiving, me } from "./agencies.js";
 
 let partners = [];
-
-function supervisor() {
-  return (session()?.roles ?? []).includes("supervisor");
-}
 
 export async function show() {
   const box = document.getElementById("video-clips");
@@ -23,7 +19,7 @@ export async function show() {
     return;
   }
   box.hidden = false;
-  partners = supervisor() ? await receiving("clip") : [];
+  partners = hasRole("supervisor") ? await receiving("clip") : [];
   document.getElementById("clips-none").hidden = found.length > 0;
   document.querySelector("#clips-table tbody").replaceChildren(...found.map(row));
 }

@@ -4,7 +4,7 @@
 // the map, or typed); one opened with its timeline and what this agency may do to it:
 // acknowledge a partner's notification, add a note, and on its own change status and severity;
 // its attachments downloaded. Closed incidents are left off the board unless asked for.
-import { api, follow, session } from "./api.js";
+import { api, follow, hasRole } from "./api.js";
 import { relative, t, when } from "./i18n.js";
 import { el } from "./dom.js";
 import { fact, fileItem, itemPath, openCell, origin, titleCell } from "./parts.js";
@@ -187,10 +187,6 @@ function fit(id = null) {
 
 // ---- the live stream ----
 
-function supervisor() {
-  return (session()?.roles ?? []).includes("supervisor");
-}
-
 /// An escalation: a banner on every view, read out, and a tone (supervisors).
 function cue(p) {
   const banner = document.getElementById("escalation");
@@ -212,7 +208,7 @@ function pushed(p) {
   if (visible()) render(p.incident.id);
   if (opened === p.incident.id && visible()) refresh().catch(() => {});
   if (p.escalated?.length) {
-    if (supervisor()) cue(p);
+    if (hasRole("supervisor")) cue(p);
   } else if (isNew && origin(p.incident.id) !== me()) {
     document.getElementById("incidents-announce").textContent = t("incidents.announce", {
       title: p.incident.title,

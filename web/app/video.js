@@ -8,7 +8,7 @@
 // received&in_force=true`), each relayed live by this node from the partner's until the
 // partner's grant ends; and, for supervisors, the grants of this node's cameras to partners
 // during an open incident that names them (`POST /video/grants`), with a Revoke button on each.
-import { ApiError, api, headers, session } from "./api.js";
+import { ApiError, api, hasRole, headers } from "./api.js";
 import { relative, t, when } from "./i18n.js";
 import { el } from "./dom.js";
 import { receiving } from "./agencies.js";
@@ -49,10 +49,6 @@ async function refreshAll() {
   await refresh();
   await shared();
   await grants();
-}
-
-function supervisor() {
-  return (session()?.roles ?? []).includes("supervisor");
 }
 
 export function stop() {
@@ -288,7 +284,7 @@ function sharedTile(g) {
 /// The grants this node made (supervisors): the form's choices and the list.
 async function grants() {
   const box = document.getElementById("video-grants");
-  box.hidden = !supervisor();
+  box.hidden = !hasRole("supervisor");
   if (box.hidden) return;
   const partners = await receiving("live-grant");
   fillSelect(

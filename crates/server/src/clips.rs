@@ -33,12 +33,6 @@ pub(crate) fn labels(origin: &str, purpose: &str) -> Labels {
     Labels { plates: PlateForm::None, images: ImageForm::Clear, ..Labels::full(Category::Images, origin, purpose) }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, limes_store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    crate::federation::blocking(f).await.map_err(ApiError::Internal)
-}
-
 /// Runs `f` with the agency's signing key: the link's, or the one `limes init` made beside the
 /// store for a node without partners.
 fn with_key<T>(state: &AppState, f: impl FnOnce(&AgencyKey) -> T) -> Result<T, ApiError> {
@@ -112,11 +106,12 @@ pub async fn export(
         manifest: manifest.to_json(),
     };
     let (store, kept) = (state.store.clone(), row.clone());
-    if !blocking(move || store.put_clip(&kept)).await? {
+    if !crate::federation::blocking_api(move || store.put_clip(&kept)).await? {
         // The same bytes were cut before (the same span of the same recording): that clip stays.
         let (store, sha) = (state.store.clone(), row.sha256.clone());
-        let old =
-            blocking(move || store.clip(&sha)).await?.ok_or_else(|| ApiError::Internal("clip vanished".into()))?;
+        let old = crate::federation::blocking_api(move || store.clip(&sha))
+            .await?
+            .ok_or_else(|| ApiError::Internal("clip vanished".into()))?;
         let manifest = ClipManifest::parse(old.manifest.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
         return Ok((old, manifest));
     }
@@ -135,8 +130,9 @@ pub async fn send(
     let link = &fed.link;
     let me = link.config().agency.clone();
     let (store, sha) = (state.store.clone(), sha256.to_owned());
-    let clip =
-        blocking(move || store.clip(&sha)).await?.ok_or_else(|| ApiError::NotFound(format!("no clip {sha256}")))?;
+    let clip = crate::federation::blocking_api(move || store.clip(&sha))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no clip {sha256}")))?;
     if clip.origin != me.as_str() {
         return Err(ApiError::Unprocessable(format!(
             "clip {sha256} is {}'s: a partner's clip is not passed on",
@@ -185,7 +181,7 @@ pub async fn send(
     let send =
         ClipSend { partner: partner.to_string(), sent: now, sent_by: by.to_owned(), purpose: purpose.to_owned() };
     let (store, sha, kept) = (state.store.clone(), sha256.to_owned(), send.clone());
-    blocking(move || store.add_clip_send(&sha, &kept)).await?;
+    crate::federation::blocking_api(move || store.add_clip_send(&sha, &kept)).await?;
     Ok(send)
 }
 

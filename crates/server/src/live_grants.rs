@@ -71,17 +71,11 @@ fn federation(state: &AppState) -> Result<&crate::Federation, ApiError> {
     state.federation.get().ok_or_else(|| ApiError::Unprocessable("this node has no partners (no [federation])".into()))
 }
 
-async fn store<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, limes_store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    crate::federation::blocking(f).await.map_err(ApiError::Internal)
-}
-
 /// Whether `incident` is one this node knows, still open, and involves `partner`.
 async fn incident_open_with(state: &AppState, incident: &SharedId, partner: &AgencyId) -> Result<(), String> {
     let store_ = state.store.clone();
     let id = incident.clone();
-    let found = store(move || store_.incident(&id)).await.map_err(|e| e.to_string())?;
+    let found = crate::federation::blocking(move || store_.incident(&id)).await?;
     let Some((i, _)) = found else { return Err(format!("no incident {incident} on this node")) };
     if i.status == Status::Closed {
         return Err(format!("incident {incident} is closed"));
@@ -143,12 +137,13 @@ pub async fn grant(state: &AppState, by: &str, new: NewGrant, now: DateTime<Utc>
     };
     grant.check().map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let store_ = state.store.clone();
-    let kept = store(move || store_.add_live_grant(&grant)).await?;
+    let kept = crate::federation::blocking_api(move || store_.add_live_grant(&grant)).await?;
     state.live_grants.changed(&kept.id);
     if let Err(e) = tell(link, &kept).await {
         // The partner cannot learn of it: it is withdrawn at once rather than left half made.
         let (store_, id) = (state.store.clone(), kept.id.clone());
-        let _ = store(move || store_.revoke_live_grant(&id, "limes: not delivered", now)).await;
+        let _ =
+            crate::federation::blocking_api(move || store_.revoke_live_grant(&id, "limes: not delivered", now)).await;
         state.live_grants.changed(&kept.id);
         return Err(ApiError::Unavailable(format!("the grant could not be sent to {}: {e}", kept.partner)));
     }
@@ -160,7 +155,7 @@ pub async fn revoke(state: &AppState, id: &str, by: &str, now: DateTime<Utc>) ->
     let fed = federation(state)?;
     let me = fed.link.config().agency.clone();
     let (store_, id_) = (state.store.clone(), id.to_owned());
-    let found = store(move || store_.live_grant(&id_)).await?;
+    let found = crate::federation::blocking_api(move || store_.live_grant(&id_)).await?;
     let Some(found) = found else { return Err(ApiError::NotFound(format!("no grant {id}"))) };
     if found.origin != me {
         return Err(ApiError::Unprocessable(format!(
@@ -169,7 +164,7 @@ pub async fn revoke(state: &AppState, id: &str, by: &str, now: DateTime<Utc>) ->
         )));
     }
     let (store_, id_, by_) = (state.store.clone(), id.to_owned(), by.to_owned());
-    let kept = store(move || store_.revoke_live_grant(&id_, &by_, now))
+    let kept = crate::federation::blocking_api(move || store_.revoke_live_grant(&id_, &by_, now))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no grant {id}")))?;
     state.live_grants.changed(&kept.id);
@@ -307,7 +302,7 @@ pub async fn watch(state: &AppState, id: &str, viewer: &str) -> Result<LiveVideo
     let fed = federation(state)?;
     let me = fed.link.config().agency.clone();
     let (store_, id_) = (state.store.clone(), id.to_owned());
-    let grant = store(move || store_.live_grant(&id_))
+    let grant = crate::federation::blocking_api(move || store_.live_grant(&id_))
         .await?
         .filter(|g| g.partner == me)
         .ok_or_else(|| ApiError::NotFound(format!("no grant {id} to this agency")))?;

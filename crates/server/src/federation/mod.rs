@@ -297,6 +297,13 @@ pub(crate) async fn send_events<M: Serialize>(
     }
 }
 
+/// Runs a store call off the reactor for a handler: a failure is an internal error.
+pub(crate) async fn blocking_api<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, limes_store::StoreError> + Send + 'static,
+) -> Result<T, crate::ApiError> {
+    blocking(f).await.map_err(crate::ApiError::Internal)
+}
+
 /// Runs a store call off the reactor; a failure (or a panic) comes back as its text.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, limes_store::StoreError> + Send + 'static,

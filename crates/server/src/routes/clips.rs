@@ -13,7 +13,7 @@ use limes_model::{AgencyId, CameraId};
 use limes_store::{ClipSend, StoredClip};
 use serde::{Deserialize, Serialize};
 
-use super::purpose_of;
+use super::{digest, purpose_of};
 use crate::{ApiError, AppState, Caller};
 
 #[derive(Deserialize)]
@@ -33,20 +33,17 @@ pub(super) struct Shown {
     file_here: bool,
 }
 
-fn digest(sha256: &str) -> Result<&str, ApiError> {
-    if sha256.len() == 64 && sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        Ok(sha256)
-    } else {
-        Err(ApiError::BadRequest(format!("{sha256:?} is not a SHA-256 in lower-case hex")))
-    }
-}
-
 async fn shown(state: &AppState, clip: StoredClip) -> Result<Shown, ApiError> {
     let (store, sha) = (state.store.clone(), clip.sha256.clone());
     let sent = tokio::task::spawn_blocking(move || store.clip_sends(&sha)).await??;
     let manifest = serde_json::from_str(&clip.manifest).unwrap_or(serde_json::Value::Null);
     let file_here = crate::files::path(state, &clip.sha256).is_some();
     Ok(Shown { clip, manifest, sent, file_here })
+}
+
+/// The name a clip's MP4 is saved under: `<camera>-<from>.mp4`.
+fn file_name(clip: &StoredClip) -> String {
+    format!("{}-{}.mp4", clip.camera, clip.from.format("%Y%m%dT%H%M%SZ"))
 }
 
 async fn load(state: &AppState, sha256: &str) -> Result<StoredClip, ApiError> {
@@ -126,7 +123,7 @@ pub(super) async fn file(
     let bytes = crate::clips::file(&state, &clip).await?.ok_or_else(|| {
         ApiError::NotFound(format!("the file of clip {sha256} has not arrived from {} yet", clip.origin))
     })?;
-    let name = format!("{}-{}.mp4", clip.camera, clip.from.format("%Y%m%dT%H%M%SZ"));
+    let name = file_name(&clip);
     Ok((
         [
             (header::CONTENT_TYPE, "video/mp4".to_owned()),
@@ -147,12 +144,7 @@ pub(super) async fn manifest(
     let sha256 = digest(&sha256)?;
     state.authorize(&caller, Operation::FootageView, &state.access.node(), Object::new("clip", sha256)).await?;
     let clip = load(&state, sha256).await?;
-    let name = format!(
-        "{}-{}.mp4{}",
-        clip.camera,
-        clip.from.format("%Y%m%dT%H%M%SZ"),
-        limes_federation::clip::MANIFEST_SUFFIX
-    );
+    let name = format!("{}{}", file_name(&clip), limes_federation::clip::MANIFEST_SUFFIX);
     Ok((
         [
             (header::CONTENT_TYPE, "application/json".to_owned()),

@@ -33,6 +33,7 @@ use serde::Deserialize;
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 
+use super::digest;
 use super::{body_bytes_up_to, file_media_type};
 use crate::{ApiError, AppState, Caller, Collector};
 
@@ -45,14 +46,6 @@ fn footage_dir(state: &AppState) -> std::path::PathBuf {
 }
 
 /// A SHA-256 in a path: 64 lower-case hexadecimal digits.
-fn digest(sha256: &str) -> Result<&str, ApiError> {
-    if sha256.len() == 64 && sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        Ok(sha256)
-    } else {
-        Err(ApiError::BadRequest(format!("{sha256:?} is not a SHA-256 (64 lower-case hexadecimal digits)")))
-    }
-}
-
 async fn load(state: &AppState, sha256: &str) -> Result<Footage, ApiError> {
     let (store, key) = (state.store.clone(), sha256.to_owned());
     tokio::task::spawn_blocking(move || store.footage(&key))

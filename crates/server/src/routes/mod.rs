@@ -140,6 +140,15 @@ pub(crate) fn media_type(headers: &HeaderMap) -> String {
 }
 
 /// The id of an incident, a bulletin or an operation from its route's two parts.
+/// A `{sha256}` path parameter: 64 lower-case hexadecimal digits.
+pub(crate) fn digest(sha256: &str) -> Result<&str, ApiError> {
+    if sha256.len() == 64 && sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(sha256)
+    } else {
+        Err(ApiError::BadRequest(format!("{sha256:?} is not a SHA-256 (64 lower-case hexadecimal digits)")))
+    }
+}
+
 pub(crate) fn shared_id(origin: &str, n: &str) -> Result<limes_cooperation::SharedId, ApiError> {
     format!("{origin}/{n}").parse().map_err(ApiError::BadRequest)
 }
