@@ -1,8 +1,10 @@
 // Requests for full data: partners' requests for this agency's data, to approve or refuse
-// before their deadline, and this agency's own requests to follow.
+// before their deadline, and this agency's own requests to follow; and a request for a clip of
+// a partner's camera (what arrives lands among the Video view's clips).
 import { api } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
+import { askPurpose } from "./purpose.js";
 
 function statusText(r) {
   const s = t(`request.status_${r.status}`);
@@ -41,6 +43,13 @@ function decisionCell(r, refresh) {
   return td;
 }
 
+/// What a request asks for: its category, and a clip's camera and span.
+function what(r) {
+  let s = t(`category.${r.category}`);
+  if (r.clip) s += ` · ${r.clip.camera} · ${when(r.clip.from)} – ${when(r.clip.to)}`;
+  return r.urgent ? `${s} · ${t("request.urgent")}` : s;
+}
+
 async function table(direction, selector, refresh) {
   const body = document.querySelector(`${selector} tbody`);
   body.replaceChildren();
@@ -61,7 +70,7 @@ async function table(direction, selector, refresh) {
     if (r.overdue) tr.classList.add("urgent");
     tr.append(
       el("td", r.partner),
-      el("td", `${t(`category.${r.category}`)}${r.urgent ? ` · ${t("request.urgent")}` : ""}`),
+      el("td", what(r)),
       el("td", `${t(`purpose.${r.purpose}`)} · ${r.case_ref}`),
       el("td", r.justification),
       el("td", when(r.deadline)),
@@ -72,7 +81,72 @@ async function table(direction, selector, refresh) {
   }
 }
 
+/// The partners a clip can come from: those whose entry sends this node clips.
+async function clipPartners() {
+  const select = document.getElementById("cr-partner");
+  let partners = [];
+  try {
+    partners = (await api("/partners")).filter((p) => !p.revoked && (p.receive ?? []).includes("clip"));
+  } catch {
+    // No federation, or the person may not list partners: the form stays empty.
+  }
+  const chosen = select.value;
+  select.replaceChildren(
+    ...partners.map((p) => {
+      const o = el("option", t("agencies.partner", { name: p.name, agency: p.agency }));
+      o.value = p.agency;
+      return o;
+    }),
+  );
+  if (partners.some((p) => p.agency === chosen)) select.value = chosen;
+  document.getElementById("clip-request-form").hidden = partners.length === 0;
+}
+
+async function askForClip(ev) {
+  ev.preventDefault();
+  const f = ev.target;
+  const state = document.getElementById("clip-request-state");
+  const from = new Date(f.from.value);
+  if (Number.isNaN(from.getTime())) {
+    state.textContent = t("clip_request.bad_time");
+    return;
+  }
+  const purpose = await askPurpose();
+  if (!purpose) {
+    state.textContent = t("search.cancelled");
+    return;
+  }
+  const to = new Date(from.getTime() + Number(f.minutes.value) * 60000);
+  try {
+    const r = await api("/requests", {
+      method: "POST",
+      body: {
+        partner: f.partner.value,
+        category: "images",
+        clip: { camera: f.camera.value.trim(), from: from.toISOString(), to: to.toISOString() },
+        justification: f.justification.value.trim(),
+        urgent: f.urgent.checked,
+      },
+      purpose,
+    });
+    state.textContent = t("query.requested", { deadline: when(r.deadline) });
+    await show();
+  } catch (e) {
+    state.textContent = e.message;
+  }
+}
+
+let wired = false;
+
 export async function show() {
+  if (!wired) {
+    document.getElementById("clip-request-form").addEventListener("submit", askForClip);
+    wired = true;
+  }
   const refresh = () => show();
-  await Promise.all([table("in", "#requests-in", refresh), table("out", "#requests-out", refresh)]);
+  await Promise.all([
+    table("in", "#requests-in", refresh),
+    table("out", "#requests-out", refresh),
+    clipPartners(),
+  ]);
 }

@@ -346,6 +346,24 @@ enum RequestCommand {
         #[arg(long, default_value = "plate-reads")]
         category: String,
     },
+    /// Ask a partner for a clip of one of its cameras (what a released read or a partner's
+    /// incident points at); its supervisor decides, and the clip comes signed by the partner.
+    /// Needs --purpose, --legal-basis and --case.
+    Clip {
+        partner: String,
+        /// The partner's camera.
+        camera: String,
+        /// Start of the clip (RFC 3339).
+        #[arg(long)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// End of the clip (RFC 3339; at most an hour after --from).
+        #[arg(long)]
+        to: chrono::DateTime<chrono::Utc>,
+        #[arg(long)]
+        justification: String,
+        #[arg(long)]
+        urgent: bool,
+    },
     /// The requests this node made (`out`) or received (`in`), newest first.
     List {
         #[arg(long, default_value = "out")]
@@ -375,6 +393,11 @@ pub async fn request(a: RequestArgs) -> anyhow::Result<()> {
         RequestCommand::Make { partner, reference, justification, urgent, category } => {
             let body = serde_json::json!({ "partner": partner, "reference": reference, "urgent": urgent,
                 "justification": justification, "category": category });
+            send(c.post(a.node.at("/api/v1/requests")).json(&body)).await?
+        }
+        RequestCommand::Clip { partner, camera, from, to, justification, urgent } => {
+            let body = serde_json::json!({ "partner": partner, "category": "images", "urgent": urgent,
+                "clip": { "camera": camera, "from": from, "to": to }, "justification": justification });
             send(c.post(a.node.at("/api/v1/requests")).json(&body)).await?
         }
         RequestCommand::List { direction } => {

@@ -661,6 +661,7 @@ async fn request_full_data(nodes: &[DemoNode], reference: String) {
         partner: owner_id.clone(),
         category: limes_agreement::Category::PlateReads,
         reference,
+        clip: None,
         urgent: false,
         justification: "the vehicle of a burglary series near the crossing (synthetic)".into(),
         purpose: "investigation".into(),

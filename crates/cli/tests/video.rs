@@ -65,7 +65,6 @@ async fn a_node_records_its_streams_monitors_them_and_keeps_them_within_the_budg
     let segments = get(&node, "/api/v1/cameras/ro-siret-2/recordings").await;
     let list = segments.as_array().unwrap();
     assert!(!list.is_empty());
-    let time = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     for (i, s) in list.iter().enumerate() {
         assert_eq!(
             (s["codec"].as_str(), s["width"].as_u64(), s["height"].as_u64()),
@@ -264,8 +263,13 @@ async fn read_to_end(r: reqwest::Response, limit: Duration) -> (Vec<u8>, Option<
 
 /// The Romanian border police's node recording the test camera `ro-siret-1` (1 s segments) and
 /// the Ukrainian border guard's, partners under an agreement with incidents both ways and, from
-/// the Romanian side, live video and images (clips) in clear.
+/// the Romanian side, live video and images (clips) in clear, clips pushed.
 fn border_nodes() -> (RtspServer, TestNode, TestNode) {
+    border_nodes_sharing_clips(limes_agreement::Mode::Push)
+}
+
+/// [`border_nodes`], with the Romanian side's clips shared in `mode`.
+fn border_nodes_sharing_clips(mode: limes_agreement::Mode) -> (RtspServer, TestNode, TestNode) {
     use limes_agreement::Category::{Images, Incidents, LiveVideo};
     use util::fed::*;
     let camera = RtspServer::start(0);
@@ -276,8 +280,8 @@ fn border_nodes() -> (RtspServer, TestNode, TestNode) {
     let ro = fed_node_edited("ro-igpf", "RO", |c| c + &stream);
     let ua = fed_node("ua-dpsu", "UA");
     let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
-    add_partner(&ro, &ua_anchor, "incident,live-grant,clip", "incident");
-    add_partner(&ua, &ro_anchor, "incident", "incident,live-grant,clip");
+    add_partner(&ro, &ua_anchor, "incident,live-grant,clip,released", "incident");
+    add_partner(&ua, &ro_anchor, "incident", "incident,live-grant,clip,released");
     let mut agreement = agreement_of(
         [party_of(&ro_anchor), party_of(&ua_anchor)],
         &[
@@ -290,8 +294,28 @@ fn border_nodes() -> (RtspServer, TestNode, TestNode) {
     for f in agreement.flows.iter_mut().filter(|f| matches!(f.category, LiveVideo | Images)) {
         f.images = limes_agreement::ImageRule::Clear;
     }
+    for f in agreement.flows.iter_mut().filter(|f| f.category == Images) {
+        f.mode = mode;
+    }
     agree(&ro, &ua, &agreement);
     (camera, ro, ua)
+}
+
+/// A time the API gives.
+fn time(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().with_timezone(&chrono::Utc)
+}
+
+/// Once `node` has recorded four seconds of `ro-siret-1`: a span inside them, from 300 ms into
+/// the second segment to the start of the fourth.
+async fn recorded_span(node: &TestNode) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let first = eventually("four closed segments", async || {
+        let list = get(node, "/api/v1/cameras/ro-siret-1/recordings").await;
+        let list = list.as_array().unwrap().clone();
+        (list.len() >= 4).then_some(list)
+    })
+    .await;
+    (time(&first[1]["start"]) + chrono::Duration::milliseconds(300), time(&first[3]["start"]))
 }
 
 async fn post(node: &TestNode, c: &reqwest::Client, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
@@ -477,17 +501,7 @@ async fn a_clip_is_cut_signed_and_sent_to_a_partner() {
 
     let (_camera, ro, ua) = border_nodes();
     let (ro_c, ua_c) = (ro.session_client(), ua.session_client());
-    // Four seconds recorded.
-    let first = eventually("four closed segments", async || {
-        let list = get(&ro, "/api/v1/cameras/ro-siret-1/recordings").await;
-        let list = list.as_array().unwrap().clone();
-        (list.len() >= 4).then_some(list)
-    })
-    .await;
-    let time =
-        |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().with_timezone(&chrono::Utc);
-    let from = time(&first[1]["start"]) + chrono::Duration::milliseconds(300);
-    let to = time(&first[3]["start"]);
+    let (from, to) = recorded_span(&ro).await;
     let span = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| json!({"from": from, "to": to});
 
     // What a clip may not be.
@@ -585,4 +599,188 @@ async fn a_clip_is_cut_signed_and_sent_to_a_partner() {
     assert!(cut.iter().any(|r| r["action"] == "disclose" && r["details"]["operation"] == "clips.export"), "{cut:#?}");
     let there = util::audit_records(&ua, &["--object", &format!("clip:{sha}")]);
     assert!(there.iter().any(|r| r["action"] == "consult" && r["actor"] == "user:tester"), "{there:#?}");
+}
+
+/// A clip on request, between two real nodes: the Romanian agreement shares clips only on
+/// request, so a push is refused; the Ukrainian investigator asks for a span of a Siret camera
+/// for a case (hostile requests refused with the reason); a span with nothing recorded cannot be
+/// approved, only refused; the Romanian supervisor approves the other, the clip is cut, signed
+/// and crosses labelled with the request, and the Ukrainian node holds the same bytes with the
+/// agreement's conditions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_asks_for_a_clip_and_gets_it_signed_once_a_supervisor_approves() {
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    let (_camera, ro, ua) = border_nodes_sharing_clips(limes_agreement::Mode::OnRequest);
+    let (ro_c, ua_c) = (ro.session_client(), ua.session_client());
+    let (from, to) = recorded_span(&ro).await;
+
+    // Clips are shared on request only: pushing one is refused.
+    let (s, own) = post(&ro, &ro_c, "/api/v1/cameras/ro-siret-1/clips", json!({"from": from, "to": to})).await;
+    assert_eq!(s, StatusCode::CREATED, "{own}");
+    let pushed = format!("/api/v1/clips/{}/send", own["sha256"].as_str().unwrap());
+    let (s, e) = post(&ro, &ro_c, &pushed, json!({"partner": "ua-dpsu"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a push where the agreement says on request: {e}");
+
+    // The investigator's requests; what cannot be asked is refused with the reason.
+    let ask = |body: Value| {
+        let b = ua_c
+            .post(ua.at("/api/v1/requests"))
+            .header("limes-purpose", "investigation")
+            .header("limes-legal-basis", util::TEST_LEGAL_BASIS)
+            .header("limes-case", "UA-2026/81")
+            .json(&body);
+        async move {
+            let r = b.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let clip = |camera: &str, from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| json!({"camera": camera, "from": from, "to": to});
+    let why = "the van seen at the crossing before the fire";
+    for (body, needle) in [
+        (
+            json!({"partner": "ro-igpf", "category": "images", "clip": clip("ro-siret-1", to, from), "justification": why}),
+            "before it starts",
+        ),
+        (
+            json!({"partner": "ro-igpf", "category": "images", "clip": clip("ro-siret-1", from, from + chrono::Duration::hours(2)), "justification": why}),
+            "at most 60 minutes",
+        ),
+        (json!({"partner": "ro-igpf", "category": "images", "justification": why}), "names the camera and span"),
+        (
+            json!({"partner": "ro-igpf", "category": "images", "reference": "fedcba9876543210fedcba9876543210", "clip": clip("ro-siret-1", from, to), "justification": why}),
+            "not a reference",
+        ),
+        (
+            json!({"partner": "ro-igpf", "category": "images", "clip": clip("ro-siret-1", from, to), "justification": why, "exercise": true}),
+            "recordings are real",
+        ),
+        (
+            json!({"partner": "ro-igpf", "category": "images", "clip": clip("ro siret", from, to), "justification": why}),
+            "",
+        ),
+        (
+            json!({"partner": "ro-igpf", "category": "images", "clip": clip("ro-siret-1", from, to), "justification": " "}),
+            "justification must not be empty",
+        ),
+    ] {
+        let (status, v) = ask(body.clone()).await;
+        assert!(status.is_client_error(), "{body}: {status} {v}");
+        assert!(v["message"].as_str().unwrap_or_default().contains(needle), "{body}: {v}");
+    }
+    let (status, asked) = ask(
+        json!({"partner": "ro-igpf", "category": "images", "clip": clip("ro-siret-1", from, to), "justification": why}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{asked}");
+    assert_eq!((asked["status"].as_str(), asked["category"].as_str()), (Some("pending"), Some("images")));
+    assert_eq!(asked["clip"]["camera"], "ro-siret-1", "{asked}");
+    let id = asked["id"].as_str().unwrap().to_owned();
+
+    // A span of a camera with nothing recorded, asked with the CLI: it cannot be approved.
+    let cli = |node: &TestNode, args: &[&str]| {
+        std::process::Command::new(util::limes_bin())
+            .args(args)
+            .env("LIMES_URL", &node.url)
+            .env("LIMES_TOKEN", &node.session)
+            .env("LIMES_PURPOSE", "investigation")
+            .env("LIMES_LEGAL_BASIS", util::TEST_LEGAL_BASIS)
+            .env("LIMES_CASE", "UA-2026/81")
+            .output()
+            .unwrap()
+    };
+    let (f, t) = (from.to_rfc3339(), to.to_rfc3339());
+    let out = cli(&ua, &["request", "clip", "ro-igpf", "ro-siret-9", "--from", &f, "--to", &t, "--justification", why]);
+    assert!(out.status.success(), "limes request clip: {}", String::from_utf8_lossy(&out.stderr));
+    let nothing: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nothing_id = nothing["id"].as_str().unwrap().to_owned();
+    let decide = |id: &str, body: Value| {
+        let b = ro_c.post(ro.at(&format!("/api/v1/requests/in/ua-dpsu/{id}/decision"))).json(&body);
+        async move {
+            let r = b.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let incoming = eventually("both requests on the Romanian node", async || {
+        let v = get(&ro, "/api/v1/requests?direction=in").await;
+        (v.as_array().unwrap().len() == 2).then_some(v)
+    })
+    .await;
+    assert!(
+        incoming.as_array().unwrap().iter().all(|r| r["status"] == "pending" && r["case_ref"] == "UA-2026/81"),
+        "{incoming}"
+    );
+    let (s, e) = decide(&nothing_id, json!({"approve": true})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("refuse the request instead"), "{e}");
+    let (s, refused) = decide(&nothing_id, json!({"approve": false, "reason": "no such camera here"})).await;
+    assert_eq!((s, refused["status"].as_str()), (StatusCode::OK, Some("refused")), "{refused}");
+
+    // Approved: cut, signed, sent with the request's label.
+    let (s, decided) = decide(&id, json!({"approve": true, "reason": "case confirmed"})).await;
+    assert_eq!(s, StatusCode::OK, "{decided}");
+    assert_eq!(decided["status"], "answered", "{decided}");
+    let sha = decided["released"]["clip"]["sha256"].as_str().expect("the clip released").to_owned();
+    assert_eq!(decided["released"]["reads"], json!([]), "{decided}");
+    let ours = get(&ro, &format!("/api/v1/clips/{sha}")).await;
+    assert_eq!((ours["sent"][0]["partner"].as_str(), ours["camera"].as_str()), (Some("ua-dpsu"), Some("ro-siret-1")));
+    assert!(time(&ours["manifest"]["first_frame"]) <= from, "{ours}");
+
+    // The asker: the decision, the conditions, and the clip's bytes as the partner signed them.
+    let got = eventually("the released clip on the Ukrainian node", async || {
+        let v = get(&ua, &format!("/api/v1/requests/out/ro-igpf/{id}")).await;
+        (v["status"] == "answered").then_some(v)
+    })
+    .await;
+    assert_eq!(got["released"]["clip"]["sha256"], sha.as_str(), "{got}");
+    assert_eq!(got["released"]["conditions"]["retention_days"], 30, "{got}");
+    let refused_there = eventually("the refusal on the Ukrainian node", async || {
+        let v = get(&ua, &format!("/api/v1/requests/out/ro-igpf/{nothing_id}")).await;
+        (v["status"] == "refused").then_some(v)
+    })
+    .await;
+    assert_eq!(refused_there["reason"], "no such camera here");
+    let mp4 = eventually("the clip's file on the Ukrainian node", async || {
+        let r = ua_c.get(ua.at(&format!("/api/v1/clips/{sha}/file"))).send().await.unwrap();
+        (r.status() == StatusCode::OK).then_some(())?;
+        Some(r.bytes().await.unwrap())
+    })
+    .await;
+    let hex: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&mp4).iter().map(|x| format!("{x:02x}")).collect()
+    };
+    assert_eq!(hex, sha);
+    let theirs = get(&ua, &format!("/api/v1/clips/{sha}")).await;
+    assert_eq!(
+        (theirs["received_from"].as_str(), theirs["purpose"].as_str()),
+        (Some("ro-igpf"), Some("investigation"))
+    );
+
+    // Both logs: the supervisor's decision here, the viewing there.
+    let decision = util::audit_records(&ro, &["--object", &format!("request:ua-dpsu/{id}")]);
+    assert!(decision.iter().any(|r| r["details"]["operation"] == "requests.decide"), "{decision:#?}");
+    let there = util::audit_records(&ua, &["--object", &format!("clip:{sha}")]);
+    assert!(there.iter().any(|r| r["action"] == "consult" && r["actor"] == "user:tester"), "{there:#?}");
+
+    // The same on both agencies' pages (web/tests/clip_request.mjs): asked from the form,
+    // approved on the owner's page, the clip among the asker's clips.
+    let report = util::browser_test(
+        "clip_request.mjs",
+        &[
+            ("LIMES_URL", ro.url.trim_end_matches('/')),
+            ("LIMES_PARTNER_URL", ua.url.trim_end_matches('/')),
+            ("LIMES_AGENCY", "ro-igpf"),
+            ("LIMES_CAMERA", "ro-siret-1"),
+        ],
+    )
+    .await;
+    eprintln!("a clip on request on the pages: {report}");
+    assert_eq!(report["clip_shown"], true, "{report}");
+    assert_eq!(report["axe_requests_clip"], "0 violations (light, dark)", "{report}");
+    let asked = report["request"].as_str().unwrap();
+    let on_page = get(&ua, &format!("/api/v1/requests/out/ro-igpf/{asked}")).await;
+    assert_eq!((on_page["status"].as_str(), on_page["case_ref"].as_str()), (Some("answered"), Some("UI-2026/9")));
+    assert!(on_page["released"]["clip"]["sha256"].is_string(), "{on_page}");
 }

@@ -212,7 +212,8 @@ impl Link {
     /// and again).
     pub fn decide_send(&self, to: &AgencyId, labels: &Labels, now: DateTime<Utc>) -> Decision {
         let me = self.0.config.agency.as_str();
-        self.0.decide(Act::Send, me, to.as_str(), labels, false, now)
+        // Labels name a request only on what this node releases for a request it approved.
+        self.0.decide(Act::Send, me, to.as_str(), labels, labels.request.is_some(), now)
     }
 
     /// Decides whether data that `from` sent to `to` may be used at this node now, for the

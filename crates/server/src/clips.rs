@@ -126,13 +126,27 @@ pub async fn send(
     purpose: &str,
     by: &str,
 ) -> Result<ClipSend, ApiError> {
-    let fed = state.federation.get().ok_or_else(|| ApiError::Unprocessable("this node has no partners".into()))?;
-    let link = &fed.link;
-    let me = link.config().agency.clone();
     let (store, sha) = (state.store.clone(), sha256.to_owned());
     let clip = crate::federation::blocking_api(move || store.clip(&sha))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no clip {sha256}")))?;
+    deliver(state, &clip, partner, purpose, None, by).await
+}
+
+/// Sends this node's `clip` to `partner` for `purpose` (on an approved `request`, labelled with
+/// it), and records where it went.
+pub(crate) async fn deliver(
+    state: &AppState,
+    clip: &StoredClip,
+    partner: &AgencyId,
+    purpose: &str,
+    request: Option<&str>,
+    by: &str,
+) -> Result<ClipSend, ApiError> {
+    let fed = state.federation.get().ok_or_else(|| ApiError::Unprocessable("this node has no partners".into()))?;
+    let link = &fed.link;
+    let me = link.config().agency.clone();
+    let sha256 = clip.sha256.as_str();
     if clip.origin != me.as_str() {
         return Err(ApiError::Unprocessable(format!(
             "clip {sha256} is {}'s: a partner's clip is not passed on",
@@ -145,7 +159,7 @@ pub async fn send(
             "{partner} is not a partner whose entry sends it {CLIP} messages"
         )));
     }
-    let labels = labels(me.as_str(), purpose);
+    let labels = Labels { request: request.map(str::to_owned), ..labels(me.as_str(), purpose) };
     let now = Utc::now();
     let d = link.decide_send(partner, &labels, now);
     if !d.allowed {
@@ -165,8 +179,8 @@ pub async fn send(
         stream: STREAM.into(),
         payload: clip.manifest.clone().into_bytes(),
         about: Some(format!("clip:{sha256}")),
+        approved_request: labels.request.is_some(),
         labels: Some(labels),
-        approved_request: false,
     };
     link.send(vec![item])
         .await

@@ -84,7 +84,7 @@ pub use partner_hotlist::{AppliedPartnerHotlist, PartnerEntry, PartnerHotlistCha
 pub use patrols::{AppliedPatrol, AssignmentQuery, UnitChange, UnitRow, Unshared};
 pub use reads::{CameraScope, PageCursor, PlateFilter, PlateMatcher, ReadCursor, ReadPage, ReadQuery, StoredRead};
 pub use recordings::{RECORDINGS_DIR, Recording};
-pub use requests::{DataRequest, Decision, Direction};
+pub use requests::{DataRequest, Decision, Direction, RequestedClip};
 pub use schema::apply_migrations;
 pub use writer::{Committed, NewAlert, NewRead, WriteBatch};
 

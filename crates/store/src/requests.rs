@@ -36,8 +36,11 @@ pub struct DataRequest {
     pub id: String,
     /// The category of data asked for (an agreement category id).
     pub category: String,
-    /// What the request names: a hit/no-hit reference or a pseudonym.
+    /// What the request names: a hit/no-hit reference or a pseudonym (empty for a clip).
     pub reference: String,
+    /// For a request for a clip: the camera and the span asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip: Option<RequestedClip>,
     pub purpose: String,
     pub legal_basis: String,
     pub case_ref: String,
@@ -65,6 +68,14 @@ pub struct DataRequest {
     pub exercise: bool,
 }
 
+/// The span of one camera's recording a request for a clip asks for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestedClip {
+    pub camera: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
 /// A decision on a request.
 #[derive(Debug, Clone, Copy)]
 pub struct Decision<'a> {
@@ -77,7 +88,7 @@ pub struct Decision<'a> {
 
 const COLUMNS: &str = "direction, partner, id, category, reference, purpose, legal_basis, case_ref, justification, \
                        urgent, asked_by, created_us, deadline_us, status, decided_by, decided_us, reason, released, \
-                       released_us, exercise";
+                       released_us, exercise, clip_camera, clip_from_us, clip_to_us";
 
 fn decode(r: &Row<'_>) -> rusqlite::Result<DataRequest> {
     let direction: String = r.get(0)?;
@@ -102,6 +113,12 @@ fn decode(r: &Row<'_>) -> rusqlite::Result<DataRequest> {
         released: r.get(17)?,
         released_at: r.get::<_, Option<i64>>(18)?.map(from_us),
         exercise: r.get(19)?,
+        clip: match (r.get::<_, Option<String>>(20)?, r.get::<_, Option<i64>>(21)?, r.get::<_, Option<i64>>(22)?) {
+            (Some(camera), Some(from), Some(to)) => {
+                Some(RequestedClip { camera, from: from_us(from), to: from_us(to) })
+            }
+            _ => None,
+        },
     })
 }
 
@@ -113,7 +130,7 @@ impl Store {
             let n = conn.execute(
                 &format!(
                     "INSERT OR IGNORE INTO requests ({COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
                 ),
                 params![
                     r.direction.as_str(),
@@ -136,6 +153,9 @@ impl Store {
                     r.released,
                     r.released_at.map(to_us),
                     r.exercise,
+                    r.clip.as_ref().map(|c| c.camera.as_str()),
+                    r.clip.as_ref().map(|c| to_us(c.from)),
+                    r.clip.as_ref().map(|c| to_us(c.to)),
                 ],
             )?;
             Ok(n == 1)

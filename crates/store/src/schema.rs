@@ -33,6 +33,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (18, include_str!("../migrations/0018_footage.sql")),
     (19, include_str!("../migrations/0019_live_grants.sql")),
     (20, include_str!("../migrations/0020_clips.sql")),
+    (21, include_str!("../migrations/0021_clip_requests.sql")),
 ];
 
 /// The newest schema version this build knows.

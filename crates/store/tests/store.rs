@@ -707,6 +707,7 @@ fn requests_keep_the_first_decision_and_are_released_once() {
         reason: None,
         released: None,
         released_at: None,
+        clip: None,
     };
     assert!(store.insert_request(&r).unwrap());
     assert!(!store.insert_request(&r).unwrap(), "a message applied twice adds nothing");
@@ -728,4 +729,27 @@ fn requests_keep_the_first_decision_and_are_released_once() {
     assert_eq!(store.requests(Direction::In, 10).unwrap().len(), 2);
     assert_eq!(store.requests(Direction::Out, 10).unwrap().len(), 1);
     assert!(store.request(Direction::In, "pl-sg", &r.id).unwrap().is_none());
+    assert_eq!(got.clip, None);
+
+    // A request for a clip keeps its camera and span.
+    let span = limes_store::RequestedClip {
+        camera: "ro-siret-1".into(),
+        from: now - Duration::minutes(5),
+        to: now - Duration::minutes(4),
+    };
+    let clip = DataRequest {
+        id: "11111111111111111111111111111111".into(),
+        category: "images".into(),
+        reference: String::new(),
+        clip: Some(span.clone()),
+        ..r.clone()
+    };
+    assert!(store.insert_request(&clip).unwrap());
+    let got = store.request(Direction::In, "ua-dpsu", &clip.id).unwrap().unwrap();
+    let micros = |t: chrono::DateTime<Utc>| t.timestamp_micros();
+    let kept = got.clip.expect("the span");
+    assert_eq!(
+        (kept.camera.as_str(), micros(kept.from), micros(kept.to)),
+        ("ro-siret-1", micros(span.from), micros(span.to))
+    );
 }

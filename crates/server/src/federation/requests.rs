@@ -14,9 +14,15 @@
 //! data; it carries the agreement's conditions (purposes, retention, onward transfer, handling
 //! code). Both sides keep the request, its status and deadline; the asker opens the released
 //! data only for a purpose the conditions name, within their retention.
+//!
+//! A request for **a clip** (category `images`) names a camera of the owner and a span instead
+//! of a reference — what a released read or a partner's incident points at. The supervisor's
+//! approval cuts the clip first (a span with nothing recorded cannot be approved, only refused),
+//! then the clip crosses as a `clip` message labelled with the request, its file over the
+//! resumable transfer, and the `released` message names it beside the conditions.
 
 use chrono::{DateTime, Duration, Utc};
-use limes_agreement::{Category, Labels, Mode, PlateForm};
+use limes_agreement::{Category, ImageForm, Labels, Mode, PlateForm};
 use limes_federation::{MessageId, MessageType};
 use limes_link::{Link, Outgoing, Received};
 use limes_model::{AgencyId, CameraId, GeoPoint};
@@ -43,6 +49,32 @@ const MAX_TEXT: usize = 2000;
 /// The most reads one release carries.
 const MAX_RELEASED: usize = 10_000;
 
+/// The span of one camera's recording a request for a clip names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClipSpan {
+    pub camera: CameraId,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl ClipSpan {
+    fn check(&self) -> Result<(), String> {
+        if self.to <= self.from {
+            return Err(format!("the clip's span ends ({}) before it starts ({})", self.to, self.from));
+        }
+        let max = limes_recorder::clip::ClipLimits::default().max_span;
+        if self.to - self.from > max {
+            return Err(format!("a clip is at most {} minutes long", max.num_minutes()));
+        }
+        Ok(())
+    }
+
+    fn stored(&self) -> limes_store::RequestedClip {
+        limes_store::RequestedClip { camera: self.camera.to_string(), from: self.from, to: self.to }
+    }
+}
+
 /// A request as it travels (version 1 of `data-request`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,6 +88,9 @@ pub struct RequestMessage {
     pub justification: String,
     pub urgent: bool,
     pub asked_at: DateTime<Utc>,
+    /// For a request for a clip (category `images`, empty reference): the camera and span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<ClipSpan>,
     /// Asked in an exercise: only the exercise's reads are released.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub exercise: bool,
@@ -102,13 +137,27 @@ pub struct ReleasedRead {
     pub time: DateTime<Utc>,
 }
 
-/// What an approved request releases (version 1 of `released`).
+/// A clip released: it crosses as a `clip` message labelled with the request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasedClip {
+    pub sha256: String,
+    pub camera: CameraId,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// What an approved request releases (version 1 of `released`): the reads behind a reference,
+/// or the clip asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Released {
     pub request: String,
     pub conditions: Conditions,
+    #[serde(default)]
     pub reads: Vec<ReleasedRead>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<ReleasedClip>,
 }
 
 /// Why a request cannot be made or decided.
@@ -147,8 +196,22 @@ impl RequestMessage {
         if MessageId::parse(&self.id).is_none() {
             return Err(format!("request id {:?} is not 32 hex digits", self.id.chars().take(64).collect::<String>()));
         }
-        if !valid_reference(&self.reference) {
-            return Err("the reference is neither a hit/no-hit reference nor a pseudonym".into());
+        match (self.category, &self.clip) {
+            (Category::Images, Some(span)) => {
+                if self.exercise {
+                    return Err("an exercise asks for no clips: recordings are real".into());
+                }
+                if !self.reference.is_empty() {
+                    return Err("a request for a clip names a camera and a span, not a reference".into());
+                }
+                span.check()?;
+            }
+            (Category::Images, None) => return Err("a request for images names the camera and span of a clip".into()),
+            (_, Some(_)) => return Err(format!("a request for {} names no clip", self.category.words())),
+            (_, None) if !valid_reference(&self.reference) => {
+                return Err("the reference is neither a hit/no-hit reference nor a pseudonym".into());
+            }
+            (_, None) => {}
         }
         text("purpose", &self.purpose, true)?;
         text("legal_basis", &self.legal_basis, true)?;
@@ -168,6 +231,7 @@ impl RequestMessage {
             id: self.id.clone(),
             category: self.category.id().into(),
             reference: self.reference.clone(),
+            clip: self.clip.as_ref().map(ClipSpan::stored),
             purpose: self.purpose.clone(),
             legal_basis: self.legal_basis.clone(),
             case_ref: self.case_ref.clone(),
@@ -263,7 +327,10 @@ fn requestable(
 pub struct NewRequest {
     pub partner: AgencyId,
     pub category: Category,
+    /// A hit/no-hit reference or a pseudonym; empty for a clip.
     pub reference: String,
+    /// The clip asked for (category `images`).
+    pub clip: Option<ClipSpan>,
     pub urgent: bool,
     pub justification: String,
     pub purpose: String,
@@ -279,7 +346,7 @@ pub async fn make(state: &AppState, r: NewRequest) -> Result<DataRequest, Reques
     let link = link(state)?;
     let me = link.config().agency.to_string();
     requestable(&link, &r.partner, r.partner.as_str(), &me, r.category, &r.purpose).map_err(RequestError::Invalid)?;
-    if r.category != Category::PlateReads {
+    if !matches!(r.category, Category::PlateReads | Category::Images) {
         return Err(RequestError::Invalid(format!("requests for {} are not supported yet", r.category.words())));
     }
     let now = Utc::now();
@@ -293,6 +360,7 @@ pub async fn make(state: &AppState, r: NewRequest) -> Result<DataRequest, Reques
         justification: r.justification,
         urgent: r.urgent,
         asked_at: now,
+        clip: r.clip,
         exercise: r.exercise,
     };
     msg.check().map_err(RequestError::Invalid)?;
@@ -318,6 +386,18 @@ pub async fn decide(
 ) -> Result<DataRequest, RequestError> {
     let link = link(state)?;
     let status = if approve { "approved" } else { "refused" };
+    // A clip is cut before the approval is recorded: a span with nothing recorded cannot be
+    // approved (only refused), and the approval stands only once there is something to release.
+    let mut clip = None;
+    if approve {
+        let (store, p, i) = (state.store.clone(), partner.to_string(), id.to_owned());
+        let asked = blocking(move || store.request(Direction::In, &p, &i))
+            .await?
+            .ok_or_else(|| RequestError::NotFound(format!("no request {id} from {partner}")))?;
+        if let (Some(span), "pending") = (&asked.clip, asked.status.as_str()) {
+            clip = Some(cut(state, span, by).await?);
+        }
+    }
     let now = Utc::now();
     let (store, p, i, b, r) = (state.store.clone(), partner.to_string(), id.to_owned(), by.to_owned(), reason.clone());
     let decided = blocking(move || {
@@ -338,7 +418,7 @@ pub async fn decide(
     send_one(&link, protocol(partner, REQUEST_DECISION, payload, format!("request:{id}"))).await?;
     tracing::info!(%partner, request = %id, status, by, "decision on a partner's request");
     if approve {
-        release(state, &link, &current).await?;
+        release(state, &link, &current, clip.as_ref()).await?;
     }
     let (store, p, i) = (state.store.clone(), partner.to_string(), id.to_owned());
     blocking(move || store.request(Direction::In, &p, &i))
@@ -346,8 +426,30 @@ pub async fn decide(
         .ok_or_else(|| RequestError::NotFound(format!("no request {id} from {partner}")))
 }
 
-/// Finds the reads behind an approved request's reference and sends them with the conditions.
-async fn release(state: &AppState, link: &Link, r: &DataRequest) -> Result<(), RequestError> {
+/// Cuts the clip a request asks for from this node's recording of the camera.
+async fn cut(
+    state: &AppState,
+    span: &limes_store::RequestedClip,
+    by: &str,
+) -> Result<limes_store::StoredClip, RequestError> {
+    let camera = CameraId::new(&span.camera).map_err(|e| RequestError::Invalid(e.to_string()))?;
+    match crate::clips::export(state, camera, span.from, span.to, by).await {
+        Ok((clip, _)) => Ok(clip),
+        Err(crate::ApiError::NotFound(m) | crate::ApiError::BadRequest(m) | crate::ApiError::Unprocessable(m)) => {
+            Err(RequestError::Invalid(format!("{m}: there is no clip to release; refuse the request instead")))
+        }
+        Err(e) => Err(RequestError::Failed(e.to_string())),
+    }
+}
+
+/// Releases what an approved request asks for with the agreement's conditions: the reads
+/// behind its reference, or the clip cut for it.
+async fn release(
+    state: &AppState,
+    link: &Link,
+    r: &DataRequest,
+    clip: Option<&limes_store::StoredClip>,
+) -> Result<(), RequestError> {
     let me = link.config().agency.to_string();
     let partner = AgencyId::new(r.partner.as_str()).map_err(|e| RequestError::Failed(e.to_string()))?;
     let active = link
@@ -368,30 +470,29 @@ async fn release(state: &AppState, link: &Link, r: &DataRequest) -> Result<(), R
         onward_transfer: flow.onward_transfer,
         handling_code: flow.handling_code.clone(),
     };
-    let ids = reads_behind(state, link, &partner, &r.reference, flow.retention_days, r.exercise).await?;
-    let store = state.store.clone();
-    let reads =
-        blocking(move || ids.iter().take(MAX_RELEASED).map(|id| store.read(*id)).collect::<Result<Vec<_>, _>>())
-            .await?;
-    let reads: Vec<ReleasedRead> = {
-        let cameras = crate::read_lock(&state.cameras);
-        reads
-            .into_iter()
-            // An exercise request releases only the exercise's reads, a real one only real
-            // reads, whatever the reference stands for.
-            .filter(|s| s.read.exercise == r.exercise && !state.is_restricted(s.plate.as_str()))
-            .map(|s| ReleasedRead {
-                plate: s.plate.as_str().to_owned(),
-                country: s.country,
-                camera_position: cameras.get(&s.read.camera).and_then(|c| c.position),
-                camera: s.read.camera,
-                time: s.read.time,
-            })
-            .collect()
+    let (labels, reads, clip) = match category {
+        Category::PlateReads => {
+            let labels = Labels { request: Some(r.id.clone()), ..Labels::full(category, me, r.purpose.as_str()) };
+            (labels, released_reads(state, link, &partner, r, flow.retention_days).await?, None)
+        }
+        Category::Images => {
+            let clip = clip.ok_or_else(|| RequestError::Failed(format!("no clip was cut for request {}", r.id)))?;
+            crate::clips::deliver(state, clip, &partner, &r.purpose, Some(&r.id), &format!("request:{}", r.id))
+                .await
+                .map_err(|e| RequestError::Failed(format!("sending the clip: {e}")))?;
+            let labels = Labels { request: Some(r.id.clone()), ..crate::clips::labels(&me, &r.purpose) };
+            let released = ReleasedClip {
+                sha256: clip.sha256.clone(),
+                camera: CameraId::new(&clip.camera).map_err(|e| RequestError::Failed(e.to_string()))?,
+                from: clip.from,
+                to: clip.to,
+            };
+            (labels, Vec::new(), Some(released))
+        }
+        other => return Err(RequestError::Invalid(format!("releasing {} is not supported", other.words()))),
     };
-    let released = Released { request: r.id.clone(), conditions, reads };
+    let released = Released { request: r.id.clone(), conditions, reads, clip };
     let payload = serde_json::to_vec(&released).map_err(|e| RequestError::Failed(e.to_string()))?;
-    let labels = Labels { request: Some(r.id.clone()), ..Labels::full(category, me, r.purpose.as_str()) };
     let item = Outgoing {
         partner: partner.clone(),
         kind: MessageType::new(RELEASED).expect("a valid type"),
@@ -405,8 +506,43 @@ async fn release(state: &AppState, link: &Link, r: &DataRequest) -> Result<(), R
     let (store, p, i) = (state.store.clone(), r.partner.clone(), r.id.clone());
     let text = String::from_utf8(payload).unwrap_or_default();
     blocking(move || store.release_request(Direction::In, &p, &i, &text, Utc::now())).await?;
-    tracing::info!(%partner, request = %r.id, reads = released.reads.len(), "data released on an approved request");
+    tracing::info!(
+        %partner,
+        request = %r.id,
+        reads = released.reads.len(),
+        clip = released.clip.as_ref().map(|c| c.sha256.as_str()),
+        "data released on an approved request"
+    );
     Ok(())
+}
+
+/// The reads behind a plate-reads request's reference, as released.
+async fn released_reads(
+    state: &AppState,
+    link: &Link,
+    partner: &AgencyId,
+    r: &DataRequest,
+    retention_days: u32,
+) -> Result<Vec<ReleasedRead>, RequestError> {
+    let ids = reads_behind(state, link, partner, &r.reference, retention_days, r.exercise).await?;
+    let store = state.store.clone();
+    let reads =
+        blocking(move || ids.iter().take(MAX_RELEASED).map(|id| store.read(*id)).collect::<Result<Vec<_>, _>>())
+            .await?;
+    let cameras = crate::read_lock(&state.cameras);
+    Ok(reads
+        .into_iter()
+        // An exercise request releases only the exercise's reads, a real one only real
+        // reads, whatever the reference stands for.
+        .filter(|s| s.read.exercise == r.exercise && !state.is_restricted(s.plate.as_str()))
+        .map(|s| ReleasedRead {
+            plate: s.plate.as_str().to_owned(),
+            country: s.country,
+            camera_position: cameras.get(&s.read.camera).and_then(|c| c.position),
+            camera: s.read.camera,
+            time: s.read.time,
+        })
+        .collect())
 }
 
 /// The read ids a reference stands for: a hit/no-hit reference (the link keeps what it
@@ -495,9 +631,18 @@ pub(super) async fn received_decision(state: &AppState, r: &Received) -> Result<
 /// Stores data released for a request this node made to that partner.
 pub(super) async fn received_release(state: &AppState, r: &Received) -> Result<(), String> {
     let released: Released = serde_json::from_slice(&r.payload).map_err(|e| e.to_string())?;
-    match r.labels.as_ref() {
-        Some(l) if l.request.as_deref() == Some(released.request.as_str()) && l.plates == PlateForm::Clear => {}
-        other => return Err(format!("released data does not match its labels {other:?}")),
+    let labelled = r.labels.as_ref().is_some_and(|l| {
+        l.request.as_deref() == Some(released.request.as_str())
+            && match (l.category, &released.clip) {
+                (Category::Images, Some(c)) => {
+                    l.images == ImageForm::Clear && released.reads.is_empty() && is_sha256(&c.sha256)
+                }
+                (_, None) => l.plates == PlateForm::Clear,
+                (_, Some(_)) => false,
+            }
+    });
+    if !labelled {
+        return Err(format!("released data does not match its labels {:?}", r.labels));
     }
     if released.reads.len() > MAX_RELEASED {
         return Err(format!("more than {MAX_RELEASED} reads"));
@@ -513,8 +658,19 @@ pub(super) async fn received_release(state: &AppState, r: &Received) -> Result<(
     if !stored {
         return Err(format!("no open request {} to {} here", released.request, r.sender));
     }
-    tracing::info!(partner = %r.sender, request = %released.request, reads = released.reads.len(), "data released to us");
+    tracing::info!(
+        partner = %r.sender,
+        request = %released.request,
+        reads = released.reads.len(),
+        clip = released.clip.as_ref().map(|c| c.sha256.as_str()),
+        "data released to us"
+    );
     Ok(())
+}
+
+/// 64 lowercase hex digits.
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Whether the released data of `r` may be opened now for `purpose`: the agreement with the
@@ -542,6 +698,21 @@ mod tests {
             justification: "the car used in a robbery in Suceava".into(),
             urgent: false,
             asked_at: Utc::now(),
+            clip: None,
+        }
+    }
+
+    fn clip_request() -> RequestMessage {
+        let from = Utc::now() - Duration::minutes(10);
+        RequestMessage {
+            category: Category::Images,
+            reference: String::new(),
+            clip: Some(ClipSpan {
+                camera: CameraId::new("ro-siret-1").unwrap(),
+                from,
+                to: from + Duration::minutes(2),
+            }),
+            ..request()
         }
     }
 
@@ -565,7 +736,20 @@ mod tests {
             (RequestMessage { purpose: " ".into(), ..request() }, "purpose must not be empty"),
             (RequestMessage { case_ref: String::new(), ..request() }, "case_ref must not be empty"),
             (RequestMessage { justification: "x".repeat(MAX_TEXT + 1), ..request() }, "longer than"),
+            (RequestMessage { category: Category::Images, ..request() }, "names the camera and span"),
+            (RequestMessage { clip: clip_request().clip, ..request() }, "names no clip"),
+            (RequestMessage { reference: "ABCDEFGHIJ23".into(), ..clip_request() }, "not a reference"),
+            (RequestMessage { exercise: true, ..clip_request() }, "recordings are real"),
         ];
+        assert_eq!(clip_request().check(), Ok(()));
+        let with_length = |minutes: i64| {
+            let mut r = clip_request();
+            let span = r.clip.as_mut().unwrap();
+            span.to = span.from + Duration::minutes(minutes);
+            r.check()
+        };
+        assert!(with_length(61).unwrap_err().contains("at most 60 minutes"));
+        assert!(with_length(0).unwrap_err().contains("before it starts"));
         for (r, needle) in cases {
             let e = r.check().unwrap_err();
             assert!(e.contains(needle), "{r:?}: {e}");

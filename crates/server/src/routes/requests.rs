@@ -43,8 +43,12 @@ pub(super) struct MakeBody {
     /// The category asked for (default `plate-reads`).
     #[serde(default)]
     category: Option<String>,
-    /// The hit/no-hit reference or the pseudonym the partner gave.
+    /// The hit/no-hit reference or the pseudonym the partner gave (not for a clip).
+    #[serde(default)]
     reference: String,
+    /// For category `images`: the partner's camera and the span of the clip asked for.
+    #[serde(default)]
+    clip: Option<requests::ClipSpan>,
     #[serde(default)]
     urgent: bool,
     justification: String,
@@ -83,7 +87,11 @@ pub(super) async fn make(
         .unwrap_or("plate-reads")
         .parse()
         .map_err(|e: limes_agreement::UnknownCategory| ApiError::Unprocessable(e.to_string()))?;
-    let object = Object::new("request", format!("{partner}/{}", b.reference));
+    let asked = match &b.clip {
+        Some(c) => format!("{}@{}/{}", c.camera, c.from.to_rfc3339(), c.to.to_rfc3339()),
+        None => b.reference.clone(),
+    };
+    let object = Object::new("request", format!("{partner}/{asked}"));
     let grant = state.authorize(&caller, Operation::RequestsMake, &state.access.node(), object).await?;
     let purpose = grant.purpose.ok_or_else(|| ApiError::Internal("a request was allowed without a purpose".into()))?;
     let case_ref = purpose
@@ -95,6 +103,7 @@ pub(super) async fn make(
         partner,
         category,
         reference: b.reference,
+        clip: b.clip,
         urgent: b.urgent,
         justification: b.justification,
         purpose: purpose.purpose,
