@@ -15,6 +15,10 @@
 //! * [`hotlist`] makes the hotlist that goes with the fleet: its hotlisted vehicles and any
 //!   number of filler entries.
 //!
+//! * [`picture`] draws plates of the region's countries into photographs under clean and
+//!   degraded conditions, with the truth beside each: the evaluation set of the node's own plate
+//!   recognition.
+//!
 //! The crate does no I/O and never reads the clock: the same configuration gives the same
 //! reads, byte for byte, on the same platform.
 //!
@@ -71,6 +75,7 @@ use serde::{Deserialize, Serialize};
 mod fleet;
 mod hotlist;
 mod ocr;
+pub mod picture;
 mod region;
 mod traffic;
 
