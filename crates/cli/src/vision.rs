@@ -1,0 +1,189 @@
+//! `limes vision eval`: the node's own plate reading and detection, measured on the synthetic
+//! evaluation set (issue #10).
+//!
+//! The set is made afresh from a seed, so it ships as code: for each country of
+//! `limes_sim::picture::COUNTRIES` and each [`Condition`], `--per-condition` plates drawn as
+//! printed (in a condensed font from Debian's `fonts-dejavu-extra` or `fonts-liberation`) and set
+//! on the bus of the pinned street photograph. Each picture is read by the analyser; a read is
+//! exact when a plate it gives equals the truth. Detection is scored on the photograph against
+//! boxes annotated by hand. Figures print as `name=value` lines; `--out` also writes each picture
+//! with its truth beside it (`NNNN.jpg`, `NNNN.json`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use limes_scene::ObjectClass;
+use limes_sim::picture::{self, COUNTRIES, Condition, Spot};
+use limes_vision::analyse::{Analyser, Object, Settings};
+use limes_vision::models::{self, ModelId};
+use limes_vision::runtime::Runtime;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+#[derive(Debug, Args)]
+pub struct VisionArgs {
+    #[command(subcommand)]
+    command: VisionCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum VisionCommand {
+    /// Read the synthetic evaluation set and score detection on the street photograph; prints
+    /// `name=value` lines and exits non-zero when a minimum is not met.
+    Eval {
+        /// The checked models folder (`limes models fetch --dir`).
+        #[arg(long, env = "LIMES_MODELS")]
+        models: PathBuf,
+        /// Pictures per country and condition.
+        #[arg(long, default_value_t = 10)]
+        per_condition: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Threads per model.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Also write each picture and its truth into this folder.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// The fonts the plates are drawn in: condensed grotesques, as plate fonts are.
+const FONTS: [&str; 2] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Bold.ttf",
+];
+
+/// Where the bus is in the street photograph (810×1080): the plates go on it.
+const BUS: Spot = Spot { x: 40.0, y: 230.0, width: 760.0, height: 520.0 };
+
+/// The street photograph's persons and vehicles, annotated by hand (left, top, right, bottom).
+const TRUTH: [(ObjectClass, [f32; 4]); 5] = [
+    (ObjectClass::Person, [48.0, 398.0, 245.0, 905.0]),
+    (ObjectClass::Person, [670.0, 380.0, 810.0, 878.0]),
+    (ObjectClass::Person, [220.0, 405.0, 345.0, 860.0]),
+    (ObjectClass::Person, [0.0, 550.0, 68.0, 873.0]),
+    (ObjectClass::Bus, [20.0, 228.0, 805.0, 745.0]),
+];
+
+/// The issue's minimums: exact reads per country, clean and degraded.
+const MIN_CLEAN: f64 = 0.95;
+const MIN_DEGRADED: f64 = 0.80;
+
+pub fn run(a: VisionArgs) -> anyhow::Result<()> {
+    match a.command {
+        VisionCommand::Eval { models, per_condition, seed, threads, out } => {
+            eval(&models, per_condition, seed, threads, out.as_deref())
+        }
+    }
+}
+
+fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let w = a[2].min(b[2]) - a[0].max(b[0]);
+    let h = a[3].min(b[3]) - a[1].max(b[1]);
+    if w <= 0.0 || h <= 0.0 {
+        return 0.0;
+    }
+    let area = |r: [f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    w * h / (area(a) + area(b) - w * h)
+}
+
+/// Precision and recall of `found` against the truth for the classes `of` selects (a found box
+/// matches an unmatched true box of a selected class with IoU ≥ 0.5).
+fn scores(found: &[Object], of: impl Fn(ObjectClass) -> bool) -> (f64, f64) {
+    let truth: Vec<[f32; 4]> = TRUTH.iter().filter(|(c, _)| of(*c)).map(|(_, b)| *b).collect();
+    let found: Vec<[f32; 4]> =
+        found.iter().filter(|o| of(o.class)).map(|o| [o.left, o.top, o.right, o.bottom]).collect();
+    let mut used = vec![false; truth.len()];
+    let mut hits = 0usize;
+    for f in &found {
+        if let Some(i) = (0..truth.len()).filter(|&i| !used[i] && iou(*f, truth[i]) >= 0.5).max_by(|&a, &b| {
+            iou(*f, truth[a]).total_cmp(&iou(*f, truth[b]))
+        }) {
+            used[i] = true;
+            hits += 1;
+        }
+    }
+    let ratio = |n: usize, d: usize| if d == 0 { 1.0 } else { n as f64 / d as f64 };
+    (ratio(hits, found.len()), ratio(hits, truth.len()))
+}
+
+fn eval(dir: &std::path::Path, per_condition: usize, seed: u64, threads: usize, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    anyhow::ensure!((1..=1000).contains(&per_condition), "--per-condition: 1 to 1000");
+    let checked = models::check(dir)?;
+    let runtime = Runtime::load(&checked)?;
+    let mut analyser = Analyser::new(&runtime, &checked, Settings { threads, ..Settings::default() })?;
+    let photo = image::open(checked.path(ModelId::StreetPhoto)).context("the street photograph")?.to_rgb8();
+    let fonts: Vec<ab_glyph::FontVec> = FONTS
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).with_context(|| format!("{f} (Debian's fonts-dejavu-extra, fonts-liberation)"))?;
+            ab_glyph::FontVec::try_from_vec(bytes).map_err(|e| anyhow::anyhow!("{f}: {e}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(o) = out {
+        std::fs::create_dir_all(o).with_context(|| format!("creating {}", o.display()))?;
+    }
+
+    // Detection on the photograph.
+    let started = Instant::now();
+    let found = analyser.objects(&photo)?;
+    let detect_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (pp, pr) = scores(&found, |c| c == ObjectClass::Person);
+    let (vp, vr) = scores(&found, ObjectClass::is_vehicle);
+    println!("detection_person_precision={pp:.2}");
+    println!("detection_person_recall={pr:.2}");
+    println!("detection_vehicle_precision={vp:.2}");
+    println!("detection_vehicle_recall={vr:.2}");
+    println!("detection_ms={detect_ms:.0}");
+
+    // Plates.
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut n = 0usize;
+    let mut plate_ms = 0.0f64;
+    let mut met = true;
+    let (mut all_clean, mut all_degraded) = ((0usize, 0usize), (0usize, 0usize));
+    for country in COUNTRIES {
+        let (mut clean, mut degraded) = ((0usize, 0usize), (0usize, 0usize));
+        for condition in Condition::ALL {
+            for _ in 0..per_condition {
+                let (text, printed) = picture::random_plate(&mut rng, country);
+                let font = &fonts[n % fonts.len()];
+                let flat = picture::draw_plate(&printed, &picture::band_code(country), font, 110);
+                let (mut scene, truth) = picture::place(&photo, &flat, (country, &text), BUS, condition, &mut rng);
+                if condition != Condition::Clean {
+                    scene = picture::jpeg_round_trip(&scene, 60);
+                }
+                let started = Instant::now();
+                let plates = analyser.plates(&scene)?;
+                plate_ms += started.elapsed().as_secs_f64() * 1000.0;
+                let exact = plates.iter().any(|p| p.text == truth.plate);
+                let tally = if condition == Condition::Clean { &mut clean } else { &mut degraded };
+                tally.0 += usize::from(exact);
+                tally.1 += 1;
+                if let Some(o) = out {
+                    scene.save(o.join(format!("{n:04}.jpg")))?;
+                    let read: Vec<&str> = plates.iter().map(|p| p.text.as_str()).collect();
+                    let record = serde_json::json!({"truth": truth, "read": read, "exact": exact});
+                    std::fs::write(o.join(format!("{n:04}.json")), serde_json::to_vec_pretty(&record)?)?;
+                }
+                n += 1;
+            }
+        }
+        let rate = |t: (usize, usize)| t.0 as f64 / t.1.max(1) as f64;
+        println!("plates_exact_clean_{country}={:.3}", rate(clean));
+        println!("plates_exact_degraded_{country}={:.3}", rate(degraded));
+        met &= rate(clean) >= MIN_CLEAN && rate(degraded) >= MIN_DEGRADED;
+        all_clean = (all_clean.0 + clean.0, all_clean.1 + clean.1);
+        all_degraded = (all_degraded.0 + degraded.0, all_degraded.1 + degraded.1);
+    }
+    println!("plates_pictures={n}");
+    println!("plates_exact_clean={:.3}", all_clean.0 as f64 / all_clean.1.max(1) as f64);
+    println!("plates_exact_degraded={:.3}", all_degraded.0 as f64 / all_degraded.1.max(1) as f64);
+    println!("plates_ms_per_picture={:.0}", plate_ms / n.max(1) as f64);
+    println!("plates_minimums_met={met}");
+    anyhow::ensure!(met, "exact reads below the minimums ({MIN_CLEAN} clean, {MIN_DEGRADED} degraded, per country)");
+    Ok(())
+}

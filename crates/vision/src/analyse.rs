@@ -1,0 +1,251 @@
+//! The node's own analysis of a frame: persons and vehicles (YOLOv4-tiny, converted from its
+//! darknet files when the analyser starts), and plates (PP-OCRv4 text detection and recognition,
+//! a text kept only when a country's grammar reads it as a plate).
+
+use image::RgbImage;
+use limes_plate::CountryCode;
+use limes_scene::ObjectClass;
+
+use crate::darknet::{self, Head, Network};
+use crate::models::{ModelId, Models};
+use crate::ocr::{self, BoxSettings, TextBox};
+use crate::runtime::{Runtime, RuntimeError, Session};
+use crate::yolo;
+
+/// Why the analyser could not start or analyse a frame.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyseError {
+    /// A model could not be loaded or run.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The detector's darknet files could not be made into a model.
+    #[error(transparent)]
+    Darknet(#[from] darknet::DarknetError),
+    /// A model file could not be read.
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+    /// A model gave an output of an unexpected shape, or lacks what the analyser needs.
+    #[error("{0}")]
+    Model(String),
+    /// The frame cannot be analysed (empty, or absurdly large).
+    #[error("frame {width}×{height}: {reason}")]
+    Frame { width: u32, height: u32, reason: &'static str },
+}
+
+/// How the analyser works.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The detector's input (a multiple of 32): larger finds smaller objects, at a cost.
+    pub object_input: usize,
+    /// The least score of a person or vehicle.
+    pub object_threshold: f32,
+    /// Overlap above which the weaker of two boxes of one class goes.
+    pub nms_iou: f32,
+    /// The longer side of the text detector's input: a larger frame is scaled down to it, a
+    /// smaller one kept as it is (rounded to multiples of 32).
+    pub text_limit: u32,
+    /// Threads per model.
+    pub threads: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { object_input: 416, object_threshold: 0.35, nms_iou: 0.45, text_limit: 1280, threads: 2 }
+    }
+}
+
+/// A person or vehicle, in the frame's pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    pub class: ObjectClass,
+    pub score: f32,
+    pub left: f32,
+    pub top: f32,
+    pub right: f32,
+    pub bottom: f32,
+}
+
+/// A plate read in a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlateFound {
+    /// Canonical (the country's grammar applied).
+    pub text: String,
+    pub country: CountryCode,
+    /// The recogniser's confidence times how well the country's grammar reads it.
+    pub confidence: f32,
+    /// As the recogniser read it.
+    pub raw: String,
+    /// The plate's text box in the frame.
+    pub corners: [(f32, f32); 4],
+}
+
+/// The largest frame the analyser takes (8K).
+const MAX_SIDE: u32 = 8192;
+
+/// COCO's classes the node watches for.
+fn class_of(coco: usize) -> Option<ObjectClass> {
+    Some(match coco {
+        0 => ObjectClass::Person,
+        1 => ObjectClass::Bicycle,
+        2 => ObjectClass::Car,
+        3 => ObjectClass::Motorcycle,
+        5 => ObjectClass::Bus,
+        7 => ObjectClass::Truck,
+        _ => return None,
+    })
+}
+
+/// The models, ready to run on frames.
+#[derive(Debug)]
+pub struct Analyser {
+    settings: Settings,
+    objects: Session,
+    heads: Vec<Head>,
+    text_detection: Session,
+    text_recognition: Session,
+    alphabet: Vec<String>,
+}
+
+fn read(models: &Models, id: ModelId) -> Result<Vec<u8>, AnalyseError> {
+    let path = models.path(id);
+    std::fs::read(&path).map_err(|e| AnalyseError::File { path: path.display().to_string(), reason: e.to_string() })
+}
+
+impl Analyser {
+    /// Loads the checked models: the detector converted from its darknet files, the text models
+    /// as they are; the recogniser's characters from its metadata.
+    pub fn new(runtime: &Runtime, models: &Models, settings: Settings) -> Result<Analyser, AnalyseError> {
+        let cfg = String::from_utf8(read(models, ModelId::ObjectNetwork)?)
+            .map_err(|_| AnalyseError::Model("the detector's cfg is not UTF-8".into()))?;
+        let network = Network::parse(&cfg)?.with_input(settings.object_input, settings.object_input)?;
+        let onnx = darknet::to_onnx(&network, &read(models, ModelId::ObjectWeights)?)?;
+        let objects = runtime.session_from_memory(&onnx, "yolov4-tiny", settings.threads)?;
+        let text_detection = runtime.session(models, ModelId::TextDetection, settings.threads)?;
+        let text_recognition = runtime.session(models, ModelId::TextRecognition, settings.threads)?;
+        let characters = text_recognition
+            .metadata("character")
+            .ok_or_else(|| AnalyseError::Model("the text recogniser has no `character` metadata".into()))?;
+        // Symbol 0 is CTC's blank; then the characters, one per line; then a space.
+        let mut alphabet: Vec<String> = characters.lines().map(str::to_owned).collect();
+        alphabet.push(" ".into());
+        Ok(Analyser { settings, objects, heads: network.heads(), text_detection, text_recognition, alphabet })
+    }
+
+    fn check(frame: &RgbImage) -> Result<(), AnalyseError> {
+        let (width, height) = frame.dimensions();
+        if width < 16 || height < 16 {
+            return Err(AnalyseError::Frame { width, height, reason: "too small to analyse" });
+        }
+        if width > MAX_SIDE || height > MAX_SIDE {
+            return Err(AnalyseError::Frame { width, height, reason: "larger than 8192 on a side" });
+        }
+        Ok(())
+    }
+
+    /// The persons and vehicles in `frame`.
+    pub fn objects(&mut self, frame: &RgbImage) -> Result<Vec<Object>, AnalyseError> {
+        Self::check(frame)?;
+        let n = self.settings.object_input as u32;
+        let (input, fit) = yolo::letterbox(frame, n, n);
+        let outputs = self.objects.run_f32_all([1, 3, n as usize, n as usize], &input)?;
+        let mut found = Vec::new();
+        for (head, out) in self.heads.iter().zip(&outputs) {
+            let [_, _, h, w] = out.shape[..] else {
+                return Err(AnalyseError::Model(format!("a detector output of shape {:?}", out.shape)));
+            };
+            found.extend(
+                yolo::decode(head, &out.values, (h as usize, w as usize), (n, n), &fit, self.settings.object_threshold)
+                    .map_err(AnalyseError::Model)?,
+            );
+        }
+        Ok(yolo::nms(found, self.settings.nms_iou)
+            .into_iter()
+            .filter_map(|f| {
+                Some(Object { class: class_of(f.class)?, score: f.score, left: f.left, top: f.top, right: f.right, bottom: f.bottom })
+            })
+            .collect())
+    }
+
+    /// The text boxes of `frame` shaped like a plate (wider than high).
+    pub fn text_boxes(&mut self, frame: &RgbImage) -> Result<Vec<TextBox>, AnalyseError> {
+        Self::check(frame)?;
+        let (input, (w, h), scale) = ocr::det_input(frame, self.settings.text_limit);
+        let out = self.text_detection.run_f32([1, 3, h as usize, w as usize], &input)?;
+        if out.values.len() != (w * h) as usize {
+            return Err(AnalyseError::Model(format!("a detection map of shape {:?} for {w}×{h}", out.shape)));
+        }
+        Ok(ocr::boxes(&out.values, w, h, scale, &BoxSettings::default())
+            .into_iter()
+            .filter(|b| b.width() >= b.height() * 1.5 && b.height() >= 8.0)
+            .collect())
+    }
+
+    /// The text of one box.
+    pub fn read_text(&mut self, frame: &RgbImage, b: &TextBox) -> Result<(String, f32), AnalyseError> {
+        let Some(mut strip) = ocr::crop(frame, b) else { return Ok((String::new(), 0.0)) };
+        ocr::whiten_blue(&mut strip);
+        let (sw, sh) = strip.dimensions();
+        let width = ((48.0 * sw as f32 / sh.max(1) as f32).ceil() as u32).clamp(320, 1280);
+        let input = ocr::rec_input(&strip, width);
+        let out = self.text_recognition.run_f32([1, 3, 48, width as usize], &input)?;
+        let symbols = *out.shape.last().unwrap_or(&0) as usize;
+        if symbols != self.alphabet.len() + 1 {
+            return Err(AnalyseError::Model(format!(
+                "the recogniser gives {symbols} symbols for {} characters",
+                self.alphabet.len()
+            )));
+        }
+        Ok(ocr::ctc(&out.values, symbols, &self.alphabet))
+    }
+
+    /// The plates in `frame`: each plate-shaped text box read, kept when a country's grammar
+    /// reads it as a plate.
+    pub fn plates(&mut self, frame: &RgbImage) -> Result<Vec<PlateFound>, AnalyseError> {
+        let mut found = Vec::new();
+        for b in self.text_boxes(frame)? {
+            let (raw, confidence) = self.read_text(frame, &b)?;
+            if let Some((text, country, score)) = as_plate(&raw) {
+                found.push(PlateFound { text, country, confidence: confidence * score, raw, corners: b.corners });
+            }
+        }
+        found.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        Ok(found)
+    }
+}
+
+/// A recognised text as a plate: the best country whose grammar reads it (or reads it without a
+/// leading band code the recogniser read with it), its canonical text and score.
+pub fn as_plate(raw: &str) -> Option<(String, CountryCode, f32)> {
+    let cleaned: String = raw.chars().filter(|c| c.is_alphanumeric()).collect();
+    let mut tries = vec![cleaned.clone()];
+    for band in ["SRB", "RO", "UA", "CZ", "PL", "MD", "H"] {
+        if let Some(rest) = cleaned.strip_prefix(band) {
+            tries.push(rest.to_owned());
+        }
+    }
+    tries
+        .into_iter()
+        .filter(|t| (4..=10).contains(&t.chars().count()) && t.chars().any(|c| c.is_ascii_digit()))
+        .filter_map(|t| {
+            let n = limes_plate::normalize(&t, None).ok()?;
+            let best = n.candidates.into_iter().next()?;
+            Some((best.text.as_str().to_owned(), best.country, best.score))
+        })
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognised_texts_are_plates_only_when_a_grammar_reads_them() {
+        let (text, country, _) = as_plate("B 74 MSO").unwrap();
+        assert_eq!((text.as_str(), country), ("B74MSO", CountryCode::RO));
+        assert_eq!(as_plate("BX9025HC").unwrap().1, CountryCode::UA);
+        assert_eq!(as_plate("RO B 74 MSO").unwrap().0, "B74MSO", "the band's code read with it");
+        for noise in ["cero", "emisiones", "electricamEMTe", "M1SDL/SEUTLLA", "", "12", "ΑΒΓΔ"] {
+            assert_eq!(as_plate(noise), None, "{noise}");
+        }
+    }
+}
