@@ -99,9 +99,10 @@ fn scores(found: &[Object], of: impl Fn(ObjectClass) -> bool) -> (f64, f64) {
     let mut used = vec![false; truth.len()];
     let mut hits = 0usize;
     for f in &found {
-        if let Some(i) = (0..truth.len()).filter(|&i| !used[i] && iou(*f, truth[i]) >= 0.5).max_by(|&a, &b| {
-            iou(*f, truth[a]).total_cmp(&iou(*f, truth[b]))
-        }) {
+        if let Some(i) = (0..truth.len())
+            .filter(|&i| !used[i] && iou(*f, truth[i]) >= 0.5)
+            .max_by(|&a, &b| iou(*f, truth[a]).total_cmp(&iou(*f, truth[b])))
+        {
             used[i] = true;
             hits += 1;
         }
@@ -110,7 +111,13 @@ fn scores(found: &[Object], of: impl Fn(ObjectClass) -> bool) -> (f64, f64) {
     (ratio(hits, found.len()), ratio(hits, truth.len()))
 }
 
-fn eval(dir: &std::path::Path, per_condition: usize, seed: u64, threads: usize, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn eval(
+    dir: &std::path::Path,
+    per_condition: usize,
+    seed: u64,
+    threads: usize,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     anyhow::ensure!((1..=1000).contains(&per_condition), "--per-condition: 1 to 1000");
     let checked = models::check(dir)?;
     let runtime = Runtime::load(&checked)?;
@@ -119,7 +126,8 @@ fn eval(dir: &std::path::Path, per_condition: usize, seed: u64, threads: usize, 
     let fonts: Vec<ab_glyph::FontVec> = FONTS
         .iter()
         .map(|f| {
-            let bytes = std::fs::read(f).with_context(|| format!("{f} (Debian's fonts-dejavu-extra, fonts-liberation)"))?;
+            let bytes =
+                std::fs::read(f).with_context(|| format!("{f} (Debian's fonts-dejavu-extra, fonts-liberation)"))?;
             ab_glyph::FontVec::try_from_vec(bytes).map_err(|e| anyhow::anyhow!("{f}: {e}"))
         })
         .collect::<anyhow::Result<_>>()?;

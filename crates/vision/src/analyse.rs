@@ -161,7 +161,14 @@ impl Analyser {
         Ok(yolo::nms(found, self.settings.nms_iou)
             .into_iter()
             .filter_map(|f| {
-                Some(Object { class: class_of(f.class)?, score: f.score, left: f.left, top: f.top, right: f.right, bottom: f.bottom })
+                Some(Object {
+                    class: class_of(f.class)?,
+                    score: f.score,
+                    left: f.left,
+                    top: f.top,
+                    right: f.right,
+                    bottom: f.bottom,
+                })
             })
             .collect())
     }

@@ -2,6 +2,14 @@
 //! wheel carries (crate `ort`, `load-dynamic`, no default features: nothing is downloaded or
 //! linked at build time).
 //!
+//! Why ONNX Runtime and not tract: on this project's 2-core machines, with the pinned PP-OCRv4
+//! models on 2 threads, ONNX Runtime ran text detection at 960×544 in 68 ms and recognition at
+//! 48×320 in 12 ms where tract (`multithread-mm`, a 2-thread executor) took 141 and 22 ms; and the
+//! issue's speed goal is the Python rapidocr pipeline on onnxruntime, whose model time only the
+//! same engine equals (`docs/benchmarks.md`, "Vision runtimes"; `benches/runtimes.rs` measures
+//! both, tract behind the `tract` feature). Built without `ort`'s default features it downloads
+//! and links nothing; the library is one more pinned file, checked by SHA-256 before it is loaded.
+//!
 //! A [`Runtime`] and its sessions are made only from [`Models`], which only
 //! [`crate::models::check`] gives: the library loaded and the models run are the pinned ones.
 
@@ -65,7 +73,12 @@ impl Runtime {
 
     /// A session of a model made in memory (the detector, converted from its darknet files when
     /// the analyser starts), named `model` in errors.
-    pub fn session_from_memory(&self, onnx: &[u8], model: &'static str, threads: usize) -> Result<Session, RuntimeError> {
+    pub fn session_from_memory(
+        &self,
+        onnx: &[u8],
+        model: &'static str,
+        threads: usize,
+    ) -> Result<Session, RuntimeError> {
         let fail = |e: ort::Error| RuntimeError::Session { model, reason: e.to_string() };
         let session = OrtSession::builder(&self.environment)
             .map_err(fail)?
