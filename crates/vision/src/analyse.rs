@@ -79,6 +79,10 @@ pub struct PlateFound {
     pub corners: [(f32, f32); 4],
 }
 
+/// The least mean confidence of the recogniser for a text to be taken as a plate: writing on a
+/// vehicle read badly ("cero" as `Cer2`) fits some country's grammar.
+const MIN_TEXT_CONFIDENCE: f32 = 0.7;
+
 /// The largest frame the analyser takes (8K).
 const MAX_SIDE: u32 = 8192;
 
@@ -211,6 +215,9 @@ impl Analyser {
         let mut found = Vec::new();
         for b in self.text_boxes(frame)? {
             let (raw, confidence) = self.read_text(frame, &b)?;
+            if confidence < MIN_TEXT_CONFIDENCE {
+                continue;
+            }
             if let Some((text, country, score)) = as_plate(&raw) {
                 found.push(PlateFound { text, country, confidence: confidence * score, raw, corners: b.corners });
             }
