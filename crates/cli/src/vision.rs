@@ -15,6 +15,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use limes_scene::ObjectClass;
+use limes_scene::geometry::BBox;
 use limes_sim::picture::{self, COUNTRIES, Condition, Spot};
 use limes_vision::analyse::{Analyser, Object, Settings};
 use limes_vision::models::{self, ModelId};
@@ -56,6 +57,9 @@ const FONTS: [&str; 2] = [
     "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Bold.ttf",
 ];
 
+/// The street photograph's size.
+const PHOTO: (u32, u32) = (810, 1080);
+
 /// Where the bus is in the street photograph (810×1080): the plates go on it.
 const BUS: Spot = Spot { x: 40.0, y: 230.0, width: 760.0, height: 520.0 };
 
@@ -80,14 +84,11 @@ pub fn run(a: VisionArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Intersection over union of two boxes (left, top, right, bottom) of the photograph.
 fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
-    let w = a[2].min(b[2]) - a[0].max(b[0]);
-    let h = a[3].min(b[3]) - a[1].max(b[1]);
-    if w <= 0.0 || h <= 0.0 {
-        return 0.0;
-    }
-    let area = |r: [f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
-    w * h / (area(a) + area(b) - w * h)
+    let (w, h) = PHOTO;
+    let bbox = |r: [f32; 4]| BBox::from_pixels(r[0], r[1], r[2], r[3], w, h);
+    bbox(a).iou(&bbox(b))
 }
 
 /// Precision and recall of `found` against the truth for the classes `of` selects (a found box

@@ -45,8 +45,13 @@ pub fn path(state: &AppState, sha256: &str) -> Option<PathBuf> {
     state.federation.get().and_then(|f| f.link.blob_path(&digest))
 }
 
+/// Whether `s` is a SHA-256 as files are named by it: 64 lower-case hexadecimal digits.
+pub(crate) fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn parse_digest(sha256: &str) -> Option<[u8; 32]> {
-    if sha256.len() != 64 || !sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if !is_sha256(sha256) {
         return None;
     }
     let mut digest = [0u8; 32];

@@ -14,6 +14,7 @@
 //! [`crate::models::check`] gives: the library loaded and the models run are the pinned ones.
 
 use ort::session::Session as OrtSession;
+use ort::session::builder::SessionBuilder;
 use ort::value::TensorRef;
 
 use crate::models::{ModelId, Models, manifest};
@@ -59,15 +60,7 @@ impl Runtime {
     /// A session of one model, running each node on up to `threads` threads.
     pub fn session(&self, models: &Models, id: ModelId, threads: usize) -> Result<Session, RuntimeError> {
         let model = manifest::file(id).name;
-        let fail = |e: ort::Error| RuntimeError::Session { model, reason: e.to_string() };
-        let session = OrtSession::builder(&self.environment)
-            .map_err(fail)?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| fail(e.into()))?
-            .with_inter_threads(1)
-            .map_err(|e| fail(e.into()))?
-            .commit_from_file(models.path(id))
-            .map_err(fail)?;
+        let session = self.builder(model, threads)?.commit_from_file(models.path(id)).map_err(failed(model))?;
         Ok(Session { session, model })
     }
 
@@ -79,17 +72,25 @@ impl Runtime {
         model: &'static str,
         threads: usize,
     ) -> Result<Session, RuntimeError> {
-        let fail = |e: ort::Error| RuntimeError::Session { model, reason: e.to_string() };
-        let session = OrtSession::builder(&self.environment)
-            .map_err(fail)?
+        let session = self.builder(model, threads)?.commit_from_memory(onnx).map_err(failed(model))?;
+        Ok(Session { session, model })
+    }
+
+    /// A session builder running each node on up to `threads` threads, one node at a time.
+    fn builder(&self, model: &'static str, threads: usize) -> Result<SessionBuilder, RuntimeError> {
+        let fail = failed(model);
+        OrtSession::builder(&self.environment)
+            .map_err(&fail)?
             .with_intra_threads(threads.max(1))
             .map_err(|e| fail(e.into()))?
             .with_inter_threads(1)
-            .map_err(|e| fail(e.into()))?
-            .commit_from_memory(onnx)
-            .map_err(fail)?;
-        Ok(Session { session, model })
+            .map_err(|e| fail(e.into()))
     }
+}
+
+/// The error of making a session of `model`.
+fn failed(model: &'static str) -> impl Fn(ort::Error) -> RuntimeError {
+    move |e| RuntimeError::Session { model, reason: e.to_string() }
 }
 
 /// One model, ready to run.

@@ -635,7 +635,7 @@ pub(super) async fn received_release(state: &AppState, r: &Received) -> Result<(
         l.request.as_deref() == Some(released.request.as_str())
             && match (l.category, &released.clip) {
                 (Category::Images, Some(c)) => {
-                    l.images == ImageForm::Clear && released.reads.is_empty() && is_sha256(&c.sha256)
+                    l.images == ImageForm::Clear && released.reads.is_empty() && crate::files::is_sha256(&c.sha256)
                 }
                 (_, None) => l.plates == PlateForm::Clear,
                 (_, Some(_)) => false,
@@ -666,11 +666,6 @@ pub(super) async fn received_release(state: &AppState, r: &Received) -> Result<(
         "data released to us"
     );
     Ok(())
-}
-
-/// 64 lowercase hex digits.
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Whether the released data of `r` may be opened now for `purpose`: the agreement with the

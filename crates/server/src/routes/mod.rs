@@ -142,7 +142,7 @@ pub(crate) fn media_type(headers: &HeaderMap) -> String {
 /// The id of an incident, a bulletin or an operation from its route's two parts.
 /// A `{sha256}` path parameter: 64 lower-case hexadecimal digits.
 pub(crate) fn digest(sha256: &str) -> Result<&str, ApiError> {
-    if sha256.len() == 64 && sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if crate::files::is_sha256(sha256) {
         Ok(sha256)
     } else {
         Err(ApiError::BadRequest(format!("{sha256:?} is not a SHA-256 (64 lower-case hexadecimal digits)")))
