@@ -14,6 +14,7 @@ import { el } from "./dom.js";
 import { receiving } from "./agencies.js";
 import * as footage from "./footage.js";
 import * as clips from "./clips.js";
+import * as analysis from "./analysis.js";
 
 /// The live players, by camera: their abort controllers.
 const players = new Map();
@@ -49,6 +50,7 @@ async function refreshAll() {
   await refresh();
   await shared();
   await grants();
+  await analysis.show();
 }
 
 export function stop() {

@@ -120,6 +120,15 @@ operations! {
     FootageUpload = "footage.upload", Collect, purpose: false, token: true;
     /// List and download footage, and ask where its camera was at a moment.
     FootageView = "footage.view", Consult, purpose: true, token: true;
+    /// Have the node analyse a camera's recording or footage itself: persons and vehicles
+    /// found, plates read into reads (which hotlists match), lines and zones watched.
+    VideoAnalyse = "video.analyse", Collect, purpose: false, token: true;
+    /// See the events the node's own analysis raised (a person across a drawn line), with the
+    /// picture each was raised on.
+    EventsView = "events.view", Consult, purpose: true, token: true;
+    /// Confirm or dismiss such an event: a person decides before any is shared with a partner
+    /// (EU AI Act Art. 14, human oversight of a high-risk system).
+    EventsConfirm = "events.confirm", Alter, purpose: true, token: false;
     /// Let a partner agency watch one of this node's cameras live, for a limited time, during
     /// an incident both agencies know of; and withdraw that before its time.
     VideoShare = "video.share", Disclose, purpose: true, token: false;

@@ -44,6 +44,44 @@ pub struct Config {
     /// Camera streams the node records, and how long it keeps them.
     #[serde(default)]
     pub video: VideoSection,
+    /// The node's own analysis of video: where its models are, and how each camera is watched.
+    #[serde(default)]
+    pub analysis: AnalysisSection,
+}
+
+/// `[analysis]` and its `[analysis.cameras.<camera id>]`: see `limes_server::analysis` and
+/// `limes_vision::watch::WatchSettings` (frames per second, motion gating, plates, and the
+/// lines and zones drawn on the camera's picture).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisSection {
+    /// The model files; `models/` in the data directory when unset (where `limes models fetch
+    /// --config` puts them).
+    pub models: Option<PathBuf>,
+    /// Threads per model (2 when unset).
+    pub threads: Option<usize>,
+    pub cameras: std::collections::BTreeMap<String, limes_vision::watch::WatchSettings>,
+}
+
+impl AnalysisSection {
+    /// The options, every camera's settings checked.
+    pub fn options(&self, data_dir: &Path) -> anyhow::Result<limes_server::analysis::AnalysisOptions> {
+        let mut cameras = std::collections::BTreeMap::new();
+        for (id, settings) in &self.cameras {
+            let camera = limes_model::CameraId::new(id).with_context(|| format!("[analysis.cameras] camera {id:?}"))?;
+            settings.check().map_err(|e| anyhow::anyhow!("[analysis.cameras.{id}]: {e}"))?;
+            cameras.insert(camera, settings.clone());
+        }
+        let threads = self.threads.unwrap_or(2);
+        if !(1..=64).contains(&threads) {
+            bail!("[analysis] threads must be 1 to 64");
+        }
+        Ok(limes_server::analysis::AnalysisOptions {
+            models: self.models.clone().unwrap_or_else(|| data_dir.join("models")),
+            threads,
+            cameras,
+        })
+    }
 }
 
 /// `[video]` and its `[[video.streams]]`: see `limes_server::video`.
@@ -907,6 +945,21 @@ check_every_seconds = 60
 # password_env = "LIMES_CAMERA_PASSWORD"
 # keep_days = 14
 # segment_seconds = 60
+
+# The node's own analysis of video (persons, vehicles, plates, lines and zones; docs/api.md,
+# "The node's own analysis of video"), on the model files `limes models fetch` puts in `models`
+# (<data_dir>/models when unset, where `limes models fetch --config` puts them). Each camera's
+# settings, by camera id:
+# [analysis]
+# models = "/var/lib/limes/models"
+# threads = 2
+# [analysis.cameras.ro-siret-1]
+# fps = 5
+# [[analysis.cameras.ro-siret-1.scene.lines]]
+# id = "green-border"
+# a = {{ x = 0.5, y = 0.0 }}
+# b = {{ x = 0.5, y = 1.0 }}
+# classes = ["person"]
 
 [matching]
 # A read whose text confidence (as the camera reports it) is below this raises only

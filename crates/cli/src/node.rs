@@ -217,6 +217,7 @@ impl Node {
         };
         // Before anything starts: a stream named wrong stops the node here.
         let video = cfg.video.options()?;
+        let analysis = cfg.analysis.options(&cfg.store.data_dir)?;
         let retention = Retention {
             reads_days: cfg.retention.reads_days,
             detections_days: cfg.retention.detections_days,
@@ -224,6 +225,7 @@ impl Node {
             detections_days_by_country: cfg.retention.detections_days_by_country.clone(),
         };
         let mut node = Self::start(&cfg.store.data_dir, cfg.api.listen, options, retention, &cfg.webhooks).await?;
+        node.state.analysis.configure(analysis);
         if let Some(mqtt) = &cfg.mqtt {
             node.start_mqtt(mqtt.clone())?;
         }
@@ -231,6 +233,8 @@ impl Node {
             node.start_federation(&cfg.store.data_dir, link).await?;
         }
         node.start_video(video).await?;
+        // After the recorders: live analysis takes its frames from their feeds.
+        limes_server::analysis::start_live(&node.state);
         Ok(node)
     }
 

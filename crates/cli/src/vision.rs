@@ -49,6 +49,26 @@ enum VisionCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Make a synthetic 1080p street video (H.264 MP4, through ffmpeg): the street photograph
+    /// with a plate of `--country` on its bus, sliding across the frame, so that its vehicle and
+    /// persons cross the middle. Prints `plate=`, `country=`, `frames=` lines. For tests,
+    /// demonstrations and `limes bench`: no camera needed.
+    Video {
+        /// The checked models folder, for the street photograph it holds.
+        #[arg(long, env = "LIMES_MODELS")]
+        models: PathBuf,
+        /// The MP4 to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "RO")]
+        country: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f32,
+        #[arg(long, default_value_t = 10)]
+        fps: u32,
+    },
 }
 
 /// The fonts the plates are drawn in: condensed grotesques, as plate fonts are.
@@ -81,7 +101,86 @@ pub fn run(a: VisionArgs) -> anyhow::Result<()> {
         VisionCommand::Eval { models, per_condition, seed, threads, out } => {
             eval(&models, per_condition, seed, threads, out.as_deref())
         }
+        VisionCommand::Video { models, out, country, seed, seconds, fps } => {
+            video(&models, &out, &country, seed, seconds, fps)
+        }
     }
+}
+
+/// The street video's size: 1080p.
+pub(crate) const VIDEO: (u32, u32) = (1920, 1080);
+
+/// The street photograph with a generated plate of `country` on its bus, and the plate's truth.
+pub(crate) fn street(
+    dir: &std::path::Path,
+    country: limes_plate::CountryCode,
+    seed: u64,
+) -> anyhow::Result<(image::RgbImage, picture::PlateTruth)> {
+    let checked = models::check(dir)?;
+    let photo = image::open(checked.path(ModelId::StreetPhoto)).context("the street photograph")?.to_rgb8();
+    let font_path = FONTS[0];
+    let font = ab_glyph::FontVec::try_from_vec(
+        std::fs::read(font_path).with_context(|| format!("{font_path} (Debian's fonts-dejavu-extra)"))?,
+    )
+    .map_err(|e| anyhow::anyhow!("{font_path}: {e}"))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (text, printed) = picture::random_plate(&mut rng, country);
+    let flat = picture::draw_plate(&printed, &picture::band_code(country), &font, 110);
+    Ok(picture::place(&photo, &flat, (country, &text), BUS, Condition::Clean, &mut rng))
+}
+
+/// Frame `i` of `n` of the street video: the photograph `scene` on a grey 1080p road, slid
+/// from the left edge (frame 0) to the right one (frame n − 1). Gives also where it stands.
+pub(crate) fn street_frame(scene: &image::RgbImage, i: u32, n: u32) -> image::RgbImage {
+    let (width, height) = VIDEO;
+    let mut frame = image::RgbImage::from_pixel(width, height, image::Rgb([92, 94, 98]));
+    image::imageops::overlay(&mut frame, scene, i64::from(street_x(scene, i, n)), i64::from(height - scene.height()));
+    frame
+}
+
+/// Where the photograph's left edge is in frame `i` of `n`.
+pub(crate) fn street_x(scene: &image::RgbImage, i: u32, n: u32) -> u32 {
+    (VIDEO.0 - scene.width()) * i / (n - 1).max(1)
+}
+
+fn video(
+    dir: &std::path::Path,
+    out: &std::path::Path,
+    country: &str,
+    seed: u64,
+    seconds: f32,
+    fps: u32,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let country = limes_plate::CountryCode::parse(country).map_err(|e| anyhow::anyhow!("--country: {e}"))?;
+    anyhow::ensure!(COUNTRIES.contains(&country), "--country: one of {COUNTRIES:?}");
+    anyhow::ensure!((0.5..=60.0).contains(&seconds), "--seconds: 0.5 to 60");
+    anyhow::ensure!((1..=60).contains(&fps), "--fps: 1 to 60");
+    let (scene, truth) = street(dir, country, seed)?;
+    let frames = (seconds * fps as f32).round().max(2.0) as u32;
+    let (width, height) = VIDEO;
+    let mut ffmpeg = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"])
+        .args(["-s", &format!("{width}x{height}"), "-r", &fps.to_string(), "-i", "-"])
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", &fps.to_string()])
+        .args(["-movflags", "+faststart"])
+        .arg(out)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("ffmpeg encodes the video (Debian's ffmpeg)")?;
+    let mut stdin = ffmpeg.stdin.take().expect("piped");
+    for i in 0..frames {
+        stdin.write_all(street_frame(&scene, i, frames).as_raw()).context("writing a frame to ffmpeg")?;
+    }
+    drop(stdin);
+    let status = ffmpeg.wait()?;
+    anyhow::ensure!(status.success(), "ffmpeg failed ({status})");
+    println!("plate={}", truth.plate);
+    println!("country={country}");
+    println!("frames={frames}");
+    println!("width={width}");
+    println!("height={height}");
+    Ok(())
 }
 
 /// Intersection over union of two boxes (left, top, right, bottom) of the photograph.

@@ -53,3 +53,31 @@ fn limes_vision_eval_scores_plate_reading_and_detection_and_writes_the_set() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// `limes bench vision`, briefly (three frames, one thread): every stage gives its figure, and
+/// the plate's crop is read as the plate. The real run is a command of its own (docs/benchmarks.md).
+#[test]
+fn limes_bench_vision_prints_each_stage() {
+    let models =
+        std::env::var("LIMES_MODELS").expect("LIMES_MODELS: run scripts/test, or set it to a fetched models folder");
+    let run = util::limes(&["bench", "vision", "--models", &models, "--vision-frames", "3", "--vision-threads", "1"]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    let figures: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+    for name in [
+        "vision.pipeline_1_thread.fps",
+        "vision.pipeline_1_thread.objects_ms",
+        "vision.pipeline_1_thread.plates_roi_ms",
+        "vision.plates_whole_frame_1_thread_ms",
+        "vision.idle_frame_gated_ms",
+        "vision.plate_crops_per_s_1_thread",
+    ] {
+        let value: f64 = figures
+            .get(name)
+            .and_then(|v| v.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name}: {stdout}"));
+        assert!(value > 0.0, "{name}: {stdout}");
+    }
+    assert_eq!(figures.get("vision.python"), Some(&"skipped (no --python) "), "{stdout}");
+    assert!(figures.get("vision.plate_crop_read").is_some_and(|r| !r.trim().is_empty()), "{stdout}");
+}

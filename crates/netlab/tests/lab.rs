@@ -6,11 +6,15 @@ use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use limes_netlab::{Error, FaultProxy, Lab, Latency, Loss, LossBackend, Netns, Peer};
 
 const DATAGRAMS: u32 = 2_000;
+/// Datagrams sent before the sender waits for the receiver (`datagrams_across`).
+const BATCH: u32 = 100;
 
 fn new_lab() -> Lab {
     Lab::new().unwrap_or_else(|error| panic!("these tests need a lab (run them as root): {error}"))
@@ -106,8 +110,13 @@ fn a_fault_proxy_on_the_root_address_sits_between_two_namespaces() {
 }
 
 /// Sends `DATAGRAMS` numbered datagrams from `from` to `to` and returns how many distinct ones
-/// arrived. The receiver reads on its own thread while the sender sends, so no socket buffer
-/// overflows; it stops after half a second of silence.
+/// arrived. The receiver reads on its own thread while the sender sends, and stops after half a
+/// second of silence. Loss must be the lab's, never a full socket buffer's: on a loaded machine
+/// the receiving thread can wait long for a core (a CI run lost 244 of 2000 on a path without
+/// loss), so the sender sends in batches of `BATCH` and waits, before the next batch, until
+/// the receiver has read a datagram of the last one. The path keeps order, so everything before
+/// it has been read too, and at most two batches wait in the buffer. A batch that loses all of
+/// its datagrams (2^-100 at 50 % loss) only costs the wait's time limit.
 fn datagrams_across(from: &Netns, to_addr: Ipv4Addr, to: Option<&Netns>) -> u32 {
     let bind = move || UdpSocket::bind((to_addr, 0));
     let receiver = match to {
@@ -117,13 +126,18 @@ fn datagrams_across(from: &Netns, to_addr: Ipv4Addr, to: Option<&Netns>) -> u32 
     .expect("bind the receiver");
     receiver.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
     let target = receiver.local_addr().expect("receiver address");
+    // One past the highest number read so far (0: none yet).
+    let read_up_to = Arc::new(AtomicU32::new(0));
+    let progress = Arc::clone(&read_up_to);
     let counting = std::thread::spawn(move || {
         let mut seen = BTreeSet::new();
         let mut buffer = [0; 64];
         loop {
             match receiver.recv(&mut buffer) {
                 Ok(4) => {
-                    seen.insert(u32::from_be_bytes([buffer[0], buffer[1], buffer[2], buffer[3]]));
+                    let number = u32::from_be_bytes([buffer[0], buffer[1], buffer[2], buffer[3]]);
+                    seen.insert(number);
+                    progress.fetch_max(number + 1, Ordering::Release);
                 }
                 Ok(_) => {}
                 Err(error) if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => break,
@@ -134,11 +148,13 @@ fn datagrams_across(from: &Netns, to_addr: Ipv4Addr, to: Option<&Netns>) -> u32 
     });
     let from_addr = from.addr();
     let sender = from.run(|| UdpSocket::bind((from_addr, 0))).expect("enter the sender's namespace").expect("bind");
-    for number in 0..DATAGRAMS {
-        sender.send_to(&number.to_be_bytes(), target).expect("send");
-        if number % 100 == 99 {
-            // A breath for the receiver: loss here must be the lab's, not a full buffer's.
-            std::thread::sleep(Duration::from_millis(2));
+    for batch in (0..DATAGRAMS).step_by(BATCH as usize) {
+        for number in batch..(batch + BATCH).min(DATAGRAMS) {
+            sender.send_to(&number.to_be_bytes(), target).expect("send");
+        }
+        let limit = Instant::now() + Duration::from_secs(2);
+        while read_up_to.load(Ordering::Acquire) <= batch && Instant::now() < limit {
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
     counting.join().expect("receiver thread")

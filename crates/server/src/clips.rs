@@ -48,6 +48,30 @@ fn with_key<T>(state: &AppState, f: impl FnOnce(&AgencyKey) -> T) -> Result<T, A
     Ok(f(&key))
 }
 
+/// `camera`'s recording from the key frame at or before `from` to `to`, as one MP4 (not kept):
+/// what a clip is cut from and what the node's own analysis decodes. A span that is empty or too
+/// long is 400, one with nothing recorded 404, one the camera's parameters change in or too
+/// large 422.
+pub(crate) async fn cut(
+    state: &AppState,
+    camera: &CameraId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<limes_recorder::clip::Clip, ApiError> {
+    let (store, cam) = (state.store.clone(), camera.clone());
+    tokio::task::spawn_blocking(move || {
+        limes_recorder::clip::cut(&store, &store.recordings_dir(), &cam, from, to, &ClipLimits::default())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| match e {
+        ClipError::Empty { .. } | ClipError::TooLong { .. } => ApiError::BadRequest(e.to_string()),
+        ClipError::NothingRecorded { .. } => ApiError::NotFound(e.to_string()),
+        ClipError::ParametersChange { .. } | ClipError::TooLarge { .. } => ApiError::Unprocessable(e.to_string()),
+        e => ApiError::Internal(e.to_string()),
+    })
+}
+
 /// Cuts `camera` from `from` to `to` (the clip starts at the key frame at or before `from`),
 /// signs it as `by` and keeps it.
 pub async fn export(
@@ -58,19 +82,7 @@ pub async fn export(
     by: &str,
 ) -> Result<(StoredClip, ClipManifest), ApiError> {
     let agency = AgencyId::new(state.access.options.agency.clone()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let store = state.store.clone();
-    let cam = camera.clone();
-    let clip = tokio::task::spawn_blocking(move || {
-        limes_recorder::clip::cut(&store, &store.recordings_dir(), &cam, from, to, &ClipLimits::default())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| match e {
-        ClipError::Empty { .. } | ClipError::TooLong { .. } => ApiError::BadRequest(e.to_string()),
-        ClipError::NothingRecorded { .. } => ApiError::NotFound(e.to_string()),
-        ClipError::ParametersChange { .. } | ClipError::TooLarge { .. } => ApiError::Unprocessable(e.to_string()),
-        e => ApiError::Internal(e.to_string()),
-    })?;
+    let clip = cut(state, &camera, from, to).await?;
     let now = Utc::now();
     let facts = ClipFacts {
         camera: camera.clone(),

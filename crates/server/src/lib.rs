@@ -29,6 +29,7 @@ use limes_store::Store;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+pub mod analysis;
 pub mod auth;
 pub mod clips;
 mod detections;
@@ -217,6 +218,8 @@ pub struct AppState {
     pub video: Arc<video::Hub>,
     /// Live video grants changed: relayed streams look at theirs again (`live_grants`).
     pub live_grants: Arc<live_grants::Changes>,
+    /// The node's own analysis of video: its models and each camera's settings (`analysis`).
+    pub analysis: Arc<analysis::Hub>,
 }
 
 /// The node's links to partner agencies and the queue of alerts on their way to them.
@@ -269,6 +272,7 @@ impl AppState {
             bulletins: Arc::default(),
             video: Arc::default(),
             live_grants: Arc::default(),
+            analysis: Arc::default(),
         })
         .and_then(|state: Self| {
             operations::rebuild_index(&state)?;

@@ -277,6 +277,8 @@ pub(crate) async fn housekeeping(state: &AppState) {
         })?;
         // Clips are kept beside them, named by the same digests.
         named.extend(s.store.clip_digests()?);
+        // And the pictures the node's own analysis raised events on.
+        named.extend(s.store.scene_event_frames()?);
         Ok(crate::files::sweep(&s, &named, FILE_GRACE))
     })
     .await

@@ -50,6 +50,7 @@ use rusqlite::{Connection, OpenFlags};
 
 mod accounts;
 mod alerts;
+mod analysis;
 mod bulletins;
 mod cameras;
 mod clips;
@@ -69,6 +70,7 @@ mod writer;
 
 pub use accounts::{SessionRow, TokenRow, UserRow};
 pub use alerts::{Ack, Alert, AlertOrigin, AlertQuery, DeletedPartnerAlert, PartnerAlert};
+pub use analysis::{EventDecision, SceneEventRow, TrafficCount};
 pub use bulletins::{BulletinBox, BulletinCopy, BulletinRead, StoredBulletin};
 pub use clips::{ClipSend, StoredClip};
 pub use detections::{DetectionBatch, DetectionCursor, DetectionPage, DetectionQuery, NewDetection, StoredDetection};

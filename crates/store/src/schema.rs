@@ -34,6 +34,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (19, include_str!("../migrations/0019_live_grants.sql")),
     (20, include_str!("../migrations/0020_clips.sql")),
     (21, include_str!("../migrations/0021_clip_requests.sql")),
+    (22, include_str!("../migrations/0022_own_analysis.sql")),
 ];
 
 /// The newest schema version this build knows.

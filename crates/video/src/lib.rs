@@ -1,6 +1,7 @@
 //! Video as a domain, without I/O: no files, sockets, clock or async runtime.
 //!
 //! [`container`] tells from a file's first bytes whether it is a video container at all.
+//! [`frames`] reads the pictures a decoder writes to a pipe, each bounded before it is read.
 //! [`telemetry`] turns the telemetry that drones and body cameras write beside their footage
 //! — GPX 1.0/1.1 tracks and DJI-style SRT subtitles — into one [`telemetry::Track`] of
 //! timestamped positions, which answers where the camera was at any moment
@@ -20,5 +21,6 @@
 //! ```
 
 pub mod container;
+pub mod frames;
 pub mod mp4;
 pub mod telemetry;

@@ -29,8 +29,9 @@ PINNED = {
 }
 
 
-def model(name):
-    folder = os.environ.get("LIMES_MODELS")
+def model(name, folder=None):
+    """The pinned model file `name` in `folder` (default $LIMES_MODELS), checked by SHA-256."""
+    folder = folder or os.environ.get("LIMES_MODELS")
     if not folder:
         sys.exit("LIMES_MODELS is not set: point it at a models folder (limes models fetch --dir DIR)")
     path = os.path.join(folder, name)

@@ -135,7 +135,8 @@ impl Analyser {
         Ok(Analyser { settings, objects, heads: network.heads(), text_detection, text_recognition, alphabet })
     }
 
-    fn check(frame: &RgbImage) -> Result<(), AnalyseError> {
+    /// Whether `frame` can be analysed at all (not tiny, not over 8K).
+    pub fn check(frame: &RgbImage) -> Result<(), AnalyseError> {
         let (width, height) = frame.dimensions();
         if width < 16 || height < 16 {
             return Err(AnalyseError::Frame { width, height, reason: "too small to analyse" });
@@ -232,10 +233,15 @@ impl Analyser {
 pub fn as_plate(raw: &str) -> Option<(String, CountryCode, f32)> {
     let cleaned: String = raw.chars().filter(|c| c.is_alphanumeric()).collect();
     let mut tries = vec![cleaned.clone()];
-    for band in ["SRB", "RO", "UA", "CZ", "PL", "MD", "H"] {
+    for band in ["SRB", "RO", "UA", "CZ", "PL", "MD"] {
         if let Some(rest) = cleaned.strip_prefix(band) {
             tries.push(rest.to_owned());
         }
+    }
+    // Hungary's band code is one letter, and many plates start with an H of their own (Ukraine's
+    // HB, HA…): it is taken for the band only when read apart from the rest.
+    if let Some(rest) = raw.trim_start().strip_prefix("H ") {
+        tries.push(rest.chars().filter(|c| c.is_alphanumeric()).collect());
     }
     tries
         .into_iter()
@@ -258,6 +264,8 @@ mod tests {
         assert_eq!((text.as_str(), country), ("B74MSO", CountryCode::RO));
         assert_eq!(as_plate("BX9025HC").unwrap().1, CountryCode::UA);
         assert_eq!(as_plate("RO B 74 MSO").unwrap().0, "B74MSO", "the band's code read with it");
+        assert_eq!(as_plate("HB 2334 HH").unwrap().0, "HB2334HH", "a Ukrainian plate's own H is no band");
+        assert_eq!(as_plate("H ABC 123").unwrap().0, "ABC123", "Hungary's band read apart");
         for noise in ["cero", "emisiones", "electricamEMTe", "M1SDL/SEUTLLA", "", "12", "ΑΒΓΔ"] {
             assert_eq!(as_plate(noise), None, "{noise}");
         }

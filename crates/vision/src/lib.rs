@@ -13,6 +13,10 @@
 //!   recogniser's output into text;
 //! - [`analyse::Analyser`]: the models run on a frame — persons and vehicles, and plates (a
 //!   text kept when a country's grammar reads it as a plate).
+//! - [`motion`]: the gate that spares an idle camera the models;
+//! - [`watch::Watcher`]: one camera frame after frame — the gate, the models on what moves,
+//!   plates read inside the vehicles found, tracks, lines and zones (`limes-scene`), and the
+//!   plate of each vehicle voted over its frames, with its best picture.
 //!
 //! Domain code (manifest, wheel selection and extraction, the index's answer, the pre- and
 //! post-processing of the models) does no I/O; [`models::fetch`], [`models::check`] and the
@@ -21,6 +25,8 @@
 pub mod analyse;
 pub mod darknet;
 pub mod models;
+pub mod motion;
 pub mod ocr;
 pub mod runtime;
+pub mod watch;
 pub mod yolo;

@@ -42,8 +42,10 @@ pub const PATH: &str = "/ui/";
 /// What the page may load: this node only. Leaflet positions map panes with inline style
 /// properties set from script (CSSOM), which `style-src 'self'` allows; no inline `<style>` or
 /// `style=""` markup is used. Video plays from `blob:` URLs the page makes itself (a Media
-/// Source fed from this node's API, a recording fetched from it): `media-src 'self' blob:`.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+/// Source fed from this node's API, a recording fetched from it): `media-src 'self' blob:`; so
+/// do pictures fetched from it with the session (the picture an event was raised on, which an
+/// `<img src>` could not fetch: it sends no session): `img-src 'self' data: blob:`.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
                    connect-src 'self'; font-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; \
                    form-action 'self'; frame-ancestors 'none'";
 

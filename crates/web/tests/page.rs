@@ -60,6 +60,7 @@ fn code_lists_cover_the_domains_codes() {
     }
     wanted.extend(["kind.confirmed", "kind.possible"].map(String::from));
     wanted.extend(cooperation_codes());
+    wanted.extend(scene_codes());
     let missing: Vec<&String> = wanted.iter().filter(|k| !en.contains_key(*k)).collect();
     assert!(missing.is_empty(), "codes without a text: {missing:?}");
 }
@@ -188,6 +189,33 @@ fn operation_changes() -> Vec<String> {
             format!("op_change.{}", serde_json::to_value(c).unwrap()["change"].as_str().unwrap())
         })
         .collect()
+}
+
+/// The keys of what the node's own analysis names (`limes-scene`): the classes of objects, the
+/// kinds of events and the directions across a line.
+fn scene_codes() -> Vec<String> {
+    let mut codes: Vec<String> =
+        limes_scene::ObjectClass::ALL.iter().map(|c| format!("object.{}", c.as_str())).collect();
+    use limes_scene::rules::Crossing;
+    codes.extend([Crossing::LeftToRight, Crossing::RightToLeft].map(|c| format!("crossing.{}", c.as_str())));
+    // As the node stores them (`limes_server::analysis`).
+    codes.extend(["line_crossed", "zone_entered", "stopped"].map(|k| format!("scene_event.{k}")));
+    codes
+}
+
+#[test]
+fn scene_code_lists_are_translated() {
+    let en = locale("en");
+    let mut copied = Vec::new();
+    for name in LOCALES.into_iter().filter(|l| *l != "en") {
+        let l = locale(name);
+        for key in scene_codes() {
+            if l.get(&key) == en.get(&key) {
+                copied.push(format!("{name}: {key}"));
+            }
+        }
+    }
+    assert!(copied.is_empty(), "left in English: {copied:#?}");
 }
 
 /// Codes whose word is the same in English and in these locales: not left untranslated.

@@ -4,6 +4,7 @@
 
 use clap::Args;
 
+mod cpu;
 mod federation;
 mod incidents;
 mod matching;
@@ -14,13 +15,16 @@ mod quality;
 mod record;
 mod ui;
 mod video;
+mod vision;
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Which benchmarks: ingest, latency, mqtt, match, search, pgtrgm, quality, ui (needs the
     /// source tree's web/ with its npm packages, Node.js and Chromium), record (needs ffmpeg and
     /// the source tree's scripts/rtsp-test-server with GStreamer), video (glass-to-glass latency
-    /// of the live view: what ui and record need), or all (without ui, record and video).
+    /// of the live view: what ui and record need), vision (the node's own analysis at 1080p,
+    /// per stage, beside Python rapidocr with --python; needs --models), or all (without ui,
+    /// record, video and vision).
     #[arg(default_value = "all")]
     pub which: Vec<String>,
     /// Hotlist entries for the ingest, latency and quality benchmarks.
@@ -110,6 +114,19 @@ pub struct BenchArgs {
     /// `video`: the clock camera's picture height.
     #[arg(long, default_value_t = 720)]
     pub video_height: u32,
+    /// `vision`: the checked models folder (`limes models fetch --dir`).
+    #[arg(long, env = "LIMES_MODELS")]
+    pub models: Option<std::path::PathBuf>,
+    /// `vision`: frames of the 1080p street video analysed per run.
+    #[arg(long, default_value_t = 20)]
+    pub vision_frames: u32,
+    /// `vision`: threads per model of the second run (the first is on one).
+    #[arg(long, default_value_t = 2)]
+    pub vision_threads: usize,
+    /// `vision`: a Python interpreter with rapidocr-onnxruntime 1.3.24, to measure its stages
+    /// on the same pictures in the same run (crates/vision/benches/rapidocr_stages.py).
+    #[arg(long)]
+    pub python: Option<std::path::PathBuf>,
 }
 
 /// Prints one figure.
@@ -135,11 +152,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "ui",
             "record",
             "video",
+            "vision",
         ]
         .contains(&w.as_str())
         {
             anyhow::bail!(
-                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui, record, video or all"
+                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui, record, video, vision or all"
             );
         }
     }
@@ -180,6 +198,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if a.which.iter().any(|w| w == "video") {
         rt()?.block_on(video::run(&a))?;
+    }
+    if a.which.iter().any(|w| w == "vision") {
+        vision::run(&a)?;
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ use limes_model::PlateRead;
 use limes_sim::Simulator;
 
 use super::node::{NodeProcess, sim_config};
-use super::{BenchArgs, figure};
+use super::{BenchArgs, cpu, figure};
 use crate::publish::{Broker, Publisher, qos};
 use crate::simulate::{camera_topic, node_mqtt_config};
 
@@ -74,19 +74,15 @@ fn messages(
     Ok(out)
 }
 
-/// CPU time of process `pid` (user + system), from `/proc`.
-fn cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
+/// CPU seconds process `pid` has spent; `None` where its clock cannot be read.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    cpu::seconds(pid).ok()
 }
 
-fn broker_pid() -> Option<String> {
+fn broker_pid() -> Option<u32> {
     let pid = std::fs::read_to_string("/run/mosquitto/mosquitto.pid").ok()?;
-    let pid = pid.trim().to_owned();
-    cpu_seconds(&pid).map(|_| pid)
+    let pid = pid.trim().parse().ok()?;
+    cpu_seconds(pid).map(|_| pid)
 }
 
 pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
@@ -159,9 +155,9 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
         })
     };
 
-    let (node_cpu0, bench_cpu0) = (cpu_seconds(&node.child.id().to_string()), cpu_seconds("self"));
+    let (node_cpu0, bench_cpu0) = (cpu_seconds(node.child.id()), cpu_seconds(std::process::id()));
     let broker_process = broker_pid();
-    let broker_cpu0 = broker_process.as_deref().and_then(cpu_seconds);
+    let broker_cpu0 = broker_process.and_then(cpu_seconds);
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(a.seconds);
     let mut tasks = Vec::new();
@@ -200,9 +196,9 @@ pub async fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let secs = start.elapsed().as_secs_f64();
     let at_end = node.stats().await?;
     let stored_at_end = at_end.reads_accepted;
-    let node_cpu = cpu_seconds(&node.child.id().to_string()).zip(node_cpu0).map(|(b, a)| b - a);
-    let bench_cpu = cpu_seconds("self").zip(bench_cpu0).map(|(b, a)| b - a);
-    let broker_cpu = broker_process.as_deref().and_then(cpu_seconds).zip(broker_cpu0).map(|(b, a)| b - a);
+    let node_cpu = cpu_seconds(node.child.id()).zip(node_cpu0).map(|(b, a)| b - a);
+    let bench_cpu = cpu_seconds(std::process::id()).zip(bench_cpu0).map(|(b, a)| b - a);
+    let broker_cpu = broker_process.and_then(cpu_seconds).zip(broker_cpu0).map(|(b, a)| b - a);
     // Then everything published must arrive.
     let sent_reads = published.load(Ordering::Relaxed);
     let drain = Instant::now();

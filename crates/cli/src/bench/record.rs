@@ -8,7 +8,7 @@
 //!
 //! For each number of streams N: N recorder tasks (`limes_recorder::record`) in this process
 //! into a fresh store, then N `ffmpeg -rtsp_transport tcp -i URL -c copy -f segment` processes.
-//! CPU is taken from `/proc/<pid>/stat` (user + system) over `--seconds` of steady recording:
+//! CPU is taken from each process's CPU clock (user + system, `bench::cpu`) over `--seconds` of steady recording:
 //! from the moment every stream is playing (limes) or writing (ffmpeg) to the moment it is told
 //! to stop, so connecting and the last fsync are left out. The server's CPU is reported apart.
 //! Frames: what each recorder wrote against 25 per wall second since its PLAY (limes) or its
@@ -25,36 +25,13 @@ use limes_model::CameraId;
 use limes_recorder::{RecorderConfig, RecorderEvent, StreamSource};
 use limes_store::{Store, StoreOptions};
 
-use super::{BenchArgs, figure};
+use super::{BenchArgs, cpu, figure};
 
 const FPS: f64 = 25.0;
 /// The length of the encoded clip; the served file repeats it.
 const CLIP_SECONDS: u32 = 4;
 /// What the served file lasts beyond `--seconds`: connecting, probing, stopping.
 const MARGIN_SECONDS: f64 = 30.0;
-
-/// CPU time of a process, user and system, in seconds (`/proc/<pid>/stat`).
-fn cpu_seconds(pid: u32, ticks_per_second: f64) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("/proc/{pid}/stat"))?;
-    // Fields after the command name, which is in brackets and may hold spaces: state is the
-    // first, utime the 12th, stime the 13th.
-    let rest = stat.rsplit_once(')').context("a /proc stat line")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    ensure!(fields.len() > 12, "short /proc/{pid}/stat");
-    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-    Ok(ticks as f64 / ticks_per_second)
-}
-
-/// `sysconf(_SC_CLK_TCK)`, through getconf (100 on Linux).
-fn ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -163,8 +140,8 @@ impl Server {
         Ok(server)
     }
 
-    fn cpu(&self, ticks: f64) -> anyhow::Result<f64> {
-        cpu_seconds(self.child.id(), ticks)
+    fn cpu(&self) -> anyhow::Result<f64> {
+        cpu::seconds(self.child.id())
     }
 }
 
@@ -195,7 +172,7 @@ fn short(frames: u64, expected: f64) -> bool {
     (frames as f64) < expected - (expected * 0.01).max(FPS / 2.0)
 }
 
-async fn record_limes(server: &Server, n: usize, seconds: f64, ticks: f64) -> anyhow::Result<Outcome> {
+async fn record_limes(server: &Server, n: usize, seconds: f64) -> anyhow::Result<Outcome> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path(), StoreOptions::default())?;
     let source = StreamSource::parse(&server.url, None)?;
@@ -244,10 +221,9 @@ async fn record_limes(server: &Server, n: usize, seconds: f64, ticks: f64) -> an
             .context("the recorders ended")?;
         note(e, &mut connected);
     }
-    let (server_before, cpu_before, start) =
-        (server.cpu(ticks)?, cpu_seconds(std::process::id(), ticks)?, Instant::now());
+    let (server_before, cpu_before, start) = (server.cpu()?, cpu::seconds(std::process::id())?, Instant::now());
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-    let (server_after, cpu_after, end) = (server.cpu(ticks)?, cpu_seconds(std::process::id(), ticks)?, Instant::now());
+    let (server_after, cpu_after, end) = (server.cpu()?, cpu::seconds(std::process::id())?, Instant::now());
     stop.send_replace(true);
     for task in tasks {
         task.await??;
@@ -281,7 +257,7 @@ async fn record_limes(server: &Server, n: usize, seconds: f64, ticks: f64) -> an
     })
 }
 
-fn record_ffmpeg(server: &Server, n: usize, seconds: f64, ticks: f64) -> anyhow::Result<Outcome> {
+fn record_ffmpeg(server: &Server, n: usize, seconds: f64) -> anyhow::Result<Outcome> {
     let dir = tempfile::tempdir()?;
     let mut children = Vec::new();
     let mut started = Vec::new();
@@ -322,11 +298,11 @@ fn record_ffmpeg(server: &Server, n: usize, seconds: f64, ticks: f64) -> anyhow:
         std::thread::sleep(Duration::from_millis(50));
     }
     let cpu_of = |children: &[(Child, PathBuf)]| -> anyhow::Result<f64> {
-        children.iter().map(|(c, _)| cpu_seconds(c.id(), ticks)).sum()
+        children.iter().map(|(c, _)| cpu::seconds(c.id())).sum()
     };
-    let (server_before, cpu_before, start) = (server.cpu(ticks)?, cpu_of(&children)?, Instant::now());
+    let (server_before, cpu_before, start) = (server.cpu()?, cpu_of(&children)?, Instant::now());
     std::thread::sleep(Duration::from_secs_f64(seconds));
-    let (server_after, cpu_after, end) = (server.cpu(ticks)?, cpu_of(&children)?, Instant::now());
+    let (server_after, cpu_after, end) = (server.cpu()?, cpu_of(&children)?, Instant::now());
     for (child, _) in &mut children {
         // ffmpeg's own "stop": it finishes the file it writes.
         if let Some(stdin) = child.stdin.as_mut() {
@@ -385,7 +361,6 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| std::env::temp_dir().join("limes-bench-record").join("clip-1080p25-h264-4mbit.mp4"));
     let served = prepare_file(&clip, a.seconds)?;
     figure("record.file", served.display(), "path");
-    let ticks = ticks_per_second();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let server = Server::start(&served)?;
@@ -395,9 +370,9 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     let (mut best_limes, mut best_ffmpeg) = (0, 0);
     for n in streams {
         figure(&format!("record.n{n}.load_average"), load_average(), "1/5/15 min");
-        let limes = rt.block_on(record_limes(&server, n, a.seconds, ticks))?;
+        let limes = rt.block_on(record_limes(&server, n, a.seconds))?;
         report(n, "limes", &limes);
-        let ffmpeg = record_ffmpeg(&server, n, a.seconds, ticks)?;
+        let ffmpeg = record_ffmpeg(&server, n, a.seconds)?;
         report(n, "ffmpeg", &ffmpeg);
         if ffmpeg.short_streams == 0 && ffmpeg.disconnections == 0 {
             best_ffmpeg = best_ffmpeg.max(n);

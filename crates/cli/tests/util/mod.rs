@@ -35,7 +35,7 @@ pub struct TestNode {
 pub const TEST_TOKEN_SCOPE: &str = "reads.ingest,reads.search,reads.view,queries.ask,images.upload,images.view,\
 detections.ingest,detections.search,alerts.live,alerts.list,hotlist.view,hotlist.manage,cameras.view,cameras.manage,\
 stats.view,incidents.view,incidents.manage,bulletins.view,bulletins.issue,operations.view,operations.manage,patrols.view,patrols.report,patrols.manage,\
-footage.upload,footage.view";
+footage.upload,footage.view,video.analyse,events.view";
 
 /// The password of the `tester` account every test node gets.
 pub const TESTER_PASSWORD: &str = "tester password 2026";

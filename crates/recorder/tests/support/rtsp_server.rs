@@ -24,9 +24,19 @@ pub struct Server {
 impl Server {
     /// Starts the server on `port` (0: any free port) and waits until it listens.
     pub fn start(port: u16) -> Server {
+        Self::start_with(&[port.to_string(), "--fps".into(), FPS.to_string()])
+    }
+
+    /// Starts the server on a free port serving `file` (an MP4 holding H.264) at `/file`, from
+    /// its start for each client, and waits until it listens.
+    pub fn start_file(file: &Path) -> Server {
+        Self::start_with(&["0".into(), "--file".into(), file.display().to_string()])
+    }
+
+    fn start_with(args: &[String]) -> Server {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/rtsp-test-server");
         let mut child = Command::new(script)
-            .args([port.to_string(), "--fps".into(), FPS.to_string()])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

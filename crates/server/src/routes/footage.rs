@@ -41,7 +41,7 @@ use crate::{ApiError, AppState, Caller, Collector};
 /// this is a bound on a disk-filling upload rather than on any real recording.
 const MAX_FOOTAGE_BYTES: u64 = 64 << 30;
 
-fn footage_dir(state: &AppState) -> std::path::PathBuf {
+pub(super) fn footage_dir(state: &AppState) -> std::path::PathBuf {
     state.store.dir().join("footage")
 }
 

@@ -9,6 +9,7 @@ use crate::{ApiError, AppState};
 
 mod accounts;
 mod alerts;
+mod analysis;
 mod bulletins;
 mod cameras;
 mod clips;
@@ -97,6 +98,15 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/footage/{sha256}/position", get(footage::position))
         .route("/api/v1/footage/{sha256}/track", get(footage::track))
         .route("/api/v1/footage/{sha256}/file", get(footage::file))
+        .route("/api/v1/footage/{sha256}/analyse", post(analysis::footage))
+        .route("/api/v1/cameras/{id}/analyse", post(analysis::recording))
+        .route("/api/v1/events", get(analysis::list))
+        .route("/api/v1/events/{id}", get(analysis::get_one))
+        .route("/api/v1/events/{id}/frame", get(analysis::frame))
+        .route("/api/v1/events/{id}/confirm", post(analysis::confirm))
+        .route("/api/v1/events/{id}/dismiss", post(analysis::dismiss))
+        .route("/api/v1/traffic", get(analysis::traffic))
+        .route("/api/v1/analysis/cameras", get(analysis::live))
         .route("/api/v1/operations", get(operations::list).post(operations::open))
         .route("/api/v1/operations/stream", get(operations::stream))
         .route("/api/v1/operations/{origin}/{n}", get(operations::get_one))

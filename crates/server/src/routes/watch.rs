@@ -35,7 +35,8 @@ const MAX_RANGE: chrono::TimeDelta = chrono::TimeDelta::minutes(30);
 /// up to 1080p at 30 frames a second).
 const TRANSCODED: &str = "avc1.4D4029";
 
-fn camera_of(id: &str) -> Result<CameraId, ApiError> {
+/// A camera id in a path, or 400 saying what is wrong with it.
+pub(super) fn camera_of(id: &str) -> Result<CameraId, ApiError> {
     CameraId::new(id).map_err(|e| ApiError::BadRequest(format!("camera {id:?}: {e}")))
 }
 
@@ -128,7 +129,7 @@ pub(crate) async fn live_video(state: &AppState, camera: &CameraId) -> Result<Li
 }
 
 /// The next key frame, skipping what comes before it (`None` when the camera's feed ends).
-async fn next_key(rx: &mut tokio::sync::broadcast::Receiver<LiveFrame>) -> Option<LiveFrame> {
+pub(crate) async fn next_key(rx: &mut tokio::sync::broadcast::Receiver<LiveFrame>) -> Option<LiveFrame> {
     loop {
         match rx.recv().await {
             Ok(f) if f.key => return Some(f),
@@ -163,7 +164,7 @@ fn fragments(
 }
 
 /// One access unit (length-prefixed NAL units) as Annex B, after the parameter sets when `key`.
-fn annexb(params: &CodecParameters, sample: &[u8], key: bool) -> Vec<u8> {
+pub(crate) fn annexb(params: &CodecParameters, sample: &[u8], key: bool) -> Vec<u8> {
     const START: [u8; 4] = [0, 0, 0, 1];
     let mut out = Vec::with_capacity(sample.len() + 64);
     if key {

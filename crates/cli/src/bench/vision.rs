@@ -1,0 +1,205 @@
+//! `limes bench vision`: the node's own analysis at 1080p, per stage, on the synthetic street
+//! video's frames (`limes vision video`: the street photograph with a plate on its bus sliding
+//! across a 1920×1080 road), with the pinned models (`--models`, `$LIMES_MODELS`).
+//!
+//! - the whole pipeline without motion gating (every frame through the detector, plates read
+//!   inside the vehicles found, the scene), frames per second on 1 thread per model (per core)
+//!   and on `--vision-threads`, time per stage;
+//! - what the region of interest saves: text detection on the bus's box against the whole frame;
+//! - what the motion gate saves: a still picture with sensor noise, gated, against the pipeline;
+//! - plate crops read per second (recognition of the plate's crop alone);
+//! - side by side in the same run, when `--python` names an interpreter with
+//!   `rapidocr-onnxruntime==1.3.24` (crates/vision/benches/rapidocr_stages.py): rapidocr's text
+//!   detection on the same box and frame at the same input sizes, its recognition of the same
+//!   crop, and its whole pipeline on the frame.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use image::RgbImage;
+use limes_vision::analyse::{Analyser, Settings};
+use limes_vision::motion::MotionSettings;
+use limes_vision::ocr::TextBox;
+use limes_vision::watch::{WatchSettings, Watcher};
+
+use super::{BenchArgs, figure};
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() { 0.0 } else { v[v.len() / 2] }
+}
+
+pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
+    let dir = a.models.clone().context("--models (or LIMES_MODELS): the models folder, `limes models fetch --dir`")?;
+    let n = a.vision_frames.max(3);
+    let country = limes_plate::CountryCode::parse("RO").expect("RO");
+    let (scene, truth) = crate::vision::street(&dir, country, a.seed)?;
+    let frames: Vec<RgbImage> = (0..n).map(|i| crate::vision::street_frame(&scene, i, n)).collect();
+    let checked = limes_vision::models::check(&dir)?;
+    let runtime = limes_vision::runtime::Runtime::load(&checked)?;
+    figure("vision.frames", n, "frames of 1920x1080");
+
+    // The pipeline, ungated, on 1 thread per model and on the threads asked for.
+    let mut runs = vec![1];
+    if a.vision_threads > 1 {
+        runs.push(a.vision_threads);
+    }
+    for threads in runs {
+        let mut analyser = Analyser::new(&runtime, &checked, Settings { threads, ..Settings::default() })?;
+        let settings = WatchSettings {
+            motion: MotionSettings { enabled: false, ..MotionSettings::default() },
+            ..WatchSettings::default()
+        };
+        let mut watcher = Watcher::new(settings)?;
+        // One frame to warm the sessions up.
+        watcher.frame(&mut analyser, chrono::Utc::now(), &frames[0])?;
+        let (mut objects, mut plates, mut scene_ms, mut reads) = (Vec::new(), Vec::new(), Vec::new(), 0usize);
+        let started = Instant::now();
+        for (i, f) in frames.iter().enumerate() {
+            let time = chrono::Utc::now() + chrono::TimeDelta::milliseconds(200 * i as i64);
+            let w = watcher.frame(&mut analyser, time, f)?;
+            objects.push(ms(w.times.objects));
+            plates.push(ms(w.times.plates));
+            scene_ms.push(ms(w.times.scene));
+            reads += w.detections.iter().filter(|d| d.plate.as_ref().is_some_and(|p| p.text == truth.plate)).count();
+        }
+        let total = started.elapsed().as_secs_f64();
+        let tag = format!("vision.pipeline_{threads}_thread{}", if threads == 1 { "" } else { "s" });
+        figure(&format!("{tag}.fps"), format!("{:.2}", n as f64 / total), "frames/s");
+        figure(&format!("{tag}.objects_ms"), format!("{:.1}", median(objects)), "ms median");
+        figure(&format!("{tag}.plates_roi_ms"), format!("{:.1}", median(plates)), "ms median");
+        figure(&format!("{tag}.scene_ms"), format!("{:.3}", median(scene_ms)), "ms median");
+        figure(&format!("{tag}.frames_read_exactly"), reads, "frames");
+        if threads != 1 {
+            continue;
+        }
+        // The region of interest's gain: the plates of the whole frame, text detection on all
+        // of it (scaled to 1280).
+        let mut whole = Vec::new();
+        for f in &frames {
+            let started = Instant::now();
+            analyser.plates(f)?;
+            whole.push(ms(started.elapsed()));
+        }
+        figure("vision.plates_whole_frame_1_thread_ms", format!("{:.1}", median(whole)), "ms median");
+    }
+
+    // The motion gate's gain: a still picture with a sensor's noise, gated.
+    let mut analyser = Analyser::new(&runtime, &checked, Settings { threads: 1, ..Settings::default() })?;
+    let mut watcher = Watcher::new(WatchSettings {
+        motion: MotionSettings { hold_ms: 0, ..MotionSettings::default() },
+        ..WatchSettings::default()
+    })?;
+    let still = &frames[n as usize / 2];
+    let mut idle = Vec::new();
+    for i in 0..n {
+        let mut noisy = still.clone();
+        for (k, p) in noisy.pixels_mut().enumerate().step_by(7) {
+            let d = ((k as u32).wrapping_mul(2654435761).wrapping_add(i * 97) >> 29) as u8;
+            p.0[0] = p.0[0].saturating_add(d);
+        }
+        let time = chrono::Utc::now() + chrono::TimeDelta::milliseconds(200 * i64::from(i));
+        let started = Instant::now();
+        let w = watcher.frame(&mut analyser, time, &noisy)?;
+        if i > 0 {
+            anyhow::ensure!(!w.analysed, "the still picture was taken for motion");
+            idle.push(ms(started.elapsed()));
+        }
+    }
+    figure("vision.idle_frame_gated_ms", format!("{:.2}", median(idle)), "ms median");
+
+    // Plate crops read per second: the plate's own box, recognised alone.
+    let x = crate::vision::street_x(&scene, n / 2, n) as f32;
+    let (_, height) = crate::vision::VIDEO;
+    let y = (height - scene.height()) as f32;
+    let plate_box = TextBox { corners: truth.corners.map(|(cx, cy)| (cx + x, cy + y)), score: 1.0 };
+    let (read, _) = analyser.read_text(still, &plate_box)?;
+    figure("vision.plate_crop_read", read.replace(' ', ""), "");
+    let rounds = 50;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        analyser.read_text(still, &plate_box)?;
+    }
+    let per = started.elapsed().as_secs_f64() / f64::from(rounds);
+    figure("vision.plate_crops_per_s_1_thread", format!("{:.1}", 1.0 / per), "crops/s");
+    figure("vision.recognition_1_thread_ms", format!("{:.2}", per * 1000.0), "ms mean");
+
+    // Side by side: rapidocr's stages on the same pictures at the same sizes, limes's beside.
+    let Some(python) = &a.python else {
+        figure("vision.python", "skipped (no --python)", "");
+        return Ok(());
+    };
+    let objects = analyser.objects(still)?;
+    let bus = objects
+        .iter()
+        .filter(|o| o.class.is_vehicle())
+        .max_by(|p, q| ((p.right - p.left) * (p.bottom - p.top)).total_cmp(&((q.right - q.left) * (q.bottom - q.top))))
+        .context("no vehicle found on the still picture")?;
+    let (left, top) = (bus.left.max(0.0) as u32, bus.top.max(0.0) as u32);
+    let vehicle = image::imageops::crop_imm(
+        still,
+        left,
+        top,
+        (bus.right as u32).min(still.width()) - left,
+        (bus.bottom as u32).min(still.height()) - top,
+    )
+    .to_image();
+    let crop = limes_vision::ocr::crop(still, &plate_box).context("the plate's crop")?;
+    let tmp = tempfile::tempdir()?;
+    let (vehicle_png, frame_png, plate_png) =
+        (tmp.path().join("vehicle.png"), tmp.path().join("frame.png"), tmp.path().join("plate.png"));
+    vehicle.save(&vehicle_png)?;
+    still.save(&frame_png)?;
+    crop.save(&plate_png)?;
+    let timed = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<f64> {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            f()?;
+        }
+        for _ in 0..15 {
+            let started = Instant::now();
+            f()?;
+            v.push(ms(started.elapsed()));
+        }
+        Ok(median(v))
+    };
+    let threads = a.vision_threads.max(1);
+    let mut analyser = Analyser::new(&runtime, &checked, Settings { threads, ..Settings::default() })?;
+    let det_vehicle = timed(&mut || analyser.text_boxes(&vehicle).map(drop).map_err(Into::into))?;
+    let det_frame = timed(&mut || analyser.text_boxes(still).map(drop).map_err(Into::into))?;
+    let rec = timed(&mut || analyser.read_text(still, &plate_box).map(drop).map_err(Into::into))?;
+    let whole = timed(&mut || analyser.plates(still).map(drop).map_err(Into::into))?;
+    figure(
+        "vision.limes_text_detection_vehicle_ms",
+        format!("{det_vehicle:.1}"),
+        &format!("ms median, {}x{}", vehicle.width(), vehicle.height()),
+    );
+    figure("vision.limes_text_detection_frame_ms", format!("{det_frame:.1}"), "ms median, 1920x1080 scaled to 1280");
+    figure("vision.limes_recognition_ms", format!("{rec:.2}"), "ms median");
+    figure(
+        "vision.limes_plates_frame_ms",
+        format!("{whole:.1}"),
+        "ms median, detection and every plate-shaped box read",
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vision/benches/rapidocr_stages.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .arg(threads.to_string())
+        .arg(&dir)
+        .args([&vehicle_png, &frame_png, &plate_png])
+        .arg("15")
+        .output()
+        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    anyhow::ensure!(out.status.success(), "{}: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some((name, value)) = line.split_once('=') {
+            let (value, unit) = value.split_once(' ').unwrap_or((value, ""));
+            figure(&format!("vision.{name}"), value, unit);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! The node's own analysis of video on the real models (`LIMES_MODELS`, which scripts/test
+//! fills), real ffmpeg and a real RTSP camera: a synthetic 1080p street video (`limes vision
+//! video`: the street photograph with a Romanian plate on its bus, sliding across the frame)
+//! is analysed as uploaded footage, live as a camera streams it, and as that camera's recording.
+//! The hotlisted plate raises an alert each time, its read carries the plate crop and overview the analysis took; a person crossing
+//! the line drawn down the middle raises an event that waits for a person, who confirms it as
+//! an incident (the only way it leaves the node); the bus is counted. A broken file is refused
+//! with the reason, and a node without its models says how to fetch them.
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use util::TestNode;
+use util::rtsp::Server as RtspServer;
+
+fn models() -> String {
+    std::env::var("LIMES_MODELS").expect("LIMES_MODELS: run scripts/test, or set it to a fetched models folder")
+}
+
+/// The camera's settings: 5 analysed frames a second, a line down the middle that persons
+/// raise events on, and a counting line (the same place) for vehicles.
+const SETTINGS: &str = r#"
+[analysis.cameras.ro-siret-1]
+fps = 5
+[[analysis.cameras.ro-siret-1.scene.lines]]
+id = "green-border"
+name = "green border"
+a = { x = 0.5, y = 0.0 }
+b = { x = 0.5, y = 1.0 }
+classes = ["person"]
+[[analysis.cameras.ro-siret-1.scene.lines]]
+id = "count"
+a = { x = 0.5, y = 0.0 }
+b = { x = 0.5, y = 1.0 }
+classes = ["car", "bus", "truck"]
+count = true
+alert = false
+
+[analysis.cameras.ro-siret-2]
+live = true
+fps = 5
+"#;
+
+/// Makes the street video; gives its plate.
+fn street_video(path: &std::path::Path) -> String {
+    let run = util::limes(&[
+        "vision",
+        "video",
+        "--models",
+        &models(),
+        "--out",
+        path.to_str().unwrap(),
+        "--country",
+        "RO",
+        "--seed",
+        "5",
+        "--seconds",
+        "3",
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{stdout}{}", String::from_utf8_lossy(&run.stderr));
+    let plate = stdout.lines().find_map(|l| l.strip_prefix("plate=")).expect("plate=").to_owned();
+    assert!(stdout.contains("width=1920") && stdout.contains("height=1080"), "{stdout}");
+    plate
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn upload(node: &TestNode, camera: &str, start: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let url = node.at(&format!("/api/v1/footage?camera={camera}&start={start}&name=street.mp4"));
+    send(node.client().post(url).header("content-type", "video/mp4").body(bytes)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_reads_a_hotlisted_plate_in_footage_and_recordings_and_a_person_confirms_a_border_crossing() {
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("street.mp4");
+    let plate = street_video(&video);
+    let camera = RtspServer::start_file(&video);
+    let stream = format!(
+        "\n[[video.streams]]\ncamera = \"ro-siret-2\"\nurl = \"{}\"\nsegment_seconds = 1\n",
+        camera.url("file")
+    );
+    let node = TestNode::start_edited(|c| format!("{c}\n{stream}\n[analysis]\nmodels = \"{}\"\n{SETTINGS}", models()));
+    let (api, person) = (node.client(), node.session_client());
+    for (id, lat) in [("ro-siret-1", 47.95), ("ro-siret-2", 47.96)] {
+        let mut camera = util::camera_json(id, "RO");
+        camera["position"] = json!({"lat": lat, "lon": 26.07});
+        let (s, v) = send(api.post(node.at("/api/v1/cameras")).json(&camera)).await;
+        assert!(s.is_success(), "{v}");
+    }
+    let entry = json!([{"plate": plate, "country": "RO", "reason": "stolen", "agency": "ro-igpf"}]);
+    let (s, v) = send(api.post(node.at("/api/v1/hotlist")).json(&entry)).await;
+    assert!(s.is_success(), "{v}");
+
+    // ---- uploaded footage ----
+    // Ten minutes ago: the page shows the last 24 hours' traffic.
+    let start = (chrono::Utc::now() - chrono::TimeDelta::minutes(10)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let (s, footage) = upload(&node, "ro-siret-1", &start, std::fs::read(&video).unwrap()).await;
+    assert_eq!(s, StatusCode::CREATED, "{footage}");
+    let sha = footage["sha256"].as_str().unwrap();
+    let started = Instant::now();
+    let (s, report) = send(api.post(node.at(&format!("/api/v1/footage/{sha}/analyse")))).await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    eprintln!("footage analysed in {:?}: {report}", started.elapsed());
+    assert_eq!(report["frames"], 15, "3 s at 5 analysed frames a second: {report}");
+    let reads = report["reads"].as_array().unwrap();
+    let read =
+        reads.iter().find(|r| r["plate"] == plate.as_str()).unwrap_or_else(|| panic!("{plate} not read: {report}"));
+    assert!(read["agreeing"].as_u64() >= Some(2), "voted over frames: {read}");
+    assert!(report["alerts"].as_u64() >= Some(1), "{report}");
+    // The read is timed on the footage's clock, and its alert is on the node like any other.
+    let time = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().to_utc();
+    let offset = time(&read["time"]) - time(&Value::String(start.clone()));
+    assert!((0..3000).contains(&offset.num_milliseconds()), "{read}");
+    let (_, alerts) = send(person.get(node.at("/api/v1/alerts"))).await;
+    assert!(alerts.to_string().contains(&plate), "{alerts}");
+    let (_, images) = send(person.get(node.at(&format!("/api/v1/reads/{}/images", read["id"])))).await;
+    let kinds: Vec<&str> = images.as_array().unwrap().iter().filter_map(|i| i["kind"].as_str()).collect();
+    assert_eq!(kinds, ["plate", "overview"], "{images}");
+    let crop = person.get(node.at(images[0]["url"].as_str().unwrap())).send().await.unwrap().bytes().await.unwrap();
+    let crop = image::load_from_memory(&crop).unwrap();
+    assert!(
+        crop.width() > crop.height() * 2 && crop.width() >= 100,
+        "a plate crop, {}×{}",
+        crop.width(),
+        crop.height()
+    );
+    // Collected as the node's own analysis.
+    let audit = util::audit_records(&node, &["--actor", "integration:limes-vision"]);
+    assert!(!audit.is_empty(), "the collection is logged under the analysis");
+
+    // The persons walking with the picture cross the green border: events, pending.
+    let events = report["events"].as_array().unwrap();
+    assert!(!events.is_empty(), "a person crossed the line: {report}");
+    let (_, pending) = send(person.get(node.at("/api/v1/events?status=pending"))).await;
+    let first = &pending[0];
+    assert_eq!((first["kind"].as_str(), first["class"].as_str()), (Some("line_crossed"), Some("person")), "{first}");
+    assert_eq!(
+        (first["rule"].as_str(), first["direction"].as_str()),
+        (Some("green-border"), Some("right_to_left")),
+        "{first}"
+    );
+    assert!(
+        first["models"].as_str().unwrap().contains("yolov4-tiny"),
+        "logged with the models that raised it: {first}"
+    );
+    let id = first["id"].as_i64().unwrap();
+    let frame = person.get(node.at(&format!("/api/v1/events/{id}/frame"))).send().await.unwrap();
+    assert_eq!(frame.status(), StatusCode::OK);
+    let frame = image::load_from_memory(&frame.bytes().await.unwrap()).unwrap();
+    assert_eq!((frame.width(), frame.height()), (1920, 1080), "the picture it was raised on");
+    // Nothing left the node: no incident. An API token cannot decide; a person can, once.
+    let (_, incidents) = send(person.get(node.at("/api/v1/incidents"))).await;
+    assert_eq!(incidents.as_array().map(Vec::len), Some(0), "{incidents}");
+    let (s, _) = send(api.post(node.at(&format!("/api/v1/events/{id}/confirm")))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a token holds no events.confirm");
+    // On the page, in the Video view: one confirmed as an incident, one dismissed.
+    let page =
+        util::browser_test("analysis.mjs", &[("TZ", "UTC"), ("LIMES_URL", node.url.trim_end_matches('/'))]).await;
+    eprintln!("the events on the page: {page}");
+    for view in ["analysis_events", "analysis_traffic"] {
+        assert_eq!(page[format!("axe_{view}")], "0 violations (light, dark)", "{page}");
+    }
+    let (confirmed_id, dismissed_id) = (page["confirmed_id"].as_i64().unwrap(), page["dismissed_id"].as_i64().unwrap());
+    assert_eq!(confirmed_id, id, "the newest first, as the API lists them");
+    let (_, confirmed) = send(person.get(node.at(&format!("/api/v1/events/{confirmed_id}")))).await;
+    assert_eq!(
+        (confirmed["status"].as_str(), confirmed["decided_by"].as_str()),
+        (Some("confirmed"), Some("tester")),
+        "{confirmed}"
+    );
+    let incident = confirmed["incident"].as_str().expect("raised as an incident").to_owned();
+    let (_, raised) = send(person.get(node.at(&format!("/api/v1/incidents/{incident}")))).await;
+    assert_eq!(
+        (raised["type"].as_str(), raised["severity"].as_str()),
+        (Some("border-breach"), Some("critical")),
+        "{raised}"
+    );
+    assert_eq!(raised["attachments"][0]["media_type"], "image/jpeg", "{raised}");
+    let (_, dismissed) = send(person.get(node.at(&format!("/api/v1/events/{dismissed_id}")))).await;
+    assert_eq!(
+        (dismissed["status"].as_str(), dismissed["incident"].as_str()),
+        (Some("dismissed"), None),
+        "{dismissed}"
+    );
+    // A decision stands; a dismissal raises nothing; a note is checked.
+    let (s, again) = send(person.post(node.at(&format!("/api/v1/events/{id}/dismiss")))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{again}");
+    assert!(again.to_string().contains("tester"), "names who decided: {again}");
+    if let Some(third) = pending.as_array().unwrap().get(2) {
+        let path = format!("/api/v1/events/{}/dismiss", third["id"]);
+        let body = json!({"incident": {"severity": "low", "notified": []}});
+        let (s, v) = send(person.post(node.at(&path)).json(&body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let (s, v) = send(person.post(node.at(&path)).json(&json!({"note": "bad\u{7}note"}))).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let (s, v) = send(person.post(node.at(&path)).json(&json!({"note": "a deer"}))).await;
+        assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("dismissed")), "{v}");
+    }
+
+    // The bus was counted crossing the counting line, right to left of the line drawn down.
+    assert!(report["counted"].as_u64() >= Some(1), "{report}");
+    let (from, to) = (time(&Value::String(start.clone())) - chrono::TimeDelta::hours(1), chrono::Utc::now());
+    let range = format!("from={}&to={}", enc(&from.to_rfc3339()), enc(&to.to_rfc3339()));
+    let (_, counts) = send(person.get(node.at(&format!("/api/v1/traffic?camera=ro-siret-1&{range}")))).await;
+    let bus = counts.as_array().unwrap().iter().find(|c| c["class"] == "bus").unwrap_or_else(|| panic!("{counts}"));
+    assert_eq!((bus["line"].as_str(), bus["direction"].as_str()), (Some("count"), Some("right_to_left")), "{bus}");
+
+    // ---- the camera's live stream, analysed as the node records it ----
+    let live = {
+        let until = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (_, alerts) = send(person.get(node.at("/api/v1/alerts"))).await;
+            let text = alerts.to_string();
+            if text.contains("ro-siret-2") && text.contains(&plate) {
+                break alerts;
+            }
+            assert!(Instant::now() < until, "no alert from the live stream within 120 s: {alerts}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    eprintln!("live: {live}");
+    let (_, statuses) = send(person.get(node.at("/api/v1/analysis/cameras"))).await;
+    let status = &statuses[0];
+    assert_eq!(status["camera"], "ro-siret-2", "{statuses}");
+    assert!(status["reads"].as_u64() >= Some(1) && status["analysed"].as_u64() >= Some(1), "{statuses}");
+
+    // ---- the camera's recording ----
+    let recorded = {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, segments) = send(person.get(node.at("/api/v1/cameras/ro-siret-2/recordings"))).await;
+            let list = segments.as_array().cloned().unwrap_or_default();
+            // The file played once through: 3 s recorded.
+            let covered: i64 = list
+                .iter()
+                .map(|s| {
+                    let t = |k: &str| chrono::DateTime::parse_from_rfc3339(s[k].as_str().unwrap()).unwrap();
+                    (t("end") - t("start")).num_milliseconds()
+                })
+                .sum();
+            if covered >= 2800 {
+                break list;
+            }
+            assert!(Instant::now() < until, "3 s of the camera not recorded within 30 s: {segments}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    let (from, to) = (recorded[0]["start"].as_str().unwrap(), recorded[recorded.len() - 1]["end"].as_str().unwrap());
+    let path = format!("/api/v1/cameras/ro-siret-2/analyse?from={}&to={}", enc(from), enc(to));
+    let (s, report) = send(api.post(node.at(&path))).await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert!(report["reads"].to_string().contains(&plate), "the recording read too: {report}");
+    assert!(report["alerts"].as_u64() >= Some(1), "{report}");
+
+    // ---- bad input ----
+    // A file that starts as an MP4 and then is noise: refused with the decoder's reason; the
+    // node goes on.
+    let mut broken = std::fs::read(&video).unwrap()[..64].to_vec();
+    broken.extend((0..200_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8));
+    let (s, footage) = upload(&node, "ro-siret-1", "2026-11-20T09:00:00Z", broken).await;
+    assert_eq!(s, StatusCode::CREATED, "{footage}");
+    let (s, refused) =
+        send(api.post(node.at(&format!("/api/v1/footage/{}/analyse", footage["sha256"].as_str().unwrap())))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(refused.to_string().contains("could not be decoded"), "{refused}");
+    let (s, _) = send(api.get(node.at("/api/v1/health"))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = send(api.post(node.at(&format!("/api/v1/footage/{}/analyse", "0".repeat(64))))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) =
+        send(api.post(node.at("/api/v1/cameras/ro-siret-2/analyse?from=2026-11-20T09:00:00Z&to=2026-11-20T08:00:00Z")))
+            .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+fn enc(t: &str) -> String {
+    t.replace('+', "%2B").replace(':', "%3A")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_models_the_node_refuses_to_analyse_and_says_how_to_fetch_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-models");
+    let node = TestNode::start_edited(|c| format!("{c}\n[analysis]\nmodels = \"{}\"\n", missing.display()));
+    let api = node.client();
+    let (s, v) = send(api.post(node.at("/api/v1/cameras")).json(&util::camera_json("ro-siret-1", "RO"))).await;
+    assert!(s.is_success(), "{v}");
+    let (s, footage) = upload(&node, "ro-siret-1", "2026-11-20T08:00:00Z", {
+        let mut mp4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2".to_vec();
+        mp4.extend([0u8; 4096]);
+        mp4
+    })
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{footage}");
+    let (s, v) =
+        send(api.post(node.at(&format!("/api/v1/footage/{}/analyse", footage["sha256"].as_str().unwrap())))).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(v.to_string().contains("limes models fetch"), "{v}");
+    let (s, _) = send(api.get(node.at("/api/v1/health"))).await;
+    assert_eq!(s, StatusCode::OK, "the node runs on");
+}
