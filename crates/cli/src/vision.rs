@@ -49,6 +49,21 @@ enum VisionCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Read the text of pictures (JPEG or PNG): one JSON line per plate-shaped text box, with
+    /// its corners, the text as recognised, the recogniser's confidence and, when a country's
+    /// grammar reads it as a plate, the plate. For snapshots from cameras without analytics, and
+    /// to see why a plate was not read.
+    Read {
+        /// The checked models folder (`limes models fetch --dir`).
+        #[arg(long, env = "LIMES_MODELS")]
+        models: PathBuf,
+        /// Threads per model.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// The pictures.
+        #[arg(required = true)]
+        pictures: Vec<PathBuf>,
+    },
     /// Make a synthetic 1080p street video (H.264 MP4, through ffmpeg): the street photograph
     /// with a plate of `--country` on its bus, sliding across the frame, so that its vehicle and
     /// persons cross the middle. Prints `plate=`, `country=`, `frames=` lines. For tests,
@@ -101,6 +116,7 @@ pub fn run(a: VisionArgs) -> anyhow::Result<()> {
         VisionCommand::Eval { models, per_condition, seed, threads, out } => {
             eval(&models, per_condition, seed, threads, out.as_deref())
         }
+        VisionCommand::Read { models, threads, pictures } => read(&models, threads, &pictures),
         VisionCommand::Video { models, out, country, seed, seconds, fps } => {
             video(&models, &out, &country, seed, seconds, fps)
         }
@@ -180,6 +196,44 @@ fn video(
     println!("frames={frames}");
     println!("width={width}");
     println!("height={height}");
+    Ok(())
+}
+
+fn read(dir: &std::path::Path, threads: usize, pictures: &[PathBuf]) -> anyhow::Result<()> {
+    let checked = models::check(dir)?;
+    let runtime = Runtime::load(&checked)?;
+    let mut analyser = Analyser::new(&runtime, &checked, Settings { threads, ..Settings::default() })?;
+    let mut unreadable = 0;
+    for path in pictures {
+        // A picture that cannot be read is named, the others are still read, and the command
+        // fails at the end.
+        let opened = image::open(path).map_err(|e| e.to_string()).and_then(|p| {
+            let p = p.to_rgb8();
+            Analyser::check(&p).map(|()| p).map_err(|e| e.to_string())
+        });
+        let picture = match opened {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                unreadable += 1;
+                continue;
+            }
+        };
+        for b in analyser.text_boxes(&picture)? {
+            let (raw, confidence) = analyser.read_text(&picture, &b)?;
+            let plate = limes_vision::analyse::as_plate(&raw);
+            let line = serde_json::json!({
+                "picture": path.display().to_string(),
+                "corners": b.corners,
+                "raw": raw,
+                "confidence": confidence,
+                "plate": plate.as_ref().map(|p| &p.0),
+                "country": plate.as_ref().map(|p| p.1.as_str()),
+            });
+            println!("{line}");
+        }
+    }
+    anyhow::ensure!(unreadable == 0, "{unreadable} of {} pictures could not be read", pictures.len());
     Ok(())
 }
 

@@ -44,6 +44,47 @@ fn limes_vision_eval_scores_plate_reading_and_detection_and_writes_the_set() {
         serde_json::from_slice(&std::fs::read(out.path().join("0000.json")).unwrap()).unwrap();
     assert_eq!(truth["truth"]["country"], "RO");
     assert!(truth["truth"]["plate"].as_str().is_some_and(|p| !p.is_empty()));
+    // `limes vision read` on a picture of the set that was read exactly, a file that is no
+    // picture and a picture too small to analyse: the plate is printed as read and as a plate,
+    // the two bad files are named, and the command fails after reading the good one.
+    let exact = (0..35)
+        .map(|i| out.path().join(format!("{i:04}")))
+        .find(|p| {
+            let t: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(p.with_extension("json")).unwrap()).unwrap();
+            t["exact"] == true
+        })
+        .expect("a picture read exactly");
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(exact.with_extension("json")).unwrap()).unwrap();
+    let not_a_picture = out.path().join("not-a-picture.jpg");
+    std::fs::write(&not_a_picture, b"\xff\xd8 a text, not a JPEG").unwrap();
+    let tiny = out.path().join("tiny.png");
+    image::RgbImage::new(8, 8).save(&tiny).unwrap();
+    let read = util::limes(&[
+        "vision",
+        "read",
+        "--models",
+        &models,
+        not_a_picture.to_str().unwrap(),
+        exact.with_extension("jpg").to_str().unwrap(),
+        tiny.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&read.stdout), String::from_utf8_lossy(&read.stderr));
+    assert!(!read.status.success(), "{stdout}");
+    assert!(
+        stderr.contains("not-a-picture.jpg") && stderr.contains("tiny.png") && stderr.contains("2 of 3"),
+        "{stderr}"
+    );
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let plate =
+        lines.iter().find(|l| l["plate"] == truth["truth"]["plate"]).unwrap_or_else(|| panic!("{truth}: {stdout}"));
+    assert!(
+        plate["raw"].as_str().is_some_and(|r| !r.is_empty()) && plate["confidence"].as_f64() > Some(0.7),
+        "{plate}"
+    );
+    assert_eq!(plate["country"], truth["truth"]["country"]);
+    assert_eq!(plate["corners"].as_array().map(Vec::len), Some(4));
     // A missing models folder: a clear refusal.
     let bad = util::limes(&["vision", "eval", "--models", out.path().to_str().unwrap()]);
     assert!(!bad.status.success());

@@ -79,6 +79,9 @@ pub struct PlateFound {
     pub corners: [(f32, f32); 4],
 }
 
+/// The longest a plate's text box is for its height (`Analyser::text_boxes`).
+const MAX_PLATE_ASPECT: f32 = 12.0;
+
 /// The least mean confidence of the recogniser for a text to be taken as a plate: writing on a
 /// vehicle read badly ("cero" as `Cer2`) fits some country's grammar.
 const MIN_TEXT_CONFIDENCE: f32 = 0.7;
@@ -178,7 +181,10 @@ impl Analyser {
             .collect())
     }
 
-    /// The text boxes of `frame` shaped like a plate (wider than high).
+    /// The text boxes of `frame` shaped like a plate's line of text: at least 1.5 times as wide
+    /// as high (a two-line plate's lines too) and at most 12 times (a European plate's line is
+    /// about 4.5 times, twice that seen steeply from above); longer lines (writing along a bus,
+    /// a shop sign) are not read.
     pub fn text_boxes(&mut self, frame: &RgbImage) -> Result<Vec<TextBox>, AnalyseError> {
         Self::check(frame)?;
         let (input, (w, h), scale) = ocr::det_input(frame, self.settings.text_limit);
@@ -186,15 +192,22 @@ impl Analyser {
         if out.values.len() != (w * h) as usize {
             return Err(AnalyseError::Model(format!("a detection map of shape {:?} for {w}×{h}", out.shape)));
         }
-        Ok(ocr::boxes(&out.values, w, h, scale, &BoxSettings::default())
-            .into_iter()
-            .filter(|b| b.width() >= b.height() * 1.5 && b.height() >= 8.0)
-            .collect())
+        Ok(ocr::boxes(&out.values, w, h, scale, &BoxSettings::default()).into_iter().filter(plate_shaped).collect())
     }
 
-    /// The text of one box.
+    /// The text of one box: cut out upright (`ocr::crop`), then read (`read_strip`).
     pub fn read_text(&mut self, frame: &RgbImage, b: &TextBox) -> Result<(String, f32), AnalyseError> {
-        let Some(mut strip) = ocr::crop(frame, b) else { return Ok((String::new(), 0.0)) };
+        let Some(strip) = ocr::crop(frame, b) else { return Ok((String::new(), 0.0)) };
+        self.read_strip(strip)
+    }
+
+    /// The text of an upright strip of one line of text, and the recogniser's mean confidence
+    /// (nothing read from an empty strip or one longer than 4096 pixels).
+    pub fn read_strip(&mut self, mut strip: RgbImage) -> Result<(String, f32), AnalyseError> {
+        let (w, h) = strip.dimensions();
+        if w == 0 || h == 0 || w > 4096 || h > 4096 {
+            return Ok((String::new(), 0.0));
+        }
         ocr::whiten_blue(&mut strip);
         let (sw, sh) = strip.dimensions();
         let width = ((48.0 * sw as f32 / sh.max(1) as f32).ceil() as u32).clamp(320, 1280);
@@ -228,35 +241,86 @@ impl Analyser {
     }
 }
 
-/// A recognised text as a plate: the best country whose grammar reads it (or reads it without a
-/// leading band code the recogniser read with it), its canonical text and score.
+/// The country codes of the bands of the countries the analyser reads, as the recogniser reads
+/// them beside the registration.
+const BANDS: [(&str, CountryCode); 6] = [
+    ("SRB", CountryCode::RS),
+    ("RO", CountryCode::RO),
+    ("UA", CountryCode::UA),
+    ("CZ", CountryCode::CZ),
+    ("PL", CountryCode::PL),
+    ("MD", CountryCode::MD),
+];
+
+/// A recognised text as a plate: the best country whose grammar reads it, its canonical text and
+/// score. A band's code read with the registration ("RO B 74 MSO") is taken off only for a
+/// reading as that country's plate (a Hungarian "PL VX-408" stays whole), and such a reading,
+/// which the band confirms, goes before any other.
 pub fn as_plate(raw: &str) -> Option<(String, CountryCode, f32)> {
-    let cleaned: String = raw.chars().filter(|c| c.is_alphanumeric()).collect();
-    let mut tries = vec![cleaned.clone()];
-    for band in ["SRB", "RO", "UA", "CZ", "PL", "MD"] {
-        if let Some(rest) = cleaned.strip_prefix(band) {
-            tries.push(rest.to_owned());
+    let mut tries: Vec<(String, Option<CountryCode>)> = vec![(plate_chars(raw), None)];
+    // A slanted I read as a slash or a bar ("S/49561-DC"): tried as an I too (the grammar's
+    // repairs make it a 1 where a digit belongs).
+    if raw.contains(['/', '|', '!']) {
+        tries.push((plate_chars(&raw.replace(['/', '|', '!'], "I")), None));
+    }
+    for (t, _) in tries.clone() {
+        for (band, country) in BANDS {
+            if let Some(rest) = t.strip_prefix(band) {
+                tries.push((rest.to_owned(), Some(country)));
+            }
         }
     }
     // Hungary's band code is one letter, and many plates start with an H of their own (Ukraine's
     // HB, HA…): it is taken for the band only when read apart from the rest.
     if let Some(rest) = raw.trim_start().strip_prefix("H ") {
-        tries.push(rest.chars().filter(|c| c.is_alphanumeric()).collect());
+        tries.push((plate_chars(rest), Some(CountryCode::HU)));
     }
     tries
         .into_iter()
-        .filter(|t| (4..=10).contains(&t.chars().count()) && t.chars().any(|c| c.is_ascii_digit()))
-        .filter_map(|t| {
+        .filter(|(t, _)| (4..=10).contains(&t.chars().count()) && t.chars().any(|c| c.is_ascii_digit()))
+        .filter_map(|(t, band)| {
             let n = limes_plate::normalize(&t, None).ok()?;
-            let best = n.candidates.into_iter().next()?;
-            Some((best.text.as_str().to_owned(), best.country, best.score))
+            let best = n.candidates.into_iter().find(|c| band.is_none_or(|b| c.country == b))?;
+            Some(((band.is_some(), best.score), (best.text.as_str().to_owned(), best.country, best.score)))
         })
-        .max_by(|a, b| a.2.total_cmp(&b.2))
+        // The first of equally good readings: the text as read before any band's code taken off.
+        .fold(None, |best: Option<((bool, f32), _)>, (key, r)| match best {
+            Some((k, b)) if (k.0, k.1) >= (key.0, key.1) => Some((k, b)),
+            _ => Some((key, r)),
+        })
+        .map(|(_, r)| r)
+}
+
+/// Whether a text box is shaped like a plate's line of text (`Analyser::text_boxes`).
+fn plate_shaped(b: &TextBox) -> bool {
+    let (w, h) = (b.width(), b.height());
+    h >= 8.0 && (h * 1.5..=h * MAX_PLATE_ASPECT).contains(&w)
+}
+
+/// The characters of `raw` a plate can hold: Latin and Cyrillic letters (the plate's grammar folds
+/// Cyrillic look-alikes and diacritics) and digits. The recogniser was trained on Chinese plates
+/// too, and reads a blue band as a province's character ("鲁TK XE-825"): such characters go.
+fn plate_chars(raw: &str) -> String {
+    raw.chars().filter(|&c| c.is_alphanumeric() && (c < '\u{0250}' || ('\u{0400}'..='\u{04FF}').contains(&c))).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_boxes_shaped_like_a_plates_line_are_read() {
+        let sized = |w: f32, h: f32| TextBox {
+            corners: [(10.0, 10.0), (10.0 + w, 10.0), (10.0 + w, 10.0 + h), (10.0, 10.0 + h)],
+            score: 0.9,
+        };
+        assert!(plate_shaped(&sized(180.0, 40.0)), "a plate's line");
+        assert!(plate_shaped(&sized(60.0, 38.0)), "a line of a two-line plate");
+        assert!(plate_shaped(&sized(180.0, 16.0)), "a plate seen steeply from above");
+        assert!(!plate_shaped(&sized(40.0, 40.0)), "a square");
+        assert!(!plate_shaped(&sized(173.0, 9.0)), "writing along a bus");
+        assert!(!plate_shaped(&sized(60.0, 7.0)), "too low to read");
+    }
 
     #[test]
     fn recognised_texts_are_plates_only_when_a_grammar_reads_them() {
@@ -265,7 +329,17 @@ mod tests {
         assert_eq!(as_plate("BX9025HC").unwrap().1, CountryCode::UA);
         assert_eq!(as_plate("RO B 74 MSO").unwrap().0, "B74MSO", "the band's code read with it");
         assert_eq!(as_plate("HB 2334 HH").unwrap().0, "HB2334HH", "a Ukrainian plate's own H is no band");
-        assert_eq!(as_plate("H ABC 123").unwrap().0, "ABC123", "Hungary's band read apart");
+        assert_eq!(
+            as_plate("H ABC 123").map(|p| (p.0, p.1)),
+            Some(("ABC123".to_owned(), CountryCode::HU)),
+            "Hungary's band read apart"
+        );
+        // Hungarian, and as well Polish (Leszno's PL) by its text alone: whole either way.
+        assert_eq!(as_plate("PLVX-408").unwrap().0, "PLVX408", "PL is a band only on a Polish plate");
+        assert_eq!(as_plate("鲁TK XE-825").unwrap().0, "TKXE825", "a band read as a Chinese province's character");
+        let (text, country, _) = as_plate("S/49561-DC").unwrap();
+        assert_eq!((text.as_str(), country), ("SI49561DC", CountryCode::RS), "a slanted I read as a slash");
+        assert_eq!(as_plate("ВХ9025НС").unwrap().1, CountryCode::UA, "Cyrillic look-alikes");
         for noise in ["cero", "emisiones", "electricamEMTe", "M1SDL/SEUTLLA", "", "12", "ΑΒΓΔ"] {
             assert_eq!(as_plate(noise), None, "{noise}");
         }

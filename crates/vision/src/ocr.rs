@@ -128,18 +128,29 @@ pub fn boxes(map: &[f32], width: u32, height: u32, scale: (f32, f32), settings: 
 }
 
 /// A rectangle's corners moved outwards by `d` on every side.
+///
+/// Each corner moves by its place around the rectangle, never by the side of the centre it lies
+/// on along the two axes: `min_area_rect` rounds its corners to whole pixels, so that the sides of
+/// a long, slightly tilted box are not quite perpendicular, and a corner of a box 160 pixels long
+/// can lie on the wrong side of the short axis (a plate's box then grew into a sliver across it).
 fn grow_rect(c: [(f32, f32); 4], d: f32) -> [(f32, f32); 4] {
-    let cx = c.iter().map(|p| p.0).sum::<f32>() / 4.0;
-    let cy = c.iter().map(|p| p.1).sum::<f32>() / 4.0;
-    // Along each of the rectangle's two axes.
+    let c = around(c);
     let u = unit((c[1].0 - c[0].0, c[1].1 - c[0].1));
     let v = unit((c[3].0 - c[0].0, c[3].1 - c[0].1));
-    c.map(|(x, y)| {
-        let (rx, ry) = (x - cx, y - cy);
-        let su = if rx * u.0 + ry * u.1 >= 0.0 { 1.0 } else { -1.0 };
-        let sv = if rx * v.0 + ry * v.1 >= 0.0 { 1.0 } else { -1.0 };
+    // Going round: −u−v, +u−v, +u+v, −u+v.
+    let signs = [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)];
+    std::array::from_fn(|i| {
+        let ((x, y), (su, sv)) = (c[i], signs[i]);
         (x + (su * u.0 + sv * v.0) * d, y + (su * u.1 + sv * v.1) * d)
     })
+}
+
+/// Four corners in order around their centre.
+fn around(mut c: [(f32, f32); 4]) -> [(f32, f32); 4] {
+    let cx = c.iter().map(|p| p.0).sum::<f32>() / 4.0;
+    let cy = c.iter().map(|p| p.1).sum::<f32>() / 4.0;
+    c.sort_by(|a, b| (a.1 - cy).atan2(a.0 - cx).total_cmp(&(b.1 - cy).atan2(b.0 - cx)));
+    c
 }
 
 fn unit(v: (f32, f32)) -> (f32, f32) {
@@ -252,6 +263,23 @@ mod tests {
         assert!(tl.0 < 20.0 && tl.1 < 24.0 && tr.0 > 98.0 && br.1 > 38.0 && bl.0 < 20.0, "{b:?}");
         assert!(b.width() > b.height() * 2.0, "{b:?}");
         assert!(boxes(&map[1..], w, h, (1.0, 1.0), &BoxSettings::default()).is_empty(), "a map of the wrong size");
+    }
+
+    /// The box of a long text tilted by one degree, as `min_area_rect` gives it (corners rounded
+    /// to whole pixels), grows into a box around it, not into a sliver across it.
+    #[test]
+    fn a_long_slightly_tilted_box_grows_around_its_text() {
+        let rect = [(308.0, 644.0), (470.0, 641.0), (471.0, 652.0), (309.0, 655.0)];
+        // Whatever order the corners come in.
+        for start in 0..4 {
+            let c: [(f32, f32); 4] = std::array::from_fn(|i| rect[(start + i) % 4]);
+            let grown = order(grow_rect(c, 8.0));
+            let b = TextBox { corners: grown, score: 1.0 };
+            assert!((b.height() - 27.0).abs() < 1.5, "{grown:?}: {}", b.height());
+            assert!((b.width() - 178.0).abs() < 1.5, "{grown:?}: {}", b.width());
+            let [tl, tr, br, bl] = grown;
+            assert!(tl.1 < 637.0 && tr.1 < 634.0 && br.1 > 659.0 && bl.1 > 662.0, "{grown:?}");
+        }
     }
 
     #[test]
