@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use image::RgbImage;
-use limes_plate::CountryCode;
 use limes_scene::ObjectClass;
 use limes_sim::picture::{self, Condition, Spot};
 use limes_vision::analyse::{AnalyseError, Analyser, Settings};
