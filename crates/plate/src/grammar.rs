@@ -67,10 +67,6 @@ impl Regions {
 /// How strongly a fit is backed by a region code, from weakest to strongest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Evidence {
-    /// The format is of individual (vanity) plates: a small share of a country's plates, and
-    /// free enough in shape to fit many misread regular ones ("B1IR381" is Polish individual,
-    /// Hungarian "BI IR-381" with one 1 misread).
-    Individual,
     /// No region code was checked against a list.
     Shape,
     /// The region code is in a partial list.
@@ -83,9 +79,6 @@ impl Evidence {
     /// The candidate score of a fit with this evidence and no repair.
     pub(crate) fn weight(self) -> f32 {
         match self {
-            // Below any regular fit with one repair (0.4 at least): a regular plate misread in
-            // one character is far likelier than an individual plate read right.
-            Evidence::Individual => 0.3,
             Evidence::Shape => 0.8,
             Evidence::PartialList => 0.9,
             Evidence::CompleteList => 1.0,
@@ -122,8 +115,6 @@ pub struct Format {
     initial_mask: u32,
     /// The digits of the plate (`N` and `P`) may not all be zero.
     nonzero: bool,
-    /// A format of individual (vanity) plates ([`Evidence::Individual`]).
-    individual: bool,
     /// At least one character must be a digit (the generic format).
     needs_digit: bool,
     /// Bit `i` is set where the format allows only a digit (`N`, `P`).
@@ -220,7 +211,6 @@ impl Format {
             initials: AZ,
             initial_mask: mask(AZ),
             nonzero: true,
-            individual: false,
             needs_digit: false,
             digit_slots,
             letter_slots,
@@ -252,12 +242,6 @@ impl Format {
     /// Allows the digits of the plate to be all zero.
     const fn any_digits(mut self) -> Self {
         self.nonzero = false;
-        self
-    }
-
-    /// Marks a format of individual (vanity) plates.
-    const fn individual(mut self) -> Self {
-        self.individual = true;
         self
     }
 
@@ -384,7 +368,6 @@ impl Format {
             Regions::FirstLetter(set) if set.as_bytes().contains(&region[0]) => Evidence::Shape,
             Regions::FirstLetter(_) => return None,
         };
-        let evidence = if self.individual { Evidence::Individual } else { evidence };
         Some(Fit { repairs, evidence })
     }
 
@@ -580,9 +563,9 @@ static PL_FORMATS: [Format; 17] = [
     Format::new("RRR NNNNN").regions(PL).letters(PL_LETTERS),
     Format::new("RRR NNNNL").regions(PL).letters(PL_LETTERS),
     Format::new("RRR NNNLL").regions(PL).letters(PL_LETTERS),
-    Format::new("RN LXX").regions(PL).any_digits().individual(),
-    Format::new("RN LXXX").regions(PL).any_digits().individual(),
-    Format::new("RN LXXXX").regions(PL).any_digits().individual(),
+    Format::new("RN LXX").regions(PL).any_digits(),
+    Format::new("RN LXXX").regions(PL).any_digits(),
+    Format::new("RN LXXXX").regions(PL).any_digits(),
 ];
 
 // ---------------------------------------------------------------------------------------------

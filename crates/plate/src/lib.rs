@@ -67,9 +67,8 @@ pub struct Normalized {
 /// The score is `w × 0.5^r` for `r` repaired characters, where `w` is 1.0 when the plate's
 /// region code is in a complete list (Romanian counties, Ukrainian regions, Czech regions,
 /// Slovak districts, Bulgarian provinces), 0.9 when it is in a partial list (Serbian cities,
-/// Moldovan and German districts), 0.8 when no region code list backs the reading (Hungary,
-/// Poland, Moldova's national series, Slovakia's 2023 series, an unlisted code), and 0.3 for an
-/// individual (vanity) plate's format (Poland's), below any regular reading with one repair.
+/// Moldovan and German districts), and 0.8 when no region code list backs the reading (Hungary,
+/// Poland, Moldova's national series, Slovakia's 2023 series, an unlisted code).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Candidate {
     /// The country whose grammar accepts the text.

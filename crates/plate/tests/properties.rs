@@ -151,8 +151,7 @@ proptest! {
                 if let Some(c) = candidate {
                     prop_assert_eq!(&c.text, &one.text);
                     prop_assert!(c.score > 0.0 && c.score <= 1.0);
-                    // Unrepaired: a region list's weight, or an individual plate's (0.3).
-                    prop_assert_eq!([1.0, 0.9, 0.8, 0.3].contains(&c.score), !one.repaired);
+                    prop_assert_eq!(c.score == 1.0 || c.score == 0.9 || c.score == 0.8, !one.repaired);
                 }
             }
         }
