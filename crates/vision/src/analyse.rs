@@ -44,13 +44,25 @@ pub struct Settings {
     /// The longer side of the text detector's input: a larger frame is scaled down to it, a
     /// smaller one kept as it is (rounded to multiples of 32).
     pub text_limit: u32,
+    /// The least width the recogniser runs at: a strip narrower at 48 pixels high is padded to
+    /// it. PaddleOCR pads to 320; rapidocr 1.3.24 does not pad, which for a plate's strip (about
+    /// 216 wide) takes two thirds of the time. On `limes vision eval` both read as many plates
+    /// (each missed others), so the default keeps PaddleOCR's.
+    pub recognition_min_width: u32,
     /// Threads per model.
     pub threads: usize,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { object_input: 416, object_threshold: 0.35, nms_iou: 0.45, text_limit: 1280, threads: 2 }
+        Settings {
+            object_input: 416,
+            object_threshold: 0.35,
+            nms_iou: 0.45,
+            text_limit: 1280,
+            recognition_min_width: 320,
+            threads: 2,
+        }
     }
 }
 
@@ -210,7 +222,9 @@ impl Analyser {
         }
         ocr::whiten_blue(&mut strip);
         let (sw, sh) = strip.dimensions();
-        let width = ((48.0 * sw as f32 / sh.max(1) as f32).ceil() as u32).clamp(320, 1280);
+        // The strip's own width at 48 pixels high, padded to the least width set.
+        let least = self.settings.recognition_min_width.clamp(16, 1280);
+        let width = ((48.0 * sw as f32 / sh.max(1) as f32).ceil() as u32).clamp(least, 1280);
         let input = ocr::rec_input(&strip, width);
         let out = self.text_recognition.run_f32([1, 3, 48, width as usize], &input)?;
         let symbols = *out.shape.last().unwrap_or(&0) as usize;
