@@ -7,9 +7,16 @@ mod util;
 
 use std::collections::HashMap;
 use std::process::Command;
+use std::sync::Mutex;
+
+/// One bench at a time: each keeps both cores busy (the RTSP server encoding H.265 live, ffmpeg,
+/// Chromium), and run together the H.265 camera of `bench video` once took over 60 s to start
+/// playing while `bench record` ran beside it.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs `limes bench ARGS`: its output, and its `name=value unit` figures by name.
 fn bench(args: &[&str]) -> (String, HashMap<String, String>) {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let out = Command::new(util::limes_bin()).arg("bench").args(args).output().expect("run limes bench");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
