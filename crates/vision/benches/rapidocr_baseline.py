@@ -42,7 +42,8 @@ def model(name, folder=None):
     return path
 
 
-def timed(label, run, repeat=20, warm=3):
+def times_ms(run, repeat, warm=3):
+    """`run` timed `repeat` times after `warm` unmeasured runs: the times in ms, sorted."""
     for _ in range(warm):
         run()
     times = []
@@ -50,7 +51,11 @@ def timed(label, run, repeat=20, warm=3):
         start = time.perf_counter()
         run()
         times.append((time.perf_counter() - start) * 1000)
-    times.sort()
+    return sorted(times)
+
+
+def timed(label, run, repeat=20, warm=3):
+    times = times_ms(run, repeat, warm)
     print(
         f"{label}: min={times[0]:.2f} ms median={statistics.median(times):.2f} ms "
         f"mean={statistics.mean(times):.2f} ms p90={times[int(len(times) * 0.9)]:.2f} ms runs={repeat}"

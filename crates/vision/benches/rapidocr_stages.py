@@ -23,7 +23,6 @@ Medians of REPEAT runs after three to warm up. A measuring tool, not part of the
 import os
 import statistics
 import sys
-import time
 
 import cv2
 from rapidocr_onnxruntime.ch_ppocr_v3_det import TextDetector
@@ -31,18 +30,11 @@ from rapidocr_onnxruntime.ch_ppocr_v3_rec import TextRecognizer
 
 # The pinned models and their check are the baseline's, beside this file.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from rapidocr_baseline import model  # noqa: E402
+from rapidocr_baseline import model, times_ms  # noqa: E402
 
 
 def median_ms(run, repeat):
-    for _ in range(3):
-        run()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return statistics.median(times_ms(run, repeat))
 
 
 def main():

@@ -299,7 +299,7 @@ pub fn as_plate(raw: &str) -> Option<(String, CountryCode, f32)> {
         })
         // The first of equally good readings: the text as read before any band's code taken off.
         .fold(None, |best: Option<((bool, f32), _)>, (key, r)| match best {
-            Some((k, b)) if (k.0, k.1) >= (key.0, key.1) => Some((k, b)),
+            Some((k, b)) if k >= key => Some((k, b)),
             _ => Some((key, r)),
         })
         .map(|(_, r)| r)
