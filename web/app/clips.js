@@ -1,7 +1,7 @@
 // Clips in the Video view: cut from the recordings panel (`POST /cameras/{id}/clips`, a signed
 // MP4 a court can check with `limes clip verify`), listed with partners' (`GET /clips`), each
 // downloaded with its signed manifest, and — this node's own, by a supervisor — sent to a
-// partner whose entry receives clips (`POST /clips/{sha256}/send`).
+// partner whose entry receives clips (`POST /clips/{sha256}/send`), as an anonymised copy.
 import { ApiError, api, hasRole, headers } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
@@ -27,7 +27,9 @@ export async function show() {
 function row(c) {
   const tr = el("tr");
   tr.dataset.sha256 = c.sha256;
-  const whose = c.received_from ? t("clips.from_partner", { agency: c.received_from }) : t("clips.made_by", { who: c.made_by });
+  let whose = c.received_from ? t("clips.from_partner", { agency: c.received_from }) : t("clips.made_by", { who: c.made_by });
+  // An anonymised copy says so, from its signed manifest (a partner's as much as this node's).
+  if (c.manifest?.anonymised) whose += ` · ${t("clips.anonymised")}`;
   const actions = el("td", undefined, "actions");
   const name = `${c.camera}-${c.from.replace(/[-:]/g, "").replace(/\.\d+/, "")}`;
   const file = el("button", t("clips.download"), "download");
@@ -87,8 +89,8 @@ async function download(url, name) {
 async function sendTo(sha256, partner) {
   const state = document.getElementById("clips-state");
   try {
-    await api(`/clips/${sha256}/send`, { method: "POST", body: { partner } });
-    state.textContent = t("clips.sent", { agency: partner });
+    const sent = await api(`/clips/${sha256}/send`, { method: "POST", body: { partner } });
+    state.textContent = t(sent.anonymised ? "clips.sent_blurred" : "clips.sent", { agency: partner });
   } catch (e) {
     state.textContent = t("clips.failed", { why: e.message });
   }

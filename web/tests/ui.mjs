@@ -230,7 +230,10 @@ try {
   await page.focus("#incident-raise button[type=submit]");
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => document.querySelectorAll("#incidents tbody tr").length === 1, null, { timeout: 10000 });
-  check((await page.textContent("#incident-raise-state")).startsWith("Incident "), "the raise is confirmed");
+  // The row can come over the live stream before the answer to the raise sets its state: wait.
+  await page
+    .waitForFunction(() => document.getElementById("incident-raise-state").textContent.startsWith("Incident "), null, { timeout: 10000 })
+    .catch(() => check(false, "the raise is confirmed"));
   await page.waitForSelector("#incident-map path.incident-point.sev-critical", { timeout: 10000 });
   // The exercise: an area of three corners clicked on the map around the point.
   await page.selectOption("#inc-type", "flood");

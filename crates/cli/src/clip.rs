@@ -132,6 +132,7 @@ fn export(
         frames: clip.frames,
         exported_at: Utc::now(),
         exported_by: by.to_owned(),
+        anonymised: None,
     };
     let manifest = ClipManifest::sign(facts, &clip.mp4, &key)?;
     let manifest_file = manifest_path(out);
@@ -211,6 +212,16 @@ fn verify(file: &Path, manifest: Option<PathBuf>, key: Option<String>, anchor: O
     println!("frames       {} ({}), {} to {}", m.frames, m.codec, m.first_frame, m.last_frame);
     println!("file         {} bytes, sha256 {}", m.bytes, m.sha256);
     println!("exported     {} by {}", m.exported_at, m.exported_by);
+    match &m.anonymised {
+        Some(a) => println!(
+            "anonymised   {} blurred in every frame ({} faces, {} plates found); made from clip {}",
+            a.blurred.replace(',', " and "),
+            a.faces,
+            a.plates,
+            a.source_sha256
+        ),
+        None => println!("anonymised   no: the recording in clear"),
+    }
     println!("signed by    {} ({})", m.signing_key, key_fingerprint(&m.signing_key));
     if !v.key_trusted {
         println!(

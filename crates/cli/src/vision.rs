@@ -18,6 +18,9 @@ use limes_scene::ObjectClass;
 use limes_scene::geometry::BBox;
 use limes_sim::picture::{self, COUNTRIES, Condition, Spot};
 use limes_vision::analyse::{Analyser, Object, Settings};
+use limes_vision::anonymise::MASK_SCALE;
+use limes_vision::faces::{FaceDetector, FaceSettings};
+use limes_vision::footage::FootageSettings;
 use limes_vision::models::{self, ModelId};
 use limes_vision::runtime::Runtime;
 use rand::SeedableRng;
@@ -27,6 +30,20 @@ use rand_chacha::ChaCha8Rng;
 pub struct VisionArgs {
     #[command(subcommand)]
     command: VisionCommand,
+}
+
+/// The face detector's options.
+#[derive(Debug, Args)]
+struct FaceOptions {
+    /// The checked models folder (`limes models fetch --dir`).
+    #[arg(long, env = "LIMES_MODELS")]
+    models: PathBuf,
+    /// Threads per model.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// A picture whose longer side is over this is scaled down to it for the face detector.
+    #[arg(long, default_value_t = 1280)]
+    max_side: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +81,36 @@ enum VisionCommand {
         #[arg(required = true)]
         pictures: Vec<PathBuf>,
     },
+    /// Find the faces in pictures (JPEG or PNG): one JSON line per face, with its box, score and
+    /// five landmarks (eyes, nose, mouth corners). Faces are found to count and blur people,
+    /// never to identify them.
+    Faces {
+        #[command(flatten)]
+        detector: FaceOptions,
+        /// The pictures.
+        #[arg(required = true)]
+        pictures: Vec<PathBuf>,
+    },
+    /// Blur the faces and plates out of a picture (JPEG or PNG) or a video, and write it to
+    /// OUTPUT: a picture in the format its extension names, a video (any ffmpeg reads) as an
+    /// H.264 MP4 (OUTPUT ending in .mp4). Every face and every plate-shaped text box is blurred,
+    /// read or not; in a video, each frame also where the `--hold` frames before and after it
+    /// found one. If anything cannot be analysed nothing is written: nothing is passed on
+    /// unblurred. Prints `faces=` and `plates=` lines (and for a video, `frames=`, `fps=` and the
+    /// time of each stage).
+    Anonymise {
+        #[command(flatten)]
+        detector: FaceOptions,
+        /// A video's frames are each blurred with what was found this many frames before and
+        /// after them.
+        #[arg(long, default_value_t = 3)]
+        hold: usize,
+        /// Blur faces only, not plate-shaped text.
+        #[arg(long)]
+        faces_only: bool,
+        input: PathBuf,
+        output: PathBuf,
+    },
     /// Make a synthetic 1080p street video (H.264 MP4, through ffmpeg): the street photograph
     /// with a plate of `--country` on its bus, sliding across the frame, so that its vehicle and
     /// persons cross the middle. Prints `plate=`, `country=`, `frames=` lines. For tests,
@@ -83,6 +130,9 @@ enum VisionCommand {
         seconds: f32,
         #[arg(long, default_value_t = 10)]
         fps: u32,
+        /// The frames' height (even, up to 1080; 720 for 1280×720): the 1080p frames scaled.
+        #[arg(long, default_value_t = 1080)]
+        height: u32,
     },
 }
 
@@ -117,8 +167,12 @@ pub fn run(a: VisionArgs) -> anyhow::Result<()> {
             eval(&models, per_condition, seed, threads, out.as_deref())
         }
         VisionCommand::Read { models, threads, pictures } => read(&models, threads, &pictures),
-        VisionCommand::Video { models, out, country, seed, seconds, fps } => {
-            video(&models, &out, &country, seed, seconds, fps)
+        VisionCommand::Faces { detector, pictures } => faces(&detector, &pictures),
+        VisionCommand::Anonymise { detector, hold, faces_only, input, output } => {
+            anonymise(&detector, hold, !faces_only, &input, &output)
+        }
+        VisionCommand::Video { models, out, country, seed, seconds, fps, height } => {
+            video(&models, &out, &country, seed, seconds, fps, height)
         }
     }
 }
@@ -159,13 +213,14 @@ pub(crate) fn street_x(scene: &image::RgbImage, i: u32, n: u32) -> u32 {
     (VIDEO.0 - scene.width()) * i / (n - 1).max(1)
 }
 
-fn video(
+pub(crate) fn video(
     dir: &std::path::Path,
     out: &std::path::Path,
     country: &str,
     seed: u64,
     seconds: f32,
     fps: u32,
+    height: u32,
 ) -> anyhow::Result<()> {
     use std::io::Write;
     let country = limes_plate::CountryCode::parse(country).map_err(|e| anyhow::anyhow!("--country: {e}"))?;
@@ -173,11 +228,13 @@ fn video(
     anyhow::ensure!((0.5..=60.0).contains(&seconds), "--seconds: 0.5 to 60");
     anyhow::ensure!((1..=60).contains(&fps), "--fps: 1 to 60");
     let (scene, truth) = street(dir, country, seed)?;
+    anyhow::ensure!((144..=VIDEO.1).contains(&height) && height.is_multiple_of(2), "--height: even, 144 to 1080");
     let frames = (seconds * fps as f32).round().max(2.0) as u32;
-    let (width, height) = VIDEO;
+    let (width, height) = (VIDEO.0 * height / VIDEO.1 / 2 * 2, height);
     let mut ffmpeg = std::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"])
-        .args(["-s", &format!("{width}x{height}"), "-r", &fps.to_string(), "-i", "-"])
+        .args(["-s", &format!("{}x{}", VIDEO.0, VIDEO.1), "-r", &fps.to_string(), "-i", "-"])
+        .args(["-vf", &format!("scale={width}:{height}")])
         .args(["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", &fps.to_string()])
         .args(["-movflags", "+faststart"])
         .arg(out)
@@ -203,22 +260,7 @@ fn read(dir: &std::path::Path, threads: usize, pictures: &[PathBuf]) -> anyhow::
     let checked = models::check(dir)?;
     let runtime = Runtime::load(&checked)?;
     let mut analyser = Analyser::new(&runtime, &checked, Settings { threads, ..Settings::default() })?;
-    let mut unreadable = 0;
-    for path in pictures {
-        // A picture that cannot be read is named, the others are still read, and the command
-        // fails at the end.
-        let opened = image::open(path).map_err(|e| e.to_string()).and_then(|p| {
-            let p = p.to_rgb8();
-            Analyser::check(&p).map(|()| p).map_err(|e| e.to_string())
-        });
-        let picture = match opened {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("{}: {e}", path.display());
-                unreadable += 1;
-                continue;
-            }
-        };
+    each_picture(pictures, |path, picture| {
         for b in analyser.text_boxes(&picture)? {
             let (raw, confidence) = analyser.read_text(&picture, &b)?;
             let plate = limes_vision::analyse::as_plate(&raw);
@@ -232,8 +274,107 @@ fn read(dir: &std::path::Path, threads: usize, pictures: &[PathBuf]) -> anyhow::
             });
             println!("{line}");
         }
+        Ok(())
+    })
+}
+
+/// Runs `each` on every picture of `pictures` that opens and can be analysed. One that cannot is
+/// named on stderr and the others are still done; then the whole fails, saying how many.
+fn each_picture(
+    pictures: &[PathBuf],
+    mut each: impl FnMut(&std::path::Path, image::RgbImage) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut unreadable = 0;
+    for path in pictures {
+        match open_picture(path) {
+            Ok(picture) => each(path, picture)?,
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                unreadable += 1;
+            }
+        }
     }
     anyhow::ensure!(unreadable == 0, "{unreadable} of {} pictures could not be read", pictures.len());
+    Ok(())
+}
+
+/// A picture opened and checked for analysis, or why not.
+fn open_picture(path: &std::path::Path) -> Result<image::RgbImage, String> {
+    image::open(path).map_err(|e| e.to_string()).and_then(|p| {
+        let p = p.to_rgb8();
+        Analyser::check(&p).map(|()| p).map_err(|e| e.to_string())
+    })
+}
+
+/// The checked models, their runtime and the face detector the options ask for.
+fn face_detector(o: &FaceOptions) -> anyhow::Result<(models::Models, Runtime, FaceDetector)> {
+    let checked = models::check(&o.models)?;
+    let runtime = Runtime::load(&checked)?;
+    let settings = FaceSettings { threads: o.threads, max_side: o.max_side, ..Default::default() };
+    let detector = FaceDetector::new(&runtime, &checked, settings)?;
+    Ok((checked, runtime, detector))
+}
+
+fn faces(options: &FaceOptions, pictures: &[PathBuf]) -> anyhow::Result<()> {
+    let (_, _, mut detector) = face_detector(options)?;
+    each_picture(pictures, |path, picture| {
+        for f in detector.faces(&picture)? {
+            let line = serde_json::json!({
+                "picture": path.display().to_string(),
+                "box": [f.left, f.top, f.right, f.bottom],
+                "score": f.score,
+                "landmarks": f.landmarks,
+            });
+            println!("{line}");
+        }
+        Ok(())
+    })
+}
+
+fn anonymise(
+    options: &FaceOptions,
+    hold: usize,
+    plates: bool,
+    input: &std::path::Path,
+    output: &std::path::Path,
+) -> anyhow::Result<()> {
+    let video = output.extension().is_some_and(|e| e.eq_ignore_ascii_case("mp4"));
+    let format = if video {
+        None
+    } else {
+        Some(
+            image::ImageFormat::from_path(output)
+                .with_context(|| format!("{}: write .jpg or .png (or .mp4 for a video)", output.display()))?,
+        )
+    };
+    let (checked, runtime, mut detector) = face_detector(options)?;
+    let settings = Settings { threads: options.threads, ..Settings::default() };
+    let mut analyser = if plates { Some(Analyser::new(&runtime, &checked, settings)?) } else { None };
+    let Some(format) = format else {
+        let settings = FootageSettings { hold, ..FootageSettings::default() };
+        let r = limes_vision::footage::anonymise(input, output, &mut detector, analyser.as_mut(), &settings)?;
+        let ms = |d: std::time::Duration| format!("{:.1}", d.as_secs_f64() * 1000.0 / r.frames.max(1) as f64);
+        println!("frames={}", r.frames);
+        println!("size={}x{}", r.width, r.height);
+        println!("faces={}", r.faces);
+        println!("plates={}", r.plates);
+        println!("fps={:.2}", r.frames as f64 / r.total.as_secs_f64());
+        println!("decode_ms_per_frame={}", ms(r.decode));
+        println!("detect_ms_per_frame={}", ms(r.detect));
+        println!("blur_ms_per_frame={}", ms(r.blur));
+        println!("encode_ms_per_frame={}", ms(r.encode));
+        return Ok(());
+    };
+    let mut picture = open_picture(input).map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    let found = limes_vision::footage::to_blur(&picture, &mut detector, analyser.as_mut())?;
+    limes_vision::anonymise::blur(&mut picture, &found.regions, MASK_SCALE);
+    // Written beside the output and renamed over it: a failed write leaves no half picture.
+    let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(parent).with_context(|| format!("writing in {}", parent.display()))?;
+    picture.write_to(&mut std::io::BufWriter::new(tmp.as_file()), format).context("encoding the picture")?;
+    tmp.persist(output).with_context(|| format!("writing {}", output.display()))?;
+    println!("faces={}", found.faces);
+    println!("plates={}", found.plates);
     Ok(())
 }
 

@@ -16,10 +16,6 @@ use serde_json::{Value, json};
 use util::TestNode;
 use util::rtsp::Server as RtspServer;
 
-fn models() -> String {
-    std::env::var("LIMES_MODELS").expect("LIMES_MODELS: run scripts/test, or set it to a fetched models folder")
-}
-
 /// The camera's settings: 5 analysed frames a second, a line down the middle that persons
 /// raise events on, and a counting line (the same place) for vehicles.
 const SETTINGS: &str = r#"
@@ -50,7 +46,7 @@ fn street_video(path: &std::path::Path) -> String {
         "vision",
         "video",
         "--models",
-        &models(),
+        &util::models(),
         "--out",
         path.to_str().unwrap(),
         "--country",
@@ -89,7 +85,8 @@ async fn the_node_reads_a_hotlisted_plate_in_footage_and_recordings_and_a_person
         "\n[[video.streams]]\ncamera = \"ro-siret-2\"\nurl = \"{}\"\nsegment_seconds = 1\n",
         camera.url("file")
     );
-    let node = TestNode::start_edited(|c| format!("{c}\n{stream}\n[analysis]\nmodels = \"{}\"\n{SETTINGS}", models()));
+    let node =
+        TestNode::start_edited(|c| format!("{c}\n{stream}\n[analysis]\nmodels = \"{}\"\n{SETTINGS}", util::models()));
     let (api, person) = (node.client(), node.session_client());
     for (id, lat) in [("ro-siret-1", 47.95), ("ro-siret-2", 47.96)] {
         let mut camera = util::camera_json(id, "RO");

@@ -537,20 +537,30 @@ async fn a_full_queue_refuses_more_for_that_partner_and_loses_nothing_it_took() 
     let ro_admin = util::bearer_client(&ro.admin_token);
     let partners =
         || async { ro_admin.get(ro.at("/api/v1/partners")).send().await.unwrap().json::<Value>().await.unwrap() };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while partners().await[0]["health"]["queued"] != 5 {
-        assert!(std::time::Instant::now() < deadline, "the queue did not fill: {}", partners().await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(partners().await[0]["health"]["queued"], 5, "the limit holds");
-    assert_eq!(alerts(&ro).await.len(), 8, "every alert is raised and kept here");
-    let status: Value = ro_admin.get(ro.at("/api/v1/federation")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(status["not_queued"], 3, "the node counts what it could not queue: {status}");
-    let ua = ua.restart();
+    // Alerts are raised after each read is taken, so the eighth may come well after the fifth
+    // filled the queue: wait for all eight (a liveness bound), then check what was queued.
+    let status =
+        || async { ro_admin.get(ro.at("/api/v1/federation")).send().await.unwrap().json::<Value>().await.unwrap() };
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while alerts(&ro).await.len() < 8 || status().await["not_queued"] != 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every alert was raised, or the node did not count what it could not queue: {} alerts, {}, {}",
+            alerts(&ro).await.len(),
+            status().await,
+            partners().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(partners().await[0]["health"]["queued"], 5, "the limit holds: {}", partners().await);
+    assert_eq!(alerts(&ro).await.len(), 8, "every alert is raised and kept here");
+    assert_eq!(status().await["not_queued"], 3, "the node counts what it could not queue");
+    let ua = ua.restart();
+    // A liveness bound: the sender may be in its longest back-off (30 s) when the partner
+    // returns, and the partner holds data until a cosigned checkpoint comes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while alerts(&ua).await.len() < 5 {
-        assert!(std::time::Instant::now() < deadline, "the queued alerts did not arrive");
+        assert!(std::time::Instant::now() < deadline, "the queued alerts did not arrive: {}", partners().await);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let got = alerts(&ua).await;

@@ -270,12 +270,23 @@ fn border_nodes() -> (RtspServer, TestNode, TestNode) {
 
 /// [`border_nodes`], with the Romanian side's clips shared in `mode`.
 fn border_nodes_sharing_clips(mode: limes_agreement::Mode) -> (RtspServer, TestNode, TestNode) {
+    border_nodes_watching(RtspServer::start(0), "h264", mode, &util::models())
+}
+
+/// [`border_nodes_sharing_clips`], the camera `ro-siret-1` being `camera`'s stream `path`; the
+/// Romanian node anonymises what it shares with the models in `models`.
+fn border_nodes_watching(
+    camera: RtspServer,
+    path: &str,
+    mode: limes_agreement::Mode,
+    models: &str,
+) -> (RtspServer, TestNode, TestNode) {
     use limes_agreement::Category::{Images, Incidents, LiveVideo};
     use util::fed::*;
-    let camera = RtspServer::start(0);
     let stream = format!(
-        "\n[[video.streams]]\ncamera = \"ro-siret-1\"\nurl = \"{}\"\nsegment_seconds = 1\n",
-        camera.url("h264")
+        "\n[[video.streams]]\ncamera = \"ro-siret-1\"\nurl = \"{}\"\nsegment_seconds = 1\n\n[analysis]\nmodels = \"{}\"\n",
+        camera.url(path),
+        models
     );
     let ro = fed_node_edited("ro-igpf", "RO", |c| c + &stream);
     let ua = fed_node("ua-dpsu", "UA");
@@ -489,19 +500,27 @@ async fn a_partner_watches_a_camera_live_under_a_grant_until_it_expires_or_is_re
     assert!(copy[0]["revoked"].is_object(), "the page's revocation reached the partner: {copy}");
 }
 
-/// Clips between two real nodes: the Romanian node cuts a signed clip of its camera's recording
-/// over the API, which `limes clip verify` accepts against the agency's trust anchor and ffprobe
-/// decodes; a supervisor sends it to the Ukrainian node, which serves it byte for byte, checked
-/// against the manifest and the Romanian key, and never passes it on; both audit logs have it.
+/// Clips between two real nodes: the Romanian node's camera sees the street photograph; it cuts
+/// a signed clip of its recording over the API, which `limes clip verify` accepts against the
+/// agency's trust anchor and ffprobe decodes; a supervisor sends it to the Ukrainian node, and
+/// what crosses is its anonymised copy — the faces annotated by hand without their detail in
+/// every frame, the pavement with it — signed as a clip that names the one it was made from,
+/// served by the Ukrainian node byte for byte, checked against the manifest and the Romanian
+/// key, and never passed on; both audit logs have it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_clip_is_cut_signed_and_sent_to_a_partner() {
+async fn a_clip_is_cut_signed_and_sent_to_a_partner_anonymised() {
     use reqwest::StatusCode;
     use serde_json::json;
     use util::fed::*;
 
-    let (_camera, ro, ua) = border_nodes();
+    let models = limes_vision::models::check(std::path::Path::new(&util::models())).unwrap();
+    let photo = models.path(limes_vision::models::ModelId::StreetPhoto);
+    let camera = RtspServer::start_picture(&photo, 810, 1080);
+    let (_camera, ro, ua) = border_nodes_watching(camera, "picture264", limes_agreement::Mode::Push, &util::models());
     let (ro_c, ua_c) = (ro.session_client(), ua.session_client());
     let (from, to) = recorded_span(&ro).await;
+    // Half a second from a segment's start: a clip of a dozen frames or so to blur.
+    let to = to.min(from + chrono::Duration::milliseconds(200));
     let span = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| json!({"from": from, "to": to});
 
     // What a clip may not be.
@@ -555,36 +574,76 @@ async fn a_clip_is_cut_signed_and_sent_to_a_partner() {
         .output()
         .unwrap();
     let probed = String::from_utf8_lossy(&probe.stdout).trim().to_owned();
-    assert!(probed.starts_with("h264,320,"), "{probed}");
+    assert!(probed.starts_with("h264,810,"), "{probed}");
     assert_eq!(
         probed.rsplit(',').next().unwrap().parse::<u64>().unwrap(),
         clip["manifest"]["frames"].as_u64().unwrap(),
         "{probed}"
     );
 
-    // Sent: the Ukrainian node serves the same bytes once the file has crossed.
+    // Sent: what crosses is the anonymised copy, which the Ukrainian node serves once its file
+    // has crossed.
     let (s, sent) = post(&ro, &ro_c, &format!("/api/v1/clips/{sha}/send"), json!({"partner": "ua-dpsu"})).await;
     assert_eq!(s, StatusCode::CREATED, "{sent}");
     assert_eq!((sent["partner"].as_str(), sent["purpose"].as_str()), (Some("ua-dpsu"), Some("investigation")));
-    let received = wait_for("the clip's file on the Ukrainian node", async || {
-        let r = ua_c.get(ua.at(&format!("/api/v1/clips/{sha}/file"))).send().await.unwrap();
+    assert_eq!(sent["anonymised"], true, "{sent}");
+    let copy_sha = sent["clip"].as_str().unwrap().to_owned();
+    assert_ne!(copy_sha, sha);
+    let copy = get(&ro, &format!("/api/v1/clips/{copy_sha}")).await;
+    assert_eq!(copy["anonymised_from"], sha.as_str(), "{copy}");
+    let anonymised = &copy["manifest"]["anonymised"];
+    assert_eq!(
+        (anonymised["source_sha256"].as_str(), anonymised["blurred"].as_str()),
+        (Some(sha.as_str()), Some("faces,plates"))
+    );
+    let frames = copy["manifest"]["frames"].as_u64().unwrap();
+    assert_eq!(frames, clip["manifest"]["frames"].as_u64().unwrap(), "every frame of the clip: {copy}");
+    assert!(anonymised["faces"].as_u64().unwrap() >= frames, "faces found: {copy}");
+    let received = wait_for("the copy's file on the Ukrainian node", async || {
+        let r = ua_c.get(ua.at(&format!("/api/v1/clips/{copy_sha}/file"))).send().await.unwrap();
         (r.status() == StatusCode::OK).then_some(())?;
         Some(r.bytes().await.unwrap())
     })
     .await;
-    assert_eq!(received, mp4);
-    let theirs = get(&ua, &format!("/api/v1/clips/{sha}")).await;
+    assert_eq!(hex(&received), copy_sha);
+    let r = ua_c.get(ua.at(&format!("/api/v1/clips/{sha}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "the clip in clear never crossed");
+    let theirs = get(&ua, &format!("/api/v1/clips/{copy_sha}")).await;
     assert_eq!(
         (theirs["received_from"].as_str(), theirs["origin"].as_str()),
         (Some("ro-igpf"), Some("ro-igpf")),
         "{theirs}"
     );
     assert_eq!(theirs["purpose"], "investigation", "kept with the purpose it was shared for: {theirs}");
+    assert_eq!(theirs["manifest"]["anonymised"]["source_sha256"], sha.as_str(), "{theirs}");
     let ours = get(&ro, &format!("/api/v1/clips/{sha}")).await;
     assert_eq!(ours["sent"][0]["partner"], "ua-dpsu", "{ours}");
+    // The copy verifies as the Romanian agency's, and says what it is.
+    let copy_file = dir.path().join("copy.mp4");
+    std::fs::write(&copy_file, &received).unwrap();
+    let copy_manifest =
+        ua_c.get(ua.at(&format!("/api/v1/clips/{copy_sha}/manifest"))).send().await.unwrap().bytes().await.unwrap();
+    std::fs::write(dir.path().join("copy.mp4.limes-clip.json"), &copy_manifest).unwrap();
+    let out = util::limes(&["clip", "verify", copy_file.to_str().unwrap(), "--anchor", anchor.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("faces and plates blurred in every frame") && said.contains(&sha), "{said}");
+    // Every frame: the faces annotated by hand lose their detail, the pavement keeps it.
+    let (original, blurred) = (decoded(&file), decoded(&copy_file));
+    assert_eq!(original.len(), blurred.len());
+    assert!(!original.is_empty());
+    for (i, (o, b)) in original.iter().zip(&blurred).enumerate() {
+        for f in limes_vision::models::STREET_PHOTO_FACES {
+            let rect = (f[0] as u32, f[1] as u32, (f[2] - f[0]) as u32, (f[3] - f[1]) as u32);
+            let kept = limes_vision::anonymise::detail_kept(o, b, rect);
+            assert!(kept < 0.1, "frame {i}, face {f:?}: {kept:.3} of its detail crossed the border");
+        }
+        let pavement = limes_vision::anonymise::detail_kept(o, b, (300, 900, 200, 150));
+        assert!(pavement > 0.6, "frame {i}: the pavement kept {pavement:.3} of its detail");
+    }
 
     // Never passed on; sent only where an entry and the agreement allow.
-    let (s, e) = post(&ua, &ua_c, &format!("/api/v1/clips/{sha}/send"), json!({"partner": "ro-igpf"})).await;
+    let (s, e) = post(&ua, &ua_c, &format!("/api/v1/clips/{copy_sha}/send"), json!({"partner": "ro-igpf"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     assert!(e["message"].as_str().unwrap().contains("not passed on"), "{e}");
     let (s, e) = post(&ro, &ro_c, &format!("/api/v1/clips/{sha}/send"), json!({"partner": "rs-mup"})).await;
@@ -597,16 +656,63 @@ async fn a_clip_is_cut_signed_and_sent_to_a_partner() {
     assert!(here.iter().any(|r| r["action"] == "disclose" && r["details"]["operation"] == "clips.send"), "{here:#?}");
     let cut = util::audit_records(&ro, &["--object", "camera:ro-siret-1"]);
     assert!(cut.iter().any(|r| r["action"] == "disclose" && r["details"]["operation"] == "clips.export"), "{cut:#?}");
-    let there = util::audit_records(&ua, &["--object", &format!("clip:{sha}")]);
+    let there = util::audit_records(&ua, &["--object", &format!("clip:{copy_sha}")]);
     assert!(there.iter().any(|r| r["action"] == "consult" && r["actor"] == "user:tester"), "{there:#?}");
+}
+
+/// A node whose anonymiser cannot run (its models are missing) sends no clip rather than one
+/// unblurred: the supervisor is told why, and nothing reaches the partner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_anonymiser_a_node_sends_no_clip_rather_than_one_unblurred() {
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    let missing = tempfile::tempdir().unwrap();
+    let models = missing.path().join("no-models");
+    let camera = RtspServer::start(0);
+    let (_camera, ro, ua) =
+        border_nodes_watching(camera, "h264", limes_agreement::Mode::Push, models.to_str().unwrap());
+    let (ro_c, ua_c) = (ro.session_client(), ua.session_client());
+    let (from, to) = recorded_span(&ro).await;
+    let (s, clip) = post(&ro, &ro_c, "/api/v1/cameras/ro-siret-1/clips", json!({"from": from, "to": to})).await;
+    assert_eq!(s, StatusCode::CREATED, "{clip}");
+    let sha = clip["sha256"].as_str().unwrap();
+    let (s, e) = post(&ro, &ro_c, &format!("/api/v1/clips/{sha}/send"), json!({"partner": "ua-dpsu"})).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("anonymiser cannot start") && message.contains("nothing was sent"), "{e}");
+    assert!(message.contains("limes models fetch"), "says how to mend it: {e}");
+    let ours = get(&ro, &format!("/api/v1/clips/{sha}")).await;
+    assert_eq!(ours["sent"], json!([]), "{ours}");
+    assert_eq!(get(&ro, "/api/v1/clips").await.as_array().unwrap().len(), 1, "no copy was kept");
+    // Whatever the link had in flight would have arrived by now.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let theirs: Value = ua_c.get(ua.at("/api/v1/clips")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(theirs, json!([]), "nothing crossed");
+}
+
+/// Every frame of the video `file`, decoded by ffmpeg.
+fn decoded(file: &std::path::Path) -> Vec<image::RgbImage> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-fps_mode", "passthrough"])
+        .arg(dir.path().join("%04d.png"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    names.iter().map(|p| image::open(p).unwrap().to_rgb8()).collect()
 }
 
 /// A clip on request, between two real nodes: the Romanian agreement shares clips only on
 /// request, so a push is refused; the Ukrainian investigator asks for a span of a Siret camera
 /// for a case (hostile requests refused with the reason); a span with nothing recorded cannot be
 /// approved, only refused; the Romanian supervisor approves the other, the clip is cut, signed
-/// and crosses labelled with the request, and the Ukrainian node holds the same bytes with the
-/// agreement's conditions.
+/// and crosses labelled with the request — in clear, as the agreement allows on an approved
+/// request only — and the Ukrainian node holds the same bytes with the agreement's conditions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_asks_for_a_clip_and_gets_it_signed_once_a_supervisor_approves() {
     use reqwest::StatusCode;
@@ -757,6 +863,7 @@ async fn a_partner_asks_for_a_clip_and_gets_it_signed_once_a_supervisor_approves
         (theirs["received_from"].as_str(), theirs["purpose"].as_str()),
         (Some("ro-igpf"), Some("investigation"))
     );
+    assert!(theirs["manifest"]["anonymised"].is_null(), "in clear, on the approved request: {theirs}");
 
     // Both logs: the supervisor's decision here, the viewing there.
     let decision = util::audit_records(&ro, &["--object", &format!("request:ua-dpsu/{id}")]);

@@ -27,6 +27,7 @@
 //!     frames: 1,
 //!     exported_at: now,
 //!     exported_by: "duty officer".into(),
+//!     anonymised: None,
 //! };
 //! let manifest = ClipManifest::sign(facts, mp4, &key).unwrap();
 //! let text = manifest.to_json();
@@ -51,6 +52,9 @@ pub const CLIP_FORMAT: &str = "limes-clip-v1";
 
 /// The name of a clip's manifest beside it: `clip.mp4` → `clip.mp4.limes-clip.json`.
 pub const MANIFEST_SUFFIX: &str = ".limes-clip.json";
+
+/// What an anonymised clip says it blurred, in its manifest.
+pub const BLURRED_FACES_AND_PLATES: &str = "faces,plates";
 
 /// A manifest longer than this is not one (a real one is under 2 KiB).
 pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
@@ -78,6 +82,23 @@ pub struct ClipFacts {
     pub exported_at: DateTime<Utc>,
     /// Who exported it: a person's account, or the operator of an offline export.
     pub exported_by: String,
+    /// For an anonymised copy: what was blurred, and the clip it was made from.
+    pub anonymised: Option<Anonymisation>,
+}
+
+/// How an anonymised clip was made from another of the agency's clips: signed with the rest, so
+/// a court can tell a blurred copy from the recording and find the recording it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anonymisation {
+    /// SHA-256 of the clip it was made from (the agency keeps that clip and its manifest).
+    pub source_sha256: String,
+    /// What was blurred in every frame, comma-separated: [`BLURRED_FACES_AND_PLATES`], or `faces`.
+    pub blurred: String,
+    /// Faces found, summed over the frames.
+    pub faces: u64,
+    /// Plate-shaped texts found, summed over the frames.
+    pub plates: u64,
 }
 
 /// A clip's signed manifest, as written to `<clip>.limes-clip.json`.
@@ -99,6 +120,9 @@ pub struct ClipManifest {
     pub sha256: String,
     pub exported_at: DateTime<Utc>,
     pub exported_by: String,
+    /// Present on an anonymised copy only; a clip without it is the recording in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymised: Option<Anonymisation>,
     /// The agency key that signed: `ed25519:<base64>`.
     pub signing_key: PublicKey,
     /// `sha256:<hex>` of the signing key's 32 bytes, to compare with what the agency publishes.
@@ -161,6 +185,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn is_digest(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
@@ -183,6 +211,7 @@ impl ClipManifest {
             sha256: hex(&Sha256::digest(mp4)),
             exported_at: facts.exported_at,
             exported_by: facts.exported_by,
+            anonymised: facts.anonymised,
             signing_key: public,
             key_fingerprint: key_fingerprint(&public),
             signature: String::new(),
@@ -253,39 +282,51 @@ impl ClipManifest {
         if self.frames == 0 {
             return field("frames", "a clip has at least one frame");
         }
-        if self.sha256.len() != 64 || !self.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if !is_digest(&self.sha256) {
             return field("sha256", "not 64 lowercase hex digits");
         }
         if self.key_fingerprint != key_fingerprint(&self.signing_key) {
             return field("key_fingerprint", "not the signing key's");
         }
+        if let Some(a) = &self.anonymised {
+            if !is_digest(&a.source_sha256) || a.source_sha256 == self.sha256 {
+                return field("anonymised", "source_sha256 is not 64 lowercase hex digits of another file");
+            }
+            if a.blurred.is_empty() || !a.blurred.split(',').all(|w| matches!(w, "faces" | "plates")) {
+                return field("anonymised", "blurred is not a list of faces and plates");
+            }
+        }
         Ok(())
     }
 
     /// Every field but the signature, in a fixed order, under [`CLIP_FORMAT`] as the domain.
+    /// An anonymised copy's part comes last, so a clip in clear signs as it always did, and
+    /// removing or adding the part breaks the signature.
     fn signed_bytes(&self) -> Vec<u8> {
         let [from, to, first, last, exported] =
             [&self.from, &self.to, &self.first_frame, &self.last_frame, &self.exported_at].map(time);
         let frames = self.frames.to_be_bytes();
         let bytes = self.bytes.to_be_bytes();
-        signed_bytes(
-            &self.format,
-            &[
-                self.camera.as_str().as_bytes(),
-                self.agency.as_str().as_bytes(),
-                from.as_bytes(),
-                to.as_bytes(),
-                first.as_bytes(),
-                last.as_bytes(),
-                self.codec.as_bytes(),
-                &frames,
-                &bytes,
-                self.sha256.as_bytes(),
-                exported.as_bytes(),
-                self.exported_by.as_bytes(),
-                self.signing_key.as_bytes(),
-            ],
-        )
+        let anonymised = self.anonymised.as_ref().map(|a| [a.faces.to_be_bytes(), a.plates.to_be_bytes()].concat());
+        let mut fields: Vec<&[u8]> = vec![
+            self.camera.as_str().as_bytes(),
+            self.agency.as_str().as_bytes(),
+            from.as_bytes(),
+            to.as_bytes(),
+            first.as_bytes(),
+            last.as_bytes(),
+            self.codec.as_bytes(),
+            &frames,
+            &bytes,
+            self.sha256.as_bytes(),
+            exported.as_bytes(),
+            self.exported_by.as_bytes(),
+            self.signing_key.as_bytes(),
+        ];
+        if let (Some(a), Some(counts)) = (&self.anonymised, &anonymised) {
+            fields.extend([b"anonymised".as_slice(), a.source_sha256.as_bytes(), a.blurred.as_bytes(), counts]);
+        }
+        signed_bytes(&self.format, &fields)
     }
 }
 
@@ -308,6 +349,19 @@ mod tests {
             frames: 137,
             exported_at: t + chrono::Duration::hours(1),
             exported_by: "duty officer 7".into(),
+            anonymised: None,
+        }
+    }
+
+    fn anonymised() -> ClipFacts {
+        ClipFacts {
+            anonymised: Some(Anonymisation {
+                source_sha256: "ab".repeat(32),
+                blurred: BLURRED_FACES_AND_PLATES.into(),
+                faces: 40,
+                plates: 12,
+            }),
+            ..facts()
         }
     }
 
@@ -363,6 +417,54 @@ mod tests {
         swapped.signing_key = other.public();
         swapped.key_fingerprint = key_fingerprint(&other.public());
         assert_eq!(swapped.verify(MP4, None), Err(ClipError::Signature));
+    }
+
+    #[test]
+    fn an_anonymised_copy_signs_what_it_blurred_and_where_it_came_from() {
+        let key = AgencyKey::from_seed(&[1; 32]);
+        let m = ClipManifest::sign(anonymised(), MP4, &key).unwrap();
+        let v = ClipManifest::parse(m.to_json().as_bytes()).unwrap().verify(MP4, Some(&key.public())).unwrap();
+        assert_eq!(v.manifest.anonymised, anonymised().anonymised);
+        // A clip in clear carries no such part, and signs as it did before the part existed.
+        let clear = ClipManifest::sign(facts(), MP4, &key).unwrap();
+        assert!(!clear.to_json().contains("anonymised"));
+        let json: serde_json::Value = serde_json::to_value(&m).unwrap();
+        // Passing the copy off as the recording in clear, or the recording as a copy, or editing
+        // the part, breaks the signature.
+        let mut stripped = json.clone();
+        stripped.as_object_mut().unwrap().remove("anonymised");
+        let mut added = serde_json::to_value(&clear).unwrap();
+        added["anonymised"] = json["anonymised"].clone();
+        let mut edited = vec![stripped, added];
+        for (field, value) in [
+            ("source_sha256", serde_json::Value::from("cd".repeat(32))),
+            ("blurred", "faces".into()),
+            ("faces", 41.into()),
+            ("plates", 0.into()),
+        ] {
+            let mut e = json.clone();
+            e["anonymised"][field] = value;
+            edited.push(e);
+        }
+        for e in edited {
+            let got = ClipManifest::parse(e.to_string().as_bytes()).unwrap().verify(MP4, None).unwrap_err();
+            assert_eq!(got, ClipError::Signature, "{e}");
+        }
+        // What no anonymiser writes.
+        for (field, value) in [
+            ("source_sha256", serde_json::Value::from("AB".repeat(32))),
+            ("source_sha256", m.sha256.clone().into()),
+            ("blurred", "".into()),
+            ("blurred", "faces,eyes".into()),
+        ] {
+            let mut e = json.clone();
+            e["anonymised"][field] = value;
+            let got = ClipManifest::parse(e.to_string().as_bytes()).unwrap_err().to_string();
+            assert!(got.starts_with("manifest field anonymised"), "{got}");
+        }
+        let mut unknown = json.clone();
+        unknown["anonymised"]["model"] = "x".into();
+        assert!(ClipManifest::parse(unknown.to_string().as_bytes()).is_err());
     }
 
     #[test]

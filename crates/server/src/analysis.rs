@@ -59,6 +59,16 @@ pub struct Hub {
     analyser: OnceLock<Result<Loaded, String>>,
     /// The cameras analysed live, and how it goes.
     live: Mutex<BTreeMap<CameraId, LiveStatus>>,
+    /// Loaded at the first footage anonymised (`crate::clips`): a face detector and a text
+    /// detector of its own, so that blurring a clip never holds up the live analysis.
+    anonymiser: OnceLock<Result<Arc<Mutex<Anonymiser>>, String>>,
+}
+
+/// What anonymises footage: faces, and plate-shaped texts (`limes_vision::footage`).
+#[derive(Debug)]
+struct Anonymiser {
+    faces: limes_vision::faces::FaceDetector,
+    plates: Analyser,
 }
 
 /// The analyser, and the models' digests (JSON) every event it raises is logged with.
@@ -105,6 +115,47 @@ impl Hub {
             })
             .clone()
     }
+}
+
+impl Hub {
+    /// Anonymises the video `input` into the MP4 `output`: faces and plate-shaped texts blurred in
+    /// every frame, held across neighbouring frames (blocking; one video at a time). Any failure
+    /// — a model missing or altered, a frame that cannot be decoded — is an error, and `output`
+    /// is not written: footage is never passed on unblurred because the anonymiser failed.
+    pub fn anonymise(
+        &self,
+        input: &std::path::Path,
+        output: &std::path::Path,
+    ) -> Result<limes_vision::footage::FootageReport, String> {
+        let anonymiser = self
+            .anonymiser
+            .get_or_init(|| {
+                let options = self.options();
+                load_anonymiser(&options).map(|a| Arc::new(Mutex::new(a))).map_err(|e| {
+                    // The models' check says how to fetch them.
+                    let message = format!("the anonymiser cannot start: {e}");
+                    tracing::error!("{message}");
+                    message
+                })
+            })
+            .clone()?;
+        let mut a = anonymiser.lock().unwrap_or_else(|e| e.into_inner());
+        let Anonymiser { faces, plates } = &mut *a;
+        let settings = limes_vision::footage::FootageSettings::default();
+        limes_vision::footage::anonymise(input, output, faces, Some(plates), &settings)
+            .map_err(|e| format!("anonymising the footage: {e}"))
+    }
+}
+
+fn load_anonymiser(options: &AnalysisOptions) -> Result<Anonymiser, String> {
+    let models = limes_vision::models::check(&options.models).map_err(|e| e.to_string())?;
+    let runtime = limes_vision::runtime::Runtime::load(&models).map_err(|e| e.to_string())?;
+    let threads = options.threads.max(1);
+    let face_settings = limes_vision::faces::FaceSettings { threads, ..Default::default() };
+    let faces = limes_vision::faces::FaceDetector::new(&runtime, &models, face_settings).map_err(|e| e.to_string())?;
+    let plates =
+        Analyser::new(&runtime, &models, Settings { threads, ..Settings::default() }).map_err(|e| e.to_string())?;
+    Ok(Anonymiser { faces, plates })
 }
 
 /// Where the models are when nothing configured the analysis (a library user): `$LIMES_MODELS`,

@@ -1,12 +1,15 @@
-//! Clips (issue #9): cut from a camera's recording and signed with the agency's key, kept by
-//! their SHA-256, and sent to partners under the agreements' `images` category.
+//! Clips (issues #9 and #11): cut from a camera's recording and signed with the agency's key,
+//! kept by their SHA-256, and sent to partners under the agreements' `images` category,
+//! anonymised unless a supervisor approved a request for them in clear.
 //!
 //! - [`export`]: `limes_recorder::clip::cut` over the store's index, the manifest signed
 //!   (`limes_federation::clip`, the format `limes clip verify` checks), the MP4 kept durably
 //!   (`files::keep`), the row in `clips`.
-//! - [`send`]: one of this node's clips to a partner — only where the agreement shares `images`
-//!   with it in clear for the caller's purpose — as a `clip` message carrying the signed
-//!   manifest, and the MP4 over the link's resumable blob transfer.
+//! - [`send`] and [`deliver`]: one of this node's clips to a partner, where the agreement shares
+//!   `images` with it for the caller's purpose, as a `clip` message carrying the signed manifest,
+//!   and the MP4 over the link's resumable blob transfer. What goes is the clip's [`anonymised`]
+//!   copy (faces and plates blurred, signed as a clip that names the one it was made from),
+//!   except on an approved request where the agreement shares images in clear.
 //! - [`received`]: a partner's `clip` message, kept when its manifest is the sender's, signed by
 //!   the key the link holds for it; [`file`] checks the MP4 against that manifest each time it is
 //!   served, so a partner's clip is shown only as its agency signed it.
@@ -15,7 +18,7 @@
 
 use chrono::{DateTime, Utc};
 use limes_agreement::{Category, ImageForm, Labels, PlateForm};
-use limes_federation::clip::{ClipFacts, ClipManifest, key_fingerprint};
+use limes_federation::clip::{Anonymisation, BLURRED_FACES_AND_PLATES, ClipFacts, ClipManifest, key_fingerprint};
 use limes_federation::{AgencyKey, MessageType};
 use limes_model::{AgencyId, CameraId};
 use limes_recorder::clip::{ClipError, ClipLimits};
@@ -28,9 +31,10 @@ pub const CLIP: &str = "clip";
 /// Clips travel in one stream per partner.
 const STREAM: &str = "clips";
 
-/// What a clip is, for the agreement: images in clear (the recording as the camera made it).
-pub(crate) fn labels(origin: &str, purpose: &str) -> Labels {
-    Labels { plates: PlateForm::None, images: ImageForm::Clear, ..Labels::full(Category::Images, origin, purpose) }
+/// What a clip is, for the agreement: images in clear (the recording as the camera made it) or
+/// blurred (its anonymised copy).
+pub(crate) fn labels(origin: &str, purpose: &str, images: ImageForm) -> Labels {
+    Labels { plates: PlateForm::None, images, ..Labels::full(Category::Images, origin, purpose) }
 }
 
 /// Runs `f` with the agency's signing key: the link's, or the one `limes init` made beside the
@@ -95,6 +99,7 @@ pub async fn export(
         frames: clip.frames,
         exported_at: now,
         exported_by: by.to_owned(),
+        anonymised: None,
     };
     let manifest = with_key(state, |key| ClipManifest::sign(facts, &clip.mp4, key))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -116,6 +121,7 @@ pub async fn export(
         message: None,
         purpose: None,
         manifest: manifest.to_json(),
+        anonymised_from: None,
     };
     let (store, kept) = (state.store.clone(), row.clone());
     if !crate::federation::blocking_api(move || store.put_clip(&kept)).await? {
@@ -130,14 +136,15 @@ pub async fn export(
     Ok((row, manifest))
 }
 
-/// Sends this node's clip `sha256` to `partner` for `purpose`.
+/// Sends this node's clip `sha256` to `partner` for `purpose`: its anonymised copy, since no
+/// request asked for it.
 pub async fn send(
     state: &AppState,
     sha256: &str,
     partner: &AgencyId,
     purpose: &str,
     by: &str,
-) -> Result<ClipSend, ApiError> {
+) -> Result<Delivered, ApiError> {
     let (store, sha) = (state.store.clone(), sha256.to_owned());
     let clip = crate::federation::blocking_api(move || store.clip(&sha))
         .await?
@@ -145,8 +152,25 @@ pub async fn send(
     deliver(state, &clip, partner, purpose, None, by).await
 }
 
+/// What went to a partner: the sending, and the clip that went (the one asked for, or its
+/// anonymised copy).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Delivered {
+    #[serde(flatten)]
+    pub send: ClipSend,
+    /// The digest of the clip that went.
+    pub clip: String,
+    /// Whether it went as an anonymised copy (faces and plates blurred).
+    pub anonymised: bool,
+}
+
 /// Sends this node's `clip` to `partner` for `purpose` (on an approved `request`, labelled with
 /// it), and records where it went.
+///
+/// Footage crosses anonymised by default: faces and plates blurred in every frame, as a copy
+/// signed as a clip of its own that names the clip it was made from (`anonymised`). It crosses as
+/// recorded only on a request a supervisor approved, where the agreement shares images in clear.
+/// The agreement is asked before anything is blurred; if the anonymiser fails, nothing is sent.
 pub(crate) async fn deliver(
     state: &AppState,
     clip: &StoredClip,
@@ -154,15 +178,14 @@ pub(crate) async fn deliver(
     purpose: &str,
     request: Option<&str>,
     by: &str,
-) -> Result<ClipSend, ApiError> {
+) -> Result<Delivered, ApiError> {
     let fed = state.federation.get().ok_or_else(|| ApiError::Unprocessable("this node has no partners".into()))?;
     let link = &fed.link;
     let me = link.config().agency.clone();
-    let sha256 = clip.sha256.as_str();
     if clip.origin != me.as_str() {
         return Err(ApiError::Unprocessable(format!(
-            "clip {sha256} is {}'s: a partner's clip is not passed on",
-            clip.origin
+            "clip {} is {}'s: a partner's clip is not passed on",
+            clip.sha256, clip.origin
         )));
     }
     let kind = MessageType::new(CLIP).expect("a valid type");
@@ -171,8 +194,14 @@ pub(crate) async fn deliver(
             "{partner} is not a partner whose entry sends it {CLIP} messages"
         )));
     }
-    let labels = Labels { request: request.map(str::to_owned), ..labels(me.as_str(), purpose) };
     let now = Utc::now();
+    let labelled = |images| Labels { request: request.map(str::to_owned), ..labels(me.as_str(), purpose, images) };
+    // In clear only on an approved request the agreement lets images cross in clear for; a copy
+    // made before is never sent in clear.
+    let clear = request.is_some()
+        && clip.anonymised_from.is_none()
+        && link.decide_send(partner, &labelled(ImageForm::Clear), now).allowed;
+    let labels = labelled(if clear { ImageForm::Clear } else { ImageForm::Blurred });
     let d = link.decide_send(partner, &labels, now);
     if !d.allowed {
         return Err(ApiError::Forbidden(format!(
@@ -180,6 +209,8 @@ pub(crate) async fn deliver(
             d.reason
         )));
     }
+    let going = if clear { clip.clone() } else { anonymised(state, clip, by).await? };
+    let sha256 = going.sha256.as_str();
     let path = crate::files::path(state, sha256)
         .ok_or_else(|| ApiError::Internal(format!("the file of clip {sha256} is missing")))?;
     // The file first, in the background (resumed after each break); the message names it, and
@@ -189,7 +220,7 @@ pub(crate) async fn deliver(
         partner: partner.clone(),
         kind,
         stream: STREAM.into(),
-        payload: clip.manifest.clone().into_bytes(),
+        payload: going.manifest.clone().into_bytes(),
         about: Some(format!("clip:{sha256}")),
         approved_request: labels.request.is_some(),
         labels: Some(labels),
@@ -206,9 +237,89 @@ pub(crate) async fn deliver(
         })?;
     let send =
         ClipSend { partner: partner.to_string(), sent: now, sent_by: by.to_owned(), purpose: purpose.to_owned() };
-    let (store, sha, kept) = (state.store.clone(), sha256.to_owned(), send.clone());
-    crate::federation::blocking_api(move || store.add_clip_send(&sha, &kept)).await?;
-    Ok(send)
+    // Noted on the clip asked for and, when its copy went, on the copy.
+    let (store, kept) = (state.store.clone(), send.clone());
+    let noted: Vec<String> = [clip.sha256.clone(), going.sha256.clone()]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    crate::federation::blocking_api(move || noted.iter().try_for_each(|sha| store.add_clip_send(sha, &kept))).await?;
+    Ok(Delivered { send, clip: going.sha256.clone(), anonymised: going.anonymised_from.is_some() })
+}
+
+/// The anonymised copy of this node's `clip`: faces and plate-shaped texts blurred in every
+/// frame (`analysis::Hub::anonymise`), signed as a clip of its own whose manifest says what was
+/// blurred and names `clip`, kept beside it. Made at the first sharing and reused after. The
+/// anonymiser's failure is an error (503): footage is never sent unblurred for want of it.
+pub(crate) async fn anonymised(state: &AppState, clip: &StoredClip, by: &str) -> Result<StoredClip, ApiError> {
+    if clip.anonymised_from.is_some() {
+        return Ok(clip.clone());
+    }
+    let (store, sha) = (state.store.clone(), clip.sha256.clone());
+    if let Some(copy) = crate::federation::blocking_api(move || store.anonymised_copy(&sha)).await? {
+        return Ok(copy);
+    }
+    let source = crate::files::path(state, &clip.sha256)
+        .ok_or_else(|| ApiError::Internal(format!("the file of clip {} is missing", clip.sha256)))?;
+    let work = tempfile::tempdir_in(state.store.dir())
+        .map_err(|e| ApiError::Internal(format!("a folder to anonymise the clip in: {e}")))?;
+    let output = work.path().join("anonymised.mp4");
+    let (hub, out) = (state.analysis.clone(), output.clone());
+    let started = std::time::Instant::now();
+    let report = tokio::task::spawn_blocking(move || hub.anonymise(&source, &out))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(format!("{e}; nothing was sent")))?;
+    let mp4 = tokio::fs::read(&output).await.map_err(|e| ApiError::Internal(format!("the anonymised clip: {e}")))?;
+    let source_manifest =
+        ClipManifest::parse(clip.manifest.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = Utc::now();
+    let facts = ClipFacts {
+        camera: source_manifest.camera,
+        agency: source_manifest.agency,
+        from: source_manifest.from,
+        to: source_manifest.to,
+        first_frame: source_manifest.first_frame,
+        last_frame: source_manifest.last_frame,
+        codec: report.codec.clone(),
+        frames: report.frames,
+        exported_at: now,
+        exported_by: by.to_owned(),
+        anonymised: Some(Anonymisation {
+            source_sha256: clip.sha256.clone(),
+            blurred: BLURRED_FACES_AND_PLATES.to_owned(),
+            faces: report.faces,
+            plates: report.plates,
+        }),
+    };
+    let manifest =
+        with_key(state, |key| ClipManifest::sign(facts, &mp4, key))?.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let bytes = mp4.len() as u64;
+    let (sha256, _) = crate::files::keep(state, mp4.into())
+        .await
+        .map_err(|e| ApiError::Internal(format!("keeping the clip: {e}")))?;
+    tracing::info!(
+        clip = %clip.sha256,
+        copy = %sha256,
+        frames = report.frames,
+        faces = report.faces,
+        plates = report.plates,
+        seconds = started.elapsed().as_secs_f64(),
+        "clip anonymised"
+    );
+    let row = StoredClip {
+        sha256,
+        made: now,
+        made_by: by.to_owned(),
+        bytes,
+        manifest: manifest.to_json(),
+        anonymised_from: Some(clip.sha256.clone()),
+        ..clip.clone()
+    };
+    let (store, kept) = (state.store.clone(), row.clone());
+    crate::federation::blocking_api(move || store.put_clip(&kept)).await?;
+    Ok(row)
 }
 
 /// A partner's `clip` message: kept when the manifest is the sender's, signed with its key.
@@ -243,6 +354,7 @@ pub(crate) async fn received(state: &AppState, r: &limes_link::Received) -> Resu
         message: Some(r.id.to_string()),
         purpose: r.labels.as_ref().map(|l| l.purpose.clone()),
         manifest: String::from_utf8_lossy(&r.payload).into_owned(),
+        anonymised_from: None,
     };
     let store = state.store.clone();
     crate::federation::blocking(move || store.put_clip(&row)).await.map_err(NotApplied::Store)?;

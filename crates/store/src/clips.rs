@@ -33,6 +33,9 @@ pub struct StoredClip {
     /// The signed manifest (JSON).
     #[serde(skip)]
     pub manifest: String,
+    /// For an anonymised copy this node made: the clip it was made from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymised_from: Option<String>,
 }
 
 /// One sending of a clip to a partner.
@@ -45,7 +48,7 @@ pub struct ClipSend {
 }
 
 const COLUMNS: &str = "sha256, origin, camera, from_us, to_us, bytes, made_us, made_by, received_from, received_us, \
-     message, purpose, manifest";
+     message, purpose, manifest, anonymised_from";
 
 fn clip(r: &Row<'_>) -> rusqlite::Result<StoredClip> {
     Ok(StoredClip {
@@ -62,6 +65,7 @@ fn clip(r: &Row<'_>) -> rusqlite::Result<StoredClip> {
         message: r.get(10)?,
         purpose: r.get(11)?,
         manifest: r.get(12)?,
+        anonymised_from: r.get(13)?,
     })
 }
 
@@ -72,7 +76,7 @@ impl Store {
             let tx = write_transaction(conn)?;
             let n = tx.execute(
                 &format!(
-                    "INSERT OR IGNORE INTO clips ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                    "INSERT OR IGNORE INTO clips ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                 ),
                 params![
                     c.sha256,
@@ -87,7 +91,8 @@ impl Store {
                     c.received.map(to_us),
                     c.message,
                     c.purpose,
-                    c.manifest
+                    c.manifest,
+                    c.anonymised_from
                 ],
             )?;
             tx.commit()?;
@@ -100,6 +105,19 @@ impl Store {
             Ok(conn
                 .prepare_cached(&format!("SELECT {COLUMNS} FROM clips WHERE sha256 = ?1"))?
                 .query_row([sha256], clip)
+                .optional()?)
+        })
+    }
+
+    /// The anonymised copy of this node's clip `source`, when one was made.
+    pub fn anonymised_copy(&self, source: &str) -> Result<Option<StoredClip>, StoreError> {
+        self.with_reader(|conn| {
+            Ok(conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM clips WHERE anonymised_from = ?1 AND received_from IS NULL \
+                     ORDER BY made_us DESC LIMIT 1"
+                ))?
+                .query_row([source], clip)
                 .optional()?)
         })
     }
@@ -214,6 +232,7 @@ mod tests {
             message: None,
             purpose: None,
             manifest: "{\"format\":\"limes-clip-v1\"}".into(),
+            anonymised_from: None,
         };
         let theirs = StoredClip {
             sha256: "cd".repeat(32),
@@ -232,6 +251,21 @@ mod tests {
         assert_eq!(store.clips(10).unwrap(), vec![theirs.clone(), own.clone()]);
         assert_eq!(store.clips(1).unwrap(), vec![theirs.clone()]);
         assert_eq!(store.clip(&"ef".repeat(32)).unwrap(), None);
+        // An anonymised copy of the own clip is found from it; the partner's clip has none.
+        assert_eq!(store.anonymised_copy(&own.sha256).unwrap(), None);
+        let copy = StoredClip {
+            sha256: "01".repeat(32),
+            made: t0 + TimeDelta::minutes(7),
+            anonymised_from: Some(own.sha256.clone()),
+            ..own.clone()
+        };
+        assert!(store.put_clip(&copy).unwrap());
+        assert_eq!(store.anonymised_copy(&own.sha256).unwrap(), Some(copy.clone()));
+        assert_eq!(store.anonymised_copy(&theirs.sha256).unwrap(), None);
+        assert_eq!(store.anonymised_copy(&copy.sha256).unwrap(), None);
+        assert_eq!(store.clips(10).unwrap(), vec![theirs.clone(), copy.clone(), own.clone()]);
+        let orphan = StoredClip { sha256: "02".repeat(32), anonymised_from: Some("ef".repeat(32)), ..own.clone() };
+        assert!(store.put_clip(&orphan).is_err(), "a copy of a clip that is not kept");
         let send = ClipSend {
             partner: "ua-dpsu".into(),
             sent: t0 + TimeDelta::minutes(6),
@@ -243,7 +277,7 @@ mod tests {
         assert_eq!(store.clip_sends(&own.sha256).unwrap(), vec![send]);
         let mut digests = store.clip_digests().unwrap();
         digests.sort();
-        assert_eq!(digests, vec![own.sha256.clone(), theirs.sha256.clone()]);
+        assert_eq!(digests, vec![copy.sha256.clone(), own.sha256.clone(), theirs.sha256.clone()]);
 
         // Retention: only the partner's, only once its time has passed.
         assert_eq!(store.clip_senders().unwrap(), vec!["ua-dpsu".to_owned()]);
@@ -252,7 +286,7 @@ mod tests {
         assert!(store.delete_received_clips_from_before("ro-igpf", t0 + TimeDelta::days(99)).unwrap().is_empty());
         let gone = store.delete_received_clips_from_before("ua-dpsu", arrived + TimeDelta::seconds(1)).unwrap();
         assert_eq!(gone, vec![theirs.clone()]);
-        assert_eq!(store.clips(10).unwrap(), vec![own]);
+        assert_eq!(store.clips(10).unwrap(), vec![copy, own]);
         assert!(store.clip_senders().unwrap().is_empty());
     }
 }

@@ -5,7 +5,7 @@
     limes bench vision --python /tmp/rapidocr-venv/bin/python     # runs this script itself
 
 Arguments: THREADS MODELS_DIR VEHICLE.png FRAME.png PLATE.png REPEAT. Prints `name=value ms`
-lines, as `limes bench` does:
+lines, as `limes bench` does (with `--serve` in place of REPEAT, see the end):
 
 - `python_text_detection_vehicle_ms`: rapidocr's TextDetector (resize, normalise, run, DB
   post-processing) on the vehicle's box, its longer side kept as limes keeps it (a multiple of
@@ -18,6 +18,12 @@ lines, as `limes bench` does:
   found) on the frame, detection at 1280 — what "the Python rapidocr pipeline" does end to end.
 
 Medians of REPEAT runs after three to warm up. A measuring tool, not part of the build or tests.
+
+With `--serve` (what `limes bench vision` runs), it reads one word a line and answers each with
+one line: `det_vehicle`, `det_frame`, `rec`, `ocr` run that stage once and answer its time in ms;
+`read` answers the plate's crop as read, `boxes` the number of boxes the whole pipeline reads in
+the frame. limes times each stage of its own between two questions, so both are measured
+interleaved on the same host at the same moments.
 """
 
 import os
@@ -39,7 +45,8 @@ def median_ms(run, repeat):
 
 def main():
     threads, folder, vehicle, frame, plate, repeat = sys.argv[1:7]
-    threads, repeat = int(threads), int(repeat)
+    serve = repeat == "--serve"
+    threads, repeat = int(threads), (0 if serve else int(repeat))
     common = {"intra_op_num_threads": threads, "inter_op_num_threads": 1, "use_cuda": False, "use_dml": False}
     vehicle, frame, plate = cv2.imread(vehicle), cv2.imread(frame), cv2.imread(plate)
     side = max(vehicle.shape[:2])
@@ -49,11 +56,6 @@ def main():
                               "limit_side_len": 1280, "limit_type": "max"})
     rec = TextRecognizer({**common, "model_path": model("ch_PP-OCRv4_rec_infer.onnx", folder),
                           "rec_img_shape": [3, 48, 320], "rec_batch_num": 6})
-    print(f"python_text_detection_vehicle_ms={median_ms(lambda: det_vehicle(vehicle), repeat):.1f} ms")
-    print(f"python_text_detection_frame_ms={median_ms(lambda: det_frame(frame), repeat):.1f} ms")
-    print(f"python_recognition_ms={median_ms(lambda: rec([plate]), repeat * 5):.2f} ms")
-    (text, score), = rec([plate])[0]
-    print(f"python_plate_read={text}")
 
     def ocr():
         boxes, _ = det_frame(frame)
@@ -67,6 +69,30 @@ def main():
                 crops.append(frame[y0:y1, x0:x1])
         rec(crops)
         return len(crops)
+
+    if serve:
+        stages = {
+            "det_vehicle": lambda: det_vehicle(vehicle),
+            "det_frame": lambda: det_frame(frame),
+            "rec": lambda: rec([plate]),
+            "ocr": ocr,
+        }
+        for line in sys.stdin:
+            word = line.strip()
+            if word == "read":
+                print(rec([plate])[0][0][0], flush=True)
+            elif word == "boxes":
+                print(ocr(), flush=True)
+            elif word in stages:
+                print(f"{times_ms(stages[word], 1, warm=0)[0]:.3f}", flush=True)
+            else:
+                print(f"unknown stage {word!r}", flush=True)
+        return
+    print(f"python_text_detection_vehicle_ms={median_ms(lambda: det_vehicle(vehicle), repeat):.1f} ms")
+    print(f"python_text_detection_frame_ms={median_ms(lambda: det_frame(frame), repeat):.1f} ms")
+    print(f"python_recognition_ms={median_ms(lambda: rec([plate]), repeat * 5):.2f} ms")
+    (text, score), = rec([plate])[0]
+    print(f"python_plate_read={text}")
 
     print(f"python_ocr_frame_ms={median_ms(ocr, repeat):.1f} ms")
     print(f"python_ocr_frame_boxes={ocr()}")

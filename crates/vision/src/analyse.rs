@@ -125,7 +125,7 @@ pub struct Analyser {
     alphabet: Vec<String>,
 }
 
-fn read(models: &Models, id: ModelId) -> Result<Vec<u8>, AnalyseError> {
+pub(crate) fn read(models: &Models, id: ModelId) -> Result<Vec<u8>, AnalyseError> {
     let path = models.path(id);
     std::fs::read(&path).map_err(|e| AnalyseError::File { path: path.display().to_string(), reason: e.to_string() })
 }

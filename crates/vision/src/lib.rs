@@ -13,6 +13,10 @@
 //!   recogniser's output into text;
 //! - [`analyse::Analyser`]: the models run on a frame — persons and vehicles, and plates (a
 //!   text kept when a country's grammar reads it as a plate).
+//! - [`faces`]: CenterFace's faces and landmarks (counting and blurring people, never identifying
+//!   them), its model's fixed input size freed by [`onnx_edit`];
+//! - [`anonymise`]: faces and plates blurred out of a picture, and the measure of detail that
+//!   checks the blur; [`footage`]: a video file anonymised frame by frame through ffmpeg;
 //! - [`motion`]: the gate that spares an idle camera the models;
 //! - [`watch::Watcher`]: one camera frame after frame — the gate, the models on what moves,
 //!   plates read inside the vehicles found, tracks, lines and zones (`limes-scene`), and the
@@ -23,10 +27,15 @@
 //! runtime are the edge.
 
 pub mod analyse;
+pub mod anonymise;
 pub mod darknet;
+pub mod faces;
+pub mod footage;
 pub mod models;
 pub mod motion;
 pub mod ocr;
+pub mod onnx_edit;
+pub mod resize;
 pub mod runtime;
 pub mod watch;
 pub mod yolo;

@@ -10,7 +10,6 @@
 //! - [`rec_input`]: a strip scaled to 48 pixels high, BGR, `(x − 0.5) / 0.5`;
 //! - [`ctc`]: the recogniser's per-column probabilities collapsed into text (greedy CTC).
 
-use image::imageops::FilterType;
 use image::{GrayImage, Luma, RgbImage};
 use imageproc::geometric_transformations::{Interpolation, Projection, warp_into};
 use imageproc::point::Point;
@@ -48,7 +47,7 @@ pub fn det_input(img: &RgbImage, limit: u32) -> (Vec<f32>, (u32, u32), (f32, f32
     let ratio = (limit as f32 / w.max(h).max(1) as f32).min(1.0);
     let round = |v: f32| ((v / 32.0).round() as u32).max(1) * 32;
     let (nw, nh) = (round(w as f32 * ratio), round(h as f32 * ratio));
-    let resized = image::imageops::resize(img, nw, nh, FilterType::Triangle);
+    let resized = crate::resize::bilinear(img, nw, nh);
     let plane = (nw * nh) as usize;
     let mut data = vec![0f32; 3 * plane];
     for (i, p) in resized.pixels().enumerate() {
@@ -200,7 +199,7 @@ pub fn rec_input(strip: &RgbImage, max_width: u32) -> Vec<f32> {
     const H: u32 = 48;
     let (w, h) = strip.dimensions();
     let width = ((H as f32 * w as f32 / h.max(1) as f32).ceil() as u32).clamp(1, max_width);
-    let resized = image::imageops::resize(strip, width, H, FilterType::Triangle);
+    let resized = crate::resize::bilinear(strip, width, H);
     let plane = (max_width * H) as usize;
     let mut data = vec![0f32; 3 * plane];
     for (x, y, p) in resized.enumerate_pixels() {

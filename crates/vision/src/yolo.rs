@@ -8,7 +8,6 @@
 //! - [`nms`]: overlapping boxes of one class reduced to the best.
 
 use image::RgbImage;
-use image::imageops::FilterType;
 
 use crate::darknet::Head;
 
@@ -68,7 +67,7 @@ pub fn letterbox(frame: &RgbImage, width: u32, height: u32) -> (Vec<f32>, Fit) {
     let scale = (width as f32 / fw.max(1) as f32).min(height as f32 / fh.max(1) as f32);
     let (nw, nh) =
         (((fw as f32 * scale).round() as u32).clamp(1, width), ((fh as f32 * scale).round() as u32).clamp(1, height));
-    let resized = image::imageops::resize(frame, nw, nh, FilterType::Triangle);
+    let resized = crate::resize::bilinear(frame, nw, nh);
     let (dx, dy) = ((width - nw) / 2, (height - nh) / 2);
     let plane = (width * height) as usize;
     let mut data = vec![0.5f32; 3 * plane];

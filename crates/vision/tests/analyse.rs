@@ -1,6 +1,8 @@
 //! The analyser on real models (`LIMES_MODELS`, which scripts/test fills) and the package's
 //! street photograph: persons and the bus found; synthetic plates of several countries, set into
-//! the photograph, read exactly; frames it cannot take refused.
+//! the photograph, read exactly; frames it cannot take refused. Faces (CenterFace) in the same
+//! photograph, against boxes annotated by hand, and in crowds tiled from its faces; blurred so
+//! that their detail is gone.
 
 use std::path::PathBuf;
 
@@ -8,6 +10,8 @@ use image::RgbImage;
 use limes_scene::ObjectClass;
 use limes_sim::picture::{self, Condition, Spot};
 use limes_vision::analyse::{AnalyseError, Analyser, Settings};
+use limes_vision::anonymise::{self, MASK_SCALE, Region};
+use limes_vision::faces::{Face, FaceDetector, FaceSettings};
 use limes_vision::models::{self, ModelId, Models};
 use limes_vision::runtime::Runtime;
 use rand::SeedableRng;
@@ -88,4 +92,128 @@ fn frames_too_small_or_too_large_are_refused_and_the_analyser_keeps_working() {
         assert!(a.plates(&RgbImage::new(w, h)).is_err());
     }
     assert!(a.objects(&RgbImage::new(64, 48)).unwrap().is_empty(), "a black frame shows nothing");
+}
+
+/// The street photograph's two faces seen from the front, annotated by hand.
+const FACES: [[f32; 4]; 2] = limes_vision::models::STREET_PHOTO_FACES;
+
+fn face_detector(models: &Models, settings: FaceSettings) -> FaceDetector {
+    let runtime = Runtime::load(models).unwrap();
+    FaceDetector::new(&runtime, models, settings).unwrap()
+}
+
+fn iou(f: &Face, t: [f32; 4]) -> f32 {
+    let truth = Face { score: 1.0, left: t[0], top: t[1], right: t[2], bottom: t[3], landmarks: [(0.0, 0.0); 5] };
+    f.iou(&truth)
+}
+
+#[test]
+fn the_faces_of_the_street_photograph_are_found_with_their_landmarks() {
+    let models = real_models();
+    let mut d = face_detector(&models, FaceSettings::default());
+    let faces = d.faces(&street(&models)).unwrap();
+    for t in FACES {
+        let f = faces.iter().find(|f| iou(f, t) >= 0.4).unwrap_or_else(|| panic!("no face at {t:?}: {faces:#?}"));
+        assert!(f.score > 0.5, "{f:?}");
+        let [left_eye, right_eye, nose, mouth_left, mouth_right] = f.landmarks;
+        for (x, y) in f.landmarks {
+            assert!(x >= f.left && x <= f.right && y >= f.top && y <= f.bottom, "{f:?}");
+        }
+        assert!(left_eye.0 < right_eye.0 && mouth_left.0 < mouth_right.0, "{f:?}");
+        assert!(left_eye.1 < nose.1 && right_eye.1 < nose.1, "{f:?}");
+        assert!(nose.1 < mouth_left.1 && nose.1 < mouth_right.1, "{f:?}");
+    }
+    // Nothing on the bus's side, the pavement or the building: every face is at head height.
+    for f in &faces {
+        assert!(f.top > 380.0 && f.bottom < 490.0, "{f:?}");
+    }
+    assert!(faces.len() <= 3, "{faces:#?}");
+}
+
+#[test]
+fn blurred_faces_lose_their_detail_and_the_rest_of_the_picture_is_untouched() {
+    let models = real_models();
+    let mut d = face_detector(&models, FaceSettings::default());
+    let original = street(&models);
+    let mut blurred = original.clone();
+    let regions: Vec<Region> = d.faces(&original).unwrap().iter().map(Face::region).collect();
+    anonymise::blur(&mut blurred, &regions, MASK_SCALE);
+    for t in FACES {
+        let rect = (t[0] as u32, t[1] as u32, (t[2] - t[0]) as u32, (t[3] - t[1]) as u32);
+        let kept = anonymise::detail_kept(&original, &blurred, rect);
+        assert!(kept < 0.05, "{t:?} keeps {kept:.3} of its detail");
+    }
+    // The bus's lettering ("cero emisiones") is no face.
+    assert_eq!(anonymise::detail_kept(&original, &blurred, (555, 545, 125, 70)), 1.0);
+}
+
+/// A crowd: the photograph's two faces (with their hair and collars), tiled `columns`×`rows`
+/// times, alternately.
+fn crowd(photo: &RgbImage, columns: u32, rows: u32) -> RgbImage {
+    let tiles: Vec<RgbImage> = FACES
+        .iter()
+        .map(|t| {
+            let (cx, cy) = ((t[0] + t[2]) / 2.0, (t[1] + t[3]) / 2.0);
+            image::imageops::crop_imm(photo, cx as u32 - 40, cy as u32 - 50, 80, 100).to_image()
+        })
+        .collect();
+    let mut img = RgbImage::new(80 * columns, 100 * rows);
+    for r in 0..rows {
+        for c in 0..columns {
+            let tile = &tiles[((r + c) % 2) as usize];
+            image::imageops::replace(&mut img, tile, i64::from(80 * c), i64::from(100 * r));
+        }
+    }
+    img
+}
+
+#[test]
+fn hundreds_of_faces_in_a_crowd_are_each_found_once() {
+    let models = real_models();
+    let photo = street(&models);
+    let picture = crowd(&photo, 20, 12);
+    let mut d = face_detector(&models, FaceSettings { max_side: 1600, ..FaceSettings::default() });
+    let faces = d.faces(&picture).unwrap();
+    // One face per tile, at the tile's middle.
+    let mut per_tile = vec![0usize; 240];
+    for f in &faces {
+        let (cx, cy) = ((f.left + f.right) / 2.0, (f.top + f.bottom) / 2.0);
+        let (c, r) = ((cx / 80.0) as usize, (cy / 100.0) as usize);
+        per_tile[r * 20 + c] += 1;
+    }
+    let once = per_tile.iter().filter(|&&n| n == 1).count();
+    assert!(once >= 228, "{once} of 240 tiles have exactly one face; {} faces", faces.len());
+    assert!(faces.len() <= 244, "{} faces in 240 tiles", faces.len());
+}
+
+#[test]
+fn pictures_without_faces_and_pictures_of_any_size_are_handled() {
+    let models = real_models();
+    let mut d = face_detector(&models, FaceSettings::default());
+    // Generated: a sky gradient, a road, boxes: no face.
+    let scene = RgbImage::from_fn(960, 540, |x, y| {
+        if y > 360 {
+            image::Rgb([70, 70, 75])
+        } else if (100..300).contains(&x) && (200..360).contains(&y) {
+            image::Rgb([180, 40, 40])
+        } else {
+            image::Rgb([(120 + y / 4) as u8, (160 + y / 6) as u8, 230])
+        }
+    });
+    assert_eq!(d.faces(&scene).unwrap(), []);
+    assert_eq!(d.faces(&RgbImage::from_pixel(16, 16, image::Rgb([200, 180, 160]))).unwrap(), []);
+    // A large picture is scaled down for the model; its faces come back in its own pixels.
+    let photo = street(&models);
+    let large = image::imageops::resize(&photo, 3240, 4320, image::imageops::FilterType::Triangle);
+    let faces = d.faces(&large).unwrap();
+    for t in FACES {
+        let scaled = t.map(|v| v * 4.0);
+        assert!(faces.iter().any(|f| iou(f, scaled) >= 0.4), "no face at {scaled:?}: {faces:#?}");
+    }
+    for (w, h) in [(15, 15), (8193, 16), (16, 9000)] {
+        let err = d.faces(&RgbImage::new(w, h)).unwrap_err();
+        assert!(matches!(err, AnalyseError::Frame { .. }), "{w}×{h}: {err}");
+    }
+    // And it still works.
+    assert!(!d.faces(&photo).unwrap().is_empty());
 }

@@ -5,6 +5,7 @@
 use clap::Args;
 
 mod cpu;
+mod faces;
 mod federation;
 mod incidents;
 mod matching;
@@ -23,8 +24,9 @@ pub struct BenchArgs {
     /// source tree's web/ with its npm packages, Node.js and Chromium), record (needs ffmpeg and
     /// the source tree's scripts/rtsp-test-server with GStreamer), video (glass-to-glass latency
     /// of the live view: what ui and record need), vision (the node's own analysis at 1080p,
-    /// per stage, beside Python rapidocr with --python; needs --models), or all (without ui,
-    /// record, video and vision).
+    /// per stage, beside Python rapidocr with --python; needs --models), faces (face detection
+    /// and blurring of a 720p video, beside Python deface with --deface-python; needs
+    /// --models), or all (without ui, record, video, vision and faces).
     #[arg(default_value = "all")]
     pub which: Vec<String>,
     /// Hotlist entries for the ingest, latency and quality benchmarks.
@@ -127,6 +129,16 @@ pub struct BenchArgs {
     /// on the same pictures in the same run (crates/vision/benches/rapidocr_stages.py).
     #[arg(long)]
     pub python: Option<std::path::PathBuf>,
+    /// `faces`: seconds of the 720p street video (25 frames a second).
+    #[arg(long, default_value_t = 8.0)]
+    pub faces_seconds: f32,
+    /// `faces`: runs of each, in turns.
+    #[arg(long, default_value_t = 2)]
+    pub faces_rounds: u32,
+    /// `faces`: a Python interpreter with `deface==1.5.0` and `onnxruntime`, run on the same
+    /// video in the same run.
+    #[arg(long)]
+    pub deface_python: Option<std::path::PathBuf>,
 }
 
 /// Prints one figure.
@@ -153,11 +165,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "record",
             "video",
             "vision",
+            "faces",
         ]
         .contains(&w.as_str())
         {
             anyhow::bail!(
-                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui, record, video, vision or all"
+                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui, record, video, vision, faces or all"
             );
         }
     }
@@ -201,6 +214,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if a.which.iter().any(|w| w == "vision") {
         vision::run(&a)?;
+    }
+    if a.which.iter().any(|w| w == "faces") {
+        faces::run(&a)?;
     }
     Ok(())
 }

@@ -155,70 +155,110 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     vehicle.save(&vehicle_png)?;
     still.save(&frame_png)?;
     crop.save(&plate_png)?;
-    let timed = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<f64> {
-        let mut v = Vec::new();
-        for _ in 0..3 {
-            f()?;
-        }
-        for _ in 0..15 {
-            let started = Instant::now();
-            f()?;
-            v.push(ms(started.elapsed()));
-        }
-        Ok(median(v))
-    };
     let threads = a.vision_threads.max(1);
     let mut analyser = Analyser::new(&runtime, &checked, Settings { threads, ..Settings::default() })?;
-    let det_vehicle = timed(&mut || analyser.text_boxes(&vehicle).map(drop).map_err(Into::into))?;
-    let det_frame = timed(&mut || analyser.text_boxes(still).map(drop).map_err(Into::into))?;
-    // As rapidocr's TextRecognizer is timed: on the plate's strip already cut out (resize,
-    // normalise, run, CTC decoding); cutting it out of the frame is timed apart. At the same
-    // input size as rapidocr 1.3.24 (the strip's own width, unpadded), and padded to 320 as the
-    // node reads (`Settings::recognition_min_width`).
-    let cut = timed(&mut || limes_vision::ocr::crop(still, &plate_box).map(drop).context("the plate's crop"))?;
-    let rec_padded = timed(&mut || analyser.read_strip(crop.clone()).map(drop).map_err(Into::into))?;
+    // At the same input size as rapidocr 1.3.24 (the strip's own width, unpadded), and padded to
+    // 320 as the node reads (`Settings::recognition_min_width`).
     let mut unpadded =
         Analyser::new(&runtime, &checked, Settings { threads, recognition_min_width: 16, ..Settings::default() })?;
-    let rec = timed(&mut || unpadded.read_strip(crop.clone()).map(drop).map_err(Into::into))?;
-    let whole = timed(&mut || analyser.plates(still).map(drop).map_err(Into::into))?;
-    figure(
-        "vision.limes_text_detection_vehicle_ms",
-        format!("{det_vehicle:.1}"),
-        &format!("ms median, {}x{}", vehicle.width(), vehicle.height()),
-    );
-    figure("vision.limes_text_detection_frame_ms", format!("{det_frame:.1}"), "ms median, 1920x1080 scaled to 1280");
-    figure("vision.limes_plate_cut_ms", format!("{cut:.2}"), "ms median, the plate's box cut out upright");
-    let strip_width = (48.0 * crop.width() as f32 / crop.height().max(1) as f32).ceil();
-    figure(
-        "vision.limes_recognition_ms",
-        format!("{rec:.2}"),
-        &format!("ms median, the cut-out strip at 48x{strip_width}"),
-    );
-    figure(
-        "vision.limes_recognition_padded_ms",
-        format!("{rec_padded:.2}"),
-        "ms median, padded to 48x320 as the node reads",
-    );
-    figure(
-        "vision.limes_plates_frame_ms",
-        format!("{whole:.1}"),
-        "ms median, detection and every plate-shaped box read",
-    );
+    // rapidocr's stages run in a Python process that stays up and times one stage each time it
+    // is asked (crates/vision/benches/rapidocr_stages.py --serve). Each round times each stage
+    // of limes, then the same stage of rapidocr, so that a host whose speed drifts over the run
+    // (this one's does, by half) weighs on both alike.
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vision/benches/rapidocr_stages.py");
-    let out = std::process::Command::new(python)
+    let mut server = std::process::Command::new(python)
         .arg(&script)
         .arg(threads.to_string())
         .arg(&dir)
         .args([&vehicle_png, &frame_png, &plate_png])
-        .arg("15")
-        .output()
+        .arg("--serve")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
         .with_context(|| format!("running {} {}", python.display(), script.display()))?;
-    anyhow::ensure!(out.status.success(), "{}: {}", script.display(), String::from_utf8_lossy(&out.stderr));
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if let Some((name, value)) = line.split_once('=') {
-            let (value, unit) = value.split_once(' ').unwrap_or((value, ""));
-            figure(&format!("vision.{name}"), value, unit);
+    let mut ask = server.stdin.take().context("the script's input")?;
+    let mut answers = std::io::BufReader::new(server.stdout.take().context("the script's output")?);
+    let mut ask_line = |what: &str| -> anyhow::Result<String> {
+        use std::io::{BufRead, Write};
+        writeln!(ask, "{what}")?;
+        ask.flush()?;
+        let mut line = String::new();
+        answers.read_line(&mut line)?;
+        anyhow::ensure!(!line.is_empty(), "{} ended without answering {what}", script.display());
+        Ok(line.trim().to_owned())
+    };
+    let python_read = ask_line("read")?;
+    let python_boxes = ask_line("boxes")?;
+    let mut python_ms = |stage: &str| -> anyhow::Result<f64> {
+        let line = ask_line(stage)?;
+        line.parse::<f64>().with_context(|| format!("rapidocr_stages.py answered {line:?} to {stage}"))
+    };
+    // (figure name, the script's stage); `limes_stage` below does limes' side of each.
+    const STAGES: [(&str, &str); 4] = [
+        ("text_detection_vehicle", "det_vehicle"),
+        ("text_detection_frame", "det_frame"),
+        ("recognition", "rec"),
+        ("ocr_frame", "ocr"),
+    ];
+    let mut limes_stage = |i: usize| -> anyhow::Result<f64> {
+        let started = Instant::now();
+        match i {
+            0 => drop(analyser.text_boxes(&vehicle)?),
+            1 => drop(analyser.text_boxes(still)?),
+            2 => drop(unpadded.read_strip(crop.clone())?),
+            _ => drop(analyser.plates(still)?),
+        }
+        Ok(ms(started.elapsed()))
+    };
+    let (mut mine, mut theirs) = (vec![Vec::new(); STAGES.len()], vec![Vec::new(); STAGES.len()]);
+    for round in 0..18 {
+        for (i, (_, stage)) in STAGES.iter().enumerate() {
+            let (l, p) = (limes_stage(i)?, python_ms(stage)?);
+            // Three rounds to warm both up.
+            if round >= 3 {
+                mine[i].push(l);
+                theirs[i].push(p);
+            }
         }
     }
+    // Median of 15 runs after 3 to warm up (limes only: rapidocr is handed the crop).
+    let timed = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<f64> {
+        let mut v = Vec::new();
+        for round in 0..18 {
+            let started = Instant::now();
+            f()?;
+            if round >= 3 {
+                v.push(ms(started.elapsed()));
+            }
+        }
+        Ok(median(v))
+    };
+    let padded = timed(&mut || analyser.read_strip(crop.clone()).map(drop).map_err(Into::into))?;
+    let cut = timed(&mut || limes_vision::ocr::crop(still, &plate_box).map(drop).context("the plate's crop"))?;
+    drop(ask);
+    let _ = server.wait();
+    let strip_width = (48.0 * crop.width() as f32 / crop.height().max(1) as f32).ceil();
+    let sizes = [
+        format!("{}x{}", vehicle.width(), vehicle.height()),
+        "1920x1080 scaled to 1280".to_owned(),
+        format!("the cut-out strip at 48x{strip_width}"),
+        "detection and every box read".to_owned(),
+    ];
+    for (i, (name, _)) in STAGES.iter().enumerate() {
+        let (l, p) = (median(mine[i].clone()), median(theirs[i].clone()));
+        let unit = format!("ms median of 15 interleaved rounds, {}", sizes[i]);
+        figure(&format!("vision.limes_{name}_ms"), format!("{l:.2}"), &unit);
+        figure(&format!("vision.python_{name}_ms"), format!("{p:.2}"), &unit);
+        let wins = mine[i].iter().zip(&theirs[i]).filter(|(l, p)| l <= p).count();
+        figure(&format!("vision.limes_faster_{name}_rounds"), format!("{wins}/{}", mine[i].len()), "rounds");
+    }
+    figure("vision.limes_plate_cut_ms", format!("{cut:.2}"), "ms median, the plate's box cut out upright");
+    figure(
+        "vision.limes_recognition_padded_ms",
+        format!("{padded:.2}"),
+        "ms median, padded to 48x320 as the node reads",
+    );
+    figure("vision.python_plate_read", python_read, "");
+    figure("vision.python_ocr_frame_boxes", python_boxes, "boxes");
     Ok(())
 }

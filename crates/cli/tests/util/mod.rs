@@ -243,6 +243,11 @@ pub fn sign_in(dir: &Path, url: &str) -> (String, String, String) {
     (admin, tester, token)
 }
 
+/// The fetched models folder the tests that run real models use (scripts/test fills it).
+pub fn models() -> String {
+    std::env::var("LIMES_MODELS").expect("LIMES_MODELS: run scripts/test, or set it to a fetched models folder")
+}
+
 /// Runs the `limes` CLI to completion.
 pub fn limes(args: &[&str]) -> std::process::Output {
     Command::new(limes_bin()).args(args).output().expect("run limes")

@@ -33,6 +33,16 @@ impl Server {
         Self::start_with(&["0".into(), "--file".into(), file.display().to_string()])
     }
 
+    /// Starts the server on a free port also serving `picture` (a JPEG or PNG) scaled to
+    /// `width`×`height` as a still camera at `/picture264`, and waits until it listens.
+    pub fn start_picture(picture: &Path, width: u32, height: u32) -> Server {
+        let size = ["--width".into(), width.to_string(), "--height".into(), height.to_string()];
+        let mut args =
+            vec!["0".into(), "--fps".into(), FPS.to_string(), "--picture".into(), picture.display().to_string()];
+        args.extend(size);
+        Self::start_with(&args)
+    }
+
     fn start_with(args: &[String]) -> Server {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/rtsp-test-server");
         let mut child = Command::new(script)

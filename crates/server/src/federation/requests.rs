@@ -477,12 +477,14 @@ async fn release(
         }
         Category::Images => {
             let clip = clip.ok_or_else(|| RequestError::Failed(format!("no clip was cut for request {}", r.id)))?;
-            crate::clips::deliver(state, clip, &partner, &r.purpose, Some(&r.id), &format!("request:{}", r.id))
-                .await
-                .map_err(|e| RequestError::Failed(format!("sending the clip: {e}")))?;
-            let labels = Labels { request: Some(r.id.clone()), ..crate::clips::labels(&me, &r.purpose) };
+            let sent =
+                crate::clips::deliver(state, clip, &partner, &r.purpose, Some(&r.id), &format!("request:{}", r.id))
+                    .await
+                    .map_err(|e| RequestError::Failed(format!("sending the clip: {e}")))?;
+            let images = if sent.anonymised { ImageForm::Blurred } else { ImageForm::Clear };
+            let labels = Labels { request: Some(r.id.clone()), ..crate::clips::labels(&me, &r.purpose, images) };
             let released = ReleasedClip {
-                sha256: clip.sha256.clone(),
+                sha256: sent.clip,
                 camera: CameraId::new(&clip.camera).map_err(|e| RequestError::Failed(e.to_string()))?,
                 from: clip.from,
                 to: clip.to,

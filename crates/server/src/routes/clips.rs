@@ -1,6 +1,6 @@
 //! Clips (`clips`): cut and signed from a camera's recording (`clips.export`), listed, fetched
 //! with their signed manifest and checked against it (`footage.view`), and sent to a partner
-//! (`clips.send`, supervisors).
+//! (`clips.send`, supervisors) as its anonymised copy.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -161,13 +161,15 @@ pub(super) struct SendTo {
     partner: AgencyId,
 }
 
-/// `POST /api/v1/clips/{sha256}/send`: `{partner}` → 201; sent for the caller's purpose.
+/// `POST /api/v1/clips/{sha256}/send`: `{partner}` → 201; sent for the caller's purpose, as
+/// the clip's anonymised copy (`clip` names it, `anonymised` is true); 503 when the anonymiser
+/// cannot run, and then nothing was sent.
 pub(super) async fn send(
     State(state): State<AppState>,
     caller: Caller,
     Path(sha256): Path<String>,
     body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<ClipSend>), ApiError> {
+) -> Result<(StatusCode, Json<crate::clips::Delivered>), ApiError> {
     let sha256 = digest(&sha256)?.to_owned();
     let to: SendTo = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the partner: {e}")))?;
     let grant =

