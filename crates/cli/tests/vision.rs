@@ -35,6 +35,13 @@ fn limes_vision_eval_scores_plate_reading_and_detection_and_writes_the_set() {
         assert!((0.0..=1.0).contains(&number(&format!("plates_exact_clean_{country}"))));
     }
     // The command says whether the minimums were met, and exits non-zero when not.
+    // Faces on the Solvay photograph against the 29 drawn by hand, and the two portraits.
+    assert_eq!(figures.get("faces_group_drawn"), Some(&"29"), "{stdout}");
+    assert!(number("faces_group_recall") >= 0.9 && number("faces_group_precision") >= 0.9, "{stdout}");
+    assert!(number("faces_blur_detail_kept_max") < 0.1, "{stdout}");
+    assert_eq!(figures.get("faces_minimums_met"), Some(&"true"), "{stdout}");
+    assert_eq!(figures.get("gender_right"), Some(&"2/2"), "{stdout}");
+    assert!(figures.get("age_gauss").is_some_and(|a| a.contains("painted at 63")), "{stdout}");
     let met = figures.get("plates_minimums_met") == Some(&"true");
     assert_eq!(run.status.success(), met, "{stdout}");
     let written = std::fs::read_dir(out.path()).unwrap().count();
@@ -147,7 +154,20 @@ fn limes_vision_finds_faces_and_writes_pictures_with_faces_and_plates_blurred() 
         assert_eq!(f["box"].as_array().map(Vec::len), Some(4), "{f}");
         assert_eq!(f["landmarks"].as_array().map(Vec::len), Some(5), "{f}");
         assert!(f["score"].as_f64() > Some(0.2), "{f}");
+        assert!(f.get("age").is_none(), "no age or gender unless asked: {f}");
     }
+    // Asked for: age and gender of the public-domain portrait of Gauss (a man of 63), each with
+    // its confidence, and the reminder of what they are.
+    let portrait = std::path::Path::new(&models).join("portrait-gauss.png");
+    let run = util::limes(&["vision", "faces", "--age-gender", "--models", &models, portrait.to_str().unwrap()]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success() && stderr.contains("Annex III 1(b)"), "{stdout}{stderr}");
+    let gauss: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(gauss["gender"], "male", "{gauss}");
+    assert!(gauss["gender_confidence"].as_f64() > Some(0.8), "{gauss}");
+    assert!((gauss["age"].as_f64().unwrap() - 63.0).abs() <= 15.0, "{gauss}");
+    assert_eq!(gauss["age_range"].as_array().map(Vec::len), Some(2), "{gauss}");
+    assert!(gauss["age_confidence"].as_f64().is_some_and(|c| (0.0..=1.0).contains(&c)), "{gauss}");
 
     let out = dir.path().join("shared.png");
     let run =

@@ -54,12 +54,19 @@ impl Region {
 }
 
 /// Blurs every region of `img` (grown `scale` times) in place. Regions may overlap or reach past
-/// the picture's edges.
+/// the picture's edges. Overlapping regions (faces in a crowd) are blurred as one: the box around
+/// them is blurred once, at the strongest of their radii, and written back inside each of them,
+/// so that no seam between two blurs is left inside a face.
 pub fn blur(img: &mut RgbImage, regions: &[Region], scale: f32) {
     let (width, height) = img.dimensions();
-    for r in regions {
-        let Some((x, y, w, h)) = r.cover(scale, width, height) else { continue };
-        let radius = (w.min(h) / 6).max(2);
+    let covers: Vec<Rect> = regions.iter().filter_map(|r| r.cover(scale, width, height)).collect();
+    for group in overlapping(&covers) {
+        let members: Vec<Rect> = group.iter().map(|&i| covers[i]).collect();
+        let x = members.iter().map(|m| m.0).min().expect("a group has a member");
+        let y = members.iter().map(|m| m.1).min().expect("a group has a member");
+        let w = members.iter().map(|m| m.0 + m.2).max().expect("a group has a member") - x;
+        let h = members.iter().map(|m| m.1 + m.3).max().expect("a group has a member") - y;
+        let radius = members.iter().map(|m| (m.2.min(m.3) / 6).max(2)).max().expect("a group has a member");
         let mut planes: [GrayImage; 3] =
             std::array::from_fn(|c| GrayImage::from_fn(w, h, |i, j| Luma([img.get_pixel(x + i, y + j)[c]])));
         for plane in &mut planes {
@@ -67,15 +74,55 @@ pub fn blur(img: &mut RgbImage, regions: &[Region], scale: f32) {
                 *plane = box_filter(plane, radius, radius);
             }
         }
-        for j in 0..h {
-            for i in 0..w {
-                let p = img.get_pixel_mut(x + i, y + j);
-                for (c, plane) in planes.iter().enumerate() {
-                    p[c] = plane.get_pixel(i, j)[0];
+        for (mx, my, mw, mh) in members {
+            for j in my..my + mh {
+                for i in mx..mx + mw {
+                    let p = img.get_pixel_mut(i, j);
+                    for (c, plane) in planes.iter().enumerate() {
+                        p[c] = plane.get_pixel(i - x, j - y)[0];
+                    }
                 }
             }
         }
     }
+}
+
+/// The rectangles grouped by overlap, transitively (indices into `rects`).
+fn overlapping(rects: &[Rect]) -> Vec<Vec<usize>> {
+    let overlap = |a: &Rect, b: &Rect| a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3;
+    let mut group: Vec<usize> = (0..rects.len()).collect();
+    fn root(group: &mut [usize], mut i: usize) -> usize {
+        while group[i] != i {
+            group[i] = group[group[i]];
+            i = group[i];
+        }
+        i
+    }
+    for a in 0..rects.len() {
+        for b in a + 1..rects.len() {
+            if overlap(&rects[a], &rects[b]) {
+                let (ra, rb) = (root(&mut group, a), root(&mut group, b));
+                group[ra.max(rb)] = ra.min(rb);
+            }
+        }
+    }
+    let mut out: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+    for i in 0..rects.len() {
+        let r = root(&mut group, i);
+        out.entry(r).or_default().push(i);
+    }
+    out.into_values().collect()
+}
+
+/// The part of a face box drawn by hand (left, top, right, bottom) that a blur check measures:
+/// the box less a tenth of its width and height on every side. A box drawn by hand is a few
+/// pixels generous, and where it reaches past a blurred region the step from blurred to sharp is
+/// high-frequency energy of its own, which would be counted as detail kept.
+pub fn inside(drawn: [f32; 4]) -> Rect {
+    let [l, t, r, b] = drawn;
+    let (dx, dy) = ((r - l) / 10.0, (b - t) / 10.0);
+    let (l, t, r, b) = ((l + dx).max(0.0), (t + dy).max(0.0), r - dx, b - dy);
+    (l as u32, t as u32, (r - l).max(0.0) as u32, (b - t).max(0.0) as u32)
 }
 
 /// The high-frequency energy of `img` inside `rect`: the mean squared Laplacian of its luma
@@ -217,6 +264,39 @@ mod tests {
         // The grown margin is blurred too: 1.3 × 40 wide reaches 6 pixels past each side.
         assert_ne!(img.get_pixel(36, 55), original.get_pixel(36, 55));
         assert_eq!(img.get_pixel(32, 55), original.get_pixel(32, 55));
+    }
+
+    #[test]
+    fn overlapping_regions_are_blurred_as_one_without_a_seam_inside_either() {
+        // A bright half and a dark half: blurred one after the other, the second region's blur
+        // would meet the first's in a step inside it.
+        let original = RgbImage::from_fn(240, 160, |x, y| {
+            let base = if x < 100 { 220 } else { 30 };
+            let v = if ((x / 2) + (y / 2)) % 2 == 0 { base } else { base / 2 };
+            image::Rgb([v as u8, v as u8, v as u8])
+        });
+        let (a, b) = (
+            Region { left: 60.0, top: 20.0, right: 110.0, bottom: 90.0 },
+            Region { left: 100.0, top: 60.0, right: 150.0, bottom: 130.0 },
+        );
+        let mut img = original.clone();
+        blur(&mut img, &[a, b], 1.0);
+        for r in [a, b] {
+            let kept = detail_kept(&original, &img, inside([r.left, r.top, r.right, r.bottom]));
+            assert!(kept < 0.02, "{r:?}: {kept}");
+        }
+        assert_eq!(
+            overlapping(&[(0, 0, 10, 10), (50, 50, 5, 5), (9, 9, 10, 10), (18, 18, 3, 3)]),
+            vec![vec![0, 2, 3], vec![1]]
+        );
+        assert_eq!(
+            overlapping(&[(0, 0, 10, 10), (10, 0, 10, 10)]),
+            vec![vec![0], vec![1]],
+            "touching is not overlapping"
+        );
+        assert!(overlapping(&[]).is_empty());
+        assert_eq!(inside([100.0, 200.0, 200.0, 400.0]), (110, 220, 80, 160));
+        assert_eq!(inside([-5.0, -5.0, 5.0, 5.0]), (0, 0, 4, 4));
     }
 
     #[test]

@@ -62,6 +62,45 @@ impl Face {
     }
 }
 
+/// Face detection scored against boxes drawn by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Score {
+    /// Drawn boxes that a found face matched.
+    pub matched: usize,
+    pub found: usize,
+    pub drawn: usize,
+}
+
+impl Score {
+    pub fn recall(&self) -> f64 {
+        self.matched as f64 / self.drawn.max(1) as f64
+    }
+
+    pub fn precision(&self) -> f64 {
+        self.matched as f64 / self.found.max(1) as f64
+    }
+}
+
+/// Scores `found` against `drawn` boxes (left, top, right, bottom): each drawn box, in order,
+/// takes the face not yet taken that overlaps it most, when their IoU is over `min_iou`.
+pub fn score(found: &[Face], drawn: &[[f32; 4]], min_iou: f32) -> Score {
+    let mut taken = vec![false; found.len()];
+    let mut matched = 0;
+    for d in drawn {
+        let truth = Face { score: 1.0, left: d[0], top: d[1], right: d[2], bottom: d[3], landmarks: [(0.0, 0.0); 5] };
+        let best = (0..found.len())
+            .filter(|&i| !taken[i])
+            .map(|i| (i, found[i].iou(&truth)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .filter(|&(_, overlap)| overlap > min_iou);
+        if let Some((i, _)) = best {
+            taken[i] = true;
+            matched += 1;
+        }
+    }
+    Score { matched, found: found.len(), drawn: drawn.len() }
+}
+
 /// How faces are found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaceSettings {
@@ -237,6 +276,25 @@ impl FaceDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_drawn_box_takes_at_most_one_face_and_each_face_one_box() {
+        let face = |l: f32, t: f32| Face {
+            score: 0.9,
+            left: l,
+            top: t,
+            right: l + 10.0,
+            bottom: t + 10.0,
+            landmarks: [(0.0, 0.0); 5],
+        };
+        let found = [face(0.0, 0.0), face(1.0, 0.0), face(100.0, 100.0)];
+        let drawn = [[0.0, 0.0, 10.0, 10.0], [50.0, 50.0, 60.0, 60.0], [0.5, 0.0, 10.5, 10.0]];
+        let s = score(&found, &drawn, 0.3);
+        assert_eq!(s, Score { matched: 2, found: 3, drawn: 3 });
+        assert!((s.recall() - 2.0 / 3.0).abs() < 1e-9 && (s.precision() - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(score(&[], &drawn, 0.3).recall(), 0.0);
+        assert_eq!(score(&found, &[], 0.3), Score { matched: 0, found: 3, drawn: 0 });
+    }
 
     #[test]
     fn input_sizes_round_up_to_32_and_scale_down_large_frames() {

