@@ -29,8 +29,28 @@ function wire() {
   severity.value = "high";
 }
 
-/// What an event says, in words: "person crossed green-border (right to left)".
+/// What an event says, in words: "person crossed green-border (right to left)"; faces counted
+/// say how many, and each face's estimated gender and age with their confidence (estimates a
+/// person checks against the picture before confirming).
 function what(e) {
+  if (e.kind === "faces_counted") {
+    const faces = e.details?.faces ?? [];
+    const pct = new Intl.NumberFormat(document.documentElement.lang, { style: "percent" });
+    const estimates = faces
+      .filter((f) => f.attributes)
+      .map((f) => {
+        const a = f.attributes;
+        return t("faces.estimate", {
+          gender: t(`gender.${a.gender}`),
+          gender_confidence: pct.format(a.gender_confidence),
+          low: a.age_range[0],
+          high: a.age_range[1],
+          age_confidence: pct.format(a.age_confidence),
+        });
+      });
+    const head = t("faces.counted", { count: faces.length });
+    return estimates.length ? `${head}: ${estimates.join("; ")}` : head;
+  }
   const parts = [t(`object.${e.class}`), t(`scene_event.${e.kind}`)];
   if (e.rule) parts.push(e.rule);
   if (e.direction) parts.push(`(${t(`crossing.${e.direction}`)})`);

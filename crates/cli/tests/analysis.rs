@@ -306,3 +306,83 @@ async fn without_its_models_the_node_refuses_to_analyse_and_says_how_to_fetch_th
     let (s, _) = send(api.get(node.at("/api/v1/health"))).await;
     assert_eq!(s, StatusCode::OK, "the node runs on");
 }
+
+/// Faces counted by the node's own analysis on uploaded footage of the public-domain portrait of
+/// Gauss: with age and gender where the camera asks for them, in the zone that holds the face
+/// and not in the other, as events kept with the models and the picture and pending until a
+/// person decides; a camera that does not ask counts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faces_are_counted_with_age_and_gender_as_events_a_person_must_confirm() {
+    let dir = tempfile::tempdir().unwrap();
+    let portrait = std::path::Path::new(&util::models()).join("portrait-gauss.png");
+    // The portrait held still for `seconds`, as a camera would see it.
+    let footage_of = |seconds: &str| {
+        let video = dir.path().join(format!("portrait-{seconds}.mp4"));
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-loop", "1", "-i"])
+            .arg(&portrait)
+            .args(["-t", seconds, "-r", "5", "-vf", "scale=512:652", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+            .arg(&video)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read(&video).unwrap()
+    };
+    let settings = r#"
+[analysis.cameras.ro-hall-1]
+fps = 2
+plates = false
+faces = { count = true, age_gender = true, every_s = 1 }
+[[analysis.cameras.ro-hall-1.scene.zones]]
+id = "desk"
+area = [{ x = 0.3, y = 0.1 }, { x = 0.7, y = 0.1 }, { x = 0.7, y = 0.5 }, { x = 0.3, y = 0.5 }]
+[[analysis.cameras.ro-hall-1.scene.zones]]
+id = "door"
+area = [{ x = 0.0, y = 0.7 }, { x = 0.2, y = 0.7 }, { x = 0.2, y = 1.0 }, { x = 0.0, y = 1.0 }]
+"#;
+    let node = TestNode::start_edited(|c| format!("{c}\n[analysis]\nmodels = \"{}\"\n{settings}", util::models()));
+    let (api, person) = (node.client(), node.session_client());
+    for id in ["ro-hall-1", "ro-hall-2"] {
+        let (s, v) = send(api.post(node.at("/api/v1/cameras")).json(&util::camera_json(id, "RO"))).await;
+        assert!(s.is_success(), "{v}");
+    }
+    let start = (chrono::Utc::now() - chrono::TimeDelta::minutes(5)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    // A camera whose settings do not ask counts no faces.
+    let (s, footage) = upload(&node, "ro-hall-2", &start, footage_of("2")).await;
+    assert_eq!(s, StatusCode::CREATED, "{footage}");
+    let (s, report) =
+        send(api.post(node.at(&format!("/api/v1/footage/{}/analyse", footage["sha256"].as_str().unwrap())))).await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    assert_eq!(report["events"], json!([]), "{report}");
+
+    let (s, footage) = upload(&node, "ro-hall-1", &start, footage_of("3")).await;
+    assert_eq!(s, StatusCode::CREATED, "{footage}");
+    let (s, report) =
+        send(api.post(node.at(&format!("/api/v1/footage/{}/analyse", footage["sha256"].as_str().unwrap())))).await;
+    assert_eq!(s, StatusCode::OK, "{report}");
+    // Three seconds at two analysed pictures a second, counted once a second.
+    let events = report["events"].as_array().unwrap();
+    assert_eq!(events.len(), 3, "{report}");
+    let (_, pending) = send(person.get(node.at("/api/v1/events?status=pending"))).await;
+    let counted: Vec<&Value> = pending.as_array().unwrap().iter().filter(|e| e["kind"] == "faces_counted").collect();
+    assert_eq!(counted.len(), 3, "{pending}");
+    for e in &counted {
+        assert_eq!((e["camera"].as_str(), e["class"].as_str()), (Some("ro-hall-1"), Some("person")), "{e}");
+        let models = e["models"].as_str().unwrap();
+        assert!(models.contains("centerface") && models.contains("age-v1") && models.contains("gender-v1"), "{e}");
+        let faces = e["details"]["faces"].as_array().unwrap();
+        assert_eq!(faces.len(), 1, "{e}");
+        let a = &faces[0]["attributes"];
+        assert_eq!(a["gender"], "male", "{e}");
+        assert!(a["gender_confidence"].as_f64() > Some(0.8) && a["age_confidence"].as_f64().is_some(), "{e}");
+        assert!((a["age"].as_f64().unwrap() - 63.0).abs() <= 15.0, "painted at 63: {e}");
+        assert_eq!(e["details"]["zones"], json!([{"zone": "desk", "faces": 1}, {"zone": "door", "faces": 0}]), "{e}");
+    }
+    // The picture it was raised on is kept with it; a person decides it, once.
+    let id = counted[0]["id"].as_i64().unwrap();
+    let frame = person.get(node.at(&format!("/api/v1/events/{id}/frame"))).send().await.unwrap();
+    assert_eq!(frame.status(), StatusCode::OK);
+    let (s, decided) =
+        send(person.post(node.at(&format!("/api/v1/events/{id}/dismiss"))).json(&json!({"note": "a painting"}))).await;
+    assert_eq!((s, decided["status"].as_str()), (StatusCode::OK, Some("dismissed")), "{decided}");
+}

@@ -31,7 +31,7 @@ use limes_scene::SceneEvent;
 use limes_store::{ImageFormat, ImageMeta, SceneEventRow, TrafficCount, ValidImage};
 use limes_video::frames::{FrameLimits, FrameReader};
 use limes_vision::analyse::{Analyser, Settings};
-use limes_vision::watch::{OwnRead, WatchSettings, Watched, Watcher};
+use limes_vision::watch::{FaceCount, FaceModels, OwnRead, WatchSettings, Watched, Watcher};
 use serde::Serialize;
 
 use crate::{ApiError, AppState, Collector};
@@ -62,6 +62,9 @@ pub struct Hub {
     /// Loaded at the first footage anonymised (`crate::clips`): a face detector and a text
     /// detector of its own, so that blurring a clip never holds up the live analysis.
     anonymiser: OnceLock<Result<Arc<Mutex<Anonymiser>>, String>>,
+    /// Loaded at the first camera that counts faces: the face detector and the age and gender
+    /// models, shared by the cameras.
+    face_models: OnceLock<Result<Arc<Mutex<FaceModels>>, String>>,
 }
 
 /// What anonymises footage: faces, and plate-shaped texts (`limes_vision::footage`).
@@ -145,6 +148,49 @@ impl Hub {
         limes_vision::footage::anonymise(input, output, faces, Some(plates), &settings)
             .map_err(|e| format!("anonymising the footage: {e}"))
     }
+}
+
+impl Hub {
+    /// The face models, loaded once (blocking), for cameras that count faces.
+    fn face_models(&self) -> Result<Arc<Mutex<FaceModels>>, String> {
+        self.face_models
+            .get_or_init(|| {
+                let options = self.options();
+                load_face_models(&options).map(|m| Arc::new(Mutex::new(m))).map_err(|e| {
+                    let message = format!("faces cannot be counted: {e}");
+                    tracing::error!("{message}");
+                    message
+                })
+            })
+            .clone()
+    }
+
+    /// The face models when `settings` counts faces (loaded at the first such camera).
+    async fn face_models_for(
+        self: &Arc<Self>,
+        settings: &WatchSettings,
+    ) -> Result<Option<Arc<Mutex<FaceModels>>>, ApiError> {
+        if !settings.faces.count {
+            return Ok(None);
+        }
+        let hub = self.clone();
+        tokio::task::spawn_blocking(move || hub.face_models())
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map(Some)
+            .map_err(ApiError::Unavailable)
+    }
+}
+
+fn load_face_models(options: &AnalysisOptions) -> Result<FaceModels, String> {
+    let models = limes_vision::models::check(&options.models).map_err(|e| e.to_string())?;
+    let runtime = limes_vision::runtime::Runtime::load(&models).map_err(|e| e.to_string())?;
+    let threads = options.threads.max(1);
+    let settings = limes_vision::faces::FaceSettings { threads, ..Default::default() };
+    let detector = limes_vision::faces::FaceDetector::new(&runtime, &models, settings).map_err(|e| e.to_string())?;
+    let attributes = limes_vision::attributes::AttributeEstimator::new(&runtime, &models, threads.min(2))
+        .map_err(|e| e.to_string())?;
+    Ok(FaceModels { detector, attributes: Some(attributes) })
 }
 
 fn load_anonymiser(options: &AnalysisOptions) -> Result<Anonymiser, String> {
@@ -232,6 +278,8 @@ enum Found {
     Event(SceneEvent, f32, Vec<u8>),
     Counts(Vec<limes_scene::Count>, u32),
     Frame(Box<Watched>),
+    /// Faces counted on a picture (at least one), with the picture.
+    Faces(FaceCount, Vec<u8>),
 }
 
 /// Analyses a video file of `camera` whose first picture was shown at `start`.
@@ -247,11 +295,12 @@ pub async fn analyse_file(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(ApiError::Unavailable)?;
+    let faces = state.analysis.face_models_for(&settings).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Found>(64);
     let step = TimeDelta::microseconds((1_000_000.0 / f64::from(settings.fps)) as i64);
     let worker = tokio::task::spawn_blocking(move || {
         let mut child = decoder(Input::File(&path), settings.fps)?;
-        watch_pictures(&mut child, Clock::Media { start, step }, settings, &analyser, &tx)
+        watch_pictures(&mut child, Clock::Media { start, step }, settings, &analyser, faces.as_deref(), &tx)
     });
     let mut report = Report { camera: camera.to_string(), ..Report::default() };
     while let Some(found) = rx.recv().await {
@@ -320,6 +369,7 @@ fn watch_pictures(
     clock: Clock,
     settings: WatchSettings,
     analyser: &Mutex<Analyser>,
+    faces: Option<&Mutex<FaceModels>>,
     tx: &tokio::sync::mpsc::Sender<Found>,
 ) -> Result<u64, ApiError> {
     let interval_s = settings.scene.count_interval_s();
@@ -364,6 +414,24 @@ fn watch_pictures(
         };
         hand_over(&mut watched, Some(&picture), &send)?;
         send(Found::Frame(Box::new(watched)))?;
+        if let Some(models) = faces
+            && watcher.faces_due(time)
+        {
+            let counted = {
+                let mut models = models.lock().unwrap_or_else(|p| p.into_inner());
+                watcher.count_faces(&mut models, time, &picture)
+            };
+            match counted {
+                Ok(count) if !count.faces.is_empty() => {
+                    send(Found::Faces(count, jpeg(&picture, 85).unwrap_or_default()))?;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    failure = Some(format!("frame {index}: counting faces: {e}"));
+                    break;
+                }
+            }
+        }
         if matches!(clock, Clock::Live) && counted.elapsed() >= LIVE_COUNTS_EVERY {
             counted = std::time::Instant::now();
             send(Found::Counts(watcher.take_counts(time), interval_s))?;
@@ -618,6 +686,30 @@ async fn deliver(
             }
             report.events.extend(ids);
         }
+        Found::Faces(count, frame) => {
+            let frame_sha256 = if frame.is_empty() {
+                None
+            } else {
+                let (sha, _) = crate::files::keep(state, frame.into())
+                    .await
+                    .map_err(|e| ApiError::Internal(format!("keeping an event's picture: {e}")))?;
+                Some(sha)
+            };
+            let row = faces_row(camera, &count, frame_sha256, models);
+            let store = state.store.clone();
+            let ids = crate::federation::blocking_api(move || store.put_scene_events(&[row])).await?;
+            let estimated = count.faces.iter().filter(|f| f.attributes.is_some()).count();
+            for id in &ids {
+                tracing::info!(
+                    camera = %camera,
+                    event = id,
+                    faces = count.faces.len(),
+                    estimated,
+                    "the node's analysis counted faces; a person must confirm before any of it is shared"
+                );
+            }
+            report.events.extend(ids);
+        }
         Found::Counts(counts, interval_s) => {
             report.counted += counts.iter().map(|c| u64::from(c.vehicles)).sum::<u64>();
             let rows: Vec<TrafficCount> = counts
@@ -680,7 +772,42 @@ fn event_row(
         decided: None,
         note: None,
         incident: None,
+        details: None,
     })
+}
+
+/// Faces counted, as the event kept: the log of what was found — each face's box and score, its
+/// estimated age and gender with their confidence where the camera asks for them, the faces in
+/// each zone — with the models that found it and the picture (EU AI Act Art. 12), pending until
+/// a person decides it (Art. 14).
+fn faces_row(camera: &CameraId, count: &FaceCount, frame_sha256: Option<String>, models: &str) -> SceneEventRow {
+    let n = count.faces.len().max(1) as f32;
+    let (sx, sy) = count.faces.iter().fold((0.0, 0.0), |(x, y), f| {
+        let c = f.bbox.centre();
+        (x + c.x, y + c.y)
+    });
+    SceneEventRow {
+        id: 0,
+        camera: camera.to_string(),
+        time: count.time,
+        kind: "faces_counted".into(),
+        class: "person".into(),
+        rule: String::new(),
+        direction: None,
+        at: [sx / n, sy / n],
+        track: 0,
+        score: count.faces.iter().map(|f| f.score).fold(0.0, f32::max),
+        frame_sha256,
+        models: models.to_owned(),
+        raised: Utc::now(),
+        exercise: false,
+        status: "pending".into(),
+        decided_by: None,
+        decided: None,
+        note: None,
+        incident: None,
+        details: serde_json::to_value(count).ok(),
+    }
 }
 
 /// A camera analysed live, as monitoring shows it.
@@ -788,8 +915,10 @@ async fn live_once(state: &AppState, camera: &CameraId, settings: &WatchSettings
     });
     let (tx, mut found) = tokio::sync::mpsc::channel::<Found>(64);
     let watch_settings = settings.clone();
-    let worker =
-        tokio::task::spawn_blocking(move || watch_pictures(&mut child, Clock::Live, watch_settings, &analyser, &tx));
+    let faces = state.analysis.face_models_for(settings).await?;
+    let worker = tokio::task::spawn_blocking(move || {
+        watch_pictures(&mut child, Clock::Live, watch_settings, &analyser, faces.as_deref(), &tx)
+    });
     state.analysis.update(camera, |s| {
         s.running = true;
         s.last_error = None;

@@ -41,6 +41,10 @@ pub struct SceneEventRow {
     pub note: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
+    /// What was found, as JSON, where the kind has more to say (`faces_counted`: the faces, their
+    /// estimates, the zones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 /// A person's decision on a pending event.
@@ -73,7 +77,7 @@ pub struct TrafficCount {
 }
 
 const COLUMNS: &str = "id, camera, time_us, kind, class, rule, direction, at_x, at_y, track, score, frame_sha256, \
-     models, raised_us, exercise, status, decided_by, decided_us, note, incident";
+     models, raised_us, exercise, status, decided_by, decided_us, note, incident, details";
 
 fn event(r: &Row<'_>) -> rusqlite::Result<SceneEventRow> {
     Ok(SceneEventRow {
@@ -96,6 +100,7 @@ fn event(r: &Row<'_>) -> rusqlite::Result<SceneEventRow> {
         decided: r.get::<_, Option<i64>>(17)?.map(from_us),
         note: r.get(18)?,
         incident: r.get(19)?,
+        details: r.get::<_, Option<String>>(20)?.and_then(|d| serde_json::from_str(&d).ok()),
     })
 }
 
@@ -109,8 +114,8 @@ impl Store {
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO scene_events (camera, time_us, kind, class, rule, direction, at_x, at_y, track, \
-                     score, frame_sha256, models, raised_us, exercise) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                     score, frame_sha256, models, raised_us, exercise, details) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )?;
                 for e in events {
                     insert.execute(params![
@@ -127,7 +132,8 @@ impl Store {
                         e.frame_sha256,
                         e.models,
                         to_us(e.raised),
-                        e.exercise
+                        e.exercise,
+                        e.details.as_ref().map(serde_json::Value::to_string)
                     ])?;
                     ids.push(tx.last_insert_rowid());
                 }
@@ -304,7 +310,20 @@ mod tests {
             decided: None,
             note: None,
             incident: None,
+            details: None,
         }
+    }
+
+    #[test]
+    fn an_events_details_are_kept_as_given() {
+        let (_dir, store) = store();
+        let details =
+            serde_json::json!({"faces": [{"score": 0.9, "attributes": {"age": 34.5, "gender": "male"}}], "zones": []});
+        let counted =
+            SceneEventRow { kind: "faces_counted".into(), details: Some(details.clone()), ..crossing("ro-cam-1", 0) };
+        let ids = store.put_scene_events(&[counted, crossing("ro-cam-1", 5)]).unwrap();
+        assert_eq!(store.scene_event(ids[0]).unwrap().unwrap().details, Some(details));
+        assert_eq!(store.scene_event(ids[1]).unwrap().unwrap().details, None);
     }
 
     #[test]

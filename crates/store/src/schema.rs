@@ -36,6 +36,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (21, include_str!("../migrations/0021_clip_requests.sql")),
     (22, include_str!("../migrations/0022_own_analysis.sql")),
     (23, include_str!("../migrations/0023_anonymised_clips.sql")),
+    (24, include_str!("../migrations/0024_face_counts.sql")),
 ];
 
 /// The newest schema version this build knows.

@@ -40,6 +40,8 @@ pub struct WatchSettings {
     pub overview_width: u32,
     /// The lines and zones drawn on the camera's picture, and how tracks are kept.
     pub scene: SceneConfig,
+    /// Faces counted (and their age and gender estimated), off unless asked.
+    pub faces: FaceWatch,
 }
 
 impl Default for WatchSettings {
@@ -51,8 +53,63 @@ impl Default for WatchSettings {
             plates: true,
             overview_width: 640,
             scene: SceneConfig::default(),
+            faces: FaceWatch::default(),
         }
     }
+}
+
+/// Faces counted on a camera (issue #11), in the whole picture and in each of its zones. Off
+/// unless asked: counting people by their faces, and more so estimating their age and gender
+/// (biometric categorisation, EU AI Act Annex III 1(b)), is a use a camera's settings must name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaceWatch {
+    /// Count the faces on the analysed pictures.
+    pub count: bool,
+    /// Also estimate each face's age and gender, with their confidence.
+    pub age_gender: bool,
+    /// Seconds between two counts (of the picture's time).
+    pub every_s: f32,
+}
+
+impl Default for FaceWatch {
+    fn default() -> Self {
+        FaceWatch { count: false, age_gender: false, every_s: 10.0 }
+    }
+}
+
+/// The faces on one picture, counted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaceCount {
+    pub time: DateTime<Utc>,
+    pub faces: Vec<CountedFace>,
+    /// The faces whose centre lies in each of the camera's zones.
+    pub zones: Vec<ZoneFaces>,
+}
+
+/// One face counted: its box in the picture (0–1), its score and, when asked, its age and
+/// gender with their confidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CountedFace {
+    pub bbox: BBox,
+    pub score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<crate::attributes::Attributes>,
+}
+
+/// How many faces one zone holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZoneFaces {
+    pub zone: String,
+    pub faces: usize,
+}
+
+/// The models that count faces: cameras share them, as they share the [`Analyser`].
+#[derive(Debug)]
+pub struct FaceModels {
+    pub detector: crate::faces::FaceDetector,
+    /// Loaded only where a camera asks for age and gender.
+    pub attributes: Option<crate::attributes::AttributeEstimator>,
 }
 
 impl WatchSettings {
@@ -65,6 +122,12 @@ impl WatchSettings {
             return Err(SceneError::Rule("overview_width 64 to 1920".into()));
         }
         self.motion.check().map_err(SceneError::Rule)?;
+        if !(self.faces.every_s.is_finite() && (1.0..=3600.0).contains(&self.faces.every_s)) {
+            return Err(SceneError::Rule("faces.every_s from 1 to 3600".into()));
+        }
+        if self.faces.age_gender && !self.faces.count {
+            return Err(SceneError::Rule("faces.age_gender needs faces.count".into()));
+        }
         self.scene.check()
     }
 }
@@ -127,6 +190,8 @@ pub struct Watcher {
     scene: Scene,
     evidence: HashMap<String, Evidence>,
     last_time: Option<DateTime<Utc>>,
+    /// When faces were last counted.
+    faces_counted: Option<DateTime<Utc>>,
 }
 
 impl Watcher {
@@ -138,6 +203,7 @@ impl Watcher {
             settings,
             evidence: HashMap::new(),
             last_time: None,
+            faces_counted: None,
         })
     }
 
@@ -191,6 +257,49 @@ impl Watcher {
         self.sort(events, &mut out);
         out.times.scene = started.elapsed();
         Ok(out)
+    }
+
+    /// Whether the faces of the picture at `time` are to be counted: the camera counts faces, and
+    /// `faces.every_s` has passed since the last count (noted as done).
+    pub fn faces_due(&mut self, time: DateTime<Utc>) -> bool {
+        let f = &self.settings.faces;
+        let due =
+            f.count && self.faces_counted.is_none_or(|last| (time - last).as_seconds_f32() >= f.every_s || time < last);
+        if due {
+            self.faces_counted = Some(time);
+        }
+        due
+    }
+
+    /// The faces of `frame` counted, in the whole picture and in each zone, with their age and
+    /// gender when the camera asks for them (and `models` has the estimator).
+    pub fn count_faces(
+        &self,
+        models: &mut FaceModels,
+        time: DateTime<Utc>,
+        frame: &RgbImage,
+    ) -> Result<FaceCount, AnalyseError> {
+        let (width, height) = frame.dimensions();
+        let mut faces = Vec::new();
+        for f in models.detector.faces(frame)? {
+            let attributes = match (&mut models.attributes, self.settings.faces.age_gender) {
+                (Some(estimator), true) => estimator.estimate(frame, &f)?,
+                _ => None,
+            };
+            let bbox = BBox::from_pixels(f.left, f.top, f.right, f.bottom, width, height);
+            faces.push(CountedFace { bbox, score: f.score, attributes });
+        }
+        let zones = self
+            .settings
+            .scene
+            .zones
+            .iter()
+            .map(|z| ZoneFaces {
+                zone: z.id.clone(),
+                faces: faces.iter().filter(|f| z.area.contains(f.bbox.centre())).count(),
+            })
+            .collect();
+        Ok(FaceCount { time, faces, zones })
     }
 
     /// The stream ended: every track ends, and the plates not given yet are given.
@@ -310,6 +419,33 @@ mod tests {
         let parsed: WatchSettings = serde_json::from_str(r#"{"fps": 2, "motion": {"enabled": false}}"#).unwrap();
         assert_eq!((parsed.fps, parsed.motion.enabled, parsed.motion.width), (2.0, false, 160));
         assert!(serde_json::from_str::<WatchSettings>(r#"{"fsp": 2}"#).is_err(), "unknown fields are refused");
+        let faces = |count, age_gender, every_s| WatchSettings {
+            faces: FaceWatch { count, age_gender, every_s },
+            ..WatchSettings::default()
+        };
+        assert!(!WatchSettings::default().faces.count, "faces are counted only when asked");
+        assert!(Watcher::new(faces(true, true, 5.0)).is_ok());
+        for bad in [faces(false, true, 5.0), faces(true, false, 0.5), faces(true, false, f32::NAN)] {
+            assert!(Watcher::new(bad.clone()).is_err(), "{bad:?}");
+        }
+        let parsed: WatchSettings = serde_json::from_str(r#"{"faces": {"count": true, "every_s": 2}}"#).unwrap();
+        assert_eq!(parsed.faces, FaceWatch { count: true, age_gender: false, every_s: 2.0 });
+    }
+
+    #[test]
+    fn faces_are_counted_every_so_often_of_the_pictures_time() {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z").unwrap().with_timezone(&Utc);
+        let at = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
+        let mut off = Watcher::new(WatchSettings::default()).unwrap();
+        assert!(!off.faces_due(t0));
+        let settings = WatchSettings {
+            faces: FaceWatch { count: true, age_gender: false, every_s: 2.0 },
+            ..WatchSettings::default()
+        };
+        let mut w = Watcher::new(settings).unwrap();
+        let due: Vec<bool> = [0, 500, 1999, 2000, 2500, 4100, 1000].into_iter().map(|ms| w.faces_due(at(ms))).collect();
+        // A picture older than the last count (a recording analysed again) counts again.
+        assert_eq!(due, [true, false, false, true, false, true, true]);
     }
 
     #[test]
