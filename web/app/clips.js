@@ -2,7 +2,7 @@
 // MP4 a court can check with `limes clip verify`), listed with partners' (`GET /clips`), each
 // downloaded with its signed manifest, and — this node's own, by a supervisor — sent to a
 // partner whose entry receives clips (`POST /clips/{sha256}/send`), as an anonymised copy.
-import { ApiError, api, hasRole, headers } from "./api.js";
+import { ApiError, api, hasRole, headers, session } from "./api.js";
 import { t, when } from "./i18n.js";
 import { el } from "./dom.js";
 import { receiving, me } from "./agencies.js";
@@ -32,15 +32,29 @@ function row(c) {
   if (c.manifest?.anonymised) whose += ` · ${t("clips.anonymised")}`;
   const actions = el("td", undefined, "actions");
   const name = `${c.camera}-${c.from.replace(/[-:]/g, "").replace(/\.\d+/, "")}`;
-  const file = el("button", t("clips.download"), "download");
+  // One of this node's recordings leaves it as recorded (faces and plates in clear) only for a
+  // supervisor who declared a case; anyone else downloads its anonymised copy.
+  const own = !c.received_from && !c.anonymised_from;
+  const blurred = own && !(hasRole("supervisor") && session()?.purpose?.case_ref);
+  const label = blurred ? t("clips.download_blurred") : t("clips.download");
+  const file = el("button", label, "download");
   file.type = "button";
   file.disabled = !c.file_here;
-  file.setAttribute("aria-label", `${t("clips.download")}: ${name}.mp4`);
-  file.addEventListener("click", () => download(`/api/v1/clips/${c.sha256}/file`, `${name}.mp4`));
+  file.setAttribute("aria-label", `${label}: ${name}.mp4`);
+  // The file or manifest of the clip, or of its anonymised copy (made at the first asking).
+  const get = (what, saved) => async () => {
+    try {
+      const sha = blurred ? (await api(`/clips/${c.sha256}/anonymised`, { method: "POST" })).sha256 : c.sha256;
+      await download(`/api/v1/clips/${sha}/${what}`, saved);
+    } catch (e) {
+      document.getElementById("clips-state").textContent = t("clips.failed", { why: e.message });
+    }
+  };
+  file.addEventListener("click", get("file", `${name}.mp4`));
   const manifest = el("button", t("clips.manifest"), "manifest");
   manifest.type = "button";
   manifest.setAttribute("aria-label", `${t("clips.manifest")}: ${name}.mp4.limes-clip.json`);
-  manifest.addEventListener("click", () => download(`/api/v1/clips/${c.sha256}/manifest`, `${name}.mp4.limes-clip.json`));
+  manifest.addEventListener("click", get("manifest", `${name}.mp4.limes-clip.json`));
   actions.append(file, " ", manifest);
   if (!c.received_from && c.origin === me() && partners.length) {
     const select = el("select");

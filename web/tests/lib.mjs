@@ -44,8 +44,9 @@ export async function axe(page, view) {
   report[`axe_${view}`] = "0 violations (light, dark)";
 }
 
-/// A page of its own (a context per agency) signed in at `url` for an investigation.
-export async function signIn(browser, url, options = {}) {
+/// A page of its own (a context per agency) signed in at `url` for an investigation (of the case
+/// `caseRef`, when given).
+export async function signIn(browser, url, options = {}, caseRef = undefined) {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 860 }, ...options })).newPage();
   page.on("pageerror", (e) => errors.push(`${url}: ${e.message}`));
   await page.goto(`${url}/ui/`);
@@ -53,6 +54,7 @@ export async function signIn(browser, url, options = {}) {
   await page.fill("#password", env("LIMES_PASSWORD"));
   await page.selectOption("#purpose", "investigation");
   await page.fill("#legal_basis", env("LIMES_LEGAL_BASIS"));
+  if (caseRef) await page.fill("#case", caseRef);
   await page.click("#signin button[type=submit]");
   await page.waitForSelector("#view-board:not([hidden])", { timeout: 10000 });
   return page;

@@ -136,6 +136,9 @@ operations! {
     ClipsExport = "clips.export", Disclose, purpose: true, token: false;
     /// Send one of this node's clips to a partner agency.
     ClipsSend = "clips.send", Disclose, purpose: true, token: false;
+    /// Download one of this node's clips as recorded, faces and plates in clear (for a case
+    /// declared with the purpose); everyone else who may cut clips gets their anonymised copy.
+    ClipsUnblur = "clips.unblur", Disclose, purpose: true, token: false;
     /// Post face, person and vehicle detections.
     DetectionsIngest = "detections.ingest", Collect, purpose: false, token: true;
     /// Search and open detections.

@@ -543,7 +543,23 @@ async fn a_clip_is_cut_signed_and_sent_to_a_partner_anonymised() {
     );
     assert_eq!(clip["manifest"]["sha256"], sha.as_str());
     assert!(time(&clip["manifest"]["first_frame"]) <= from, "{clip}");
-    let mp4 = ro_c.get(ro.at(&format!("/api/v1/clips/{sha}/file"))).send().await.unwrap().bytes().await.unwrap();
+    // The recording in clear leaves the node only as a supervisor's act for a case.
+    let r = ro_c.get(ro.at(&format!("/api/v1/clips/{sha}/file"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["message"].as_str().unwrap().contains(&format!("/api/v1/clips/{sha}/anonymised")), "{e}");
+    let for_a_case = |path: String| {
+        ro_c.get(ro.at(&path))
+            .header("limes-purpose", "investigation")
+            .header("limes-legal-basis", util::TEST_LEGAL_BASIS)
+            .header("limes-case", "RO-2026/17")
+    };
+    let mp4 = for_a_case(format!("/api/v1/clips/{sha}/file")).send().await.unwrap().bytes().await.unwrap();
+    let unblurred = util::audit_records(&ro, &["--object", &format!("clip:{sha}")]);
+    assert!(
+        unblurred.iter().any(|r| r["details"]["operation"] == "clips.unblur" && r["case_ref"] == "RO-2026/17"),
+        "logged with its case: {unblurred:#?}"
+    );
     let hex = |b: &[u8]| -> String {
         use sha2::Digest;
         sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
@@ -618,6 +634,13 @@ async fn a_clip_is_cut_signed_and_sent_to_a_partner_anonymised() {
     assert_eq!(theirs["manifest"]["anonymised"]["source_sha256"], sha.as_str(), "{theirs}");
     let ours = get(&ro, &format!("/api/v1/clips/{sha}")).await;
     assert_eq!(ours["sent"][0]["partner"], "ua-dpsu", "{ours}");
+    // The same copy for anyone here who may cut clips, whose file needs no case.
+    let r = ro_c.post(ro.at(&format!("/api/v1/clips/{sha}/anonymised"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "made when it was sent");
+    assert_eq!(r.json::<Value>().await.unwrap()["sha256"], copy_sha.as_str());
+    let here = ro_c.get(ro.at(&format!("/api/v1/clips/{copy_sha}/file"))).send().await.unwrap();
+    assert_eq!(here.status(), StatusCode::OK);
+    assert_eq!(here.bytes().await.unwrap(), received);
     // The copy verifies as the Romanian agency's, and says what it is.
     let copy_file = dir.path().join("copy.mp4");
     std::fs::write(&copy_file, &received).unwrap();

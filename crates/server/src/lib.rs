@@ -371,19 +371,24 @@ impl Retention {
     /// every camera no national limit covers.
     fn rules(&self, cameras: &[(String, String)]) -> Vec<Rule> {
         let mut rules = Vec::new();
+        // The node's own analysis's events (with their pictures and the faces' age and gender
+        // estimates) are detections, and kept as long.
         for (what, default, by_country) in [
             ("reads", self.reads_days, &self.reads_days_by_country),
             ("detections", self.detections_days, &self.detections_days_by_country),
+            ("events", self.detections_days, &self.detections_days_by_country),
         ] {
+            // The setting the rule comes from.
+            let key = if what == "events" { "detections" } else { what };
             let mut covered = Vec::new();
             for (country, days) in by_country {
                 let ids: Vec<String> =
                     cameras.iter().filter(|(_, c)| c.eq_ignore_ascii_case(country)).map(|(id, _)| id.clone()).collect();
                 covered.extend(ids.iter().cloned());
-                let basis = format!("national limit of {days} days for {country} ([retention] {what}_days_by_country)");
+                let basis = format!("national limit of {days} days for {country} ([retention] {key}_days_by_country)");
                 rules.push(Rule { what, scope: limes_store::CameraScope::Only(ids), days: *days, basis });
             }
-            let basis = format!("retention limit of {default} days ([retention] {what}_days)");
+            let basis = format!("retention limit of {default} days ([retention] {key}_days)");
             rules.push(Rule { what, scope: limes_store::CameraScope::AllBut(covered), days: default, basis });
         }
         rules
@@ -404,6 +409,7 @@ pub async fn retention_pass(state: &AppState, retention: &Retention) -> (u64, u6
         let (what, scope) = (rule.what, rule.scope.clone());
         let deleted = tokio::task::spawn_blocking(move || match what {
             "reads" => store.delete_reads_before_in(cutoff, &scope),
+            "events" => store.delete_scene_events_before_in(cutoff, &scope),
             _ => store.delete_detections_before_in(cutoff, &scope),
         })
         .await;
@@ -411,10 +417,10 @@ pub async fn retention_pass(state: &AppState, retention: &Retention) -> (u64, u6
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => {
                 tracing::info!(deleted = n, %cutoff, rule = %rule.basis, "retention deleted old {what}");
-                if what == "reads" {
-                    reads += n
-                } else {
-                    detections += n
+                match what {
+                    "reads" => reads += n,
+                    "detections" => detections += n,
+                    _ => {}
                 }
                 // Article 25: erasure is logged, by the node, with the rule applied.
                 let event = limes_audit::AuditEvent {

@@ -143,6 +143,27 @@ impl Store {
         })
     }
 
+    /// Deletes the events of the cameras in `scope` raised on pictures older than `cutoff`
+    /// (retention: with them go their details — the faces' age and gender estimates — and,
+    /// at the next sweep, the pictures no event keeps); gives how many.
+    pub fn delete_scene_events_before_in(
+        &self,
+        cutoff: DateTime<Utc>,
+        scope: &crate::CameraScope,
+    ) -> Result<u64, StoreError> {
+        let (filter, mut args) = scope.sql();
+        args.insert(0, rusqlite::types::Value::Integer(to_us(cutoff)));
+        self.with_admin(|conn| {
+            let tx = write_transaction(conn)?;
+            let n = tx.execute(
+                &format!("DELETE FROM scene_events WHERE time_us < ? {filter}"),
+                rusqlite::params_from_iter(args.iter()),
+            )?;
+            tx.commit()?;
+            Ok(n as u64)
+        })
+    }
+
     /// Events newest first, of one camera or all, of one status or all, at most `limit`.
     pub fn scene_events(
         &self,
@@ -349,6 +370,19 @@ mod tests {
         store.set_scene_event_incident(ids[0], "ro-igpf/4").unwrap();
         assert_eq!(store.scene_event(ids[0]).unwrap().unwrap().incident.as_deref(), Some("ro-igpf/4"));
         assert_eq!(store.scene_event_frames().unwrap(), ["ab".repeat(32)]);
+
+        // Retention: the events of the cameras in scope, older than the cutoff, go.
+        let only = |c: &str| crate::CameraScope::Only(vec![c.to_owned()]);
+        assert_eq!(store.delete_scene_events_before_in(t(5), &only("ro-cam-2")).unwrap(), 0, "not old enough");
+        assert_eq!(store.delete_scene_events_before_in(t(11), &only("ro-cam-9")).unwrap(), 0, "another camera");
+        assert_eq!(
+            store.delete_scene_events_before_in(t(11), &crate::CameraScope::AllBut(vec!["ro-cam-1".into()])).unwrap(),
+            1
+        );
+        assert_eq!(store.scene_events(None, None, 10).unwrap().len(), 1);
+        assert_eq!(store.delete_scene_events_before_in(t(11), &crate::CameraScope::All).unwrap(), 1);
+        assert!(store.scene_events(None, None, 10).unwrap().is_empty());
+        assert!(store.scene_event_frames().unwrap().is_empty());
     }
 
     #[test]

@@ -123,6 +123,7 @@ fn role_by_operation_matrix() {
                 VideoShare,
                 ClipsExport,
                 ClipsSend,
+                ClipsUnblur,
                 VideoAnalyse,
                 EventsView,
                 EventsConfirm,

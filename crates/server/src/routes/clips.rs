@@ -1,6 +1,7 @@
 //! Clips (`clips`): cut and signed from a camera's recording (`clips.export`), listed, fetched
-//! with their signed manifest and checked against it (`footage.view`), and sent to a partner
-//! (`clips.send`, supervisors) as its anonymised copy.
+//! with their signed manifest and checked against it (`footage.view`; one of this node's clips
+//! as recorded, faces and plates in clear, `clips.unblur` for a declared case), anonymised
+//! (`clips.export`), and sent to a partner (`clips.send`, supervisors) as its anonymised copy.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -120,6 +121,25 @@ pub(super) async fn file(
     let sha256 = digest(&sha256)?;
     state.authorize(&caller, Operation::FootageView, &state.access.node(), Object::new("clip", sha256)).await?;
     let clip = load(&state, sha256).await?;
+    if clip.received_from.is_none() && clip.anonymised_from.is_none() {
+        // This node's recording, faces and plates in clear: a supervisor's act, for a case.
+        let copy = format!("its anonymised copy is POST /api/v1/clips/{sha256}/anonymised");
+        let grant = state
+            .authorize(&caller, Operation::ClipsUnblur, &state.access.node(), Object::new("clip", sha256))
+            .await
+            .map_err(|e| match e {
+                ApiError::Forbidden(why) => ApiError::Forbidden(format!(
+                    "{why}: a clip as recorded, faces and plates in clear, is for a supervisor and a case; {copy}"
+                )),
+                e => e,
+            })?;
+        if grant.purpose.as_ref().and_then(|p| p.case_ref.as_deref()).is_none_or(str::is_empty) {
+            return Err(ApiError::Forbidden(format!(
+                "a clip as recorded, faces and plates in clear, is downloaded for a case: declare its reference \
+                 with the purpose (limes-case); {copy}"
+            )));
+        }
+    }
     let bytes = crate::clips::file(&state, &clip).await?.ok_or_else(|| {
         ApiError::NotFound(format!("the file of clip {sha256} has not arrived from {} yet", clip.origin))
     })?;
@@ -153,6 +173,30 @@ pub(super) async fn manifest(
         clip.manifest,
     )
         .into_response())
+}
+
+/// `POST /api/v1/clips/{sha256}/anonymised`: the anonymised copy of one of this node's clips,
+/// made once (201) and given again after (200).
+pub(super) async fn anonymised(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sha256): Path<String>,
+) -> Result<(StatusCode, Json<Shown>), ApiError> {
+    let sha256 = digest(&sha256)?;
+    state.authorize(&caller, Operation::ClipsExport, &state.access.node(), Object::new("clip", sha256)).await?;
+    let clip = load(&state, sha256).await?;
+    if clip.received_from.is_some() {
+        return Err(ApiError::Unprocessable(format!(
+            "clip {sha256} is {}'s: only this node's clips are anonymised here",
+            clip.origin
+        )));
+    }
+    let (store, sha) = (state.store.clone(), sha256.to_owned());
+    let existed = clip.anonymised_from.is_some()
+        || tokio::task::spawn_blocking(move || store.anonymised_copy(&sha)).await??.is_some();
+    let copy = crate::clips::anonymised(&state, &clip, &caller.principal.id).await?;
+    let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(shown(&state, copy).await?)))
 }
 
 #[derive(Deserialize)]

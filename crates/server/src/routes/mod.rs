@@ -89,6 +89,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/clips/{sha256}/file", get(clips::file))
         .route("/api/v1/clips/{sha256}/manifest", get(clips::manifest))
         .route("/api/v1/clips/{sha256}/send", post(clips::send))
+        .route("/api/v1/clips/{sha256}/anonymised", post(clips::anonymised))
         .route("/api/v1/video/grants", get(live_grants::list).post(live_grants::create))
         .route("/api/v1/video/grants/{origin}/{n}/revoke", post(live_grants::revoke))
         .route("/api/v1/video/grants/{origin}/{n}/live.mp4", get(live_grants::watch))
