@@ -378,6 +378,11 @@ area = [{ x = 0.0, y = 0.7 }, { x = 0.2, y = 0.7 }, { x = 0.2, y = 1.0 }, { x = 
         assert!((a["age"].as_f64().unwrap() - 63.0).abs() <= 15.0, "painted at 63: {e}");
         assert_eq!(e["details"]["zones"], json!([{"zone": "desk", "faces": 1}, {"zone": "door", "faces": 0}]), "{e}");
     }
+    // On the page: each count, its estimates and their confidence, beside its picture.
+    let page = util::browser_test("faces.mjs", &[("LIMES_URL", node.url.trim_end_matches('/'))]).await;
+    eprintln!("the faces on the page: {page}");
+    assert_eq!(page["rows"], 3, "{page}");
+    assert_eq!(page["axe_analysis_faces"], "0 violations (light, dark)", "{page}");
     // The picture it was raised on is kept with it; a person decides it, once.
     let id = counted[0]["id"].as_i64().unwrap();
     let frame = person.get(node.at(&format!("/api/v1/events/{id}/frame"))).send().await.unwrap();

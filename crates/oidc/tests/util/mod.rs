@@ -216,18 +216,24 @@ impl Idp {
         });
         // A liveness bound, not a speed check: the suite starts many providers at once on two
         // cores (each makes its keys), and one took longer than 30 s in CI.
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(120);
+        let mut said = Vec::new();
+        let ended = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match ready.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(issuer) = line.strip_prefix("listening on ") {
                         return Some(Idp { child, issuer: issuer.trim().to_owned(), port });
                     }
+                    said.push(line);
                 }
-                Err(_) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => break "still running, silent",
+                Err(mpsc::RecvTimeoutError::Disconnected) => break "its standard output closed",
             }
-        }
+        };
+        // What it was doing, for the failure's message (seen once in CI: silent for 120 s).
+        let status = child.try_wait().ok().flatten().map(|s| s.to_string());
         let _ = child.kill();
         let _ = child.wait();
         std::thread::sleep(Duration::from_millis(50));
@@ -235,7 +241,11 @@ impl Idp {
         if stderr.contains("EADDRINUSE") {
             return None;
         }
-        panic!("the test identity provider did not start on port {port}:\n{stderr}");
+        panic!(
+            "the test identity provider did not start on port {port} within {:?} ({ended}; exit status \
+             {status:?}); its standard output: {said:?}; its standard error:\n{stderr}",
+            started.elapsed()
+        );
     }
 
     /// An OidcConfig for this provider: the basic-auth client, audience `limes-node`, no leeway.
