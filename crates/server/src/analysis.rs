@@ -130,18 +130,7 @@ impl Hub {
         input: &std::path::Path,
         output: &std::path::Path,
     ) -> Result<limes_vision::footage::FootageReport, String> {
-        let anonymiser = self
-            .anonymiser
-            .get_or_init(|| {
-                let options = self.options();
-                load_anonymiser(&options).map(|a| Arc::new(Mutex::new(a))).map_err(|e| {
-                    // The models' check says how to fetch them.
-                    let message = format!("the anonymiser cannot start: {e}");
-                    tracing::error!("{message}");
-                    message
-                })
-            })
-            .clone()?;
+        let anonymiser = self.loaded(&self.anonymiser, "the anonymiser cannot start", load_anonymiser)?;
         let mut a = anonymiser.lock().unwrap_or_else(|e| e.into_inner());
         let Anonymiser { faces, plates } = &mut *a;
         let settings = limes_vision::footage::FootageSettings::default();
@@ -153,16 +142,26 @@ impl Hub {
 impl Hub {
     /// The face models, loaded once (blocking), for cameras that count faces.
     fn face_models(&self) -> Result<Arc<Mutex<FaceModels>>, String> {
-        self.face_models
-            .get_or_init(|| {
-                let options = self.options();
-                load_face_models(&options).map(|m| Arc::new(Mutex::new(m))).map_err(|e| {
-                    let message = format!("faces cannot be counted: {e}");
-                    tracing::error!("{message}");
-                    message
-                })
+        self.loaded(&self.face_models, "faces cannot be counted", load_face_models)
+    }
+
+    /// What `cell` holds, loaded by `load` at the first call; or why it could not be (a model
+    /// missing or altered: the models' check says how to fetch them), said again to every later
+    /// caller.
+    fn loaded<T>(
+        &self,
+        cell: &OnceLock<Result<Arc<Mutex<T>>, String>>,
+        failing: &str,
+        load: impl FnOnce(&AnalysisOptions) -> Result<T, String>,
+    ) -> Result<Arc<Mutex<T>>, String> {
+        cell.get_or_init(|| {
+            load(&self.options()).map(|m| Arc::new(Mutex::new(m))).map_err(|e| {
+                let message = format!("{failing}: {e}");
+                tracing::error!("{message}");
+                message
             })
-            .clone()
+        })
+        .clone()
     }
 
     /// The face models when `settings` counts faces (loaded at the first such camera).
