@@ -669,34 +669,18 @@ async fn deliver(
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         }
         Found::Event(event, score, frame) => {
-            let frame_sha256 = if frame.is_empty() {
-                None
-            } else {
-                let (sha, _) = crate::files::keep(state, frame.into())
-                    .await
-                    .map_err(|e| ApiError::Internal(format!("keeping an event's picture: {e}")))?;
-                Some(sha)
-            };
+            let frame_sha256 = keep_frame(state, frame).await?;
             let Some(row) = event_row(camera, &event, score, frame_sha256, models) else { return Ok(()) };
-            let store = state.store.clone();
-            let ids = crate::federation::blocking_api(move || store.put_scene_events(&[row])).await?;
+            let ids = put_event(state, row).await?;
             for id in &ids {
                 tracing::info!(camera = %camera, event = id, ?event, "the node's analysis raised an event; a person must confirm it");
             }
             report.events.extend(ids);
         }
         Found::Faces(count, frame) => {
-            let frame_sha256 = if frame.is_empty() {
-                None
-            } else {
-                let (sha, _) = crate::files::keep(state, frame.into())
-                    .await
-                    .map_err(|e| ApiError::Internal(format!("keeping an event's picture: {e}")))?;
-                Some(sha)
-            };
+            let frame_sha256 = keep_frame(state, frame).await?;
             let row = faces_row(camera, &count, frame_sha256, models);
-            let store = state.store.clone();
-            let ids = crate::federation::blocking_api(move || store.put_scene_events(&[row])).await?;
+            let ids = put_event(state, row).await?;
             let estimated = count.faces.iter().filter(|f| f.attributes.is_some()).count();
             for id in &ids {
                 tracing::info!(
@@ -731,6 +715,23 @@ async fn deliver(
         }
     }
     Ok(())
+}
+
+/// Keeps the picture an event was raised on (none when it could not be encoded); its digest.
+async fn keep_frame(state: &AppState, frame: Vec<u8>) -> Result<Option<String>, ApiError> {
+    if frame.is_empty() {
+        return Ok(None);
+    }
+    let (sha, _) = crate::files::keep(state, frame.into())
+        .await
+        .map_err(|e| ApiError::Internal(format!("keeping an event's picture: {e}")))?;
+    Ok(Some(sha))
+}
+
+/// Keeps an event the analysis raised; its id.
+async fn put_event(state: &AppState, row: SceneEventRow) -> Result<Vec<i64>, ApiError> {
+    let store = state.store.clone();
+    crate::federation::blocking_api(move || store.put_scene_events(&[row])).await
 }
 
 /// An event as it is kept: the log of what raised it.

@@ -209,7 +209,7 @@ pub(crate) async fn deliver(
             d.reason
         )));
     }
-    let going = if clear { clip.clone() } else { anonymised(state, clip, by).await? };
+    let going = if clear { clip.clone() } else { anonymised(state, clip, by).await?.0 };
     let sha256 = going.sha256.as_str();
     let path = crate::files::path(state, sha256)
         .ok_or_else(|| ApiError::Internal(format!("the file of clip {sha256} is missing")))?;
@@ -250,15 +250,16 @@ pub(crate) async fn deliver(
 
 /// The anonymised copy of this node's `clip`: faces and plate-shaped texts blurred in every
 /// frame (`analysis::Hub::anonymise`), signed as a clip of its own whose manifest says what was
-/// blurred and names `clip`, kept beside it. Made at the first sharing and reused after. The
-/// anonymiser's failure is an error (503): footage is never sent unblurred for want of it.
-pub(crate) async fn anonymised(state: &AppState, clip: &StoredClip, by: &str) -> Result<StoredClip, ApiError> {
+/// blurred and names `clip`, kept beside it. Made at the first sharing and reused after; `true`
+/// with the copy when this call made it. The anonymiser's failure is an error (503): footage is
+/// never sent unblurred for want of it.
+pub(crate) async fn anonymised(state: &AppState, clip: &StoredClip, by: &str) -> Result<(StoredClip, bool), ApiError> {
     if clip.anonymised_from.is_some() {
-        return Ok(clip.clone());
+        return Ok((clip.clone(), false));
     }
     let (store, sha) = (state.store.clone(), clip.sha256.clone());
     if let Some(copy) = crate::federation::blocking_api(move || store.anonymised_copy(&sha)).await? {
-        return Ok(copy);
+        return Ok((copy, false));
     }
     let source = crate::files::path(state, &clip.sha256)
         .ok_or_else(|| ApiError::Internal(format!("the file of clip {} is missing", clip.sha256)))?;
@@ -319,7 +320,7 @@ pub(crate) async fn anonymised(state: &AppState, clip: &StoredClip, by: &str) ->
     };
     let (store, kept) = (state.store.clone(), row.clone());
     crate::federation::blocking_api(move || store.put_clip(&kept)).await?;
-    Ok(row)
+    Ok((row, true))
 }
 
 /// A partner's `clip` message: kept when the manifest is the sender's, signed with its key.

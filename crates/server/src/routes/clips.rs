@@ -191,11 +191,8 @@ pub(super) async fn anonymised(
             clip.origin
         )));
     }
-    let (store, sha) = (state.store.clone(), sha256.to_owned());
-    let existed = clip.anonymised_from.is_some()
-        || tokio::task::spawn_blocking(move || store.anonymised_copy(&sha)).await??.is_some();
-    let copy = crate::clips::anonymised(&state, &clip, &caller.principal.id).await?;
-    let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
+    let (copy, made) = crate::clips::anonymised(&state, &clip, &caller.principal.id).await?;
+    let status = if made { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(shown(&state, copy).await?)))
 }
 
