@@ -101,7 +101,11 @@ export function fileItem(file, url, state) {
   get.setAttribute("aria-label", t("incident.download_label", { name: file.name }));
   get.addEventListener("click", () => download(url, file.name, state));
   const facts = el("span", t("incident.file_facts", { type: file.media_type, size: size(file.bytes) }), "muted");
-  li.append(el("span", file.name, "file-name"), " ", facts, " ", get);
+  li.append(el("span", file.name, "file-name"), " ", facts, " ");
+  if (file.anonymised) {
+    li.append(el("span", t("incident.file_anonymised", { faces: file.anonymised.faces, plates: file.anonymised.plates }), "muted"), " ");
+  }
+  li.append(get);
   return li;
 }
 

@@ -12,6 +12,7 @@ import { ApiError, api, hasRole, headers } from "./api.js";
 import { relative, t, when } from "./i18n.js";
 import { el } from "./dom.js";
 import { receiving } from "./agencies.js";
+import { askPurpose } from "./purpose.js";
 import * as footage from "./footage.js";
 import * as clips from "./clips.js";
 import * as analysis from "./analysis.js";
@@ -277,6 +278,8 @@ function sharedTile(g) {
     " ",
     el("span", t("video.shared_incident", { incident: g.incident }), "incident"),
     " ",
+    el("span", t(g.clear ? "video.grant_form_clear" : "video.grant_form_blurred"), "grant-form"),
+    " ",
     el("span", "", "feed-state"),
   );
   li.append(video, caption);
@@ -343,7 +346,8 @@ function grantRow(g) {
     b.addEventListener("click", () => revoke(g.id));
     action.append(b);
   }
-  tr.append(el("td", g.partner), el("td", g.camera_name ?? g.camera), el("td", g.incident), el("td", when(g.until)), el("td", state, "grant-state"), action);
+  const form = el("td", t(g.clear ? "video.grant_form_clear" : "video.grant_form_blurred"), "grant-form");
+  tr.append(el("td", g.partner), el("td", g.camera_name ?? g.camera), el("td", g.incident), el("td", when(g.until)), form, el("td", state, "grant-state"), action);
   return tr;
 }
 
@@ -352,10 +356,15 @@ async function grant(ev) {
   const f = ev.target;
   const state = document.getElementById("video-grant-state");
   const minutes = Number(f.elements.minutes.value);
+  const clear = f.elements.clear.checked;
+  // In clear: the supervisor declares the case (and legal basis) the unblurred view is for.
+  const purpose = clear ? await askPurpose() : undefined;
+  if (clear && !purpose) return;
   try {
     const g = await api("/video/grants", {
       method: "POST",
-      body: { partner: f.elements.partner.value, camera: f.elements.camera.value, incident: f.elements.incident.value, seconds: Math.round(minutes * 60) },
+      body: { partner: f.elements.partner.value, camera: f.elements.camera.value, incident: f.elements.incident.value, seconds: Math.round(minutes * 60), clear },
+      purpose,
     });
     state.textContent = t("video.granted", { agency: g.partner, camera: g.camera, until: when(g.until) });
   } catch (e) {

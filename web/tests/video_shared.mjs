@@ -1,7 +1,8 @@
 // Live video across the border on two agencies' pages (crates/cli/tests/video.rs starts the RTSP
 // camera and both nodes, federated, with an open incident that names the partner): the camera's
-// supervisor lets the partner watch it from the Video view's form; the partner's Video view shows
-// the camera under "Partners' cameras" and plays it live, relayed by its node from the camera's;
+// supervisor lets the partner watch it from the Video view's form (anonymised, as the form grants
+// unless told otherwise); the partner's Video view shows the camera under "Partners' cameras" and
+// plays it live, relayed by its node from the camera's with faces and plates blurred;
 // the supervisor revokes the grant from its row and the partner's tile stops and says so. Both
 // views pass axe-core in both themes.
 // Environment: LIMES_URL (the camera's node), LIMES_PARTNER_URL, LIMES_PARTNER (its agency id),
@@ -29,6 +30,9 @@ await run("shared video ui test", async (browser) => {
   const row = await origin.waitForSelector("#video-grants-table tbody tr button.revoke", { timeout: 10000 });
   const grant = await row.evaluate((b) => b.closest("tr").dataset.grant);
   report.grant = grant;
+  // Granted from the form as it opens: anonymised, which the row says.
+  const form = await origin.$eval(`#video-grants-table tbody tr[data-grant="${grant}"] td.grant-form`, (td) => td.textContent);
+  check(form.includes("blurred"), `the grant's row says it is shown "${form}"`);
   await axe(origin, "video_grants");
 
   // The partner's page: the camera plays live.

@@ -13,7 +13,9 @@
 // Environment: LIMES_URL_ORIGIN, LIMES_URL_PARTNER, LIMES_ORIGIN, LIMES_PARTNER (the agencies),
 // LIMES_TOKEN_ORIGIN, LIMES_TOKEN_PARTNER (API tokens for the test's own acts), LIMES_USER,
 // LIMES_PASSWORD, LIMES_LEGAL_BASIS, CHROMIUM, LIMES_SCREENSHOTS (optional).
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { crc32, deflateSync } from "node:zlib";
 import { axe, check, client, env, eventually, report, run, signIn } from "./lib.mjs";
 
 /// Porubne, on the Romanian–Ukrainian border (as crates/cli/tests/patrols.rs).
@@ -190,16 +192,21 @@ await run("workspace ui test", async (browser) => {
   await axe(partner, "bulletins_live");
 
   // ---- an incident's attachment, and closed incidents ----
-  // A thermal camera's picture (its bytes made up, after a PNG's signature).
-  const photo = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from([...Array(30000).keys()].map((i) => (i * 31) % 251))]);
+  // A thermal camera's picture (a generated PNG): it crosses as its anonymised copy.
+  const photo = png(160, 120);
   const attached = await partnerApi(`/incidents/${incident}/attachments?name=thermal-camera.png`, { method: "POST", raw: photo, type: "image/png" });
   check(attached.status === 201, `attaching: ${JSON.stringify(attached)}`);
+  const copy = attached.json.attachments.find((a) => a.name === "thermal-camera.png").anonymised;
+  check(copy && copy.faces === 0, `the copy partners receive: ${JSON.stringify(copy)}`);
   await origin.click('#nav a[data-view="incidents"]');
   await origin.click(`#incidents tbody tr[data-id="${incident}"] button.open`);
   await origin.waitForSelector("#incident-attachments li button.download", { timeout: 10000 });
   const download = await downloaded(origin, "#incident-attachments li button.download", "#incident-action-state");
   check(download.suggestedFilename() === "thermal-camera.png", `saved as ${download.suggestedFilename()}`);
-  check(readFileSync(await download.path()).equals(photo), "the file downloaded is the file attached");
+  const got = readFileSync(await download.path());
+  check(createHash("sha256").update(got).digest("hex") === copy.sha256, "the file downloaded is the anonymised copy");
+  check(!got.equals(photo), "the picture as taken stayed with the partner");
+  check((await origin.textContent("#incident-attachments li")).includes("blurred"), "the list says the picture was anonymised");
   await axe(origin, "incidents_attachment");
   await origin.click("#incident-close");
 
@@ -220,4 +227,28 @@ async function downloaded(page, button, state) {
     if (d) return d;
   }
   check(false, `no download: ${await page.textContent(state)}`);
+}
+
+/// A `width`×`height` RGB PNG of a gradient, written out chunk by chunk.
+function png(width, height) {
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, "latin1");
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    const row = Buffer.alloc(1 + 3 * width);
+    for (let x = 0; x < width; x++) row.set([(x * 255) / width, (y * 255) / height, ((x + y) * 7) % 256], 1 + 3 * x);
+    rows.push(row);
+  }
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk("IHDR", ihdr), chunk("IDAT", deflateSync(Buffer.concat(rows))), chunk("IEND", Buffer.alloc(0))]);
 }

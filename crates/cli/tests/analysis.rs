@@ -183,6 +183,7 @@ async fn the_node_reads_a_hotlisted_plate_in_footage_and_recordings_and_a_person
         "{raised}"
     );
     assert_eq!(raised["attachments"][0]["media_type"], "image/jpeg", "{raised}");
+    assert!(raised["attachments"][0]["anonymised"]["sha256"].is_string(), "partners get the frame blurred: {raised}");
     let (_, dismissed) = send(person.get(node.at(&format!("/api/v1/events/{dismissed_id}")))).await;
     assert_eq!(
         (dismissed["status"].as_str(), dismissed["incident"].as_str()),

@@ -23,10 +23,12 @@ use util::fed::*;
 /// Czech fire-rescue (HZS) and Polish fire service (PSP), each notifying the other of
 /// incidents and sending bulletins. The Czech node escalates a high-severity notification after 3 s.
 fn two_services() -> (TestNode, TestNode) {
+    // The models anonymise the pictures attached to incidents before they cross.
     let cz = fed_node_edited("cz-hzs", "CZ", |c| {
         c.replace("ack_seconds_high = 900", "ack_seconds_high = 3")
             .replace("check_every_seconds = 5", "check_every_seconds = 1")
             .replace("max_escalations = 3", "max_escalations = 2")
+            + &format!("\n[analysis]\nmodels = \"{}\"\n", util::models())
     });
     let pl = fed_node("pl-psp", "PL");
     let (cz_anchor, pl_anchor) = (export_anchor(&cz), export_anchor(&pl));
@@ -139,9 +141,12 @@ async fn an_incident_crosses_escalates_until_acknowledged_and_both_sides_see_one
     let later = incident(&cz, &id).await.unwrap();
     assert_eq!(later["notified"]["pl-psp"]["escalations"].as_u64(), Some(escalations), "no escalation after the ack");
 
-    // A file attached on one side (a drone photo; any bytes) reaches the other, checked
-    // against the digest the event names.
-    let photo: Vec<u8> = (0..200_000u32).map(|i| (i * 31 % 251) as u8).collect();
+    // A picture attached on one side (the street photograph, as a drone's) reaches the other as
+    // its anonymised copy, checked against the digest the event names: the faces annotated by
+    // hand without their detail, the pavement with it; the picture as taken stays in Czechia.
+    let models = limes_vision::models::check(std::path::Path::new(&util::models())).unwrap();
+    let photo_path = models.path(limes_vision::models::ModelId::StreetPhoto);
+    let photo = std::fs::read(&photo_path).unwrap();
     let r = cz
         .session_client()
         .post(cz.at(&format!("/api/v1/incidents/{id}/attachments?name=drone%20photo%201.jpg")))
@@ -151,10 +156,19 @@ async fn an_incident_crosses_escalates_until_acknowledged_and_both_sides_see_one
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
-    let sha = {
+    let attached: Value = r.json().await.unwrap();
+    let hex = |b: &[u8]| {
         use sha2::Digest;
-        sha2::Sha256::digest(&photo).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        sha2::Sha256::digest(b).iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
+    let sha = hex(&photo);
+    let a = &attached["attachments"][0];
+    assert_eq!(a["sha256"], sha.as_str(), "{attached}");
+    let copy = a["anonymised"]["sha256"].as_str().expect("an anonymised copy").to_owned();
+    assert!(a["anonymised"]["faces"].as_u64().unwrap() >= 2, "{a}");
+    let mine =
+        cz.session_client().get(cz.at(&format!("/api/v1/incidents/{id}/attachments/{sha}"))).send().await.unwrap();
+    assert_eq!(mine.bytes().await.unwrap().as_ref(), photo.as_slice(), "the picture as taken, at home");
     let got = wait_for("the attachment on the Polish node", async || {
         let r =
             pl.session_client().get(pl.at(&format!("/api/v1/incidents/{id}/attachments/{sha}"))).send().await.unwrap();
@@ -165,7 +179,33 @@ async fn an_incident_crosses_escalates_until_acknowledged_and_both_sides_see_one
         Some(r.bytes().await.unwrap())
     })
     .await;
-    assert_eq!(got.as_ref(), photo.as_slice());
+    assert_eq!(hex(&got), copy, "what crossed is the copy");
+    let by_copy =
+        pl.session_client().get(pl.at(&format!("/api/v1/incidents/{id}/attachments/{copy}"))).send().await.unwrap();
+    assert_eq!(by_copy.bytes().await.unwrap(), got);
+    let (original, blurred) =
+        (image::load_from_memory(&photo).unwrap().to_rgb8(), image::load_from_memory(&got).unwrap().to_rgb8());
+    for f in limes_vision::models::STREET_PHOTO_FACES {
+        let rect = (f[0] as u32, f[1] as u32, (f[2] - f[0]) as u32, (f[3] - f[1]) as u32);
+        let kept = limes_vision::anonymise::detail_kept(&original, &blurred, rect);
+        assert!(kept < 0.1, "face {f:?}: {kept:.3} of its detail crossed the border");
+    }
+    let pavement = limes_vision::anonymise::detail_kept(&original, &blurred, (300, 900, 200, 150));
+    assert!(pavement > 0.6, "the pavement kept {pavement:.3} of its detail");
+    // A file that says it is a picture and is not one is refused, and nothing is kept of it.
+    let fake: Vec<u8> =
+        [&[0xff, 0xd8, 0xff, 0xe0][..], &(0..20_000u32).map(|i| (i * 31 % 251) as u8).collect::<Vec<_>>()].concat();
+    let r = cz
+        .session_client()
+        .post(cz.at(&format!("/api/v1/incidents/{id}/attachments?name=broken.jpg")))
+        .header("content-type", "image/jpeg")
+        .body(fake)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("the picture"));
+    assert_eq!(incident(&cz, &id).await.unwrap()["attachments"].as_array().unwrap().len(), 1);
     let r = pl
         .session_client()
         .get(pl.at(&format!("/api/v1/incidents/{id}/attachments/{}", "0".repeat(64))))
@@ -1126,7 +1166,11 @@ async fn on_the_pages_an_incident_crosses_is_escalated_and_acknowledged_and_bull
 /// Ukrainian PB-3 1.5 km south (SV-11 reports on the page's watch, from the browser test).
 async fn two_border_services() -> (TestNode, TestNode) {
     use limes_agreement::Category::{Bulletins, Incidents, JointOperations, PatrolPositions};
-    let fast = |c: String| c.replace("share_every_seconds = 15", "share_every_seconds = 1");
+    // The models anonymise the pictures attached to incidents before they cross.
+    let fast = |c: String| {
+        c.replace("share_every_seconds = 15", "share_every_seconds = 1")
+            + &format!("\n[analysis]\nmodels = \"{}\"\n", util::models())
+    };
     let (ro, ua) = (fed_node_edited("ro-igpf", "RO", fast), fed_node_edited("ua-dpsu", "UA", fast));
     let (ro_anchor, ua_anchor) = (export_anchor(&ro), export_anchor(&ua));
     let types = "incident,patrol,operation,bulletin";

@@ -388,15 +388,27 @@ async fn a_partner_watches_a_camera_live_under_a_grant_until_it_expires_or_is_re
         assert!(answer.to_string().contains(says), "{body}: {answer} should say {says:?}");
     }
 
+    // In clear (as the camera sends it, what this test follows frame by frame): only for a case.
+    let clear = |camera: &str, incident: &str, seconds: u64| {
+        let mut g = grant(camera, incident, seconds);
+        g["clear"] = json!(true);
+        g
+    };
+    let (s, e) = post(&ro, &ro_c, "/api/v1/video/grants", clear("ro-siret-1", &incident, 8)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("limes-case"), "{e}");
+    let ro_case = case_client(&ro);
+
     // The grant: 8 seconds. The Ukrainian node learns of it and its person watches.
-    let (s, first) = post(&ro, &ro_c, "/api/v1/video/grants", grant("ro-siret-1", &incident, 8)).await;
+    let (s, first) = post(&ro, &ro_case, "/api/v1/video/grants", clear("ro-siret-1", &incident, 8)).await;
     assert_eq!(s, StatusCode::CREATED, "{first}");
     assert_eq!((first["id"].as_str(), first["in_force"].as_bool()), (Some("ro-igpf/1"), Some(true)), "{first}");
+    assert_eq!(first["clear"], true, "{first}");
     let until =
         chrono::DateTime::parse_from_rfc3339(first["until"].as_str().unwrap()).unwrap().with_timezone(&chrono::Utc);
     wait_for("the grant on the Ukrainian node", async || {
         let list = get(&ua, "/api/v1/video/grants?side=received&in_force=true").await;
-        (list[0]["id"] == "ro-igpf/1").then_some(())
+        (list[0]["id"] == "ro-igpf/1" && list[0]["clear"] == true).then_some(())
     })
     .await;
     let r = ua_c.get(ua.at("/api/v1/video/grants/ro-igpf/1/live.mp4")).send().await.unwrap();
@@ -427,7 +439,7 @@ async fn a_partner_watches_a_camera_live_under_a_grant_until_it_expires_or_is_re
 
     // A second grant, revoked while the view runs: the view ends within seconds, and the
     // Ukrainian node's copy says who revoked it.
-    let (s, second) = post(&ro, &ro_c, "/api/v1/video/grants", grant("ro-siret-1", &incident, 600)).await;
+    let (s, second) = post(&ro, &ro_case, "/api/v1/video/grants", clear("ro-siret-1", &incident, 600)).await;
     assert_eq!(s, StatusCode::CREATED, "{second}");
     wait_for("the second grant on the Ukrainian node", async || {
         let list = get(&ua, "/api/v1/video/grants?side=received&in_force=true").await;
@@ -498,6 +510,136 @@ async fn a_partner_watches_a_camera_live_under_a_grant_until_it_expires_or_is_re
     }
     let copy = get(&ua, "/api/v1/video/grants?side=received").await;
     assert!(copy[0]["revoked"].is_object(), "the page's revocation reached the partner: {copy}");
+}
+
+/// The whole boxes of a live MP4 cut off mid-fragment (at the grant's end, or by the reader):
+/// what a player would have shown.
+fn whole_fragments(bytes: &[u8]) -> &[u8] {
+    let (mut end, mut at) = (0, 0);
+    for (name, size) in boxes(bytes) {
+        if at + size > bytes.len() {
+            break;
+        }
+        at += size;
+        if name != "moof" {
+            end = at;
+        }
+    }
+    &bytes[..end]
+}
+
+/// A client of `node`'s `tester` that declares a case with its purpose (`limes-case`).
+fn case_client(node: &TestNode) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in [
+        ("authorization", format!("Bearer {}", node.session)),
+        ("limes-purpose", "investigation".into()),
+        ("limes-legal-basis", util::TEST_LEGAL_BASIS.into()),
+        ("limes-case", "RO-2026/17".into()),
+    ] {
+        headers.insert(name, value.parse().unwrap());
+    }
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+/// Live video across the border anonymised, between two real nodes: the Romanian node's camera
+/// sees the street photograph; a grant made without `clear` relays it to the Ukrainian person
+/// with the faces annotated by hand blurred in every picture that arrives, and the pavement
+/// sharp; the same camera granted in clear (for a case) arrives with the faces sharp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_watches_a_camera_live_with_faces_and_plates_blurred_unless_granted_in_clear() {
+    use reqwest::StatusCode;
+    use serde_json::json;
+    use util::fed::*;
+
+    let models = limes_vision::models::check(std::path::Path::new(&util::models())).unwrap();
+    let photo = image::open(models.path(limes_vision::models::ModelId::StreetPhoto)).unwrap().to_rgb8();
+    let camera = RtspServer::start_picture(&models.path(limes_vision::models::ModelId::StreetPhoto), 810, 1080);
+    let (_camera, ro, ua) = border_nodes_watching(camera, "picture264", limes_agreement::Mode::Push, &util::models());
+    let (ro_c, ua_c) = (ro.session_client(), ua.session_client());
+    let (s, incident) = post(
+        &ro,
+        &ro_c,
+        "/api/v1/incidents",
+        json!({
+            "type": "pursuit", "severity": "high", "title": "Pedestrians followed near the bus station",
+            "description": "Synthetic incident for the test.",
+            "area": {"type": "Point", "coordinates": [26.05, 47.95]}, "notified": ["ua-dpsu"]
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{incident}");
+    let incident = incident["id"].as_str().unwrap().to_owned();
+    eventually("the camera playing", async || {
+        let all = get(&ro, "/api/v1/video/cameras").await;
+        (all[0]["connected"] == true).then_some(())
+    })
+    .await;
+
+    // Granted without a word about clear: anonymised, for eight seconds.
+    let body = json!({"partner": "ua-dpsu", "camera": "ro-siret-1", "incident": incident, "seconds": 8});
+    let (s, grant) = post(&ro, &ro_c, "/api/v1/video/grants", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{grant}");
+    assert!(grant.get("clear").is_none(), "{grant}");
+    let id = grant["id"].as_str().unwrap().to_owned();
+    wait_for("the grant on the Ukrainian node", async || {
+        let list = get(&ua, "/api/v1/video/grants?side=received&in_force=true").await;
+        (list[0]["id"] == id.as_str()).then_some(())
+    })
+    .await;
+    let r = ua_c.get(ua.at(&format!("/api/v1/video/grants/{id}/live.mp4"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    assert_eq!(r.headers()["content-type"], "video/mp4; codecs=\"avc1.4D4029\"");
+    let (bytes, ended) = read_to_end(r, Duration::from_secs(40)).await;
+    assert!(ended.is_some(), "the view ends with the grant");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("live.mp4");
+    std::fs::write(&file, whole_fragments(&bytes)).unwrap();
+    let pictures = decoded(&file);
+    eprintln!("{} anonymised pictures relayed ({} bytes)", pictures.len(), bytes.len());
+    assert!(pictures.len() >= 5, "{} pictures in eight seconds", pictures.len());
+    for (i, p) in pictures.iter().enumerate() {
+        assert_eq!(p.dimensions(), (810, 1080));
+        for f in limes_vision::models::STREET_PHOTO_FACES {
+            let rect = (f[0] as u32, f[1] as u32, (f[2] - f[0]) as u32, (f[3] - f[1]) as u32);
+            let kept = limes_vision::anonymise::detail_kept(&photo, p, rect);
+            assert!(kept < 0.1, "picture {i}, face {f:?}: {kept:.3} of its detail crossed the border");
+        }
+        // Encoded twice (by the camera, by the anonymiser), the pavement loses some detail; a
+        // blur leaves less than a tenth.
+        let pavement = limes_vision::anonymise::detail_kept(&photo, p, (300, 900, 200, 150));
+        assert!(pavement > 0.3, "picture {i}: the pavement kept {pavement:.3} of its detail");
+    }
+    let relayed = util::audit_records(&ro, &["--object", "camera:ro-siret-1"]);
+    assert!(relayed.iter().any(|r| r["action"] == "transfer" && r["details"]["grant"] == id.as_str()), "{relayed:#?}");
+
+    // In clear, for a case: the faces arrive as the camera sees them.
+    let body =
+        json!({"partner": "ua-dpsu", "camera": "ro-siret-1", "incident": incident, "seconds": 60, "clear": true});
+    let (s, grant) = post(&ro, &case_client(&ro), "/api/v1/video/grants", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{grant}");
+    let id = grant["id"].as_str().unwrap().to_owned();
+    let unblurred = util::audit_records(&ro, &["--object", "camera:ro-siret-1"]);
+    assert!(
+        unblurred.iter().any(|r| r["details"]["operation"] == "clips.unblur" && r["case_ref"] == "RO-2026/17"),
+        "the decision to unblur is logged with its case: {unblurred:#?}"
+    );
+    wait_for("the clear grant on the Ukrainian node", async || {
+        let list = get(&ua, "/api/v1/video/grants?side=received&in_force=true").await;
+        list.as_array()?.iter().any(|g| g["id"] == id.as_str() && g["clear"] == true).then_some(())
+    })
+    .await;
+    let r = ua_c.get(ua.at(&format!("/api/v1/video/grants/{id}/live.mp4"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (bytes, _) = read_to_end(r, Duration::from_secs(3)).await;
+    std::fs::write(&file, whole_fragments(&bytes)).unwrap();
+    let pictures = decoded(&file);
+    assert!(!pictures.is_empty());
+    for f in limes_vision::models::STREET_PHOTO_FACES {
+        let rect = (f[0] as u32, f[1] as u32, (f[2] - f[0]) as u32, (f[3] - f[1]) as u32);
+        let kept = limes_vision::anonymise::detail_kept(&photo, &pictures[0], rect);
+        assert!(kept > 0.5, "face {f:?} in clear kept only {kept:.3} of its detail");
+    }
 }
 
 /// Clips between two real nodes: the Romanian node's camera sees the street photograph; it cuts
@@ -684,11 +826,13 @@ async fn a_clip_is_cut_signed_and_sent_to_a_partner_anonymised() {
 }
 
 /// A node whose anonymiser cannot run (its models are missing) sends no clip rather than one
-/// unblurred: the supervisor is told why, and nothing reaches the partner.
+/// unblurred: the supervisor is told why, and nothing reaches the partner; a partner's live view
+/// is refused with the reason, and a picture attached to an incident stays on the node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_its_anonymiser_a_node_sends_no_clip_rather_than_one_unblurred() {
     use reqwest::StatusCode;
     use serde_json::json;
+    use util::fed::wait_for;
 
     let missing = tempfile::tempdir().unwrap();
     let models = missing.path().join("no-models");
@@ -708,10 +852,59 @@ async fn without_its_anonymiser_a_node_sends_no_clip_rather_than_one_unblurred()
     let ours = get(&ro, &format!("/api/v1/clips/{sha}")).await;
     assert_eq!(ours["sent"], json!([]), "{ours}");
     assert_eq!(get(&ro, "/api/v1/clips").await.as_array().unwrap().len(), 1, "no copy was kept");
+
+    // Nor live video anonymised, nor an incident's picture: the picture stays here.
+    let (s, incident) = post(
+        &ro,
+        &ro_c,
+        "/api/v1/incidents",
+        json!({
+            "type": "pursuit", "severity": "high", "title": "Synthetic incident",
+            "area": {"type": "Point", "coordinates": [26.05, 47.95]}, "notified": ["ua-dpsu"]
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{incident}");
+    let incident = incident["id"].as_str().unwrap().to_owned();
+    let body = json!({"partner": "ua-dpsu", "camera": "ro-siret-1", "incident": incident, "seconds": 60});
+    let (s, grant) = post(&ro, &ro_c, "/api/v1/video/grants", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{grant}");
+    let id = grant["id"].as_str().unwrap().to_owned();
+    wait_for("the grant on the Ukrainian node", async || {
+        let list = get(&ua, "/api/v1/video/grants?side=received&in_force=true").await;
+        (list[0]["id"] == id.as_str()).then_some(())
+    })
+    .await;
+    let r = ua_c.get(ua.at(&format!("/api/v1/video/grants/{id}/live.mp4"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.text().await.unwrap().contains("anonymiser cannot start"));
+    let picture = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+    let mut png = Vec::new();
+    picture.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let r = ro_c
+        .post(ro.at(&format!("/api/v1/incidents/{incident}/attachments?name=scene.png")))
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let attached: Value = r.json().await.unwrap();
+    let a = &attached["attachments"][0];
+    assert!(a.get("anonymised").is_none(), "{a}");
+    let sha = a["sha256"].as_str().unwrap().to_owned();
+    wait_for("the incident on the Ukrainian node", async || {
+        let i = get(&ua, &format!("/api/v1/incidents/{incident}")).await;
+        (i["attachments"][0]["sha256"] == sha.as_str()).then_some(())
+    })
+    .await;
+
     // Whatever the link had in flight would have arrived by now.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let theirs: Value = ua_c.get(ua.at("/api/v1/clips")).send().await.unwrap().json().await.unwrap();
     assert_eq!(theirs, json!([]), "nothing crossed");
+    let r = ua_c.get(ua.at(&format!("/api/v1/incidents/{incident}/attachments/{sha}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "the picture stayed in Romania");
 }
 
 /// Every frame of the video `file`, decoded by ffmpeg.

@@ -72,7 +72,7 @@ code_list!(
 pub type IncidentId = crate::SharedId;
 
 /// A file attached to an incident (a photo, drone footage, a document), known by its digest;
-/// the bytes travel beside the event.
+/// the bytes travel beside the event. A picture travels only as its anonymised copy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Attachment {
@@ -81,6 +81,29 @@ pub struct Attachment {
     /// SHA-256 of the bytes, lower-case hex.
     pub sha256: String,
     pub bytes: u64,
+    /// For a picture: the copy with faces and plates blurred, which is what partners receive
+    /// (the picture as taken stays on the node that attached it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymised: Option<AnonymisedCopy>,
+}
+
+/// A picture's copy with faces and plate-shaped texts blurred.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymisedCopy {
+    /// SHA-256 of the copy's bytes, lower-case hex.
+    pub sha256: String,
+    pub bytes: u64,
+    /// What was found and blurred.
+    pub faces: u32,
+    pub plates: u32,
+}
+
+impl Attachment {
+    /// The digests of the files it names: its own, and its anonymised copy's.
+    pub fn digests(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.sha256.as_str()).chain(self.anonymised.as_ref().map(|c| c.sha256.as_str()))
+    }
 }
 
 /// What an event does.
@@ -202,8 +225,10 @@ impl Event {
                 }
                 text("attachment name", &a.name, 255, false)?;
                 text("media type", &a.media_type, 127, false)?;
-                if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-                    return Err(IncidentError::Digest(a.sha256.clone()));
+                for d in a.digests() {
+                    if d.len() != 64 || !d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                        return Err(IncidentError::Digest(d.to_owned()));
+                    }
                 }
             }
         }

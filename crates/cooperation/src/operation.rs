@@ -157,8 +157,10 @@ impl OpEvent {
             OpChange::TaskDone { task } => nonempty("task", task, 64)?,
             OpChange::Document(a) => {
                 nonempty("document name", &a.name, 255)?;
-                if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-                    return Err(format!("document digest {:?} is not 64 lower-case hex digits", a.sha256));
+                for d in a.digests() {
+                    if d.len() != 64 || !d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                        return Err(format!("document digest {d:?} is not 64 lower-case hex digits"));
+                    }
                 }
             }
             OpChange::Entry { plate, note, .. } => {

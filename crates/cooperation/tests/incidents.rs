@@ -180,6 +180,17 @@ fn hostile_events_are_refused_with_a_reason() {
                 media_type: "image/png".into(),
                 sha256: "ABC".into(),
                 bytes: 3,
+                anonymised: None,
+            })),
+            "64 lower-case hex",
+        ),
+        (
+            with(Change::Attached(Attachment {
+                name: "street.jpg".into(),
+                media_type: "image/jpeg".into(),
+                sha256: "a".repeat(64),
+                bytes: 3,
+                anonymised: Some(AnonymisedCopy { sha256: "B".repeat(64), bytes: 3, faces: 1, plates: 0 }),
             })),
             "64 lower-case hex",
         ),

@@ -20,6 +20,7 @@
 //!     granted_by: "supervisor@ro-igpf".into(),
 //!     granted: t0,
 //!     until: t0 + TimeDelta::minutes(30),
+//!     clear: false,
 //!     revoked: None,
 //! };
 //! assert!(grant.check().is_ok());
@@ -59,6 +60,11 @@ pub struct LiveGrant {
     pub granted_by: String,
     pub granted: DateTime<Utc>,
     pub until: DateTime<Utc>,
+    /// Shown in clear, faces and plates as the camera sends them: a supervisor's decision, for a
+    /// case, where the agreement shares live video in clear. Otherwise (the default) the camera's
+    /// node sends it anonymised.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clear: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<Revocation>,
 }
@@ -159,10 +165,12 @@ impl LiveGrant {
     }
 
     /// What a later copy of the same grant (`newer`, as the camera's agency sent it) may change:
-    /// it may be revoked or end sooner, never be widened or reopened. The grant to keep.
+    /// it may be revoked, end sooner or stop being shown in clear, never be widened or reopened.
+    /// The grant to keep.
     pub fn update(&self, newer: &LiveGrant) -> LiveGrant {
         LiveGrant {
             until: self.until.min(newer.until),
+            clear: self.clear && newer.clear,
             revoked: self.revoked.clone().or_else(|| newer.revoked.clone()),
             ..self.clone()
         }
@@ -199,6 +207,7 @@ mod tests {
             granted_by: "sup@ro-igpf".into(),
             granted: t0,
             until: t0 + TimeDelta::minutes(45),
+            clear: false,
             revoked: None,
         }
     }
@@ -271,5 +280,21 @@ mod tests {
             LiveGrant { camera: CameraId::new("other").unwrap(), partner: AgencyId::new("x").unwrap(), ..g.clone() };
         let kept = g.update(&other);
         assert_eq!((kept.camera, kept.partner), (g.camera.clone(), g.partner.clone()), "what it grants stays");
+        let clear = LiveGrant { clear: true, ..g.clone() };
+        assert!(!g.update(&clear).clear, "never made clear afterwards");
+        assert!(!clear.update(&g).clear, "made anonymised again");
+        assert!(clear.update(&clear).clear);
+    }
+
+    #[test]
+    fn a_grant_is_anonymised_unless_it_says_clear() {
+        let g = grant();
+        let json = serde_json::to_value(&g).unwrap();
+        assert!(json.get("clear").is_none(), "an anonymised grant reads as grants always did: {json}");
+        let back: LiveGrant = serde_json::from_value(json).unwrap();
+        assert!(!back.clear);
+        let clear = serde_json::to_value(LiveGrant { clear: true, ..g }).unwrap();
+        assert_eq!(clear["clear"], true);
+        assert!(serde_json::from_value::<LiveGrant>(clear).unwrap().clear);
     }
 }

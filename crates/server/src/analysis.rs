@@ -139,6 +139,73 @@ impl Hub {
     }
 }
 
+/// A picture anonymised: its bytes (in its own format), and what was blurred.
+#[derive(Debug)]
+pub struct AnonymisedPicture {
+    pub bytes: Vec<u8>,
+    pub faces: u32,
+    pub plates: u32,
+}
+
+impl Hub {
+    /// A JPEG or PNG picture (already checked within the node's limits) with its faces and
+    /// plate-shaped texts blurred, encoded again in its format (JPEG at quality 90), with the
+    /// anonymiser the clips use (blocking).
+    pub fn anonymise_picture(
+        &self,
+        bytes: &[u8],
+        format: limes_store::ImageFormat,
+    ) -> Result<AnonymisedPicture, String> {
+        let anonymiser = self.loaded(&self.anonymiser, "the anonymiser cannot start", load_anonymiser)?;
+        let decode_as = match format {
+            limes_store::ImageFormat::Jpeg => image::ImageFormat::Jpeg,
+            limes_store::ImageFormat::Png => image::ImageFormat::Png,
+        };
+        let mut picture = image::load_from_memory_with_format(bytes, decode_as)
+            .map_err(|e| format!("the picture does not decode: {e}"))?
+            .to_rgb8();
+        let found = {
+            let mut a = anonymiser.lock().unwrap_or_else(|e| e.into_inner());
+            let Anonymiser { faces, plates } = &mut *a;
+            limes_vision::footage::to_blur(&picture, faces, Some(plates))
+                .map_err(|e| format!("anonymising the picture: {e}"))?
+        };
+        limes_vision::anonymise::blur(&mut picture, &found.regions, limes_vision::anonymise::MASK_SCALE);
+        let mut out = Vec::new();
+        match format {
+            limes_store::ImageFormat::Jpeg => {
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&picture)
+            }
+            limes_store::ImageFormat::Png => picture.write_with_encoder(image::codecs::png::PngEncoder::new(&mut out)),
+        }
+        .map_err(|e| format!("encoding the anonymised picture: {e}"))?;
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(AnonymisedPicture { bytes: out, faces: count(found.faces), plates: count(found.plates) })
+    }
+}
+
+impl Hub {
+    /// The search of a live stream anonymised for a partner (`limes_vision::live`): faces and
+    /// plate-shaped texts, with models of its own loaded now (blocking), so that a stream never
+    /// waits on a clip being blurred or on another stream.
+    pub fn live_search(
+        &self,
+    ) -> Result<
+        impl FnMut(&image::RgbImage) -> Result<limes_vision::footage::ToBlur, limes_vision::analyse::AnalyseError>
+        + Send
+        + 'static
+        + use<>,
+        String,
+    > {
+        let Anonymiser { mut faces, mut plates } = load_anonymiser(&self.options()).map_err(|e| {
+            let message = format!("the anonymiser cannot start, live video is not shared: {e}");
+            tracing::error!("{message}");
+            message
+        })?;
+        Ok(move |picture: &image::RgbImage| limes_vision::footage::to_blur(picture, &mut faces, Some(&mut plates)))
+    }
+}
+
 impl Hub {
     /// The face models, loaded once (blocking), for cameras that count faces.
     fn face_models(&self) -> Result<Arc<Mutex<FaceModels>>, String> {

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use limes_agreement::Labels;
+use limes_cooperation::incident::AnonymisedCopy;
 use limes_model::AgencyId;
 
 use crate::AppState;
@@ -76,6 +77,87 @@ pub fn send(state: &AppState, path: &Path, to: Vec<AgencyId>, labels: &Labels, w
                 tracing::error!(what, partner = %partner, error = %e, "a file did not reach the partner");
             }
         });
+    }
+}
+
+/// What partners receive of a file shared with them (an incident's attachment, an operation's
+/// document).
+#[derive(Debug)]
+pub enum ForPartners {
+    /// Not a picture or a video: the file as it is.
+    AsIs,
+    /// A picture: its copy with faces and plate-shaped texts blurred.
+    Anonymised { bytes: bytes::Bytes, copy: AnonymisedCopy },
+    /// What cannot cross anonymised — a picture the anonymiser could not blur (its models
+    /// missing), a picture in a format it does not read, a video — stays on this node: why.
+    Withheld(String),
+}
+
+impl ForPartners {
+    pub fn copy(&self) -> Option<AnonymisedCopy> {
+        match self {
+            ForPartners::Anonymised { copy, .. } => Some(copy.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// What partners may receive of `bytes` (declared `media_type`), made before anything is kept:
+/// a JPEG or PNG picture (by its type or its bytes) is checked within the node's image limits
+/// (a picture that does not decode is refused: the error says why) and anonymised; other
+/// pictures and videos are withheld; other files go as they are.
+pub async fn for_partners(state: &AppState, media_type: &str, bytes: &bytes::Bytes) -> Result<ForPartners, String> {
+    use limes_store::ImageFormat;
+    let guessed = match image::guess_format(bytes) {
+        Ok(image::ImageFormat::Jpeg) => Some(ImageFormat::Jpeg),
+        Ok(image::ImageFormat::Png) => Some(ImageFormat::Png),
+        _ => None,
+    };
+    let declared = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let Some(format) = ImageFormat::from_media_type(&declared).or(guessed) else {
+        if declared.starts_with("image/") || declared.starts_with("video/") || image::guess_format(bytes).is_ok() {
+            return Ok(ForPartners::Withheld(format!(
+                "a {declared} file is not anonymised (only JPEG and PNG pictures are; video is shared as clips), \
+                 so it stays on this node"
+            )));
+        }
+        return Ok(ForPartners::AsIs);
+    };
+    let valid = limes_store::ValidImage::check(bytes.to_vec(), Some(format), &state.options.images)
+        .map_err(|e| format!("the picture: {e}"))?;
+    let hub = state.analysis.clone();
+    let made = tokio::task::spawn_blocking(move || hub.anonymise_picture(valid.bytes(), valid.format()))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(match made {
+        Ok(picture) => {
+            let copy = AnonymisedCopy {
+                sha256: sha256_hex(&picture.bytes),
+                bytes: picture.bytes.len() as u64,
+                faces: picture.faces,
+                plates: picture.plates,
+            };
+            ForPartners::Anonymised { bytes: picture.bytes.into(), copy }
+        }
+        Err(why) => ForPartners::Withheld(format!("{why}; the picture stays on this node")),
+    })
+}
+
+/// Keeps what partners receive of a file already kept at `path` (`shared`): the path to send,
+/// or `None` when it is withheld (logged with `what`).
+pub async fn keep_for_partners(
+    state: &AppState,
+    shared: ForPartners,
+    path: PathBuf,
+    what: &str,
+) -> std::io::Result<Option<PathBuf>> {
+    match shared {
+        ForPartners::AsIs => Ok(Some(path)),
+        ForPartners::Anonymised { bytes, .. } => keep(state, bytes).await.map(|(_, copy)| Some(copy)),
+        ForPartners::Withheld(why) => {
+            tracing::warn!(what, why, "not sent to partners");
+            Ok(None)
+        }
     }
 }
 

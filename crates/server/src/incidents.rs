@@ -291,7 +291,8 @@ async fn escalate_once(state: &AppState) -> Result<(), IncidentError> {
 }
 
 /// Keeps `bytes` as a file of incident `id` (named `name`, of `media_type`), writes the
-/// `attached` event, and sends the file to each partner the event may go to (`files::send`).
+/// `attached` event, and sends the file to each partner the event may go to (`files::send`):
+/// a picture as its anonymised copy (`files::for_partners`), which the event names beside it.
 pub async fn attach(
     state: &AppState,
     id: &IncidentId,
@@ -304,8 +305,15 @@ pub async fn attach(
         return Err(IncidentError::Invalid("the attachment is empty".into()));
     }
     let sha256 = crate::files::sha256_hex(&bytes);
-    let attachment =
-        limes_cooperation::incident::Attachment { name, media_type, sha256: sha256.clone(), bytes: bytes.len() as u64 };
+    // A picture crosses only anonymised; one that does not decode is refused before anything is kept.
+    let shared = crate::files::for_partners(state, &media_type, &bytes).await.map_err(IncidentError::Invalid)?;
+    let attachment = limes_cooperation::incident::Attachment {
+        name,
+        media_type,
+        sha256: sha256.clone(),
+        bytes: bytes.len() as u64,
+        anonymised: shared.copy(),
+    };
     // Checked before the file is written: a refused name leaves nothing behind.
     let probe = Event {
         incident: id.clone(),
@@ -318,8 +326,12 @@ pub async fn attach(
     let (_, path) = crate::files::keep(state, bytes)
         .await
         .map_err(|e| IncidentError::Failed(format!("writing the attachment: {e}")))?;
+    let what = format!("attachment {sha256} of incident {id}");
+    let to_send = crate::files::keep_for_partners(state, shared, path, &what)
+        .await
+        .map_err(|e| IncidentError::Failed(format!("writing the attachment's anonymised copy: {e}")))?;
     let (incident, _) = write(state, id, by, Change::Attached(attachment)).await?;
-    if let Some(fed) = state.federation.get() {
+    if let (Some(fed), Some(path)) = (state.federation.get(), to_send) {
         let me = fed.link.config().agency.clone();
         let labels = crate::federation::incidents::labels(
             me.as_str(),
@@ -329,7 +341,7 @@ pub async fn attach(
             &limes_federation::MessageType::new(crate::federation::incidents::INCIDENT).expect("a valid type"),
         );
         let to = incident.others(&me).into_iter().filter(|a| partners.contains(a)).collect();
-        crate::files::send(state, &path, to, &labels, &format!("attachment {sha256} of incident {}", incident.id));
+        crate::files::send(state, &path, to, &labels, &what);
     }
     Ok(incident)
 }

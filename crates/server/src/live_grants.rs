@@ -11,8 +11,11 @@
 //!   audits each view with the partner's viewer; the partner's node audits its own person's.
 //! - [`watch`] is the partner's side: its person's view, relayed from the camera's node.
 //!
-//! A grant is shown live only as the camera sends it (`ImageForm::Clear`): an agreement that
-//! shares live video only blurred refuses it, until this node can blur live video.
+//! A grant is shown anonymised (`ImageForm::Blurred`) unless a supervisor who may unblur
+//! (`clips.unblur`) grants it in clear for a declared case, where the agreement shares live
+//! video in clear. The anonymised view is the camera's pictures with faces and plate-shaped
+//! texts blurred (`routes::watch::live_anonymised`); if the anonymiser cannot run, nothing is
+//! relayed.
 
 use std::sync::Arc;
 
@@ -51,9 +54,11 @@ impl Changes {
     }
 }
 
-/// What a grant is, for the sharing agreement: live video as the camera sends it.
-pub(crate) fn labels(origin: &str, purpose: &str) -> Labels {
-    Labels { plates: PlateForm::None, images: ImageForm::Clear, ..Labels::full(Category::LiveVideo, origin, purpose) }
+/// What a grant is, for the sharing agreement: live video, anonymised or (`clear`) as the camera
+/// sends it.
+pub(crate) fn labels(origin: &str, purpose: &str, clear: bool) -> Labels {
+    let images = if clear { ImageForm::Clear } else { ImageForm::Blurred };
+    Labels { plates: PlateForm::None, images, ..Labels::full(Category::LiveVideo, origin, purpose) }
 }
 
 /// A grant asked for: the partner, the camera, the incident and how long.
@@ -65,6 +70,9 @@ pub struct NewGrant {
     pub incident: SharedId,
     /// How long it runs, from now: 1 second to 12 hours.
     pub seconds: u32,
+    /// Shown in clear rather than anonymised (a supervisor who may unblur, for a case).
+    #[serde(default)]
+    pub clear: bool,
 }
 
 fn federation(state: &AppState) -> Result<&crate::Federation, ApiError> {
@@ -113,10 +121,11 @@ pub async fn grant(state: &AppState, by: &str, new: NewGrant, now: DateTime<Utc>
         )));
     }
     let purpose = crate::federation::incidents::share_purpose(link.config().regime);
-    let decision = link.decide_send(&new.partner, &labels(me.as_str(), purpose), now);
+    let decision = link.decide_send(&new.partner, &labels(me.as_str(), purpose, new.clear), now);
     if !decision.allowed {
+        let form = if new.clear { "in clear" } else { "anonymised" };
         return Err(ApiError::Forbidden(format!(
-            "the agreement with {} does not share live video: {}",
+            "the agreement with {} does not share live video {form}: {}",
             new.partner, decision.reason
         )));
     }
@@ -133,6 +142,7 @@ pub async fn grant(state: &AppState, by: &str, new: NewGrant, now: DateTime<Utc>
         granted_by: by.to_owned(),
         granted: now,
         until: now + TimeDelta::seconds(seconds),
+        clear: new.clear,
         revoked: None,
     };
     grant.check().map_err(|e| ApiError::Unprocessable(e.to_string()))?;
@@ -183,7 +193,7 @@ async fn tell(link: &limes_link::Link, grant: &LiveGrant) -> Result<(), limes_li
         stream: STREAM.into(),
         payload: serde_json::to_vec(grant).expect("a grant serialises"),
         about: Some(format!("live-grant:{}", grant.id)),
-        labels: Some(labels(grant.origin.as_str(), &grant.purpose)),
+        labels: Some(labels(grant.origin.as_str(), &grant.purpose, grant.clear)),
         approved_request: false,
     };
     link.send(vec![item]).await?.into_iter().next().unwrap_or(Err(limes_link::LinkError::Stopped)).map(|_| ())
@@ -259,7 +269,7 @@ impl Relay {
         let grant = found.ok_or_else(|| format!("no grant in force lets {partner} watch camera {camera}"))?;
         let incident: SharedId = grant.incident.parse()?;
         incident_open_with(state, &incident, partner).await?;
-        let d = fed.link.decide_send(partner, &labels(grant.origin.as_str(), &grant.purpose), now);
+        let d = fed.link.decide_send(partner, &labels(grant.origin.as_str(), &grant.purpose, grant.clear), now);
         if !d.allowed {
             return Err(format!("the agreement does not share live video with {partner}: {}", d.reason));
         }
@@ -273,11 +283,17 @@ impl LiveSource for Relay {
         Box::pin(async move {
             let camera = CameraId::new(camera).map_err(|e| LiveRefusal::NotGranted(e.to_string()))?;
             let grant = Relay::in_force(&state, &partner, &camera).await.map_err(LiveRefusal::NotGranted)?;
-            let video = crate::routes::watch::live_video(&state, &camera).await.map_err(|e| match e {
+            let video = if grant.clear {
+                crate::routes::watch::live_video(&state, &camera).await
+            } else {
+                crate::routes::watch::live_anonymised(&state, &camera).await
+            };
+            let video = video.map_err(|e| match e {
                 ApiError::NotFound(e) => LiveRefusal::NotGranted(e),
                 e => LiveRefusal::Unavailable(e.to_string()),
             })?;
-            tracing::info!(grant = %grant.id, %partner, %viewer, %camera, "relaying live video to a partner");
+            let clear = grant.clear;
+            tracing::info!(grant = %grant.id, %partner, %viewer, %camera, clear, "relaying live video to a partner");
             let still = {
                 let (state, partner, camera, id) = (state.clone(), partner.clone(), camera.clone(), grant.id.clone());
                 move || {
@@ -308,7 +324,12 @@ pub async fn watch(state: &AppState, id: &str, viewer: &str) -> Result<LiveVideo
         .ok_or_else(|| ApiError::NotFound(format!("no grant {id} to this agency")))?;
     let now = Utc::now();
     grant.in_force(now).map_err(|e| ApiError::Forbidden(format!("grant {id}: {e}")))?;
-    let d = fed.link.decide_access(grant.origin.as_str(), &labels(grant.origin.as_str(), &grant.purpose), 0, now);
+    let d = fed.link.decide_access(
+        grant.origin.as_str(),
+        &labels(grant.origin.as_str(), &grant.purpose, grant.clear),
+        0,
+        now,
+    );
     if !d.allowed {
         return Err(ApiError::Forbidden(format!(
             "the agreement with {} does not allow it: {}",

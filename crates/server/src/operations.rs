@@ -181,8 +181,15 @@ pub async fn add_document(
         return Err(OperationError::Invalid("the document is empty".into()));
     }
     let sha256 = crate::files::sha256_hex(&bytes);
-    let document =
-        limes_cooperation::incident::Attachment { name, media_type, sha256: sha256.clone(), bytes: bytes.len() as u64 };
+    // A picture crosses only anonymised; one that does not decode is refused before anything is kept.
+    let shared = crate::files::for_partners(state, &media_type, &bytes).await.map_err(OperationError::Invalid)?;
+    let document = limes_cooperation::incident::Attachment {
+        name,
+        media_type,
+        sha256: sha256.clone(),
+        bytes: bytes.len() as u64,
+        anonymised: shared.copy(),
+    };
     // Checked before the file is written: a refused name leaves nothing behind.
     let probe = OpEvent {
         operation: id.clone(),
@@ -195,15 +202,19 @@ pub async fn add_document(
     let (_, path) = crate::files::keep(state, bytes)
         .await
         .map_err(|e| OperationError::Failed(format!("writing the document: {e}")))?;
+    let what = format!("document {sha256} of operation {id}");
+    let to_send = crate::files::keep_for_partners(state, shared, path, &what)
+        .await
+        .map_err(|e| OperationError::Failed(format!("writing the document's anonymised copy: {e}")))?;
     let op = write(state, id, by, OpChange::Document(document)).await?;
-    if let Some(fed) = state.federation.get() {
+    if let (Some(fed), Some(path)) = (state.federation.get(), to_send) {
         let me = fed.link.config().agency.clone();
         let partners = fed.link.recipients(
             &limes_federation::MessageType::new(crate::federation::operations::OPERATION).expect("a valid type"),
         );
         let to = op.others(&me).into_iter().filter(|a| partners.contains(a)).collect();
         let labels = crate::federation::operations::labels(me.as_str(), fed.link.config().regime);
-        crate::files::send(state, &path, to, &labels, &format!("document {sha256} of operation {}", op.id));
+        crate::files::send(state, &path, to, &labels, &what);
     }
     Ok(op)
 }
@@ -271,9 +282,11 @@ pub(crate) async fn housekeeping(state: &AppState) {
     let s = state.clone();
     match blocking(move || {
         let mut named = std::collections::HashSet::new();
-        s.store.each_folded(|op: Operation| named.extend(op.documents.into_iter().map(|d| d.sha256)))?;
+        s.store.each_folded(|op: Operation| {
+            named.extend(op.documents.iter().flat_map(|d| d.digests().map(str::to_owned)))
+        })?;
         s.store.each_folded(|i: limes_cooperation::incident::Incident| {
-            named.extend(i.attachments.into_iter().map(|a| a.sha256))
+            named.extend(i.attachments.iter().flat_map(|a| a.digests().map(str::to_owned)))
         })?;
         // Clips are kept beside them, named by the same digests.
         named.extend(s.store.clip_digests()?);

@@ -181,6 +181,7 @@ mod tests {
             granted_by: "sup".into(),
             granted: t0,
             until: t0 + TimeDelta::minutes(minutes),
+            clear: false,
             revoked: None,
         }
     }

@@ -19,6 +19,7 @@
 //!   their confidence (biometric categorisation: logged and confirmed by a person upstream);
 //! - [`anonymise`]: faces and plates blurred out of a picture, and the measure of detail that
 //!   checks the blur; [`footage`]: a video file anonymised frame by frame through ffmpeg;
+//!   [`live`]: a camera's live video anonymised for a partner, dropping what it cannot search;
 //! - [`motion`]: the gate that spares an idle camera the models;
 //! - [`watch::Watcher`]: one camera frame after frame — the gate, the models on what moves,
 //!   plates read inside the vehicles found, tracks, lines and zones (`limes-scene`), and the
@@ -34,6 +35,7 @@ pub mod attributes;
 pub mod darknet;
 pub mod faces;
 pub mod footage;
+pub mod live;
 pub mod models;
 pub mod motion;
 pub mod ocr;

@@ -97,6 +97,7 @@ fn cooperation_codes() -> Vec<String> {
             media_type: "image/png".into(),
             sha256: "0".repeat(64),
             bytes: 1,
+            anonymised: None,
         }),
         Change::Notified { agencies: vec![agency.clone()] },
         Change::Escalated { agency, attempt: 1 },
@@ -159,6 +160,7 @@ fn operation_changes() -> Vec<String> {
             media_type: "application/pdf".into(),
             sha256: "0".repeat(64),
             bytes: 1,
+            anonymised: None,
         }),
         OpChange::Entry {
             plate: "B1".into(),

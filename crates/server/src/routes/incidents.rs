@@ -227,9 +227,11 @@ pub(super) async fn attachment(
     let not_found = || ApiError::NotFound(format!("attachment {sha256} of incident {id} not found"));
     let (incident, _) =
         found.filter(|(i, _)| visible(&state, &purpose, &i.id.origin, i.raised)).ok_or_else(not_found)?;
-    let a = incident.attachments.iter().find(|a| a.sha256 == sha256).ok_or_else(not_found)?;
-    // A partner's file arrives beside its event: until it has, 404 says so.
+    let a = incident.attachments.iter().find(|a| a.digests().any(|d| d == sha256)).ok_or_else(not_found)?;
+    // A partner's picture arrives as its anonymised copy, which stands for it here; a partner's
+    // file arrives beside its event: until it has, 404 says so.
     let path = crate::files::path(&state, &sha256)
+        .or_else(|| a.anonymised.as_ref().and_then(|c| crate::files::path(&state, &c.sha256)))
         .ok_or_else(|| ApiError::NotFound(format!("attachment {sha256} has not arrived yet")))?;
     super::file_response(&path, &a.name, &a.media_type).await
 }

@@ -86,7 +86,8 @@ pub(super) async fn list(
     Ok(Json(found.into_iter().map(Shown::from).collect()))
 }
 
-/// `POST /api/v1/video/grants`: `{partner, camera, incident, seconds}` → 201 with the grant.
+/// `POST /api/v1/video/grants`: `{partner, camera, incident, seconds, clear?}` → 201 with the
+/// grant. Anonymised unless `clear`, which needs `clips.unblur` and a declared case as well.
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,7 +96,23 @@ pub(super) async fn create(
     let new: NewGrant = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the grant: {e}")))?;
     let object = Object::new("camera", &new.camera);
     let resource = state.camera_resource(&new.camera);
-    state.authorize(&caller, Operation::VideoShare, &resource, object).await?;
+    state.authorize(&caller, Operation::VideoShare, &resource, object.clone()).await?;
+    if new.clear {
+        // Faces and plates in clear across the border: a supervisor's recorded decision, for a case.
+        let unblur =
+            state.authorize(&caller, Operation::ClipsUnblur, &resource, object).await.map_err(|e| match e {
+                ApiError::Forbidden(why) => ApiError::Forbidden(format!(
+                    "{why}: live video in clear, faces and plates unblurred, is granted by a supervisor for a case; \
+                 without \"clear\" the partner sees it anonymised"
+                )),
+                e => e,
+            })?;
+        if unblur.purpose.as_ref().and_then(|p| p.case_ref.as_deref()).is_none_or(str::is_empty) {
+            return Err(ApiError::Forbidden(
+                "live video in clear is granted for a case: declare its reference with the purpose (limes-case)".into(),
+            ));
+        }
+    }
     let grant = crate::live_grants::grant(&state, &caller.principal.id, new, Utc::now()).await?;
     Ok((StatusCode::CREATED, Json(grant.into())))
 }

@@ -203,9 +203,11 @@ pub(super) async fn document(
     let not_found = || ApiError::NotFound(format!("document {sha256} of operation {id} not found"));
     let (operation, _) =
         found.filter(|(o, _)| visible(&state, &purpose, &o.id.origin, o.from)).ok_or_else(not_found)?;
-    let d = operation.documents.iter().find(|d| d.sha256 == sha256).ok_or_else(not_found)?;
-    // A member's file arrives beside its event: until it has, 404 says so.
+    let d = operation.documents.iter().find(|d| d.digests().any(|x| x == sha256)).ok_or_else(not_found)?;
+    // A member's picture arrives as its anonymised copy, which stands for it here; a member's
+    // file arrives beside its event: until it has, 404 says so.
     let path = crate::files::path(&state, &sha256)
+        .or_else(|| d.anonymised.as_ref().and_then(|c| crate::files::path(&state, &c.sha256)))
         .ok_or_else(|| ApiError::NotFound(format!("document {sha256} has not arrived yet")))?;
     super::file_response(&path, &d.name, &d.media_type).await
 }

@@ -85,6 +85,34 @@ pub(crate) struct LiveMp4 {
 /// which gives its duration); the stream ends when the camera's session or parameters change,
 /// and the page asks again. H.265: the frames through the transcoder.
 pub(crate) async fn live_video(state: &AppState, camera: &CameraId) -> Result<LiveMp4, ApiError> {
+    let LiveFrames { params, start, rate, frames } = live_frames(state, camera).await?;
+    match params.codec {
+        VideoCodec::H264 => {
+            let init = init_segment(&params).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let body = futures::stream::once(futures::future::ready(Bytes::from(init))).chain(fragments(frames));
+            Ok(LiveMp4 { codecs: params.rfc6381.clone(), start, body: Box::pin(body.map(Ok::<_, std::io::Error>)) })
+        }
+        VideoCodec::H265 => {
+            let annexb = frames.map(move |f| Bytes::from(annexb(&params, &f.data, f.key)));
+            let input = ["-framerate".to_owned(), format!("{rate:.3}"), "-f".into(), "hevc".into()];
+            Ok(LiveMp4 { codecs: TRANSCODED.into(), start, body: Box::pin(transcode(annexb, &input)?) })
+        }
+    }
+}
+
+/// A camera's live frames from its next key frame on (after falling behind, from the next key
+/// frame again), with its parameters, the wall time of the first and its frame rate.
+struct LiveFrames<S> {
+    params: std::sync::Arc<CodecParameters>,
+    start: DateTime<Utc>,
+    rate: f64,
+    frames: S,
+}
+
+async fn live_frames(
+    state: &AppState,
+    camera: &CameraId,
+) -> Result<LiveFrames<impl futures::Stream<Item = LiveFrame> + Send + 'static>, ApiError> {
     let feed = state
         .video
         .feed(camera)
@@ -114,18 +142,53 @@ pub(crate) async fn live_video(state: &AppState, camera: &CameraId) -> Result<Li
             Err(RecvError::Closed) => None,
         }
     });
-    match params.codec {
-        VideoCodec::H264 => {
-            let init = init_segment(&params).map_err(|e| ApiError::Internal(e.to_string()))?;
-            let body = futures::stream::once(futures::future::ready(Bytes::from(init))).chain(fragments(frames));
-            Ok(LiveMp4 { codecs: params.rfc6381.clone(), start, body: Box::pin(body.map(Ok::<_, std::io::Error>)) })
+    Ok(LiveFrames { params, start, rate, frames })
+}
+
+/// A camera's live video anonymised (`limes_vision::live`), for a partner who may see it only
+/// so: faces and plate-shaped texts blurred in every picture sent, the pictures the search
+/// cannot keep up with dropped, H.264 as fragmented MP4. The search's models are loaded for the
+/// stream (`analysis::Hub::live_search`); when they cannot be, or ffmpeg cannot start, nothing
+/// is sent. When the search fails the stream ends.
+pub(crate) async fn live_anonymised(state: &AppState, camera: &CameraId) -> Result<LiveMp4, ApiError> {
+    use tokio::io::AsyncWriteExt;
+    let hub = state.analysis.clone();
+    let search = tokio::task::spawn_blocking(move || hub.live_search())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::Unavailable)?;
+    let LiveFrames { params, start, frames, .. } = live_frames(state, camera).await?;
+    let codec = match params.codec {
+        VideoCodec::H264 => limes_vision::live::LiveCodec::H264,
+        VideoCodec::H265 => limes_vision::live::LiveCodec::H265,
+    };
+    let settings = limes_vision::live::LiveSettings::default();
+    let (anonymiser, input, output) = limes_vision::live::start(codec, params.width, params.height, search, &settings)
+        .map_err(|e| ApiError::Unavailable(format!("the live anonymiser cannot start, nothing is sent: {e}")))?;
+    let io = |e: std::io::Error| ApiError::Internal(format!("the live anonymiser's pipes: {e}"));
+    let mut input = tokio::process::ChildStdin::from_std(input).map_err(io)?;
+    let output = tokio::process::ChildStdout::from_std(output).map_err(io)?;
+    let feeder = tokio::spawn(async move {
+        let mut frames = std::pin::pin!(frames);
+        while let Some(f) = frames.next().await {
+            if input.write_all(&annexb(&params, &f.data, f.key)).await.is_err() {
+                break;
+            }
         }
-        VideoCodec::H265 => {
-            let annexb = frames.map(move |f| Bytes::from(annexb(&params, &f.data, f.key)));
-            let input = ["-framerate".to_owned(), format!("{rate:.3}"), "-f".into(), "hevc".into()];
-            Ok(LiveMp4 { codecs: TRANSCODED.into(), start, body: Box::pin(transcode(annexb, &input)?) })
+    });
+    // The anonymiser (its processes) lives as long as its output is read; the feeder stops with it.
+    struct Guard(#[allow(dead_code)] limes_vision::live::LiveAnonymiser, tokio::task::JoinHandle<()>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.1.abort();
         }
     }
+    let guard = Guard(anonymiser, feeder);
+    let body = tokio_util::io::ReaderStream::new(output).map(move |r| {
+        let _ = &guard;
+        r
+    });
+    Ok(LiveMp4 { codecs: limes_vision::live::CODEC.into(), start, body: Box::pin(body) })
 }
 
 /// The next key frame, skipping what comes before it (`None` when the camera's feed ends).
