@@ -14,7 +14,7 @@
 //! track that an edge would deduplicate.
 
 use chrono::SecondsFormat;
-use limes_model::{PlateRead, Scored};
+use limes_model::{BoxUnits, Detection, DetectionKind, Gender, PlateRead, Scored};
 use serde::Serialize;
 
 /// One read as an ONVIF JSON document of one frame.
@@ -70,6 +70,73 @@ pub fn encode_onvif_json_frames(reads: &[PlateRead]) -> Vec<u8> {
     serde_json::to_vec(&Document { frame: frames }).expect("ONVIF JSON of a plate read serialises")
 }
 
+/// Detections of one camera (faces and persons, with their estimated age and gender; vehicles)
+/// as one ONVIF JSON document, as a Profile M camera publishes its analytics: detections in a
+/// row with the same time share a frame. Each is an object of class `Face`, `Human` or
+/// `Vehicle` (with its likelihood) whose `Shape/BoundingBox` is in ONVIF's normalised
+/// coordinates (−1…1, y upwards); a face's or person's age range and gender are its
+/// `HumanFace` (`Age/Min`, `Age/Max`; `Gender` with its likelihood). ONVIF has no place for the
+/// age's confidence, the zone or the camera's tracking number; they are left out. A detection
+/// holds no identity, and neither does what is written.
+pub fn encode_onvif_json_detections(detections: &[Detection]) -> Vec<u8> {
+    let mut frames: Vec<Frame<'_>> = Vec::new();
+    for d in detections {
+        let time = d.time.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let frame = match frames.last_mut() {
+            Some(f) if f.utc_time == time => f,
+            _ => {
+                frames.push(Frame { utc_time: time, object: Vec::new() });
+                frames.last_mut().expect("just pushed")
+            }
+        };
+        let name = match d.kind {
+            DetectionKind::Face => "Face",
+            DetectionKind::Person => "Human",
+            DetectionKind::Vehicle => "Vehicle",
+        };
+        let human = (d.kind.is_human() && (d.age.is_some() || d.gender.is_some())).then(|| HumanFace {
+            gender: d.gender.as_ref().map(|g| Text {
+                likelihood: g.confidence,
+                text: match g.value {
+                    Gender::Male => "Male",
+                    Gender::Female => "Female",
+                },
+            }),
+            age: d.age.as_ref().map(|a| Age { min: a.value.min, max: a.value.max }),
+        });
+        frame.object.push(Object {
+            object_id: None,
+            parent: None,
+            appearance: Appearance {
+                shape: d.bbox.filter(|b| b.units == BoxUnits::Normalized).map(|b| Shape {
+                    bounding_box: BoxJson {
+                        left: onvif_x(b.left),
+                        top: onvif_y(b.top),
+                        right: onvif_x(b.right),
+                        bottom: onvif_y(b.bottom),
+                    },
+                }),
+                class: ClassJson { kind: [Text { likelihood: d.confidence, text: name }] },
+                vehicle_info: None,
+                license_plate_info: None,
+                human_face: human,
+                geo_location: d.position.map(|g| GeoLocation { lat: g.lat, lon: g.lon }),
+            },
+        });
+    }
+    serde_json::to_vec(&Document { frame: frames }).expect("ONVIF JSON of detections serialises")
+}
+
+/// A fraction of the picture's width from the left as ONVIF's x (−1 left, 1 right).
+fn onvif_x(f: f32) -> f64 {
+    f64::from(f) * 2.0 - 1.0
+}
+
+/// A fraction of the picture's height from the top as ONVIF's y (1 top, −1 bottom).
+fn onvif_y(f: f32) -> f64 {
+    1.0 - f64::from(f) * 2.0
+}
+
 /// The read's plate object, after its vehicle object when it has one.
 fn objects<'a>(read: &'a PlateRead, next_id: &mut u32) -> Vec<Object<'a>> {
     let mut out = Vec::with_capacity(2);
@@ -81,12 +148,14 @@ fn objects<'a>(read: &'a PlateRead, next_id: &mut u32) -> Vec<Object<'a>> {
             object_id: Some(id),
             parent: None,
             appearance: Appearance {
+                shape: None,
                 class: class("Vehicle"),
                 vehicle_info: Some(VehicleInfoJson {
                     kind: v.class.as_deref().map(|c| Text { likelihood: None, text: onvif_vehicle_type(c) }),
                     brand: v.make.as_deref().map(|m| Text { likelihood: None, text: m }),
                 }),
                 license_plate_info: None,
+                human_face: None,
                 geo_location: None,
             },
         });
@@ -98,6 +167,7 @@ fn objects<'a>(read: &'a PlateRead, next_id: &mut u32) -> Vec<Object<'a>> {
         object_id: None,
         parent,
         appearance: Appearance {
+            shape: None,
             class: class("LicensePlate"),
             vehicle_info: None,
             license_plate_info: Some(LicensePlateInfo {
@@ -106,6 +176,7 @@ fn objects<'a>(read: &'a PlateRead, next_id: &mut u32) -> Vec<Object<'a>> {
                 country_code: country,
                 issuing_entity: p.issuing_entity.as_ref().map(scored),
             }),
+            human_face: None,
             geo_location: read.position.map(|g| GeoLocation { lat: g.lat, lon: g.lon }),
         },
     });
@@ -159,14 +230,52 @@ struct Object<'a> {
 
 #[derive(Serialize)]
 struct Appearance<'a> {
+    #[serde(rename = "Shape", skip_serializing_if = "Option::is_none")]
+    shape: Option<Shape>,
     #[serde(rename = "Class")]
     class: ClassJson<'a>,
     #[serde(rename = "VehicleInfo", skip_serializing_if = "Option::is_none")]
     vehicle_info: Option<VehicleInfoJson<'a>>,
     #[serde(rename = "LicensePlateInfo", skip_serializing_if = "Option::is_none")]
     license_plate_info: Option<LicensePlateInfo<'a>>,
+    #[serde(rename = "HumanFace", skip_serializing_if = "Option::is_none")]
+    human_face: Option<HumanFace<'a>>,
     #[serde(rename = "GeoLocation", skip_serializing_if = "Option::is_none")]
     geo_location: Option<GeoLocation>,
+}
+
+#[derive(Serialize)]
+struct Shape {
+    #[serde(rename = "BoundingBox")]
+    bounding_box: BoxJson,
+}
+
+#[derive(Serialize)]
+struct BoxJson {
+    #[serde(rename = "@left")]
+    left: f64,
+    #[serde(rename = "@top")]
+    top: f64,
+    #[serde(rename = "@right")]
+    right: f64,
+    #[serde(rename = "@bottom")]
+    bottom: f64,
+}
+
+#[derive(Serialize)]
+struct HumanFace<'a> {
+    #[serde(rename = "Gender", skip_serializing_if = "Option::is_none")]
+    gender: Option<Text<'a>>,
+    #[serde(rename = "Age", skip_serializing_if = "Option::is_none")]
+    age: Option<Age>,
+}
+
+#[derive(Serialize)]
+struct Age {
+    #[serde(rename = "Min")]
+    min: u8,
+    #[serde(rename = "Max")]
+    max: u8,
 }
 
 #[derive(Serialize)]
@@ -211,6 +320,75 @@ struct GeoLocation {
     lat: f64,
     #[serde(rename = "@lon")]
     lon: f64,
+}
+
+#[cfg(test)]
+mod face_tests {
+    use chrono::{TimeZone, Utc};
+    use limes_model::{AgeRange, BoundingBox, CameraId};
+
+    use super::*;
+    use crate::{Limits, Payload, parse_onvif_json};
+
+    fn face(ms: i64, bbox: [f32; 4], age: Option<(u8, u8)>, gender: Option<(Gender, f32)>) -> Detection {
+        Detection {
+            camera: CameraId::new("ro-hall-1").unwrap(),
+            time: Utc.timestamp_millis_opt(1_780_000_000_000 + ms).unwrap(),
+            kind: DetectionKind::Face,
+            confidence: Some(0.87),
+            age: age.map(|(min, max)| Scored { value: AgeRange { min, max }, confidence: None }),
+            gender: gender.map(|(value, c)| Scored { value, confidence: Some(c) }),
+            bbox: Some(BoundingBox {
+                left: bbox[0],
+                top: bbox[1],
+                right: bbox[2],
+                bottom: bbox[3],
+                units: BoxUnits::Normalized,
+            }),
+            zone: None,
+            object_id: None,
+            vehicle: None,
+            position: None,
+        }
+    }
+
+    #[test]
+    fn faces_with_age_and_gender_read_back_as_the_detections_they_were() {
+        let faces = [
+            face(0, [0.1, 0.2, 0.25, 0.45], Some((48, 66)), Some((Gender::Male, 0.97))),
+            face(0, [0.6, 0.1, 0.7, 0.3], None, None),
+            face(500, [0.0, 0.5, 0.125, 1.0], Some((20, 20)), Some((Gender::Female, 0.75))),
+        ];
+        let bytes = encode_onvif_json_detections(&faces);
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(doc["Frame"].as_array().unwrap().len(), 2, "one frame per time: {doc}");
+        assert_eq!(doc["Frame"][0]["Object"][0]["Appearance"]["HumanFace"]["Gender"]["#text"], "Male");
+        assert!(doc["Frame"][0]["Object"][1]["Appearance"].get("HumanFace").is_none(), "no estimate, no HumanFace");
+        let back = parse_onvif_json(&bytes, Some("limes/ro-hall-1/faces"), &Limits::default()).unwrap();
+        assert_eq!(back.len(), 3);
+        for (o, f) in back.iter().zip(&faces) {
+            assert_eq!(o.time, Some(f.time));
+            let Payload::Detection(d) = &o.payload else { panic!("{o:?}") };
+            assert_eq!(
+                (d.kind, d.confidence, d.age.clone(), d.gender.clone()),
+                (f.kind, f.confidence, f.age.clone(), f.gender.clone())
+            );
+            let (b, want) = (d.bbox.unwrap(), f.bbox.unwrap());
+            for (got, want) in [(b.left, want.left), (b.top, want.top), (b.right, want.right), (b.bottom, want.bottom)]
+            {
+                assert!((got - want).abs() < 1e-6, "{b:?} != {want:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_detections_is_an_empty_document_and_pixel_boxes_are_left_out() {
+        assert_eq!(encode_onvif_json_detections(&[]), br#"{"Frame":[]}"#);
+        let mut f = face(0, [1.0, 2.0, 30.0, 40.0], None, None);
+        f.bbox.as_mut().unwrap().units = BoxUnits::Pixels;
+        let doc: serde_json::Value = serde_json::from_slice(&encode_onvif_json_detections(&[f])).unwrap();
+        assert!(doc["Frame"][0]["Object"][0]["Appearance"].get("Shape").is_none(), "{doc}");
+    }
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ mod xml;
 
 pub use axis::{AxisImage, decode_axis_images, parse_axis_event_xml, parse_axis_push_json};
 pub use country::country_from_code;
-pub use encode::{encode_onvif_json, encode_onvif_json_frames};
+pub use encode::{encode_onvif_json, encode_onvif_json_detections, encode_onvif_json_frames};
 pub use error::{FormatError, MultipartProblem};
 pub use frigate::parse_frigate;
 pub use hikvision::{HikvisionUpload, parse_hikvision_multipart, parse_hikvision_xml};

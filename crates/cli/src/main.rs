@@ -18,6 +18,7 @@ mod exercise;
 mod federation;
 mod models;
 mod node;
+mod pdq;
 mod publish;
 mod simulate;
 mod video;
@@ -47,7 +48,7 @@ enum Command {
     /// cameras' ONVIF JSON on an MQTT broker (`--mqtt`).
     Simulate(simulate::SimulateArgs),
     /// Measure throughput and latency; prints `name=value unit` lines.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     /// Plate tools.
     Plate {
         #[command(subcommand)]
@@ -100,6 +101,8 @@ enum Command {
     /// The node's own analysis: `limes vision eval` measures plate reading and detection on the
     /// synthetic evaluation set.
     Vision(vision::VisionArgs),
+    /// PDQ perceptual hashes of pictures, as Meta's reference prints them: `hash,quality,file`.
+    Pdq(pdq::PdqArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -236,7 +239,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Demo(a) => rt()?.block_on(demo::run(a)),
         Command::Simulate(a) => rt()?.block_on(simulate::run(a)),
-        Command::Bench(a) => bench::run(a),
+        Command::Bench(a) => bench::run(*a),
         Command::Plate { command: PlateCommand::Normalize { country, text } } => plate_normalize(country, text),
         Command::Camera(a) => rt()?.block_on(client::camera(a)),
         Command::Hotlist(a) => rt()?.block_on(client::hotlist(a)),
@@ -259,5 +262,6 @@ fn main() -> anyhow::Result<()> {
         Command::Recorder(a) => rt()?.block_on(devices::recorder(a)),
         Command::Models(a) => models::run(a),
         Command::Vision(a) => vision::run(a),
+        Command::Pdq(a) => pdq::run(a),
     }
 }

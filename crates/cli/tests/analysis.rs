@@ -341,7 +341,15 @@ area = [{ x = 0.3, y = 0.1 }, { x = 0.7, y = 0.1 }, { x = 0.7, y = 0.5 }, { x = 
 id = "door"
 area = [{ x = 0.0, y = 0.7 }, { x = 0.2, y = 0.7 }, { x = 0.2, y = 1.0 }, { x = 0.0, y = 1.0 }]
 "#;
-    let node = TestNode::start_edited(|c| format!("{c}\n[analysis]\nmodels = \"{}\"\n{settings}", util::models()));
+    // Confirmed face counts are published as ONVIF metadata on the broker.
+    let (host, port) = util::mqtt_broker();
+    let prefix = format!("limes-faces-{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis());
+    let mqtt = format!(
+        "[mqtt]\nurl = \"mqtt://{host}:{port}\"\nclient_id = \"{prefix}-node\"\nfaces_topic = \"{prefix}/faces\"\n"
+    );
+    let node =
+        TestNode::start_edited(|c| format!("{c}\n{mqtt}\n[analysis]\nmodels = \"{}\"\n{settings}", util::models()));
+    let mut published = subscribed(&host, port, &format!("{prefix}/faces/#")).await;
     let (api, person) = (node.client(), node.session_client());
     for id in ["ro-hall-1", "ro-hall-2"] {
         let (s, v) = send(api.post(node.at("/api/v1/cameras")).json(&util::camera_json(id, "RO"))).await;
@@ -391,4 +399,85 @@ area = [{ x = 0.0, y = 0.7 }, { x = 0.2, y = 0.7 }, { x = 0.2, y = 1.0 }, { x = 
     let (s, decided) =
         send(person.post(node.at(&format!("/api/v1/events/{id}/dismiss"))).json(&json!({"note": "a painting"}))).await;
     assert_eq!((s, decided["status"].as_str()), (StatusCode::OK, Some("dismissed")), "{decided}");
+
+    // As ONVIF metadata: the faces' boxes at once, their age and gender once a person confirms.
+    let parse = |bytes: &[u8]| {
+        let limits = limes_camera_formats::Limits::default();
+        let found = limes_camera_formats::parse_onvif_json(bytes, None, &limits).unwrap();
+        found
+            .into_iter()
+            .map(|o| match o.payload {
+                limes_camera_formats::Payload::Detection(d) => d,
+                other => panic!("{other:?}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    let second = counted[1]["id"].as_i64().unwrap();
+    let onvif = |id: i64| person.get(node.at(&format!("/api/v1/events/{id}/onvif"))).send();
+    let before = onvif(second).await.unwrap().bytes().await.unwrap();
+    let faces = parse(&before);
+    assert_eq!(faces.len(), 1, "{}", String::from_utf8_lossy(&before));
+    assert_eq!(faces[0].kind, limes_model::DetectionKind::Face);
+    assert!(faces[0].bbox.is_some() && faces[0].age.is_none() && faces[0].gender.is_none(), "{faces:?}");
+    let (s, decided) = send(person.post(node.at(&format!("/api/v1/events/{second}/confirm")))).await;
+    assert_eq!((s, decided["status"].as_str()), (StatusCode::OK, Some("confirmed")), "{decided}");
+    let after = parse(&onvif(second).await.unwrap().bytes().await.unwrap());
+    let estimated = |d: &limes_camera_formats::DetectionObservation| {
+        assert_eq!(d.gender.as_ref().map(|g| g.value), Some(limes_model::Gender::Male), "{d:?}");
+        assert!(d.gender.as_ref().unwrap().confidence > Some(0.8), "{d:?}");
+        let age = d.age.as_ref().unwrap().value;
+        let middle = (f32::from(age.min) + f32::from(age.max)) / 2.0;
+        assert!(age.min <= age.max && (middle - 63.0).abs() <= 15.0, "painted at 63: {age:?}");
+    };
+    estimated(&after[0]);
+    let message = tokio::time::timeout(Duration::from_secs(15), published.recv())
+        .await
+        .expect("the confirmed count published on the broker")
+        .unwrap();
+    assert_eq!(message.0, format!("{prefix}/faces/ro-hall-1"));
+    let over_mqtt = parse(&message.1);
+    assert_eq!(over_mqtt.len(), 1);
+    estimated(&over_mqtt[0]);
+    let r = person.get(node.at(&format!("/api/v1/events/{}/onvif", counted[0]["id"]))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "a dismissed count is given without its estimates");
+    assert!(parse(&r.bytes().await.unwrap())[0].gender.is_none());
+    let logged = util::audit_records(&node, &["--object", &format!("event:{second}")]);
+    assert!(logged.iter().any(|r| r["action"] == "transfer" && r["actor"] == "node:mqtt"), "{logged:#?}");
+    // The dismissed one was never published.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), published.recv()).await.is_err(),
+        "only what a person confirmed leaves"
+    );
+}
+
+/// A connection to the broker subscribed to `filter`: the (topic, payload) of what arrives.
+async fn subscribed(host: &str, port: u16, filter: &str) -> tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)> {
+    use rumqttc::{Event, Packet, QoS};
+    let options = rumqttc::MqttOptions::new(format!("{filter}-probe").replace(['/', '#'], "-"), host, port);
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let filter = filter.to_owned();
+    tokio::spawn(async move {
+        let mut ready = Some(ready_tx);
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    client.subscribe(filter.as_str(), QoS::AtLeastOnce).await.unwrap()
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(());
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), ready_rx).await.expect("subscribed").unwrap();
+    rx
 }

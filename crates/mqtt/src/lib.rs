@@ -154,6 +154,11 @@ pub struct MqttConfig {
     /// Where alerts are published as JSON (QoS 1), if anywhere.
     #[serde(default)]
     pub alerts_topic: Option<String>,
+    /// Where face counts a person confirmed are published as ONVIF metadata (JSON, QoS 1), on
+    /// `{faces_topic}/{camera}`, if anywhere: faces with their estimated age and gender, which
+    /// leave the node only once confirmed (EU AI Act Art. 14).
+    #[serde(default)]
+    pub faces_topic: Option<String>,
     /// Source keys (as `limes-camera-formats` names sources: `topic:…`, `name:…`,
     /// `mac:…`, `serial:…`) mapped to registered camera ids. A source not listed here is
     /// taken as the camera whose id equals its value (Frigate's camera name, say).
@@ -218,6 +223,7 @@ impl MqttConfig {
             password: None,
             subscriptions: Vec::new(),
             alerts_topic: None,
+            faces_topic: None,
             cameras: BTreeMap::new(),
             connections: 1,
             batch: default_batch(),
@@ -463,6 +469,9 @@ pub async fn run(state: AppState, cfg: MqttConfig, stats: Arc<MqttStats>) -> Res
     drop(tx);
     if let Some(topic) = cfg.alerts_topic.clone() {
         tokio::spawn(publish_alerts(state.clone(), clients[0].clone(), topic, stats.clone()));
+    }
+    if let Some(topic) = cfg.faces_topic.clone() {
+        tokio::spawn(publish_faces(state.clone(), clients[0].clone(), topic));
     }
     ingest_loop(state, cfg, clients, rx, stats).await;
     Ok(())
@@ -984,6 +993,27 @@ async fn publish_alerts(state: AppState, client: AsyncClient, topic: String, sta
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(missed = n, "mqtt alert publisher lagged");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Publishes each face count a person confirms, as ONVIF metadata, on `{topic}/{camera}`; each
+/// publish is logged as a transfer of the event.
+async fn publish_faces(state: AppState, client: AsyncClient, topic: String) {
+    let mut confirmed = state.analysis.confirmed_faces.subscribe();
+    loop {
+        match confirmed.recv().await {
+            Ok(faces) => {
+                let to = format!("{topic}/{}", faces.camera);
+                if client.publish(to.as_str(), QoS::AtLeastOnce, false, faces.json.clone()).await.is_ok() {
+                    let object = limes_audit::Object::new("event", faces.event);
+                    state.audit_transfer_of("mqtt", object, serde_json::json!({ "topic": to })).await;
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(missed = n, "mqtt face publisher lagged");
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }

@@ -65,6 +65,86 @@ pub struct Hub {
     /// Loaded at the first camera that counts faces: the face detector and the age and gender
     /// models, shared by the cameras.
     face_models: OnceLock<Result<Arc<Mutex<FaceModels>>, String>>,
+    /// Face counts a person confirmed, as ONVIF metadata, for what publishes them (MQTT).
+    pub confirmed_faces: ConfirmedFaces,
+}
+
+/// Face counts a person confirmed (EU AI Act Art. 14: only then may their age and gender
+/// estimates leave the node): each as its event, its camera and the ONVIF JSON document
+/// (`limes_camera_formats::encode_onvif_json_detections`) of its faces with their estimates.
+#[derive(Debug)]
+pub struct ConfirmedFaces(tokio::sync::broadcast::Sender<Arc<OnvifFaces>>);
+
+/// One confirmed face count as ONVIF metadata.
+#[derive(Debug)]
+pub struct OnvifFaces {
+    pub event: i64,
+    pub camera: String,
+    pub json: Vec<u8>,
+}
+
+impl Default for ConfirmedFaces {
+    fn default() -> Self {
+        Self(tokio::sync::broadcast::channel(256).0)
+    }
+}
+
+impl ConfirmedFaces {
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<OnvifFaces>> {
+        self.0.subscribe()
+    }
+
+    pub(crate) fn confirmed(&self, faces: OnvifFaces) {
+        let _ = self.0.send(Arc::new(faces));
+    }
+}
+
+/// The faces of a `faces_counted` event as detections: each face's box and score, and its
+/// estimated age range and gender with their confidence only when `estimates` (a person
+/// confirmed the event). `None` for an event of another kind.
+pub fn face_detections(event: &SceneEventRow, estimates: bool) -> Option<Vec<limes_model::Detection>> {
+    if event.kind != "faces_counted" {
+        return None;
+    }
+    let camera = CameraId::new(&event.camera).ok()?;
+    let count: FaceCount = serde_json::from_value(event.details.clone()?).ok()?;
+    let detections = count
+        .faces
+        .iter()
+        .map(|f| {
+            let a = f.attributes.as_ref().filter(|_| estimates);
+            let edge = |v: f32| v.clamp(0.0, 1.0);
+            limes_model::Detection {
+                camera: camera.clone(),
+                time: count.time,
+                kind: limes_model::DetectionKind::Face,
+                confidence: Some(edge(f.score)),
+                age: a.map(|a| Scored {
+                    value: limes_model::AgeRange { min: a.age_range[0], max: a.age_range[1].max(a.age_range[0]) },
+                    confidence: Some(edge(a.age_confidence)),
+                }),
+                gender: a.map(|a| Scored {
+                    value: match a.gender {
+                        limes_vision::attributes::Gender::Male => limes_model::Gender::Male,
+                        limes_vision::attributes::Gender::Female => limes_model::Gender::Female,
+                    },
+                    confidence: Some(edge(a.gender_confidence)),
+                }),
+                bbox: Some(limes_model::BoundingBox {
+                    left: edge(f.bbox.x),
+                    top: edge(f.bbox.y),
+                    right: edge(f.bbox.x + f.bbox.w),
+                    bottom: edge(f.bbox.y + f.bbox.h),
+                    units: limes_model::BoxUnits::Normalized,
+                }),
+                zone: None,
+                object_id: None,
+                vehicle: None,
+                position: None,
+            }
+        })
+        .collect();
+    Some(detections)
 }
 
 /// What anonymises footage: faces, and plate-shaped texts (`limes_vision::footage`).

@@ -353,12 +353,18 @@ impl AppState {
     /// (`webhook:dispatch`, `mqtt`) to `recipient`, for the node's operational purpose. A
     /// failure to log is itself logged and never undoes or repeats the sending.
     pub async fn audit_transfer(&self, component: &str, alert_id: i64, recipient: serde_json::Value) {
+        self.audit_transfer_of(component, Object::alert(alert_id), recipient).await;
+    }
+
+    /// Logs `object` (an alert, an event of the node's analysis) that left the node by the
+    /// node's `component` to `recipient`, as [`AppState::audit_transfer`] does.
+    pub async fn audit_transfer_of(&self, component: &str, object: Object, recipient: serde_json::Value) {
         let purpose = &self.access.options.collection_purpose;
         let event = AuditEvent {
             actor: Actor::Node(component.to_owned()),
             role: "node".into(),
             action: Action::Transfer,
-            object: Object::alert(alert_id),
+            object,
             purpose: purpose.purpose.clone(),
             legal_basis: purpose.legal_basis.clone(),
             case_ref: None,
@@ -366,7 +372,7 @@ impl AppState {
             details: Details::new(&recipient),
         };
         if let Err(e) = self.audit(event).await {
-            tracing::error!(%component, alert = alert_id, error = %e, "could not log a transfer");
+            tracing::error!(%component, error = %e, "could not log a transfer");
         }
     }
 

@@ -207,7 +207,7 @@ pub enum Gender {
 }
 
 /// What the models estimate of one face, with their confidence.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Attributes {
     /// The expected age in years (the classes' ages weighted by their probabilities).
     pub age: f32,

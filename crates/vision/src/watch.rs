@@ -79,7 +79,7 @@ impl Default for FaceWatch {
 }
 
 /// The faces on one picture, counted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct FaceCount {
     pub time: DateTime<Utc>,
     pub faces: Vec<CountedFace>,
@@ -89,7 +89,7 @@ pub struct FaceCount {
 
 /// One face counted: its box in the picture (0–1), its score and, when asked, its age and
 /// gender with their confidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CountedFace {
     pub bbox: BBox,
     pub score: f32,
@@ -98,7 +98,7 @@ pub struct CountedFace {
 }
 
 /// How many faces one zone holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ZoneFaces {
     pub zone: String,
     pub faces: usize,

