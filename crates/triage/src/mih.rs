@@ -7,7 +7,7 @@
 //! are within distance `R`, then in at least one substring they are within `⌊R / m⌋` (the
 //! pigeonhole principle): a query probes, in each table, every key within that distance of its
 //! own substring, and checks the hashes it finds there against the whole query. Substrings of
-//! about `log₂ n` bits keep each bucket to a hash or so, so a query checks a few thousand
+//! a bit more than `log₂ n` bits keep most buckets to no hash or one, so a query checks a few thousand
 //! candidates among millions. Each table is a direct-address array of bucket offsets into one
 //! array of ids (compressed sparse rows), so a probe is two reads.
 //!
@@ -59,6 +59,8 @@ fn substring(b: &Bits, start: u32, len: u32) -> u32 {
 struct Table {
     start: u32,
     bits: u32,
+    /// The distance probed around the query's key.
+    probe: u32,
     offsets: Vec<u32>,
     ids: Vec<u32>,
 }
@@ -69,8 +71,6 @@ struct Table {
 pub struct MihIndex {
     hashes: Vec<Bits>,
     radius: u32,
-    /// The distance probed in each table: `⌊radius / tables⌋`.
-    probe: u32,
     tables: Vec<Table>,
 }
 
@@ -81,12 +81,9 @@ pub struct Found {
     pub distance: u32,
 }
 
-/// A searcher's own scratch (which ids a query has already checked), reused from query to query;
-/// one per thread.
+/// A searcher's own buffer (the keys it probes), reused from query to query; one per thread.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    stamp: Vec<u32>,
-    now: u32,
     keys: Vec<u32>,
 }
 
@@ -103,8 +100,10 @@ impl MihIndex {
     /// An index of `hashes` for searches within `radius` bits, its substrings sized for their
     /// number.
     pub fn build(hashes: &[Hash256], radius: u32) -> Result<MihIndex, MihError> {
+        // A bit more than log₂ n: most probed buckets hold no hash or one (each extra bit halves
+        // the candidates a query checks, and doubles a table's offsets).
         let n = hashes.len().max(2) as f64;
-        let bits = (n.log2().round() as u32).clamp(MIN_BITS, MAX_BITS);
+        let bits = (n.log2().ceil() as u32 + 1).clamp(MIN_BITS, MAX_BITS);
         MihIndex::with_tables(hashes, radius, 256_u32.div_ceil(bits))
     }
 
@@ -137,10 +136,18 @@ impl MihIndex {
                 ids[next[k] as usize] = id as u32;
                 next[k] += 1;
             }
-            built.push(Table { start, bits: len, offsets, ids });
+            built.push(Table { start, bits: len, probe: 0, offsets, ids });
             start += len;
         }
-        Ok(MihIndex { hashes: codes, radius, probe: radius / m, tables: built })
+        // Probe distances r_i with Σ (r_i + 1) ≥ radius + 1: two hashes within the radius are then
+        // within r_i in some substring (were each d_i > r_i, the d_i would sum past the radius).
+        // ⌊radius / m⌋ everywhere, less one in as many of the widest tables as that leaves spare.
+        let base = radius / m;
+        let spare = if base == 0 { 0 } else { (m * (base + 1)).saturating_sub(radius + 1) };
+        for (i, t) in built.iter_mut().enumerate() {
+            t.probe = if (i as u32) < spare { base - 1 } else { base };
+        }
+        Ok(MihIndex { hashes: codes, radius, tables: built })
     }
 
     pub fn len(&self) -> usize {
@@ -166,31 +173,20 @@ impl MihIndex {
     }
 
     /// Every hash within the radius of `query`, nearest first (ties by id).
+    ///
+    /// A hash found in several tables is checked again rather than remembered (remembering is
+    /// one more read far from the last, for every candidate: slower, `docs/benchmarks.md`); the
+    /// matches are deduplicated at the end.
     pub fn search(&self, query: &Hash256, scratch: &mut Scratch) -> Vec<Found> {
         let q = bits(query);
-        if scratch.stamp.len() != self.hashes.len() {
-            scratch.stamp = vec![0; self.hashes.len()];
-            scratch.now = 0;
-        }
-        scratch.now = scratch.now.wrapping_add(1);
-        if scratch.now == 0 {
-            scratch.stamp.fill(0);
-            scratch.now = 1;
-        }
-        let now = scratch.now;
+        let keys = &mut scratch.keys;
         let mut found = Vec::new();
         for t in &self.tables {
-            let key = substring(&q, t.start, t.bits);
-            scratch.keys.clear();
-            near_keys(key, t.bits, self.probe, &mut scratch.keys);
-            for &k in &scratch.keys {
+            keys.clear();
+            near_keys(substring(&q, t.start, t.bits), t.bits, t.probe, keys);
+            for &k in keys.iter() {
                 let (from, to) = (t.offsets[k as usize] as usize, t.offsets[k as usize + 1] as usize);
                 for &id in &t.ids[from..to] {
-                    let seen = &mut scratch.stamp[id as usize];
-                    if *seen == now {
-                        continue;
-                    }
-                    *seen = now;
                     let d = distance(&q, &self.hashes[id as usize]);
                     if d <= self.radius {
                         found.push(Found { id, distance: d });
@@ -199,6 +195,7 @@ impl MihIndex {
             }
         }
         found.sort_unstable_by_key(|f| (f.distance, f.id));
+        found.dedup();
         found
     }
 
@@ -312,7 +309,7 @@ mod tests {
             assert!(matched >= 300, "radius {radius}: {matched} matches, the test must find some");
         }
         let index = MihIndex::build(&hashes, 31).unwrap();
-        assert_eq!((index.tables(), index.len()), (19, 20_200), "about 14-bit substrings for 20 000 hashes");
+        assert_eq!((index.tables(), index.len()), (16, 20_200), "16-bit substrings for 20 200 hashes");
         // A near copy 31 bits away is found, 32 bits away not.
         let base = hashes[7];
         let mut scratch = Scratch::default();
