@@ -47,12 +47,25 @@ async function scanPartnersAndRequests(page, side) {
   await axe(page, `requests_${side}`);
 }
 
+/// What went wrong on the pages (script errors, failed requests, error responses), for the
+/// message of a failure: a sign-in form whose purposes never came is otherwise a bare timeout.
+const trouble = [];
+
 async function signIn(browser, url) {
   // A context of its own per agency (axe-core scans pages of a context made this way).
   const page = await (await browser.newContext()).newPage();
+  page.on("pageerror", (e) => trouble.push(`${url}: script error: ${e.message}`));
+  page.on("requestfailed", (r) => trouble.push(`${url}: ${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400) trouble.push(`${url}: ${r.request().method()} ${r.url()} → ${r.status()}`);
+  });
   await page.goto(`${url}/ui/`);
   await page.fill("#user", env("LIMES_USER"));
   await page.fill("#password", env("LIMES_PASSWORD"));
+  // The purposes come from the node (GET /api/v1/node, asked again until it answers).
+  await page.waitForSelector('#purpose option[value="investigation"]', { state: "attached", timeout: 30000 }).catch((e) => {
+    throw new Error(`the sign-in form of ${url} got no purposes in 30 s (${e.message}); on the pages: ${trouble.join("; ") || "nothing"}`);
+  });
   await page.selectOption("#purpose", "investigation");
   await page.fill("#legal_basis", env("LIMES_LEGAL_BASIS"));
   await page.click("#signin button[type=submit]");
@@ -123,6 +136,7 @@ try {
   await browser.close();
 }
 if (failed) {
+  if (trouble.length) console.error(`on the pages: ${trouble.join("\n")}`);
   console.error(`federation ui test failed: ${failed.stack ?? failed}`);
   process.exit(1);
 }
