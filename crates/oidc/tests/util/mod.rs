@@ -154,6 +154,14 @@ fn idp_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../oidc/tests/idp")
 }
 
+/// Why a provider did not start.
+enum Launch {
+    PortTaken,
+    /// Still running, nothing said on either output.
+    Silent(String),
+    Failed(String),
+}
+
 impl Idp {
     /// Starts a provider on a free port.
     pub fn start() -> Idp {
@@ -167,8 +175,21 @@ impl Idp {
     }
 
     /// Starts a provider on `port` with the keys of `generation` (`rsa-GENERATION`…); `None` if
-    /// the port is taken.
+    /// the port is taken. A provider that stays silent past the liveness bound (seen twice in CI,
+    /// with nothing on either output) is killed and started once more, saying so.
     pub fn try_start(port: u16, generation: u32) -> Option<Idp> {
+        for attempt in 1..=2 {
+            match Idp::launch(port, generation) {
+                Ok(idp) => return Some(idp),
+                Err(Launch::PortTaken) => return None,
+                Err(Launch::Silent(why)) if attempt == 1 => eprintln!("{why}; starting it once more"),
+                Err(Launch::Silent(why) | Launch::Failed(why)) => panic!("{why}"),
+            }
+        }
+        unreachable!("the second attempt returns or panics")
+    }
+
+    fn launch(port: u16, generation: u32) -> Result<Idp, Launch> {
         let dir = idp_dir();
         assert!(
             dir.join("node_modules/oidc-provider/package.json").exists(),
@@ -224,7 +245,7 @@ impl Idp {
             match ready.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(issuer) = line.strip_prefix("listening on ") {
-                        return Some(Idp { child, issuer: issuer.trim().to_owned(), port });
+                        return Ok(Idp { child, issuer: issuer.trim().to_owned(), port });
                     }
                     said.push(line);
                 }
@@ -239,13 +260,15 @@ impl Idp {
         std::thread::sleep(Duration::from_millis(50));
         let stderr = stderr_text.lock().map(|text| text.clone()).unwrap_or_default();
         if stderr.contains("EADDRINUSE") {
-            return None;
+            return Err(Launch::PortTaken);
         }
-        panic!(
+        let why = format!(
             "the test identity provider did not start on port {port} within {:?} ({ended}; exit status \
              {status:?}); its standard output: {said:?}; its standard error:\n{stderr}",
             started.elapsed()
         );
+        let silent = status.is_none() && said.is_empty() && stderr.trim().is_empty();
+        Err(if silent { Launch::Silent(why) } else { Launch::Failed(why) })
     }
 
     /// An OidcConfig for this provider: the basic-auth client, audience `limes-node`, no leeway.
