@@ -57,14 +57,7 @@ pub fn encode_onvif_json_frames(reads: &[PlateRead]) -> Vec<u8> {
     // Object ids are unique in the document, since `@Parent` refers to them.
     let mut next_id = 1u32;
     for read in reads {
-        let time = read.time.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let frame = match frames.last_mut() {
-            Some(f) if f.utc_time == time => f,
-            _ => {
-                frames.push(Frame { utc_time: time, object: Vec::new() });
-                frames.last_mut().expect("just pushed")
-            }
-        };
+        let frame = frame_at(&mut frames, read.time);
         frame.object.extend(objects(read, &mut next_id));
     }
     serde_json::to_vec(&Document { frame: frames }).expect("ONVIF JSON of a plate read serialises")
@@ -81,14 +74,7 @@ pub fn encode_onvif_json_frames(reads: &[PlateRead]) -> Vec<u8> {
 pub fn encode_onvif_json_detections(detections: &[Detection]) -> Vec<u8> {
     let mut frames: Vec<Frame<'_>> = Vec::new();
     for d in detections {
-        let time = d.time.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let frame = match frames.last_mut() {
-            Some(f) if f.utc_time == time => f,
-            _ => {
-                frames.push(Frame { utc_time: time, object: Vec::new() });
-                frames.last_mut().expect("just pushed")
-            }
-        };
+        let frame = frame_at(&mut frames, d.time);
         let name = match d.kind {
             DetectionKind::Face => "Face",
             DetectionKind::Person => "Human",
@@ -125,6 +111,16 @@ pub fn encode_onvif_json_detections(detections: &[Detection]) -> Vec<u8> {
         });
     }
     serde_json::to_vec(&Document { frame: frames }).expect("ONVIF JSON of detections serialises")
+}
+
+/// The last frame when it is of `time` (to the millisecond), else a new one: things in a row
+/// seen at the same time share a frame, as one picture would hold them.
+fn frame_at<'a, 'f>(frames: &'f mut Vec<Frame<'a>>, time: chrono::DateTime<chrono::Utc>) -> &'f mut Frame<'a> {
+    let time = time.to_rfc3339_opts(SecondsFormat::Millis, true);
+    if frames.last().is_none_or(|f| f.utc_time != time) {
+        frames.push(Frame { utc_time: time, object: Vec::new() });
+    }
+    frames.last_mut().expect("a frame")
 }
 
 /// A fraction of the picture's width from the left as ONVIF's x (−1 left, 1 right).

@@ -143,6 +143,26 @@ pub async fn for_partners(state: &AppState, media_type: &str, bytes: &bytes::Byt
     })
 }
 
+/// The attachment (or document) `bytes` make, named `name` and of `media_type`, with what
+/// partners receive of it ([`for_partners`]); nothing is kept yet. `Err` says why a picture is
+/// refused.
+pub async fn shared_file(
+    state: &AppState,
+    name: String,
+    media_type: String,
+    bytes: &bytes::Bytes,
+) -> Result<(limes_cooperation::incident::Attachment, ForPartners), String> {
+    let shared = for_partners(state, &media_type, bytes).await?;
+    let attachment = limes_cooperation::incident::Attachment {
+        name,
+        media_type,
+        sha256: sha256_hex(bytes),
+        bytes: bytes.len() as u64,
+        anonymised: shared.copy(),
+    };
+    Ok((attachment, shared))
+}
+
 /// Keeps what partners receive of a file already kept at `path` (`shared`): the path to send,
 /// or `None` when it is withheld (logged with `what`).
 pub async fn keep_for_partners(

@@ -304,16 +304,10 @@ pub async fn attach(
     if bytes.is_empty() {
         return Err(IncidentError::Invalid("the attachment is empty".into()));
     }
-    let sha256 = crate::files::sha256_hex(&bytes);
     // A picture crosses only anonymised; one that does not decode is refused before anything is kept.
-    let shared = crate::files::for_partners(state, &media_type, &bytes).await.map_err(IncidentError::Invalid)?;
-    let attachment = limes_cooperation::incident::Attachment {
-        name,
-        media_type,
-        sha256: sha256.clone(),
-        bytes: bytes.len() as u64,
-        anonymised: shared.copy(),
-    };
+    let (attachment, shared) =
+        crate::files::shared_file(state, name, media_type, &bytes).await.map_err(IncidentError::Invalid)?;
+    let sha256 = attachment.sha256.clone();
     // Checked before the file is written: a refused name leaves nothing behind.
     let probe = Event {
         incident: id.clone(),

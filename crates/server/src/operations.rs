@@ -180,16 +180,10 @@ pub async fn add_document(
     if bytes.is_empty() {
         return Err(OperationError::Invalid("the document is empty".into()));
     }
-    let sha256 = crate::files::sha256_hex(&bytes);
     // A picture crosses only anonymised; one that does not decode is refused before anything is kept.
-    let shared = crate::files::for_partners(state, &media_type, &bytes).await.map_err(OperationError::Invalid)?;
-    let document = limes_cooperation::incident::Attachment {
-        name,
-        media_type,
-        sha256: sha256.clone(),
-        bytes: bytes.len() as u64,
-        anonymised: shared.copy(),
-    };
+    let (document, shared) =
+        crate::files::shared_file(state, name, media_type, &bytes).await.map_err(OperationError::Invalid)?;
+    let sha256 = document.sha256.clone();
     // Checked before the file is written: a refused name leaves nothing behind.
     let probe = OpEvent {
         operation: id.clone(),
