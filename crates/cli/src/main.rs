@@ -21,6 +21,7 @@ mod node;
 mod pdq;
 mod publish;
 mod simulate;
+mod triage;
 mod video;
 mod vision;
 
@@ -103,6 +104,11 @@ enum Command {
     Vision(vision::VisionArgs),
     /// PDQ perceptual hashes of pictures, as Meta's reference prints them: `hash,quality,file`.
     Pdq(pdq::PdqArgs),
+    /// Media triage of seized devices: hash every file (and archive member), PDQ pictures and
+    /// video frames, match against the hash sets, write the case's reports.
+    Triage(Box<triage::TriageArgs>),
+    /// Hash sets for triage: import VICS, ICSE, NSRL and plain lists; list the sources.
+    Hashset(triage::HashsetArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -263,5 +269,7 @@ fn main() -> anyhow::Result<()> {
         Command::Models(a) => models::run(a),
         Command::Vision(a) => vision::run(a),
         Command::Pdq(a) => pdq::run(a),
+        Command::Triage(a) => triage::triage(*a),
+        Command::Hashset(a) => triage::hashset(a),
     }
 }

@@ -20,10 +20,6 @@ pub struct PdqArgs {
     dihedral: bool,
 }
 
-/// The largest picture decoded: its side, and the memory its pixels may take.
-const MAX_SIDE: u32 = 1 << 15;
-const MAX_ALLOC: u64 = 1 << 30;
-
 pub fn run(a: PdqArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let mut failed = 0;
@@ -57,29 +53,14 @@ fn hash_file(file: &Path, dihedral: bool) -> Result<String, String> {
 }
 
 /// The largest file read as a picture.
-const MAX_FILE: u64 = 512 << 20;
+const MAX_FILE: u64 = limes_triage_scan::picture::MAX_PICTURE_BYTES;
 
-/// The picture's RGB8 pixels, decoded within the limits. A JPEG that stops before its
-/// end-of-image marker is refused: the decoder would fill what is missing with grey.
+/// The picture's RGB8 pixels, decoded within `limes_triage_scan::picture`'s limits.
 pub fn decode(file: &Path) -> Result<image::RgbImage, String> {
     let size = std::fs::metadata(file).map_err(|e| e.to_string())?.len();
     if size > MAX_FILE {
         return Err(format!("{size} bytes: more than the {MAX_FILE} read as a picture"));
     }
     let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
-    let format = image::guess_format(&bytes).map_err(|_| "not a picture in a format this build reads".to_owned())?;
-    if format == image::ImageFormat::Jpeg {
-        let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-        if !bytes[..end].ends_with(&[0xff, 0xd9]) {
-            return Err("the JPEG is cut short (it has no end-of-image marker)".into());
-        }
-    }
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(&bytes), format);
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_ALLOC);
-    reader.limits(limits);
-    let picture = reader.decode().map_err(|e| e.to_string())?;
-    Ok(picture.to_rgb8())
+    limes_triage_scan::picture::decode(&bytes)
 }

@@ -6,9 +6,18 @@
 //!   [`pdq::Hash256`] with its hex form (the reference's word order) and Hamming distance.
 //! - [`mih`]: multi-index hashing — every PDQ hash within a Hamming radius of a query, exactly
 //!   as comparing it with every hash finds them, probing a few thousand of millions.
+//! - [`known`]: hash sets — categories per scheme (VICS US, CAID, ICSE, NSRL) mapped explicitly
+//!   onto the classes triage decides by, and the readers of VICS 2.0 JSON, ICSE CSV, NSRL's
+//!   `NSRLFile.txt` and plain lists.
+//! - [`verdict`]: a file's verdict (known, known-good, near-match, unknown) from its exact and
+//!   PDQ hits, the [`verdict::PdqCatalog`] that finds the latter, and series of near-duplicates.
+//! - [`vics`]: a case written as a VICS 2.0 export.
 //!
 //! Tests and benchmarks use benign pictures only (a bridge, generated images): never any abusive
 //! material, nor links to any.
 
+pub mod known;
 pub mod mih;
 pub mod pdq;
+pub mod verdict;
+pub mod vics;

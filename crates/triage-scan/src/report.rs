@@ -1,0 +1,170 @@
+//! A case's reports: an HTML summary (self-contained, no script, no pictures: the pictures are
+//! for the review view, not for a report that travels) and the VICS 2.0 export.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use limes_triage::known::{Class, hex};
+use limes_triage::verdict::Status;
+use limes_triage::vics;
+
+use crate::matching::{needs_review, resolve};
+use crate::store::{CaseFile, CaseStore, HashSets, Kind, StoreError};
+
+/// The case's files with their verdicts' hits filled in.
+pub fn load(case: &CaseStore, sets: &HashSets) -> Result<Vec<CaseFile>, StoreError> {
+    let mut files = case.files()?;
+    for f in &mut files {
+        if let Some(v) = &f.verdict {
+            f.verdict = Some(resolve(sets, v)?);
+        }
+    }
+    Ok(files)
+}
+
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The HTML summary of a case: counts by verdict and category; known and near-matched files
+/// with category, source and distance; what needs review, unknown pictures first (largest
+/// series first), with the series they are in; and every file that could not be read, with why.
+pub fn html(case: &str, files: &[CaseFile]) -> String {
+    let mut by_status: BTreeMap<Status, u64> = BTreeMap::new();
+    let mut by_category: BTreeMap<(Class, String, String), u64> = BTreeMap::new();
+    let mut series: BTreeMap<u64, u64> = BTreeMap::new();
+    for f in files {
+        if let Some(v) = &f.verdict {
+            *by_status.entry(v.status).or_default() += 1;
+            if let Some(hit) = &v.hit {
+                *by_category
+                    .entry((hit.category.class(), hit.category.to_string(), hit.source.clone()))
+                    .or_default() += 1;
+            }
+        }
+        if let Some(s) = f.series {
+            *series.entry(s).or_default() += 1;
+        }
+    }
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Triage of case {c}</title>\
+         <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}\
+         td,th{{border:1px solid #bbb;padding:2px 8px;text-align:left}}td.n{{text-align:right}}</style>\
+         <h1>Triage of case {c}</h1><p>{n} files and archive members. Hashes only: this report holds no picture.</p>",
+        c = esc(case),
+        n = files.len()
+    );
+    h.push_str("<h2>Verdicts</h2><table id=\"verdicts\"><tr><th>verdict<th>files");
+    for (s, n) in &by_status {
+        let _ = write!(h, "<tr><td>{}<td class=n>{n}", s.name());
+    }
+    h.push_str("</table><h2>Categories</h2><table id=\"categories\"><tr><th>class<th>category<th>source<th>files");
+    for ((class, category, source), n) in &by_category {
+        let _ = write!(h, "<tr><td>{}<td>{}<td>{}<td class=n>{n}", class.name(), esc(category), esc(source));
+    }
+    h.push_str("</table><h2>Known and near-matched files</h2><table id=\"known\"><tr><th>file<th>bytes<th>verdict<th>category<th>source<th>distance");
+    for f in files {
+        let Some(v) = &f.verdict else { continue };
+        let Some(hit) = &v.hit else { continue };
+        if v.status == Status::KnownGood {
+            continue;
+        }
+        let _ = write!(
+            h,
+            "<tr><td>{}<td class=n>{}<td>{}<td>{} ({})<td>{}<td class=n>{}",
+            esc(&f.record.path),
+            f.record.size,
+            v.status.name(),
+            esc(&hit.category.to_string()),
+            hit.category.label(),
+            esc(&hit.source),
+            v.distance.map(|d| d.to_string()).unwrap_or_default()
+        );
+    }
+    // Review order: unknown pictures (where a new victim may be), biggest series first, then
+    // the other files needing review.
+    let mut review: Vec<&CaseFile> =
+        files.iter().filter(|f| f.verdict.as_ref().is_some_and(|v| needs_review(v.status))).collect();
+    review.sort_by_key(|f| {
+        let picture = matches!(f.record.kind, Kind::Picture | Kind::Video);
+        let unknown = f.verdict.as_ref().is_some_and(|v| v.status == Status::Unknown);
+        let in_series = f.series.map_or(0, |s| series[&s]);
+        (!(picture && unknown), !picture, std::cmp::Reverse(in_series), f.series.unwrap_or(f.id), f.id)
+    });
+    h.push_str("</table><h2>To review</h2><table id=\"review\"><tr><th>file<th>kind<th>verdict<th>series<th>SHA-1");
+    for f in review {
+        let v = f.verdict.as_ref().map_or("", |v| v.status.name());
+        let s = f.series.map(|s| format!("#{s} ({} files)", series[&s])).unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr><td>{}<td>{}<td>{v}<td>{s}<td>{}",
+            esc(&f.record.path),
+            f.record.kind.name(),
+            f.record.sha1.map(|x| hex(&x)).unwrap_or_default()
+        );
+    }
+    h.push_str("</table><h2>Not read, or noticed</h2><table id=\"notes\"><tr><th>file<th>kind<th>note");
+    for f in files.iter().filter(|f| f.record.note.is_some()) {
+        let _ = write!(
+            h,
+            "<tr><td>{}<td>{}<td>{}",
+            esc(&f.record.path),
+            f.record.kind.name(),
+            esc(f.record.note.as_deref().unwrap_or_default())
+        );
+    }
+    h.push_str("</table></html>\n");
+    h
+}
+
+/// The case as VICS 2.0 JSON: every picture and video that was hashed, with the category of
+/// the set that knows it exactly.
+pub fn vics_export(case: &str, files: &[CaseFile]) -> String {
+    let media: Vec<vics::Media> = files
+        .iter()
+        .filter(|f| matches!(f.record.kind, Kind::Picture | Kind::Video))
+        .filter_map(|f| {
+            let r = &f.record;
+            Some(vics::Media {
+                id: f.id,
+                md5: r.md5?,
+                sha1: r.sha1?,
+                sha256: r.sha256?,
+                pdq: r.pdq.map(|(h, _)| h),
+                size: r.size,
+                path: r.path.clone(),
+                category: f
+                    .verdict
+                    .as_ref()
+                    .filter(|v| v.status == Status::Known)
+                    .and_then(|v| v.hit.as_ref())
+                    .map(|h| h.category.clone()),
+            })
+        })
+        .collect();
+    vics::export(case, &media)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_names_is_escaped() {
+        assert_eq!(esc("<img src=x onerror='a'>&\u{7}"), "&lt;img src=x onerror=&#39;a&#39;&gt;&amp;\u{fffd}");
+    }
+}
