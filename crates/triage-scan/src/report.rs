@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use limes_triage::known::{Class, hex};
+use limes_triage::leads::{self, Leads};
 use limes_triage::verdict::Status;
 use limes_triage::vics;
 
@@ -117,7 +118,8 @@ pub fn html(case: &str, files: &[CaseFile]) -> String {
             f.record.sha1.map(|x| hex(&x)).unwrap_or_default()
         );
     }
-    h.push_str("</table><h2>Not read, or noticed</h2><table id=\"notes\"><tr><th>file<th>kind<th>note");
+    leads_html(&mut h, files);
+    h.push_str("<h2>Not read, or noticed</h2><table id=\"notes\"><tr><th>file<th>kind<th>note");
     for f in files.iter().filter(|f| f.record.note.is_some()) {
         let _ = write!(
             h,
@@ -129,6 +131,69 @@ pub fn html(case: &str, files: &[CaseFile]) -> String {
     }
     h.push_str("</table></html>\n");
     h
+}
+
+/// Leads to authors: devices by serial number, every picture with metadata, and the positions
+/// on a plot of their own (latitude against longitude: the report must open on a closed network,
+/// so no map tiles).
+fn leads_html(h: &mut String, files: &[CaseFile]) {
+    let with: Vec<(&CaseFile, &Leads)> = files.iter().filter_map(|f| f.record.leads.as_ref().map(|l| (f, l))).collect();
+    h.push_str("</table><h2>Devices</h2><table id=\"devices\"><tr><th>device<th>files<th>first of them");
+    for (device, of) in leads::by_device(with.iter().map(|(f, l)| (f.id, *l))) {
+        let names: Vec<String> =
+            with.iter().filter(|(f, _)| of.contains(&f.id)).take(3).map(|(f, _)| esc(&f.record.path)).collect();
+        let _ = write!(h, "<tr><td>{}<td class=n>{}<td>{}", esc(&device), of.len(), names.join("<br>"));
+    }
+    h.push_str("</table><h2>Metadata</h2><table id=\"metadata\"><tr><th>file<th>camera<th>serial<th>software<th>taken<th>position<th>thumbnail");
+    for (f, l) in &with {
+        let camera = [l.make.as_deref(), l.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        let position = l.position.map(|p| format!("{:.6}, {:.6}", p.latitude, p.longitude)).unwrap_or_default();
+        let thumbnail = match l.thumbnail_distance {
+            Some(d) if d > limes_triage::mih::DEFAULT_RADIUS => format!("differs from the picture (PDQ distance {d})"),
+            Some(d) => format!("the same picture (distance {d})"),
+            None => String::new(),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}<td>{}<td>{}<td>{}<td>{}<td>{position}<td>{thumbnail}",
+            esc(&f.record.path),
+            esc(&camera),
+            esc(l.serial.as_deref().unwrap_or_default()),
+            esc(l.software.as_deref().unwrap_or_default()),
+            esc(l.taken.as_deref().unwrap_or_default())
+        );
+    }
+    let points: Vec<(&CaseFile, leads::Position)> =
+        with.iter().filter_map(|(f, l)| l.position.map(|p| (*f, p))).collect();
+    h.push_str("</table><h2>Positions</h2>");
+    if points.is_empty() {
+        h.push_str("<p>No picture says where it was taken.</p>");
+        return;
+    }
+    let (w, ht, pad) = (640.0, 400.0, 20.0);
+    let lat = points.iter().map(|(_, p)| p.latitude);
+    let lon = points.iter().map(|(_, p)| p.longitude);
+    let (lat0, lat1) = (lat.clone().fold(f64::MAX, f64::min), lat.fold(f64::MIN, f64::max));
+    let (lon0, lon1) = (lon.clone().fold(f64::MAX, f64::min), lon.fold(f64::MIN, f64::max));
+    let span = (lat1 - lat0).max(lon1 - lon0).max(1e-4);
+    let _ = write!(
+        h,
+        "<svg id=\"positions\" width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" style=\"border:1px solid #bbb\">\
+         <text x=\"4\" y=\"14\" font-size=\"11\">{lat1:.5}° N, {lon0:.5}° E</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{lat0:.5}° N, {lon1:.5}° E</text>",
+        w - 4.0,
+        ht - 6.0
+    );
+    for (f, p) in &points {
+        let x = pad + (p.longitude - lon0) / span * (w - 2.0 * pad);
+        let y = pad + (lat1 - p.latitude) / span * (ht - 2.0 * pad);
+        let _ = write!(
+            h,
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"#c0392b\"><title>{}</title></circle>",
+            esc(&f.record.path)
+        );
+    }
+    h.push_str("</svg>");
 }
 
 /// The case as VICS 2.0 JSON: every picture and video that was hashed, with the category of

@@ -408,6 +408,23 @@ fn picture_bytes(bytes: &[u8], record: &mut FileRecord) {
         }
         Err(e) => record.note(format!("the picture does not decode: {e}")),
     }
+    match limes_triage::leads::read(bytes) {
+        Ok(Some(limes_triage::leads::Metadata { mut leads, thumbnail })) => {
+            // An embedded thumbnail far from the picture: the picture was edited after it was
+            // taken, and the thumbnail may show what was cut away.
+            if let (Some(thumbnail), Some((hash, _))) = (thumbnail, record.pdq) {
+                match picture::pdq(&thumbnail) {
+                    Ok((t, _)) => leads.thumbnail_distance = Some(hash.distance(&t[0])),
+                    Err(e) => record.note(format!("the embedded thumbnail does not decode: {e}")),
+                }
+            }
+            if !leads.is_empty() {
+                record.leads = Some(leads);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => record.note(e),
+    }
 }
 
 /// A member of an archive, read from its stream.

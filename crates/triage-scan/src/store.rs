@@ -279,7 +279,7 @@ impl Kind {
 }
 
 /// One file of the evidence, as the scan records it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct FileRecord {
     /// The path as found: on disk, or `archive!/member` (nested: `a.zip!/b.tar!/c.jpg`).
     pub path: String,
@@ -295,6 +295,8 @@ pub struct FileRecord {
     /// top to bottom, left to right, about either diagonal), so that a known picture is found
     /// however it was turned.
     pub turned: Vec<Hash256>,
+    /// What the picture's metadata says of its camera, time, place and thumbnail.
+    pub leads: Option<limes_triage::leads::Leads>,
     /// A video's frames, one a second: (second, hash, quality).
     pub frames: Vec<(u32, Hash256, u8)>,
     /// What went wrong or was noticed (a damaged picture, a path that climbs out of its archive).
@@ -313,6 +315,7 @@ impl FileRecord {
             sha256: None,
             pdq: None,
             turned: Vec::new(),
+            leads: None,
             frames: Vec::new(),
             note: None,
         }
@@ -354,7 +357,7 @@ impl CaseStore {
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL,
                  modified INTEGER, kind TEXT NOT NULL, md5 BLOB, sha1 BLOB, sha256 BLOB, pdq BLOB, quality INTEGER,
-                 turned BLOB, note TEXT, status TEXT, known INTEGER, distance INTEGER, series INTEGER);
+                 turned BLOB, leads TEXT, note TEXT, status TEXT, known INTEGER, distance INTEGER, series INTEGER);
              CREATE TABLE IF NOT EXISTS frames(file INTEGER NOT NULL, second INTEGER NOT NULL, pdq BLOB NOT NULL,
                  quality INTEGER NOT NULL, PRIMARY KEY(file, second));",
         )?;
@@ -379,8 +382,8 @@ impl CaseStore {
         let tx = self.db.transaction()?;
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO files(path, size, modified, kind, md5, sha1, sha256, pdq, quality, turned, note)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(path) DO NOTHING",
+                "INSERT INTO files(path, size, modified, kind, md5, sha1, sha256, pdq, quality, turned, leads, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(path) DO NOTHING",
             )?;
             let mut frame =
                 tx.prepare_cached("INSERT OR REPLACE INTO frames(file, second, pdq, quality) VALUES (?1, ?2, ?3, ?4)")?;
@@ -396,6 +399,7 @@ impl CaseStore {
                     f.pdq.map(|(h, _)| h.to_bytes().to_vec()),
                     f.pdq.map(|(_, q)| q),
                     (!f.turned.is_empty()).then(|| f.turned.iter().flat_map(|h| h.to_bytes()).collect::<Vec<u8>>()),
+                    f.leads.as_ref().and_then(|l| serde_json::to_string(l).ok()),
                     f.note,
                 ])?;
                 if changed == 1 {
@@ -424,7 +428,7 @@ impl CaseStore {
             }
         }
         let mut stmt = self.db.prepare(
-            "SELECT id, path, size, modified, kind, md5, sha1, sha256, pdq, quality, note, status, known, distance, series, turned
+            "SELECT id, path, size, modified, kind, md5, sha1, sha256, pdq, quality, note, status, known, distance, series, turned, leads
              FROM files ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
@@ -455,6 +459,13 @@ impl CaseStore {
                     .chunks(32)
                     .map(hash_of)
                     .collect::<Result<_, _>>()?,
+                leads: match r.get::<_, Option<String>>(16)? {
+                    Some(json) => Some(
+                        serde_json::from_str(&json)
+                            .map_err(|e| StoreError::Invalid(format!("file {id}: leads: {e}")))?,
+                    ),
+                    None => None,
+                },
                 frames: frames.remove(&id).unwrap_or_default(),
                 note: r.get(10)?,
             };

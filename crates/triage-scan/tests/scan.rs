@@ -350,3 +350,79 @@ fn every_edit_of_the_bridge_is_a_near_match_of_the_original() {
         assert!(v.distance.unwrap() <= 31);
     }
 }
+
+/// EXIF written into generated JPEGs: the camera and its serial, the software, the time, a GPS
+/// position near the Romanian–Ukrainian border crossing at Siret, and a thumbnail that is of
+/// another picture (an edited picture) or of the same one.
+#[test]
+fn exif_leads_name_the_camera_place_time_and_pictures_edited_since() {
+    use common::{angle, ascii, jpeg, shrunk, with_exif};
+    use exif::Tag;
+    let root = tempfile::tempdir().unwrap();
+    let evidence = root.path().join("evidence");
+    std::fs::create_dir_all(&evidence).unwrap();
+    let camera = [
+        ascii(Tag::Make, "Canon"),
+        ascii(Tag::Model, "EOS 80D"),
+        ascii(Tag::BodySerialNumber, "0123456789"),
+        ascii(Tag::Software, "GIMP 2.10.36"),
+        ascii(Tag::DateTimeOriginal, "2026:05:01 10:22:03"),
+        ascii(Tag::OffsetTimeOriginal, "+03:00"),
+        ascii(Tag::GPSLatitudeRef, "N"),
+        angle(Tag::GPSLatitude, 47, 56, 2400),
+        ascii(Tag::GPSLongitudeRef, "E"),
+        angle(Tag::GPSLongitude, 26, 3, 3600),
+    ];
+    let edited = with_exif(&jpeg(21, 256), &camera, Some(&jpeg(22, 64)));
+    std::fs::write(evidence.join("edited.jpg"), &edited).unwrap();
+    // A photograph (the bridge kept beside limes-triage's tests), its thumbnail shrunk from it.
+    let original =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../triage/tests/fixtures/square-256x256.jpg"))
+            .unwrap();
+    let same = with_exif(&original, &camera[..3], Some(&shrunk(&original, 64)));
+    std::fs::write(evidence.join("same.jpg"), &same).unwrap();
+    // Metadata that lies: a latitude past the pole, a clock never set.
+    let lies = [
+        ascii(Tag::DateTimeOriginal, "0000:00:00 00:00:00"),
+        ascii(Tag::GPSLatitudeRef, "N"),
+        angle(Tag::GPSLatitude, 95, 0, 0),
+        ascii(Tag::GPSLongitudeRef, "E"),
+        angle(Tag::GPSLongitude, 26, 0, 0),
+        ascii(Tag::Make, "Nokia"),
+    ];
+    std::fs::write(evidence.join("lies.jpg"), with_exif(&jpeg(24, 128), &lies, None)).unwrap();
+    std::fs::write(evidence.join("plain.jpg"), jpeg(25, 128)).unwrap();
+
+    let triage = root.path().join("triage");
+    let mut case = CaseStore::open(&triage, "leads").unwrap();
+    scan(&mut case, std::slice::from_ref(&evidence), &options()).unwrap();
+    let files = by_path(&case.files().unwrap());
+    let leads = |name: &str| files[&format!("{}/{name}", evidence.display())].record.leads.clone();
+
+    let e = leads("edited.jpg").expect("leads of edited.jpg");
+    assert_eq!(
+        (e.make.as_deref(), e.model.as_deref(), e.serial.as_deref()),
+        (Some("Canon"), Some("EOS 80D"), Some("0123456789"))
+    );
+    assert_eq!(e.software.as_deref(), Some("GIMP 2.10.36"));
+    assert_eq!(e.taken.as_deref(), Some("2026-05-01T10:22:03+03:00"));
+    let p = e.position.unwrap();
+    assert!(
+        (p.latitude - (47.0 + 56.0 / 60.0 + 24.0 / 3600.0)).abs() < 1e-9
+            && (p.longitude - (26.0 + 3.0 / 60.0 + 36.0 / 3600.0)).abs() < 1e-9,
+        "{p:?}"
+    );
+    assert!(e.thumbnail_distance.unwrap() > 31, "{e:?}");
+    let s = leads("same.jpg").expect("leads of same.jpg");
+    assert!(s.thumbnail_distance.unwrap() <= 31, "{s:?}");
+    assert_eq!(s.position, None);
+    let l = leads("lies.jpg").expect("leads of lies.jpg");
+    assert_eq!((l.make.as_deref(), l.taken, l.position), (Some("Nokia"), None, None));
+    assert_eq!(leads("plain.jpg"), None);
+
+    let html = report::html("leads", &case.files().unwrap());
+    assert!(html.contains("<td>Canon EOS 80D, serial 0123456789<td class=n>2"), "{html}");
+    assert!(html.contains("differs from the picture (PDQ distance"));
+    assert!(html.contains("47.940000, 26.060000"));
+    assert_eq!(html.matches("<circle").count(), 1);
+}

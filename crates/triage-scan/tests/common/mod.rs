@@ -94,3 +94,56 @@ pub fn listing(dir: &Path) -> Vec<(String, u64)> {
     out.sort();
     out
 }
+
+/// A JPEG of `seed`'s pattern.
+pub fn jpeg(seed: u32, side: u32) -> Vec<u8> {
+    let png = picture(seed, side);
+    let img = image::load_from_memory(&png).unwrap();
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+/// `jpeg` with an EXIF segment (APP1, right after the start marker) holding `fields` and, if
+/// given, an embedded thumbnail; written by kamadak-exif's writer.
+pub fn with_exif(jpeg: &[u8], fields: &[exif::Field], thumbnail: Option<&[u8]>) -> Vec<u8> {
+    let mut w = exif::experimental::Writer::new();
+    for f in fields {
+        w.push_field(f);
+    }
+    if let Some(t) = thumbnail {
+        w.set_jpeg(t, exif::In::THUMBNAIL);
+    }
+    let mut tiff = std::io::Cursor::new(Vec::new());
+    w.write(&mut tiff, false).unwrap();
+    let tiff = tiff.into_inner();
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&u16::try_from(2 + 6 + tiff.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(b"Exif\0\0");
+    out.extend_from_slice(&tiff);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+pub fn ascii(tag: exif::Tag, text: &str) -> exif::Field {
+    exif::Field { tag, ifd_num: exif::In::PRIMARY, value: exif::Value::Ascii(vec![text.as_bytes().to_vec()]) }
+}
+
+/// Degrees, minutes and seconds as EXIF writes a GPS angle.
+pub fn angle(tag: exif::Tag, degrees: u32, minutes: u32, centiseconds: u32) -> exif::Field {
+    let r = |num, denom| exif::Rational { num, denom };
+    exif::Field {
+        tag,
+        ifd_num: exif::In::PRIMARY,
+        value: exif::Value::Rational(vec![r(degrees, 1), r(minutes, 1), r(centiseconds, 100)]),
+    }
+}
+
+/// A JPEG shrunk to `side` (a camera's thumbnail of it).
+pub fn shrunk(jpeg: &[u8], side: u32) -> Vec<u8> {
+    let img = image::load_from_memory(jpeg).unwrap().resize(side, side, image::imageops::FilterType::Triangle);
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.to_rgb8().write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
