@@ -7,7 +7,7 @@ use anyhow::Context;
 use limes_triage::known::{self, Category, ListKind, Scheme};
 use limes_triage_scan::scan::{self, Options, Progress};
 use limes_triage_scan::store::{CaseStore, HashSets};
-use limes_triage_scan::{matching, report};
+use limes_triage_scan::{faces, matching, report};
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -26,6 +26,10 @@ pub struct TriageArgs {
     /// PDQ distance up to which a picture is a near-match of a known one (and of its series).
     #[arg(long, default_value_t = limes_triage::mih::DEFAULT_RADIUS, value_parser = clap::value_parser!(u32).range(0..=128))]
     radius: u32,
+    /// The fetched models folder (`limes models fetch`): count the faces of unknown pictures
+    /// and put those with faces first for review.
+    #[arg(long)]
+    models: Option<PathBuf>,
     /// Threads hashing (all cores by default).
     #[arg(long)]
     threads: Option<usize>,
@@ -47,6 +51,10 @@ struct CaseArgs {
     /// PDQ distance up to which a picture is a near-match of a known one (and of its series).
     #[arg(long, default_value_t = limes_triage::mih::DEFAULT_RADIUS, value_parser = clap::value_parser!(u32).range(0..=128))]
     radius: u32,
+    /// The fetched models folder (`limes models fetch`): count the faces of unknown pictures
+    /// and put those with faces first for review.
+    #[arg(long)]
+    models: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,7 +76,7 @@ pub fn triage(a: TriageArgs) -> anyhow::Result<()> {
         let mut case = CaseStore::open(&c.dir.dir, &c.case)?;
         return judge_and_report(&mut case, &c);
     }
-    let c = CaseArgs { case: a.case.unwrap_or_default(), dir: a.dir, radius: a.radius };
+    let c = CaseArgs { case: a.case.unwrap_or_default(), dir: a.dir, radius: a.radius, models: a.models };
     let mut case = CaseStore::open(&c.dir.dir, &c.case)?;
     let options = Options {
         threads: a.threads.unwrap_or_else(|| Options::default().threads),
@@ -99,6 +107,19 @@ fn judge_and_report(case: &mut CaseStore, c: &CaseArgs) -> anyhow::Result<()> {
     let m = matching::match_case(case, &sets, c.radius)?;
     let counts: Vec<String> = m.by_status.iter().map(|(s, n)| format!("{s} {n}")).collect();
     println!("verdicts: {}; {} series of near-duplicates", counts.join(", "), m.series);
+    if let Some(models) = &c.models {
+        let counted = count_faces(case, models)?;
+        println!(
+            "faces: {} unknown pictures counted, {} with faces{}",
+            counted.pictures,
+            counted.with_faces,
+            if counted.failed > 0 {
+                format!(", {} could not be (see the report)", counted.failed)
+            } else {
+                String::new()
+            }
+        );
+    }
     let files = report::load(case, &sets)?;
     let html = case.dir().join("report.html");
     let vics = case.dir().join("vics.json");
@@ -203,4 +224,22 @@ pub fn hashset(a: HashsetArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The faces of the case's unknown pictures, by the node's face detector (CenterFace), one
+/// detector per thread.
+fn count_faces(case: &mut CaseStore, models: &Path) -> anyhow::Result<faces::Counted> {
+    use limes_vision::faces::{FaceDetector, FaceSettings};
+    let checked = limes_vision::models::check(models)?;
+    let runtime = limes_vision::runtime::Runtime::load(&checked)?;
+    let threads = Options::default().threads;
+    Ok(faces::count_faces(
+        case,
+        threads,
+        || {
+            FaceDetector::new(&runtime, &checked, FaceSettings { threads: 1, ..FaceSettings::default() })
+                .map_err(|e| e.to_string())
+        },
+        |d, picture| d.faces(picture).map(|f| f.len()).map_err(|e| e.to_string()),
+    )?)
 }

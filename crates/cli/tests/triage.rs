@@ -205,3 +205,59 @@ fn bad_hash_sets_and_case_ids_are_refused_saying_where_and_keep_what_was_importe
     }
     assert!(!tmp.path().join("escape").exists());
 }
+
+/// Unknown pictures with faces first: the 1927 Solvay conference photograph and Newton's
+/// portrait (public domain, among the fetched models' test pictures; the portrait inside a zip,
+/// so it is read back out of the archive) before generated patterns, which have none.
+#[test]
+fn unknown_pictures_with_faces_are_ranked_first_for_review() {
+    use limes_vision::models::ModelId;
+    let models = util::models();
+    let checked = limes_vision::models::check(Path::new(&models)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let evidence = tmp.path().join("evidence");
+    std::fs::create_dir_all(&evidence).unwrap();
+    for i in 0..3 {
+        std::fs::write(evidence.join(format!("a-pattern-{i}.png")), picture(i)).unwrap();
+    }
+    std::fs::copy(checked.path(ModelId::GroupPhoto), evidence.join("z-group.jpg")).unwrap();
+    let newton = std::fs::read(checked.path(ModelId::PortraitNewton)).unwrap();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(evidence.join("m-portraits.zip")).unwrap());
+    zip.start_file("old/portrait.jpg", zip::write::SimpleFileOptions::default()).unwrap();
+    std::io::Write::write_all(&mut zip, &newton).unwrap();
+    zip.finish().unwrap();
+    let dir = tmp.path().join("triage");
+    let out = util::limes(&[
+        "triage",
+        evidence.to_str().unwrap(),
+        "--case",
+        "faces",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--models",
+        &models,
+        "--progress",
+        "off",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("faces: 5 unknown pictures counted, 2 with faces"), "{stdout}");
+    let db = rusqlite::Connection::open(dir.join("faces/case.sqlite")).unwrap();
+    let group: u32 = db.query_row("SELECT faces FROM files WHERE path LIKE '%z-group.jpg'", [], |r| r.get(0)).unwrap();
+    assert!(group >= 20, "{group} faces in the group photograph");
+    // The review table: the two pictures with faces, then the patterns.
+    let html = std::fs::read_to_string(dir.join("faces/report.html")).unwrap();
+    let review = &html[html.find("id=\"review\"").unwrap()..];
+    let rows: Vec<&str> = review.split("<tr><td>").skip(1).take(5).collect();
+    assert!(rows[0].contains("z-group.jpg") || rows[0].contains("portrait.jpg"), "{rows:#?}");
+    assert!(rows[1].contains("z-group.jpg") || rows[1].contains("portrait.jpg"), "{rows:#?}");
+    assert!(rows[2..].iter().all(|r| r.contains("a-pattern")), "{rows:#?}");
+    // Counted pictures are not counted again.
+    let out =
+        util::limes(&["triage", "report", "--case", "faces", "--dir", dir.to_str().unwrap(), "--models", &models]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("faces: 0 unknown pictures counted"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -6,9 +6,11 @@
 //!   cores, PDQ for pictures and for one video frame a second, resumable, with progress.
 //! - [`store`]: the hash-set store and each case's store (SQLite, in the triage folder).
 //! - [`matching`]: each recorded file's verdict against the hash sets, and its series.
+//! - [`faces`]: unknown pictures' faces counted (by the caller's detector), to rank them first.
 //! - [`report`]: a case's HTML summary and its VICS 2.0 export.
 //! - [`picture`]: what a file is from its first bytes, and picture decoding within limits.
 
+pub mod faces;
 pub mod matching;
 pub mod picture;
 pub mod report;

@@ -104,15 +104,26 @@ pub fn html(case: &str, files: &[CaseFile]) -> String {
         let picture = matches!(f.record.kind, Kind::Picture | Kind::Video);
         let unknown = f.verdict.as_ref().is_some_and(|v| v.status == Status::Unknown);
         let in_series = f.series.map_or(0, |s| series[&s]);
-        (!(picture && unknown), !picture, std::cmp::Reverse(in_series), f.series.unwrap_or(f.id), f.id)
+        let faces = f.faces.unwrap_or(0);
+        (
+            !(picture && unknown),
+            faces == 0,
+            !picture,
+            std::cmp::Reverse(in_series),
+            std::cmp::Reverse(faces),
+            f.series.unwrap_or(f.id),
+            f.id,
+        )
     });
-    h.push_str("</table><h2>To review</h2><table id=\"review\"><tr><th>file<th>kind<th>verdict<th>series<th>SHA-1");
+    h.push_str("</table><h2>To review</h2><p>Unknown pictures first: those with faces, then the largest series.</p>");
+    h.push_str("<table id=\"review\"><tr><th>file<th>kind<th>verdict<th>faces<th>series<th>SHA-1");
     for f in review {
         let v = f.verdict.as_ref().map_or("", |v| v.status.name());
         let s = f.series.map(|s| format!("#{s} ({} files)", series[&s])).unwrap_or_default();
+        let faces = f.faces.map(|n| n.to_string()).unwrap_or_default();
         let _ = write!(
             h,
-            "<tr><td>{}<td>{}<td>{v}<td>{s}<td>{}",
+            "<tr><td>{}<td>{}<td>{v}<td class=n>{faces}<td>{s}<td>{}",
             esc(&f.record.path),
             f.record.kind.name(),
             f.record.sha1.map(|x| hex(&x)).unwrap_or_default()

@@ -338,6 +338,8 @@ pub struct CaseFile {
     pub verdict: Option<Verdict>,
     /// The first file of the series of near-duplicates this one is in, if it has company.
     pub series: Option<u64>,
+    /// The faces in the picture, once counted (unknown pictures only).
+    pub faces: Option<u32>,
 }
 
 /// One case's store.
@@ -357,7 +359,7 @@ impl CaseStore {
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL,
                  modified INTEGER, kind TEXT NOT NULL, md5 BLOB, sha1 BLOB, sha256 BLOB, pdq BLOB, quality INTEGER,
-                 turned BLOB, leads TEXT, note TEXT, status TEXT, known INTEGER, distance INTEGER, series INTEGER);
+                 turned BLOB, leads TEXT, faces INTEGER, note TEXT, status TEXT, known INTEGER, distance INTEGER, series INTEGER);
              CREATE TABLE IF NOT EXISTS frames(file INTEGER NOT NULL, second INTEGER NOT NULL, pdq BLOB NOT NULL,
                  quality INTEGER NOT NULL, PRIMARY KEY(file, second));",
         )?;
@@ -428,7 +430,7 @@ impl CaseStore {
             }
         }
         let mut stmt = self.db.prepare(
-            "SELECT id, path, size, modified, kind, md5, sha1, sha256, pdq, quality, note, status, known, distance, series, turned, leads
+            "SELECT id, path, size, modified, kind, md5, sha1, sha256, pdq, quality, note, status, known, distance, series, turned, leads, faces
              FROM files ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
@@ -477,7 +479,13 @@ impl CaseStore {
                 hit: known.map(|k| Hit { known: k as u64, source: String::new(), category: Category::uncategorised() }),
                 distance: r.get::<_, Option<u32>>(13).ok().flatten(),
             });
-            out.push(CaseFile { id, record, verdict, series: r.get::<_, Option<i64>>(14)?.map(|s| s as u64) });
+            out.push(CaseFile {
+                id,
+                record,
+                verdict,
+                series: r.get::<_, Option<i64>>(14)?.map(|s| s as u64),
+                faces: r.get(17)?,
+            });
         }
         Ok(out)
     }
@@ -499,6 +507,30 @@ impl CaseStore {
             }
         }
         tx.commit()?;
+        Ok(())
+    }
+}
+
+impl CaseStore {
+    /// Stores faces counted (`(file id, faces)`).
+    pub fn set_faces(&mut self, faces: &[(u64, u32)]) -> Result<(), StoreError> {
+        let tx = self.db.transaction()?;
+        {
+            let mut update = tx.prepare_cached("UPDATE files SET faces = ?2 WHERE id = ?1")?;
+            for (id, n) in faces {
+                update.execute(params![*id as i64, n])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds to a file's note.
+    pub fn add_note(&mut self, id: u64, note: &str) -> Result<(), StoreError> {
+        self.db.execute(
+            "UPDATE files SET note = CASE WHEN note IS NULL THEN ?2 ELSE note || '; ' || ?2 END WHERE id = ?1",
+            params![id as i64, note],
+        )?;
         Ok(())
     }
 }
