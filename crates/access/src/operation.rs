@@ -168,6 +168,13 @@ operations! {
     /// Restrict or lift the restriction of a plate's data (LED Art. 16(3), GDPR Art. 18):
     /// kept, but shown to no one but the data-protection officer.
     DataRestrict = "data.restrict", Alter, purpose: true, token: false;
+    /// Open the media triage review (issue #12): the cases, their files' verdicts, and their
+    /// unknown pictures as blurred greyscale thumbnails. Only the specialised unit's role.
+    TriageReview = "triage.review", Consult, purpose: true, token: false;
+    /// Reveal one picture of a case in clear, in colour.
+    TriageReveal = "triage.reveal", Consult, purpose: true, token: false;
+    /// Categorise a picture of a case (VICS 0–4).
+    TriageCategorise = "triage.categorise", Alter, purpose: true, token: false;
     /// Manage user accounts.
     UsersManage = "users.manage", None, purpose: false, token: false;
     /// Create and revoke API tokens.

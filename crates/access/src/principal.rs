@@ -23,11 +23,22 @@ pub enum Role {
     Dpo,
     /// Accounts, tokens and cameras; no personal data.
     Administrator,
+    /// The specialised unit that reviews seized media in child-abuse investigations (victim
+    /// identification): the only role that opens the triage review, and one that opens nothing
+    /// else.
+    VictimIdentification,
 }
 
 impl Role {
-    pub const ALL: [Role; 6] =
-        [Role::Operator, Role::Analyst, Role::Investigator, Role::Supervisor, Role::Dpo, Role::Administrator];
+    pub const ALL: [Role; 7] = [
+        Role::Operator,
+        Role::Analyst,
+        Role::Investigator,
+        Role::Supervisor,
+        Role::Dpo,
+        Role::Administrator,
+        Role::VictimIdentification,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,6 +48,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Dpo => "dpo",
             Role::Administrator => "administrator",
+            Role::VictimIdentification => "victim_identification",
         }
     }
 
@@ -47,6 +59,7 @@ impl Role {
         match s.as_str() {
             "data_protection_officer" => Some(Role::Dpo),
             "admin" => Some(Role::Administrator),
+            "victim_id" => Some(Role::VictimIdentification),
             _ => Self::ALL.into_iter().find(|r| r.as_str() == s),
         }
     }

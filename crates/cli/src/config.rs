@@ -47,6 +47,17 @@ pub struct Config {
     /// The node's own analysis of video: where its models are, and how each camera is watched.
     #[serde(default)]
     pub analysis: AnalysisSection,
+    /// Media triage: the folder `limes triage` writes cases to, which the review reads.
+    #[serde(default)]
+    pub triage: TriageSection,
+}
+
+/// `[triage]`: where the cases of `limes triage --dir` are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TriageSection {
+    /// The triage folder; `triage/` in the data directory when unset.
+    pub dir: Option<PathBuf>,
 }
 
 /// `[analysis]` and its `[analysis.cameras.<camera id>]`: see `limes_server::analysis` and
@@ -960,6 +971,12 @@ check_every_seconds = 60
 # a = {{ x = 0.5, y = 0.0 }}
 # b = {{ x = 0.5, y = 1.0 }}
 # classes = ["person"]
+
+# Media triage (child-abuse investigations): the folder `limes triage --dir` writes cases to,
+# which the review (`/api/v1/triage/...`, the victim_identification role alone) reads.
+# <data_dir>/triage when unset.
+# [triage]
+# dir = "/var/lib/limes/triage"
 
 [matching]
 # A read whose text confidence (as the camera reports it) is below this raises only

@@ -213,6 +213,7 @@ impl Node {
             access: cfg.access_options()?,
             incidents: cfg.incidents.options()?,
             patrols: cfg.patrols.options()?,
+            triage_dir: Some(cfg.triage.dir.clone().unwrap_or_else(|| cfg.store.data_dir.join("triage"))),
             ..ServerOptions::default()
         };
         // Before anything starts: a stream named wrong stops the node here.

@@ -7,7 +7,7 @@ use anyhow::Context;
 use limes_triage::known::{self, Category, ListKind, Scheme};
 use limes_triage_scan::scan::{self, Options, Progress};
 use limes_triage_scan::store::{CaseStore, HashSets};
-use limes_triage_scan::{faces, matching, report};
+use limes_triage_scan::{deconflict, faces, matching, report};
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -30,6 +30,10 @@ pub struct TriageArgs {
     /// and put those with faces first for review.
     #[arg(long)]
     models: Option<PathBuf>,
+    /// Whom to contact about the case (unit, name, telephone): told to the owners of the node's
+    /// other cases that share its new files, cameras or pictures. Kept from one run to the next.
+    #[arg(long)]
+    owner: Option<String>,
     /// Threads hashing (all cores by default).
     #[arg(long)]
     threads: Option<usize>,
@@ -55,6 +59,10 @@ struct CaseArgs {
     /// and put those with faces first for review.
     #[arg(long)]
     models: Option<PathBuf>,
+    /// Whom to contact about the case (unit, name, telephone): told to the owners of the node's
+    /// other cases that share its new files, cameras or pictures. Kept from one run to the next.
+    #[arg(long)]
+    owner: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,7 +84,8 @@ pub fn triage(a: TriageArgs) -> anyhow::Result<()> {
         let mut case = CaseStore::open(&c.dir.dir, &c.case)?;
         return judge_and_report(&mut case, &c);
     }
-    let c = CaseArgs { case: a.case.unwrap_or_default(), dir: a.dir, radius: a.radius, models: a.models };
+    let c =
+        CaseArgs { case: a.case.unwrap_or_default(), dir: a.dir, radius: a.radius, models: a.models, owner: a.owner };
     let mut case = CaseStore::open(&c.dir.dir, &c.case)?;
     let options = Options {
         threads: a.threads.unwrap_or_else(|| Options::default().threads),
@@ -120,10 +129,19 @@ fn judge_and_report(case: &mut CaseStore, c: &CaseArgs) -> anyhow::Result<()> {
             }
         );
     }
+    let notices = deconflict::deconflict(&c.dir.dir, &c.case, case, c.owner.as_deref().unwrap_or_default(), c.radius)?;
+    for n in &notices {
+        let contact = if n.owner.is_empty() { "no owner given".to_owned() } else { format!("contact: {}", n.owner) };
+        let o = n.overlap;
+        println!(
+            "deconfliction: case {} ({contact}) shares {} new files, {} cameras, {} near pictures with this case",
+            n.case, o.files, o.devices, o.pictures
+        );
+    }
     let files = report::load(case, &sets)?;
     let html = case.dir().join("report.html");
     let vics = case.dir().join("vics.json");
-    std::fs::write(&html, report::html(&c.case, &files)).with_context(|| html.display().to_string())?;
+    std::fs::write(&html, report::html(&c.case, &files, &notices)).with_context(|| html.display().to_string())?;
     std::fs::write(&vics, report::vics_export(&c.case, &files)).with_context(|| vics.display().to_string())?;
     println!("reports: {} {}", html.display(), vics.display());
     Ok(())

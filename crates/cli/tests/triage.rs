@@ -261,3 +261,135 @@ fn unknown_pictures_with_faces_are_ranked_first_for_review() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The review, on a node whose `[triage] dir` holds a case: only the victim-identification role
+/// opens it (every other role of the tester, supervisor and DPO included, is refused and the
+/// refusal logged); thumbnails are grey and blurred until one is revealed, and the reveal and
+/// the category given are each in the audit log; the category reaches the case's VICS export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_is_the_specialised_units_alone_blurred_until_revealed_and_audited() {
+    let triage = tempfile::tempdir().unwrap();
+    let dir = triage.path().to_str().unwrap().to_owned();
+    let seized = tempfile::tempdir().unwrap();
+    let evidence = seized.path().join("e");
+    std::fs::create_dir_all(&evidence).unwrap();
+    for i in 0..3 {
+        std::fs::write(evidence.join(format!("{i}.png")), picture(100 + i)).unwrap();
+    }
+    let out = util::limes(&[
+        "triage",
+        evidence.to_str().unwrap(),
+        "--case",
+        "RO-REV-1",
+        "--dir",
+        &dir,
+        "--owner",
+        "DIICOT, victim identification",
+        "--progress",
+        "off",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let node = util::TestNode::start_edited(|c| format!("{c}\n[triage]\ndir = {dir:?}\n"));
+
+    // A member of the specialised unit, signed in for the investigation.
+    let password = node.dir.path().join("vid-password");
+    std::fs::write(&password, "victim identification 2026").unwrap();
+    let out = Command::new(util::limes_bin())
+        .args(["user", "add", "vid", "--password-file", password.to_str().unwrap(), "--role", "victim_identification"])
+        .env("LIMES_URL", &node.url)
+        .env("LIMES_TOKEN", &node.admin_token)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(util::limes_bin())
+        .args([
+            "login",
+            "--user",
+            "vid",
+            "--password-file",
+            password.to_str().unwrap(),
+            "--purpose",
+            "investigation",
+            "--legal-basis",
+            util::TEST_LEGAL_BASIS,
+        ])
+        .env("LIMES_URL", &node.url)
+        .env_remove("LIMES_TOKEN")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let vid = util::bearer_client(String::from_utf8(out.stdout).unwrap().trim());
+
+    let cases: serde_json::Value = vid.get(node.at("/api/v1/triage/cases")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(cases[0]["case"], "RO-REV-1", "{cases}");
+    assert_eq!(cases[0]["owner"], "DIICOT, victim identification");
+    assert_eq!(cases[0]["to_review"], 3);
+    let files: serde_json::Value =
+        vid.get(node.at("/api/v1/triage/cases/RO-REV-1/files")).send().await.unwrap().json().await.unwrap();
+    let files = files.as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    let id = files[0]["id"].as_u64().unwrap();
+    let thumb = files[0]["thumbnail"].as_str().unwrap().to_owned();
+
+    // Grey and blurred by default; in colour once revealed; never cached.
+    let r = vid.get(node.at(&thumb)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let hidden = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(hidden.color(), image::ColorType::L8);
+    let r = vid.get(node.at(&format!("{thumb}?reveal=true"))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let clear = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(clear.color(), image::ColorType::Rgb8);
+
+    // Categorised (VICS 1), refused for a category that does not exist.
+    let r = vid
+        .put(node.at(&format!("/api/v1/triage/cases/RO-REV-1/files/{id}/category")))
+        .json(&serde_json::json!({"category": "1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = vid
+        .put(node.at(&format!("/api/v1/triage/cases/RO-REV-1/files/{id}/category")))
+        .json(&serde_json::json!({"category": "7"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let files: serde_json::Value =
+        vid.get(node.at("/api/v1/triage/cases/RO-REV-1/files?show=all")).send().await.unwrap().json().await.unwrap();
+    let reviewed = files.as_array().unwrap().iter().find(|f| f["id"] == id).unwrap();
+    assert_eq!(
+        (reviewed["category"].as_str(), reviewed["reviewed_by"].as_str()),
+        (Some("vics-us:1"), Some("user:vid")),
+        "{reviewed}"
+    );
+
+    // Everyone else is refused, supervisor and DPO included.
+    let tester = util::bearer_client(&node.session);
+    for path in ["/api/v1/triage/cases", "/api/v1/triage/cases/RO-REV-1/files", &thumb] {
+        assert_eq!(tester.get(node.at(path)).send().await.unwrap().status(), 403, "{path}");
+    }
+    // A case id that climbs out of the folder is refused before anything is opened.
+    assert_eq!(vid.get(node.at("/api/v1/triage/cases/..%2Fetc/files")).send().await.unwrap().status(), 400);
+
+    // The reveal, the category and the refusals are in the audit log.
+    let records = util::audit_records(&node, &[]);
+    let of = |object: &str, action: &str| {
+        records.iter().any(|r| r["object"].as_str().is_some_and(|o| o.starts_with(object)) && r["action"] == action)
+    };
+    assert!(of(&format!("triage:RO-REV-1/{id}"), "consult"), "the reveal");
+    assert!(of(&format!("triage:RO-REV-1/{id}=vics-us:1"), "alter"), "the category");
+    assert!(records.iter().any(|r| r["action"] == "denied"
+        && r["actor"].as_str().is_some_and(|a| a.contains("tester"))
+        && r["object"] == "triage:cases"));
+    drop(node);
+
+    // The reviewer's category is in the case's VICS export.
+    let out = util::limes(&["triage", "report", "--case", "RO-REV-1", "--dir", &dir]);
+    assert!(out.status.success());
+    let vics = std::fs::read_to_string(triage.path().join("RO-REV-1/vics.json")).unwrap();
+    let back = limes_triage::known::parse_vics(&vics, limes_triage::known::Scheme::VicsUs).unwrap();
+    assert_eq!(back.iter().filter(|k| k.category.as_ref().is_some_and(|c| c.to_string() == "vics-us:1")).count(), 1);
+}

@@ -73,6 +73,8 @@ pub struct ServerOptions {
     pub incidents: incidents::IncidentOptions,
     /// How patrol positions are shared, kept and judged fresh.
     pub patrols: patrols::PatrolOptions,
+    /// The triage folder `limes triage` writes cases to (`--dir`), which the review reads.
+    pub triage_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerOptions {
@@ -87,6 +89,7 @@ impl Default for ServerOptions {
             access: AccessOptions::default(),
             incidents: incidents::IncidentOptions::default(),
             patrols: patrols::PatrolOptions::default(),
+            triage_dir: None,
         }
     }
 }

@@ -70,6 +70,22 @@ pub fn pdq(bytes: &[u8]) -> Result<([limes_triage::pdq::Hash256; 8], u8), String
     Ok((d.all(), quality))
 }
 
+/// A thumbnail of a picture for review, at most `side` pixels on its longer side, as JPEG:
+/// greyscale and blurred past recognition unless `clear` (the review shows pictures so until an
+/// investigator reveals one, for their wellbeing).
+pub fn thumbnail(bytes: &[u8], side: u32, clear: bool) -> Result<Vec<u8>, String> {
+    let picture = image::DynamicImage::ImageRgb8(decode(bytes)?).thumbnail(side, side);
+    let picture = if clear {
+        picture
+    } else {
+        let sigma = picture.width().max(picture.height()) as f32 / 16.0;
+        image::DynamicImage::ImageLuma8(image::imageops::blur(&picture.to_luma8(), sigma.max(2.0)))
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut out, image::ImageFormat::Jpeg).map_err(|e| e.to_string())?;
+    Ok(out.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +113,30 @@ mod tests {
         ] {
             assert_eq!(sniff(head), kind, "{head:?}");
         }
+    }
+
+    #[test]
+    fn review_thumbnails_are_small_and_blurred_grey_until_revealed() {
+        // A sharp colour checkerboard.
+        let img = image::RgbImage::from_fn(400, 300, |x, y| {
+            if (x / 10 + y / 10) % 2 == 0 { image::Rgb([255, 0, 0]) } else { image::Rgb([0, 0, 255]) }
+        });
+        let mut png = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        let png = png.into_inner();
+        let hidden = image::load_from_memory(&thumbnail(&png, 160, false).unwrap()).unwrap();
+        assert_eq!((hidden.width(), hidden.height()), (160, 120));
+        assert_eq!(hidden.color(), image::ColorType::L8);
+        // Blurred: the squares' contrast is gone (no pixel far from the mean).
+        let luma = hidden.to_luma8();
+        let mean = luma.pixels().map(|p| f64::from(p[0])).sum::<f64>() / f64::from(160 * 120);
+        let spread = luma.pixels().map(|p| (f64::from(p[0]) - mean).abs()).fold(0.0, f64::max);
+        assert!(spread < 20.0, "spread {spread} around {mean}");
+        let clear = image::load_from_memory(&thumbnail(&png, 160, true).unwrap()).unwrap().to_rgb8();
+        assert_eq!(clear.dimensions(), (160, 120));
+        let p = clear.get_pixel(1, 1);
+        assert!(p[0] > 150 && p[2] < 100, "{p:?}");
+        assert!(thumbnail(b"not a picture", 160, false).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use limes_triage::leads::{self, Leads};
 use limes_triage::verdict::Status;
 use limes_triage::vics;
 
+use crate::deconflict::Notice;
 use crate::matching::{needs_review, resolve};
 use crate::store::{CaseFile, CaseStore, HashSets, Kind, StoreError};
 
@@ -42,7 +43,7 @@ fn esc(text: &str) -> String {
 /// The HTML summary of a case: counts by verdict and category; known and near-matched files
 /// with category, source and distance; what needs review, unknown pictures first (largest
 /// series first), with the series they are in; and every file that could not be read, with why.
-pub fn html(case: &str, files: &[CaseFile]) -> String {
+pub fn html(case: &str, files: &[CaseFile], notices: &[Notice]) -> String {
     let mut by_status: BTreeMap<Status, u64> = BTreeMap::new();
     let mut by_category: BTreeMap<(Class, String, String), u64> = BTreeMap::new();
     let mut series: BTreeMap<u64, u64> = BTreeMap::new();
@@ -69,6 +70,29 @@ pub fn html(case: &str, files: &[CaseFile]) -> String {
         c = esc(case),
         n = files.len()
     );
+    h.push_str("<h2>Other cases on the same material</h2>");
+    if notices.is_empty() {
+        h.push_str("<p id=\"notices\">No other case of this node shares its new files, cameras or pictures.</p>");
+    } else {
+        h.push_str("<p>Contact their owners before acting: this case and theirs share what is counted below (neither side sees the other's files).</p>");
+        h.push_str(
+            "<table id=\"notices\"><tr><th>case<th>contact<th>same files<th>same cameras<th>near pictures<th>since",
+        );
+        for n in notices {
+            let owner = if n.owner.is_empty() { "(no owner given)".to_owned() } else { esc(&n.owner) };
+            let o = n.overlap;
+            let _ = write!(
+                h,
+                "<tr><td>{}<td>{owner}<td class=n>{}<td class=n>{}<td class=n>{}<td>{}",
+                esc(&n.case),
+                o.files,
+                o.devices,
+                o.pictures,
+                esc(&n.at)
+            );
+        }
+        h.push_str("</table>");
+    }
     h.push_str("<h2>Verdicts</h2><table id=\"verdicts\"><tr><th>verdict<th>files");
     for (s, n) in &by_status {
         let _ = write!(h, "<tr><td>{}<td class=n>{n}", s.name());
@@ -223,12 +247,14 @@ pub fn vics_export(case: &str, files: &[CaseFile]) -> String {
                 pdq: r.pdq.map(|(h, _)| h),
                 size: r.size,
                 path: r.path.clone(),
-                category: f
-                    .verdict
-                    .as_ref()
-                    .filter(|v| v.status == Status::Known)
-                    .and_then(|v| v.hit.as_ref())
-                    .map(|h| h.category.clone()),
+                // A reviewer's category over the one of the set that knows the file.
+                category: f.review.as_ref().map(|(c, _)| c.clone()).or_else(|| {
+                    f.verdict
+                        .as_ref()
+                        .filter(|v| v.status == Status::Known)
+                        .and_then(|v| v.hit.as_ref())
+                        .map(|h| h.category.clone())
+                }),
             })
         })
         .collect();

@@ -340,6 +340,8 @@ pub struct CaseFile {
     pub series: Option<u64>,
     /// The faces in the picture, once counted (unknown pictures only).
     pub faces: Option<u32>,
+    /// The category a reviewer gave it, and who.
+    pub review: Option<(Category, String)>,
 }
 
 /// One case's store.
@@ -359,7 +361,8 @@ impl CaseStore {
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL,
                  modified INTEGER, kind TEXT NOT NULL, md5 BLOB, sha1 BLOB, sha256 BLOB, pdq BLOB, quality INTEGER,
-                 turned BLOB, leads TEXT, faces INTEGER, note TEXT, status TEXT, known INTEGER, distance INTEGER, series INTEGER);
+                 turned BLOB, leads TEXT, faces INTEGER, reviewed TEXT, reviewed_by TEXT, reviewed_at TEXT, note TEXT, status TEXT, known INTEGER, distance INTEGER, series INTEGER);
+             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS frames(file INTEGER NOT NULL, second INTEGER NOT NULL, pdq BLOB NOT NULL,
                  quality INTEGER NOT NULL, PRIMARY KEY(file, second));",
         )?;
@@ -430,7 +433,7 @@ impl CaseStore {
             }
         }
         let mut stmt = self.db.prepare(
-            "SELECT id, path, size, modified, kind, md5, sha1, sha256, pdq, quality, note, status, known, distance, series, turned, leads, faces
+            "SELECT id, path, size, modified, kind, md5, sha1, sha256, pdq, quality, note, status, known, distance, series, turned, leads, faces, reviewed, reviewed_by
              FROM files ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
@@ -479,12 +482,17 @@ impl CaseStore {
                 hit: known.map(|k| Hit { known: k as u64, source: String::new(), category: Category::uncategorised() }),
                 distance: r.get::<_, Option<u32>>(13).ok().flatten(),
             });
+            let review = match (r.get::<_, Option<String>>(18)?, r.get::<_, Option<String>>(19)?) {
+                (Some(c), by) => Some((Category::parse(&c).map_err(StoreError::Invalid)?, by.unwrap_or_default())),
+                _ => None,
+            };
             out.push(CaseFile {
                 id,
                 record,
                 verdict,
                 series: r.get::<_, Option<i64>>(14)?.map(|s| s as u64),
                 faces: r.get(17)?,
+                review,
             });
         }
         Ok(out)
@@ -512,6 +520,23 @@ impl CaseStore {
 }
 
 impl CaseStore {
+    /// Whom to contact about the case (a unit and how to reach it), as its owner gave it.
+    pub fn owner(&self) -> Result<String, StoreError> {
+        Ok(self
+            .db
+            .query_row("SELECT value FROM meta WHERE key = 'owner'", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Sets the case's owner; an empty one leaves it as it was.
+    pub fn set_owner(&mut self, owner: &str) -> Result<(), StoreError> {
+        if !owner.trim().is_empty() {
+            self.db.execute("INSERT INTO meta(key, value) VALUES ('owner', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [owner.trim()])?;
+        }
+        Ok(())
+    }
+
     /// Stores faces counted (`(file id, faces)`).
     pub fn set_faces(&mut self, faces: &[(u64, u32)]) -> Result<(), StoreError> {
         let tx = self.db.transaction()?;
@@ -523,6 +548,15 @@ impl CaseStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records a reviewer's category for a file; `false` if the case has no such file.
+    pub fn set_review(&mut self, id: u64, category: &Category, by: &str) -> Result<bool, StoreError> {
+        let n = self.db.execute(
+            "UPDATE files SET reviewed = ?2, reviewed_by = ?3, reviewed_at = strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id = ?1",
+            params![id as i64, category.to_string(), by],
+        )?;
+        Ok(n == 1)
     }
 
     /// Adds to a file's note.

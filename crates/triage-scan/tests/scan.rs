@@ -186,7 +186,7 @@ fn a_seized_folder_is_recorded_member_by_member_and_judged() {
 
     // The reports.
     let files: Vec<CaseFile> = judged.into_values().collect();
-    let html = report::html("RO-17", &files);
+    let html = report::html("RO-17", &files, &[]);
     assert!(html.contains("<td>near-match<td class=n>1"), "{html}");
     assert!(html.contains("caid:B (category B)"));
     assert!(html.contains("escaped-from-zip.txt"));
@@ -420,9 +420,87 @@ fn exif_leads_name_the_camera_place_time_and_pictures_edited_since() {
     assert_eq!((l.make.as_deref(), l.taken, l.position), (Some("Nokia"), None, None));
     assert_eq!(leads("plain.jpg"), None);
 
-    let html = report::html("leads", &case.files().unwrap());
+    let html = report::html("leads", &case.files().unwrap(), &[]);
     assert!(html.contains("<td>Canon EOS 80D, serial 0123456789<td class=n>2"), "{html}");
     assert!(html.contains("differs from the picture (PDQ distance"));
     assert!(html.contains("47.940000, 26.060000"));
     assert_eq!(html.matches("<circle").count(), 1);
+}
+
+/// Two units' cases on the same material: one file in both, a picture of one re-encoded in the
+/// other, pictures from the same camera. Both owners are told, in counts, whom to call; a third
+/// case with nothing in common hears nothing.
+#[test]
+fn cases_sharing_new_files_cameras_or_pictures_tell_both_owners() {
+    use common::{ascii, jpeg, with_exif};
+    use exif::Tag;
+    use limes_triage_scan::deconflict::{deconflict, notices_for};
+    let root = tempfile::tempdir().unwrap();
+    let triage = root.path().join("triage");
+    let bridge =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../triage/tests/fixtures/square-256x256.jpg"))
+            .unwrap();
+    let reencoded = {
+        let img = image::load_from_memory(&bridge).unwrap();
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.to_rgb8().write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let camera = [ascii(Tag::Make, "Sony"), ascii(Tag::BodySerialNumber, "SN-4711")];
+    let shared = picture(31, 96);
+    let mut evidence = Vec::new();
+    for (name, files) in [
+        (
+            "a",
+            vec![
+                ("bridge.jpg", bridge.clone()),
+                ("shared.png", shared.clone()),
+                ("cam.jpg", with_exif(&jpeg(32, 128), &camera, None)),
+            ],
+        ),
+        (
+            "b",
+            vec![
+                ("bridge.png", reencoded),
+                ("shared.png", shared.clone()),
+                ("cam2.jpg", with_exif(&jpeg(33, 128), &camera, None)),
+            ],
+        ),
+        ("c", vec![("other.png", picture(34, 96))]),
+    ] {
+        let dir = root.path().join(format!("evidence-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, bytes) in files {
+            std::fs::write(dir.join(file), bytes).unwrap();
+        }
+        evidence.push(dir);
+    }
+    let sets = HashSets::open_read(&triage).unwrap();
+    let run = |id: &str, owner: &str, dir: &PathBuf| {
+        let mut case = CaseStore::open(&triage, id).unwrap();
+        scan(&mut case, std::slice::from_ref(dir), &options()).unwrap();
+        match_case(&mut case, &sets, 31).unwrap();
+        deconflict(&triage, id, &mut case, owner, 31).unwrap()
+    };
+    assert!(run("RO-IASI-1", "DIICOT Iași, +40 232 000 000", &evidence[0]).is_empty());
+    let to_b = run("RO-SV-2", "IPJ Suceava, cybercrime desk", &evidence[1]);
+    assert_eq!(to_b.len(), 1);
+    assert_eq!((to_b[0].case.as_str(), to_b[0].owner.as_str()), ("RO-IASI-1", "DIICOT Iași, +40 232 000 000"));
+    let o = to_b[0].overlap;
+    assert_eq!((o.files, o.devices, o.pictures), (1, 1, 1), "{o:?}");
+    // The first case is told too, though it ran before.
+    let to_a = notices_for(&triage, "RO-IASI-1").unwrap();
+    assert_eq!(to_a.len(), 1);
+    assert_eq!((to_a[0].case.as_str(), to_a[0].owner.as_str()), ("RO-SV-2", "IPJ Suceava, cybercrime desk"));
+    assert_eq!((to_a[0].overlap.files, to_a[0].overlap.devices, to_a[0].overlap.pictures), (1, 1, 1));
+    assert!(run("RO-CJ-3", "", &evidence[2]).is_empty());
+    assert!(notices_for(&triage, "RO-CJ-3").unwrap().is_empty());
+    // The report names the other case and its contact, never its files.
+    let case = CaseStore::open(&triage, "RO-SV-2").unwrap();
+    let html = report::html("RO-SV-2", &case.files().unwrap(), &to_b);
+    assert!(
+        html.contains("<td>RO-IASI-1<td>DIICOT Iași, +40 232 000 000<td class=n>1<td class=n>1<td class=n>1"),
+        "{html}"
+    );
+    assert!(!html.contains("evidence-a"));
 }

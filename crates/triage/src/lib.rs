@@ -12,12 +12,14 @@
 //! - [`verdict`]: a file's verdict (known, known-good, near-match, unknown) from its exact and
 //!   PDQ hits, the [`verdict::PdqCatalog`] that finds the latter, and series of near-duplicates.
 //! - [`vics`]: a case written as a VICS 2.0 export.
+//! - [`deconflict`]: what two cases share (files, camera serials, near pictures), as counts.
 //! - [`leads`]: what a picture's EXIF metadata says of its camera, time, place and thumbnail,
 //!   and pictures grouped by camera.
 //!
 //! Tests and benchmarks use benign pictures only (a bridge, generated images): never any abusive
 //! material, nor links to any.
 
+pub mod deconflict;
 pub mod known;
 pub mod leads;
 pub mod mih;

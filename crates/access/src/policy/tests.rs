@@ -20,7 +20,7 @@ fn user(roles: &[Role]) -> Principal {
 #[test]
 fn role_by_operation_matrix() {
     use Operation::*;
-    let expect: [(Role, &[Operation]); 6] = [
+    let expect: [(Role, &[Operation]); 7] = [
         (
             Role::Operator,
             &[
@@ -134,6 +134,7 @@ fn role_by_operation_matrix() {
             Role::Administrator,
             &[CamerasView, CamerasManage, StatsView, UsersManage, TokensManage, PartnersView, PartnersManage],
         ),
+        (Role::VictimIdentification, &[TriageReview, TriageReveal, TriageCategorise]),
     ];
     let p = policy();
     let node = Resource::node("ro-igpf", "RO");

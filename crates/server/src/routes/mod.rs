@@ -29,6 +29,7 @@ mod push;
 mod queries;
 mod reads;
 mod requests;
+mod triage;
 mod video;
 pub(crate) mod watch;
 
@@ -61,6 +62,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/requests/in/{partner}/{id}/decision", post(requests::decide))
         .route("/api/v1/reads/{id}/images", get(images::list).post(images::post))
         .route("/api/v1/images/{sha256}", get(images::get_one))
+        .route("/api/v1/triage/cases", get(triage::cases))
+        .route("/api/v1/triage/cases/{case}/files", get(triage::files))
+        .route("/api/v1/triage/cases/{case}/files/{id}/thumbnail", get(triage::thumbnail))
+        .route("/api/v1/triage/cases/{case}/files/{id}/category", put(triage::categorise))
         .route("/api/v1/detections", post(detections::post).get(detections::search))
         .route("/api/v1/detections/{id}", get(detections::get_one))
         .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
