@@ -7,6 +7,7 @@
 // name on both), LIMES_PLATE, LIMES_OWNER, LIMES_LEGAL_BASIS, CHROMIUM.
 import { chromium } from "playwright-core";
 import AxeBuilder from "@axe-core/playwright";
+import { openSignIn } from "./lib.mjs";
 
 const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
@@ -59,13 +60,9 @@ async function signIn(browser, url) {
   page.on("response", (r) => {
     if (r.status() >= 400) trouble.push(`${url}: ${r.request().method()} ${r.url()} → ${r.status()}`);
   });
-  await page.goto(`${url}/ui/`);
+  await openSignIn(page, url, trouble);
   await page.fill("#user", env("LIMES_USER"));
   await page.fill("#password", env("LIMES_PASSWORD"));
-  // The purposes come from the node (GET /api/v1/node, asked again until it answers).
-  await page.waitForSelector('#purpose option[value="investigation"]', { state: "attached", timeout: 30000 }).catch((e) => {
-    throw new Error(`the sign-in form of ${url} got no purposes in 30 s (${e.message}); on the pages: ${trouble.join("; ") || "nothing"}`);
-  });
   await page.selectOption("#purpose", "investigation");
   await page.fill("#legal_basis", env("LIMES_LEGAL_BASIS"));
   await page.click("#signin button[type=submit]");

@@ -44,12 +44,40 @@ export async function axe(page, view) {
   report[`axe_${view}`] = "0 violations (light, dark)";
 }
 
+/// Loads the sign-in page of `url` in `page` until its purposes are there. Chromium abandons the
+/// requests in flight (net::ERR_NETWORK_CHANGED) when it sees the machine's network change, and
+/// the federation and netlab tests that run beside these make and remove network namespaces: a
+/// page whose scripts were lost that way is loaded again, at most three times. Any other failure
+/// is thrown, with what went wrong on the pages (`trouble`).
+export async function openSignIn(page, url, trouble = []) {
+  for (let attempt = 1; ; attempt++) {
+    let changed = false;
+    const seen = (r) => {
+      if (r.failure()?.errorText?.includes("ERR_NETWORK_CHANGED")) changed = true;
+    };
+    page.on("requestfailed", seen);
+    try {
+      await page.goto(`${url}/ui/`);
+      // The purposes come from the node (GET /api/v1/node, asked again until it answers).
+      await page.waitForSelector('#purpose option[value="investigation"]', { state: "attached", timeout: 30000 });
+      return;
+    } catch (e) {
+      if (!changed || attempt >= 3) {
+        throw new Error(`the sign-in form of ${url} got no purposes (${e.message}); on the pages: ${trouble.join("; ") || "nothing"}`);
+      }
+      console.error(`${url}: the page's requests were abandoned as the network changed; loading it again`);
+    } finally {
+      page.off("requestfailed", seen);
+    }
+  }
+}
+
 /// A page of its own (a context per agency) signed in at `url` for an investigation (of the case
 /// `caseRef`, when given).
 export async function signIn(browser, url, options = {}, caseRef = undefined) {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 860 }, ...options })).newPage();
   page.on("pageerror", (e) => errors.push(`${url}: ${e.message}`));
-  await page.goto(`${url}/ui/`);
+  await openSignIn(page, url, errors);
   await page.fill("#user", env("LIMES_USER"));
   await page.fill("#password", env("LIMES_PASSWORD"));
   await page.selectOption("#purpose", "investigation");
