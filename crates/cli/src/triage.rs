@@ -17,8 +17,24 @@ pub struct TriageArgs {
     /// Folders and files of the seized media (a path named `report` is written `./report`).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    case: CaseArgs,
+    /// Threads hashing (all cores by default).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Progress: `auto` (a bar on a terminal, a line every two seconds otherwise), `lines`, `off`.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "lines", "off"])]
+    progress: String,
+    /// The ffmpeg that reads videos.
+    #[arg(long, env = "LIMES_FFMPEG", default_value = "ffmpeg")]
+    ffmpeg: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct CaseArgs {
     /// The case: its files go to DIR/CASE/ (letters, digits, '.', '_', '-').
-    // An `Option` only so that `limes triage report` parses: clap requires it without one.
+    // An `Option` only so that `limes triage report --case …` parses: the `limes triage` before
+    // it holds these arguments too, and clap cannot make a `String` of one that is absent.
     #[arg(long, required = true)]
     case: Option<String>,
     #[command(flatten)]
@@ -34,35 +50,13 @@ pub struct TriageArgs {
     /// other cases that share its new files, cameras or pictures. Kept from one run to the next.
     #[arg(long)]
     owner: Option<String>,
-    /// Threads hashing (all cores by default).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Progress: `auto` (a bar on a terminal, a line every two seconds otherwise), `lines`, `off`.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "lines", "off"])]
-    progress: String,
-    /// The ffmpeg that reads videos.
-    #[arg(long, env = "LIMES_FFMPEG", default_value = "ffmpeg")]
-    ffmpeg: PathBuf,
 }
 
-#[derive(Debug, clap::Args)]
-struct CaseArgs {
-    /// The case: its files go to DIR/CASE/ (letters, digits, '.', '_', '-').
-    #[arg(long)]
-    case: String,
-    #[command(flatten)]
-    dir: DirArg,
-    /// PDQ distance up to which a picture is a near-match of a known one (and of its series).
-    #[arg(long, default_value_t = limes_triage::mih::DEFAULT_RADIUS, value_parser = clap::value_parser!(u32).range(0..=128))]
-    radius: u32,
-    /// The fetched models folder (`limes models fetch`): count the faces of unknown pictures
-    /// and put those with faces first for review.
-    #[arg(long)]
-    models: Option<PathBuf>,
-    /// Whom to contact about the case (unit, name, telephone): told to the owners of the node's
-    /// other cases that share its new files, cameras or pictures. Kept from one run to the next.
-    #[arg(long)]
-    owner: Option<String>,
+impl CaseArgs {
+    /// The case id (clap has made sure there is one).
+    fn id(&self) -> &str {
+        self.case.as_deref().unwrap_or_default()
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,12 +75,11 @@ enum TriageCommand {
 
 pub fn triage(a: TriageArgs) -> anyhow::Result<()> {
     if let Some(TriageCommand::Report(c)) = a.command {
-        let mut case = CaseStore::open(&c.dir.dir, &c.case)?;
+        let mut case = CaseStore::open(&c.dir.dir, c.id())?;
         return judge_and_report(&mut case, &c);
     }
-    let c =
-        CaseArgs { case: a.case.unwrap_or_default(), dir: a.dir, radius: a.radius, models: a.models, owner: a.owner };
-    let mut case = CaseStore::open(&c.dir.dir, &c.case)?;
+    let c = a.case;
+    let mut case = CaseStore::open(&c.dir.dir, c.id())?;
     let options = Options {
         threads: a.threads.unwrap_or_else(|| Options::default().threads),
         progress: match a.progress.as_str() {
@@ -100,7 +93,7 @@ pub fn triage(a: TriageArgs) -> anyhow::Result<()> {
     let s = scan::scan(&mut case, &a.paths, &options)?;
     println!(
         "case {}: {} files found ({} recorded before), {} records written ({} with a note) in {:.1} s ({:.0} files/s)",
-        c.case,
+        c.id(),
         s.found,
         s.already,
         s.recorded,
@@ -129,7 +122,7 @@ fn judge_and_report(case: &mut CaseStore, c: &CaseArgs) -> anyhow::Result<()> {
             }
         );
     }
-    let notices = deconflict::deconflict(&c.dir.dir, &c.case, case, c.owner.as_deref().unwrap_or_default(), c.radius)?;
+    let notices = deconflict::deconflict(&c.dir.dir, c.id(), case, c.owner.as_deref().unwrap_or_default(), c.radius)?;
     for n in &notices {
         let contact = if n.owner.is_empty() { "no owner given".to_owned() } else { format!("contact: {}", n.owner) };
         let o = n.overlap;
@@ -141,8 +134,8 @@ fn judge_and_report(case: &mut CaseStore, c: &CaseArgs) -> anyhow::Result<()> {
     let files = report::load(case, &sets)?;
     let html = case.dir().join("report.html");
     let vics = case.dir().join("vics.json");
-    std::fs::write(&html, report::html(&c.case, &files, &notices)).with_context(|| html.display().to_string())?;
-    std::fs::write(&vics, report::vics_export(&c.case, &files)).with_context(|| vics.display().to_string())?;
+    std::fs::write(&html, report::html(c.id(), &files, &notices)).with_context(|| html.display().to_string())?;
+    std::fs::write(&vics, report::vics_export(c.id(), &files)).with_context(|| vics.display().to_string())?;
     println!("reports: {} {}", html.display(), vics.display());
     Ok(())
 }
